@@ -1,0 +1,34 @@
+"""
+Packaging for twisted-proxy: an OpenStack Swift proxy server on Twisted.
+"""
+
+from setuptools import setup
+
+setup(
+    name="twisted-proxy",
+    version="0.1.0",
+    description="An OpenStack Swift proxy server built on Twisted",
+    long_description=open("README.rst").read(),
+    long_description_content_type="text/x-rst",
+    license="MIT",
+    python_requires=">=3.10",
+    packages=["twisted_proxy", "twisted_proxy.plugins", "twisted.plugins"],
+    package_data={"twisted": ["plugins/twisted_proxy_plugin.py"]},
+    install_requires=[
+        "twisted[tls]>=23.10",
+        "treq>=23.11",
+        "txredisapi>=1.4.10",
+        "zope.interface>=6",
+    ],
+    extras_require={
+        # The all-in-one cluster runs Swift's own storage servers.
+        "aio": ["swift==2.38.3"],
+        "test": [
+            "swift==2.38.3",
+            "hypothesis>=6.100",
+            "python-swiftclient>=4.4",
+            "mypy>=1.10",
+            "mypy-zope>=1.0.4",
+        ],
+    },
+)

@@ -1,0 +1,131 @@
+# -*- test-case-name: tests.test_interfaces -*-
+"""
+The interfaces that hold twisted-proxy together.
+
+A request flows through the C{[pipeline:main]} plugins (L{IProxyFilter}) into
+the application, whose controllers reach storage nodes through an
+L{INodeClient} and remember what they learn in an L{IInfoStore}.
+"""
+
+from __future__ import annotations
+
+from zope.interface import Attribute, Interface
+
+__all__ = [
+    "IProxyApplication",
+    "IProxyFilter",
+    "IProxyPluginFactory",
+    "IInfoStore",
+    "INodeClient",
+]
+
+
+class IProxyApplication(Interface):
+    """
+    Something that answers a L{twisted_proxy.http.SwiftRequest}: the proxy
+    application itself, or the rest of the pipeline as a plugin sees it.
+    """
+
+    def __call__(request):
+        """
+        Answer C{request}.
+
+        @type request: L{twisted_proxy.http.SwiftRequest}
+        @return: a L{Deferred} firing with a
+            L{twisted_proxy.http.SwiftResponse}. It never fails for a
+            client's mistake: those are error responses.
+        """
+
+
+class IProxyFilter(Interface):
+    """
+    One stage of the pipeline, like a Swift middleware.
+
+    A filter may answer a request itself, change the request before passing
+    it on, or change (wrap) the response that comes back.
+    """
+
+    def __call__(request, app):
+        """
+        Handle C{request}, calling C{app(request)} to pass it on.
+
+        @type request: L{twisted_proxy.http.SwiftRequest}
+        @param app: the rest of the pipeline, an L{IProxyApplication}.
+        @return: a L{Deferred} firing with a
+            L{twisted_proxy.http.SwiftResponse}.
+        """
+
+
+class IProxyPluginFactory(Interface):
+    """
+    A plugin found by L{twisted.plugin.getPlugins}: it makes the
+    L{IProxyFilter} that C{[pipeline:main]} names.
+    """
+
+    name = Attribute("The name used in [pipeline:main] (str), e.g. 'tempauth'.")
+
+    def makeFilter(conf, context):
+        """
+        Build the filter.
+
+        @param conf: the C{[filter:NAME]} section merged over C{[DEFAULT]},
+            a C{dict} of C{str} to C{str}.
+        @param context: the L{twisted_proxy.app.ProxyContext}: reactor,
+            info store, settings.
+        @return: an L{IProxyFilter} provider.
+        @raise twisted_proxy.config.ConfigError: for a bad option.
+        """
+
+
+class IInfoStore(Interface):
+    """
+    A shared key-value store with expiry for cached account/container info
+    and auth tokens. Values are JSON-serialisable.
+    """
+
+    def get(key):
+        """
+        @param key: C{str}
+        @return: a L{Deferred} firing with the value, or C{None} when the key
+            is missing or expired. A store that cannot be reached fires
+            C{None} rather than failing.
+        """
+
+    def set(key, value, ttl):
+        """
+        Store C{value} under C{key} for C{ttl} seconds (C{float}; 0 or less
+        means do not store).
+
+        @return: a L{Deferred} firing with C{None} once stored (or given up).
+        """
+
+    def delete(key):
+        """
+        Forget C{key}.
+
+        @return: a L{Deferred} firing with C{None}.
+        """
+
+
+class INodeClient(Interface):
+    """
+    Makes requests to storage nodes.
+    """
+
+    def request(node, method, path, headers, bodyProducer=None, timeout=None):
+        """
+        Send one request to one storage node.
+
+        @param node: a ring device C{dict} with C{ip}, C{port}, C{device}.
+        @param method: C{str}.
+        @param path: the backend path, percent-quoted, starting with
+            C{/device/partition/}.
+        @param headers: a L{twisted_proxy.http.HeaderDict}.
+        @param bodyProducer: an L{twisted.web.iweb.IBodyProducer} or C{None}.
+        @param timeout: seconds until the response headers must have
+            arrived, or C{None} for the client's C{node_timeout}.
+        @return: a L{Deferred} firing with an
+            L{twisted.web.iweb.IResponse} whose body has not been read; it
+            fails with L{twisted_proxy.nodeclient.NodeError} when the node
+            cannot be reached or does not answer in time.
+        """
