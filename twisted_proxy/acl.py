@@ -35,6 +35,7 @@ from typing import Any, Iterable, Mapping, Optional
 from urllib.parse import unquote, urlparse
 
 __all__ = [
+    "ACCOUNT_ACL_ENVIRON_KEY",
     "ACCOUNT_ACL_LEVELS",
     "clean_acl",
     "format_acl",
@@ -178,6 +179,11 @@ def referrer_allowed(referrer: Optional[str], referrer_acl: Iterable[str]) -> bo
         elif designation == "*" or _host_matches(designation, host):
             allowed = True
     return allowed
+
+
+#: Where the proxy puts the account's stored ACL (the value of
+#: C{X-Account-Sysmeta-Core-Access-Control}) before calling authorize.
+ACCOUNT_ACL_ENVIRON_KEY = "tempauth.account_acl"
 
 
 def parse_account_acl(data: Optional[str]) -> Optional[dict[str, Any]]:

@@ -16,6 +16,7 @@ section and option for the first bad value.
 from __future__ import annotations
 
 import configparser
+import math
 import os
 from dataclasses import dataclass, field, fields
 from typing import Callable, Optional
@@ -113,6 +114,44 @@ class ProxyConfig:
         return ConfigError(f"{self.path}: [{section}] {option}: {problem}")
 
 
+_HIDDEN = frozenset({"here", "__file__"})
+
+
+def _read_section(
+    path: str, parser: configparser.ConfigParser, name: str
+) -> dict[str, str]:
+    """
+    The options of section C{name}, interpolated and merged over
+    C{[DEFAULT]}.
+
+    C{set NAME = value} beats a plain C{NAME} whether that comes from the
+    section or from C{[DEFAULT]}, so it is applied last.
+
+    @raise ConfigError: for a value whose interpolation fails.
+    """
+    merged: dict[str, str] = {}
+    overrides: dict[str, str] = {}
+    if name == parser.default_section:
+        keys = list(parser.defaults())
+    else:
+        keys = parser.options(name)
+    for key in keys:
+        if key in _HIDDEN:
+            continue
+        try:
+            value = parser.get(name, key)
+        except configparser.Error as error:
+            raise ConfigError(
+                f"{path}: [{name}] {key}: {str(error).splitlines()[0]}"
+            )
+        if key.startswith("set "):
+            overrides[key[4:].strip()] = value
+        else:
+            merged[key] = value
+    merged.update(overrides)
+    return merged
+
+
 def load_config(path: str) -> ProxyConfig:
     """
     Read the configuration file at C{path}.
@@ -123,8 +162,13 @@ def load_config(path: str) -> ProxyConfig:
     path = os.path.abspath(path)
     if not os.path.isfile(path):
         raise ConfigError(f"{path}: configuration file not found")
+    # The file's own name and directory are interpolation sources, so a
+    # C{%} in them must not be read as the start of a substitution.
     parser = configparser.ConfigParser(
-        defaults={"here": os.path.dirname(path), "__file__": path},
+        defaults={
+            "here": os.path.dirname(path).replace("%", "%%"),
+            "__file__": path.replace("%", "%%"),
+        },
         interpolation=configparser.BasicInterpolation(),
         strict=False,
     )
@@ -134,22 +178,10 @@ def load_config(path: str) -> ProxyConfig:
             parser.read_file(handle)
     except (OSError, UnicodeDecodeError, configparser.Error) as error:
         raise ConfigError(f"{path}: cannot read: {error}".splitlines()[0])
-    hidden = {"here", "__file__"}
-    try:
-        defaults = {k: v for k, v in parser.defaults().items() if k not in hidden}
-        sections: dict[str, dict[str, str]] = {}
-        for name in parser.sections():
-            merged: dict[str, str] = {}
-            for key in parser.options(name):
-                if key in hidden:
-                    continue
-                value = parser.get(name, key)
-                if key.startswith("set "):
-                    key = key[4:].strip()
-                merged[key] = value
-            sections[name] = merged
-    except configparser.Error as error:
-        raise ConfigError(f"{path}: {str(error).splitlines()[0]}")
+    defaults = _read_section(path, parser, parser.default_section)
+    sections = {
+        name: _read_section(path, parser, name) for name in parser.sections()
+    }
     pipeline_section = sections.get("pipeline:main")
     if pipeline_section is not None:
         pipeline = pipeline_section.get("pipeline", "").split()
@@ -170,6 +202,8 @@ def load_config(path: str) -> ProxyConfig:
 
 def _positive_float(text: str) -> float:
     value = float(text)
+    if math.isnan(value):
+        raise ValueError("not a number")
     if value < 0:
         raise ValueError("must not be negative")
     return value
@@ -210,11 +244,18 @@ def _node_count(text: str) -> str:
     C{request_node_count}: an integer or C{N * replicas}.
     """
     words = text.replace("*", " * ").split()
-    if len(words) == 1 and words[0].isdigit():
-        return text.strip()
-    if len(words) == 3 and words[0].isdigit() and words[1] == "*" and words[2] == "replicas":
-        return text.strip()
+    if len(words) in (1, 3) and _is_count(words[0]):
+        if len(words) == 1 or (words[1] == "*" and words[2] == "replicas"):
+            return text.strip()
     raise ValueError("expected an integer or 'N * replicas'")
+
+
+def _is_count(word: str) -> bool:
+    # str.isdigit() admits characters int() refuses (superscripts).
+    try:
+        return int(word) >= 0 and word.isdigit()
+    except ValueError:
+        return False
 
 
 def _text(text: str) -> str:

@@ -198,12 +198,12 @@ class SwiftRequest:
     @ivar path: the path percent-decoded, as a WSGI string (see L{wsgi_str}).
     @ivar raw_path: the path exactly as the client sent it, without query.
     @ivar query_string: the raw query string (latin-1 decoded), no C{?}.
-    @ivar params: the query parameters; the first value of each name wins.
+    @ivar params: the query parameters; the last value of each name wins.
     @ivar headers: the request headers.
     @ivar body: the request body as an L{IBodyProducer}, or C{None}.
     @ivar environ: per-request state shared by plugins and controllers,
         keyed as in Swift's WSGI environ (C{swift.authorize},
-        C{REMOTE_USER}, C{swift.owner}, ...).
+        C{REMOTE_USER}, C{swift_owner}, ...).
     @ivar client_ip: the client's address.
     """
 
@@ -222,9 +222,8 @@ class SwiftRequest:
         self.query_string = wsgi_str(query)
         self.path = wsgi_str(unquote_to_bytes(raw_path))
         self.query: list[tuple[str, str]] = _parse_query(query)
-        self.params: dict[str, str] = {}
-        for name, value in self.query:
-            self.params.setdefault(name, value)
+        # As in Swift, the last of repeated parameters wins.
+        self.params: dict[str, str] = dict(self.query)
         self.headers = headers if headers is not None else HeaderDict()
         self.body = body
         self.client_ip = client_ip

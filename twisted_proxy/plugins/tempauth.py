@@ -116,6 +116,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from twisted_proxy.acl import (
+    ACCOUNT_ACL_ENVIRON_KEY,
     account_acl_grants,
     check_account_acl,
     clean_acl,
@@ -142,8 +143,6 @@ __all__ = [
 
 DEFAULT_TOKEN_LIFE = 86400
 
-#: Where controllers put the account's stored ACL before calling authorize.
-ACCOUNT_ACL_ENVIRON_KEY = "tempauth.account_acl"
 
 _ACCOUNT_ACL_HEADER = "X-Account-Access-Control"
 _ACCOUNT_ACL_SYSMETA = "X-Account-Sysmeta-Core-Access-Control"

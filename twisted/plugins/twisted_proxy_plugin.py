@@ -1,0 +1,12 @@
+"""
+The twistd dropin: C{twistd -n twisted-proxy --config proxy-server.conf}.
+"""
+
+from twisted.application.service import ServiceMaker
+
+twistedProxy = ServiceMaker(
+    "twisted-proxy",
+    "twisted_proxy.tap",
+    "An OpenStack Swift proxy server on Twisted.",
+    "twisted-proxy",
+)

@@ -1,0 +1,271 @@
+# -*- test-case-name: tests.test_app -*-
+"""
+The proxy application: routes a L{SwiftRequest} to the controller for its
+path, after the pipeline's plugins have seen it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional, Sequence
+
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from twisted_proxy import __version__
+from twisted_proxy.acl import ACCOUNT_ACL_ENVIRON_KEY
+from twisted_proxy.config import ProxySettings
+from twisted_proxy.constraints import Constraints, check_utf8
+from twisted_proxy.controllers.account import AccountController
+from twisted_proxy.controllers.base import Controller, make_trans_id
+from twisted_proxy.controllers.container import ContainerController
+from twisted_proxy.controllers.obj import ObjectController
+from twisted_proxy.http import SwiftRequest, SwiftResponse, error_response
+from twisted_proxy.info import InfoCache
+from twisted_proxy.listing import listing_format
+from twisted_proxy.interfaces import IInfoStore, INodeClient, IProxyApplication, IProxyFilter
+from twisted_proxy.nodes import ErrorLimiter, NodeTimings
+from twisted_proxy.ring import RingSet
+from twisted_proxy.swiftconf import SwiftConf
+
+__all__ = ["ProxyContext", "ProxyApplication", "Pipeline", "split_swift_path"]
+
+_log = Logger()
+
+#: The Swift release whose API and behaviour this proxy reproduces.
+SWIFT_API_VERSION = "2.38.3"
+
+
+class ProxyContext:
+    """
+    Everything a controller or plugin needs beyond its request.
+
+    @ivar info_registry: the sections of C{/info}, by name.
+    """
+
+    def __init__(
+        self,
+        reactor: IReactorTime,
+        settings: ProxySettings,
+        swift_conf: SwiftConf,
+        rings: RingSet,
+        node_client: INodeClient,
+        info_store: IInfoStore,
+    ) -> None:
+        self.reactor = reactor
+        self.settings = settings
+        self.swift_conf = swift_conf
+        self.constraints = Constraints.from_conf(swift_conf.constraints)
+        self.rings = rings
+        self.node_client = node_client
+        self.info_store = info_store
+        self.info_cache = InfoCache(
+            info_store,
+            settings.recheck_account_existence,
+            settings.recheck_container_existence,
+        )
+        self.limiter = ErrorLimiter(
+            reactor, settings.error_suppression_limit, settings.error_suppression_interval
+        )
+        self.timings = NodeTimings(reactor, settings.timing_expiry)
+        self.info_registry: dict[str, dict[str, Any]] = {}
+        self._register_core_info()
+
+    def register_info(self, name: str, **info: Any) -> None:
+        """
+        Add (or extend) the C{name} section of C{/info}.
+        """
+        self.info_registry.setdefault(name, {}).update(info)
+
+    def _register_core_info(self) -> None:
+        policies = []
+        for policy in self.swift_conf.policies:
+            if policy.is_deprecated:
+                continue
+            entry: dict[str, Any] = {
+                "name": policy.name,
+                "aliases": ", ".join((policy.name,) + tuple(
+                    a for a in policy.aliases if a != policy.name)),
+            }
+            if policy.is_default:
+                entry["default"] = True
+            policies.append(entry)
+        settings = self.settings
+        self.register_info(
+            "swift",
+            version=SWIFT_API_VERSION,
+            strict_cors_mode=settings.strict_cors_mode,
+            policies=policies,
+            allow_account_management=settings.allow_account_management,
+            account_autocreate=settings.account_autocreate,
+            **self.constraints.as_info(),
+        )
+
+
+def split_swift_path(path: str) -> tuple[Optional[str], Optional[str], Optional[str], Optional[str]]:
+    """
+    Split C{/version/account/container/object} the way Swift does: the
+    object keeps its slashes, missing parts are C{None}.
+
+    @raise ValueError: for a path Swift answers with 404.
+    """
+    if not path.startswith("/"):
+        raise ValueError(path)
+    segments = path.split("/", 4)
+    if len(segments) == 5 and segments[4] == "":
+        raise ValueError(path)
+    parts: list[Optional[str]] = list(segments[1:])
+    parts.extend([None] * (4 - len(parts)))
+    version, account, container, obj = parts
+    return version, account, container, obj
+
+
+_CONTROLLERS: dict[str, type[Controller]] = {
+    "account": AccountController,
+    "container": ContainerController,
+    "object": ObjectController,
+}
+
+
+@implementer(IProxyApplication)
+class ProxyApplication:
+    """
+    The end of the pipeline: routes requests to controllers.
+    """
+
+    def __init__(self, context: ProxyContext) -> None:
+        self.context = context
+
+    def __call__(self, request: SwiftRequest) -> "Deferred[SwiftResponse]":
+        return Deferred.fromCoroutine(self.handle(request))
+
+    async def handle(self, request: SwiftRequest) -> SwiftResponse:
+        """
+        Answer C{request}; unexpected errors become a 500, logged.
+        """
+        environ = request.environ
+        if "swift.trans_id" not in environ:
+            environ["swift.trans_id"] = make_trans_id(self.context.reactor.seconds())
+        try:
+            response = await self._route(request)
+        except CancelledError:
+            raise
+        except Exception:
+            _log.failure("ERROR Unhandled exception in request {request}", request=request)
+            response = error_response(500, method=request.method)
+        response.headers["X-Trans-Id"] = environ["swift.trans_id"]
+        response.headers["X-Openstack-Request-Id"] = environ["swift.trans_id"]
+        return response
+
+    async def _route(self, request: SwiftRequest) -> SwiftResponse:
+        method = request.method
+        try:
+            length = request.content_length
+        except ValueError:
+            return error_response(400, "Invalid Content-Length", method=method)
+        del length
+        if not check_utf8(request.path):
+            return error_response(412, "Invalid UTF8 or contains NULL", method=method)
+        if request.path == "/info":
+            return self._info(request)
+        try:
+            version, account, container, obj = split_swift_path(request.path)
+        except ValueError:
+            return error_response(404, method=method)
+        if account and version not in self.context.constraints.valid_api_versions:
+            return error_response(400, method=method)
+        if obj and container and account:
+            kind = "object"
+        elif container and account:
+            kind = "container"
+        elif account:
+            kind = "account"
+        else:
+            return error_response(412, "Bad URL", method=method)
+        assert account is not None
+        controller = _CONTROLLERS[kind](
+            self.context, request, account,
+            container if kind != "account" else None,
+            obj if kind == "object" else None,
+        )
+        if kind != "object" and method in ("GET", "HEAD"):
+            # As Swift's listing_formats stage, refuse an unusable format
+            # before anyone looks at credentials.
+            _, refused = listing_format(request)
+            if refused is not None:
+                return refused
+        if method not in controller.allowed_methods:
+            return error_response(
+                405,
+                headers={"Allow": ", ".join(sorted(controller.allowed_methods))},
+                method=method,
+            )
+        authorize = request.environ.get("swift.authorize")
+        restore = None
+        if authorize is not None and request.environ.get("REMOTE_USER"):
+            # Account ACLs grant access to other users; the auth plugin
+            # needs the stored ACL before deciding.
+            info = await controller.account_info()
+            request.environ[ACCOUNT_ACL_ENVIRON_KEY] = info["sysmeta"].get(
+                "core-access-control")
+        if authorize is not None:
+            denied = authorize(request)
+            if denied is None:
+                restore = request.environ.pop("swift.authorize")
+            elif method not in controller.delay_denial:
+                return denied  # type: ignore[no-any-return]
+        try:
+            handler = getattr(controller, method)
+            return await handler()  # type: ignore[no-any-return]
+        finally:
+            if restore is not None:
+                request.environ["swift.authorize"] = restore
+
+    def _info(self, request: SwiftRequest) -> SwiftResponse:
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            return error_response(
+                405, headers={"Allow": "GET, HEAD, OPTIONS"}, method=request.method
+            )
+        if not self.context.settings.expose_info:
+            return error_response(403, method=request.method)
+        if request.method == "OPTIONS":
+            return SwiftResponse(
+                200, {"Allow": "GET, HEAD, OPTIONS", "Content-Length": "0"}, b""
+            )
+        body = json.dumps(self.context.info_registry, sort_keys=True).encode("utf-8")
+        headers = {"Content-Type": "application/json; charset=UTF-8"}
+        if request.method == "HEAD":
+            headers["Content-Length"] = str(len(body))
+            body = b""
+        return SwiftResponse(200, headers, body)
+
+
+@implementer(IProxyApplication)
+class Pipeline:
+    """
+    The filters of C{[pipeline:main]} in front of the application: the
+    first filter sees the request first and the response last.
+    """
+
+    def __init__(self, filters: Sequence[IProxyFilter], app: IProxyApplication) -> None:
+        self.filters = list(filters)
+        entry = app
+        for stage in reversed(self.filters):
+            entry = _bind(stage, entry)
+        self._entry = entry
+
+    def __call__(self, request: SwiftRequest) -> "Deferred[SwiftResponse]":
+        return self._entry(request)  # type: ignore[no-any-return]
+
+
+def _bind(stage: IProxyFilter, rest: IProxyApplication) -> IProxyApplication:
+    """
+    C{stage} with C{rest} as the application it passes requests on to.
+    """
+
+    def run(request: SwiftRequest) -> "Deferred[SwiftResponse]":
+        return stage(request, rest)  # type: ignore[no-any-return]
+
+    return run  # type: ignore[return-value]

@@ -1,0 +1,438 @@
+# -*- test-case-name: tests.test_controllers -*-
+"""
+What the account, container and object controllers share: building backend
+requests, trying nodes for a read, writing to every replica and merging the
+answers by quorum, and account/container info lookups.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
+
+from twisted.internet.defer import CancelledError, DeferredList, ensureDeferred
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.iweb import IBodyProducer, IResponse
+
+from twisted_proxy.bestresponse import best_response, quorum_size
+from twisted_proxy.http import HeaderDict, SwiftRequest, SwiftResponse, error_response, wire_quote
+from twisted_proxy.info import (
+    account_key,
+    container_key,
+    headers_to_account_info,
+    headers_to_container_info,
+)
+from twisted_proxy.nodeclient import NodeError, read_body, response_headers
+from twisted_proxy.nodes import iter_nodes
+from twisted_proxy.streaming import discard_body
+
+if TYPE_CHECKING:
+    from twisted_proxy.app import ProxyContext
+    from twisted_proxy.nodes import RingLike
+
+__all__ = [
+    "Controller",
+    "BackendAnswer",
+    "make_trans_id",
+    "format_timestamp",
+    "backend_request_headers",
+    "client_response_headers",
+    "OWNER_HEADERS",
+]
+
+_log = Logger()
+
+# Headers that describe one hop, never relayed.
+_HOP_BY_HOP = frozenset(
+    {
+        "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+        "te", "trailer", "trailers", "transfer-encoding", "upgrade", "host",
+        "content-length", "expect", "x-auth-token", "x-storage-token",
+        "x-service-token",
+    }
+)
+
+_RESPONSE_DROP = frozenset(
+    {
+        "connection", "keep-alive", "transfer-encoding", "upgrade", "date",
+        "server", "trailer",
+    }
+)
+
+OWNER_HEADERS = (
+    "X-Container-Read", "X-Container-Write", "X-Container-Sync-Key",
+    "X-Container-Sync-To", "X-Account-Meta-Temp-Url-Key",
+    "X-Account-Meta-Temp-Url-Key-2", "X-Container-Meta-Temp-Url-Key",
+    "X-Container-Meta-Temp-Url-Key-2", "X-Account-Access-Control",
+)
+
+_SYSMETA = ("x-account-sysmeta-", "x-container-sysmeta-", "x-object-sysmeta-",
+            "x-object-transient-sysmeta-")
+
+
+def make_trans_id(now: float) -> str:
+    """
+    A transaction id in Swift's form: C{tx} + 21 hex digits + C{-} + the time
+    in hex.
+    """
+    return f"tx{uuid.uuid4().hex[:21]}-{int(now):010x}"
+
+
+def format_timestamp(seconds: float) -> str:
+    """
+    Swift's normal timestamp form, C{%016.05f}.
+    """
+    return f"{seconds:016.05f}"
+
+
+def _is_sysmeta(name: str) -> bool:
+    lowered = name.lower()
+    return lowered.startswith(_SYSMETA)
+
+
+def backend_request_headers(
+    request: SwiftRequest, extra: Optional[dict[str, str]] = None
+) -> HeaderDict:
+    """
+    The headers for a backend request made for C{request}: the client's
+    end-to-end headers, less anything only the proxy may set.
+    """
+    headers = HeaderDict()
+    for name, value in request.headers.items():
+        lowered = name.lower()
+        if lowered in _HOP_BY_HOP or lowered.startswith("x-backend-"):
+            continue
+        if _is_sysmeta(name) and not request.environ.get("swift.sysmeta_ok"):
+            continue
+        headers[name] = value
+    for name, value in request.environ.get("swift.backend_headers", {}).items():
+        headers[name] = value
+    headers["X-Trans-Id"] = request.environ["swift.trans_id"]
+    headers["User-Agent"] = "proxy-server twisted-proxy"
+    if extra:
+        for name, value in extra.items():
+            headers[name] = value
+    return headers
+
+
+def client_response_headers(backend: HeaderDict, keep_sysmeta: bool = False) -> HeaderDict:
+    """
+    The headers of a backend response that the client may see.
+    """
+    headers = HeaderDict()
+    for name, value in backend.items():
+        lowered = name.lower()
+        if lowered in _RESPONSE_DROP or lowered.startswith("x-backend-"):
+            continue
+        if not keep_sysmeta and _is_sysmeta(name):
+            continue
+        if lowered == "etag" and len(value) >= 2 and value[0] == value[-1] == '"':
+            # Object servers quote it; Swift's clients get it bare.
+            value = value[1:-1]
+        headers[name] = value
+    return headers
+
+
+BackendAnswer = tuple[int, str, bytes, HeaderDict]
+
+
+class Controller:
+    """
+    Handles one client request for one account, container or object.
+
+    @ivar server_type: C{Account}, C{Container} or C{Object}.
+    """
+
+    server_type = "Base"
+    allowed_methods: frozenset[str] = frozenset()
+    delay_denial: frozenset[str] = frozenset()
+
+    def __init__(
+        self,
+        context: "ProxyContext",
+        request: SwiftRequest,
+        account: str,
+        container: Optional[str] = None,
+        obj: Optional[str] = None,
+    ) -> None:
+        self.context = context
+        self.request = request
+        self.account = account
+        self.container = container
+        self.obj = obj
+        self.settings = context.settings
+
+    # -- paths ---------------------------------------------------------
+
+    def backend_path(self, node: dict[str, Any], part: int) -> str:
+        parts = [self.account]
+        if self.container is not None:
+            parts.append(self.container)
+        if self.obj is not None:
+            parts.append(self.obj)
+        entity = "/".join(parts)
+        return f"/{wire_quote(node['device'])}/{part}/{wire_quote(entity)}"
+
+    def nodes(self, ring: "RingLike", part: int) -> Iterator[dict[str, Any]]:
+        ctx = self.context
+        return iter_nodes(
+            ring,
+            part,
+            ctx.limiter,
+            self.settings.node_count(len(ring.get_part_nodes(part))),
+            self.settings.sorting_method,
+            ctx.timings,
+        )
+
+    # -- node errors ---------------------------------------------------
+
+    def note_status(self, node: dict[str, Any], status: int) -> None:
+        if status == 507:
+            self.context.limiter.limit_now(node, "507 Insufficient Storage")
+        elif status >= 500:
+            self.context.limiter.error(node, f"status {status}")
+
+    def note_error(self, node: dict[str, Any], error: BaseException) -> None:
+        self.context.limiter.error(node, str(error))
+        _log.warn(
+            "ERROR with {server} server {node}: {error} (txn {txn})",
+            server=self.server_type,
+            node=f"{node['ip']}:{node['port']}/{node['device']}",
+            error=error,
+            txn=self.request.environ.get("swift.trans_id"),
+        )
+
+    # -- reads ---------------------------------------------------------
+
+    async def read_from_nodes(
+        self,
+        ring: "RingLike",
+        part: int,
+        method: str,
+        headers: HeaderDict,
+        query: str = "",
+        good: Callable[[int], bool] = lambda status: 200 <= status < 400,
+        keep_body: bool = True,
+    ) -> tuple[Optional[tuple[IResponse, dict[str, Any]]], list[BackendAnswer]]:
+        """
+        Try nodes one at a time until one gives a C{good} status.
+
+        @return: the good response (body unread, when C{keep_body} is
+            false, or read into the answers list when true) with its node,
+            or C{None}, and the answers collected on the way.
+        """
+        answers: list[BackendAnswer] = []
+        client = self.context.node_client
+        for node in self.nodes(ring, part):
+            path = self.backend_path(node, part) + (f"?{query}" if query else "")
+            try:
+                start = self.context.reactor.seconds()
+                response = await client.request(node, method, path, headers)
+                self.context.timings.record(node, self.context.reactor.seconds() - start)
+            except NodeError as error:
+                self.note_error(node, error)
+                continue
+            status = response.code
+            self.note_status(node, status)
+            if good(status) and not keep_body:
+                return (response, node), answers
+            try:
+                body = await read_body(response)
+            except CancelledError:
+                raise
+            except Exception as error:
+                self.note_error(node, error)
+                continue
+            answer = (status, response.phrase.decode("latin-1"), body,
+                      response_headers(response))
+            if good(status):
+                answers.append(answer)
+                return (response, node), answers
+            answers.append(answer)
+        return None, answers
+
+    async def get_or_head(
+        self, ring: "RingLike", part: int, query: str = ""
+    ) -> SwiftResponse:
+        """
+        A GET or HEAD of an account or container, relayed from the first
+        node that answers well, or the best of the answers collected.
+        """
+        headers = backend_request_headers(self.request)
+        found, answers = await self.read_from_nodes(
+            ring, part, self.request.method, headers, query
+        )
+        if found is not None:
+            status, reason, body, backend = answers[-1]
+            return SwiftResponse(status, backend, body, reason)
+        return self.best(answers, len(ring.get_part_nodes(part)))
+
+    def best(self, answers: list[BackendAnswer], node_count: int,
+             overrides: Optional[dict[int, int]] = None) -> SwiftResponse:
+        if not answers:
+            return error_response(503, method=self.request.method)
+        return best_response(
+            answers,
+            self.server_type,
+            node_count,
+            quorum_size(node_count),
+            overrides,
+        )
+
+    # -- writes --------------------------------------------------------
+
+    async def write_to_nodes(
+        self,
+        ring: "RingLike",
+        part: int,
+        method: str,
+        headers_for: Callable[[int], HeaderDict],
+        query: str = "",
+        body_for: Optional[Callable[[int], Optional[IBodyProducer]]] = None,
+        overrides: Optional[dict[int, int]] = None,
+    ) -> SwiftResponse:
+        """
+        Send C{method} for every replica at once, each replica trying the
+        next node when its node cannot be reached or answers 5xx, and merge
+        the answers by quorum.
+
+        @param headers_for: the headers for the replica slot C{i}.
+        """
+        node_iter = self.nodes(ring, part)
+        replicas = len(ring.get_part_nodes(part))
+        client = self.context.node_client
+
+        async def one(slot: int) -> Optional[BackendAnswer]:
+            headers = headers_for(slot)
+            for node in node_iter:
+                path = self.backend_path(node, part) + (f"?{query}" if query else "")
+                body = body_for(slot) if body_for is not None else None
+                try:
+                    response = await client.request(node, method, path, headers, body)
+                    payload = await read_body(response)
+                except NodeError as error:
+                    self.note_error(node, error)
+                    continue
+                except CancelledError:
+                    raise
+                except Exception as error:
+                    self.note_error(node, error)
+                    continue
+                self.note_status(node, response.code)
+                if response.code >= 500:
+                    continue
+                return (response.code, response.phrase.decode("latin-1"), payload,
+                        response_headers(response))
+            return None
+
+        results = await DeferredList(
+            [ensureDeferred(one(slot)) for slot in range(replicas)],
+            consumeErrors=True,
+        )
+        answers: list[BackendAnswer] = []
+        for ok, value in results:
+            if ok:
+                if value is not None:
+                    answers.append(value)
+                continue
+            failure: Failure = value  # type: ignore[assignment]
+            if failure.check(CancelledError):
+                failure.raiseException()
+            _log.failure("backend write", failure)
+        while len(answers) < replicas:
+            answers.append((503, "Service Unavailable", b"", HeaderDict()))
+        return self.best(answers, replicas, overrides)
+
+    # -- info ----------------------------------------------------------
+
+    async def account_info(self, account: Optional[str] = None) -> dict[str, Any]:
+        """
+        The account's info: existence, counts, metadata.
+        """
+        account = account if account is not None else self.account
+        ring = self.context.rings.account
+        part = ring.get_part(account)
+
+        async def fetch() -> dict[str, Any]:
+            probe = AccountProbe(self.context, self.request, account)
+            headers = _info_headers(self.request)
+            found, answers = await probe.read_from_nodes(ring, part, "HEAD", headers)
+            if found is not None:
+                status, _, _, backend = answers[-1]
+                return headers_to_account_info(backend, status)
+            response = probe.best(answers, len(ring.get_part_nodes(part)))
+            return headers_to_account_info(response.headers, response.status)
+
+        return await self.context.info_cache.get(
+            self.request.environ, account_key(account), fetch
+        )
+
+    async def container_info(
+        self, account: Optional[str] = None, container: Optional[str] = None
+    ) -> dict[str, Any]:
+        """
+        The container's info: existence, ACLs, storage policy, metadata. A
+        container whose account does not exist is reported as 404.
+        """
+        account = account if account is not None else self.account
+        container = container if container is not None else self.container
+        assert container is not None
+        ring = self.context.rings.container
+        part = ring.get_part(account, container)
+
+        async def fetch() -> dict[str, Any]:
+            probe = ContainerProbe(self.context, self.request, account, container)
+            headers = _info_headers(self.request)
+            found, answers = await probe.read_from_nodes(ring, part, "HEAD", headers)
+            if found is not None:
+                status, _, _, backend = answers[-1]
+                return headers_to_container_info(backend, status)
+            response = probe.best(answers, len(ring.get_part_nodes(part)))
+            return headers_to_container_info(response.headers, response.status)
+
+        return await self.context.info_cache.get(
+            self.request.environ, container_key(account, container), fetch
+        )
+
+    async def autocreate_account(self, account: str) -> None:
+        """
+        Create C{account} on its account servers (C{account_autocreate}).
+        """
+        ring = self.context.rings.account
+        part = ring.get_part(account)
+        headers = _info_headers(self.request)
+        headers["X-Timestamp"] = format_timestamp(self.context.reactor.seconds())
+        probe = AccountProbe(self.context, self.request, account)
+        await probe.write_to_nodes(ring, part, "PUT", lambda _: headers)
+        await self.context.info_cache.invalidate(self.request.environ, account_key(account))
+
+    # -- authorization -------------------------------------------------
+
+    def authorize(self, acl: Optional[str] = None) -> Optional[SwiftResponse]:
+        """
+        Ask the auth plugin (if any) whether the request may go on, with
+        C{acl} as the container ACL that applies.
+
+        @return: C{None} when allowed, else the denial to send.
+        """
+        authorize = self.request.environ.get("swift.authorize")
+        if authorize is None:
+            return None
+        self.request.acl = acl  # type: ignore[attr-defined]
+        return authorize(self.request)  # type: ignore[no-any-return]
+
+
+def _info_headers(request: SwiftRequest) -> HeaderDict:
+    headers = HeaderDict()
+    headers["X-Trans-Id"] = request.environ["swift.trans_id"]
+    headers["User-Agent"] = "proxy-server twisted-proxy"
+    return headers
+
+
+class AccountProbe(Controller):
+    server_type = "Account"
+
+
+class ContainerProbe(Controller):
+    server_type = "Container"

@@ -1,0 +1,221 @@
+# -*- test-case-name: tests.test_e2e -*-
+"""
+The container controller: C{/v1/<account>/<container>}.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+from twisted_proxy.constraints import check_metadata, transform_remove_headers
+from twisted_proxy.controllers.account import _listing_query
+from twisted_proxy.controllers.base import (
+    OWNER_HEADERS,
+    Controller,
+    backend_request_headers,
+    client_response_headers,
+    format_timestamp,
+)
+from twisted_proxy.http import HeaderDict, SwiftResponse, error_response
+from twisted_proxy.info import account_key, container_key, headers_to_container_info
+from twisted_proxy.listing import listing_format, render_container_listing, render_listing_head
+
+__all__ = ["ContainerController"]
+
+_ACL_HEADERS = ("X-Container-Read", "X-Container-Write")
+
+
+class ContainerController(Controller):
+    """
+    GET, HEAD, PUT, POST and DELETE of a container.
+    """
+
+    server_type = "Container"
+    allowed_methods = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE"})
+    delay_denial = frozenset({"GET", "HEAD"})
+
+    def _name_too_long(self) -> Optional[SwiftResponse]:
+        assert self.container is not None
+        limit = self.context.constraints.max_container_name_length
+        if len(self.container) > limit:
+            return error_response(
+                400,
+                f"Container name length of {len(self.container)} longer than {limit}",
+                method=self.request.method,
+            )
+        return None
+
+    def _client_headers(self, backend: HeaderDict) -> HeaderDict:
+        headers = client_response_headers(backend)
+        if not self.request.environ.get("swift_owner"):
+            for name in OWNER_HEADERS:
+                headers.pop(name, None)
+        index = backend.get("X-Backend-Storage-Policy-Index")
+        if index is not None:
+            policy = self.context.swift_conf.policy_by_index(int(index))
+            if policy is not None:
+                headers["X-Storage-Policy"] = policy.name
+        return headers
+
+    async def GET(self) -> SwiftResponse:
+        return await self._get_or_head()
+
+    async def HEAD(self) -> SwiftResponse:
+        return await self._get_or_head()
+
+    async def _get_or_head(self) -> SwiftResponse:
+        request = self.request
+        fmt, refused = listing_format(request)
+        if refused is not None:
+            return refused
+        account = await self.account_info()
+        if not 200 <= account["status"] < 300 and not self.settings.account_autocreate:
+            denied = self.authorize()
+            if denied is not None:
+                return denied
+            return error_response(404, method=request.method)
+        ring = self.context.rings.container
+        assert self.container is not None
+        part = ring.get_part(self.account, self.container)
+        response = await self.get_or_head(ring, part, _listing_query(request.query_string))
+        if 200 <= response.status < 300 or response.status == 404:
+            await self.context.info_cache.store(
+                request.environ,
+                container_key(self.account, self.container),
+                headers_to_container_info(response.headers, response.status),
+            )
+        denied = self.authorize(response.headers.get("X-Container-Read"))
+        if denied is not None:
+            return denied
+        if not 200 <= response.status < 300:
+            return response
+        headers = self._client_headers(response.headers)
+        if request.method == "HEAD":
+            return render_listing_head(fmt, response.status, headers)
+        items = json.loads(response.body or b"[]") if isinstance(response.body, bytes) else []
+        return render_container_listing(items, fmt, self.container, headers, response.status)
+
+    def _clean_acls(self) -> Optional[SwiftResponse]:
+        clean = self.request.environ.get("swift.clean_acl")
+        if clean is None:
+            return None
+        for name in _ACL_HEADERS:
+            value = self.request.headers.get(name)
+            if value is None:
+                continue
+            try:
+                self.request.headers[name] = clean(name, value)
+            except ValueError as error:
+                return error_response(400, str(error), method=self.request.method)
+        return None
+
+    def _strip_owner_headers(self) -> None:
+        if not self.request.environ.get("swift_owner"):
+            for name in OWNER_HEADERS:
+                self.request.headers.pop(name, None)
+
+    def _policy_headers(self) -> tuple[dict[str, str], Optional[SwiftResponse]]:
+        name = self.request.headers.get("X-Storage-Policy")
+        conf = self.context.swift_conf
+        if name is None:
+            return {"X-Backend-Storage-Policy-Default": str(conf.default_policy().index)}, None
+        policy = conf.policy_by_name(name)
+        if policy is None:
+            return {}, error_response(
+                400, f"Invalid X-Storage-Policy {name!r}", method=self.request.method
+            )
+        if policy.is_deprecated:
+            return {}, error_response(
+                400, f"Storage Policy {policy.name!r} is deprecated",
+                method=self.request.method,
+            )
+        return {"X-Backend-Storage-Policy-Index": str(policy.index)}, None
+
+    async def _write(self, method: str, extra: Optional[dict[str, str]] = None
+                     ) -> SwiftResponse:
+        request = self.request
+        assert self.container is not None
+        timestamp = format_timestamp(self.context.reactor.seconds())
+        base = {"X-Timestamp": timestamp}
+        if extra:
+            base.update(extra)
+        headers = backend_request_headers(request, base)
+        account_ring = self.context.rings.account
+        account_part = account_ring.get_part(self.account)
+        account_nodes = account_ring.get_part_nodes(account_part)
+
+        def headers_for(slot: int) -> HeaderDict:
+            slot_headers = headers.copy()
+            if slot < len(account_nodes):
+                node = account_nodes[slot]
+                slot_headers["X-Account-Host"] = f"{node['ip']}:{node['port']}"
+                slot_headers["X-Account-Partition"] = str(account_part)
+                slot_headers["X-Account-Device"] = node["device"]
+            return slot_headers
+
+        ring = self.context.rings.container
+        part = ring.get_part(self.account, self.container)
+        cache = self.context.info_cache
+        await cache.invalidate(request.environ, container_key(self.account, self.container))
+        await cache.invalidate(request.environ, account_key(self.account))
+        response = await self.write_to_nodes(ring, part, method, headers_for)
+        response.headers = self._client_headers(response.headers)
+        return response
+
+    async def PUT(self) -> SwiftResponse:
+        bad = (
+            self._clean_acls()
+            or check_metadata(self.request, "container", self.context.constraints)
+            or self._name_too_long()
+        )
+        if bad is not None:
+            return bad
+        policy_headers, bad = self._policy_headers()
+        if bad is not None:
+            return bad
+        self._strip_owner_headers()
+        transform_remove_headers(self.request.headers, "container")
+        account = await self.account_info()
+        if not 200 <= account["status"] < 300:
+            if not self.settings.account_autocreate:
+                return error_response(404, method="PUT")
+            await self.autocreate_account(self.account)
+        limit = self.settings.max_containers_per_account
+        if limit and (account.get("container_count") or 0) >= limit:
+            if not self.request.environ.get("reseller_request"):
+                return error_response(
+                    403, f"Reached container limit of {limit}", method="PUT"
+                )
+        return await self._write("PUT", policy_headers)
+
+    async def POST(self) -> SwiftResponse:
+        bad = (
+            self._clean_acls()
+            or check_metadata(self.request, "container", self.context.constraints)
+            or self._name_too_long()
+        )
+        if bad is not None:
+            return bad
+        if "X-Storage-Policy" in self.request.headers:
+            return error_response(
+                400, "Storage Policy cannot be changed on an existing container",
+                method="POST",
+            )
+        self._strip_owner_headers()
+        transform_remove_headers(self.request.headers, "container")
+        account = await self.account_info()
+        if not 200 <= account["status"] < 300:
+            return error_response(404, method="POST")
+        return await self._write("POST")
+
+    async def DELETE(self) -> SwiftResponse:
+        account = await self.account_info()
+        if not 200 <= account["status"] < 300:
+            return error_response(404, method="DELETE")
+        response = await self._write("DELETE")
+        if response.status == 202:
+            # A container server only accepts a DELETE after it has
+            # already been asked once: the container is gone.
+            return error_response(404, method="DELETE")
+        return response

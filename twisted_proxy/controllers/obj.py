@@ -1,0 +1,327 @@
+# -*- test-case-name: tests.test_e2e -*-
+"""
+The object controller: C{/v1/<account>/<container>/<object>}.
+
+Reads stream from one chosen replica to the client; writes stream from the
+client to every primary replica at once through an L{UploadFanout}.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from twisted.internet.defer import CancelledError, DeferredList, ensureDeferred
+from twisted.python.failure import Failure
+from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
+
+from twisted_proxy.bestresponse import quorum_size
+from twisted_proxy.constraints import (
+    check_delete_headers,
+    check_metadata,
+    check_object_creation,
+    ensure_x_timestamp,
+    transform_remove_headers,
+    update_content_type,
+)
+from twisted_proxy.controllers.base import (
+    BackendAnswer,
+    Controller,
+    backend_request_headers,
+    client_response_headers,
+    format_timestamp,
+)
+from twisted_proxy.http import HeaderDict, SwiftResponse, error_response
+from twisted_proxy.nodeclient import NodeError, read_body, response_headers
+from twisted_proxy.streaming import BackendBody
+from twisted_proxy.timestamp import Timestamp, http_date
+from twisted_proxy.upload import UploadFanout
+
+__all__ = ["ObjectController"]
+
+
+def _good_object_status(status: int) -> bool:
+    return 200 <= status < 400 or status == 416
+
+
+class ObjectController(Controller):
+    """
+    GET, HEAD, PUT, POST and DELETE of an object.
+    """
+
+    server_type = "Object"
+    allowed_methods = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE"})
+    delay_denial = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE"})
+
+    async def _container_and_policy(self, acl_key: str
+                                    ) -> tuple[dict[str, Any], Optional[SwiftResponse]]:
+        info = await self.container_info()
+        denied = self.authorize(info.get(acl_key))
+        if denied is not None:
+            return info, denied
+        return info, None
+
+    def _object_ring(self, info: dict[str, Any]) -> tuple[Any, int]:
+        index = int(info.get("storage_policy") or 0)
+        if self.context.swift_conf.policy_by_index(index) is None:
+            index = self.context.swift_conf.default_policy().index
+        return self.context.rings.object_ring(index), index
+
+    # -- reads ---------------------------------------------------------
+
+    async def GET(self) -> SwiftResponse:
+        return await self._get_or_head()
+
+    async def HEAD(self) -> SwiftResponse:
+        return await self._get_or_head()
+
+    async def _get_or_head(self) -> SwiftResponse:
+        request = self.request
+        info, denied = await self._container_and_policy("read_acl")
+        if denied is not None:
+            return denied
+        if 500 <= info["status"]:
+            return error_response(503, method=request.method)
+        ring, policy_index = self._object_ring(info)
+        part = ring.get_part(self.account, self.container, self.obj)
+        headers = backend_request_headers(
+            request, {"X-Backend-Storage-Policy-Index": str(policy_index)}
+        )
+        found, answers = await self.read_from_nodes(
+            ring, part, request.method, headers,
+            good=_good_object_status, keep_body=False,
+        )
+        if found is None:
+            return self.best(answers, len(ring.get_part_nodes(part)))
+        response, _node = found
+        backend = response_headers(response)
+        client_headers = client_response_headers(backend)
+        if request.method == "HEAD":
+            await read_body(response)
+            return SwiftResponse(response.code, client_headers, b"",
+                                 response.phrase.decode("latin-1"))
+        if response.length is not UNKNOWN_LENGTH:
+            client_headers["Content-Length"] = str(response.length)
+        body = BackendBody(
+            response,
+            self.context.reactor,
+            self.settings.effective_recoverable_node_timeout,
+        )
+        return SwiftResponse(response.code, client_headers, body,
+                             response.phrase.decode("latin-1"))
+
+    # -- writes --------------------------------------------------------
+
+    def _container_update_headers(self) -> list[dict[str, str]]:
+        """
+        For each object replica, the container node it tells about the
+        change (C{X-Container-Host} and friends), as Swift pairs them.
+        """
+        assert self.container is not None
+        ring = self.context.rings.container
+        part = ring.get_part(self.account, self.container)
+        nodes = ring.get_part_nodes(part)
+        return [
+            {
+                "X-Container-Host": f"{node['ip']}:{node['port']}",
+                "X-Container-Partition": str(part),
+                "X-Container-Device": node["device"],
+            }
+            for node in nodes
+        ]
+
+    def _slot_headers(self, base: HeaderDict, updates: list[dict[str, str]],
+                      replicas: int, slot: int) -> HeaderDict:
+        headers = base.copy()
+        if updates:
+            for name, value in updates[slot % len(updates)].items():
+                headers[name] = value
+        return headers
+
+    async def _writable_container(self) -> tuple[dict[str, Any], Optional[SwiftResponse]]:
+        info, denied = await self._container_and_policy("write_acl")
+        if denied is not None:
+            return info, denied
+        if info["status"] == 404:
+            return info, error_response(404, method=self.request.method)
+        if not 200 <= info["status"] < 300:
+            return info, error_response(503, method=self.request.method)
+        return info, None
+
+    async def POST(self) -> SwiftResponse:
+        request = self.request
+        info, bad = await self._writable_container()
+        if bad is not None:
+            return bad
+        bad = check_metadata(request, "object", self.context.constraints)
+        if bad is not None:
+            return bad
+        now = self.context.reactor.seconds()
+        bad = check_delete_headers(request, now)
+        if bad is not None:
+            return bad
+        transform_remove_headers(request.headers, "object")
+        ring, policy_index = self._object_ring(info)
+        part = ring.get_part(self.account, self.container, self.obj)
+        base = backend_request_headers(request, {
+            "X-Timestamp": format_timestamp(now),
+            "X-Backend-Storage-Policy-Index": str(policy_index),
+        })
+        updates = self._container_update_headers()
+        replicas = len(ring.get_part_nodes(part))
+        return await self.write_to_nodes(
+            ring, part, "POST",
+            lambda slot: self._slot_headers(base, updates, replicas, slot),
+        )
+
+    async def DELETE(self) -> SwiftResponse:
+        request = self.request
+        info, bad = await self._writable_container()
+        if bad is not None:
+            return bad
+        ring, policy_index = self._object_ring(info)
+        part = ring.get_part(self.account, self.container, self.obj)
+        base = backend_request_headers(request, {
+            "X-Timestamp": format_timestamp(self.context.reactor.seconds()),
+            "X-Backend-Storage-Policy-Index": str(policy_index),
+        })
+        updates = self._container_update_headers()
+        replicas = len(ring.get_part_nodes(part))
+        response = await self.write_to_nodes(
+            ring, part, "DELETE",
+            lambda slot: self._slot_headers(base, updates, replicas, slot),
+        )
+        response.headers = client_response_headers(response.headers)
+        return response
+
+    async def PUT(self) -> SwiftResponse:
+        request = self.request
+        info, bad = await self._writable_container()
+        if bad is not None:
+            return bad
+        assert self.obj is not None
+        update_content_type(request)
+        bad = ensure_x_timestamp(request, self.context.reactor.seconds())
+        if bad is not None:
+            return bad
+        bad = check_object_creation(request, self.obj, self.context.constraints)
+        if bad is not None:
+            return bad
+        transform_remove_headers(request.headers, "object")
+        ring, policy_index = self._object_ring(info)
+        part = ring.get_part(self.account, self.container, self.obj)
+        length = request.content_length
+        extra = {
+            "X-Backend-Storage-Policy-Index": str(policy_index),
+            "Expect": "100-continue",
+        }
+        base = backend_request_headers(request, extra)
+        updates = self._container_update_headers()
+        return await self.stream_put(ring, part, base, updates, length, request.body)
+
+    async def stream_put(
+        self,
+        ring: Any,
+        part: int,
+        base: HeaderDict,
+        updates: list[dict[str, str]],
+        length: Optional[int],
+        source: Optional[IBodyProducer],
+    ) -> SwiftResponse:
+        """
+        Stream C{source} to the primary nodes of C{part} and merge their
+        answers by quorum.
+        """
+        replicas = len(ring.get_part_nodes(part))
+        quorum = quorum_size(replicas)
+        fanout = UploadFanout(length)
+        client = self.context.node_client
+        node_iter = self.nodes(ring, part)
+        nodes = []
+        for node in node_iter:
+            nodes.append(node)
+            if len(nodes) == replicas:
+                break
+        if len(nodes) < quorum:
+            return error_response(503, method="PUT")
+        slots = [fanout.slot() for _ in nodes]
+
+        async def one(index: int) -> BackendAnswer:
+            node = nodes[index]
+            headers = self._slot_headers(base, updates, replicas, index)
+            slot = slots[index]
+            try:
+                response = await client.request(
+                    node, "PUT", self.backend_path(node, part), headers, slot,
+                    timeout=self.settings.node_timeout + _upload_allowance(length),
+                )
+                payload = await read_body(response)
+            except CancelledError:
+                fanout.dropSlot(slot)
+                raise
+            except (NodeError, Exception) as error:
+                fanout.dropSlot(slot)
+                self.note_error(node, error)
+                return (503, "Service Unavailable", b"", HeaderDict())
+            self.note_status(node, response.code)
+            if slot.live and response.code >= 300:
+                fanout.dropSlot(slot)
+            return (response.code, response.phrase.decode("latin-1"), payload,
+                    response_headers(response))
+
+        pending = [ensureDeferred(one(index)) for index in range(len(nodes))]
+        await fanout.whenReady()
+        if len(fanout.live_slots) < quorum:
+            for d in pending:
+                d.addErrback(lambda _: None)
+                d.cancel()
+            return error_response(503, method="PUT")
+        await self._pump(source, fanout)
+        results = await DeferredList(pending, consumeErrors=True)
+        answers: list[BackendAnswer] = [
+            value for ok, value in results if ok
+        ]
+        while len(answers) < replicas:
+            answers.append((503, "Service Unavailable", b"", HeaderDict()))
+        etags = {a[3].get("Etag", "").strip('"') for a in answers if a[0] == 201}
+        response = self.best(answers, replicas)
+        if response.status == 201:
+            if len(etags) > 1:
+                return error_response(500, "Object servers returned "
+                                      f"{len(etags)} mismatched etags", method="PUT")
+            headers = HeaderDict({"Content-Type": "text/html; charset=UTF-8"})
+            if etags:
+                headers["Etag"] = etags.pop()
+            last_modified = self._last_modified(base["X-Timestamp"])
+            headers["Last-Modified"] = last_modified
+            response = SwiftResponse(201, headers, b"")
+        return response
+
+    def _last_modified(self, timestamp: str) -> str:
+        return http_date(Timestamp(timestamp))
+
+    async def _pump(self, source: Optional[IBodyProducer], fanout: UploadFanout) -> None:
+        """
+        Feed C{source} into C{fanout} until it ends.
+        """
+        if source is None:
+            fanout.finish()
+            return
+        producing = source.startProducing(fanout)  # type: ignore[arg-type]
+        fanout.registerSource(source)  # type: ignore[arg-type]
+        try:
+            await producing
+        except CancelledError:
+            raise
+        except Exception as error:
+            fanout.fail(Failure(error))
+            return
+        fanout.finish()
+
+
+def _upload_allowance(length: Optional[int]) -> float:
+    """
+    Extra seconds a backend PUT may take for the final status, beyond
+    C{node_timeout}, while the body is still flowing: the headers only come
+    back after the whole body has been sent.
+    """
+    return 3600.0

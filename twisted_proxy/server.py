@@ -1,0 +1,208 @@
+# -*- test-case-name: tests.test_server -*-
+"""
+The twisted.web side of the proxy: a L{Site} whose root L{Resource} turns
+each HTTP request into a L{SwiftRequest}, runs it through the pipeline, and
+writes the L{SwiftResponse} back, streaming bodies with backpressure.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web import server
+from twisted.web.client import FileBodyProducer
+from twisted.web.iweb import IBodyProducer
+from twisted.web.resource import Resource
+
+from twisted_proxy.constraints import filter_inbound_headers
+from twisted_proxy.http import HeaderDict, SwiftRequest, SwiftResponse, wsgi_str
+from twisted_proxy.interfaces import IProxyApplication
+
+__all__ = ["ProxyRequest", "ProxyResource", "ProxySite", "to_swift_request"]
+
+_log = Logger()
+
+class ProxyRequest(server.Request):
+    """
+    A request whose responses carry no default C{Content-Type} and no
+    C{Server} header, as Swift's.
+    """
+
+    defaultContentType = None
+
+
+def _request_body(request: server.Request) -> Optional[IBodyProducer]:
+    if request.method not in (b"PUT", b"POST"):
+        return None
+    content = request.content
+    if content is None:
+        return None
+    content.seek(0, 2)
+    size = content.tell()
+    content.seek(0)
+    chunked = request.requestHeaders.getRawHeaders(b"transfer-encoding")
+    declared = request.requestHeaders.getRawHeaders(b"content-length")
+    if size == 0 and not chunked and not declared:
+        return None
+    return FileBodyProducer(content)
+
+
+def to_swift_request(request: server.Request) -> SwiftRequest:
+    """
+    The L{SwiftRequest} for a twisted.web request, with the headers only the
+    proxy may set removed.
+    """
+    headers = HeaderDict()
+    for name, values in request.requestHeaders.getAllRawHeaders():
+        headers[wsgi_str(name)] = wsgi_str(b",".join(values))
+    filter_inbound_headers(headers)
+    client = request.getClientAddress()
+    client_ip = getattr(client, "host", "127.0.0.1")
+    swift_request = SwiftRequest(
+        request.method.decode("ascii", "replace"),
+        request.uri,
+        headers,
+        _request_body(request),
+        client_ip,
+    )
+    host = headers.get("Host", "")
+    swift_request.environ.update(
+        {
+            "wsgi.url_scheme": "https" if request.isSecure() else "http",
+            "HTTP_HOST": host,
+            "REMOTE_ADDR": client_ip,
+            "SERVER_NAME": request.getRequestHostname().decode("latin-1"),
+            "SERVER_PORT": str(getattr(request.getHost(), "port", "")),
+        }
+    )
+    return swift_request
+
+
+class ProxyResource(Resource):
+    """
+    The root of the proxy's resource tree: every path is answered by the
+    pipeline, which routes by Swift's own path rules (object names may hold
+    any character, C{/} included).
+    """
+
+    isLeaf = True
+
+    def __init__(self, app: IProxyApplication) -> None:
+        super().__init__()
+        self._app = app
+
+    def render(self, request: server.Request) -> Any:
+        request.responseHeaders.removeHeader(b"Server")
+        swift_request = to_swift_request(request)
+        d = self._app(swift_request)
+        finished = request.notifyFinish()
+        state: dict[str, Any] = {"body": None}
+
+        def clientGone(failure: Failure) -> None:
+            body = state["body"]
+            if body is not None:
+                body.stopProducing()
+            d.cancel()
+
+        finished.addErrback(clientGone)
+        d.addCallback(self._respond, request, swift_request, state)
+        d.addErrback(self._failed, request)
+        return server.NOT_DONE_YET
+
+    def _respond(
+        self,
+        response: SwiftResponse,
+        request: server.Request,
+        swift_request: SwiftRequest,
+        state: dict[str, Any],
+    ) -> Optional[Deferred[None]]:
+        if request._disconnected:  # type: ignore[attr-defined]
+            if not isinstance(response.body, bytes):
+                response.body.stopProducing()
+            return None
+        request.setResponseCode(response.status, response.reason.encode("latin-1"))
+        for name, value in response.headers.wire_items():
+            request.responseHeaders.setRawHeaders(
+                name.encode("latin-1"), [value.encode("latin-1")]
+            )
+        body = response.body
+        if isinstance(body, bytes):
+            if request.method != b"HEAD" or "Content-Length" not in response.headers:
+                request.responseHeaders.setRawHeaders(
+                    b"Content-Length", [b"%d" % len(body)]
+                )
+            if body and request.method != b"HEAD":
+                request.write(body)
+            request.finish()
+            return None
+        state["body"] = body
+        request.registerProducer(body, True)
+        streaming = body.startProducing(request)
+
+        def done(_: Any) -> None:
+            state["body"] = None
+            if not request._disconnected:  # type: ignore[attr-defined]
+                request.unregisterProducer()
+                request.finish()
+
+        def broken(failure: Failure) -> None:
+            state["body"] = None
+            _log.warn(
+                "Aborting client connection mid-body ({path}): {why}",
+                path=swift_request.path,
+                why=failure.getErrorMessage(),
+            )
+            _abort(request)
+
+        streaming.addCallbacks(done, broken)
+        return None
+
+    def _failed(self, failure: Failure, request: server.Request) -> None:
+        if failure.check(CancelledError):
+            return
+        _log.failure("Unhandled error answering a request", failure)
+        if request._disconnected:  # type: ignore[attr-defined]
+            return
+        if request.startedWriting:  # type: ignore[attr-defined]
+            _abort(request)
+            return
+        request.setResponseCode(500)
+        request.setHeader(b"Content-Length", b"0")
+        request.finish()
+
+
+def _abort(request: server.Request) -> None:
+    """
+    Drop the client connection so that a short or corrupt body is never
+    mistaken for a whole one.
+    """
+    transport = request.channel.transport if request.channel is not None else None
+    if transport is None:
+        return
+    abort = getattr(transport, "abortConnection", None)
+    if abort is not None:
+        abort()
+    else:
+        transport.loseConnection()
+
+
+class ProxySite(server.Site):
+    """
+    The proxy's L{server.Site}.
+    """
+
+    requestFactory = ProxyRequest
+    displayTracebacks = False
+
+    def __init__(self, resource: Resource, **kwargs: Any) -> None:
+        kwargs.setdefault("logPath", None)
+        super().__init__(resource, **kwargs)
+        self.noisy = False
+
+    def log(self, request: Any) -> None:
+        """
+        Access logging belongs to the C{proxy-logging} plugin.
+        """

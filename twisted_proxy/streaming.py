@@ -1,0 +1,206 @@
+# -*- test-case-name: tests.test_streaming -*-
+"""
+Relaying one backend response body to the client, chunk by chunk.
+
+L{BackendBody} is an L{IBodyProducer} over an L{IResponse}: it pauses the
+backend connection when the client's consumer is full, and fails (rather
+than finishing) when the node stalls past its read timeout or sends fewer
+bytes than it announced, so the caller can resume elsewhere or abort the
+client connection instead of handing over a silently short body.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IConsumer, IDelayedCall, IPushProducer, IReactorTime
+from twisted.internet.protocol import Protocol
+from twisted.python.failure import Failure
+from twisted.web.client import PotentialDataLoss, ResponseDone
+from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer, IResponse
+from zope.interface import implementer
+
+__all__ = ["BackendBody", "ShortRead", "ReadTimeout", "discard_body"]
+
+
+class ShortRead(Exception):
+    """
+    The backend's body ended before all announced bytes arrived.
+    """
+
+
+class ReadTimeout(Exception):
+    """
+    The backend sent nothing for longer than the read timeout.
+    """
+
+
+@implementer(IBodyProducer, IPushProducer)
+class BackendBody(Protocol):
+    """
+    Streams C{response}'s body into a consumer.
+
+    @ivar length: the body length the backend announced, or
+        L{UNKNOWN_LENGTH}.
+    @ivar received: bytes relayed so far.
+
+    @param clock: for the read timeout.
+    @param read_timeout: seconds the backend may stay silent while the
+        consumer is ready for more (the timer does not run while paused).
+    """
+
+    def __init__(
+        self, response: IResponse, clock: IReactorTime, read_timeout: float
+    ) -> None:
+        self._response = response
+        self._clock = clock
+        self._read_timeout = read_timeout
+        self.length = response.length
+        self.received = 0
+        self._consumer: Optional[IConsumer] = None
+        self._done: Optional[Deferred[None]] = None
+        self._timer: Optional[IDelayedCall] = None
+        self._paused = False
+        self._stopped = False
+
+    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
+        """
+        Begin writing to C{consumer}.
+
+        @return: a L{Deferred} that fires when the whole body has been
+            written, or fails with L{ShortRead}, L{ReadTimeout} or the
+            connection's error.
+        """
+        self._consumer = consumer
+        done: Deferred[None] = Deferred(lambda _: self.stopProducing())
+        self._done = done
+        self._arm()
+        # A small body may arrive, and end, within this call.
+        self._response.deliverBody(self)
+        return done
+
+    def _arm(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.reset(self._read_timeout)
+        else:
+            self._timer = self._clock.callLater(self._read_timeout, self._timedOut)
+
+    def _disarm(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+
+    def _timedOut(self) -> None:
+        self._timer = None
+        self._fail(Failure(ReadTimeout(f"no data for {self._read_timeout}s")))
+        self._abortBackend()
+
+    def _abortBackend(self) -> None:
+        transport = self.transport
+        if transport is not None:
+            loseConnection = getattr(transport, "loseConnection", None)
+            if loseConnection is not None:
+                loseConnection()
+            else:
+                transport.stopProducing()  # type: ignore[attr-defined]
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._stopped or self._consumer is None:
+            return
+        self.received += len(data)
+        if not self._paused:
+            self._arm()
+        self._consumer.write(data)
+
+    def connectionLost(self, reason: Failure = Failure(ResponseDone())) -> None:
+        self._disarm()
+        if self._stopped:
+            return
+        if self.length is UNKNOWN_LENGTH:
+            # Without a length, a body delimited by the connection's close
+            # ends with PotentialDataLoss: that is its normal end.
+            if reason.check(ResponseDone, PotentialDataLoss):
+                self._finish()
+            else:
+                self._fail(reason)
+        elif reason.check(ResponseDone):
+            if self.received == self.length:
+                self._finish()
+            else:
+                self._fail(
+                    Failure(ShortRead(f"got {self.received} of {self.length}"))
+                )
+        else:
+            self._fail(reason)
+
+    def _finish(self) -> None:
+        done, self._done = self._done, None
+        self._stopped = True
+        if done is not None:
+            done.callback(None)
+
+    def _fail(self, failure: Failure) -> None:
+        done, self._done = self._done, None
+        self._stopped = True
+        self._disarm()
+        if done is not None:
+            done.errback(failure)
+
+    def pauseProducing(self) -> None:
+        self._paused = True
+        self._disarm()
+        if self.transport is not None:
+            self.transport.pauseProducing()  # type: ignore[attr-defined]
+
+    def resumeProducing(self) -> None:
+        self._paused = False
+        if not self._stopped:
+            self._arm()
+        if self.transport is not None:
+            self.transport.resumeProducing()  # type: ignore[attr-defined]
+
+    def stopProducing(self) -> None:
+        """
+        The consumer wants no more: drop the backend connection. The
+        Deferred from L{startProducing} does not fire afterwards.
+        """
+        self._stopped = True
+        self._done = None
+        self._disarm()
+        self._abortBackend()
+
+
+class _Discard(Protocol):
+    def __init__(self, close: bool) -> None:
+        self._close = close
+        self.done: Deferred[None] = Deferred(self._cancel)
+
+    def connectionMade(self) -> None:
+        if self._close:
+            self._drop()
+
+    def _drop(self) -> None:
+        if self.transport is not None:
+            self.transport.loseConnection()
+
+    def _cancel(self, _: "Deferred[None]") -> None:
+        # Reading on would keep the connection busy for nobody.
+        self._drop()
+
+    def connectionLost(self, reason: Failure = Failure(ResponseDone())) -> None:
+        if not self.done.called:
+            self.done.callback(None)
+
+
+def discard_body(response: IResponse, close: bool = False) -> "Deferred[None]":
+    """
+    Throw away C{response}'s body: read it to the end (so the connection
+    can go back to the pool), or, with C{close}, drop the connection.
+
+    @return: a L{Deferred} that fires with C{None} when the body has ended,
+        however it ended; cancelling it drops the connection.
+    """
+    protocol = _Discard(close)
+    response.deliverBody(protocol)
+    return protocol.done

@@ -1,0 +1,205 @@
+# -*- test-case-name: tests.test_tap -*-
+"""
+The twistd plugin's options and service: C{twistd -n twisted-proxy --config
+conf/proxy-server.conf [--port ENDPOINT]}.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Optional
+
+from twisted.application import service
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.testing import MemoryReactor
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IListeningPort
+from twisted.logger import Logger
+from twisted.python import usage
+
+from twisted_proxy.app import Pipeline, ProxyApplication, ProxyContext
+from twisted_proxy.config import ConfigError, ProxyConfig, ProxySettings, load_config
+from twisted_proxy.infostore import MemoryInfoStore
+from twisted_proxy.nodeclient import NodeClient
+from twisted_proxy.pipeline import build_filters
+from twisted_proxy.ring import RingError, RingSet
+from twisted_proxy.server import ProxyResource, ProxySite
+from twisted_proxy.swiftconf import SwiftConfError, load_swift_conf
+
+__all__ = ["Options", "makeService", "ProxyService", "build_proxy"]
+
+_log = Logger()
+
+
+class Options(usage.Options):
+    """
+    Command-line options of the C{twisted-proxy} twistd plugin.
+    """
+
+    synopsis = "--config FILE [--port ENDPOINT]"
+    longdesc = (
+        "Serve the OpenStack Swift API in front of Swift storage nodes. "
+        "FILE is a Swift proxy-server.conf; with an [aio] section the proxy "
+        "also starts a local all-in-one storage cluster."
+    )
+    optParameters = [
+        ["config", "c", None, "The proxy-server.conf to read."],
+        [
+            "port",
+            "p",
+            None,
+            "A strports endpoint to listen on (e.g. tcp:8080:interface=127.0.0.1); "
+            "overrides bind_ip and bind_port.",
+        ],
+    ]
+
+    def postOptions(self) -> None:
+        if not self["config"]:
+            raise usage.UsageError("--config is required")
+        try:
+            self["parsed"] = load_config(self["config"])
+            self["settings"] = ProxySettings.from_section(self["parsed"])
+        except ConfigError as error:
+            raise usage.UsageError(str(error))
+        if self["port"]:
+            try:
+                serverFromString(MemoryReactor(), self["port"])
+            except (ValueError, KeyError, TypeError) as error:
+                raise usage.UsageError(f"--port {self['port']!r}: {error}")
+
+
+def _endpoint_description(settings: ProxySettings) -> str:
+    interface = settings.bind_ip.replace(":", "\\:")
+    return f"tcp:{settings.bind_port}:interface={interface}"
+
+
+class ListenWhenReady(service.Service):
+    """
+    Listens on an endpoint once C{ready()} fires: the proxy does not accept
+    clients before its storage nodes are up.
+    """
+
+    def __init__(self, description: str, factory: Any, ready: Callable[[], Deferred[None]],
+                 reactor: Any) -> None:
+        self._description = description
+        self._factory = factory
+        self._ready = ready
+        self._reactor = reactor
+        self._port: Optional[IListeningPort] = None
+        self._starting: Optional[Deferred[None]] = None
+
+    def startService(self) -> None:
+        super().startService()
+        endpoint = serverFromString(self._reactor, self._description)
+
+        def listen(_: Any) -> Deferred[IListeningPort]:
+            return endpoint.listen(self._factory)  # type: ignore[no-any-return]
+
+        def listening(port: IListeningPort) -> None:
+            self._port = port
+            address = port.getHost()
+            _log.info(
+                "twisted-proxy listening on {host}:{port}",
+                host=getattr(address, "host", "?"),
+                port=getattr(address, "port", "?"),
+            )
+
+        def failed(failure: Any) -> None:
+            _log.failure("twisted-proxy could not start", failure)
+            if self._reactor.running:
+                self._reactor.stop()
+
+        self._starting = self._ready().addCallback(listen).addCallbacks(listening, failed)
+
+    def stopService(self) -> Optional[Deferred[None]]:
+        super().stopService()
+        if self._starting is not None and not self._starting.called:
+            self._starting.cancel()
+        if self._port is not None:
+            port, self._port = self._port, None
+            return port.stopListening()  # type: ignore[no-any-return]
+        return None
+
+
+class _RingReloader(service.Service):
+    def __init__(self, rings: RingSet) -> None:
+        self._rings = rings
+
+    def startService(self) -> None:
+        super().startService()
+        self._rings.start()
+
+    def stopService(self) -> None:
+        super().stopService()
+        self._rings.stop()
+
+
+def build_proxy(
+    config: ProxyConfig,
+    settings: ProxySettings,
+    reactor: Any,
+    swift_dir: Optional[str] = None,
+) -> tuple[ProxySite, ProxyContext, RingSet]:
+    """
+    The proxy's L{ProxySite} and the L{ProxyContext} behind it.
+
+    @raise ConfigError: for a bad swift.conf, a missing ring, or a plugin's
+        bad option.
+    """
+    swift_dir = swift_dir or settings.swift_dir
+    conf_path = os.path.join(swift_dir, "swift.conf")
+    try:
+        swift_conf = load_swift_conf(conf_path)
+        rings = RingSet(swift_dir, swift_conf, reactor)
+    except (SwiftConfError, RingError, OSError) as error:
+        raise ConfigError(str(error))
+    node_client = NodeClient(reactor, settings.node_timeout, settings.conn_timeout)
+    store = MemoryInfoStore(reactor)
+    context = ProxyContext(reactor, settings, swift_conf, rings, node_client, store)
+    filters = build_filters(config, context)
+    app = Pipeline(filters, ProxyApplication(context))
+    site = ProxySite(ProxyResource(app))
+    site.timeOut = settings.client_timeout
+    return site, context, rings
+
+
+class ProxyService(service.MultiService):
+    """
+    The whole proxy: its optional all-in-one cluster, ring reloading and the
+    listening port.
+    """
+
+
+def makeService(options: Options) -> service.IService:
+    """
+    The twistd service for C{options}.
+    """
+    from twisted.internet import reactor
+
+    config: ProxyConfig = options["parsed"]
+    settings: ProxySettings = options["settings"]
+    top = ProxyService()
+    swift_dir = None
+    ready: Callable[[], Deferred[None]] = lambda: succeed(None)
+    aio_section = config.sections.get("aio")
+    if aio_section is not None:
+        from twisted_proxy.aio import AioError, StorageClusterService, build_cluster, parse_aio_settings
+
+        try:
+            aio_settings = parse_aio_settings(aio_section, config.directory)
+            layout = build_cluster(aio_settings)
+        except AioError as error:
+            raise SystemExit(f"twisted-proxy: {config.path}: [aio] {error}")
+        cluster = StorageClusterService(layout, reactor, aio_settings.ready_timeout)
+        cluster.setServiceParent(top)
+        swift_dir = layout.swift_dir
+        ready = cluster.whenReady
+    try:
+        site, context, rings = build_proxy(config, settings, reactor, swift_dir)
+    except ConfigError as error:
+        raise SystemExit(f"twisted-proxy: {error}")
+    _RingReloader(rings).setServiceParent(top)
+    description = options["port"] or _endpoint_description(settings)
+    ListenWhenReady(description, site, ready, reactor).setServiceParent(top)
+    return top
+

@@ -1,0 +1,218 @@
+# -*- test-case-name: tests.test_upload -*-
+"""
+Fanning one upload out to several storage nodes.
+
+An L{UploadFanout} takes the body as it arrives (C{write}/C{finish}) and
+hands every chunk to one L{IBodyProducer} slot per backend request. When any
+live backend cannot take more, the source (the client connection, or the
+body of a copy's source object) is paused; a backend that fails is dropped
+and the upload goes on to the others. Nothing is buffered beyond the chunk
+in hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Callable, Optional
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IConsumer, IPushProducer
+from twisted.python.failure import Failure
+from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
+from zope.interface import implementer
+
+__all__ = ["UploadFanout", "UploadSlot", "SourceGone"]
+
+
+class SourceGone(Exception):
+    """
+    The upload's source failed before the whole body arrived.
+    """
+
+
+@implementer(IBodyProducer)
+class UploadSlot:
+    """
+    The body of one backend request of an upload.
+    """
+
+    def __init__(self, fanout: "UploadFanout", length: int | object) -> None:
+        self._fanout = fanout
+        self.length = length
+        self.consumer: Optional[IConsumer] = None
+        self.paused = False
+        self.live = True
+        self._done: Optional[Deferred[None]] = None
+
+    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
+        self.consumer = consumer
+        self._done = Deferred(lambda _: self.stopProducing())
+        self._fanout._slotStarted(self)
+        return self._done
+
+    def pauseProducing(self) -> None:
+        self.paused = True
+        self._fanout._updateFlow()
+
+    def resumeProducing(self) -> None:
+        self.paused = False
+        self._fanout._updateFlow()
+
+    def stopProducing(self) -> None:
+        if self.live:
+            self.live = False
+            self._done = None
+            self._fanout._slotGone(self)
+
+    def _write(self, data: bytes) -> None:
+        if self.live and self.consumer is not None:
+            self.consumer.write(data)
+
+    def _finish(self) -> None:
+        done, self._done = self._done, None
+        if done is not None:
+            done.callback(None)
+
+    def _fail(self, failure: Failure) -> None:
+        done, self._done = self._done, None
+        self.live = False
+        if done is not None:
+            done.errback(failure)
+
+
+class UploadFanout:
+    """
+    One upload body shared by several backend requests.
+
+    Slots are made with L{slot} before any request starts. Data is passed
+    on only once every slot has started (its connection is up) or gone, so
+    a slow connect never loses the first chunks.
+
+    @param length: the body length, or C{None} when unknown (chunked).
+    @ivar md5: the MD5 of everything written so far.
+    @ivar received: bytes written so far.
+    """
+
+    def __init__(self, length: Optional[int]) -> None:
+        self.length = length
+        self.md5 = hashlib.md5()
+        self.received = 0
+        self._slots: list[UploadSlot] = []
+        self._source: Optional[IPushProducer] = None
+        self._sourcePaused = False
+        self._pending: list[bytes] = []
+        self._finished = False
+        self._ready: Deferred[None] = Deferred()
+        self._readyFired = False
+        self.onAllGone: Optional[Callable[[], None]] = None
+
+    def slot(self) -> UploadSlot:
+        """
+        A new slot, the body producer of one backend request.
+        """
+        slot = UploadSlot(self, UNKNOWN_LENGTH if self.length is None else self.length)
+        self._slots.append(slot)
+        return slot
+
+    @property
+    def live_slots(self) -> list[UploadSlot]:
+        return [slot for slot in self._slots if slot.live]
+
+    def whenReady(self) -> "Deferred[None]":
+        """
+        Fires when every slot has started or gone: the point at which Swift
+        would have had its C{100 Continue} answers.
+        """
+        d: Deferred[None] = Deferred()
+
+        def relay(result: object) -> object:
+            d.callback(None)
+            return result
+
+        self._ready.addBoth(relay)
+        return d
+
+    def registerSource(self, source: IPushProducer) -> None:
+        """
+        Tell the fan-out what to pause when backends are full.
+        """
+        self._source = source
+        self._updateFlow()
+
+    def write(self, data: bytes) -> None:
+        """
+        Pass on the next chunk of the body.
+        """
+        if not data:
+            return
+        self.received += len(data)
+        self.md5.update(data)
+        if not self._readyFired:
+            self._pending.append(data)
+            return
+        for slot in self._slots:
+            slot._write(data)
+
+    def finish(self) -> None:
+        """
+        The body is complete: end every slot's body.
+        """
+        self._finished = True
+        if self._readyFired:
+            for slot in self._slots:
+                if slot.live:
+                    slot._finish()
+
+    def fail(self, reason: Failure) -> None:
+        """
+        The source failed: fail every slot's body, which aborts the backend
+        requests (no partial object can be committed).
+        """
+        self._finished = True
+        for slot in self._slots:
+            slot._fail(reason)
+
+    def _slotStarted(self, slot: UploadSlot) -> None:
+        self._checkReady()
+
+    def _slotGone(self, slot: UploadSlot) -> None:
+        self._checkReady()
+        self._updateFlow()
+        if not self.live_slots and self.onAllGone is not None:
+            self.onAllGone()
+
+    def dropSlot(self, slot: UploadSlot) -> None:
+        """
+        Stop feeding C{slot}: its request failed before starting.
+        """
+        slot.live = False
+        self._slotGone(slot)
+
+    def _checkReady(self) -> None:
+        if self._readyFired:
+            return
+        if all(slot.consumer is not None or not slot.live for slot in self._slots):
+            self._readyFired = True
+            pending, self._pending = self._pending, []
+            for data in pending:
+                for slot in self._slots:
+                    slot._write(data)
+            if self._finished:
+                for slot in self._slots:
+                    if slot.live:
+                        slot._finish()
+            self._ready.callback(None)
+            self._updateFlow()
+
+    def _updateFlow(self) -> None:
+        if self._source is None:
+            return
+        blocked = not self._readyFired or any(
+            slot.paused for slot in self._slots if slot.live
+        )
+        if blocked and not self._sourcePaused:
+            self._sourcePaused = True
+            self._source.pauseProducing()
+        elif not blocked and self._sourcePaused:
+            self._sourcePaused = False
+            self._source.resumeProducing()
