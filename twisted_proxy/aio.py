@@ -166,6 +166,28 @@ if sys.platform.startswith("linux"):
 os.execv(sys.argv[2], sys.argv[2:])
 """
 
+# Runs in each storage server's process, never in the proxy's. Swift 2.38
+# reads storage policies only from /etc/swift/swift.conf, at import, and
+# set_swift_dir() does not reload them; point Swift at this cluster's own
+# swift.conf before the server starts, so every policy of the cluster is
+# known to its servers (and nothing is read from /etc/swift).
+_SWIFT_SHIM = """\
+import runpy, sys
+conf, program, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+with open(program, "rb") as f:
+    first = f.readline()
+if not (first.startswith(b"#!") and b"python" in first):
+    import os
+    os.execv(program, [program] + args)
+from swift.common import utils
+utils.SWIFT_CONF_FILE = conf
+from swift.common import constraints, storage_policy
+storage_policy.reload_storage_policies()
+constraints.reload_constraints()
+sys.argv = [program] + args
+runpy.run_path(program, run_name="__main__")
+"""
+
 _log = Logger()
 
 
@@ -893,6 +915,10 @@ class _Supervisor:
             "-c",
             _LAUNCHER,
             str(os.getpid()),
+            sys.executable,
+            "-c",
+            _SWIFT_SHIM,
+            os.path.join(self._layout.swift_dir, "swift.conf"),
             program,
             self.server.conf_path,
             "--verbose",

@@ -22,7 +22,7 @@ from twisted_proxy.controllers.account import AccountController
 from twisted_proxy.controllers.base import Controller, make_trans_id
 from twisted_proxy.controllers.container import ContainerController
 from twisted_proxy.controllers.obj import ObjectController
-from twisted_proxy.http import SwiftRequest, SwiftResponse, error_response
+from twisted_proxy.http import HTML, SwiftRequest, SwiftResponse, error_response
 from twisted_proxy.info import InfoCache
 from twisted_proxy.listing import listing_format
 from twisted_proxy.interfaces import IInfoStore, INodeClient, IProxyApplication, IProxyFilter
@@ -111,12 +111,13 @@ def split_swift_path(path: str) -> tuple[Optional[str], Optional[str], Optional[
 
     @raise ValueError: for a path Swift answers with 404.
     """
-    if not path.startswith("/"):
-        raise ValueError(path)
     segments = path.split("/", 4)
-    if len(segments) == 5 and segments[4] == "":
+    if segments[0] or len(segments) < 2:
         raise ValueError(path)
     parts: list[Optional[str]] = list(segments[1:])
+    # Only the last part present may be empty: "/v1/a/" is the account.
+    if not parts[0] or not all(parts[:-1]):
+        raise ValueError(path)
     parts.extend([None] * (4 - len(parts)))
     version, account, container, obj = parts
     return version, account, container, obj
@@ -164,10 +165,11 @@ class ProxyApplication:
         try:
             length = request.content_length
         except ValueError:
-            return error_response(400, "Invalid Content-Length", method=method)
+            return error_response(400, "Invalid Content-Length", method=method, content_type=HTML)
         del length
         if not check_utf8(request.path):
-            return error_response(412, "Invalid UTF8 or contains NULL", method=method)
+            return error_response(412, "Invalid UTF8 or contains NULL", method=method,
+                                  content_type=HTML)
         if request.path == "/info":
             return self._info(request)
         try:
@@ -183,7 +185,7 @@ class ProxyApplication:
         elif account:
             kind = "account"
         else:
-            return error_response(412, "Bad URL", method=method)
+            return error_response(412, "Bad URL", method=method, content_type=HTML)
         assert account is not None
         controller = _CONTROLLERS[kind](
             self.context, request, account,

@@ -4,9 +4,10 @@ Reading Swift's C{proxy-server.conf}.
 
 The file is the paste-deploy INI format Swift operators already have:
 C{[DEFAULT]}, C{[pipeline:main]}, C{[app:proxy-server]} and one
-C{[filter:NAME]} per pipeline stage. Section values override C{[DEFAULT]};
-C{set name = value} in a section does too; C{%(here)s} is the directory
-holding the file, and relative paths in path options resolve against it.
+C{[filter:NAME]} per pipeline stage. As in paste-deploy, a section inherits
+C{[DEFAULT]}, whose values win over a plain option of the same name; only
+C{set name = value} overrides them. C{%(here)s} is the directory holding the
+file, and relative paths in path options resolve against it.
 
 L{load_config} reads the file; L{ProxySettings.from_section} validates the
 application's options, raising L{ConfigError} with one line naming the file,
@@ -124,22 +125,25 @@ def _read_section(
     The options of section C{name}, interpolated and merged over
     C{[DEFAULT]}.
 
-    C{set NAME = value} beats a plain C{NAME} whether that comes from the
-    section or from C{[DEFAULT]}, so it is applied last.
+    As in paste-deploy, which Swift uses, a C{[DEFAULT]} value beats a plain
+    C{NAME} of the section; C{set NAME = value} beats both, so it is applied
+    last.
 
     @raise ConfigError: for a value whose interpolation fails.
     """
     merged: dict[str, str] = {}
     overrides: dict[str, str] = {}
+    defaults = parser.defaults()
     if name == parser.default_section:
-        keys = list(parser.defaults())
+        keys = list(defaults)
     else:
         keys = parser.options(name)
     for key in keys:
         if key in _HIDDEN:
             continue
+        source = parser.default_section if key in defaults else name
         try:
-            value = parser.get(name, key)
+            value = parser.get(source, key)
         except configparser.Error as error:
             raise ConfigError(
                 f"{path}: [{name}] {key}: {str(error).splitlines()[0]}"

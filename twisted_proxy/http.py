@@ -24,6 +24,8 @@ __all__ = [
     "Body",
     "status_reason",
     "error_response",
+    "HTML",
+    "PLAIN",
     "wsgi_str",
     "wire_quote",
 ]
@@ -304,24 +306,31 @@ class SwiftResponse:
         return f"<SwiftResponse {self.status}>"
 
 
+HTML = "text/html; charset=UTF-8"
+PLAIN = "text/plain; charset=UTF-8"
+
+
 def error_response(
     status: int,
     body: Optional[str | bytes] = None,
     headers: Optional[dict[str, str]] = None,
     method: str = "GET",
+    content_type: Optional[str] = None,
 ) -> SwiftResponse:
     """
     An error response with Swift's default HTML body for C{status}, or
-    C{body} when given. A response to HEAD carries no body.
+    C{body} when given (plain text unless C{content_type} says otherwise,
+    as Swift's constraint checks send it). A response to HEAD carries no
+    body.
     """
     if body is None:
         explanation = _EXPLANATIONS.get(status, status_reason(status))
         text = f"<html><h1>{status_reason(status)}</h1><p>{explanation}</p></html>"
         payload = text.encode("utf-8")
-        content_type = "text/html; charset=UTF-8"
+        content_type = content_type or HTML
     else:
         payload = body.encode("utf-8") if isinstance(body, str) else body
-        content_type = "text/plain; charset=UTF-8"
+        content_type = content_type or PLAIN
     all_headers = HeaderDict({"Content-Type": content_type})
     if headers:
         for name, value in headers.items():

@@ -11,6 +11,7 @@ C{get_info} does; concurrent misses for one key share one HEAD.
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Awaitable, Callable, Optional
 
 from twisted.internet.defer import Deferred, ensureDeferred
@@ -124,6 +125,35 @@ def headers_to_object_info(headers: HeaderDict, status: int) -> dict[str, Any]:
 Fetch = Callable[[], Awaitable[dict[str, Any]]]
 
 
+class _Flight:
+    """
+    One fetch in progress for a key, and the requests waiting for it.
+    """
+
+    def __init__(self) -> None:
+        self.waiters: list[Deferred[dict[str, Any]]] = []
+
+    def join(self) -> "Deferred[dict[str, Any]]":
+        waiter: Deferred[dict[str, Any]] = Deferred(self._leave)
+        self.waiters.append(waiter)
+        return waiter
+
+    def _leave(self, waiter: "Deferred[dict[str, Any]]") -> None:
+        # One waiter giving up (its client went away) must not cancel the
+        # fetch the others are waiting for.
+        if waiter in self.waiters:
+            self.waiters.remove(waiter)
+
+    def land(self, result: "dict[str, Any] | Failure") -> None:
+        waiters, self.waiters = self.waiters, []
+        for waiter in waiters:
+            if isinstance(result, Failure):
+                waiter.errback(result)
+            else:
+                # Each request gets its own copy, as from the store.
+                waiter.callback(copy.deepcopy(result))
+
+
 class InfoCache:
     """
     The info lookup shared by all requests of one proxy process.
@@ -141,14 +171,19 @@ class InfoCache:
         self._store = store
         self.account_ttl = account_ttl
         self.container_ttl = container_ttl
-        self._inflight: dict[str, Deferred[dict[str, Any]]] = {}
+        self._inflight: dict[str, _Flight] = {}
 
     def _ttl_for(self, key: str, info: dict[str, Any]) -> float:
+        """
+        Seconds to keep C{info} in the store, as Swift's C{set_info_cache}:
+        a success for the full time, a 404 or 410 for a tenth of it, anything
+        else not at all.
+        """
         base = self.account_ttl if key.startswith("account/") else self.container_ttl
         status = info.get("status", 0)
         if 200 <= status < 300:
             return base
-        if status == 404:
+        if status in (404, 410):
             return base * 0.1
         return 0.0
 
@@ -159,6 +194,11 @@ class InfoCache:
         The info for C{key}: from the request's context, the store, or
         C{fetch()} (a backend HEAD), remembering the answer in both.
         Errors (5xx, no answer) are kept for this request only.
+
+        Concurrent calls for one key that miss the store share one
+        C{fetch()}; cancelling one call leaves the others waiting.
+
+        @raise Exception: whatever C{fetch()} raised.
         """
         context: dict[str, Any] = environ.setdefault(INFO_ENVIRON_KEY, {})
         if key in context:
@@ -169,40 +209,58 @@ class InfoCache:
         context[key] = info
         return info  # type: ignore[no-any-return]
 
-    async def _single_flight(self, key: str, fetch: Fetch) -> dict[str, Any]:
-        waiting = self._inflight.get(key)
-        if waiting is not None:
-            shared: dict[str, Any] = await _chain(waiting)
-            return dict(shared)
-        d: Deferred[dict[str, Any]] = Deferred()
-        self._inflight[key] = d
+    def _single_flight(self, key: str, fetch: Fetch) -> "Deferred[dict[str, Any]]":
+        flight = self._inflight.get(key)
+        if flight is not None:
+            return flight.join()
+        flight = self._inflight[key] = _Flight()
+        # Join before starting: the fetch may finish synchronously.
+        waiter = flight.join()
+        Deferred.fromCoroutine(self._fetch(key, fetch, flight))
+        return waiter
+
+    async def _fetch(self, key: str, fetch: Fetch, flight: _Flight) -> None:
         try:
             info = await fetch()
+        except Exception:
+            failure = Failure()
+            self._land(key, flight)
+            flight.land(failure)
+            return
+        # A flight that was invalidated meanwhile may hold what was true
+        # before this proxy's own change: hand it to its waiters only.
+        if self._inflight.get(key) is flight:
             ttl = self._ttl_for(key, info)
             if ttl > 0:
-                await self._store.set(key, info, ttl)
-        except BaseException:
+                try:
+                    await self._store.set(key, info, ttl)
+                except Exception:
+                    _log.failure("Cannot store info for {key}", key=key)
+        self._land(key, flight)
+        flight.land(info)
+
+    def _land(self, key: str, flight: _Flight) -> None:
+        if self._inflight.get(key) is flight:
             del self._inflight[key]
-            d.errback()
-            raise
-        del self._inflight[key]
-        d.callback(info)
-        return info
 
     async def invalidate(self, environ: dict[str, Any], key: str) -> None:
         """
-        Forget C{key} after this proxy changed it (PUT/POST/DELETE).
+        Forget C{key} after this proxy changed it (PUT/POST/DELETE). A fetch
+        already in flight for it is not stored.
         """
         environ.setdefault(INFO_ENVIRON_KEY, {}).pop(key, None)
+        self._inflight.pop(key, None)
         await self._store.delete(key)
 
     async def store(self, environ: dict[str, Any], key: str, info: dict[str, Any]
                     ) -> None:
         """
         Remember C{info}, just read from the storage nodes, for this request
-        and (when it is worth keeping) for others.
+        and (when it is worth keeping) for others. A fetch already in flight
+        for it is not stored over it.
         """
         environ.setdefault(INFO_ENVIRON_KEY, {})[key] = info
+        self._inflight.pop(key, None)
         ttl = self._ttl_for(key, info)
         if ttl > 0:
             await self._store.set(key, info, ttl)
@@ -213,23 +271,6 @@ class InfoCache:
         Keep C{info} for the rest of this request only.
         """
         environ.setdefault(INFO_ENVIRON_KEY, {})[key] = info
-
-
-def _chain(d: "Deferred[dict[str, Any]]") -> "Deferred[dict[str, Any]]":
-    """
-    A new Deferred with C{d}'s result, leaving C{d}'s own chain untouched.
-    """
-    out: Deferred[dict[str, Any]] = Deferred()
-
-    def relay(result: Any) -> Any:
-        if isinstance(result, Failure):
-            out.errback(result)
-            return None
-        out.callback(result)
-        return result
-
-    d.addBoth(relay)
-    return out
 
 
 def fetch_later(f: Callable[[], Awaitable[dict[str, Any]]]) -> Fetch:

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_infostore -*-
+# -*- test-case-name: tests.test_info -*-
 """
 The embedded L{IInfoStore}: a dictionary with expiry times, for a proxy that
 runs without Redis.

@@ -7,12 +7,13 @@ writes the L{SwiftResponse} back, streaming bodies with backpressure.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Optional
 
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web import server
+from twisted.web import http, server
 from twisted.web.client import FileBodyProducer
 from twisted.web.iweb import IBodyProducer
 from twisted.web.resource import Resource
@@ -24,6 +25,47 @@ from twisted_proxy.interfaces import IProxyApplication
 __all__ = ["ProxyRequest", "ProxyResource", "ProxySite", "to_swift_request"]
 
 _log = Logger()
+
+_REQUEST_LINE = re.compile(rb"^([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) (HTTP/1\.[01])$")
+_UNSAFE_TARGET_BYTE = re.compile(rb"[^\x21-\x7e]")
+
+
+class ProxyChannel(http.HTTPChannel):
+    """
+    An HTTP/1.1 channel that accepts what Swift's own server accepts and
+    Twisted's parser does not:
+
+      - a request target holding raw (unquoted) bytes outside printable
+        ASCII, as Swift clients send UTF-8 object names: those bytes are
+        percent-encoded, which names the same path;
+      - a list of transfer codings, answered with 501 as Swift does rather
+        than 400.
+    """
+
+    def lineReceived(self, line: bytes) -> None:
+        match = _REQUEST_LINE.match(line)
+        if match is None and b" HTTP/1." in line and b":" not in line.split(b" ", 1)[0]:
+            method, _, rest = line.partition(b" ")
+            target, _, version = rest.rpartition(b" ")
+            quoted = _UNSAFE_TARGET_BYTE.sub(
+                lambda m: b"%%%02X" % m.group(0)[0], target)
+            candidate = b" ".join((method, quoted, version))
+            if _REQUEST_LINE.match(candidate):
+                line = candidate
+        super().lineReceived(line)
+
+    def headerReceived(self, line: bytes) -> bool:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"transfer-encoding" and b"," in value:
+            assert self.transport is not None
+            self.transport.write(
+                b"HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\n"
+                b"Connection: close\r\n\r\n"
+            )
+            self.transport.loseConnection()
+            return False
+        return bool(super().headerReceived(line))
+
 
 class ProxyRequest(server.Request):
     """
@@ -124,6 +166,10 @@ class ProxyResource(Resource):
                 response.body.stopProducing()
             return None
         request.setResponseCode(response.status, response.reason.encode("latin-1"))
+        connection = request.getHeader(b"connection")
+        if connection is not None and b"keep-alive" in connection.lower():
+            # As Swift's server: a client asking for keep-alive is told so.
+            request.responseHeaders.setRawHeaders(b"Connection", [b"keep-alive"])
         for name, value in response.headers.wire_items():
             request.responseHeaders.setRawHeaders(
                 name.encode("latin-1"), [value.encode("latin-1")]
@@ -195,6 +241,7 @@ class ProxySite(server.Site):
     """
 
     requestFactory = ProxyRequest
+    protocol = ProxyChannel  # type: ignore[assignment]
     displayTracebacks = False
 
     def __init__(self, resource: Resource, **kwargs: Any) -> None:

@@ -75,9 +75,15 @@ class BackendBody(Protocol):
         self._consumer = consumer
         done: Deferred[None] = Deferred(lambda _: self.stopProducing())
         self._done = done
-        self._arm()
+        if not self._paused:
+            self._arm()
         # A small body may arrive, and end, within this call.
         self._response.deliverBody(self)
+        # The consumer may have paused us before the body was connected (a
+        # client whose socket is already full); deliverBody resumes the
+        # backend transport, so pause it again now it is known.
+        if self._paused and not self._stopped and self.transport is not None:
+            self.transport.pauseProducing()  # type: ignore[attr-defined]
         return done
 
     def _arm(self) -> None:
@@ -150,13 +156,15 @@ class BackendBody(Protocol):
     def pauseProducing(self) -> None:
         self._paused = True
         self._disarm()
-        if self.transport is not None:
+        # Once stopped, the backend is finished with or dropped.
+        if not self._stopped and self.transport is not None:
             self.transport.pauseProducing()  # type: ignore[attr-defined]
 
     def resumeProducing(self) -> None:
         self._paused = False
-        if not self._stopped:
-            self._arm()
+        if self._stopped:
+            return
+        self._arm()
         if self.transport is not None:
             self.transport.resumeProducing()  # type: ignore[attr-defined]
 
@@ -172,13 +180,8 @@ class BackendBody(Protocol):
 
 
 class _Discard(Protocol):
-    def __init__(self, close: bool) -> None:
-        self._close = close
+    def __init__(self) -> None:
         self.done: Deferred[None] = Deferred(self._cancel)
-
-    def connectionMade(self) -> None:
-        if self._close:
-            self._drop()
 
     def _drop(self) -> None:
         if self.transport is not None:
@@ -201,6 +204,10 @@ def discard_body(response: IResponse, close: bool = False) -> "Deferred[None]":
     @return: a L{Deferred} that fires with C{None} when the body has ended,
         however it ended; cancelling it drops the connection.
     """
-    protocol = _Discard(close)
+    protocol = _Discard()
     response.deliverBody(protocol)
+    if close and not protocol.done.called:
+        # Not from connectionMade: deliverBody resumes the transport after
+        # that, which a closed transport need not accept.
+        protocol._drop()
     return protocol.done

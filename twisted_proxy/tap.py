@@ -62,10 +62,27 @@ class Options(usage.Options):
         except ConfigError as error:
             raise usage.UsageError(str(error))
         if self["port"]:
-            try:
-                serverFromString(MemoryReactor(), self["port"])
-            except (ValueError, KeyError, TypeError) as error:
-                raise usage.UsageError(f"--port {self['port']!r}: {error}")
+            _check_endpoint(self["port"])
+
+
+def _check_endpoint(description: str) -> None:
+    """
+    Parse a C{--port} endpoint description without listening.
+
+    @raise usage.UsageError: it cannot be parsed (unknown type, missing or
+        bad arguments, unreadable TLS files) or names a TCP port outside
+        0-65535.
+    """
+    try:
+        endpoint = serverFromString(MemoryReactor(), description)
+    except Exception as error:
+        # Endpoint parsers raise whatever their argument handling raises
+        # (ValueError, TypeError, OSError for TLS files, ...).
+        problem = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise usage.UsageError(f"--port {description!r}: {problem}")
+    port = getattr(endpoint, "_port", None)
+    if isinstance(port, int) and not 0 <= port <= 65535:
+        raise usage.UsageError(f"--port {description!r}: {port} is not a TCP port")
 
 
 def _endpoint_description(settings: ProxySettings) -> str:

@@ -13,10 +13,11 @@ in hand.
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from typing import Callable, Optional
 
-from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IConsumer, IPushProducer
+from twisted.internet.defer import Deferred, fail
+from twisted.internet.interfaces import IConsumer, IProducer, IPushProducer
 from twisted.python.failure import Failure
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
@@ -45,10 +46,16 @@ class UploadSlot:
         self._done: Optional[Deferred[None]] = None
 
     def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
+        failure = self._fanout._failure
+        if failure is not None:
+            # The source failed before this request got its connection:
+            # abort it too rather than leave it waiting for a body.
+            self.live = False
+            return fail(failure)
         self.consumer = consumer
-        self._done = Deferred(lambda _: self.stopProducing())
+        done = self._done = Deferred(lambda _: self.stopProducing())
         self._fanout._slotStarted(self)
-        return self._done
+        return done
 
     def pauseProducing(self) -> None:
         self.paused = True
@@ -80,6 +87,7 @@ class UploadSlot:
             done.errback(failure)
 
 
+@implementer(IConsumer)
 class UploadFanout:
     """
     One upload body shared by several backend requests.
@@ -88,9 +96,15 @@ class UploadFanout:
     on only once every slot has started (its connection is up) or gone, so
     a slow connect never loses the first chunks.
 
+    The fan-out is the source's L{IConsumer}: the source may register itself
+    with L{registerProducer} (or be given with L{registerSource}) to be
+    paused while any live slot is paused or not every slot has started.
+
     @param length: the body length, or C{None} when unknown (chunked).
     @ivar md5: the MD5 of everything written so far.
     @ivar received: bytes written so far.
+    @ivar onAllGone: called once, with no arguments, when the last live slot
+        goes (its request failed or stopped reading the body).
     """
 
     def __init__(self, length: Optional[int]) -> None:
@@ -100,8 +114,13 @@ class UploadFanout:
         self._slots: list[UploadSlot] = []
         self._source: Optional[IPushProducer] = None
         self._sourcePaused = False
-        self._pending: list[bytes] = []
+        # Chunks not yet handed to every slot: those written before all
+        # slots started, and any written re-entrantly while one is being
+        # handed out (so every slot sees the same order).
+        self._pending: deque[bytes] = deque()
+        self._delivering = False
         self._finished = False
+        self._failure: Optional[Failure] = None
         self._ready: Deferred[None] = Deferred()
         self._readyFired = False
         self.onAllGone: Optional[Callable[[], None]] = None
@@ -139,6 +158,19 @@ class UploadFanout:
         self._source = source
         self._updateFlow()
 
+    def registerProducer(self, producer: IProducer, streaming: bool) -> None:
+        """
+        L{IConsumer.registerProducer}: the same as L{registerSource}; only
+        push producers are supported.
+        """
+        if not streaming:
+            raise ValueError("UploadFanout needs a push (streaming) producer")
+        self.registerSource(producer)  # type: ignore[arg-type]
+
+    def unregisterProducer(self) -> None:
+        self._source = None
+        self._sourcePaused = False
+
     def write(self, data: bytes) -> None:
         """
         Pass on the next chunk of the body.
@@ -147,30 +179,54 @@ class UploadFanout:
             return
         self.received += len(data)
         self.md5.update(data)
-        if not self._readyFired:
-            self._pending.append(data)
+        if self._failure is not None:
             return
-        for slot in self._slots:
-            slot._write(data)
+        self._pending.append(data)
+        self._deliver()
 
     def finish(self) -> None:
         """
-        The body is complete: end every slot's body.
+        The body is complete: end every slot's body (once every slot has
+        started and everything written has been handed on).
         """
+        if self._failure is not None:
+            return
         self._finished = True
-        if self._readyFired:
-            for slot in self._slots:
-                if slot.live:
-                    slot._finish()
+        self._deliver()
 
     def fail(self, reason: Failure) -> None:
         """
         The source failed: fail every slot's body, which aborts the backend
-        requests (no partial object can be committed).
+        requests (no partial object can be committed). A slot whose request
+        starts later fails at once.
         """
-        self._finished = True
+        if self._failure is not None:
+            return
+        self._failure = reason
+        self._pending.clear()
         for slot in self._slots:
             slot._fail(reason)
+        self._checkReady()
+
+    def _deliver(self) -> None:
+        """
+        Hand the pending chunks to every live slot, in order, then end the
+        slots' bodies if the source has finished.
+        """
+        if not self._readyFired or self._delivering:
+            return
+        self._delivering = True
+        try:
+            while self._pending:
+                data = self._pending.popleft()
+                for slot in self._slots:
+                    slot._write(data)
+        finally:
+            self._delivering = False
+        if self._finished and self._failure is None:
+            for slot in self._slots:
+                if slot.live:
+                    slot._finish()
 
     def _slotStarted(self, slot: UploadSlot) -> None:
         self._checkReady()
@@ -183,24 +239,19 @@ class UploadFanout:
 
     def dropSlot(self, slot: UploadSlot) -> None:
         """
-        Stop feeding C{slot}: its request failed before starting.
+        Stop feeding C{slot}: its request failed. Dropping a slot that is
+        already gone does nothing.
         """
-        slot.live = False
-        self._slotGone(slot)
+        if slot.live:
+            slot.live = False
+            self._slotGone(slot)
 
     def _checkReady(self) -> None:
         if self._readyFired:
             return
         if all(slot.consumer is not None or not slot.live for slot in self._slots):
             self._readyFired = True
-            pending, self._pending = self._pending, []
-            for data in pending:
-                for slot in self._slots:
-                    slot._write(data)
-            if self._finished:
-                for slot in self._slots:
-                    if slot.live:
-                        slot._finish()
+            self._deliver()
             self._ready.callback(None)
             self._updateFlow()
 

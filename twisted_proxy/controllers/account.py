@@ -14,9 +14,10 @@ from twisted_proxy.controllers.base import (
     Controller,
     backend_request_headers,
     client_response_headers,
+    finish_listing,
     format_timestamp,
 )
-from twisted_proxy.http import HeaderDict, SwiftResponse, error_response
+from twisted_proxy.http import HTML, HeaderDict, SwiftResponse, error_response
 from twisted_proxy.info import account_key, headers_to_account_info
 from twisted_proxy.listing import (
     fake_account_listing_headers,
@@ -36,7 +37,7 @@ class AccountController(Controller):
     """
 
     server_type = "Account"
-    allowed_methods = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE"})
+    allowed_methods = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"})
 
     def _name_too_long(self) -> SwiftResponse | None:
         limit = self.context.constraints.max_account_name_length
@@ -45,6 +46,7 @@ class AccountController(Controller):
                 400,
                 f"Account name length of {len(self.account)} longer than {limit}",
                 method=self.request.method,
+                content_type=HTML,
             )
         return None
 
@@ -99,9 +101,10 @@ class AccountController(Controller):
             return response
         headers = self._finish_headers(response.headers)
         if request.method == "HEAD":
-            return render_listing_head(fmt, response.status, headers)
+            return finish_listing(render_listing_head(fmt, response.status, headers))
         items = json.loads(response.body or b"[]") if isinstance(response.body, bytes) else []
-        return render_account_listing(items, fmt, self.account, headers, response.status)
+        return finish_listing(
+            render_account_listing(items, fmt, self.account, headers, response.status))
 
     def _fake_listing(self) -> SwiftResponse:
         headers = fake_account_listing_headers(self.context.reactor.seconds())

@@ -17,6 +17,7 @@ from twisted.web.iweb import IBodyProducer, IResponse
 
 from twisted_proxy.bestresponse import best_response, quorum_size
 from twisted_proxy.http import HeaderDict, SwiftRequest, SwiftResponse, error_response, wire_quote
+from twisted_proxy.listing import add_vary_accept
 from twisted_proxy.info import (
     account_key,
     container_key,
@@ -39,6 +40,7 @@ __all__ = [
     "backend_request_headers",
     "client_response_headers",
     "OWNER_HEADERS",
+    "finish_listing",
 ]
 
 _log = Logger()
@@ -95,15 +97,13 @@ def backend_request_headers(
     request: SwiftRequest, extra: Optional[dict[str, str]] = None
 ) -> HeaderDict:
     """
-    The headers for a backend request made for C{request}: the client's
-    end-to-end headers, less anything only the proxy may set.
+    The headers for a backend request made for C{request}: its end-to-end
+    headers. What a client may not set (sysmeta, C{X-Backend-*}) was removed
+    when the request arrived; what plugins set since then is kept.
     """
     headers = HeaderDict()
     for name, value in request.headers.items():
-        lowered = name.lower()
-        if lowered in _HOP_BY_HOP or lowered.startswith("x-backend-"):
-            continue
-        if _is_sysmeta(name) and not request.environ.get("swift.sysmeta_ok"):
+        if name.lower() in _HOP_BY_HOP:
             continue
         headers[name] = value
     for name, value in request.environ.get("swift.backend_headers", {}).items():
@@ -134,6 +134,18 @@ def client_response_headers(backend: HeaderDict, keep_sysmeta: bool = False) -> 
     return headers
 
 
+def finish_listing(response: SwiftResponse) -> SwiftResponse:
+    """
+    The last touches Swift gives an account or container GET/HEAD: ranges
+    are advertised, the body varies with C{Accept}, and the backend's
+    C{X-Put-Timestamp} stays behind.
+    """
+    response.headers["Accept-Ranges"] = "bytes"
+    add_vary_accept(response.headers)
+    response.headers.pop("X-Put-Timestamp", None)
+    return response
+
+
 BackendAnswer = tuple[int, str, bytes, HeaderDict]
 
 
@@ -162,6 +174,15 @@ class Controller:
         self.container = container
         self.obj = obj
         self.settings = context.settings
+
+    async def OPTIONS(self) -> SwiftResponse:
+        """
+        The methods this resource allows; a CORS preflight when the request
+        names an C{Origin}.
+        """
+        allowed = ", ".join(sorted(self.allowed_methods))
+        return SwiftResponse(200, {"Allow": allowed, "Content-Length": "0",
+                                   "Content-Type": "text/html; charset=UTF-8"}, b"")
 
     # -- paths ---------------------------------------------------------
 

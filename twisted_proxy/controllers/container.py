@@ -15,9 +15,10 @@ from twisted_proxy.controllers.base import (
     Controller,
     backend_request_headers,
     client_response_headers,
+    finish_listing,
     format_timestamp,
 )
-from twisted_proxy.http import HeaderDict, SwiftResponse, error_response
+from twisted_proxy.http import HTML, HeaderDict, SwiftResponse, error_response
 from twisted_proxy.info import account_key, container_key, headers_to_container_info
 from twisted_proxy.listing import listing_format, render_container_listing, render_listing_head
 
@@ -32,7 +33,7 @@ class ContainerController(Controller):
     """
 
     server_type = "Container"
-    allowed_methods = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE"})
+    allowed_methods = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"})
     delay_denial = frozenset({"GET", "HEAD"})
 
     def _name_too_long(self) -> Optional[SwiftResponse]:
@@ -43,6 +44,7 @@ class ContainerController(Controller):
                 400,
                 f"Container name length of {len(self.container)} longer than {limit}",
                 method=self.request.method,
+                content_type=HTML,
             )
         return None
 
@@ -92,9 +94,10 @@ class ContainerController(Controller):
             return response
         headers = self._client_headers(response.headers)
         if request.method == "HEAD":
-            return render_listing_head(fmt, response.status, headers)
+            return finish_listing(render_listing_head(fmt, response.status, headers))
         items = json.loads(response.body or b"[]") if isinstance(response.body, bytes) else []
-        return render_container_listing(items, fmt, self.container, headers, response.status)
+        return finish_listing(
+            render_container_listing(items, fmt, self.container, headers, response.status))
 
     def _clean_acls(self) -> Optional[SwiftResponse]:
         clean = self.request.environ.get("swift.clean_acl")
@@ -123,12 +126,13 @@ class ContainerController(Controller):
         policy = conf.policy_by_name(name)
         if policy is None:
             return {}, error_response(
-                400, f"Invalid X-Storage-Policy {name!r}", method=self.request.method
+                400, f"Invalid X-Storage-Policy {name!r}", method=self.request.method,
+                content_type=HTML,
             )
         if policy.is_deprecated:
             return {}, error_response(
                 400, f"Storage Policy {policy.name!r} is deprecated",
-                method=self.request.method,
+                method=self.request.method, content_type=HTML,
             )
         return {"X-Backend-Storage-Policy-Index": str(policy.index)}, None
 

@@ -49,7 +49,7 @@ class ObjectController(Controller):
     """
 
     server_type = "Object"
-    allowed_methods = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE"})
+    allowed_methods = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"})
     delay_denial = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE"})
 
     async def _container_and_policy(self, acl_key: str
@@ -95,6 +95,7 @@ class ObjectController(Controller):
         response, _node = found
         backend = response_headers(response)
         client_headers = client_response_headers(backend)
+        client_headers["Accept-Ranges"] = "bytes"
         if request.method == "HEAD":
             await read_body(response)
             return SwiftResponse(response.code, client_headers, b"",
@@ -199,6 +200,11 @@ class ObjectController(Controller):
         if bad is not None:
             return bad
         assert self.obj is not None
+        if_none_match = request.headers.get("If-None-Match")
+        if if_none_match is not None and "*" not in [
+            tag.strip() for tag in if_none_match.split(",")
+        ]:
+            return error_response(400, "If-None-Match only supports *", method="PUT")
         update_content_type(request)
         bad = ensure_x_timestamp(request, self.context.reactor.seconds())
         if bad is not None:

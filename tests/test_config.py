@@ -1,0 +1,522 @@
+"""
+Tests for L{twisted_proxy.config}.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+
+from hypothesis import given, strategies as st
+from twisted.logger import capturedLogs, formatEvent
+from twisted.trial.unittest import SynchronousTestCase
+
+from twisted_proxy.config import (
+    ConfigError,
+    ProxyConfig,
+    ProxySettings,
+    config_true,
+    load_config,
+    parse_list,
+)
+
+_MINIMAL = """
+[pipeline:main]
+pipeline = proxy-server
+
+[app:proxy-server]
+use = egg:swift#proxy
+"""
+
+
+class ConfigFileMixin:
+    """
+    Writes configuration files into a fresh directory.
+    """
+
+    def writeConfig(self, text: str, name: str = "proxy-server.conf",
+                    directory: str | None = None) -> str:
+        if directory is None:
+            directory = self.mktemp()  # type: ignore[attr-defined]
+        os.makedirs(directory, exist_ok=True)
+        path = os.path.abspath(os.path.join(directory, name))
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(textwrap.dedent(text))
+        return path
+
+
+class LoadConfigTests(ConfigFileMixin, SynchronousTestCase):
+    """
+    Tests for L{load_config}.
+    """
+
+    def test_sections(self) -> None:
+        """
+        Every section is read by its full name, merged over C{[DEFAULT]};
+        the pipeline is the list of stage names.
+        """
+        path = self.writeConfig(
+            """
+            [DEFAULT]
+            bind_port = 8080
+
+            [pipeline:main]
+            pipeline = catch_errors
+                tempauth proxy-server
+
+            [app:proxy-server]
+            node_timeout = 3
+
+            [filter:tempauth]
+            user_admin_admin = admin .admin
+            """
+        )
+        config = load_config(path)
+        self.assertEqual(config.path, path)
+        self.assertEqual(config.directory, os.path.dirname(path))
+        self.assertEqual(config.pipeline, ["catch_errors", "tempauth", "proxy-server"])
+        self.assertEqual(config.app_name, "proxy-server")
+        self.assertEqual(config.defaults, {"bind_port": "8080"})
+        self.assertEqual(
+            config.app_section(), {"node_timeout": "3", "bind_port": "8080"}
+        )
+        self.assertEqual(
+            config.filter_section("tempauth"),
+            {"user_admin_admin": "admin .admin", "bind_port": "8080"},
+        )
+        self.assertIsNone(config.filter_section("catch_errors"))
+
+    def test_optionCase(self) -> None:
+        """
+        Option names keep their case (tempauth's C{user_AUTH_test} and
+        reseller prefixes depend on it).
+        """
+        path = self.writeConfig(
+            _MINIMAL + "\n[filter:tempauth]\nSERVICE_require_group = service\n"
+        )
+        config = load_config(path)
+        section = config.filter_section("tempauth")
+        assert section is not None
+        self.assertEqual(section["SERVICE_require_group"], "service")
+
+    def test_defaultBeatsPlainSectionOption(self) -> None:
+        """
+        As in paste-deploy (and so in Swift), C{[DEFAULT]} beats a plain
+        option of the same name in a section; only C{set} overrides it.
+        """
+        path = self.writeConfig(
+            """
+            [DEFAULT]
+            node_timeout = 1
+
+            [pipeline:main]
+            pipeline = proxy-server
+
+            [app:proxy-server]
+            node_timeout = 2
+            """
+        )
+        self.assertEqual(load_config(path).app_section()["node_timeout"], "1")
+
+    def test_setOverridesDefault(self) -> None:
+        """
+        C{set NAME = value} in a section overrides C{NAME} from
+        C{[DEFAULT]}, even though configparser lists the default after it.
+        """
+        path = self.writeConfig(
+            """
+            [DEFAULT]
+            log_name = global
+
+            [pipeline:main]
+            pipeline = proxy-server
+
+            [app:proxy-server]
+            set log_name = local
+            """
+        )
+        section = load_config(path).app_section()
+        self.assertEqual(section["log_name"], "local")
+        self.assertNotIn("set log_name", section)
+
+    def test_setOverridesPlainInSection(self) -> None:
+        """
+        C{set NAME} beats a plain C{NAME} in the same section, whatever
+        their order in the file.
+        """
+        path = self.writeConfig(
+            """
+            [pipeline:main]
+            pipeline = proxy-server
+
+            [app:proxy-server]
+            set node_timeout = 7
+            node_timeout = 3
+            """
+        )
+        self.assertEqual(load_config(path).app_section()["node_timeout"], "7")
+
+    def test_setInDefault(self) -> None:
+        """
+        C{set NAME = value} in C{[DEFAULT]} defines C{NAME}.
+        """
+        path = self.writeConfig("[DEFAULT]\nset log_name = g\n" + _MINIMAL)
+        config = load_config(path)
+        self.assertEqual(config.defaults, {"log_name": "g"})
+        self.assertEqual(config.app_section()["log_name"], "g")
+
+    def test_here(self) -> None:
+        """
+        C{%(here)s} is the directory holding the file, and C{%(name)s}
+        interpolates other options; neither C{here} nor C{__file__} shows
+        up as an option.
+        """
+        path = self.writeConfig(
+            """
+            [DEFAULT]
+            base = %(here)s/swift
+
+            [pipeline:main]
+            pipeline = proxy-server
+
+            [app:proxy-server]
+            swift_dir = %(base)s/etc
+            """
+        )
+        config = load_config(path)
+        here = os.path.dirname(path)
+        self.assertEqual(config.defaults, {"base": here + "/swift"})
+        section = config.app_section()
+        self.assertEqual(section["swift_dir"], here + "/swift/etc")
+        self.assertNotIn("here", section)
+        self.assertNotIn("__file__", section)
+
+    def test_herePercent(self) -> None:
+        """
+        A C{%} in the file's directory does not break C{%(here)s}.
+        """
+        directory = os.path.join(self.mktemp(), "50%off")
+        path = self.writeConfig(
+            "[DEFAULT]\nswift_dir = %(here)s/etc\n" + _MINIMAL, directory=directory
+        )
+        config = load_config(path)
+        self.assertEqual(
+            config.app_section()["swift_dir"], os.path.abspath(directory) + "/etc"
+        )
+
+    def test_relativePath(self) -> None:
+        """
+        L{load_config} makes the path absolute.
+        """
+        path = self.writeConfig(_MINIMAL)
+        relative = os.path.relpath(path)
+        self.assertEqual(load_config(relative).path, path)
+
+    def test_noPipelineSingleApp(self) -> None:
+        """
+        Without C{[pipeline:main]}, a file with one C{[app:NAME]} section is
+        a pipeline of that application alone.
+        """
+        path = self.writeConfig("[app:proxy-server]\nuse = egg:swift#proxy\n")
+        self.assertEqual(load_config(path).pipeline, ["proxy-server"])
+
+    def assertOneLineError(self, path: str, *fragments: str) -> ConfigError:
+        error = self.assertRaises(ConfigError, load_config, path)
+        message = str(error)
+        self.assertNotIn("\n", message)
+        self.assertTrue(message.startswith(os.path.abspath(path)), message)
+        for fragment in fragments:
+            self.assertIn(fragment, message)
+        return error
+
+    def test_missingFile(self) -> None:
+        """
+        A missing file is a L{ConfigError} naming it.
+        """
+        path = os.path.abspath(self.mktemp())
+        self.assertOneLineError(path, "not found")
+
+    def test_directory(self) -> None:
+        """
+        A directory is not a configuration file.
+        """
+        path = os.path.abspath(self.mktemp())
+        os.makedirs(path)
+        self.assertOneLineError(path, "not found")
+
+    def test_noSectionHeader(self) -> None:
+        """
+        A file that is not INI is a one-line L{ConfigError}.
+        """
+        path = self.writeConfig("pipeline = proxy-server\n")
+        self.assertOneLineError(path, "cannot read")
+
+    def test_parseError(self) -> None:
+        """
+        A malformed line is a one-line L{ConfigError}.
+        """
+        path = self.writeConfig(_MINIMAL + "\n[filter:x]\nnot an option line\n")
+        self.assertOneLineError(path, "cannot read")
+
+    def test_notUTF8(self) -> None:
+        """
+        A file that is not UTF-8 is a one-line L{ConfigError}.
+        """
+        path = self.writeConfig(_MINIMAL)
+        with open(path, "ab") as handle:
+            handle.write(b"\n[filter:x]\nkey = \xff\xfe\n")
+        self.assertOneLineError(path, "cannot read")
+
+    def test_badInterpolation(self) -> None:
+        """
+        A reference to an unknown option is a one-line L{ConfigError}
+        naming the section and option.
+        """
+        path = self.writeConfig(_MINIMAL + "swift_dir = %(nowhere)s/etc\n")
+        self.assertOneLineError(path, "[app:proxy-server] swift_dir:", "nowhere")
+
+    def test_badPercent(self) -> None:
+        """
+        A lone C{%} is a one-line L{ConfigError} naming section and option.
+        """
+        path = self.writeConfig(_MINIMAL + "\n[filter:tempauth]\nuser_a_b = 100%\n")
+        self.assertOneLineError(path, "[filter:tempauth] user_a_b:")
+
+    def test_badInterpolationInDefault(self) -> None:
+        """
+        A bad reference in C{[DEFAULT]} names C{[DEFAULT]}.
+        """
+        path = self.writeConfig("[DEFAULT]\nx = %(y)s\n" + _MINIMAL)
+        self.assertOneLineError(path, "[DEFAULT] x:")
+
+    def test_emptyPipeline(self) -> None:
+        """
+        An empty C{pipeline} is an error.
+        """
+        path = self.writeConfig("[pipeline:main]\npipeline =\n[app:proxy-server]\n")
+        self.assertOneLineError(path, "[pipeline:main] pipeline: empty")
+
+    def test_missingPipeline(self) -> None:
+        """
+        No C{[pipeline:main]} and no single application is an error.
+        """
+        path = self.writeConfig("[app:a]\n[app:b]\n")
+        self.assertOneLineError(path, "[pipeline:main] pipeline: missing")
+
+    def test_pipelineWithoutApp(self) -> None:
+        """
+        A pipeline whose last stage has no C{[app:...]} section is an error
+        naming it.
+        """
+        path = self.writeConfig("[pipeline:main]\npipeline = tempauth proxy\n")
+        self.assertOneLineError(path, "'proxy'", "[app:proxy]")
+
+
+class ProxyConfigTests(SynchronousTestCase):
+    """
+    Tests for L{ProxyConfig}.
+    """
+
+    def config(self) -> ProxyConfig:
+        return ProxyConfig(
+            "/etc/swift/proxy-server.conf",
+            {},
+            ["proxy-server"],
+            {"app:proxy-server": {}},
+        )
+
+    def test_resolvePath(self) -> None:
+        """
+        Relative paths resolve against the file's directory; absolute ones
+        are kept; C{~} is expanded.
+        """
+        config = self.config()
+        self.assertEqual(config.resolve_path("rings"), "/etc/swift/rings")
+        self.assertEqual(config.resolve_path("../x/./y"), "/etc/x/y")
+        self.assertEqual(config.resolve_path("/srv/node"), "/srv/node")
+        self.assertEqual(
+            config.resolve_path("~/swift"), os.path.expanduser("~/swift")
+        )
+
+    def test_error(self) -> None:
+        """
+        L{ProxyConfig.error} names the file, section and option.
+        """
+        error = self.config().error("app:proxy-server", "workers", "bad")
+        self.assertEqual(
+            str(error), "/etc/swift/proxy-server.conf: [app:proxy-server] workers: bad"
+        )
+
+
+class HelperTests(SynchronousTestCase):
+    """
+    Tests for L{config_true} and L{parse_list}.
+    """
+
+    def test_configTrue(self) -> None:
+        for value in ("true", "True", " yes ", "1", "on", "t", "Y"):
+            self.assertTrue(config_true(value), value)
+        for value in ("false", "0", "no", "off", "", "maybe"):
+            self.assertFalse(config_true(value), value)
+
+    def test_parseList(self) -> None:
+        self.assertEqual(parse_list("a, b,c  d,,"), ["a", "b", "c", "d"])
+        self.assertEqual(parse_list(""), [])
+
+
+class ProxySettingsTests(ConfigFileMixin, SynchronousTestCase):
+    """
+    Tests for L{ProxySettings.from_section}.
+    """
+
+    def settings(self, options: str, default: str = "") -> ProxySettings:
+        path = self.writeConfig(
+            f"[DEFAULT]\n{default}\n" + _MINIMAL + options + "\n"
+        )
+        return ProxySettings.from_section(load_config(path))
+
+    def test_defaults(self) -> None:
+        """
+        Without options, Swift's defaults apply.
+        """
+        settings = self.settings("")
+        self.assertEqual(settings, ProxySettings())
+        self.assertEqual(settings.bind_port, 8080)
+        self.assertEqual(settings.node_timeout, 10.0)
+        self.assertEqual(settings.swift_dir, "/etc/swift")
+        self.assertEqual(settings.effective_recoverable_node_timeout, 10.0)
+        self.assertEqual(settings.node_count(3), 6)
+
+    def test_values(self) -> None:
+        """
+        Options are converted to their types.
+        """
+        settings = self.settings(
+            "bind_port = 0\nnode_timeout = 2.5\nworkers = 4\n"
+            "account_autocreate = yes\nsorting_method = Timing\n"
+            "recoverable_node_timeout = 1\nrequest_node_count = 5\n",
+            default="bind_ip = ::1",
+        )
+        self.assertEqual(settings.bind_ip, "::1")
+        self.assertEqual(settings.bind_port, 0)
+        self.assertEqual(settings.node_timeout, 2.5)
+        self.assertEqual(settings.workers, 4)
+        self.assertIs(settings.account_autocreate, True)
+        self.assertEqual(settings.sorting_method, "timing")
+        self.assertEqual(settings.effective_recoverable_node_timeout, 1.0)
+        self.assertEqual(settings.node_count(3), 5)
+
+    def test_nodeCountReplicas(self) -> None:
+        """
+        C{request_node_count} takes C{N * replicas} with or without spaces.
+        """
+        for text, expected in (("3 * replicas", 9), ("1*replicas", 3)):
+            settings = self.settings(f"request_node_count = {text}")
+            self.assertEqual(settings.node_count(3), expected)
+
+    def test_relativeSwiftDir(self) -> None:
+        """
+        A relative C{swift_dir} resolves against the file's directory.
+        """
+        path = self.writeConfig(_MINIMAL + "swift_dir = rings\n")
+        settings = ProxySettings.from_section(load_config(path))
+        self.assertEqual(settings.swift_dir, os.path.join(os.path.dirname(path), "rings"))
+
+    def test_setValue(self) -> None:
+        """
+        C{set NAME} in the application's section beats C{[DEFAULT]}.
+        """
+        settings = self.settings("set node_timeout = 4", default="node_timeout = 9")
+        self.assertEqual(settings.node_timeout, 4.0)
+
+    def assertBadValue(self, option: str, value: str) -> None:
+        path = self.writeConfig(_MINIMAL + f"{option} = {value}\n")
+        config = load_config(path)
+        error = self.assertRaises(ConfigError, ProxySettings.from_section, config)
+        message = str(error)
+        self.assertNotIn("\n", message)
+        self.assertTrue(
+            message.startswith(f"{path}: [app:proxy-server] {option}: bad value"),
+            message,
+        )
+
+    def test_badValues(self) -> None:
+        """
+        A bad value is a one-line L{ConfigError} naming file, section and
+        option.
+        """
+        for option, value in [
+            ("bind_port", "http"),
+            ("bind_port", "70000"),
+            ("bind_port", "-1"),
+            ("workers", "-2"),
+            ("workers", "1.5"),
+            ("node_timeout", "soon"),
+            ("node_timeout", "-1"),
+            ("node_timeout", "nan"),
+            ("account_autocreate", "maybe"),
+            ("sorting_method", "random"),
+            ("request_node_count", "replicas"),
+            ("request_node_count", "2 * nodes"),
+            ("request_node_count", "-1"),
+            ("request_node_count", "\u00b2"),
+            ("request_node_count", "\u00b2 * replicas"),
+        ]:
+            self.assertBadValue(option, value)
+
+    @given(st.text(max_size=12))
+    def test_nodeCountNeverBreaksLater(self, text: str) -> None:
+        """
+        Any C{request_node_count} L{ProxySettings.from_section} accepts can
+        be used by L{ProxySettings.node_count}.
+        """
+        config = ProxyConfig(
+            "/x.conf", {}, ["p"], {"app:p": {"request_node_count": text}}
+        )
+        try:
+            settings = ProxySettings.from_section(config)
+        except ConfigError:
+            return
+        self.assertGreaterEqual(settings.node_count(3), 0)
+
+    def test_unknownOptionWarned(self) -> None:
+        """
+        An unknown option is logged with file, section and option; options
+        from C{[DEFAULT]} and the quiet Swift options are not.
+        """
+        path = self.writeConfig(
+            "[DEFAULT]\nlog_level = INFO\nwhatever = 1\n"
+            + _MINIMAL
+            + "node_timout = 3\nlog_facility = LOG_LOCAL0\n"
+        )
+        config = load_config(path)
+        with capturedLogs() as events:
+            settings = ProxySettings.from_section(config)
+        messages = [formatEvent(event) for event in events]
+        self.assertEqual(
+            messages,
+            [f"{path}: [app:proxy-server] node_timout: unknown option, ignored"],
+        )
+        self.assertEqual(settings.node_timeout, 10.0)
+
+    def test_otherSection(self) -> None:
+        """
+        L{ProxySettings.from_section} reads the section it is given.
+        """
+        path = self.writeConfig(_MINIMAL + "\n[filter:x]\nworkers = 3\n")
+        settings = ProxySettings.from_section(load_config(path), "filter:x")
+        self.assertEqual(settings.workers, 3)
+
+    def test_sampleConfigs(self) -> None:
+        """
+        The sample configurations in C{conf/} load and validate without
+        warnings.
+        """
+        conf = os.path.join(os.path.dirname(os.path.dirname(__file__)), "conf")
+        names = sorted(n for n in os.listdir(conf) if n.endswith(".conf"))
+        self.assertTrue(names)
+        for name in names:
+            config = load_config(os.path.join(conf, name))
+            with capturedLogs() as events:
+                ProxySettings.from_section(config)
+            self.assertEqual([formatEvent(e) for e in events], [], name)

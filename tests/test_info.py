@@ -1,0 +1,444 @@
+"""
+Tests for L{twisted_proxy.info} and L{twisted_proxy.infostore}.
+"""
+
+from __future__ import annotations
+
+import gc
+from typing import Any, Callable, Coroutine
+
+from twisted.internet.defer import CancelledError, Deferred, fail, succeed
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.verify import verifyObject
+
+from twisted_proxy.http import HeaderDict
+from twisted_proxy.info import (
+    INFO_ENVIRON_KEY,
+    InfoCache,
+    account_key,
+    container_key,
+    headers_to_account_info,
+    headers_to_container_info,
+    headers_to_object_info,
+)
+from twisted_proxy.infostore import MemoryInfoStore
+from twisted_proxy.interfaces import IInfoStore
+
+
+class MemoryInfoStoreTests(SynchronousTestCase):
+    """
+    Tests for L{MemoryInfoStore}.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.store = MemoryInfoStore(self.clock)
+
+    def get(self, key: str) -> Any:
+        return self.successResultOf(self.store.get(key))
+
+    def test_interface(self) -> None:
+        self.assertTrue(verifyObject(IInfoStore, self.store))
+
+    def test_missing(self) -> None:
+        """
+        A key never set is C{None}.
+        """
+        self.assertIsNone(self.get("nope"))
+
+    def test_expiry(self) -> None:
+        """
+        A value is there for C{ttl} seconds, then gone.
+        """
+        self.assertIsNone(self.successResultOf(self.store.set("k", {"a": 1}, 10)))
+        self.clock.advance(9.99)
+        self.assertEqual(self.get("k"), {"a": 1})
+        self.clock.advance(0.01)
+        self.assertIsNone(self.get("k"))
+
+    def test_setAgain(self) -> None:
+        """
+        Setting a key again replaces its value and its expiry.
+        """
+        self.store.set("k", 1, 10)
+        self.clock.advance(5)
+        self.store.set("k", 2, 10)
+        self.clock.advance(9)
+        self.assertEqual(self.get("k"), 2)
+
+    def test_nonPositiveTtl(self) -> None:
+        """
+        A ttl of 0 or less stores nothing and forgets an older value.
+        """
+        self.store.set("k", 1, 10)
+        self.store.set("k", 2, 0)
+        self.assertIsNone(self.get("k"))
+        self.store.set("j", 1, -5)
+        self.assertIsNone(self.get("j"))
+
+    def test_delete(self) -> None:
+        self.store.set("k", 1, 10)
+        self.assertIsNone(self.successResultOf(self.store.delete("k")))
+        self.assertIsNone(self.get("k"))
+        self.successResultOf(self.store.delete("k"))
+
+    def test_deepCopies(self) -> None:
+        """
+        Neither the caller's value nor a value read back shares state with
+        what is stored.
+        """
+        value: dict[str, Any] = {"meta": {"color": "blue"}, "list": [1]}
+        self.store.set("k", value, 10)
+        value["meta"]["color"] = "red"
+        read = self.get("k")
+        self.assertEqual(read, {"meta": {"color": "blue"}, "list": [1]})
+        read["list"].append(2)
+        self.assertEqual(self.get("k")["list"], [1])
+
+    def test_sweep(self) -> None:
+        """
+        Past C{max_entries}, expired entries are swept on the next set.
+        """
+        store = MemoryInfoStore(self.clock, max_entries=2)
+        store.set("a", 1, 1)
+        store.set("b", 1, 100)
+        self.clock.advance(2)
+        store.set("c", 1, 100)
+        self.assertEqual(sorted(store._entries), ["b", "c"])
+
+
+class InfoHeadersTests(SynchronousTestCase):
+    """
+    Tests for the C{headers_to_*_info} functions.
+    """
+
+    def test_account(self) -> None:
+        info = headers_to_account_info(
+            HeaderDict(
+                {
+                    "X-Account-Container-Count": "3",
+                    "X-Account-Object-Count": "bad",
+                    "X-Account-Bytes-Used": "10",
+                    "X-Account-Meta-Color": "blue",
+                    "X-Account-Sysmeta-Thing": "x",
+                }
+            ),
+            204,
+        )
+        self.assertEqual(info["status"], 204)
+        self.assertEqual(info["container_count"], 3)
+        self.assertIsNone(info["total_object_count"])
+        self.assertEqual(info["bytes"], 10)
+        self.assertEqual(info["meta"], {"color": "blue"})
+        self.assertEqual(info["sysmeta"], {"thing": "x"})
+
+    def test_container(self) -> None:
+        info = headers_to_container_info(
+            HeaderDict(
+                {
+                    "X-Container-Read": ".r:*",
+                    "X-Container-Object-Count": "5",
+                    "X-Backend-Storage-Policy-Index": "2",
+                    "X-Container-Meta-Access-Control-Allow-Origin": "*",
+                    "X-Container-Meta-Web-Index": "index.html",
+                }
+            ),
+            200,
+        )
+        self.assertEqual(info["read_acl"], ".r:*")
+        self.assertIsNone(info["write_acl"])
+        self.assertEqual(info["object_count"], 5)
+        self.assertEqual(info["storage_policy"], "2")
+        self.assertEqual(info["cors"]["allow_origin"], "*")
+        self.assertEqual(info["meta"]["web-index"], "index.html")
+        self.assertEqual(
+            headers_to_container_info(HeaderDict(), 404)["storage_policy"], "0"
+        )
+
+    def test_object(self) -> None:
+        info = headers_to_object_info(
+            HeaderDict({"Content-Length": "4", "Etag": "abc", "X-Object-Meta-A": "b"}),
+            200,
+        )
+        self.assertEqual(info["length"], 4)
+        self.assertEqual(info["etag"], "abc")
+        self.assertEqual(info["meta"], {"a": "b"})
+
+
+class Fetcher:
+    """
+    A fetch function whose calls the test answers.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[Deferred[dict[str, Any]]] = []
+
+    def __call__(self) -> "Deferred[dict[str, Any]]":
+        d: Deferred[dict[str, Any]] = Deferred()
+        self.calls.append(d)
+        return d
+
+
+def answer(status: int, **extra: Any) -> dict[str, Any]:
+    return {"status": status, "meta": {"k": "v"}, **extra}
+
+
+class InfoCacheTests(SynchronousTestCase):
+    """
+    Tests for L{InfoCache}.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.store = MemoryInfoStore(self.clock)
+        self.cache = InfoCache(self.store, account_ttl=60, container_ttl=30)
+        self.fetch = Fetcher()
+
+    def get(
+        self, environ: dict[str, Any], key: str, fetch: Callable[[], Any] | None = None
+    ) -> "Deferred[dict[str, Any]]":
+        return Deferred.fromCoroutine(
+            self.cache.get(environ, key, fetch or self.fetch)
+        )
+
+    def stored(self, key: str) -> Any:
+        return self.successResultOf(self.store.get(key))
+
+    def test_contextFirst(self) -> None:
+        """
+        Info already in the request's context is used as it is.
+        """
+        info = answer(200)
+        environ = {INFO_ENVIRON_KEY: {"account/a": info}}
+        self.store.set("account/a", answer(404), 60)
+        self.assertIs(self.successResultOf(self.get(environ, "account/a")), info)
+        self.assertEqual(self.fetch.calls, [])
+
+    def test_storeNext(self) -> None:
+        """
+        Info in the store is used without a fetch, and kept in the request's
+        context.
+        """
+        self.store.set("account/a", answer(204), 60)
+        environ: dict[str, Any] = {}
+        info = self.successResultOf(self.get(environ, "account/a"))
+        self.assertEqual(info, answer(204))
+        self.assertEqual(self.fetch.calls, [])
+        self.assertIs(environ[INFO_ENVIRON_KEY]["account/a"], info)
+
+    def test_fetchAndStore(self) -> None:
+        """
+        A miss fetches; a success is stored for the key kind's ttl and kept
+        in the request's context.
+        """
+        environ: dict[str, Any] = {}
+        d = self.get(environ, account_key("a"))
+        self.assertNoResult(d)
+        self.fetch.calls[0].callback(answer(204))
+        self.assertEqual(self.successResultOf(d), answer(204))
+        self.assertEqual(environ[INFO_ENVIRON_KEY]["account/a"], answer(204))
+        self.clock.advance(59)
+        self.assertEqual(self.stored("account/a"), answer(204))
+        self.clock.advance(1)
+        self.assertIsNone(self.stored("account/a"))
+
+    def test_containerTtl(self) -> None:
+        """
+        Container info is kept for the container ttl.
+        """
+        d = self.get({}, container_key("a", "c"))
+        self.fetch.calls[0].callback(answer(200))
+        self.successResultOf(d)
+        self.clock.advance(29)
+        self.assertIsNotNone(self.stored("container/a/c"))
+        self.clock.advance(1)
+        self.assertIsNone(self.stored("container/a/c"))
+
+    def test_notFoundShort(self) -> None:
+        """
+        A 404 (or 410) is stored for a tenth of the ttl.
+        """
+        for status in (404, 410):
+            key = f"account/{status}"
+            d = self.get({}, key)
+            self.fetch.calls[-1].callback(answer(status))
+            self.successResultOf(d)
+            self.clock.advance(5.9)
+            self.assertEqual(self.stored(key)["status"], status)
+            self.clock.advance(0.1)
+            self.assertIsNone(self.stored(key))
+
+    def test_errorsNotStored(self) -> None:
+        """
+        A 5xx (or any other non-success but 404/410) is kept for this
+        request only; the next request fetches again.
+        """
+        for status in (503, 500, 401, 301):
+            key = f"container/a/{status}"
+            environ: dict[str, Any] = {}
+            d = self.get(environ, key)
+            self.fetch.calls[-1].callback(answer(status))
+            self.assertEqual(self.successResultOf(d)["status"], status)
+            self.assertIsNone(self.stored(key))
+            self.assertEqual(environ[INFO_ENVIRON_KEY][key]["status"], status)
+            calls = len(self.fetch.calls)
+            self.get({}, key)
+            self.assertEqual(len(self.fetch.calls), calls + 1)
+
+    def test_singleFlight(self) -> None:
+        """
+        Concurrent misses for one key share one fetch; each caller gets its
+        own copy of the answer.
+        """
+        environs: list[dict[str, Any]] = [{} for _ in range(5)]
+        ds = [self.get(environ, "container/a/c") for environ in environs]
+        self.assertEqual(len(self.fetch.calls), 1)
+        for d in ds:
+            self.assertNoResult(d)
+        self.fetch.calls[0].callback(answer(200))
+        results = [self.successResultOf(d) for d in ds]
+        for result in results:
+            self.assertEqual(result, answer(200))
+        results[0]["meta"]["k"] = "changed"
+        self.assertEqual(results[1]["meta"]["k"], "v")
+        self.assertEqual(self.stored("container/a/c"), answer(200))
+        # Later gets come from the store.
+        self.successResultOf(self.get({}, "container/a/c"))
+        self.assertEqual(len(self.fetch.calls), 1)
+
+    def test_differentKeysFetchApart(self) -> None:
+        """
+        Misses for different keys are separate fetches.
+        """
+        self.get({}, "container/a/c")
+        self.get({}, "container/a/d")
+        self.assertEqual(len(self.fetch.calls), 2)
+
+    def test_fetchFails(self) -> None:
+        """
+        A failed fetch fails every waiting caller with its error, stores
+        nothing, and leaves no unhandled error behind; the next get fetches
+        again.
+        """
+        ds = [self.get({}, "account/a") for _ in range(3)]
+        self.fetch.calls[0].errback(RuntimeError("no nodes"))
+        for d in ds:
+            self.failureResultOf(d, RuntimeError)
+        self.assertIsNone(self.stored("account/a"))
+        self.get({}, "account/a")
+        self.assertEqual(len(self.fetch.calls), 2)
+
+    def test_loneFetchFails(self) -> None:
+        """
+        A failed fetch with one caller fails that caller, and no unhandled
+        error is logged when the flight is collected.
+        """
+        d = self.get({}, "account/a", lambda: fail(RuntimeError("down")))
+        self.failureResultOf(d, RuntimeError)
+        del d
+        gc.collect()
+        self.assertEqual(self.flushLoggedErrors(), [])
+
+    def test_synchronousFetch(self) -> None:
+        """
+        A fetch that answers at once works, as a Deferred or a coroutine.
+        """
+        self.assertEqual(
+            self.successResultOf(self.get({}, "account/a", lambda: succeed(answer(200)))),
+            answer(200),
+        )
+
+        async def coroutine() -> dict[str, Any]:
+            return answer(204)
+
+        fetch: Callable[[], Coroutine[Any, Any, dict[str, Any]]] = coroutine
+        self.assertEqual(
+            self.successResultOf(self.get({}, "account/b", fetch)), answer(204)
+        )
+
+    def test_cancelOneWaiter(self) -> None:
+        """
+        A caller that gives up does not cancel the fetch others wait for.
+        """
+        first = self.get({}, "account/a")
+        second = self.get({}, "account/a")
+        first.cancel()
+        self.failureResultOf(first, CancelledError)
+        self.assertFalse(self.fetch.calls[0].called)
+        self.fetch.calls[0].callback(answer(200))
+        self.assertEqual(self.successResultOf(second), answer(200))
+        self.assertEqual(self.stored("account/a"), answer(200))
+
+    def test_cancelAllWaiters(self) -> None:
+        """
+        When every caller gives up, the fetch still completes and its answer
+        is stored for later requests.
+        """
+        d = self.get({}, "account/a")
+        d.cancel()
+        self.failureResultOf(d, CancelledError)
+        self.fetch.calls[0].callback(answer(200))
+        self.assertEqual(self.stored("account/a"), answer(200))
+
+    def test_invalidate(self) -> None:
+        """
+        L{InfoCache.invalidate} forgets the key in the request's context and
+        in the store.
+        """
+        environ: dict[str, Any] = {}
+        self.cache.remember(environ, "account/a", answer(200))
+        self.store.set("account/a", answer(200), 60)
+        self.successResultOf(
+            Deferred.fromCoroutine(self.cache.invalidate(environ, "account/a"))
+        )
+        self.assertNotIn("account/a", environ[INFO_ENVIRON_KEY])
+        self.assertIsNone(self.stored("account/a"))
+
+    def test_invalidateDuringFetch(self) -> None:
+        """
+        A fetch in flight when its key is invalidated answers its waiters
+        but is not stored, and later gets fetch afresh.
+        """
+        waiting = self.get({}, "container/a/c")
+        self.successResultOf(
+            Deferred.fromCoroutine(self.cache.invalidate({}, "container/a/c"))
+        )
+        after = self.get({}, "container/a/c")
+        self.assertEqual(len(self.fetch.calls), 2)
+        self.fetch.calls[0].callback(answer(404))
+        self.assertEqual(self.successResultOf(waiting)["status"], 404)
+        self.assertIsNone(self.stored("container/a/c"))
+        self.fetch.calls[1].callback(answer(204))
+        self.assertEqual(self.successResultOf(after)["status"], 204)
+        self.assertEqual(self.stored("container/a/c")["status"], 204)
+
+    def test_store(self) -> None:
+        """
+        L{InfoCache.store} keeps info in the request's context, and in the
+        store when worth keeping.
+        """
+        environ: dict[str, Any] = {}
+        info = answer(204)
+        self.successResultOf(
+            Deferred.fromCoroutine(self.cache.store(environ, "account/a", info))
+        )
+        self.assertIs(environ[INFO_ENVIRON_KEY]["account/a"], info)
+        self.assertEqual(self.stored("account/a"), info)
+        self.successResultOf(
+            Deferred.fromCoroutine(self.cache.store(environ, "account/b", answer(503)))
+        )
+        self.assertEqual(environ[INFO_ENVIRON_KEY]["account/b"]["status"], 503)
+        self.assertIsNone(self.stored("account/b"))
+
+    def test_remember(self) -> None:
+        """
+        L{InfoCache.remember} is for this request only.
+        """
+        environ: dict[str, Any] = {}
+        self.cache.remember(environ, "account/a", answer(200))
+        self.assertEqual(
+            self.successResultOf(self.get(environ, "account/a")), answer(200)
+        )
+        self.assertIsNone(self.stored("account/a"))
+        self.assertEqual(self.fetch.calls, [])

@@ -1,0 +1,489 @@
+"""
+Tests for L{twisted_proxy.nodeclient}.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, cast
+
+from treq.testing import RequestTraversalAgent
+from twisted.internet.defer import CancelledError, Deferred, fail, succeed
+from twisted.internet.error import (
+    ConnectingCancelledError,
+    ConnectionRefusedError,
+    TimeoutError,
+)
+from twisted.internet.interfaces import IConsumer
+from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactorClock
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.client import HTTPConnectionPool
+from twisted.web.http_headers import Headers
+from twisted.web.iweb import IAgent, IBodyProducer, IResponse
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request
+from zope.interface import implementer
+from zope.interface.verify import verifyObject
+
+from twisted_proxy.http import HeaderDict
+from twisted_proxy.interfaces import INodeClient
+from twisted_proxy.nodeclient import (
+    NodeClient,
+    NodeError,
+    NodeTimeout,
+    make_pool,
+    node_key,
+    read_body,
+    response_headers,
+)
+
+NODE = {"ip": "10.1.2.3", "port": 6200, "device": "sdb1"}
+
+
+class FakeStorageNode(Resource):
+    """
+    A storage node that records each request and answers with C{status},
+    C{headers} and C{body}, or holds the request open when C{hold} is set.
+    """
+
+    isLeaf = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[dict[str, Any]] = []
+        self.status = 200
+        self.headers: dict[bytes, list[bytes]] = {}
+        self.body = b""
+        self.hold = False
+        self.held: list[Request] = []
+
+    def render(self, request: Request) -> Any:
+        assert request.content is not None
+        self.requests.append(
+            {
+                "method": request.method,
+                "uri": request.uri,
+                "headers": request.requestHeaders,
+                "body": request.content.read(),
+            }
+        )
+        if self.hold:
+            self.held.append(request)
+            return NOT_DONE_YET
+        request.setResponseCode(self.status)
+        for name, values in self.headers.items():
+            request.responseHeaders.setRawHeaders(name, values)
+        return self.body
+
+
+@implementer(IBodyProducer)
+class BytesProducer:
+    """
+    A body producer that writes its bytes at once.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.length = len(data)
+
+    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
+        consumer.write(self.data)
+        return succeed(None)
+
+    def pauseProducing(self) -> None:
+        pass
+
+    def resumeProducing(self) -> None:
+        pass
+
+    def stopProducing(self) -> None:
+        pass
+
+
+@implementer(IAgent)
+class FakeAgent:
+    """
+    An agent that records requests and answers each with a Deferred it
+    keeps (never firing unless the test fires it). Cancelling one counts
+    the cancellation and calls C{onCancel} with it, which may fire it as a
+    real agent would.
+    """
+
+    def __init__(self, result: Optional[Any] = None) -> None:
+        self.requests: list[tuple[bytes, bytes, Headers, Any]] = []
+        self.deferreds: list[Deferred[IResponse]] = []
+        self.cancelled = 0
+        self.onCancel: Optional[Callable[[Deferred[IResponse]], None]] = None
+        self._result = result
+
+    def request(
+        self,
+        method: bytes,
+        uri: bytes,
+        headers: Optional[Headers] = None,
+        bodyProducer: Optional[IBodyProducer] = None,
+    ) -> "Deferred[IResponse]":
+        assert headers is not None
+        self.requests.append((method, uri, headers, bodyProducer))
+        if self._result is not None:
+            return self._result()  # type: ignore[no-any-return]
+
+        def cancel(d: Deferred[IResponse]) -> None:
+            self.cancelled += 1
+            if self.onCancel is not None:
+                self.onCancel(d)
+
+        d: Deferred[IResponse] = Deferred(cancel)
+        self.deferreds.append(d)
+        return d
+
+
+class NodeClientTraversalTests(SynchronousTestCase):
+    """
+    L{NodeClient} against an in-memory storage node.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.node = FakeStorageNode()
+        self.agent = RequestTraversalAgent(self.node)
+        self.client = NodeClient(self.clock, 10, 0.5, agent=self.agent)
+
+    def test_interface(self) -> None:
+        """
+        L{NodeClient} provides L{INodeClient}.
+        """
+        self.assertTrue(verifyObject(INodeClient, self.client))
+
+    def test_get(self) -> None:
+        """
+        A request reaches the node with its method, path and headers; the
+        response comes back with its body unread, and the timeout is
+        cancelled.
+        """
+        self.node.headers = {b"X-Object-Meta-Color": [b"blue"]}
+        self.node.body = b"hello"
+        d = self.client.request(
+            NODE, "GET", "/sdb1/12/a/c/o", HeaderDict({"X-Trans-Id": "tx1"})
+        )
+        response = self.successResultOf(d)
+        self.assertEqual(response.code, 200)
+        self.assertEqual(response_headers(response)["x-object-meta-color"], "blue")
+        self.assertEqual(self.successResultOf(read_body(response)), b"hello")
+        [seen] = self.node.requests
+        self.assertEqual(seen["method"], b"GET")
+        self.assertEqual(seen["uri"], b"/sdb1/12/a/c/o")
+        self.assertEqual(seen["headers"].getRawHeaders(b"x-trans-id"), [b"tx1"])
+        self.assertEqual(seen["headers"].getRawHeaders(b"host"), [b"10.1.2.3:6200"])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_errorStatus(self) -> None:
+        """
+        An error status is a response, not a L{NodeError}.
+        """
+        self.node.status = 507
+        response = self.successResultOf(
+            self.client.request(NODE, "HEAD", "/sdb1/1/a", HeaderDict())
+        )
+        self.assertEqual(response.code, 507)
+
+    def test_headerBytes(self) -> None:
+        """
+        Header values are WSGI strings: each character is sent as one byte,
+        so UTF-8 metadata passes through unchanged.
+        """
+        value = "caf\u00c3\u00a9"  # the UTF-8 bytes of "café", WSGI-decoded
+        self.successResultOf(
+            self.client.request(
+                NODE, "POST", "/sdb1/1/a/c/o", HeaderDict({"X-Object-Meta-Name": value})
+            )
+        )
+        [seen] = self.node.requests
+        self.assertEqual(
+            seen["headers"].getRawHeaders(b"x-object-meta-name"), [b"caf\xc3\xa9"]
+        )
+
+    def test_responseHeaderBytes(self) -> None:
+        """
+        L{response_headers} decodes header bytes as latin-1, one character a
+        byte, and keeps the last of repeated headers.
+        """
+        self.node.headers = {b"X-Object-Meta-Name": [b"caf\xc3\xa9"], b"X-Dup": [b"1", b"2"]}
+        response = self.successResultOf(
+            self.client.request(NODE, "HEAD", "/sdb1/1/a/c/o", HeaderDict())
+        )
+        headers = response_headers(response)
+        self.assertEqual(headers["X-Object-Meta-Name"], "caf\u00c3\u00a9")
+        self.assertEqual(headers["X-Dup"], "2")
+
+    def test_quotedPath(self) -> None:
+        """
+        The path is sent as given: percent-quoting is the caller's.
+        """
+        self.successResultOf(
+            self.client.request(NODE, "GET", "/sdb1/1/a/c/o%20x%E2%82%AC", HeaderDict())
+        )
+        self.assertEqual(self.node.requests[0]["uri"], b"/sdb1/1/a/c/o%20x%E2%82%AC")
+
+    def test_put(self) -> None:
+        """
+        A body producer's bytes reach the node.
+        """
+        self.node.status = 201
+        response = self.successResultOf(
+            self.client.request(
+                NODE, "PUT", "/sdb1/1/a/c/o", HeaderDict(), BytesProducer(b"data")
+            )
+        )
+        self.assertEqual(response.code, 201)
+        self.assertEqual(self.node.requests[0]["body"], b"data")
+        self.assertEqual(
+            self.node.requests[0]["headers"].getRawHeaders(b"content-length"), [b"4"]
+        )
+
+    def test_ipv6Host(self) -> None:
+        """
+        An IPv6 node is reached with a bracketed host.
+        """
+        node = {"ip": "fe80::1", "port": 6201, "device": "d"}
+        self.successResultOf(self.client.request(node, "GET", "/d/1/a", HeaderDict()))
+        self.assertEqual(
+            self.node.requests[0]["headers"].getRawHeaders(b"host"), [b"[fe80::1]:6201"]
+        )
+
+    def test_timeoutWhileServerHolds(self) -> None:
+        """
+        A node that takes longer than C{node_timeout} to answer gives a
+        L{NodeTimeout}.
+        """
+        self.node.hold = True
+        d = self.client.request(NODE, "GET", "/sdb1/1/a", HeaderDict())
+        self.agent.flush()
+        self.assertEqual(len(self.node.held), 1)
+        self.clock.advance(9.9)
+        self.assertNoResult(d)
+        self.clock.advance(0.1)
+        failure = self.failureResultOf(d, NodeTimeout)
+        self.assertIsInstance(failure.value, NodeError)
+        self.assertEqual(failure.value.node, NODE)
+        self.assertIn("10.1.2.3:6200/sdb1", str(failure.value))
+
+    def test_answerBeforeTimeout(self) -> None:
+        """
+        A held request answered before the timeout succeeds, and the timeout
+        no longer fires.
+        """
+        self.node.hold = True
+        d = self.client.request(NODE, "GET", "/sdb1/1/a", HeaderDict())
+        self.agent.flush()
+        self.clock.advance(5)
+        [request] = self.node.held
+        request.setResponseCode(204)
+        request.finish()
+        self.agent.flush()
+        self.assertEqual(self.successResultOf(d).code, 204)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_callerCancels(self) -> None:
+        """
+        Cancelling a request the node has not answered fails it with
+        L{CancelledError}, not a L{NodeError}: the client went away, the
+        node did nothing wrong.
+        """
+        self.node.hold = True
+        d = self.client.request(NODE, "GET", "/sdb1/1/a", HeaderDict())
+        self.agent.flush()
+        d.cancel()
+        self.failureResultOf(d, CancelledError)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
+class NodeClientFakeAgentTests(SynchronousTestCase):
+    """
+    L{NodeClient} timeouts and errors, with an agent that never answers.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.agent = FakeAgent()
+        self.client = NodeClient(self.clock, 3, 0.5, agent=self.agent)
+
+    def test_url(self) -> None:
+        """
+        The URL is C{http://ip:port/path}; IPv6 addresses are bracketed,
+        once.
+        """
+        for ip, host in [
+            ("10.0.0.1", b"10.0.0.1"),
+            ("2001:db8::5", b"[2001:db8::5]"),
+            ("[2001:db8::5]", b"[2001:db8::5]"),
+        ]:
+            self.client.request(
+                {"ip": ip, "port": "6000", "device": "d"}, "DELETE", "/d/3/a", HeaderDict()
+            )
+            method, uri, _, _ = self.agent.requests[-1]
+            self.assertEqual(method, b"DELETE")
+            self.assertEqual(uri, b"http://" + host + b":6000/d/3/a")
+
+    def test_headers(self) -> None:
+        """
+        Every header is sent, encoded one character a byte.
+        """
+        self.client.request(
+            NODE, "PUT", "/p", HeaderDict({"X-Timestamp": "1.00000", "X-Meta": "\u00ff"})
+        )
+        _, _, headers, producer = self.agent.requests[0]
+        self.assertEqual(headers.getRawHeaders(b"x-timestamp"), [b"1.00000"])
+        self.assertEqual(headers.getRawHeaders(b"x-meta"), [b"\xff"])
+        self.assertIsNone(producer)
+
+    def test_timeout(self) -> None:
+        """
+        No response within C{node_timeout}: the agent's request is cancelled
+        and the result is a L{NodeTimeout}.
+        """
+        d = self.client.request(NODE, "GET", "/p", HeaderDict())
+        self.clock.advance(2.999)
+        self.assertNoResult(d)
+        self.assertEqual(self.agent.cancelled, 0)
+        self.clock.advance(0.001)
+        self.assertEqual(self.agent.cancelled, 1)
+        failure = self.failureResultOf(d, NodeTimeout)
+        self.assertIn("3", failure.value.reason)
+
+    def test_timeoutArgument(self) -> None:
+        """
+        C{timeout} overrides C{node_timeout} for one request.
+        """
+        d = self.client.request(NODE, "PUT", "/p", HeaderDict(), timeout=60)
+        self.clock.advance(59)
+        self.assertNoResult(d)
+        self.clock.advance(1)
+        self.failureResultOf(d, NodeTimeout)
+
+    def test_timeoutAfterWrappedCancel(self) -> None:
+        """
+        The timeout is a L{NodeTimeout} however the agent reports the
+        cancellation.
+        """
+        agent = FakeAgent()
+        client = NodeClient(self.clock, 1, 0.5, agent=agent)
+        agent.onCancel = lambda d: d.errback(ConnectingCancelledError(None))
+        d = client.request(NODE, "GET", "/p", HeaderDict())
+        self.clock.advance(1)
+        self.failureResultOf(d, NodeTimeout)
+
+    def test_response(self) -> None:
+        """
+        A response before the timeout is the result, and the timer is gone.
+        """
+        d = self.client.request(NODE, "GET", "/p", HeaderDict())
+        response = cast(IResponse, object())
+        self.agent.deferreds[0].callback(response)
+        self.assertIs(self.successResultOf(d), response)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_connectionRefused(self) -> None:
+        """
+        A connection error is a L{NodeError} naming the node and the
+        problem, and the timer is gone.
+        """
+        agent = FakeAgent(lambda: fail(ConnectionRefusedError("nope")))
+        client = NodeClient(self.clock, 3, 0.5, agent=agent)
+        failure = self.failureResultOf(client.request(NODE, "GET", "/p", HeaderDict()))
+        self.assertIs(failure.type, NodeError)
+        self.assertEqual(failure.value.node, NODE)
+        self.assertIn("10.1.2.3:6200/sdb1", str(failure.value))
+        self.assertIn("refused", str(failure.value).lower())
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_errorAfterWait(self) -> None:
+        """
+        A later connection error is a L{NodeError} too.
+        """
+        d = self.client.request(NODE, "GET", "/p", HeaderDict())
+        self.clock.advance(1)
+        self.agent.deferreds[0].errback(TimeoutError())
+        self.failureResultOf(d, NodeError)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_cancel(self) -> None:
+        """
+        Cancelling cancels the agent's request and fails with
+        L{CancelledError}, and the timer is gone.
+        """
+        d = self.client.request(NODE, "GET", "/p", HeaderDict())
+        d.cancel()
+        self.assertEqual(self.agent.cancelled, 1)
+        self.failureResultOf(d, CancelledError)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_cancelWhileConnecting(self) -> None:
+        """
+        A cancellation the agent reports as L{ConnectingCancelledError} is a
+        L{CancelledError} too.
+        """
+        d = self.client.request(NODE, "GET", "/p", HeaderDict())
+
+        self.agent.onCancel = lambda d: d.errback(ConnectingCancelledError(None))
+        d.cancel()
+        self.failureResultOf(d, CancelledError)
+
+
+class DefaultAgentTests(SynchronousTestCase):
+    """
+    L{NodeClient} with its own L{Agent} over a pool.
+    """
+
+    def test_connectTimeout(self) -> None:
+        """
+        The default agent connects with C{conn_timeout}.
+        """
+        reactor = MemoryReactorClock()
+        client = NodeClient(reactor, 10, 0.25)
+        self.assertIsInstance(client.pool, HTTPConnectionPool)
+        client.request(NODE, "GET", "/sdb1/1/a", HeaderDict())
+        [(host, port, _, timeout, _)] = reactor.tcpClients
+        # MemoryReactorClock resolves every name to 127.0.0.1.
+        self.assertEqual((port, timeout), (6200, 0.25))
+
+    def test_connectFailed(self) -> None:
+        """
+        A refused connection is a L{NodeError}.
+        """
+        reactor = MemoryReactorClock()
+        client = NodeClient(reactor, 10, 0.25)
+        d = client.request(NODE, "GET", "/sdb1/1/a", HeaderDict())
+        [(_, _, factory, _, _)] = reactor.tcpClients
+        [connector] = reactor.connectors
+        factory.clientConnectionFailed(connector, Failure(ConnectionRefusedError()))
+        # HostnameEndpoint reports once its attempt loop next runs.
+        reactor.advance(0.3)
+        failure = self.failureResultOf(d, NodeError)
+        self.assertNotIsInstance(failure.value, NodeTimeout)
+
+    def test_neverConnects(self) -> None:
+        """
+        A connection that never completes gives a L{NodeTimeout} after
+        C{node_timeout}.
+        """
+        reactor = MemoryReactorClock()
+        client = NodeClient(reactor, 10, 0.25)
+        d = client.request(NODE, "GET", "/sdb1/1/a", HeaderDict())
+        reactor.advance(10)
+        self.failureResultOf(d, NodeTimeout)
+
+    def test_makePool(self) -> None:
+        """
+        L{make_pool} makes a persistent pool that does not retry.
+        """
+        pool = make_pool(MemoryReactorClock(), per_host=7)
+        self.assertTrue(pool.persistent)
+        self.assertEqual(pool.maxPersistentPerHost, 7)
+        self.assertFalse(pool.retryAutomatically)
+
+
+class NodeKeyTests(SynchronousTestCase):
+    def test_nodeKey(self) -> None:
+        self.assertEqual(node_key(NODE), "10.1.2.3:6200/sdb1")

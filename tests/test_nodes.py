@@ -1,0 +1,314 @@
+"""
+Tests for L{twisted_proxy.nodes}.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Iterator
+
+from hypothesis import given, strategies as st
+from twisted.internet.task import Clock
+from twisted.logger import capturedLogs, formatEvent
+from twisted.trial.unittest import SynchronousTestCase
+
+from twisted_proxy.nodes import ErrorLimiter, NodeTimings, iter_nodes
+
+
+def node(index: int) -> dict[str, Any]:
+    return {"id": index, "ip": f"10.0.0.{index}", "port": 6200, "device": f"d{index}"}
+
+
+class FakeRing:
+    """
+    A ring with fixed primaries and handoffs that counts handoff pulls.
+    """
+
+    def __init__(self, primaries: int, handoffs: int) -> None:
+        self.primaries = [node(i) for i in range(primaries)]
+        self.handoffs = [node(100 + i) for i in range(handoffs)]
+        self.pulled = 0
+        self.handoffCalls = 0
+
+    @property
+    def replica_count(self) -> float:
+        return float(len(self.primaries))
+
+    def get_part_nodes(self, part: int) -> list[dict[str, Any]]:
+        return list(self.primaries)
+
+    def get_more_nodes(self, part: int) -> Iterator[dict[str, Any]]:
+        self.handoffCalls += 1
+        for handoff in self.handoffs:
+            self.pulled += 1
+            yield handoff
+
+
+def ids(nodes: Any) -> list[int]:
+    return [n["id"] for n in nodes]
+
+
+class ErrorLimiterTests(SynchronousTestCase):
+    """
+    Tests for L{ErrorLimiter}.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.limiter = ErrorLimiter(self.clock, limit=2, interval=60)
+
+    def test_fresh(self) -> None:
+        """
+        A node without errors is not limited.
+        """
+        self.assertFalse(self.limiter.is_limited(node(1)))
+        self.assertEqual(self.limiter.errors(node(1)), 0)
+
+    def test_limitedAfterMoreThanLimit(self) -> None:
+        """
+        A node is limited once it has more than C{limit} errors, and only
+        that node.
+        """
+        for count in (1, 2):
+            self.limiter.error(node(1))
+            self.assertFalse(self.limiter.is_limited(node(1)))
+            self.assertEqual(self.limiter.errors(node(1)), count)
+        with capturedLogs() as events:
+            self.limiter.error(node(1), "boom")
+        self.assertTrue(self.limiter.is_limited(node(1)))
+        self.assertFalse(self.limiter.is_limited(node(2)))
+        self.assertEqual(
+            [formatEvent(e) for e in events],
+            ["Node error limited 10.0.0.1:6200/d1: boom"],
+        )
+
+    def test_sameNodeByKey(self) -> None:
+        """
+        Nodes are told apart by ip, port and device: two dicts for the same
+        device count as one node.
+        """
+        for _ in range(3):
+            self.limiter.error(dict(node(1)))
+        self.assertTrue(self.limiter.is_limited(node(1)))
+        other = dict(node(1), device="other")
+        self.assertFalse(self.limiter.is_limited(other))
+
+    def test_expires(self) -> None:
+        """
+        A limited node is tried again once C{interval} has passed since its
+        last error.
+        """
+        for _ in range(3):
+            self.limiter.error(node(1))
+        self.clock.advance(60)
+        self.assertTrue(self.limiter.is_limited(node(1)))
+        self.clock.advance(0.5)
+        self.assertFalse(self.limiter.is_limited(node(1)))
+        self.assertEqual(self.limiter.errors(node(1)), 0)
+        self.limiter.error(node(1))
+        self.assertEqual(self.limiter.errors(node(1)), 1)
+
+    def test_errorCountExpires(self) -> None:
+        """
+        Errors spread further apart than C{interval} never add up.
+        """
+        for _ in range(10):
+            self.limiter.error(node(1))
+            self.clock.advance(61)
+        self.assertFalse(self.limiter.is_limited(node(1)))
+        self.assertEqual(self.limiter.errors(node(1)), 0)
+
+    def test_newErrorExtends(self) -> None:
+        """
+        Each new error restarts the interval.
+        """
+        for _ in range(3):
+            self.limiter.error(node(1))
+        self.clock.advance(50)
+        self.limiter.error(node(1))
+        self.clock.advance(50)
+        self.assertTrue(self.limiter.is_limited(node(1)))
+
+    def test_limitNow(self) -> None:
+        """
+        L{ErrorLimiter.limit_now} limits a node at once, for C{interval}.
+        """
+        self.limiter.limit_now(node(1), "507")
+        self.assertTrue(self.limiter.is_limited(node(1)))
+        self.clock.advance(61)
+        self.assertFalse(self.limiter.is_limited(node(1)))
+
+    def test_zeroLimit(self) -> None:
+        """
+        With a limit of 0, one error limits a node.
+        """
+        limiter = ErrorLimiter(self.clock, limit=0, interval=10)
+        limiter.error(node(1))
+        self.assertTrue(limiter.is_limited(node(1)))
+
+
+class NodeTimingsTests(SynchronousTestCase):
+    """
+    Tests for L{NodeTimings}.
+    """
+
+    def test_recordAndExpire(self) -> None:
+        """
+        A timing is known until C{expiry} seconds after it was recorded;
+        unknown and expired timings are C{-1.0}.
+        """
+        clock = Clock()
+        timings = NodeTimings(clock, expiry=300)
+        self.assertEqual(timings.timing(node(1)), -1.0)
+        timings.record(node(1), 0.25)
+        self.assertEqual(timings.timing(node(1)), 0.25)
+        clock.advance(300)
+        self.assertEqual(timings.timing(node(1)), 0.25)
+        clock.advance(1)
+        self.assertEqual(timings.timing(node(1)), -1.0)
+
+
+class IterNodesTests(SynchronousTestCase):
+    """
+    Tests for L{iter_nodes}.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.limiter = ErrorLimiter(self.clock, limit=0, interval=60)
+        self.ring = FakeRing(3, 5)
+
+    def nodes(self, count: int, **kwargs: Any) -> list[int]:
+        kwargs.setdefault("rng", random.Random(1))
+        return ids(iter_nodes(self.ring, 7, self.limiter, count, **kwargs))
+
+    def test_primariesThenHandoffs(self) -> None:
+        """
+        All primaries come first (in some order), then handoffs in ring
+        order, C{node_count} in all.
+        """
+        result = self.nodes(6)
+        self.assertEqual(sorted(result[:3]), [0, 1, 2])
+        self.assertEqual(result[3:], [100, 101, 102])
+
+    def test_fewerPrimariesThanCount(self) -> None:
+        """
+        A C{node_count} below the replica count stops among the primaries
+        without asking for handoffs.
+        """
+        self.assertEqual(len(self.nodes(2)), 2)
+        self.assertEqual(self.ring.handoffCalls, 0)
+
+    def test_exactlyPrimaries(self) -> None:
+        """
+        With C{node_count} equal to the primaries, no handoff is asked for.
+        """
+        self.assertEqual(sorted(self.nodes(3)), [0, 1, 2])
+        self.assertEqual(self.ring.handoffCalls, 0)
+
+    def test_zeroCount(self) -> None:
+        """
+        A C{node_count} of 0 yields nothing.
+        """
+        self.assertEqual(self.nodes(0), [])
+
+    def test_noExtraHandoffPulled(self) -> None:
+        """
+        Reaching C{node_count} stops without pulling another handoff from
+        the ring.
+        """
+        self.assertEqual(self.nodes(5), self.nodes(5, rng=random.Random(1)))
+        ring = FakeRing(3, 5)
+        self.assertEqual(len(ids(iter_nodes(ring, 7, self.limiter, 5))), 5)
+        self.assertEqual(ring.pulled, 2)
+
+    def test_handoffsRunOut(self) -> None:
+        """
+        When the ring runs out of handoffs, fewer nodes come back.
+        """
+        self.assertEqual(len(self.nodes(100)), 8)
+
+    def test_limitedSkipped(self) -> None:
+        """
+        Error-limited primaries and handoffs are skipped, and a handoff
+        takes each skipped primary's place.
+        """
+        self.limiter.error(node(1))
+        self.limiter.error(node(100))
+        result = self.nodes(3)
+        self.assertEqual(sorted(result[:2]), [0, 2])
+        self.assertEqual(result[2:], [101])
+
+    def test_limitedWhileIterating(self) -> None:
+        """
+        A node limited during the request (after an earlier node failed) is
+        skipped when its turn comes.
+        """
+        iterator = iter_nodes(self.ring, 7, self.limiter, 6, rng=random.Random(2))
+        first = next(iterator)
+        rest = [n for n in self.ring.primaries if n["id"] != first["id"]]
+        self.limiter.error(rest[0])
+        remaining = ids(iterator)
+        self.assertNotIn(rest[0]["id"], remaining)
+        self.assertEqual(remaining, [rest[1]["id"], 100, 101, 102, 103])
+
+    def test_shuffled(self) -> None:
+        """
+        Primaries are shuffled: different random states give different
+        orders.
+        """
+        orders = {tuple(self.nodes(3, rng=random.Random(seed))) for seed in range(20)}
+        self.assertGreater(len(orders), 1)
+
+    def test_timingSort(self) -> None:
+        """
+        With C{sorting_method = timing}, the fastest known primary comes
+        first and unknown ones before known ones.
+        """
+        timings = NodeTimings(self.clock, 300)
+        timings.record(node(0), 0.5)
+        timings.record(node(1), 0.1)
+        for seed in range(5):
+            result = self.nodes(
+                3, sorting_method="timing", timings=timings, rng=random.Random(seed)
+            )
+            self.assertEqual(result, [2, 1, 0])
+
+    def test_explicitPrimaries(self) -> None:
+        """
+        Given C{primaries} replace the ring's.
+        """
+        result = self.nodes(2, primaries=[node(9)])
+        self.assertEqual(result, [9, 100])
+
+    @given(
+        primaries=st.integers(0, 6),
+        handoffs=st.integers(0, 8),
+        limited=st.sets(st.sampled_from([*range(6), *range(100, 108)])),
+        count=st.integers(0, 16),
+        seed=st.integers(0, 2**16),
+    )
+    def test_property(
+        self, primaries: int, handoffs: int, limited: set[int], count: int, seed: int
+    ) -> None:
+        """
+        Whatever the ring and limits: no node twice, no limited node, at
+        most C{node_count}, every available primary before any handoff, and
+        as many as are available up to C{node_count}.
+        """
+        ring = FakeRing(primaries, handoffs)
+        limiter = ErrorLimiter(Clock(), limit=0, interval=60)
+        for index in limited:
+            limiter.error(node(index))
+        result = ids(iter_nodes(ring, 1, limiter, count, rng=random.Random(seed)))
+        available = [
+            n["id"] for n in ring.primaries + ring.handoffs if n["id"] not in limited
+        ]
+        self.assertEqual(len(result), len(set(result)))
+        self.assertFalse(set(result) & limited)
+        self.assertEqual(len(result), min(count, len(available)))
+        primary_ids = {n["id"] for n in ring.primaries}
+        kinds = [i in primary_ids for i in result]
+        self.assertEqual(kinds, sorted(kinds, reverse=True))
+        handoff_part = [i for i in result if i not in primary_ids]
+        self.assertEqual(handoff_part, [i for i in available if i >= 100][: len(handoff_part)])

@@ -1,0 +1,174 @@
+"""
+Tests for L{twisted_proxy.tap}'s command-line options.
+"""
+
+from __future__ import annotations
+
+import os
+
+from twisted.python.usage import UsageError
+from twisted.trial.unittest import SynchronousTestCase
+
+from twisted_proxy.config import ProxyConfig, ProxySettings
+from twisted_proxy.tap import Options, _endpoint_description
+
+_CONFIG = """\
+[DEFAULT]
+bind_ip = 127.0.0.1
+bind_port = 8081
+
+[pipeline:main]
+pipeline = proxy-server
+
+[app:proxy-server]
+use = egg:swift#proxy
+node_timeout = 4
+"""
+
+
+class OptionsTests(SynchronousTestCase):
+    """
+    Tests for L{Options}.
+    """
+
+    def writeConfig(self, text: str = _CONFIG) -> str:
+        directory = self.mktemp()
+        os.makedirs(directory)
+        path = os.path.abspath(os.path.join(directory, "proxy-server.conf"))
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return path
+
+    def parse(self, *args: str) -> Options:
+        options = Options()
+        options.parseOptions(list(args))
+        return options
+
+    def assertUsageError(self, *args: str) -> str:
+        error = self.assertRaises(UsageError, self.parse, *args)
+        message = str(error)
+        self.assertNotIn("\n", message)
+        return message
+
+    def test_config(self) -> None:
+        """
+        C{--config} is read and validated into C{parsed} and C{settings}.
+        """
+        path = self.writeConfig()
+        options = self.parse("--config", path)
+        self.assertIsInstance(options["parsed"], ProxyConfig)
+        self.assertEqual(options["parsed"].path, path)
+        settings = options["settings"]
+        self.assertIsInstance(settings, ProxySettings)
+        self.assertEqual((settings.bind_ip, settings.bind_port), ("127.0.0.1", 8081))
+        self.assertEqual(settings.node_timeout, 4.0)
+        self.assertIsNone(options["port"])
+
+    def test_shortOptions(self) -> None:
+        """
+        C{-c} and C{-p} are C{--config} and C{--port}.
+        """
+        path = self.writeConfig()
+        options = self.parse("-c", path, "-p", "tcp:0")
+        self.assertEqual(options["config"], path)
+        self.assertEqual(options["port"], "tcp:0")
+
+    def test_configRequired(self) -> None:
+        """
+        Without C{--config}, parsing fails.
+        """
+        self.assertIn("--config is required", self.assertUsageError())
+
+    def test_missingConfig(self) -> None:
+        """
+        A missing file is a usage error with L{load_config}'s message.
+        """
+        path = os.path.abspath(self.mktemp())
+        message = self.assertUsageError("--config", path)
+        self.assertEqual(message, f"{path}: configuration file not found")
+
+    def test_badConfigFile(self) -> None:
+        """
+        A malformed file is a one-line usage error naming it.
+        """
+        path = self.writeConfig("this is not ini\n")
+        message = self.assertUsageError("--config", path)
+        self.assertTrue(message.startswith(path), message)
+
+    def test_badValue(self) -> None:
+        """
+        A bad option value is a one-line usage error naming the file, the
+        section and the option.
+        """
+        path = self.writeConfig(_CONFIG.replace("node_timeout = 4", "node_timeout = x"))
+        message = self.assertUsageError("--config", path)
+        self.assertTrue(
+            message.startswith(f"{path}: [app:proxy-server] node_timeout: bad value"),
+            message,
+        )
+
+    def test_badBindPortInDefault(self) -> None:
+        """
+        A bad value inherited from C{[DEFAULT]} names the application's
+        section.
+        """
+        path = self.writeConfig(_CONFIG.replace("bind_port = 8081", "bind_port = 80800"))
+        message = self.assertUsageError("--config", path)
+        self.assertIn("[app:proxy-server] bind_port", message)
+
+    def test_goodPorts(self) -> None:
+        """
+        Valid endpoint descriptions are accepted without listening.
+        """
+        path = self.writeConfig()
+        for port in (
+            "tcp:8080",
+            "tcp:0:interface=127.0.0.1",
+            "tcp6:8080:interface=\\:\\:1",
+            "tcp:port=65535",
+            "unix:/tmp/twisted-proxy.sock",
+        ):
+            self.assertEqual(self.parse("--config", path, "--port", port)["port"], port)
+
+    def test_badPorts(self) -> None:
+        """
+        An endpoint description that cannot be parsed, or names a TCP port
+        outside 0-65535, is a one-line usage error naming it.
+        """
+        path = self.writeConfig()
+        for port in (
+            "bogus:1",
+            "tcp:http",
+            "tcp",
+            "tcp:8080:color=blue",
+            "tcp:65536",
+            "tcp:-1",
+            "8080",
+            f"ssl:443:privateKey={os.path.abspath(self.mktemp())}.pem",
+        ):
+            message = self.assertUsageError("--config", path, "--port", port)
+            self.assertTrue(message.startswith(f"--port {port!r}: "), message)
+
+    def test_extraArguments(self) -> None:
+        """
+        Positional arguments are refused.
+        """
+        path = self.writeConfig()
+        self.assertUsageError("--config", path, "extra")
+
+
+class EndpointDescriptionTests(SynchronousTestCase):
+    """
+    Tests for the endpoint built from C{bind_ip} and C{bind_port}.
+    """
+
+    def test_ipv4(self) -> None:
+        settings = ProxySettings(bind_ip="0.0.0.0", bind_port=8080)
+        self.assertEqual(_endpoint_description(settings), "tcp:8080:interface=0.0.0.0")
+
+    def test_ipv6(self) -> None:
+        """
+        An IPv6 C{bind_ip} has its colons escaped.
+        """
+        settings = ProxySettings(bind_ip="::1", bind_port=80)
+        self.assertEqual(_endpoint_description(settings), "tcp:80:interface=\\:\\:1")
