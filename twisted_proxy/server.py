@@ -7,6 +7,7 @@ writes the L{SwiftResponse} back, streaming bodies with backpressure.
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any, Optional
 
@@ -21,12 +22,13 @@ from twisted.web.resource import Resource
 from twisted_proxy.constraints import filter_inbound_headers
 from twisted_proxy.http import HeaderDict, SwiftRequest, SwiftResponse, wsgi_str
 from twisted_proxy.interfaces import IProxyApplication
+from twisted_proxy.requestbody import RequestBody
 
 __all__ = ["ProxyRequest", "ProxyResource", "ProxySite", "to_swift_request"]
 
 _log = Logger()
 
-_REQUEST_LINE = re.compile(rb"^([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) (HTTP/1\.[01])$")
+_REQUEST_LINE = re.compile(rb"^([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([\x21-\x7e]+) (HTTP/1\.[01])$")
 _UNSAFE_TARGET_BYTE = re.compile(rb"[^\x21-\x7e]")
 
 
@@ -67,13 +69,93 @@ class ProxyChannel(http.HTTPChannel):
         return bool(super().headerReceived(line))
 
 
+    def _send100Continue(self) -> None:
+        request = self.requests[-1] if self.requests else None
+        if isinstance(request, ProxyRequest) and request.streamingBody is not None:
+            # Sent once something starts reading the body, as Swift does:
+            # a request refused early never invites the body.
+            return
+        super()._send100Continue()
+
+    def allContentReceived(self) -> None:
+        if not self.requests:
+            # The request was answered (and the connection is closing)
+            # before its body was complete.
+            return
+        super().allContentReceived()
+
+
 class ProxyRequest(server.Request):
     """
     A request whose responses carry no default C{Content-Type} and no
-    C{Server} header, as Swift's.
+    C{Server} header, as Swift's, and whose PUT body streams: processing
+    starts as soon as the headers are in, and the body is a L{RequestBody}
+    fed chunk by chunk from the connection.
+
+    @ivar streamingBody: the streaming body, or C{None} when twisted.web
+        collects the body before processing (requests other than PUT, and
+        empty bodies).
     """
 
     defaultContentType = None
+    streamingBody: Optional[RequestBody] = None
+
+    def gotLength(self, length: Optional[int]) -> None:
+        channel = self.channel
+        command = getattr(channel, "_command", b"")
+        if command.upper() != b"PUT" or length == 0 or channel.transport is None:
+            super().gotLength(length)
+            return
+        self.content = io.BytesIO()
+        body = RequestBody(channel.transport, length)  # type: ignore[arg-type]
+        self.streamingBody = body
+        expect = self.requestHeaders.getRawHeaders(b"expect") or [b""]
+        if expect[0].lower() == b"100-continue" and channel._version == b"HTTP/1.1":
+            body.started.addCallback(self._continue)
+        # Let the channel finish with the headers before the resource runs.
+        channel.callLater(  # type: ignore[call-arg]
+            0, self._processStreaming, command, channel._path, channel._version
+        )
+
+    def _continue(self, _: object) -> None:
+        if not self.startedWriting and not self._disconnected:
+            assert self.channel is not None and self.channel.transport is not None
+            self.channel.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def _processStreaming(self, command: bytes, uri: bytes, version: bytes) -> None:
+        if self._disconnected:
+            return
+        self.method, self.uri, self.clientproto = command, uri, version
+        self.path = uri.split(b"?", 1)[0]
+        self.args = {}
+        self.process()
+
+    def handleContentChunk(self, data: bytes) -> None:
+        if self.streamingBody is not None:
+            self.streamingBody.dataReceived(data)
+        else:
+            super().handleContentChunk(data)
+
+    def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
+        if self.streamingBody is not None:
+            self.streamingBody.bodyComplete()
+            return
+        super().requestReceived(command, path, version)
+
+    def write(self, data: bytes) -> None:
+        body = self.streamingBody
+        if not self.startedWriting and body is not None and not body.complete:
+            # Answered before the body arrived: what is left of it cannot
+            # be told from a next request, so the connection closes after.
+            assert self.channel is not None
+            self.channel.persistent = False
+            self.responseHeaders.setRawHeaders(b"Connection", [b"close"])
+        super().write(data)
+
+    def connectionLost(self, reason: Failure) -> None:
+        super().connectionLost(reason)
+        if self.streamingBody is not None:
+            self.streamingBody.connectionLost(reason)
 
 
 def _request_body(request: server.Request) -> Optional[IBodyProducer]:
@@ -103,11 +185,12 @@ def to_swift_request(request: server.Request) -> SwiftRequest:
     filter_inbound_headers(headers)
     client = request.getClientAddress()
     client_ip = getattr(client, "host", "127.0.0.1")
+    streaming = getattr(request, "streamingBody", None)
     swift_request = SwiftRequest(
         request.method.decode("ascii", "replace"),
         request.uri,
         headers,
-        _request_body(request),
+        streaming if streaming is not None else _request_body(request),
         client_ip,
     )
     host = headers.get("Host", "")

@@ -119,9 +119,9 @@ class ContainerController(Controller):
                 self.request.headers.pop(name, None)
 
     def _policy_headers(self) -> tuple[dict[str, str], Optional[SwiftResponse]]:
-        name = self.request.headers.get("X-Storage-Policy")
+        name = self.request.headers.pop("X-Storage-Policy", None)
         conf = self.context.swift_conf
-        if name is None:
+        if not name:
             return {"X-Backend-Storage-Policy-Default": str(conf.default_policy().index)}, None
         policy = conf.policy_by_name(name)
         if policy is None:
@@ -201,11 +201,8 @@ class ContainerController(Controller):
         )
         if bad is not None:
             return bad
-        if "X-Storage-Policy" in self.request.headers:
-            return error_response(
-                400, "Storage Policy cannot be changed on an existing container",
-                method="POST",
-            )
+        # A container's policy is set once, by PUT; POST ignores it.
+        self.request.headers.pop("X-Storage-Policy", None)
         self._strip_owner_headers()
         transform_remove_headers(self.request.headers, "container")
         account = await self.account_info()
