@@ -22,6 +22,7 @@ from twisted_proxy.controllers.account import AccountController
 from twisted_proxy.controllers.base import Controller, make_trans_id
 from twisted_proxy.controllers.container import ContainerController
 from twisted_proxy.controllers.obj import ObjectController
+from twisted_proxy.cors import with_cors
 from twisted_proxy.http import HTML, SwiftRequest, SwiftResponse, error_response
 from twisted_proxy.info import InfoCache
 from twisted_proxy.listing import listing_format
@@ -220,7 +221,7 @@ class ProxyApplication:
                 return denied  # type: ignore[no-any-return]
         try:
             handler = getattr(controller, method)
-            return await handler()  # type: ignore[no-any-return]
+            return await with_cors(controller, handler)
         finally:
             if restore is not None:
                 request.environ["swift.authorize"] = restore

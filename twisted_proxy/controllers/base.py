@@ -16,6 +16,7 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IBodyProducer, IResponse
 
 from twisted_proxy.bestresponse import best_response, quorum_size
+from twisted_proxy.cors import CORSPolicy, preflight_response
 from twisted_proxy.http import HeaderDict, SwiftRequest, SwiftResponse, error_response, wire_quote
 from twisted_proxy.listing import add_vary_accept
 from twisted_proxy.info import (
@@ -180,6 +181,13 @@ class Controller:
         The methods this resource allows; a CORS preflight when the request
         names an C{Origin}.
         """
+        origin = self.request.headers.get("Origin")
+        if origin and self.container is not None:
+            # As in Swift, an account is never a CORS resource.
+            info = await self.container_info()
+            return preflight_response(
+                self.allowed_methods, info.get("cors") or {}, self.request.headers,
+                CORSPolicy.from_settings(self.settings))
         allowed = ", ".join(sorted(self.allowed_methods))
         return SwiftResponse(200, {"Allow": allowed, "Content-Length": "0",
                                    "Content-Type": "text/html; charset=UTF-8"}, b"")
