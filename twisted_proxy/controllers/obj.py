@@ -94,7 +94,9 @@ class ObjectController(Controller):
             return self.best(answers, len(ring.get_part_nodes(part)))
         response, _node = found
         backend = response_headers(response)
-        client_headers = client_response_headers(backend)
+        # A plugin's own sub-request (a copy's source) may see sysmeta.
+        client_headers = client_response_headers(
+            backend, keep_sysmeta=bool(request.environ.get("swift.sysmeta_ok")))
         client_headers["Accept-Ranges"] = "bytes"
         if request.method == "HEAD":
             await read_body(response)
