@@ -211,7 +211,9 @@ class Ring:
 
     def _check_table(self) -> None:
         if not 0 <= self._part_shift <= 32:
-            raise RingError(f"{self._name}: part_shift {self._part_shift} is out of range")
+            raise RingError(
+                f"{self._name}: part_shift {self._part_shift} is out of range"
+            )
         if not self._table or not len(self._table[0]):
             raise RingError(f"{self._name}: the ring has no partition assignments")
         partitions = 1 << self.part_power
@@ -234,9 +236,13 @@ class Ring:
         for dev_id in assigned:
             dev = self._devs[dev_id] if dev_id < len(self._devs) else None
             if dev is None:
-                raise RingError(f"{self._name}: partitions assigned to missing device {dev_id}")
+                raise RingError(
+                    f"{self._name}: partitions assigned to missing device {dev_id}"
+                )
             if dev["id"] != dev_id:
-                raise RingError(f"{self._name}: device {dev_id} says its id is {dev['id']}")
+                raise RingError(
+                    f"{self._name}: device {dev_id} says its id is {dev['id']}"
+                )
         return assigned
 
     def _count_tiers(self) -> tuple[int, int, int, int]:
@@ -349,8 +355,11 @@ class Ring:
         derived from C{part}, taking the devices assigned to them, four
         times over: first only devices in regions no node is in yet, then
         in new zones, then on new IPs, then any device not yet used. Each
-        sweep ends as soon as its tier is exhausted. Every device holding
-        partitions is eventually yielded once, except the primaries.
+        sweep ends as soon as its tier is exhausted. No device is yielded
+        twice, nor any primary; a device is only found if it holds one of
+        the partitions swept (see L{_sweep}), so in a ring with more than
+        65536 partitions, or one with a device holding only partition 0,
+        some devices are never offered.
 
         @raise ValueError: if C{part} is not a partition of this ring.
         """
@@ -423,10 +432,12 @@ class Ring:
         """
         The partitions whose devices are considered as handoffs, in order:
         every C{step}-th one from C{start} to the end, then wrapping round
-        to the same residue below C{start}.
+        to the same residue below C{start}; C{step} is 1 up to 65536
+        partitions.
 
-        The wrap is computed as Swift computes it, quirks included: with a
-        step of 1 it begins at 1, so partition 0 is only visited when it is
+        The wrap is computed as Swift computes it, quirk included: when
+        C{start} is a multiple of C{step} (always, for a step of 1) it
+        begins at C{step}, not 0, so partition 0 is only swept when it is
         the start.
         """
         parts = self.partition_count
@@ -466,7 +477,9 @@ def _checked_devices(devs: Any, name: str) -> list[Optional[Node]]:
             raise RingError(f"{name}: a device is a {type(dev).__name__}, not a dict")
         missing = [key for key in _REQUIRED_DEVICE_KEYS if key not in dev]
         if missing:
-            raise RingError(f"{name}: device {dev.get('id')!r} lacks {', '.join(missing)}")
+            raise RingError(
+                f"{name}: device {dev.get('id')!r} lacks {', '.join(missing)}"
+            )
         checked.append(_normalized(dev))
     return checked
 
@@ -606,7 +619,9 @@ def _blob(raw: memoryview, offset: int, path: str) -> memoryview:
     return blob
 
 
-def _section(raw: memoryview, index: dict[str, Any], name: str, path: str) -> memoryview:
+def _section(
+    raw: memoryview, index: dict[str, Any], name: str, path: str
+) -> memoryview:
     """
     The verified content of section C{name} of a format 2 ring.
 
@@ -631,7 +646,9 @@ def _section(raw: memoryview, index: dict[str, Any], name: str, path: str) -> me
     return blob
 
 
-def _id_array(chunk: memoryview, id_bytes: int, byteorder: str, path: str) -> "array.array[int]":
+def _id_array(
+    chunk: memoryview, id_bytes: int, byteorder: str, path: str
+) -> "array.array[int]":
     """
     An array of device ids from C{chunk}, C{id_bytes} wide, stored in
     C{byteorder} (C{'big'} or C{'little'}).
@@ -705,7 +722,9 @@ def _as_id_array(row: Any, path: str) -> "array.array[int]":
 _ARRAY_TYPECODES = frozenset("BHILQ")
 
 
-def _safe_array(typecode: Union[str, bytes], initializer: Any = None) -> "array.array[int]":
+def _safe_array(
+    typecode: Union[str, bytes], initializer: Any = None
+) -> "array.array[int]":
     """
     Stand-in for C{array.array} when unpickling: integer arrays only. Data
     pickled by Python 2 arrives as a latin-1 string holding the raw bytes.
@@ -736,7 +755,11 @@ def _safe_array_reconstructor(
     byte order C{mformat_code} names.
     """
     layout = _UNSIGNED_MFORMATS.get(mformat_code)
-    if typecode not in _ARRAY_TYPECODES or layout is None or not isinstance(items, bytes):
+    if (
+        typecode not in _ARRAY_TYPECODES
+        or layout is None
+        or not isinstance(items, bytes)
+    ):
         raise pickle.UnpicklingError(f"array type {typecode!r} is not allowed")
     ids = array.array(typecode)
     size, byteorder = layout
@@ -948,7 +971,9 @@ class RingSet:
             return
         self._loop = LoopingCall(self.check_reload)
         self._loop.clock = self._clock
-        finished: Deferred[LoopingCall] = self._loop.start(self.reload_interval, now=False)
+        finished: Deferred[LoopingCall] = self._loop.start(
+            self.reload_interval, now=False
+        )
         finished.addErrback(self._checks_failed)
 
     def stop(self) -> None:

@@ -136,8 +136,9 @@ class SwiftConf:
     @ivar constraints: the C{[swift-constraints]} options, unparsed.
     """
 
-    hash_prefix: bytes
-    hash_suffix: bytes
+    # The hash secrets are kept out of repr(), and so out of logs.
+    hash_prefix: bytes = field(repr=False)
+    hash_suffix: bytes = field(repr=False)
     policies: tuple[StoragePolicy, ...]
     constraints: dict[str, str] = field(default_factory=dict, hash=False)
 
@@ -289,14 +290,16 @@ def _policies(
     The storage policies, checked against Swift's rules; a lone implicit
     L{LEGACY_POLICY_NAME} if the file defines none.
     """
-    policies = [
-        _policy(parser, path, section)
+    sections = [
+        section
         for section in parser.sections()
         if section.startswith(_POLICY_SECTION_PREFIX)
     ]
-    if not policies:
+    if not sections:
         return (_legacy_policy(),)
-    return _check_policies(policies, path)
+    return _check_policies(
+        [(section, _policy(parser, path, section)) for section in sections], path
+    )
 
 
 def _legacy_policy() -> StoragePolicy:
@@ -429,7 +432,7 @@ def _check_ec_options(values: dict[str, str], fail: _Fail) -> None:
 
 
 def _check_policies(
-    policies: list[StoragePolicy], path: str
+    sections: list[tuple[str, StoragePolicy]], path: str
 ) -> tuple[StoragePolicy, ...]:
     """
     Apply Swift's rules across the policies: indexes and names (with
@@ -437,14 +440,16 @@ def _check_policies(
     is not deprecated; exactly one is the default, except that a lone policy
     is the default without saying so.
 
+    @param sections: each policy and the name of its section.
     @return: the policies, the lone one marked default if need be.
     @raise SwiftConfError: naming the section that breaks a rule.
     """
+    policies = [policy for _, policy in sections]
     by_index: dict[int, StoragePolicy] = {}
     by_name: dict[str, StoragePolicy] = {}
     default: Optional[StoragePolicy] = None
-    for policy in policies:
-        section = f"[{_POLICY_SECTION_PREFIX}{policy.index}]"
+    for section_name, policy in sections:
+        section = f"[{section_name}]"
         if policy.index in by_index:
             raise SwiftConfError(
                 f"{path}: {section}: policy index {policy.index} is defined twice"
