@@ -25,6 +25,10 @@ class RingLike(Protocol):
     def replica_count(self) -> float:
         ...
 
+    def get_part(self, account: str | bytes, container: str | bytes | None = None,
+                 obj: str | bytes | None = None) -> int:
+        ...
+
     def get_part_nodes(self, part: int) -> list[dict[str, Any]]:
         ...
 

@@ -10,6 +10,7 @@ import json
 from twisted_proxy.acl import format_account_acl, parse_account_acl
 from twisted_proxy.constraints import check_metadata, transform_remove_headers
 from twisted_proxy.controllers.base import (
+    partition,
     OWNER_HEADERS,
     Controller,
     backend_request_headers,
@@ -82,7 +83,7 @@ class AccountController(Controller):
         if refused is not None:
             return refused
         ring = self.context.rings.account
-        part = ring.get_part(self.account)
+        part = partition(ring, self.account)
         query = _listing_query(request.query_string)
         response = await self.get_or_head(ring, part, query)
         info_status = response.status
@@ -116,7 +117,7 @@ class AccountController(Controller):
         timestamp = format_timestamp(self.context.reactor.seconds())
         headers = backend_request_headers(request, {"X-Timestamp": timestamp})
         ring = self.context.rings.account
-        part = ring.get_part(self.account)
+        part = partition(ring, self.account)
         await self.context.info_cache.invalidate(request.environ, account_key(self.account))
         response = await self.write_to_nodes(ring, part, method, lambda _: headers)
         return response

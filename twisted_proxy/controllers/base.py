@@ -42,6 +42,7 @@ __all__ = [
     "client_response_headers",
     "OWNER_HEADERS",
     "finish_listing",
+    "partition",
 ]
 
 _log = Logger()
@@ -145,6 +146,20 @@ def finish_listing(response: SwiftResponse) -> SwiftResponse:
     add_vary_accept(response.headers)
     response.headers.pop("X-Put-Timestamp", None)
     return response
+
+
+def partition(ring: "RingLike", account: str, container: Optional[str] = None,
+              obj: Optional[str] = None) -> int:
+    """
+    The partition of a path whose names are WSGI strings: hashed as the
+    bytes the client sent, as Swift does, so that non-ASCII names land where
+    Swift's own proxies and replicators look for them.
+    """
+    return ring.get_part(
+        account.encode("latin-1"),
+        None if container is None else container.encode("latin-1"),
+        None if obj is None else obj.encode("latin-1"),
+    )
 
 
 BackendAnswer = tuple[int, str, bytes, HeaderDict]
@@ -381,7 +396,7 @@ class Controller:
         """
         account = account if account is not None else self.account
         ring = self.context.rings.account
-        part = ring.get_part(account)
+        part = partition(ring, account)
 
         async def fetch() -> dict[str, Any]:
             probe = AccountProbe(self.context, self.request, account)
@@ -408,7 +423,7 @@ class Controller:
         container = container if container is not None else self.container
         assert container is not None
         ring = self.context.rings.container
-        part = ring.get_part(account, container)
+        part = partition(ring, account, container)
 
         async def fetch() -> dict[str, Any]:
             probe = ContainerProbe(self.context, self.request, account, container)
@@ -429,7 +444,7 @@ class Controller:
         Create C{account} on its account servers (C{account_autocreate}).
         """
         ring = self.context.rings.account
-        part = ring.get_part(account)
+        part = partition(ring, account)
         headers = _info_headers(self.request)
         headers["X-Timestamp"] = format_timestamp(self.context.reactor.seconds())
         probe = AccountProbe(self.context, self.request, account)

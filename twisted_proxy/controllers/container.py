@@ -11,6 +11,7 @@ from typing import Optional
 from twisted_proxy.constraints import check_metadata, transform_remove_headers
 from twisted_proxy.controllers.account import _listing_query
 from twisted_proxy.controllers.base import (
+    partition,
     OWNER_HEADERS,
     Controller,
     backend_request_headers,
@@ -79,7 +80,7 @@ class ContainerController(Controller):
             return error_response(404, method=request.method)
         ring = self.context.rings.container
         assert self.container is not None
-        part = ring.get_part(self.account, self.container)
+        part = partition(ring, self.account, self.container)
         response = await self.get_or_head(ring, part, _listing_query(request.query_string))
         if 200 <= response.status < 300 or response.status == 404:
             await self.context.info_cache.store(
@@ -146,7 +147,7 @@ class ContainerController(Controller):
             base.update(extra)
         headers = backend_request_headers(request, base)
         account_ring = self.context.rings.account
-        account_part = account_ring.get_part(self.account)
+        account_part = partition(account_ring, self.account)
         account_nodes = account_ring.get_part_nodes(account_part)
 
         def headers_for(slot: int) -> HeaderDict:
@@ -159,7 +160,7 @@ class ContainerController(Controller):
             return slot_headers
 
         ring = self.context.rings.container
-        part = ring.get_part(self.account, self.container)
+        part = partition(ring, self.account, self.container)
         cache = self.context.info_cache
         await cache.invalidate(request.environ, container_key(self.account, self.container))
         await cache.invalidate(request.environ, account_key(self.account))

@@ -24,6 +24,7 @@ from twisted_proxy.constraints import (
     update_content_type,
 )
 from twisted_proxy.controllers.base import (
+    partition,
     BackendAnswer,
     Controller,
     backend_request_headers,
@@ -82,7 +83,7 @@ class ObjectController(Controller):
         if 500 <= info["status"]:
             return error_response(503, method=request.method)
         ring, policy_index = self._object_ring(info)
-        part = ring.get_part(self.account, self.container, self.obj)
+        part = partition(ring, self.account, self.container, self.obj)
         headers = backend_request_headers(
             request, {"X-Backend-Storage-Policy-Index": str(policy_index)}
         )
@@ -121,7 +122,7 @@ class ObjectController(Controller):
         """
         assert self.container is not None
         ring = self.context.rings.container
-        part = ring.get_part(self.account, self.container)
+        part = partition(ring, self.account, self.container)
         nodes = ring.get_part_nodes(part)
         return [
             {
@@ -164,7 +165,7 @@ class ObjectController(Controller):
             return bad
         transform_remove_headers(request.headers, "object")
         ring, policy_index = self._object_ring(info)
-        part = ring.get_part(self.account, self.container, self.obj)
+        part = partition(ring, self.account, self.container, self.obj)
         base = backend_request_headers(request, {
             "X-Timestamp": format_timestamp(now),
             "X-Backend-Storage-Policy-Index": str(policy_index),
@@ -182,7 +183,7 @@ class ObjectController(Controller):
         if bad is not None:
             return bad
         ring, policy_index = self._object_ring(info)
-        part = ring.get_part(self.account, self.container, self.obj)
+        part = partition(ring, self.account, self.container, self.obj)
         base = backend_request_headers(request, {
             "X-Timestamp": format_timestamp(self.context.reactor.seconds()),
             "X-Backend-Storage-Policy-Index": str(policy_index),
@@ -216,7 +217,7 @@ class ObjectController(Controller):
             return bad
         transform_remove_headers(request.headers, "object")
         ring, policy_index = self._object_ring(info)
-        part = ring.get_part(self.account, self.container, self.obj)
+        part = partition(ring, self.account, self.container, self.obj)
         length = request.content_length
         extra = {
             "X-Backend-Storage-Policy-Index": str(policy_index),
