@@ -148,6 +148,31 @@ def finish_listing(response: SwiftResponse) -> SwiftResponse:
     return response
 
 
+def _true(value: Optional[str]) -> bool:
+    return value is not None and value.strip().lower() in ("true", "1", "yes", "on", "t", "y")
+
+
+def _float(value: Optional[str]) -> Optional[float]:
+    if value is None:
+        return None
+    try:
+        return float(value.split("_", 1)[0])
+    except ValueError:
+        return None
+
+
+def _source_timestamp(headers: HeaderDict) -> float:
+    """
+    The timestamp a source is judged by, as Swift picks it.
+    """
+    for name in ("X-Backend-Data-Timestamp", "X-Backend-Timestamp",
+                 "X-Put-Timestamp", "X-Timestamp"):
+        stamp = _float(headers.get(name))
+        if stamp is not None:
+            return stamp
+    return 0.0
+
+
 def partition(ring: "RingLike", account: str, container: Optional[str] = None,
               obj: Optional[str] = None) -> int:
     """
@@ -258,17 +283,37 @@ class Controller:
         query: str = "",
         good: Callable[[int], bool] = lambda status: 200 <= status < 400,
         keep_body: bool = True,
+        node_iter: Optional[Iterator[dict[str, Any]]] = None,
     ) -> tuple[Optional[tuple[IResponse, dict[str, Any]]], list[BackendAnswer]]:
         """
-        Try nodes one at a time until one gives a C{good} status.
+        Find a source for a read, by the rules of Swift's GetOrHeadHandler:
 
-        @return: the good response (body unread, when C{keep_body} is
-            false, or read into the answers list when true) with its node,
-            or C{None}, and the answers collected on the way.
+          - nodes are tried one at a time (primaries, then handoffs) until
+            one answers with a C{good} status;
+          - a 404 carrying C{X-Backend-Timestamp} is a tombstone: a source
+            older than the newest tombstone seen is not served;
+          - a 404 from a handoff without C{X-Backend-Timestamp} says nothing
+            (a handoff usually has no copy) and is not counted;
+          - with C{X-Newest: true}, every primary is asked and the source
+            with the newest timestamp is served, the others closed.
+
+        @param node_iter: the nodes to try (by default a fresh iteration of
+            the partition's); sharing it lets a later resume carry on where
+            this search stopped.
+        @return: the chosen response with its node, or C{None}, and the
+            answers collected on the way (the chosen one's body read into
+            the last answer when C{keep_body}; unread otherwise).
         """
         answers: list[BackendAnswer] = []
+        if node_iter is None:
+            node_iter = self.nodes(ring, part)
+        newest = _true(self.request.headers.get("X-Newest"))
+        tombstone = 0.0
+        candidates: list[tuple[float, IResponse, dict[str, Any]]] = []
         client = self.context.node_client
-        for node in self.nodes(ring, part):
+        for node in node_iter:
+            if newest and "handoff_index" in node and candidates:
+                break
             path = self.backend_path(node, part) + (f"?{query}" if query else "")
             try:
                 start = self.context.reactor.seconds()
@@ -279,8 +324,17 @@ class Controller:
                 continue
             status = response.code
             self.note_status(node, status)
-            if good(status) and not keep_body:
-                return (response, node), answers
+            backend = response_headers(response)
+            if good(status):
+                stamp = _source_timestamp(backend)
+                if stamp < tombstone:
+                    await discard_body(response, close=True)
+                    answers.append((404, "Not Found", b"", backend))
+                    continue
+                if newest:
+                    candidates.append((stamp, response, node))
+                    continue
+                return await self._chosen(response, node, backend, answers, keep_body)
             try:
                 body = await read_body(response)
             except CancelledError:
@@ -288,13 +342,31 @@ class Controller:
             except Exception as error:
                 self.note_error(node, error)
                 continue
-            answer = (status, response.phrase.decode("latin-1"), body,
-                      response_headers(response))
-            if good(status):
-                answers.append(answer)
-                return (response, node), answers
-            answers.append(answer)
-        return None, answers
+            if status == 404:
+                deleted = _float(backend.get("X-Backend-Timestamp"))
+                if deleted is None and "handoff_index" in node:
+                    continue
+                tombstone = max(tombstone, deleted or 0.0)
+            answers.append((status, response.phrase.decode("latin-1"), body, backend))
+        candidates = [c for c in candidates if c[0] >= tombstone] or []
+        if not candidates:
+            return None, answers
+        candidates.sort(key=lambda c: c[0])
+        _, response, node = candidates.pop()
+        for _, other, _ in candidates:
+            await discard_body(other, close=True)
+        return await self._chosen(response, node, response_headers(response), answers,
+                                  keep_body)
+
+    async def _chosen(
+        self, response: IResponse, node: dict[str, Any], backend: HeaderDict,
+        answers: list[BackendAnswer], keep_body: bool,
+    ) -> tuple[Optional[tuple[IResponse, dict[str, Any]]], list[BackendAnswer]]:
+        if keep_body:
+            body = await read_body(response)
+            answers.append((response.code, response.phrase.decode("latin-1"), body,
+                            backend))
+        return (response, node), answers
 
     async def get_or_head(
         self, ring: "RingLike", part: int, query: str = ""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from twisted.internet.defer import CancelledError, DeferredList, ensureDeferred
+from twisted.internet.defer import CancelledError, Deferred, DeferredList, ensureDeferred
 from twisted.python.failure import Failure
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 
@@ -33,11 +33,19 @@ from twisted_proxy.controllers.base import (
 )
 from twisted_proxy.http import HeaderDict, SwiftResponse, error_response
 from twisted_proxy.nodeclient import NodeError, read_body, response_headers
-from twisted_proxy.streaming import BackendBody
+from twisted_proxy.ranges import parse_range_header
+from twisted_proxy.resuming import ResumingBody, Source
+from twisted_proxy.streaming import discard_body
 from twisted_proxy.timestamp import Timestamp, http_date
 from twisted_proxy.upload import UploadFanout
 
 __all__ = ["ObjectController"]
+
+
+def _bare_etag(value: Optional[str]) -> Optional[str]:
+    if value and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
 
 
 def _good_object_status(status: int) -> bool:
@@ -87,13 +95,14 @@ class ObjectController(Controller):
         headers = backend_request_headers(
             request, {"X-Backend-Storage-Policy-Index": str(policy_index)}
         )
+        node_iter = self.nodes(ring, part)
         found, answers = await self.read_from_nodes(
             ring, part, request.method, headers,
-            good=_good_object_status, keep_body=False,
+            good=_good_object_status, keep_body=False, node_iter=node_iter,
         )
         if found is None:
             return self.best(answers, len(ring.get_part_nodes(part)))
-        response, _node = found
+        response, node = found
         backend = response_headers(response)
         # A plugin's own sub-request (a copy's source) may see sysmeta.
         client_headers = client_response_headers(
@@ -105,13 +114,53 @@ class ObjectController(Controller):
                                  response.phrase.decode("latin-1"))
         if response.length is not UNKNOWN_LENGTH:
             client_headers["Content-Length"] = str(response.length)
-        body = BackendBody(
-            response,
+        newest = (request.headers.get("X-Newest") or "").lower() in ("true", "1", "yes")
+        timeout = (self.settings.node_timeout if newest
+                   else self.settings.effective_recoverable_node_timeout)
+        etag = _bare_etag(backend.get("Etag"))
+
+        def find_source(range_header: str) -> Deferred[Optional[Source]]:
+            resume_headers = headers.copy()
+            resume_headers["Range"] = range_header
+            return Deferred.fromCoroutine(
+                self._next_source(ring, part, node_iter, resume_headers, etag))
+
+        body = ResumingBody(
+            (response, node),
             self.context.reactor,
-            self.settings.effective_recoverable_node_timeout,
+            timeout,
+            find_source,
+            parse_range_header(request.headers.get("Range")) if response.code == 206 else None,
+            self.note_error,
         )
         return SwiftResponse(response.code, client_headers, body,
                              response.phrase.decode("latin-1"))
+
+    async def _next_source(
+        self, ring: Any, part: int, node_iter: Any, headers: HeaderDict,
+        etag: Optional[str],
+    ) -> Optional[Source]:
+        """
+        The next node that can continue a body: it answers 200 or 206 with
+        the same etag (a replica holding another version of the object must
+        not be spliced in).
+        """
+        client = self.context.node_client
+        for node in node_iter:
+            try:
+                response = await client.request(
+                    node, "GET", self.backend_path(node, part), headers)
+            except NodeError as error:
+                self.note_error(node, error)
+                continue
+            self.note_status(node, response.code)
+            found = _bare_etag(response_headers(response).get("Etag"))
+            if response.code in (200, 206) and found == etag:
+                return response, node
+            await discard_body(response, close=True)
+            if response.code in (200, 206):
+                self.note_error(node, ValueError(f"etag {found} is not {etag}"))
+        return None
 
     # -- writes --------------------------------------------------------
 
