@@ -17,7 +17,7 @@ setup(
     install_requires=[
         "twisted[tls]>=23.10",
         "treq>=23.11",
-        "txredisapi>=1.4.10",
+        "txredisapi>=1.6.0",
         "zope.interface>=6",
     ],
     extras_require={

@@ -19,9 +19,9 @@ from twisted.python import usage
 
 from twisted_proxy.app import Pipeline, ProxyApplication, ProxyContext
 from twisted_proxy.config import ConfigError, ProxyConfig, ProxySettings, load_config
-from twisted_proxy.infostore import MemoryInfoStore
 from twisted_proxy.nodeclient import NodeClient
 from twisted_proxy.pipeline import build_filters
+from twisted_proxy.redisstore import make_info_store
 from twisted_proxy.ring import RingError, RingSet
 from twisted_proxy.server import ProxyResource, ProxySite
 from twisted_proxy.swiftconf import SwiftConfError, load_swift_conf
@@ -160,8 +160,8 @@ def build_proxy(
     """
     The proxy's L{ProxySite} and the L{ProxyContext} behind it.
 
-    @raise ConfigError: for a bad swift.conf, a missing ring, or a plugin's
-        bad option.
+    @raise ConfigError: for a bad swift.conf, a missing ring, a bad Redis
+        option in C{[filter:cache]}, or a plugin's bad option.
     """
     swift_dir = swift_dir or settings.swift_dir
     conf_path = os.path.join(swift_dir, "swift.conf")
@@ -171,7 +171,7 @@ def build_proxy(
     except (SwiftConfError, RingError, OSError) as error:
         raise ConfigError(str(error))
     node_client = NodeClient(reactor, settings.node_timeout, settings.conn_timeout)
-    store = MemoryInfoStore(reactor)
+    store = make_info_store(config, reactor)
     context = ProxyContext(reactor, settings, swift_conf, rings, node_client, store)
     filters = build_filters(config, context)
     app = Pipeline(filters, ProxyApplication(context))
