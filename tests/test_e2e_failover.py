@@ -1,0 +1,229 @@
+"""
+End to end: a download survives the object server serving it freezing or
+dying mid-body, and uploads and downloads stream with flat proxy memory.
+
+These run against C{twistd -n twisted-proxy --config conf/aio.conf} and its
+real Swift storage servers; the storage server a download is coming from is
+found by watching which of the proxy's connections is receiving data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import re
+import signal
+import subprocess
+import time
+import uuid
+from typing import Optional
+
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
+
+from tests.aioproxy import RunningProxy, running_proxy
+
+#: conf/aio.conf's recoverable_node_timeout.
+RECOVERABLE_NODE_TIMEOUT = 3.0
+MIB = 1024 * 1024
+
+
+def _token(proxy: RunningProxy) -> tuple[str, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=30)
+    conn.request("GET", "/auth/v1.0",
+                 headers={"X-Auth-User": "test:tester", "X-Auth-Key": "testing"})
+    reply = conn.getresponse()
+    reply.read()
+    conn.close()
+    url = reply.getheader("X-Storage-Url") or ""
+    return reply.getheader("X-Auth-Token") or "", url.split("/v1", 1)[1]
+
+
+def _received_by_peer(pid: int) -> dict[str, int]:
+    """
+    Bytes received so far on each established TCP connection of C{pid}, by
+    peer address.
+    """
+    lines = subprocess.check_output(["ss", "-tnpi"], text=True).splitlines()
+    found: dict[str, int] = {}
+    for index, line in enumerate(lines):
+        if f"pid={pid}," not in line or not line.startswith("ESTAB"):
+            continue
+        peer = line.split()[4]
+        info = lines[index + 1] if index + 1 < len(lines) else ""
+        match = re.search(r"bytes_received:(\d+)", info)
+        found[peer] = int(match.group(1)) if match else 0
+    return found
+
+
+def _listener_pid(port: str) -> int:
+    for line in subprocess.check_output(["ss", "-tlnp"], text=True).splitlines():
+        if f":{port} " in line:
+            match = re.search(r"pid=(\d+)", line)
+            if match:
+                return int(match.group(1))
+    raise AssertionError(f"nothing listens on port {port}")
+
+
+def _peak_rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def _reset_peak_rss(pid: int) -> None:
+    """
+    Make VmHWM start again from the current RSS (Linux's clear_refs 5), so
+    that earlier tests' peaks do not count.
+    """
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as refs:
+            refs.write("5")
+    except OSError:
+        raise SkipTest("cannot reset the proxy's peak RSS")
+
+
+def _rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+class _Transfers(SynchronousTestCase):
+    def setUp(self) -> None:
+        try:
+            subprocess.check_output(["ss", "-V"])
+        except (OSError, subprocess.CalledProcessError):
+            raise SkipTest("needs ss (iproute2) to find the serving node")
+        self.proxy = running_proxy()
+        self.token, self.account = _token(self.proxy)
+        self.container = f"failover-{uuid.uuid4().hex}"
+        self.request("PUT", self.container)
+
+    def connect(self) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", self.proxy.port, timeout=60)
+
+    def request(self, method: str, path: str, body: Optional[bytes] = None,
+                expect: int = 201) -> http.client.HTTPResponse:
+        conn = self.connect()
+        conn.request(method, f"/v1{self.account}/{path}", body=body,
+                     headers={"X-Auth-Token": self.token})
+        reply = conn.getresponse()
+        reply.read()
+        conn.close()
+        self.assertEqual(reply.status, expect)
+        return reply
+
+
+class FailoverTests(_Transfers):
+    """
+    A 64 MiB download whose object server freezes or dies mid-body still
+    arrives whole.
+    """
+
+    def _interruptDownload(self, how: signal.Signals) -> float:
+        body = os.urandom(64 * MIB)
+        self.request("PUT", f"{self.container}/big", body)
+        conn = self.connect()
+        conn.request("GET", f"/v1{self.account}/{self.container}/big",
+                     headers={"X-Auth-Token": self.token})
+        reply = conn.getresponse()
+        self.assertEqual(reply.status, 200)
+        pid = self.proxy.process.pid
+        chunks = [reply.read(4 * MIB)]
+        before = _received_by_peer(pid)
+        chunks.append(reply.read(4 * MIB))
+        time.sleep(0.3)
+        after = _received_by_peer(pid)
+        serving = max(after, key=lambda peer: after[peer] - before.get(peer, 0))
+        server = _listener_pid(serving.rsplit(":", 1)[1])
+        os.kill(server, how)
+        started = time.monotonic()
+        try:
+            while True:
+                data = reply.read(MIB)
+                if not data:
+                    break
+                chunks.append(data)
+        finally:
+            if how == signal.SIGSTOP:
+                os.kill(server, signal.SIGCONT)
+        elapsed = time.monotonic() - started
+        conn.close()
+        received = b"".join(chunks)
+        self.assertEqual(len(received), len(body))
+        self.assertEqual(hashlib.md5(received).hexdigest(), hashlib.md5(body).hexdigest())
+        return elapsed
+
+    def test_frozenObjectServer(self) -> None:
+        """
+        SIGSTOP of the serving object server: the proxy resumes on another
+        replica after recoverable_node_timeout, and the client gets every
+        byte once.
+        """
+        elapsed = self._interruptDownload(signal.SIGSTOP)
+        self.assertLess(elapsed, RECOVERABLE_NODE_TIMEOUT + 10)
+
+    def test_killedObjectServer(self) -> None:
+        """
+        SIGKILL of the serving object server: the proxy resumes at once.
+        """
+        elapsed = self._interruptDownload(signal.SIGKILL)
+        self.assertLess(elapsed, 10)
+
+
+class FlatMemoryTests(_Transfers):
+    """
+    Bodies stream through the proxy: its memory does not grow with the size
+    of what passes through it. C{TWISTED_PROXY_SOAK_GIB} sets the size
+    (default 0.25 GiB; the 2 GiB run is on request).
+    """
+
+    def test_putAndGetFlatMemory(self) -> None:
+        size = int(float(os.environ.get("TWISTED_PROXY_SOAK_GIB", "0.25")) * 1024 * MIB)
+        pid = self.proxy.process.pid
+        _reset_peak_rss(pid)
+        start_rss = _rss_kib(pid)
+        block = os.urandom(MIB)
+        digest = hashlib.md5()
+        conn = self.connect()
+        conn.putrequest("PUT", f"/v1{self.account}/{self.container}/huge")
+        conn.putheader("X-Auth-Token", self.token)
+        conn.putheader("Content-Length", str(size))
+        conn.endheaders()
+        sent = 0
+        while sent < size:
+            piece = block[: min(MIB, size - sent)]
+            conn.send(piece)
+            digest.update(piece)
+            sent += len(piece)
+        reply = conn.getresponse()
+        reply.read()
+        conn.close()
+        self.assertEqual(reply.status, 201)
+        self.assertEqual(reply.getheader("Etag"), digest.hexdigest())
+
+        conn = self.connect()
+        conn.request("GET", f"/v1{self.account}/{self.container}/huge",
+                     headers={"X-Auth-Token": self.token})
+        reply = conn.getresponse()
+        check = hashlib.md5()
+        got = 0
+        while True:
+            data = reply.read(MIB)
+            if not data:
+                break
+            check.update(data)
+            got += len(data)
+        conn.close()
+        self.assertEqual(got, size)
+        self.assertEqual(check.hexdigest(), digest.hexdigest())
+        growth_mib = (_peak_rss_kib(pid) - start_rss) / 1024
+        print(f"\n{size / MIB:.0f} MiB PUT+GET: proxy peak RSS grew {growth_mib:.1f} MiB "
+              f"(from {start_rss / 1024:.1f} MiB)")
+        self.assertLess(growth_mib, 64, f"proxy peak RSS grew by {growth_mib:.1f} MiB")
+        self.request("DELETE", f"{self.container}/huge", expect=204)
