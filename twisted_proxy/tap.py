@@ -12,11 +12,12 @@ from typing import Any, Callable, Optional
 from twisted.application import service
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.testing import MemoryReactor
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 from twisted.python import usage
 
+from twisted_proxy.aioredis import RedisProcessService, wants_redis
 from twisted_proxy.app import Pipeline, ProxyApplication, ProxyContext
 from twisted_proxy.config import ConfigError, ProxyConfig, ProxySettings, load_config
 from twisted_proxy.nodeclient import NodeClient
@@ -211,6 +212,20 @@ def makeService(options: Options) -> service.IService:
         cluster.setServiceParent(top)
         swift_dir = layout.swift_dir
         ready = cluster.whenReady
+        try:
+            redis_wanted = wants_redis(aio_section)
+        except ValueError as error:
+            raise SystemExit(f"twisted-proxy: {config.path}: [aio] {error}")
+        if redis_wanted:
+            redis = RedisProcessService(reactor)
+            redis.setServiceParent(top)
+            cache = config.sections.setdefault("filter:cache", dict(config.defaults))
+            cache["redis_url"] = redis.url
+
+            def ready() -> Deferred[None]:
+                both = gatherResults([cluster.whenReady(), redis.whenReady()],
+                                     consumeErrors=True)
+                return both.addCallback(lambda _: None)
     try:
         site, context, rings = build_proxy(config, settings, reactor, swift_dir)
     except ConfigError as error:
