@@ -26,6 +26,7 @@ from twisted_proxy.redisstore import make_info_store
 from twisted_proxy.ring import RingError, RingSet
 from twisted_proxy.server import ProxyResource, ProxySite
 from twisted_proxy.swiftconf import SwiftConfError, load_swift_conf
+from twisted_proxy.workers import WorkerPoolService, WorkerSpec
 
 __all__ = ["Options", "makeService", "ProxyService", "build_proxy"]
 
@@ -232,6 +233,55 @@ def makeService(options: Options) -> service.IService:
         raise SystemExit(f"twisted-proxy: {error}")
     _RingReloader(rings).setServiceParent(top)
     description = options["port"] or _endpoint_description(settings)
-    ListenWhenReady(description, site, ready, reactor).setServiceParent(top)
+    if settings.workers >= 2:
+        _worker_pool(config, settings, description, swift_dir, ready, reactor
+                     ).setServiceParent(top)
+    else:
+        ListenWhenReady(description, site, ready, reactor).setServiceParent(top)
     return top
+
+
+def _tcp_address(description: str) -> tuple[str, int]:
+    """
+    Host and port of a C{tcp:PORT[:interface=HOST]} endpoint description.
+
+    @raise ValueError: for any other kind of endpoint.
+    """
+    parts = description.replace("\\:", "\0").split(":")
+    if not parts or parts[0] != "tcp":
+        raise ValueError(f"workers need a tcp: endpoint, not {description!r}")
+    host, port = "0.0.0.0", None
+    for part in parts[1:]:
+        key, sep, value = part.partition("=")
+        value = value.replace("\0", ":")
+        if not sep:
+            port = int(key)
+        elif key == "port":
+            port = int(value)
+        elif key == "interface":
+            host = value
+    if port is None:
+        raise ValueError(f"no port in {description!r}")
+    return host, port
+
+
+def _worker_pool(config: ProxyConfig, settings: ProxySettings, description: str,
+                 swift_dir: Optional[str], ready: Callable[[], Deferred[None]],
+                 reactor: Any) -> WorkerPoolService:
+    """
+    The service running C{settings.workers} proxy processes.
+    """
+    cache = config.filter_section("cache") or {}
+    redis_url = cache.get("redis_url")
+    if not redis_url and "tempauth" in config.pipeline:
+        raise SystemExit(
+            f"twisted-proxy: {config.path}: [app:{config.app_name}] workers: "
+            f"{settings.workers} workers must share tempauth tokens; set "
+            "[filter:cache] redis_url (the all-in-one cluster's redis does)")
+    try:
+        host, port = _tcp_address(description)
+    except ValueError as error:
+        raise SystemExit(f"twisted-proxy: --port: {error}")
+    spec = WorkerSpec(config.path, swift_dir, redis_url)
+    return WorkerPoolService(reactor, host, port, settings.workers, spec, ready)
 
