@@ -176,6 +176,72 @@ class FailoverTests(_Transfers):
         self.assertLess(elapsed, 10)
 
 
+def _sent_by_peer(pid: int) -> dict[str, int]:
+    lines = subprocess.check_output(["ss", "-tnpi"], text=True).splitlines()
+    found: dict[str, int] = {}
+    for index, line in enumerate(lines):
+        if f"pid={pid}," not in line or not line.startswith("ESTAB"):
+            continue
+        info = lines[index + 1] if index + 1 < len(lines) else ""
+        match = re.search(r"bytes_sent:(\d+)", info)
+        found[line.split()[4]] = int(match.group(1)) if match else 0
+    return found
+
+
+#: conf/aio.conf's node_timeout.
+NODE_TIMEOUT = 10.0
+
+
+class UploadFailoverTests(_Transfers):
+    """
+    An upload goes on without an object server that stops taking data, as
+    long as a quorum of them remains.
+    """
+
+    def test_frozenObjectServerDuringUpload(self) -> None:
+        size = 128 * MIB
+        block = os.urandom(MIB)
+        conn = self.connect()
+        conn.putrequest("PUT", f"/v1{self.account}/{self.container}/up")
+        conn.putheader("X-Auth-Token", self.token)
+        conn.putheader("Content-Length", str(size))
+        conn.endheaders()
+        pid = self.proxy.process.pid
+        sent, frozen = 0, None
+        digest = hashlib.md5()
+        try:
+            while sent < size:
+                conn.send(block)
+                digest.update(block)
+                sent += MIB
+                if frozen is None and sent >= 16 * MIB:
+                    before = _sent_by_peer(pid)
+                    conn.send(block)
+                    digest.update(block)
+                    sent += MIB
+                    time.sleep(0.2)
+                    after = _sent_by_peer(pid)
+                    peer = max(after, key=lambda p: after[p] - before.get(p, 0))
+                    frozen = _listener_pid(peer.rsplit(":", 1)[1])
+                    os.kill(frozen, signal.SIGSTOP)
+                    started = time.monotonic()
+            reply = conn.getresponse()
+            reply.read()
+        finally:
+            if frozen is not None:
+                os.kill(frozen, signal.SIGCONT)
+        elapsed = time.monotonic() - started
+        self.assertEqual(reply.status, 201)
+        self.assertEqual(reply.getheader("Etag"), digest.hexdigest())
+        self.assertLess(elapsed, NODE_TIMEOUT + 20)
+        got = self.connect()
+        got.request("GET", f"/v1{self.account}/{self.container}/up",
+                    headers={"X-Auth-Token": self.token})
+        answer = got.getresponse()
+        self.assertEqual(hashlib.md5(answer.read()).hexdigest(), digest.hexdigest())
+        got.close()
+
+
 class FlatMemoryTests(_Transfers):
     """
     Bodies stream through the proxy: its memory does not grow with the size

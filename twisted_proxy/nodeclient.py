@@ -160,6 +160,10 @@ class NodeClient:
         bodyProducer: Optional[IBodyProducer] = None,
         timeout: Optional[float] = None,
     ) -> "Deferred[IResponse]":
+        """
+        See L{INodeClient.request}; a C{timeout} of 0 or less sets no
+        timer, for a caller that bounds the request itself.
+        """
         url = f"http://{_host(node)}:{node['port']}{path}".encode("latin-1")
         raw = Headers()
         for name, value in headers.items():
@@ -167,10 +171,14 @@ class NodeClient:
         d = self._agent.request(method.encode("ascii"), url, raw, bodyProducer)
         if timeout is None:
             timeout = self.node_timeout
-        timedOut = []
+        if timeout <= 0:
+            # The caller bounds this request itself (an upload, whose
+            # answer only comes once its whole body went out).
+            return d.addErrback(_translate, node, None)
+        expired: list[float] = []
 
         def expire() -> None:
-            timedOut.append(True)
+            expired.append(timeout)
             d.cancel()
 
         call = self._reactor.callLater(timeout, expire)
@@ -180,18 +188,22 @@ class NodeClient:
                 call.cancel()
             return result
 
-        def failed(failure: Failure) -> Failure:
-            if timedOut:
-                raise NodeTimeout(node, f"no response within {timeout}s")
-            if _cancelled(failure):
-                # The caller gave up (its client went away): not the node's
-                # fault, so not a NodeError that would count against it.
-                raise CancelledError()
-            raise NodeError(node, failure.getErrorMessage() or repr(failure.value))
-
         d.addBoth(done)
-        d.addErrback(failed)
+        d.addErrback(lambda failure: _translate(failure, node, expired[0] if expired else None))
         return d
+
+
+def _translate(failure: Failure, node: dict[str, Any], timed_out: Optional[float]) -> Any:
+    """
+    A failed request as the controllers see it: L{NodeTimeout} when our
+    timer fired, L{CancelledError} when the caller gave up (its client went
+    away: not the node's fault), L{NodeError} for anything else.
+    """
+    if timed_out is not None:
+        raise NodeTimeout(node, f"no response within {timed_out}s")
+    if _cancelled(failure):
+        raise CancelledError()
+    raise NodeError(node, failure.getErrorMessage() or repr(failure.value))
 
 
 def _cancelled(failure: Failure) -> bool:

@@ -17,7 +17,7 @@ from collections import deque
 from typing import Callable, Optional
 
 from twisted.internet.defer import Deferred, fail
-from twisted.internet.interfaces import IConsumer, IProducer, IPushProducer
+from twisted.internet.interfaces import IConsumer, IProducer, IPushProducer, IReactorTime
 from twisted.python.failure import Failure
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
@@ -42,6 +42,8 @@ class UploadSlot:
         self.length = length
         self.consumer: Optional[IConsumer] = None
         self.paused = False
+        #: When the backend stopped taking data (C{None}: it is taking it).
+        self.paused_since: Optional[float] = None
         self.live = True
         self._done: Optional[Deferred[None]] = None
 
@@ -59,10 +61,13 @@ class UploadSlot:
 
     def pauseProducing(self) -> None:
         self.paused = True
+        if self.paused_since is None:
+            self.paused_since = self._fanout.now()
         self._fanout._updateFlow()
 
     def resumeProducing(self) -> None:
         self.paused = False
+        self.paused_since = None
         self._fanout._updateFlow()
 
     def stopProducing(self) -> None:
@@ -107,8 +112,10 @@ class UploadFanout:
         goes (its request failed or stopped reading the body).
     """
 
-    def __init__(self, length: Optional[int]) -> None:
+    def __init__(self, length: Optional[int], clock: Optional[IReactorTime] = None
+                 ) -> None:
         self.length = length
+        self._clock = clock
         self.md5 = hashlib.md5()
         self.received = 0
         self._slots: list[UploadSlot] = []
@@ -124,6 +131,12 @@ class UploadFanout:
         self._ready: Deferred[None] = Deferred()
         self._readyFired = False
         self.onAllGone: Optional[Callable[[], None]] = None
+
+    def now(self) -> float:
+        """
+        The time on the fan-out's clock (0 without one).
+        """
+        return self._clock.seconds() if self._clock is not None else 0.0
 
     def slot(self) -> UploadSlot:
         """

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from twisted.internet.defer import CancelledError, Deferred, DeferredList, ensureDeferred
+from twisted.internet.defer import CancelledError, Deferred, DeferredList, ensureDeferred, succeed
+from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 
@@ -120,6 +121,10 @@ class ObjectController(Controller):
         etag = _bare_etag(backend.get("Etag"))
 
         def find_source(range_header: str) -> Deferred[Optional[Source]]:
+            if response.code not in (200, 206):
+                # An error or redirect body (a 416's) is no object data:
+                # what is left of it cannot come from another node.
+                return succeed(None)
             resume_headers = headers.copy()
             resume_headers["Range"] = range_header
             return Deferred.fromCoroutine(
@@ -291,7 +296,9 @@ class ObjectController(Controller):
         """
         replicas = len(ring.get_part_nodes(part))
         quorum = quorum_size(replicas)
-        fanout = UploadFanout(length)
+        reactor = self.context.reactor
+        node_timeout = self.settings.node_timeout
+        fanout = UploadFanout(length, reactor)
         client = self.context.node_client
         node_iter = self.nodes(ring, part)
         nodes = []
@@ -308,9 +315,11 @@ class ObjectController(Controller):
             headers = self._slot_headers(base, updates, replicas, index)
             slot = slots[index]
             try:
+                # No overall limit: the watchdog below bounds each write
+                # and the final answer by node_timeout, as Swift does.
                 response = await client.request(
                     node, "PUT", self.backend_path(node, part), headers, slot,
-                    timeout=self.settings.node_timeout + _upload_allowance(length),
+                    timeout=0,
                 )
                 payload = await read_body(response)
             except CancelledError:
@@ -333,8 +342,19 @@ class ObjectController(Controller):
                 d.addErrback(lambda _: None)
                 d.cancel()
             return error_response(503, method="PUT")
-        await self._pump(source, fanout)
+        upload = _UploadWatch(reactor, node_timeout, quorum, fanout, slots, pending,
+                              lambda index, why: self.note_error(nodes[index], why))
+        try:
+            await self._pump(source, fanout, upload)
+        finally:
+            upload.bodyDone()
+        if upload.quorum_lost:
+            for d in pending:
+                d.addErrback(lambda _: None)
+                d.cancel()
+            return error_response(503, method="PUT")
         results = await DeferredList(pending, consumeErrors=True)
+        upload.stop()
         answers: list[BackendAnswer] = [
             value for ok, value in results if ok
         ]
@@ -357,18 +377,25 @@ class ObjectController(Controller):
     def _last_modified(self, timestamp: str) -> str:
         return http_date(Timestamp(timestamp))
 
-    async def _pump(self, source: Optional[IBodyProducer], fanout: UploadFanout) -> None:
+    async def _pump(self, source: Optional[IBodyProducer], fanout: UploadFanout,
+                    upload: "_UploadWatch") -> None:
         """
-        Feed C{source} into C{fanout} until it ends.
+        Feed C{source} into C{fanout} until it ends, or until too few nodes
+        remain to make a quorum.
         """
         if source is None:
             fanout.finish()
             return
         producing = source.startProducing(fanout)  # type: ignore[arg-type]
         fanout.registerSource(source)  # type: ignore[arg-type]
+        upload.producing = producing
         try:
             await producing
         except CancelledError:
+            if upload.quorum_lost:
+                fanout.fail(Failure(NodeError({"ip": "-", "port": 0, "device": "-"},
+                                              "too few nodes left")))
+                return
             raise
         except Exception as error:
             fanout.fail(Failure(error))
@@ -376,10 +403,66 @@ class ObjectController(Controller):
         fanout.finish()
 
 
-def _upload_allowance(length: Optional[int]) -> float:
+class _UploadWatch:
     """
-    Extra seconds a backend PUT may take for the final status, beyond
-    C{node_timeout}, while the body is still flowing: the headers only come
-    back after the whole body has been sent.
+    Swift's time limits on an upload: a node that takes no data for
+    C{node_timeout} is dropped (its request cancelled), and once the body
+    has gone out each node has C{node_timeout} to answer. When fewer than
+    a quorum of nodes remain, the upload stops (C{quorum_lost}).
     """
-    return 3600.0
+
+    def __init__(self, clock: Any, node_timeout: float, quorum: int,
+                 fanout: UploadFanout, slots: list[Any], pending: list[Deferred[Any]],
+                 failed: Any) -> None:
+        self._clock = clock
+        self._timeout = node_timeout
+        self._quorum = quorum
+        self._fanout = fanout
+        self._slots = slots
+        self._pending = pending
+        self._failed = failed
+        self.quorum_lost = False
+        self.producing: Optional[Deferred[Any]] = None
+        self._answers: list[Any] = []
+        self._loop = LoopingCall(self._check)
+        self._loop.clock = clock
+        self._loop.start(min(1.0, node_timeout / 4), now=False)
+
+    def _check(self) -> None:
+        now = self._clock.seconds()
+        for index, slot in enumerate(self._slots):
+            since = slot.paused_since
+            if slot.live and since is not None and now - since > self._timeout:
+                self._failed(index, TimeoutError(
+                    f"took no upload data for {self._timeout}s"))
+                self._pending[index].cancel()
+        if len(self._fanout.live_slots) < self._quorum and not self.quorum_lost:
+            self.quorum_lost = True
+            if self.producing is not None and not self.producing.called:
+                self.producing.cancel()
+
+    def bodyDone(self) -> None:
+        """
+        The whole body went out: the stall check ends, and each node gets
+        C{node_timeout} to answer.
+        """
+        if self._loop.running:
+            self._loop.stop()
+        for d in self._pending:
+            if not d.called:
+                call = self._clock.callLater(self._timeout, d.cancel)
+                d.addBoth(_cancelCall, call)
+                self._answers.append(call)
+
+    def stop(self) -> None:
+        if self._loop.running:
+            self._loop.stop()
+        for call in self._answers:
+            if call.active():
+                call.cancel()
+
+
+def _cancelCall(result: Any, call: Any) -> Any:
+    if call.active():
+        call.cancel()
+    return result
