@@ -28,6 +28,7 @@ from twisted_proxy.info import (
 from twisted_proxy.nodeclient import NodeError, read_body, response_headers
 from twisted_proxy.nodes import iter_nodes
 from twisted_proxy.streaming import discard_body
+from twisted_proxy.timestamp import Timestamp
 
 if TYPE_CHECKING:
     from twisted_proxy.app import ProxyContext
@@ -152,25 +153,30 @@ def _true(value: Optional[str]) -> bool:
     return value is not None and value.strip().lower() in ("true", "1", "yes", "on", "t", "y")
 
 
-def _float(value: Optional[str]) -> Optional[float]:
-    if value is None:
+def _timestamp(value: Optional[str]) -> Optional[Timestamp]:
+    """
+    A timestamp header's value, offset included (versions written at the
+    same instant are ordered by it, as in Swift), or C{None} when absent or
+    unparseable.
+    """
+    if not value:
         return None
     try:
-        return float(value.split("_", 1)[0])
+        return Timestamp(value, check_bounds=False)
     except ValueError:
         return None
 
 
-def _source_timestamp(headers: HeaderDict) -> float:
+def _source_timestamp(headers: HeaderDict) -> Timestamp:
     """
     The timestamp a source is judged by, as Swift picks it.
     """
     for name in ("X-Backend-Data-Timestamp", "X-Backend-Timestamp",
                  "X-Put-Timestamp", "X-Timestamp"):
-        stamp = _float(headers.get(name))
+        stamp = _timestamp(headers.get(name))
         if stamp is not None:
             return stamp
-    return 0.0
+    return Timestamp(0)
 
 
 def partition(ring: "RingLike", account: str, container: Optional[str] = None,
@@ -308,47 +314,60 @@ class Controller:
         if node_iter is None:
             node_iter = self.nodes(ring, part)
         newest = _true(self.request.headers.get("X-Newest"))
-        tombstone = 0.0
-        candidates: list[tuple[float, IResponse, dict[str, Any]]] = []
+        tombstone = Timestamp(0)
+        candidates: list[tuple[Timestamp, IResponse, dict[str, Any]]] = []
         client = self.context.node_client
-        for node in node_iter:
-            if newest and "handoff_index" in node and candidates:
-                break
-            path = self.backend_path(node, part) + (f"?{query}" if query else "")
-            try:
-                start = self.context.reactor.seconds()
-                response = await client.request(node, method, path, headers)
-                self.context.timings.record(node, self.context.reactor.seconds() - start)
-            except NodeError as error:
-                self.note_error(node, error)
-                continue
-            status = response.code
-            self.note_status(node, status)
-            backend = response_headers(response)
-            if good(status):
-                stamp = _source_timestamp(backend)
-                if stamp < tombstone:
-                    await discard_body(response, close=True)
-                    answers.append((404, "Not Found", b"", backend))
+        try:
+            for node in node_iter:
+                if newest and "handoff_index" in node and candidates:
+                    break
+                path = self.backend_path(node, part) + (f"?{query}" if query else "")
+                try:
+                    start = self.context.reactor.seconds()
+                    response = await client.request(node, method, path, headers)
+                    self.context.timings.record(node, self.context.reactor.seconds() - start)
+                except NodeError as error:
+                    self.note_error(node, error)
                     continue
-                if newest:
-                    candidates.append((stamp, response, node))
+                status = response.code
+                self.note_status(node, status)
+                backend = response_headers(response)
+                if good(status):
+                    stamp = _source_timestamp(backend)
+                    if stamp < tombstone:
+                        await discard_body(response, close=True)
+                        answers.append((404, "Not Found", b"", backend))
+                        continue
+                    if newest:
+                        candidates.append((stamp, response, node))
+                        continue
+                    return await self._chosen(response, node, backend, answers, keep_body)
+                try:
+                    body = await read_body(response)
+                except CancelledError:
+                    raise
+                except Exception as error:
+                    self.note_error(node, error)
                     continue
-                return await self._chosen(response, node, backend, answers, keep_body)
-            try:
-                body = await read_body(response)
-            except CancelledError:
-                raise
-            except Exception as error:
-                self.note_error(node, error)
-                continue
-            if status == 404:
-                deleted = _float(backend.get("X-Backend-Timestamp"))
-                if deleted is None and "handoff_index" in node:
-                    continue
-                tombstone = max(tombstone, deleted or 0.0)
-            answers.append((status, response.phrase.decode("latin-1"), body, backend))
-        candidates = [c for c in candidates if c[0] >= tombstone] or []
+                if status == 404:
+                    deleted = _timestamp(backend.get("X-Backend-Timestamp"))
+                    if not deleted and "handoff_index" in node:
+                        continue
+                    if deleted is not None and deleted > tombstone:
+                        tombstone = deleted
+                answers.append((status, response.phrase.decode("latin-1"), body, backend))
+        except BaseException:
+            # Given up (the client went away): versions held open for
+            # X-Newest are let go.
+            for _, held, _ in candidates:
+                discard_body(held, close=True)
+            raise
+        for _, stale, _ in [c for c in candidates if c[0] < tombstone]:
+            # Older than a deletion: not served, and counted as the 404 it
+            # stands for, as when it is found after the tombstone.
+            await discard_body(stale, close=True)
+            answers.append((404, "Not Found", b"", response_headers(stale)))
+        candidates = [c for c in candidates if c[0] >= tombstone]
         if not candidates:
             return None, answers
         candidates.sort(key=lambda c: c[0])

@@ -146,9 +146,10 @@ class ObjectController(Controller):
         etag: Optional[str],
     ) -> Optional[Source]:
         """
-        The next node that can continue a body: it answers 200 or 206 with
-        the same etag (a replica holding another version of the object must
-        not be spliced in).
+        The next node that can continue a body: it answers 206 to the
+        C{Range} in C{headers} with the same etag (a replica holding another
+        version of the object must not be spliced in, nor a whole body from
+        a node that ignored the C{Range}).
         """
         client = self.context.node_client
         for node in node_iter:
@@ -160,7 +161,7 @@ class ObjectController(Controller):
                 continue
             self.note_status(node, response.code)
             found = _bare_etag(response_headers(response).get("Etag"))
-            if response.code in (200, 206) and found == etag:
+            if response.code == 206 and found == etag:
                 return response, node
             await discard_body(response, close=True)
             if response.code in (200, 206):
