@@ -22,7 +22,7 @@ from twisted_proxy.info import (
     headers_to_container_info,
     headers_to_object_info,
 )
-from twisted_proxy.infostore import MemoryInfoStore
+from twisted_proxy.infostore import LayeredInfoStore, MemoryInfoStore
 from twisted_proxy.interfaces import IInfoStore
 
 
@@ -442,3 +442,66 @@ class InfoCacheTests(SynchronousTestCase):
         )
         self.assertIsNone(self.stored("account/a"))
         self.assertEqual(self.fetch.calls, [])
+
+
+class _CountingStore(MemoryInfoStore):
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(clock)
+        self.gets = 0
+
+    def get(self, key: str):  # type: ignore[no-untyped-def]
+        self.gets += 1
+        return super().get(key)
+
+
+class LayeredInfoStoreTests(SynchronousTestCase):
+    """
+    L{LayeredInfoStore}: a short local tier in front of a shared store.
+    """
+
+    def test_hitsSkipTheSharedStore(self) -> None:
+        clock = Clock()
+        shared = _CountingStore(clock)
+        store = LayeredInfoStore(shared, clock, local_ttl=1.0)
+        self.successResultOf(shared.set("k", {"v": 1}, 60))
+        self.assertEqual(self.successResultOf(store.get("k")), {"v": 1})
+        self.assertEqual(self.successResultOf(store.get("k")), {"v": 1})
+        self.assertEqual(shared.gets, 1)
+        clock.advance(1.5)
+        self.assertEqual(self.successResultOf(store.get("k")), {"v": 1})
+        self.assertEqual(shared.gets, 2)
+
+    def test_ownWritesAreSeenAtOnce(self) -> None:
+        clock = Clock()
+        shared = _CountingStore(clock)
+        store = LayeredInfoStore(shared, clock, local_ttl=5.0)
+        self.successResultOf(store.set("k", "old", 60))
+        self.assertEqual(self.successResultOf(store.get("k")), "old")
+        self.successResultOf(store.set("k", "new", 60))
+        self.assertEqual(self.successResultOf(store.get("k")), "new")
+        self.successResultOf(store.delete("k"))
+        self.assertIsNone(self.successResultOf(store.get("k")))
+        self.assertIsNone(self.successResultOf(shared.get("k")))
+
+    def test_otherWritersWithinLocalTTL(self) -> None:
+        """
+        A change made by another process (straight to the shared store) is
+        seen once the local copy expires.
+        """
+        clock = Clock()
+        shared = _CountingStore(clock)
+        store = LayeredInfoStore(shared, clock, local_ttl=1.0)
+        self.successResultOf(store.set("k", "old", 60))
+        self.successResultOf(shared.set("k", "new", 60))
+        self.assertEqual(self.successResultOf(store.get("k")), "old")
+        clock.advance(1.01)
+        self.assertEqual(self.successResultOf(store.get("k")), "new")
+
+    def test_noLocalTier(self) -> None:
+        clock = Clock()
+        shared = _CountingStore(clock)
+        store = LayeredInfoStore(shared, clock, local_ttl=0)
+        self.successResultOf(store.set("k", 1, 60))
+        self.successResultOf(store.get("k"))
+        self.successResultOf(store.get("k"))
+        self.assertEqual(shared.gets, 2)

@@ -23,7 +23,7 @@ from zope.interface import provider
 from zope.interface.verify import verifyObject
 
 from twisted_proxy.config import ConfigError, ProxyConfig, load_config
-from twisted_proxy.infostore import MemoryInfoStore
+from twisted_proxy.infostore import LayeredInfoStore, MemoryInfoStore
 from twisted_proxy.interfaces import IInfoStore
 from twisted_proxy.redisstore import (
     RedisInfoStore,
@@ -826,7 +826,9 @@ class RealRedisTests(TestCase):
                 + f"redis_url = {self.server.url}\nredis_key_prefix = mk:\n"
                 + "redis_pool_size = 2\n"
             )
-        store = make_info_store(load_config(path), reactor)
+        layered = make_info_store(load_config(path), reactor)
+        assert isinstance(layered, LayeredInfoStore)
+        store = layered.shared
         assert isinstance(store, RedisInfoStore)
         self.addCleanup(self.close, store)
         self.assertEqual(store.key_prefix, "mk:")

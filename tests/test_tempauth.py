@@ -1033,3 +1033,26 @@ class AccountACLHeaderTests(_TempAuthTestCase):
             ),
             (403, False),
         )
+
+
+class KnownTokenTests(_TempAuthTestCase):
+    """
+    A process keeps the tokens it issued or validated until they expire.
+    """
+
+    def test_storeUnreachable(self) -> None:
+        """
+        A token this process knows still works while the store answers
+        nothing (Redis down): no 401 for a known user.
+        """
+        token = self.token("test:tester")
+        self.context.info_store._entries.clear()
+        request = self.request("GET", "/v1/AUTH_test", {"X-Auth-Token": token})
+        self.assertEqual(self.call(request).status, 200)
+
+    def test_expiresLocallyToo(self) -> None:
+        token = self.token("test:tester")
+        self.clock.advance(86400)
+        self.context.info_store._entries.clear()
+        request = self.request("GET", "/v1/AUTH_test", {"X-Auth-Token": token})
+        self.assertEqual(self.call(request).status, 401)

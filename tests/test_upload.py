@@ -323,9 +323,9 @@ class UploadFanoutTests(SynchronousTestCase):
         _, db = start(self.slots[1])
         self.failureResultOf(db, SourceGone)
 
-    def test_md5AndReceived(self) -> None:
+    def test_received(self) -> None:
         """
-        C{md5} and C{received} cover everything written, whether or not any
+        C{received} counts everything written, whether or not any
         slot took it.
         """
         self.fanout.write(b"hello ")
@@ -334,7 +334,6 @@ class UploadFanoutTests(SynchronousTestCase):
             slot.stopProducing()
         self.fanout.write(b"world")
         self.assertEqual(self.fanout.received, 11)
-        self.assertEqual(self.fanout.md5.hexdigest(), hashlib.md5(b"hello world").hexdigest())
 
     def test_reentrantWrite(self) -> None:
         """

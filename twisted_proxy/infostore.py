@@ -15,7 +15,7 @@ from zope.interface import implementer
 
 from twisted_proxy.interfaces import IInfoStore
 
-__all__ = ["MemoryInfoStore"]
+__all__ = ["MemoryInfoStore", "LayeredInfoStore"]
 
 
 @implementer(IInfoStore)
@@ -63,3 +63,47 @@ class MemoryInfoStore:
         now = self._clock.seconds()
         for key in [k for k, (expires, _) in self._entries.items() if expires <= now]:
             del self._entries[key]
+
+
+@implementer(IInfoStore)
+class LayeredInfoStore:
+    """
+    A short-lived copy in this process in front of a shared store (Redis):
+    a hit costs no round trip, a miss reads through and keeps the answer for
+    at most C{local_ttl} seconds. This process's own C{set} and C{delete}
+    reach both tiers at once, so with one process nothing is ever stale;
+    with several, another process's change shows here within C{local_ttl}.
+
+    @param shared: the store every process shares.
+    @param local_ttl: seconds an answer is kept here; 0 keeps nothing.
+    """
+
+    def __init__(self, shared: IInfoStore, clock: IReactorTime, local_ttl: float = 1.0,
+                 max_entries: int = 10_000) -> None:
+        self.shared = shared
+        self._local = MemoryInfoStore(clock, max_entries)
+        self._local_ttl = local_ttl
+
+    def get(self, key: str) -> "Deferred[Optional[Any]]":
+        if self._local_ttl <= 0:
+            return self.shared.get(key)  # type: ignore[no-any-return]
+        local = self._local.get(key)
+        value = local.result if local.called else None  # MemoryInfoStore is synchronous
+        if value is not None:
+            return succeed(value)
+        d: Deferred[Optional[Any]] = self.shared.get(key)
+
+        def keep(found: Optional[Any]) -> Optional[Any]:
+            if found is not None:
+                self._local.set(key, found, self._local_ttl)
+            return found
+
+        return d.addCallback(keep)
+
+    def set(self, key: str, value: Any, ttl: float) -> "Deferred[None]":
+        self._local.set(key, value, min(ttl, self._local_ttl))
+        return self.shared.set(key, value, ttl)  # type: ignore[no-any-return]
+
+    def delete(self, key: str) -> "Deferred[None]":
+        self._local.delete(key)
+        return self.shared.delete(key)  # type: ignore[no-any-return]

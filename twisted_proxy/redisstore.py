@@ -37,8 +37,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from twisted_proxy.config import ProxyConfig
-from twisted_proxy.infostore import MemoryInfoStore
+from twisted_proxy.config import ConfigError, ProxyConfig
+from twisted_proxy.infostore import LayeredInfoStore, MemoryInfoStore
 from twisted_proxy.interfaces import IInfoStore
 
 __all__ = [
@@ -571,4 +571,13 @@ def make_info_store(config: ProxyConfig, reactor: Any) -> IInfoStore:
         prefix=settings.key_prefix,
         timeout=settings.timeout,
     )
-    return RedisInfoStore.connect(reactor, settings)
+    section = config.filter_section("cache") or {}
+    raw = section.get("info_local_ttl", "1.0")
+    try:
+        local_ttl = float(raw)
+        if not local_ttl >= 0:
+            raise ValueError(raw)
+    except ValueError:
+        raise ConfigError(f"{config.path}: [filter:cache] info_local_ttl: "
+                          f"expected seconds (0 or more), got {raw!r}")
+    return LayeredInfoStore(RedisInfoStore.connect(reactor, settings), reactor, local_ttl)

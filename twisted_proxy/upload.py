@@ -12,7 +12,6 @@ in hand.
 
 from __future__ import annotations
 
-import hashlib
 from collections import deque
 from typing import Callable, Optional
 
@@ -106,7 +105,6 @@ class UploadFanout:
     paused while any live slot is paused or not every slot has started.
 
     @param length: the body length, or C{None} when unknown (chunked).
-    @ivar md5: the MD5 of everything written so far.
     @ivar received: bytes written so far.
     @ivar onAllGone: called once, with no arguments, when the last live slot
         goes (its request failed or stopped reading the body).
@@ -116,7 +114,6 @@ class UploadFanout:
                  ) -> None:
         self.length = length
         self._clock = clock
-        self.md5 = hashlib.md5()
         self.received = 0
         self._slots: list[UploadSlot] = []
         self._source: Optional[IPushProducer] = None
@@ -191,7 +188,6 @@ class UploadFanout:
         if not data:
             return
         self.received += len(data)
-        self.md5.update(data)
         if self._failure is not None:
             return
         self._pending.append(data)

@@ -102,6 +102,8 @@ and each user's current token under C{tempauth/user/<prefix>/<account:user>}.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import base64
 import hmac
 import uuid
@@ -142,6 +144,9 @@ __all__ = [
 ]
 
 DEFAULT_TOKEN_LIFE = 86400
+
+#: How many validated tokens each process remembers.
+_KNOWN_TOKENS = 100_000
 
 
 _ACCOUNT_ACL_HEADER = "X-Account-Access-Control"
@@ -367,6 +372,10 @@ class TempAuth:
         """
         self._clock = clock
         self._store = store
+        # Tokens never change before they expire: each process keeps the
+        # ones it issued or validated, so a slow or unreachable store does
+        # not turn a known token into a 401, and a hit costs no round trip.
+        self._known_tokens: OrderedDict[str, tuple[float, str]] = OrderedDict()
         self.reseller_prefixes = _read_reseller_prefixes(conf)
         self.reseller_prefix = self.reseller_prefixes[0]
         self.require_groups = _read_require_groups(conf, self.reseller_prefixes)
@@ -424,6 +433,14 @@ class TempAuth:
         """
         if not token.startswith(self.reseller_prefix + "tk"):
             return None
+        known = self._known_tokens.get(token)
+        if known is not None:
+            expires, groups = known
+            # As the store, whose entry lapses at exactly C{expires}.
+            if expires > self._clock.seconds():
+                return groups or None
+            del self._known_tokens[token]
+            return None
         record = await self._store.get(self._token_key(token))
         try:
             expires, groups = record
@@ -433,7 +450,13 @@ class TempAuth:
             return None
         if expires < self._clock.seconds():
             return None
+        self._remember_token(token, expires, groups)
         return groups or None
+
+    def _remember_token(self, token: str, expires: float, groups: str) -> None:
+        self._known_tokens[token] = (expires, groups)
+        while len(self._known_tokens) > _KNOWN_TOKENS:
+            self._known_tokens.popitem(last=False)
 
     def _user_groups(self, account: str, account_user: str, account_id: str) -> str:
         """
@@ -760,6 +783,7 @@ class TempAuth:
     async def _new_token(self, account_user: str, groups: str) -> tuple[str, float]:
         token = f"{self.reseller_prefix}tk{uuid.uuid4().hex}"
         expires = self._clock.seconds() + self.token_life
+        self._remember_token(token, expires, groups)
         await self._store.set(
             self._token_key(token), [expires, groups], self.token_life
         )
