@@ -24,7 +24,17 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer, IResponse
 from zope.interface import implementer
 
-from twisted_proxy.ranges import ByteRange, RangeExhausted, fast_forward
+from twisted_proxy.multipart import (
+    Data,
+    MultipartLayout,
+    PartReader,
+    Piece,
+    Reframer,
+    boundary_of,
+    parse_first_part,
+    range_header,
+)
+from twisted_proxy.ranges import ByteRange, RangeExhausted, fast_forward, format_range_header
 from twisted_proxy.streaming import BackendBody
 
 __all__ = ["ResumingBody", "NoMoreSources", "Source", "FindSource"]
@@ -89,6 +99,7 @@ class ResumingBody:
         find_source: FindSource,
         ranges: Optional[list[ByteRange]],
         source_failed: Callable[[dict[str, Any], BaseException], None],
+        content_type: Optional[str] = None,
     ) -> None:
         response, node = source
         self._response: Optional[IResponse] = response
@@ -107,6 +118,13 @@ class ResumingBody:
         self._finding: Optional[Deferred[Optional[Source]]] = None
         self._paused = False
         self._stopped = False
+        # A multi-range body is resumed by regenerating its framing: keep
+        # its start, which names the part type and the object size.
+        boundary = boundary_of(content_type)
+        self._boundary = boundary.encode("latin-1") if boundary else None
+        self._head = b""
+        self._reframer: Optional[Reframer] = None
+        self._pieces: Optional[list[Piece]] = None
 
     def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
         """
@@ -125,23 +143,28 @@ class ResumingBody:
 
     # -- relaying -------------------------------------------------------
 
-    def _relayFrom(self, response: IResponse) -> None:
+    def _relayFrom(self, response: IResponse, consumer: Optional[Any] = None) -> None:
         body = BackendBody(response, self._clock, self._read_timeout)
         self._current = body
         if self._paused:
             body.pauseProducing()
-        body.startProducing(_Counter(self)).addCallbacks(  # type: ignore[arg-type]
+        body.startProducing(consumer or _Counter(self)).addCallbacks(  # type: ignore[arg-type]
             self._sourceDone, self._sourceBroke, callbackArgs=(body,),
             errbackArgs=(body,))
 
     def _relay(self, data: bytes) -> None:
         if self._stopped or self._consumer is None:
             return
+        if self._boundary is not None and len(self._head) < _HEAD:
+            self._head += data[: _HEAD - len(self._head)]
         self.sent += len(data)
         self._consumer.write(data)
 
     def _sourceDone(self, _: object, body: BackendBody) -> None:
         if body is not self._current or self._stopped:
+            return
+        if self._reframer is not None and not self._reframer.complete:
+            self._sourceBroke(Failure(ValueError("resumed body ended early")), body)
             return
         self._current = None
         done, self._done = self._done, None
@@ -156,6 +179,9 @@ class ResumingBody:
         if self.length is not UNKNOWN_LENGTH and self.sent >= self.length:
             # Everything arrived; only the ending went wrong.
             self._sourceDone(None, body)
+            return
+        if self._boundary is not None:
+            self._resumeMultipart(failure)
             return
         try:
             selected = None if self.length is UNKNOWN_LENGTH else self.length
@@ -174,6 +200,102 @@ class ResumingBody:
         )
         self._finding = self._find_source(header)
         self._finding.addCallbacks(self._gotSource, self._findFailed)
+
+    def _resumeMultipart(self, failure: Failure) -> None:
+        """
+        Carry on a multi-range body: what is left of its (known) layout is
+        regenerated framing and data fetched with a Range for just that
+        data.
+        """
+        assert self._boundary is not None
+        if not self._ranges or self.length is UNKNOWN_LENGTH:
+            self._fail("cannot resume a multipart body of unknown layout")
+            return
+        first = parse_first_part(self._head)
+        if first is None:
+            # Not even the first part's headers went out, so no data did:
+            # ask again for every range, and learn the layout from the
+            # replacement's first part.
+            self._pieces = None
+            header: Optional[str] = format_range_header(self._ranges)
+        else:
+            pieces = self._layoutAfter(*first)
+            if pieces is None:
+                return
+            self._pieces = pieces
+            header = range_header(pieces)
+        if header is None:
+            # Only closing framing was owed: write it, and the body is whole.
+            assert self._pieces is not None
+            Reframer(self._pieces, self._relay)
+            done, self._done = self._done, None
+            if done is not None:
+                done.callback(None)
+            return
+        _log.info(
+            "Resuming a multi-range GET after {sent} bytes with Range {range}: {why}",
+            sent=self.sent, range=header, why=failure.getErrorMessage(),
+        )
+        self._finding = self._find_source(header)
+        self._finding.addCallbacks(self._gotMultipartSource, self._findFailed)
+
+    def _layoutAfter(self, part_type: bytes, total: int) -> Optional[list[Piece]]:
+        """
+        What is left of the client's multipart body, or C{None} (having
+        failed the body) when its layout is not what the ranges predict.
+        """
+        assert self._boundary is not None and self._ranges is not None
+        layout = MultipartLayout.for_ranges(self._boundary, part_type, self._ranges, total)
+        if layout.length() != self.length:
+            self._fail("the multipart body is not laid out as expected")
+            return None
+        return layout.after(self.sent)
+
+    def _gotMultipartSource(self, source: Optional[Source]) -> None:
+        self._finding = None
+        if self._stopped:
+            if source is not None:
+                _drop(source[0])
+            return
+        if source is None:
+            self._fail("no replica left to resume from")
+            return
+        response, node = source
+        multipart = boundary_of(_content_type(response)) is not None
+        if self._pieces is None and not multipart:
+            _drop(response)
+            self._fail("replacement source is not a multipart body")
+            return
+        if self._pieces is not None and not multipart:
+            owed = sum(p.size for p in self._pieces if isinstance(p, Data))
+            if response.length not in (UNKNOWN_LENGTH, owed):
+                self._source_failed(node, ValueError(
+                    f"resumed body of {response.length} bytes, expected {owed}"))
+                _drop(response)
+                self._fail("replacement source has the wrong length")
+                return
+        self._node = node
+        self.resumes += 1
+        self._reframer = None
+        if self._pieces is not None:
+            self._reframer = Reframer(self._pieces, self._relay)
+        if not multipart:
+            assert self._reframer is not None
+            self._relayFrom(response, _Writer(self._reframer.write))
+            return
+
+        def firstPart(part_type: bytes, total: int) -> None:
+            if self._reframer is None:
+                pieces = self._layoutAfter(part_type, total)
+                if pieces is None:
+                    raise ValueError("unexpected multipart layout")
+                self._reframer = Reframer(pieces, self._relay)
+
+        def data(chunk: bytes) -> None:
+            assert self._reframer is not None
+            self._reframer.write(chunk)
+
+        self._relayFrom(response, _Writer(PartReader(data, firstPart).write))
 
     def _gotSource(self, source: Optional[Source]) -> None:
         self._finding = None
@@ -234,6 +356,31 @@ class ResumingBody:
         if self._response is not None:
             _drop(self._response)
             self._response = None
+
+
+#: How much of the start of a multipart body is kept to read its first
+#: part's headers.
+_HEAD = 8192
+
+
+class _Writer:
+    """
+    A consumer that hands what it is given to a function.
+    """
+
+    def __init__(self, write: Callable[[bytes], None]) -> None:
+        self.write = write
+
+    def registerProducer(self, producer: Any, streaming: bool) -> None:
+        pass
+
+    def unregisterProducer(self) -> None:
+        pass
+
+
+def _content_type(response: IResponse) -> Optional[str]:
+    values = response.headers.getRawHeaders(b"content-type")
+    return values[0].decode("latin-1") if values else None
 
 
 def _drop(response: IResponse) -> None:

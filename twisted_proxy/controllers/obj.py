@@ -137,6 +137,7 @@ class ObjectController(Controller):
             find_source,
             parse_range_header(request.headers.get("Range")) if response.code == 206 else None,
             self.note_error,
+            content_type=backend.get("Content-Type"),
         )
         return SwiftResponse(response.code, client_headers, body,
                              response.phrase.decode("latin-1"))
