@@ -28,7 +28,7 @@ _log = Logger()
 #: itself (or does not need): naming them is not an error.
 BUILT_IN_STAGES = frozenset(
     {"catch_errors", "gatekeeper", "listing_formats", "cache", "memcache",
-     "proxy-logging", "proxy_logging", "etag-quoter"}
+     "etag-quoter"}
 )
 
 

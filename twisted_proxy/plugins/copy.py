@@ -179,6 +179,8 @@ def _sub_environ(request: SwiftRequest) -> dict[str, Any]:
     environ = dict(request.environ)
     environ["swift.source"] = "SSC"
     environ["swift.sysmeta_ok"] = True
+    # A sub-request gets its own access log line, as in Swift.
+    environ.pop("swift.proxy_access_log_made", None)
     return environ
 
 
