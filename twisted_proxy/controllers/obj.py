@@ -338,25 +338,36 @@ class ObjectController(Controller):
                     response_headers(response))
 
         pending = [ensureDeferred(one(index)) for index in range(len(nodes))]
-        await fanout.whenReady()
-        if len(fanout.live_slots) < quorum:
+        upload: Optional[_UploadWatch] = None
+
+        def abandon() -> None:
+            # Nobody will wait for these answers: end them quietly.
             for d in pending:
                 d.addErrback(lambda _: None)
                 d.cancel()
-            return error_response(503, method="PUT")
-        upload = _UploadWatch(reactor, node_timeout, quorum, fanout, slots, pending,
-                              lambda index, why: self.note_error(nodes[index], why))
+            if upload is not None:
+                upload.stop()
+
         try:
-            await self._pump(source, fanout, upload)
-        finally:
-            upload.bodyDone()
-        if upload.quorum_lost:
-            for d in pending:
-                d.addErrback(lambda _: None)
-                d.cancel()
-            return error_response(503, method="PUT")
-        results = await DeferredList(pending, consumeErrors=True)
-        upload.stop()
+            await fanout.whenReady()
+            if len(fanout.live_slots) < quorum:
+                abandon()
+                return error_response(503, method="PUT")
+            upload = _UploadWatch(reactor, node_timeout, quorum, fanout, slots, pending,
+                                  lambda index, why: self.note_error(nodes[index], why))
+            try:
+                await self._pump(source, fanout, upload)
+            finally:
+                upload.bodyDone()
+            if upload.quorum_lost:
+                abandon()
+                return error_response(503, method="PUT")
+            results = await DeferredList(pending, consumeErrors=True)
+            upload.stop()
+        except CancelledError:
+            # The client went away.
+            abandon()
+            raise
         answers: list[BackendAnswer] = [
             value for ok, value in results if ok
         ]
