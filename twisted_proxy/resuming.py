@@ -251,14 +251,22 @@ class ResumingBody:
             return None
         return layout.after(self.sent)
 
-    def _gotMultipartSource(self, source: Optional[Source]) -> None:
+    def _accept(self, source: Optional[Source]) -> Optional[Source]:
+        """
+        The source found for a resume, if the body still wants one.
+        """
         self._finding = None
         if self._stopped:
             if source is not None:
                 _drop(source[0])
-            return
+            return None
         if source is None:
             self._fail("no replica left to resume from")
+        return source
+
+    def _gotMultipartSource(self, found: Optional[Source]) -> None:
+        source = self._accept(found)
+        if source is None:
             return
         response, node = source
         multipart = boundary_of(_content_type(response)) is not None
@@ -297,14 +305,9 @@ class ResumingBody:
 
         self._relayFrom(response, _Writer(PartReader(data, firstPart).write))
 
-    def _gotSource(self, source: Optional[Source]) -> None:
-        self._finding = None
-        if self._stopped:
-            if source is not None:
-                _drop(source[0])
-            return
+    def _gotSource(self, found: Optional[Source]) -> None:
+        source = self._accept(found)
         if source is None:
-            self._fail("no replica left to resume from")
             return
         response, node = source
         remaining = None if self.length is UNKNOWN_LENGTH else self.length - self.sent

@@ -168,12 +168,19 @@ class ContainerController(Controller):
         response.headers = self._client_headers(response.headers)
         return response
 
-    async def PUT(self) -> SwiftResponse:
-        bad = (
+    def _check_write(self) -> Optional[SwiftResponse]:
+        """
+        What PUT and POST refuse alike: bad ACLs, bad metadata, a name too
+        long.
+        """
+        return (
             self._clean_acls()
             or check_metadata(self.request, "container", self.context.constraints)
             or self._name_too_long()
         )
+
+    async def PUT(self) -> SwiftResponse:
+        bad = self._check_write()
         if bad is not None:
             return bad
         policy_headers, bad = self._policy_headers()
@@ -195,11 +202,7 @@ class ContainerController(Controller):
         return await self._write("PUT", policy_headers)
 
     async def POST(self) -> SwiftResponse:
-        bad = (
-            self._clean_acls()
-            or check_metadata(self.request, "container", self.context.constraints)
-            or self._name_too_long()
-        )
+        bad = self._check_write()
         if bad is not None:
             return bad
         # A container's policy is set once, by PUT; POST ignores it.
