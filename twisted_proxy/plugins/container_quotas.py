@@ -1,0 +1,232 @@
+# -*- test-case-name: tests.test_container_quotas -*-
+"""
+The C{container_quotas} plugin: per-container limits on bytes and object
+count, as Swift 2.38.3's C{container_quotas} middleware.
+
+A container's owner sets the limits as container metadata:
+
+ - C{X-Container-Meta-Quota-Bytes}: the most bytes the container may hold;
+ - C{X-Container-Meta-Quota-Count}: the most objects it may hold.
+
+A container C{PUT} or C{POST} setting either to anything but a string of
+digits is refused with C{400} (C{Invalid bytes quota.} /
+C{Invalid count quota.}). An object C{PUT} (a copy's destination included:
+the C{copy} plugin turns a copy into a C{PUT} that passes through here) is
+refused with C{413 Upload exceeds quota.} when the container's bytes used
+plus the upload's C{Content-Length} would exceed the bytes quota, or when
+one more object would exceed the count quota. A client that could not have
+written to the container anyway gets the auth plugin's refusal instead, so
+a quota never tells a stranger that the container exists.
+
+The container's usage comes from its info: the request's own, the info
+store's (so it is as stale as C{recheck_container_existence} allows, as in
+Swift), or a C{HEAD} of the container sent through the rest of the pipeline
+as a pre-authorized sub-request. A chunked upload cannot be measured in
+advance; it is refused only once the container is already over quota.
+
+The plugin adds C{container_quotas} to C{/info}.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IConsumer, IReactorTime
+from twisted.plugin import IPlugin
+from zope.interface import implementer
+
+from twisted_proxy.acl import ACCOUNT_ACL_ENVIRON_KEY
+from twisted_proxy.controllers.base import make_trans_id
+from twisted_proxy.http import HTML, Body, SwiftRequest, SwiftResponse, error_response, wire_quote
+from twisted_proxy.info import INFO_ENVIRON_KEY, InfoCache, account_key, container_key
+from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
+
+__all__ = ["ContainerQuotas", "containerQuotasPlugin"]
+
+_QUOTA_HEADERS = (
+    ("X-Container-Meta-Quota-Bytes", "Invalid bytes quota."),
+    ("X-Container-Meta-Quota-Count", "Invalid count quota."),
+)
+
+
+def _is_digits(value: str) -> bool:
+    # str.isdigit alone would also take non-ASCII digits, which int() then
+    # refuses.
+    return value.isascii() and value.isdigit()
+
+
+def _split_path(path: str) -> Optional[tuple[str, str, str, str]]:
+    """
+    C{(version, account, container, object)} of a container or object path,
+    the object C{''} for a container; C{None} for anything else.
+    """
+    segments = path.split("/", 4)
+    if segments[0] or len(segments) < 4 or not all(segments[1:4]):
+        return None
+    obj = segments[4] if len(segments) == 5 else ""
+    return segments[1], segments[2], segments[3], obj
+
+
+@implementer(IConsumer)
+class _Discard:
+    def registerProducer(self, producer: Any, streaming: bool) -> None:
+        pass
+
+    def unregisterProducer(self) -> None:
+        pass
+
+    def write(self, data: bytes) -> None:
+        pass
+
+
+def _drop_body(body: Body) -> None:
+    """
+    Let go of a response body nobody will read.
+    """
+    if isinstance(body, bytes):
+        return
+    done = body.startProducing(_Discard())
+    done.addErrback(lambda _: None)
+    body.stopProducing()
+
+
+@implementer(IProxyFilter)
+class ContainerQuotas:
+    """
+    Validates quota metadata and refuses object uploads that would exceed
+    a container's quota.
+
+    @param clock: for transaction ids.
+    @param info_cache: the proxy's account and container info.
+    """
+
+    def __init__(self, clock: IReactorTime, info_cache: InfoCache) -> None:
+        self._clock = clock
+        self._info_cache = info_cache
+
+    def __call__(
+        self, request: SwiftRequest, app: IProxyApplication
+    ) -> "Deferred[SwiftResponse]":
+        parts = _split_path(request.path)
+        if parts is None:
+            return app(request)  # type: ignore[no-any-return]
+        version, account, container, obj = parts
+        method = request.method
+        if not obj and method in ("PUT", "POST"):
+            for name, complaint in _QUOTA_HEADERS:
+                value = request.headers.get(name)
+                if value and not _is_digits(value):
+                    return succeed(error_response(
+                        400, complaint, method=method, content_type=HTML))
+        elif obj and method == "PUT":
+            return Deferred.fromCoroutine(
+                self._put(request, app, version, account, container))
+        return app(request)  # type: ignore[no-any-return]
+
+    async def _put(self, request: SwiftRequest, app: IProxyApplication,
+                   version: str, account: str, container: str) -> SwiftResponse:
+        info = await self._info(
+            request, app, container_key(account, container),
+            f"/{version}/{account}/{container}")
+        status = info.get("status") or 0
+        if not 200 <= status < 300:
+            # The application has its own answer for a missing container.
+            return await app(request)  # type: ignore[no-any-return]
+        meta = info.get("meta") or {}
+        try:
+            length = request.content_length or 0
+        except ValueError:
+            # The application answers a bad Content-Length.
+            return await app(request)  # type: ignore[no-any-return]
+        quota_bytes = meta.get("quota-bytes")
+        if quota_bytes is not None and _is_digits(quota_bytes):
+            if int(quota_bytes) < (info.get("bytes") or 0) + length:
+                return await self._refuse(request, app, info, version, account)
+        quota_count = meta.get("quota-count")
+        if quota_count is not None and _is_digits(quota_count):
+            if int(quota_count) < (info.get("object_count") or 0) + 1:
+                return await self._refuse(request, app, info, version, account)
+        return await app(request)  # type: ignore[no-any-return]
+
+    async def _refuse(self, request: SwiftRequest, app: IProxyApplication,
+                      info: dict[str, Any], version: str, account: str
+                      ) -> SwiftResponse:
+        """
+        The 413 for an upload over quota, or the auth plugin's refusal when
+        the client could not have written to the container at all.
+        """
+        authorize = request.environ.get("swift.authorize")
+        if authorize is not None:
+            if request.environ.get("REMOTE_USER"):
+                # The auth plugin judges account ACLs from the account's
+                # info, as the application gives it before authorizing.
+                account_info = await self._info(
+                    request, app, account_key(account), f"/{version}/{account}")
+                request.environ[ACCOUNT_ACL_ENVIRON_KEY] = (
+                    account_info.get("sysmeta") or {}).get("core-access-control")
+            request.acl = info.get("write_acl")  # type: ignore[attr-defined]
+            denied = authorize(request)
+            if denied is not None:
+                return denied  # type: ignore[no-any-return]
+        return error_response(413, "Upload exceeds quota.", method=request.method,
+                              content_type=HTML)
+
+    async def _info(self, request: SwiftRequest, app: IProxyApplication,
+                    key: str, path: str) -> dict[str, Any]:
+        """
+        The info under C{key}, fetched when nobody knows it yet with a
+        pre-authorized C{HEAD} of C{path} through the rest of the pipeline
+        (whose controller remembers what it read for this request).
+        """
+        environ = request.environ
+        cache: dict[str, Any] = environ.setdefault(INFO_ENVIRON_KEY, {})
+        if "swift.trans_id" not in environ:
+            # The sub-request and the upload share one transaction id.
+            environ["swift.trans_id"] = make_trans_id(self._clock.seconds())
+
+        async def fetch() -> dict[str, Any]:
+            head = SwiftRequest("HEAD", wire_quote(path).encode("ascii"),
+                                client_ip=request.client_ip,
+                                environ=_preauthorized_environ(environ))
+            for name in ("User-Agent", "Host"):
+                if name in request.headers:
+                    head.headers[name] = request.headers[name]
+            response: SwiftResponse = await app(head)
+            _drop_body(response.body)
+            known = cache.get(key)
+            if known is not None:
+                return known  # type: ignore[no-any-return]
+            return {"status": response.status, "meta": {}, "sysmeta": {}}
+
+        return await self._info_cache.get(environ, key, fetch)
+
+
+def _preauthorized_environ(environ: dict[str, Any]) -> dict[str, Any]:
+    """
+    An environ for an info sub-request: sharing the request's info, without
+    the auth plugin's verdict (the sub-request is the proxy's own, as
+    Swift's pre-authorized info requests are).
+    """
+    sub = dict(environ)
+    sub.pop("swift.authorize", None)
+    sub.pop("swift_owner", None)
+    sub["swift.source"] = "CQ"
+    return sub
+
+
+@implementer(IPlugin, IProxyPluginFactory)
+class _ContainerQuotasFactory:
+    name = "container_quotas"
+
+    def makeFilter(self, conf: dict[str, str], context: Any) -> ContainerQuotas:
+        """
+        @param conf: unused; Swift's middleware has no options.
+        @param context: provides C{reactor}, C{info_cache} and
+            C{register_info}.
+        """
+        context.register_info("container_quotas")
+        return ContainerQuotas(context.reactor, context.info_cache)
+
+
+containerQuotasPlugin = _ContainerQuotasFactory()

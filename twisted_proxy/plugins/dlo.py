@@ -1,0 +1,856 @@
+# -*- test-case-name: tests.test_dlo -*-
+"""
+The C{dlo} plugin: dynamic large objects, as Swift 2.38.3's C{dlo}
+middleware.
+
+An object whose metadata holds C{X-Object-Manifest: <container>/<prefix>}
+is a manifest. A C{GET} or C{HEAD} of it answers for the concatenation of
+every object in C{<container>} whose name starts with C{<prefix>}, in
+listing order (the listing is read a page of C{container_listing_limit}
+names at a time):
+
+ - C{Content-Length} is the sum of the segments' sizes and C{Etag} the
+   quoted MD5 of their concatenated etags, when the first page of the
+   listing is the whole of it; for longer listings neither is known in
+   advance and the manifest's own C{Etag} stays;
+ - a single C{Range} is served across segment boundaries (C{206}), or
+   refused with C{416} when the listing shows it cannot be satisfied; a
+   range past the first page of a longer listing, and a multi-range
+   request, get the whole object (C{200});
+ - C{If-Match}, C{If-None-Match}, C{If-Modified-Since} and
+   C{If-Unmodified-Since} are judged against that C{Etag} and the
+   manifest's C{Last-Modified}.
+
+The listing and each segment are read with sub-requests sent through the
+rest of the pipeline as the client, so the client needs read access to the
+segments' container too. The body streams one segment at a time: each
+segment's body producer is relayed to the client in turn, paused and
+resumed with the client's connection, and the next segment is asked for
+only when the previous one has ended. The first segment is fetched before
+the answer starts, so that a missing first segment is a C{409} (a C{503}
+when its servers fail); a later failure, a segment whose body does not
+match its etag, a body longer or shorter than announced, or a read taking
+more than C{max_get_time} seconds ends the response early, which aborts
+the client's connection. After C{rate_limit_after_segment} segments, at
+most C{rate_limit_segments_per_sec} segments a second are fetched (0: no
+limit).
+
+With C{?multipart-manifest=get} the manifest object itself is returned. An
+object C{PUT} with an C{X-Object-Manifest} not of the form
+C{<container>/<prefix>} is refused with C{400}.
+
+Like Swift 2.38.3's middleware, the plugin adds nothing to C{/info}.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from calendar import timegm
+from dataclasses import dataclass, field
+from email.utils import parsedate
+from typing import Any, Awaitable, Callable, Optional, Union
+from urllib.parse import quote
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IConsumer, IDelayedCall, IPushProducer, IReactorTime
+from twisted.logger import Logger
+from twisted.plugin import IPlugin
+from twisted.python.failure import Failure
+from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
+from zope.interface import implementer
+
+from twisted_proxy.config import ConfigError
+from twisted_proxy.constraints import remove_backend_and_sysmeta_headers, unquote_name_header
+from twisted_proxy.http import (
+    HTML,
+    Body,
+    HeaderDict,
+    SwiftRequest,
+    SwiftResponse,
+    error_response,
+    wire_quote,
+)
+from twisted_proxy.info import INFO_ENVIRON_KEY
+from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
+from twisted_proxy.ranges import ByteRange, parse_range_header
+
+__all__ = ["DynamicLargeObject", "dloPlugin"]
+
+_log = Logger()
+
+_IGNORE_RANGE = "X-Backend-Ignore-Range-If-Metadata-Present"
+_MANIFEST = "X-Object-Manifest"
+_BAD_MANIFEST = "X-Object-Manifest must be in the format container/prefix"
+
+#: A manifest's own body is read to its end (keeping its connection
+#: usable) below this many bytes, and dropped above.
+_DRAIN_LIMIT = 1024
+
+#: The headers a sub-request takes from the client's request, besides its
+#: token: those Swift's sub-requests inherit through the WSGI environ.
+_INHERITED = ("Host", "Referer", "Origin", "Access-Control-Request-Method",
+              "X-User-Id", "X-Project-Id")
+
+
+class _SegmentError(Exception):
+    """
+    A segment cannot be served: its GET failed, or its body is not what
+    its headers said.
+
+    @ivar status: the segment GET's status, when that is what failed.
+    """
+
+    def __init__(self, message: str, status: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _ListingError(Exception):
+    """
+    A page of the segments' listing could not be read.
+    """
+
+
+def _object_path(path: str) -> Optional[tuple[str, str, str, str]]:
+    """
+    C{(version, account, container, object)} when C{path} names an object,
+    else C{None}.
+    """
+    segments = path.split("/", 4)
+    if len(segments) != 5 or segments[0] or not all(segments[1:]):
+        return None
+    return segments[1], segments[2], segments[3], segments[4]
+
+
+def _bad_manifest_header(request: SwiftRequest) -> bool:
+    """
+    Whether the request sets an C{X-Object-Manifest} that is not
+    C{<container>/<prefix>} (no query characters, no leading slash in the
+    prefix).
+    """
+    value = request.headers.get(_MANIFEST)
+    if value is None:
+        return False
+    container, sep, prefix = value.partition("/")
+    return (not sep or not container or not prefix or "?" in value
+            or "&" in value or prefix.startswith("/"))
+
+
+def _normalize_etag(tag: str) -> str:
+    if len(tag) >= 2 and tag[0] == tag[-1] == '"':
+        return tag[1:-1]
+    return tag
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    """
+    Whether an C{If-Match}/C{If-None-Match} list names C{etag} (or C{*}).
+    """
+    tags = {_normalize_etag(tag.strip()) for tag in header.split(",") if tag.strip()}
+    return "*" in tags or etag in tags
+
+
+def _http_time(value: Optional[str]) -> Optional[int]:
+    if not value:
+        return None
+    parsed = parsedate(value)
+    if parsed is None:
+        return None
+    try:
+        return timegm(parsed[:6] + (0, 0, 0))
+    except (ValueError, OverflowError):
+        return None
+
+
+def _conditional_status(request: SwiftRequest, headers: HeaderDict) -> Optional[int]:
+    """
+    C{304} or C{412} when the request's conditions fail against the
+    response C{headers}, as Swift judges them; C{None} to answer in full.
+    """
+    etag = headers.get("Etag", "").replace('"', "")
+    if_none_match = request.headers.get("If-None-Match")
+    if etag and if_none_match and _etag_matches(if_none_match, etag):
+        return 304
+    if_match = request.headers.get("If-Match")
+    if etag and if_match and not _etag_matches(if_match, etag):
+        return 412
+    modified = _http_time(headers.get("Last-Modified"))
+    if modified is not None:
+        since = _http_time(request.headers.get("If-Modified-Since"))
+        if since is not None and modified <= since:
+            return 304
+        unmodified_since = _http_time(request.headers.get("If-Unmodified-Since"))
+        if unmodified_since is not None and modified > unmodified_since:
+            return 412
+    return None
+
+
+def _byte_span(byte_range: ByteRange, length: int) -> Optional[tuple[int, int]]:
+    """
+    The C{(start, end)} offsets (end excluded) C{byte_range} selects in
+    C{length} bytes, or C{None} when it selects nothing. As Swift's
+    C{ranges_for_length}, a suffix range of an empty body selects
+    C{(0, 0)}.
+    """
+    if byte_range.suffix is not None:
+        if byte_range.suffix == 0:
+            return None
+        return max(0, length - byte_range.suffix), length
+    assert byte_range.first is not None
+    if byte_range.first >= length:
+        return None
+    if byte_range.last is None:
+        return byte_range.first, length
+    return byte_range.first, min(byte_range.last + 1, length)
+
+
+#: L{_range_span}'s answer for a range the object cannot satisfy.
+_UNSATISFIABLE = (-1, -1)
+
+
+def _range_span(request: SwiftRequest, listed_bytes: int, complete: bool
+                ) -> Optional[tuple[int, int]]:
+    """
+    The C{(start, end)} bytes (end excluded) a large object's GET is to
+    serve, as Swift chooses them: for a single C{Range} that the first
+    page of the listing (C{listed_bytes} long; C{complete} when it is the
+    whole listing) can judge, its span or L{_UNSATISFIABLE}; C{None} for
+    the whole object (no range, several, or one past the first page).
+    """
+    ranges = parse_range_header(request.headers.get("Range"))
+    if ranges is None or len(ranges) != 1:
+        return None
+    only = ranges[0]
+    ends_within = (only.suffix is None and only.last is not None
+                   and only.last + 1 < listed_bytes)
+    if not (complete or ends_within):
+        return None
+    span = _byte_span(only, listed_bytes)
+    return _UNSATISFIABLE if span is None else span
+
+
+@implementer(IConsumer)
+class _Collector:
+    """
+    Gathers a (small) body.
+    """
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def registerProducer(self, producer: Any, streaming: bool) -> None:
+        pass
+
+    def unregisterProducer(self) -> None:
+        pass
+
+    def write(self, data: bytes) -> None:
+        self.chunks.append(data)
+
+
+async def _read_body(body: Body) -> bytes:
+    if isinstance(body, bytes):
+        return body
+    collector = _Collector()
+    await body.startProducing(collector)
+    return b"".join(collector.chunks)
+
+
+def _drop_body(body: Body) -> None:
+    """
+    Let go of a body nobody will read, closing its backend connection.
+    """
+    if isinstance(body, bytes):
+        return
+    done = body.startProducing(_Collector())
+    done.addErrback(lambda _: None)
+    body.stopProducing()
+
+
+async def _release(response: SwiftResponse) -> None:
+    """
+    Finish with a manifest's own body: read a small one to its end, drop
+    a larger one.
+    """
+    body = response.body
+    if isinstance(body, bytes):
+        return
+    length = body.length
+    if length is not UNKNOWN_LENGTH and int(length) < _DRAIN_LIMIT:
+        try:
+            await _read_body(body)
+        except Exception:
+            pass
+        return
+    _drop_body(body)
+
+
+class _Pacer:
+    """
+    Swift's segment rate limit: the first C{free} segments go at once,
+    then at most C{rate} a second, with a few seconds' worth of catching up
+    allowed after a slow spell.
+    """
+
+    _BUFFER = 5.0
+
+    def __init__(self, clock: IReactorTime, free: int, rate: float) -> None:
+        self._clock = clock
+        self._free = free
+        self._interval = 1.0 / rate if rate > 0 else 0.0
+        self._next: Optional[float] = None
+
+    def delay(self) -> float:
+        """
+        Seconds to wait before the next segment (and count it).
+        """
+        if self._free > 0:
+            self._free -= 1
+            return 0.0
+        if not self._interval:
+            return 0.0
+        now = self._clock.seconds()
+        if self._next is None or now - self._next > self._BUFFER:
+            self._next = now
+        wait = max(0.0, self._next - now)
+        self._next += self._interval
+        return wait
+
+
+def _sleep(clock: IReactorTime, seconds: float) -> "Deferred[None]":
+    if seconds <= 0:
+        return succeed(None)
+    call: list[IDelayedCall] = []
+    d: Deferred[None] = Deferred(lambda _: call[0].cancel())
+    call.append(clock.callLater(seconds, d.callback, None))
+    return d
+
+
+@dataclass
+class _Segment:
+    """
+    One segment's GET answer, being relayed.
+
+    @ivar digest: the MD5 of the body so far, when the whole segment was
+        asked for and so can be checked against its etag.
+    """
+
+    path: str
+    response: SwiftResponse
+    digest: Optional[Any] = None
+    received: int = 0
+    expected: Optional[int] = None
+    etag: str = ""
+
+
+_Listing = list[dict[str, Any]]
+
+
+@dataclass
+class _SegmentPlan:
+    """
+    Which segments a GET reads, in order, and which bytes of each: walks
+    the listing (fetching further pages with C{more(marker)}) and skips the
+    segments before and after the requested bytes.
+    """
+
+    page: _Listing
+    more: Callable[[str], Awaitable[_Listing]]
+    page_size: int
+    first_byte: float = 0
+    last_byte: float = float("inf")
+    index: int = field(default=0)
+
+    async def next(self) -> Optional[tuple[str, Optional[int], Optional[int]]]:
+        """
+        The next segment's name (as listed) and the first and last byte to
+        read of it (C{None}: from the start, to the end); C{None} when no
+        more are needed.
+
+        @raise _ListingError: when a further page cannot be read.
+        """
+        while True:
+            while self.index < len(self.page):
+                entry = self.page[self.index]
+                self.index += 1
+                size = int(entry["bytes"])
+                first, last = self.first_byte, self.last_byte
+                self.first_byte = max(first - size, -1)
+                self.last_byte = max(last - size, -1)
+                if first >= size:
+                    continue
+                if last < 0:
+                    return None
+                return (entry["name"],
+                        None if first <= 0 else int(first),
+                        None if last >= size - 1 else int(last))
+            if len(self.page) < self.page_size or self.last_byte < 0:
+                return None
+            marker = self.page[-1]["name"]
+            self.page = await self.more(marker)
+            self.index = 0
+
+
+@implementer(IConsumer)
+class _SegmentSink:
+    """
+    Where one segment's body producer writes: into the large object's body.
+    """
+
+    def __init__(self, owner: "_SegmentedBody", segment: _Segment) -> None:
+        self._owner = owner
+        self._segment = segment
+
+    def registerProducer(self, producer: Any, streaming: bool) -> None:
+        pass
+
+    def unregisterProducer(self) -> None:
+        pass
+
+    def write(self, data: bytes) -> None:
+        self._owner._write(self._segment, data)
+
+
+@implementer(IBodyProducer, IPushProducer)
+class _SegmentedBody:
+    """
+    The body of a large object: each segment's body relayed in turn.
+
+    @param first: the first segment, already fetched.
+    @param following: fetches the next segment (C{None} when there is none
+        left); it fails with L{_SegmentError} or L{_ListingError}.
+    @param length: the bytes the body must hold, or C{None} when unknown.
+    @param deadline: the time (on C{clock}) past which the body fails.
+    @param name: the manifest's path, for messages.
+    """
+
+    def __init__(self, first: _Segment,
+                 following: Callable[[], "Deferred[Optional[_Segment]]"],
+                 length: Optional[int], clock: IReactorTime, deadline: float,
+                 name: str) -> None:
+        self._first: Optional[_Segment] = first
+        self._following = following
+        self.length = UNKNOWN_LENGTH if length is None else length
+        self._left = length
+        self._clock = clock
+        self._deadline = deadline
+        self._name = name
+        self._consumer: Optional[IConsumer] = None
+        self._done: Optional[Deferred[None]] = None
+        self._current: Optional[_Segment] = None
+        self._pending: Optional[Deferred[Optional[_Segment]]] = None
+        self._paused = False
+        self._stopped = False
+
+    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
+        self._consumer = consumer
+        done: Deferred[None] = Deferred(lambda _: self.stopProducing())
+        self._done = done
+        first, self._first = self._first, None
+        assert first is not None
+        self._relay(first)
+        return done
+
+    def pauseProducing(self) -> None:
+        self._paused = True
+        inner = self._inner()
+        if inner is not None:
+            inner.pauseProducing()
+
+    def resumeProducing(self) -> None:
+        self._paused = False
+        inner = self._inner()
+        if inner is not None:
+            inner.resumeProducing()
+
+    def stopProducing(self) -> None:
+        """
+        The client went away: drop the segment being read and stop.
+        """
+        if self._stopped:
+            return
+        self._stopped = True
+        self._done = None
+        self._halt()
+
+    # -- internals ------------------------------------------------------
+
+    def _inner(self) -> Any:
+        current = self._current
+        if current is None or isinstance(current.response.body, bytes):
+            return None
+        return current.response.body
+
+    def _halt(self) -> None:
+        if self._first is not None:
+            _drop_body(self._first.response.body)
+            self._first = None
+        inner = self._inner()
+        self._current = None
+        if inner is not None:
+            inner.stopProducing()
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.addErrback(lambda _: None)
+            pending.cancel()
+
+    def _relay(self, segment: _Segment) -> None:
+        if self._stopped:
+            _drop_body(segment.response.body)
+            return
+        self._current = segment
+        body = segment.response.body
+        if isinstance(body, bytes):
+            if body:
+                self._write(segment, body)
+            self._ended(segment)
+            return
+        reading = body.startProducing(_SegmentSink(self, segment))
+        if self._paused and self._current is segment:
+            body.pauseProducing()
+        reading.addCallbacks(lambda _: self._ended(segment), self._fail)
+
+    def _write(self, segment: _Segment, data: bytes) -> None:
+        if self._stopped or self._current is not segment:
+            return
+        assert self._consumer is not None
+        segment.received += len(data)
+        if segment.digest is not None:
+            segment.digest.update(data)
+        if self._left is not None:
+            if len(data) > self._left:
+                if self._left:
+                    self._consumer.write(data[:self._left])
+                self._fail(Failure(_SegmentError(
+                    f"Too many bytes for {self._name}; truncating in "
+                    f"{segment.path}")))
+                return
+            self._left -= len(data)
+        self._consumer.write(data)
+        if self._clock.seconds() > self._deadline:
+            self._fail(Failure(_SegmentError(
+                f"While processing manifest {self._name}, max LO GET time "
+                "exceeded")))
+
+    def _ended(self, segment: _Segment) -> None:
+        if self._stopped or self._current is not segment:
+            return
+        self._current = None
+        if segment.digest is not None:
+            if segment.expected is not None and segment.received != segment.expected:
+                self._fail(Failure(_SegmentError(
+                    f"Bad response length for {segment.path} as part of "
+                    f"{self._name}: headers had {segment.expected}, but "
+                    f"response length was actually {segment.received}")))
+                return
+            if segment.digest.hexdigest() != segment.etag:
+                self._fail(Failure(_SegmentError(
+                    f"Bad MD5 checksum for {segment.path} as part of "
+                    f"{self._name}: headers had {segment.etag}, but object "
+                    f"MD5 was actually {segment.digest.hexdigest()}")))
+                return
+        pending = self._following()
+        self._pending = pending
+        pending.addCallbacks(self._next, self._fail)
+
+    def _next(self, segment: Optional[_Segment]) -> None:
+        self._pending = None
+        if self._stopped:
+            if segment is not None:
+                _drop_body(segment.response.body)
+            return
+        if segment is not None:
+            self._relay(segment)
+            return
+        if self._left:
+            self._fail(Failure(_SegmentError(
+                f"Expected another {self._left} bytes for {self._name}; "
+                "closing connection")))
+            return
+        done, self._done = self._done, None
+        self._stopped = True
+        if done is not None:
+            done.callback(None)
+
+    def _fail(self, reason: Failure) -> None:
+        if self._stopped:
+            return
+        _log.error("DLO {name}: {why}", name=self._name, why=reason.getErrorMessage())
+        self._stopped = True
+        self._halt()
+        done, self._done = self._done, None
+        if done is not None:
+            done.errback(reason)
+
+
+def _sub_environ(environ: dict[str, Any]) -> dict[str, Any]:
+    """
+    An environ for a sub-request made as the client: a copy (what
+    authorizing one sub-request leaves behind must not apply to another),
+    sharing the request's info cache.
+    """
+    environ.setdefault(INFO_ENVIRON_KEY, {})
+    sub = dict(environ)
+    sub.pop("swift_owner", None)
+    sub["swift.source"] = "DLO"
+    return sub
+
+
+def _subrequest(request: SwiftRequest, path: str, query: str,
+                headers: Optional[dict[str, str]] = None) -> SwiftRequest:
+    """
+    A C{GET} of C{path} (a WSGI string) made for C{request}, as the client:
+    with its token and the headers Swift's sub-requests inherit.
+    """
+    sub_headers = HeaderDict()
+    for name in ("X-Auth-Token", "X-Open-Expired") + _INHERITED:
+        value = request.headers.get(name)
+        if value is not None:
+            sub_headers[name] = value
+    sub_headers["User-Agent"] = (
+        request.headers.get("User-Agent", "") + " DLO MultipartGET").strip()
+    for name, value in (headers or {}).items():
+        sub_headers[name] = value
+    uri = wire_quote(path) + ("?" + query if query else "")
+    return SwiftRequest("GET", uri.encode("ascii"), sub_headers,
+                        client_ip=request.client_ip,
+                        environ=_sub_environ(request.environ))
+
+
+def _wsgi_name(name: str) -> str:
+    """
+    A listed (Unicode) name as a WSGI string.
+    """
+    return name.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
+@implementer(IProxyFilter)
+class DynamicLargeObject:
+    """
+    Serves a manifest's segments as one object; checks C{X-Object-Manifest}
+    on upload.
+
+    @param clock: for C{max_get_time} and the segment rate limit.
+    @param listing_limit: names per listing page
+        (C{container_listing_limit}).
+    @param max_get_time: seconds a large object's GET may take.
+    @param rate_limit_after_segment: segments fetched before rate limiting.
+    @param rate_limit_segments_per_sec: segments a second after that.
+    """
+
+    def __init__(self, clock: IReactorTime, listing_limit: int = 10000,
+                 max_get_time: int = 86400, rate_limit_after_segment: int = 10,
+                 rate_limit_segments_per_sec: int = 1) -> None:
+        self._clock = clock
+        self._listing_limit = listing_limit
+        self.max_get_time = max_get_time
+        self.rate_limit_after_segment = rate_limit_after_segment
+        self.rate_limit_segments_per_sec = rate_limit_segments_per_sec
+
+    def __call__(
+        self, request: SwiftRequest, app: IProxyApplication
+    ) -> "Deferred[SwiftResponse]":
+        parts = _object_path(request.path)
+        if parts is None:
+            return app(request)  # type: ignore[no-any-return]
+        method = request.method
+        if method in ("GET", "HEAD") and request.params.get("multipart-manifest") != "get":
+            return Deferred.fromCoroutine(self._get_or_head(request, app, parts))
+        if method == "PUT" and _bad_manifest_header(request):
+            return succeed(error_response(400, _BAD_MANIFEST, method=method,
+                                          content_type=HTML))
+        return app(request)  # type: ignore[no-any-return]
+
+    async def _get_or_head(self, request: SwiftRequest, app: IProxyApplication,
+                           parts: tuple[str, str, str, str]) -> SwiftResponse:
+        # The object servers then answer a manifest in full whatever the
+        # Range: the range applies to the segments.
+        ignore = request.headers.get(_IGNORE_RANGE)
+        request.headers[_IGNORE_RANGE] = f"{ignore},{_MANIFEST}" if ignore else _MANIFEST
+        response: SwiftResponse = await app(request)
+        manifest = response.headers.get(_MANIFEST)
+        if manifest is None:
+            return response
+        await _release(response)
+        version, account = parts[0], parts[1]
+        container, sep, prefix = unquote_name_header(manifest).partition("/")
+        if not sep or not container:
+            return error_response(500, method=request.method)
+        return await self._large_object(request, app, response, version, account,
+                                        container, prefix)
+
+    async def _listing(self, request: SwiftRequest, app: IProxyApplication,
+                       container_path: str, prefix: str, marker: str = ""
+                       ) -> Union[SwiftResponse, _Listing]:
+        """
+        A page of the segments' listing, or the error answer to it.
+        """
+        query = "format=json&prefix=" + quote(prefix.encode("latin-1"))
+        if marker:
+            query += "&marker=" + quote(marker.encode("utf-8", "surrogateescape"))
+        response: SwiftResponse = await app(_subrequest(request, container_path, query))
+        if not response.is_success:
+            return response
+        try:
+            listing = json.loads(await _read_body(response.body))
+        except ValueError:
+            listing = None
+        if not isinstance(listing, list):
+            return error_response(500, method=request.method)
+        return listing
+
+    async def _large_object(self, request: SwiftRequest, app: IProxyApplication,
+                            manifest: SwiftResponse, version: str, account: str,
+                            container: str, prefix: str) -> SwiftResponse:
+        method = request.method
+        container_path = f"/{version}/{account}/{container}"
+        started = self._clock.seconds()
+        first_page = await self._listing(request, app, container_path, prefix)
+        if isinstance(first_page, SwiftResponse):
+            if method == "HEAD":
+                _drop_body(first_page.body)
+                first_page.body = b""
+            return first_page
+        complete = len(first_page) < self._listing_limit
+        listed_bytes = sum(int(entry["bytes"]) for entry in first_page)
+
+        # The length the client is told (a Range answer's total), and the
+        # body length the segments must add up to.
+        total: Optional[int] = listed_bytes if complete else None
+        body_length: Optional[int] = total
+        span = _range_span(request, listed_bytes, complete)
+        if span is _UNSATISFIABLE:
+            refusal = {"Accept-Ranges": "bytes"}
+            if complete:
+                refusal["Content-Range"] = f"bytes */{listed_bytes}"
+            return error_response(416, headers=refusal, method=method)
+        if span is not None:
+            total = listed_bytes
+            body_length = span[1] - span[0]
+
+        headers = manifest.headers.copy()
+        remove_backend_and_sysmeta_headers(headers)
+        headers.pop("Content-Length", None)
+        headers.pop("Content-Range", None)
+        if complete:
+            digest = hashlib.md5(usedforsecurity=False)
+            for entry in first_page:
+                digest.update(_normalize_etag(entry["hash"]).encode("utf-8"))
+            headers["Etag"] = f'"{digest.hexdigest()}"'
+
+        refused = _conditional_status(request, headers)
+        if refused is not None:
+            headers["Content-Length"] = "0"
+            return SwiftResponse(refused, headers, b"")
+        if method == "HEAD":
+            if total is not None:
+                headers["Content-Length"] = str(total)
+            return SwiftResponse(200, headers, b"")
+        status = 200
+        if span is not None and total:
+            status = 206
+            headers["Content-Range"] = f"bytes {span[0]}-{span[1] - 1}/{total}"
+        if body_length is not None:
+            headers["Content-Length"] = str(body_length)
+
+        pacer = _Pacer(self._clock, self.rate_limit_after_segment,
+                       self.rate_limit_segments_per_sec)
+
+        async def more(marker: str) -> _Listing:
+            page = await self._listing(request, app, container_path, prefix, marker)
+            if isinstance(page, SwiftResponse):
+                _drop_body(page.body)
+                raise _ListingError(
+                    f"Got status {page.status} listing container /{account}/{container}")
+            return page
+
+        plan = _SegmentPlan(first_page, more, self._listing_limit)
+        if span is not None:
+            plan.first_byte, plan.last_byte = span[0], span[1] - 1
+
+        async def following() -> Optional[_Segment]:
+            target = await plan.next()
+            if target is None:
+                return None
+            await _sleep(self._clock, pacer.delay())
+            return await self._segment(request, app, container_path, *target)
+
+        try:
+            first = await following()
+        except (_SegmentError, _ListingError) as error:
+            _log.error("DLO {path}: {why}", path=request.path, why=str(error))
+            failed = getattr(error, "status", None)
+            if failed is not None and failed >= 500:
+                return error_response(503, headers={"Content-Type": "text/plain"})
+            return error_response(409)
+        if first is None:
+            return SwiftResponse(status, headers, b"")
+        body = _SegmentedBody(
+            first, lambda: Deferred.fromCoroutine(following()), body_length,
+            self._clock, started + self.max_get_time, request.path)
+        return SwiftResponse(status, headers, body)
+
+    async def _segment(self, request: SwiftRequest, app: IProxyApplication,
+                       container_path: str, name: str, first: Optional[int],
+                       last: Optional[int]) -> _Segment:
+        """
+        GET one segment (as an object, never as a large object itself).
+
+        @raise _SegmentError: when it cannot be read.
+        """
+        path = f"{container_path}/{_wsgi_name(name)}"
+        extra = {}
+        if first is not None or last is not None:
+            extra["Range"] = f"bytes={first or 0}-{'' if last is None else last}"
+        response: SwiftResponse = await app(
+            _subrequest(request, path, "multipart-manifest=get", extra))
+        if not response.is_success:
+            _drop_body(response.body)
+            raise _SegmentError(
+                f"While processing manifest {request.path}, got "
+                f"{response.status} while retrieving {path}", response.status)
+        segment = _Segment(path, response)
+        etag = _normalize_etag(response.headers.get("Etag", ""))
+        if etag and not extra:
+            segment.digest = hashlib.md5(usedforsecurity=False)
+            segment.etag = etag
+            declared = response.headers.get("Content-Length")
+            segment.expected = int(declared) if declared and declared.isdigit() else None
+        return segment
+
+
+def _int_option(conf: dict[str, str], name: str, default: int) -> int:
+    raw = conf.get(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"[filter:dlo] {name}: not an integer: {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"[filter:dlo] {name}: must not be negative: {raw!r}")
+    return value
+
+
+@implementer(IPlugin, IProxyPluginFactory)
+class _DynamicLargeObjectFactory:
+    name = "dlo"
+
+    def makeFilter(self, conf: dict[str, str], context: Any) -> DynamicLargeObject:
+        """
+        @param conf: C{max_get_time} (seconds, default 86400),
+            C{rate_limit_after_segment} (10), C{rate_limit_segments_per_sec}
+            (1; 0 for no limit).
+        @param context: provides C{reactor} and C{constraints}.
+        @raise ConfigError: for an option that is not a non-negative
+            integer.
+        """
+        return DynamicLargeObject(
+            context.reactor,
+            context.constraints.container_listing_limit,
+            _int_option(conf, "max_get_time", 86400),
+            _int_option(conf, "rate_limit_after_segment", 10),
+            _int_option(conf, "rate_limit_segments_per_sec", 1),
+        )
+
+
+dloPlugin = _DynamicLargeObjectFactory()
