@@ -914,3 +914,22 @@ class PropertyTests(SynchronousTestCase):
             self.assertLess(len(download.body), len(body))
         self.assertEqual(cluster.open_connections(), [])
         self.assertEqual(clock.getDelayedCalls(), [])
+
+
+class MergedAnswerHeaderTests(_Base):
+    """
+    An answer merged from several nodes (here a 412 to If-Match) shows the
+    client only what a client may see: no X-Backend-* headers, no sysmeta.
+    """
+
+    def test_noBackendHeaders(self) -> None:
+        for node in self.cluster.objects:
+            node.answer(412, {"X-Backend-Timestamp": "1700000100.00000",
+                              "X-Object-Sysmeta-Secret": "s",
+                              "X-Object-Meta-Color": "blue"})
+        download = self.proxy.get(headers={"If-Match": "nope"})
+        self.assertEqual(download.status, 412)
+        names = {name.lower() for name in download.headers}
+        self.assertNotIn("x-backend-timestamp", names)
+        self.assertNotIn("x-object-sysmeta-secret", names)
+        self.assertIn("x-object-meta-color", names)

@@ -171,7 +171,8 @@ class ProxyRequest(server.Request):
 
 
 def _request_body(request: server.Request) -> Optional[IBodyProducer]:
-    if request.method not in (b"PUT", b"POST"):
+    if request.method not in (b"PUT", b"POST", b"DELETE"):
+        # (DELETE carries the list of a bulk delete.)
         return None
     content = request.content
     if content is None:

@@ -99,6 +99,7 @@ class AccountController(Controller):
                 headers_to_account_info(response.headers, info_status),
             )
         if not 200 <= response.status < 300:
+            response.headers = self._finish_headers(response.headers)
             return response
         headers = self._finish_headers(response.headers)
         if request.method == "HEAD":

@@ -92,6 +92,7 @@ class ContainerController(Controller):
         if denied is not None:
             return denied
         if not 200 <= response.status < 300:
+            response.headers = self._client_headers(response.headers)
             return response
         headers = self._client_headers(response.headers)
         if request.method == "HEAD":

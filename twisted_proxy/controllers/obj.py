@@ -102,7 +102,11 @@ class ObjectController(Controller):
             good=_good_object_status, keep_body=False, node_iter=node_iter,
         )
         if found is None:
-            return self.best(answers, len(ring.get_part_nodes(part)))
+            # A merged answer (404, 412, 304...) carries a backend's
+            # headers: only what a client may see goes out.
+            merged = self.best(answers, len(ring.get_part_nodes(part)))
+            merged.headers = client_response_headers(merged.headers)
+            return merged
         response, node = found
         backend = response_headers(response)
         # A plugin's own sub-request (a copy's source) may see sysmeta.
@@ -228,10 +232,12 @@ class ObjectController(Controller):
         })
         updates = self._container_update_headers()
         replicas = len(ring.get_part_nodes(part))
-        return await self.write_to_nodes(
+        response = await self.write_to_nodes(
             ring, part, "POST",
             lambda slot: self._slot_headers(base, updates, replicas, slot),
         )
+        response.headers = client_response_headers(response.headers)
+        return response
 
     async def DELETE(self) -> SwiftResponse:
         request = self.request
