@@ -49,13 +49,19 @@ class ContainerController(Controller):
             )
         return None
 
-    def _client_headers(self, backend: HeaderDict) -> HeaderDict:
+    def _client_headers(self, backend: HeaderDict, name_policy: bool = True
+                        ) -> HeaderDict:
+        """
+        What the client sees of a container answer: owner-only headers for
+        owners only, and (with C{name_policy}, for a container that exists)
+        the storage policy by name.
+        """
         headers = client_response_headers(backend)
         if not self.request.environ.get("swift_owner"):
             for name in OWNER_HEADERS:
                 headers.pop(name, None)
         index = backend.get("X-Backend-Storage-Policy-Index")
-        if index is not None:
+        if index is not None and name_policy:
             policy = self.context.swift_conf.policy_by_index(int(index))
             if policy is not None:
                 headers["X-Storage-Policy"] = policy.name
@@ -92,7 +98,7 @@ class ContainerController(Controller):
         if denied is not None:
             return denied
         if not 200 <= response.status < 300:
-            response.headers = self._client_headers(response.headers)
+            response.headers = self._client_headers(response.headers, name_policy=False)
             return response
         headers = self._client_headers(response.headers)
         if request.method == "HEAD":
