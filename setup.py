@@ -29,6 +29,7 @@ setup(
             "python-swiftclient>=4.4",
             "mypy>=1.10",
             "mypy-zope>=1.0.4",
+            "pyflakes>=3.0",
         ],
     },
 )

@@ -4,7 +4,6 @@ Tests for L{twisted_proxy.upload}.
 
 from __future__ import annotations
 
-import hashlib
 from collections import deque
 from typing import Any, Optional
 

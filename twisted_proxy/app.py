@@ -14,7 +14,6 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from twisted_proxy import __version__
 from twisted_proxy.acl import ACCOUNT_ACL_ENVIRON_KEY
 from twisted_proxy.config import ProxySettings
 from twisted_proxy.constraints import Constraints, check_utf8

@@ -12,7 +12,7 @@ from typing import Any, Callable, Optional
 from twisted.application import service
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.testing import MemoryReactor
-from twisted.internet.defer import Deferred, gatherResults, succeed
+from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 from twisted.python import usage
@@ -199,7 +199,7 @@ def makeService(options: Options) -> service.IService:
     settings: ProxySettings = options["settings"]
     top = ProxyService()
     swift_dir = None
-    ready: Callable[[], Deferred[None]] = lambda: succeed(None)
+    waits: list[Callable[[], Deferred[None]]] = []
     aio_section = config.sections.get("aio")
     if aio_section is not None:
         from twisted_proxy.aio import AioError, StorageClusterService, build_cluster, parse_aio_settings
@@ -212,21 +212,25 @@ def makeService(options: Options) -> service.IService:
         cluster = StorageClusterService(layout, reactor, aio_settings.ready_timeout)
         cluster.setServiceParent(top)
         swift_dir = layout.swift_dir
-        ready = cluster.whenReady
         try:
             redis_wanted = wants_redis(aio_section)
         except ValueError as error:
             raise SystemExit(f"twisted-proxy: {config.path}: [aio] {error}")
+        waits.append(cluster.whenReady)
         if redis_wanted:
             redis = RedisProcessService(reactor)
             redis.setServiceParent(top)
             cache = config.sections.setdefault("filter:cache", dict(config.defaults))
             cache["redis_url"] = redis.url
+            waits.append(redis.whenReady)
 
-            def ready() -> Deferred[None]:
-                both = gatherResults([cluster.whenReady(), redis.whenReady()],
-                                     consumeErrors=True)
-                return both.addCallback(lambda _: None)
+    def ready() -> Deferred[None]:
+        """
+        Fires once everything the proxy needs (storage nodes, Redis) answers.
+        """
+        both = gatherResults([wait() for wait in waits], consumeErrors=True)
+        return both.addCallback(lambda _: None)
+
     try:
         site, context, rings = build_proxy(config, settings, reactor, swift_dir)
     except ConfigError as error:

@@ -76,11 +76,11 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
+from twisted_proxy.subrequest import drop_body
 from twisted_proxy.config import ConfigError
 from twisted_proxy.constraints import check_utf8, is_user_meta
 from twisted_proxy.controllers.base import make_trans_id
 from twisted_proxy.http import (
-    Body,
     HeaderDict,
     SwiftRequest,
     SwiftResponse,
@@ -257,29 +257,6 @@ def read_body(body: Optional[IBodyProducer], limit: int) -> "Deferred[bytes]":
 
     d = consume_body(body, sink)
     return d.addCallback(lambda _: b"".join(chunks))
-
-
-def _drop_body(body: Body) -> None:
-    """
-    Let go of a response body nobody will read.
-    """
-    if isinstance(body, bytes):
-        return
-    done = body.startProducing(_Discard())
-    done.addErrback(lambda _: None)
-    body.stopProducing()
-
-
-@implementer(IConsumer)
-class _Discard:
-    def registerProducer(self, producer: Any, streaming: bool) -> None:
-        pass
-
-    def unregisterProducer(self) -> None:
-        pass
-
-    def write(self, data: bytes) -> None:
-        pass
 
 
 class _NameList:
@@ -1097,7 +1074,7 @@ class Bulk:
         sub = self._subrequest(request, "DELETE", path, "BD", "BulkDelete",
                                {"Content-Length": "0"})
         response: SwiftResponse = await app(sub)
-        _drop_body(response.body)
+        drop_body(response.body)
         return response
 
     # -- extract archive ------------------------------------------------
@@ -1215,14 +1192,14 @@ class Bulk:
         """
         head: SwiftResponse = await app(
             self._subrequest(request, "HEAD", path, "EA", "BulkExpand"))
-        _drop_body(head.body)
+        drop_body(head.body)
         if head.is_success:
             return False
         failure = head
         if head.status == 404:
             put: SwiftResponse = await app(self._subrequest(
                 request, "PUT", path, "EA", "BulkExpand", {"Content-Length": "0"}))
-            _drop_body(put.body)
+            drop_body(put.body)
             if put.is_success:
                 return True
             failure = put
@@ -1251,7 +1228,7 @@ class Bulk:
         finally:
             if body is not None:
                 body.stopProducing()
-        _drop_body(response.body)
+        drop_body(response.body)
         return response
 
 

@@ -32,13 +32,14 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IConsumer, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.plugin import IPlugin
 from zope.interface import implementer
 
+from twisted_proxy.subrequest import drop_body
 from twisted_proxy.acl import ACCOUNT_ACL_ENVIRON_KEY
 from twisted_proxy.controllers.base import make_trans_id
-from twisted_proxy.http import HTML, Body, SwiftRequest, SwiftResponse, error_response, wire_quote
+from twisted_proxy.http import HTML, SwiftRequest, SwiftResponse, error_response, wire_quote
 from twisted_proxy.info import INFO_ENVIRON_KEY, InfoCache, account_key, container_key
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 
@@ -66,29 +67,6 @@ def _split_path(path: str) -> Optional[tuple[str, str, str, str]]:
         return None
     obj = segments[4] if len(segments) == 5 else ""
     return segments[1], segments[2], segments[3], obj
-
-
-@implementer(IConsumer)
-class _Discard:
-    def registerProducer(self, producer: Any, streaming: bool) -> None:
-        pass
-
-    def unregisterProducer(self) -> None:
-        pass
-
-    def write(self, data: bytes) -> None:
-        pass
-
-
-def _drop_body(body: Body) -> None:
-    """
-    Let go of a response body nobody will read.
-    """
-    if isinstance(body, bytes):
-        return
-    done = body.startProducing(_Discard())
-    done.addErrback(lambda _: None)
-    body.stopProducing()
 
 
 @implementer(IProxyFilter)
@@ -193,7 +171,7 @@ class ContainerQuotas:
                 if name in request.headers:
                     head.headers[name] = request.headers[name]
             response: SwiftResponse = await app(head)
-            _drop_body(response.body)
+            drop_body(response.body)
             known = cache.get(key)
             if known is not None:
                 return known  # type: ignore[no-any-return]

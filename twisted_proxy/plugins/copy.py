@@ -47,6 +47,7 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
+from twisted_proxy.subrequest import drop_body, object_path, read_body, sub_environ
 from twisted_proxy.config import ConfigError
 from twisted_proxy.constraints import (
     check_account_format,
@@ -65,7 +66,6 @@ from twisted_proxy.http import (
     error_response,
     wire_quote,
 )
-from twisted_proxy.info import INFO_ENVIRON_KEY
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.listing import best_accept_match
 
@@ -91,17 +91,6 @@ _DESTINATION_FORM = (
 _COPY_FROM_FORM = (
     "X-Copy-From header must be of the form <container name>/<object name>"
 )
-
-
-def _object_path(path: str) -> Optional[tuple[str, str, str, str]]:
-    """
-    C{(version, account, container, object)} when C{path} names an object
-    (all four non-empty, the object keeping its slashes), else C{None}.
-    """
-    segments = path.split("/", 4)
-    if len(segments) != 5 or segments[0] or not all(segments[1:]):
-        return None
-    return segments[1], segments[2], segments[3], segments[4]
 
 
 def _container_and_object(value: str) -> Optional[tuple[str, str]]:
@@ -171,72 +160,11 @@ def _replace_params(request: SwiftRequest, params: dict[str, str]) -> None:
 
 def _sub_environ(request: SwiftRequest) -> dict[str, Any]:
     """
-    An environ for a sub-request made for C{request}: a copy, so that what
-    authorizing one sub-request leaves behind (C{swift_owner}, ...) does not
-    apply to the other; the per-request info cache stays shared.
+    The environ of the copy's sub-requests, which may see sysmeta.
     """
-    request.environ.setdefault(INFO_ENVIRON_KEY, {})
-    environ = dict(request.environ)
-    environ["swift.source"] = "SSC"
+    environ = sub_environ(request.environ, "SSC")
     environ["swift.sysmeta_ok"] = True
-    # A sub-request gets its own access log line, as in Swift.
-    environ.pop("swift.proxy_access_log_made", None)
     return environ
-
-
-@implementer(IConsumer)
-class _NullConsumer:
-    """
-    Swallows a body nobody will read.
-    """
-
-    def registerProducer(self, producer: Any, streaming: bool) -> None:
-        pass
-
-    def unregisterProducer(self) -> None:
-        pass
-
-    def write(self, data: bytes) -> None:
-        pass
-
-
-def _drop_body(body: Body) -> None:
-    """
-    Let go of a response body that will not be read, closing its backend
-    connection rather than leaving it waiting for a reader.
-    """
-    if isinstance(body, bytes):
-        return
-    done = body.startProducing(_NullConsumer())
-    done.addErrback(lambda _: None)
-    body.stopProducing()
-
-
-@implementer(IConsumer)
-class _Collector:
-    """
-    Gathers a (small) body into memory.
-    """
-
-    def __init__(self) -> None:
-        self.chunks: list[bytes] = []
-
-    def registerProducer(self, producer: Any, streaming: bool) -> None:
-        pass
-
-    def unregisterProducer(self) -> None:
-        pass
-
-    def write(self, data: bytes) -> None:
-        self.chunks.append(data)
-
-
-async def _read_body(body: Body) -> bytes:
-    if isinstance(body, bytes):
-        return body
-    collector = _Collector()
-    await body.startProducing(collector)
-    return b"".join(collector.chunks)
 
 
 @implementer(IBodyProducer, IPushProducer)
@@ -282,7 +210,7 @@ class _SourceBody:
         """
         if not self.started:
             self.started = True
-            _drop_body(self._inner)
+            drop_body(self._inner)
 
 
 @implementer(IBodyProducer, IPushProducer)
@@ -398,7 +326,7 @@ class ServerSideCopy:
     def __call__(
         self, request: SwiftRequest, app: IProxyApplication
     ) -> "Deferred[SwiftResponse]":
-        parts = _object_path(request.path)
+        parts = object_path(request.path)
         if parts is None:
             return app(request)
         method = request.method
@@ -494,7 +422,7 @@ class ServerSideCopy:
         source = await app(self._source_request(request, source_path))
         length = _body_length(source)
         if length is None or length > self._max_file_size:
-            _drop_body(source.body)
+            drop_body(source.body)
             return self._own(request, error_response(413, method=method))
         if source.status >= 300:
             remove_backend_and_sysmeta_headers(source.headers)
@@ -620,7 +548,7 @@ class ServerSideCopy:
             try:
                 response = await app(sink)
                 status = f"{response.status} {response.reason}"
-                text = (await _read_body(response.body)).decode("utf-8", "replace")
+                text = (await read_body(response.body)).decode("utf-8", "replace")
                 ok = response.is_success
                 headers = list(response.headers.wire_items())
                 if isinstance(response.body, bytes) and "Content-Length" not in response.headers:

@@ -60,18 +60,17 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
+from twisted_proxy.subrequest import drop_body, object_path, read_body, sub_environ
 from twisted_proxy.config import ConfigError
 from twisted_proxy.constraints import remove_backend_and_sysmeta_headers, unquote_name_header
 from twisted_proxy.http import (
     HTML,
-    Body,
     HeaderDict,
     SwiftRequest,
     SwiftResponse,
     error_response,
     wire_quote,
 )
-from twisted_proxy.info import INFO_ENVIRON_KEY
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.ranges import ByteRange, parse_range_header
 
@@ -110,17 +109,6 @@ class _ListingError(Exception):
     """
     A page of the segments' listing could not be read.
     """
-
-
-def _object_path(path: str) -> Optional[tuple[str, str, str, str]]:
-    """
-    C{(version, account, container, object)} when C{path} names an object,
-    else C{None}.
-    """
-    segments = path.split("/", 4)
-    if len(segments) != 5 or segments[0] or not all(segments[1:]):
-        return None
-    return segments[1], segments[2], segments[3], segments[4]
 
 
 def _bad_manifest_header(request: SwiftRequest) -> bool:
@@ -230,44 +218,6 @@ def _range_span(request: SwiftRequest, listed_bytes: int, complete: bool
     return _UNSATISFIABLE if span is None else span
 
 
-@implementer(IConsumer)
-class _Collector:
-    """
-    Gathers a (small) body.
-    """
-
-    def __init__(self) -> None:
-        self.chunks: list[bytes] = []
-
-    def registerProducer(self, producer: Any, streaming: bool) -> None:
-        pass
-
-    def unregisterProducer(self) -> None:
-        pass
-
-    def write(self, data: bytes) -> None:
-        self.chunks.append(data)
-
-
-async def _read_body(body: Body) -> bytes:
-    if isinstance(body, bytes):
-        return body
-    collector = _Collector()
-    await body.startProducing(collector)
-    return b"".join(collector.chunks)
-
-
-def _drop_body(body: Body) -> None:
-    """
-    Let go of a body nobody will read, closing its backend connection.
-    """
-    if isinstance(body, bytes):
-        return
-    done = body.startProducing(_Collector())
-    done.addErrback(lambda _: None)
-    body.stopProducing()
-
-
 async def _release(response: SwiftResponse) -> None:
     """
     Finish with a manifest's own body: read a small one to its end, drop
@@ -279,11 +229,11 @@ async def _release(response: SwiftResponse) -> None:
     length = body.length
     if length is not UNKNOWN_LENGTH and int(length) < _DRAIN_LIMIT:
         try:
-            await _read_body(body)
+            await read_body(body)
         except Exception:
             pass
         return
-    _drop_body(body)
+    drop_body(body)
 
 
 class _Pacer:
@@ -484,7 +434,7 @@ class _SegmentedBody:
 
     def _halt(self) -> None:
         if self._first is not None:
-            _drop_body(self._first.response.body)
+            drop_body(self._first.response.body)
             self._first = None
         inner = self._inner()
         self._current = None
@@ -497,7 +447,7 @@ class _SegmentedBody:
 
     def _relay(self, segment: _Segment) -> None:
         if self._stopped:
-            _drop_body(segment.response.body)
+            drop_body(segment.response.body)
             return
         self._current = segment
         body = segment.response.body
@@ -558,7 +508,7 @@ class _SegmentedBody:
         self._pending = None
         if self._stopped:
             if segment is not None:
-                _drop_body(segment.response.body)
+                drop_body(segment.response.body)
             return
         if segment is not None:
             self._relay(segment)
@@ -584,19 +534,6 @@ class _SegmentedBody:
             done.errback(reason)
 
 
-def _sub_environ(environ: dict[str, Any]) -> dict[str, Any]:
-    """
-    An environ for a sub-request made as the client: a copy (what
-    authorizing one sub-request leaves behind must not apply to another),
-    sharing the request's info cache.
-    """
-    environ.setdefault(INFO_ENVIRON_KEY, {})
-    sub = dict(environ)
-    sub.pop("swift_owner", None)
-    sub["swift.source"] = "DLO"
-    return sub
-
-
 def _subrequest(request: SwiftRequest, path: str, query: str,
                 headers: Optional[dict[str, str]] = None) -> SwiftRequest:
     """
@@ -615,7 +552,7 @@ def _subrequest(request: SwiftRequest, path: str, query: str,
     uri = wire_quote(path) + ("?" + query if query else "")
     return SwiftRequest("GET", uri.encode("ascii"), sub_headers,
                         client_ip=request.client_ip,
-                        environ=_sub_environ(request.environ))
+                        environ=sub_environ(request.environ, "DLO"))
 
 
 def _wsgi_name(name: str) -> str:
@@ -651,7 +588,7 @@ class DynamicLargeObject:
     def __call__(
         self, request: SwiftRequest, app: IProxyApplication
     ) -> "Deferred[SwiftResponse]":
-        parts = _object_path(request.path)
+        parts = object_path(request.path)
         if parts is None:
             return app(request)  # type: ignore[no-any-return]
         method = request.method
@@ -693,7 +630,7 @@ class DynamicLargeObject:
         if not response.is_success:
             return response
         try:
-            listing = json.loads(await _read_body(response.body))
+            listing = json.loads(await read_body(response.body))
         except ValueError:
             listing = None
         if not isinstance(listing, list):
@@ -709,7 +646,7 @@ class DynamicLargeObject:
         first_page = await self._listing(request, app, container_path, prefix)
         if isinstance(first_page, SwiftResponse):
             if method == "HEAD":
-                _drop_body(first_page.body)
+                drop_body(first_page.body)
                 first_page.body = b""
             return first_page
         complete = len(first_page) < self._listing_limit
@@ -760,7 +697,7 @@ class DynamicLargeObject:
         async def more(marker: str) -> _Listing:
             page = await self._listing(request, app, container_path, prefix, marker)
             if isinstance(page, SwiftResponse):
-                _drop_body(page.body)
+                drop_body(page.body)
                 raise _ListingError(
                     f"Got status {page.status} listing container /{account}/{container}")
             return page
@@ -806,7 +743,7 @@ class DynamicLargeObject:
         response: SwiftResponse = await app(
             _subrequest(request, path, "multipart-manifest=get", extra))
         if not response.is_success:
-            _drop_body(response.body)
+            drop_body(response.body)
             raise _SegmentError(
                 f"While processing manifest {request.path}, got "
                 f"{response.status} while retrieving {path}", response.status)
