@@ -915,9 +915,10 @@ class ClientConnection:
     One client connection to the real L{ProxySite} serving C{proxy}.
     """
 
-    def __init__(self, proxy: Proxy) -> None:
+    def __init__(self, proxy: Proxy, client_timeout: Optional[float] = None) -> None:
         self._clock = proxy.clock
-        site = ProxySite(ProxyResource(proxy.app), reactor=proxy.clock, timeout=None)
+        site = ProxySite(ProxyResource(proxy.app, proxy.clock, client_timeout),
+                         reactor=proxy.clock, timeout=None)
         self.channel = site.buildProtocol(IPv4Address("TCP", "192.168.1.1", 54321))
         self.transport = _ClientTransport(proxy.clock)
         self.transport.protocol = self.channel

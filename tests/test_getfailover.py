@@ -933,3 +933,44 @@ class MergedAnswerHeaderTests(_Base):
         self.assertNotIn("x-backend-timestamp", names)
         self.assertNotIn("x-object-sysmeta-secret", names)
         self.assertIn("x-object-meta-color", names)
+
+
+class ClientTimeoutTests(_Base):
+    """
+    C{client_timeout}: a client that stops reading a streamed body is
+    dropped, and the body's backend connection with it.
+    """
+
+    def test_clientStopsReading(self) -> None:
+        self.cluster.serve(OBJ)
+        for node in self.cluster.objects:
+            node.interval = 0.5  # still sending when the client stalls
+        client = ClientConnection(self.proxy, client_timeout=5.0)
+        client.send("GET", "/v1/a/c/o")
+        self.assertIsNotNone(client.transport.producer)
+        client.transport.producer.pauseProducing()
+        self.clock.advance(4.9)
+        self.assertFalse(client.aborted)
+        self.clock.advance(0.2)
+        self.assertTrue(client.aborted)
+        self.assertTrue(self.cluster.primaries[0].last_connection.dropped)
+
+    def test_slowButReading(self) -> None:
+        """
+        Pauses shorter than the timeout are a slow client, not a gone one.
+        """
+        self.cluster.serve(OBJ)
+        client = ClientConnection(self.proxy, client_timeout=5.0)
+        client.send("GET", "/v1/a/c/o")
+        producer = client.transport.producer
+        if producer is not None:
+            for _ in range(3):
+                producer.pauseProducing()
+                self.clock.advance(4.0)
+                producer.resumeProducing()
+                self.clock.advance(0)
+        for _ in range(50):
+            self.clock.advance(0)
+        self.assertFalse(client.aborted)
+        status, _, body = client.response()
+        self.assertEqual((status, body), (200, OBJ.data))

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import http, server
 from twisted.web.client import FileBodyProducer
 from twisted.web.iweb import IBodyProducer
 from twisted.web.resource import Resource
+from zope.interface import implementer
 
 from twisted_proxy.constraints import filter_inbound_headers
 from twisted_proxy.http import HeaderDict, SwiftRequest, SwiftResponse, wsgi_str
@@ -228,9 +230,18 @@ class ProxyResource(Resource):
 
     isLeaf = True
 
-    def __init__(self, app: IProxyApplication) -> None:
+    def __init__(self, app: IProxyApplication, clock: Optional[IReactorTime] = None,
+                 client_timeout: Optional[float] = None) -> None:
+        """
+        @param clock: for C{client_timeout}.
+        @param client_timeout: seconds a client may go without reading a
+            streamed body before it is dropped (and the body's backend
+            connection with it); C{None} for no limit.
+        """
         super().__init__()
         self._app = app
+        self._clock = clock
+        self._client_timeout = client_timeout
 
     def render(self, request: server.Request) -> Any:
         request.responseHeaders.removeHeader(b"Server")
@@ -280,6 +291,9 @@ class ProxyResource(Resource):
                 request.write(body)
             request.finish()
             return None
+        if self._clock is not None and self._client_timeout:
+            body = _ReaderWatch(body, self._clock, self._client_timeout,
+                                lambda: _abort(request))
         state["body"] = body
         request.registerProducer(body, True)
         streaming = body.startProducing(request)
@@ -314,6 +328,53 @@ class ProxyResource(Resource):
         request.setResponseCode(500)
         request.setHeader(b"Content-Length", b"0")
         request.finish()
+
+
+@implementer(IBodyProducer, IPushProducer)
+class _ReaderWatch:
+    """
+    A response body, watched for a client that stops reading: paused (by
+    the client's full connection) for longer than C{timeout}, the body is
+    stopped and C{gone} is called. Twisted's own idle timeout only covers
+    a client that stops sending.
+    """
+
+    def __init__(self, body: IBodyProducer, clock: IReactorTime, timeout: float,
+                 gone: Callable[[], None]) -> None:
+        self._body = body
+        self._clock = clock
+        self._timeout = timeout
+        self._gone = gone
+        self._timer: Optional[IDelayedCall] = None
+        self.length = body.length
+
+    def startProducing(self, consumer: Any) -> "Deferred[None]":
+        return self._body.startProducing(consumer)  # type: ignore[no-any-return]
+
+    def pauseProducing(self) -> None:
+        if self._timer is None:
+            self._timer = self._clock.callLater(self._timeout, self._expired)
+        self._body.pauseProducing()
+
+    def resumeProducing(self) -> None:
+        self._cancel()
+        self._body.resumeProducing()
+
+    def stopProducing(self) -> None:
+        self._cancel()
+        self._body.stopProducing()
+
+    def _cancel(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+
+    def _expired(self) -> None:
+        self._timer = None
+        _log.warn("Dropping a client that read nothing for {timeout}s",
+                  timeout=self._timeout)
+        self._body.stopProducing()
+        self._gone()
 
 
 def _abort(request: server.Request) -> None:

@@ -177,7 +177,7 @@ def build_proxy(
     context = ProxyContext(reactor, settings, swift_conf, rings, node_client, store)
     filters = build_filters(config, context)
     app = Pipeline(filters, ProxyApplication(context))
-    site = ProxySite(ProxyResource(app))
+    site = ProxySite(ProxyResource(app, reactor, settings.client_timeout))
     site.timeOut = settings.client_timeout
     return site, context, rings
 
