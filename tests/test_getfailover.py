@@ -974,3 +974,75 @@ class ClientTimeoutTests(_Base):
         self.assertFalse(client.aborted)
         status, _, body = client.response()
         self.assertEqual((status, body), (200, OBJ.data))
+
+
+class ConcurrentGetsTests(_Base):
+    """
+    C{concurrent_gets}: when a node has not answered within
+    C{concurrency_timeout}, the next one is asked too, and the first good
+    answer is served; the others are cancelled or closed.
+    """
+
+    def _read(self, d: object) -> Download:
+        for _ in range(20):
+            self.clock.advance(0)
+        download = Download(self.clock, self.successResultOf(d), False)  # type: ignore[arg-type]
+        for _ in range(20):
+            self.clock.advance(0)
+        return download
+
+    def _slowFirst(self, **settings: object) -> object:
+        self.proxy = self.makeProxy(**settings)
+        self.cluster.serve(OBJ)
+        self.cluster.primaries[0].latency = 5.0
+        return self.proxy.request("GET", "/v1/a/c/o")
+
+    def test_nextNodeAskedAfterTimeout(self) -> None:
+        d = self._slowFirst(concurrent_gets=True, concurrency_timeout=0.5)
+        self.clock.advance(0.49)
+        self.assertEqual([ip for ip, _ in self.gets()], ["10.0.0.1"])
+        self.clock.advance(0.02)
+        self.assertEqual([ip for ip, _ in self.gets()], ["10.0.0.1", "10.0.0.2"])
+        download = self._read(d)
+        self.assertEqual(download.status, 200)
+        self.assertEqual(download.body, OBJ.data)
+        self.assertTrue(download.finished)
+        # The slow node's request was given up, not left to linger.
+        self.clock.advance(10)
+        self.assertEqual(self.cluster.pending_requests(), [])
+
+    def test_defaultWaitsForTheFirstNode(self) -> None:
+        """
+        Without concurrent_gets, the slow node is waited for (it is within
+        node_timeout) and no other node is asked.
+        """
+        d = self._slowFirst()
+        self.clock.advance(4.9)
+        self.assertEqual(len(self.gets()), 1)
+        self.assertNoResult(d)  # type: ignore[arg-type]
+        self.clock.advance(0.2)
+        download = self._read(d)
+        self.assertEqual(download.body, OBJ.data)
+        self.assertEqual([ip for ip, _ in self.gets()], ["10.0.0.1"])
+
+    def test_fastNodeAlone(self) -> None:
+        """
+        A node answering in time is the only one asked.
+        """
+        self.proxy = self.makeProxy(concurrent_gets=True, concurrency_timeout=0.5)
+        self.cluster.serve(OBJ)
+        download = self._read(self.proxy.request("GET", "/v1/a/c/o"))
+        self.assertEqual(download.body, OBJ.data)
+        self.assertEqual(len(self.gets()), 1)
+
+    def test_errorsMoveOn(self) -> None:
+        """
+        A node failing at once is followed by the next at once, not after
+        the concurrency timeout.
+        """
+        self.proxy = self.makeProxy(concurrent_gets=True, concurrency_timeout=5.0)
+        self.cluster.serve(OBJ)
+        self.cluster.primaries[0].answer(503)
+        download = self._read(self.proxy.request("GET", "/v1/a/c/o"))
+        self.assertEqual(download.body, OBJ.data)
+        self.assertEqual([ip for ip, _ in self.gets()], ["10.0.0.1", "10.0.0.2"])

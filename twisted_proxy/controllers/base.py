@@ -8,9 +8,24 @@ answers by quorum, and account/container info lookups.
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
+from contextlib import aclosing
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    AsyncGenerator,
+    Callable,
+    Iterator,
+    Optional,
+    Union,
+)
 
-from twisted.internet.defer import CancelledError, DeferredList, ensureDeferred
+from twisted.internet.defer import (
+    CancelledError,
+    Deferred,
+    DeferredList,
+    DeferredQueue,
+    ensureDeferred,
+)
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import IBodyProducer, IResponse
@@ -316,46 +331,50 @@ class Controller:
         newest = _true(self.request.headers.get("X-Newest"))
         tombstone = Timestamp(0)
         candidates: list[tuple[Timestamp, IResponse, dict[str, Any]]] = []
-        client = self.context.node_client
+        concurrent = self.settings.concurrent_gets and not newest
+
+        def enough(node: dict[str, Any]) -> bool:
+            # X-Newest asks every primary, and a handoff only when none
+            # answered.
+            return newest and "handoff_index" in node and bool(candidates)
+
         try:
-            for node in node_iter:
-                if newest and "handoff_index" in node and candidates:
-                    break
-                path = self.backend_path(node, part) + (f"?{query}" if query else "")
-                try:
-                    start = self.context.reactor.seconds()
-                    response = await client.request(node, method, path, headers)
-                    self.context.timings.record(node, self.context.reactor.seconds() - start)
-                except NodeError as error:
-                    self.note_error(node, error)
-                    continue
-                status = response.code
-                self.note_status(node, status)
-                backend = response_headers(response)
-                if good(status):
-                    stamp = _source_timestamp(backend)
-                    if stamp < tombstone:
-                        await discard_body(response, close=True)
-                        answers.append((404, "Not Found", b"", backend))
+            async with aclosing(self._answers(node_iter, part, method, query, headers,
+                                              concurrent, enough)) as arriving:
+                async for node, outcome in arriving:
+                    if isinstance(outcome, NodeError):
+                        self.note_error(node, outcome)
                         continue
-                    if newest:
-                        candidates.append((stamp, response, node))
+                    response = outcome
+                    status = response.code
+                    self.note_status(node, status)
+                    backend = response_headers(response)
+                    if good(status):
+                        stamp = _source_timestamp(backend)
+                        if stamp < tombstone:
+                            await discard_body(response, close=True)
+                            answers.append((404, "Not Found", b"", backend))
+                            continue
+                        if newest:
+                            candidates.append((stamp, response, node))
+                            continue
+                        return await self._chosen(response, node, backend, answers,
+                                                  keep_body)
+                    try:
+                        body = await read_body(response)
+                    except CancelledError:
+                        raise
+                    except Exception as error:
+                        self.note_error(node, error)
                         continue
-                    return await self._chosen(response, node, backend, answers, keep_body)
-                try:
-                    body = await read_body(response)
-                except CancelledError:
-                    raise
-                except Exception as error:
-                    self.note_error(node, error)
-                    continue
-                if status == 404:
-                    deleted = _timestamp(backend.get("X-Backend-Timestamp"))
-                    if not deleted and "handoff_index" in node:
-                        continue
-                    if deleted is not None and deleted > tombstone:
-                        tombstone = deleted
-                answers.append((status, response.phrase.decode("latin-1"), body, backend))
+                    if status == 404:
+                        deleted = _timestamp(backend.get("X-Backend-Timestamp"))
+                        if not deleted and "handoff_index" in node:
+                            continue
+                        if deleted is not None and deleted > tombstone:
+                            tombstone = deleted
+                    answers.append((status, response.phrase.decode("latin-1"), body,
+                                    backend))
         except BaseException:
             # Given up (the client went away): versions held open for
             # X-Newest are let go.
@@ -376,6 +395,109 @@ class Controller:
             await discard_body(other, close=True)
         return await self._chosen(response, node, response_headers(response), answers,
                                   keep_body)
+
+    async def _answers(
+        self,
+        node_iter: Iterator[dict[str, Any]],
+        part: int,
+        method: str,
+        query: str,
+        headers: HeaderDict,
+        concurrent: bool,
+        enough: Callable[[dict[str, Any]], bool],
+    ) -> AsyncGenerator[tuple[dict[str, Any], Union[IResponse, NodeError]], None]:
+        """
+        The nodes' answers to a read, as they arrive: a response (body
+        unread) or the L{NodeError} a node failed with.
+
+        One node at a time; with C{concurrent} (Swift's C{concurrent_gets}),
+        the next node is asked too whenever none has answered within
+        C{concurrency_timeout}, and the first answers win. On exit, requests
+        still under way are cancelled and answers nobody took are closed.
+        No node is asked once C{enough} says so of it.
+        """
+        client = self.context.node_client
+        clock = self.context.reactor
+
+        def ask(node: dict[str, Any]) -> "Deferred[IResponse]":
+            path = self.backend_path(node, part) + (f"?{query}" if query else "")
+            started = clock.seconds()
+
+            def timed(result: Any) -> Any:
+                if not isinstance(result, Failure):
+                    self.context.timings.record(node, clock.seconds() - started)
+                return result
+
+            return client.request(node, method, path, headers).addBoth(timed)
+
+        if not concurrent:
+            for node in node_iter:
+                if enough(node):
+                    return
+                try:
+                    yield node, await ask(node)
+                except NodeError as error:
+                    yield node, error
+            return
+
+        settings = self.settings
+        wait = settings.concurrency_timeout
+        if wait is None:
+            wait = settings.conn_timeout
+        arrived: DeferredQueue[tuple[dict[str, Any], Any]] = DeferredQueue()
+        inflight: dict[int, Deferred[IResponse]] = {}
+        exhausted = False
+
+        def launch() -> bool:
+            nonlocal exhausted
+            node = None if exhausted else next(node_iter, None)
+            if node is None or enough(node):
+                exhausted = True
+                return False
+            d = ask(node)
+            inflight[id(d)] = d
+
+            def landed(result: Any) -> None:
+                inflight.pop(id(d), None)
+                arrived.put((node, result))
+
+            d.addBoth(landed)
+            return True
+
+        try:
+            launch()
+            while inflight or arrived.pending:
+                getting = arrived.get()
+                timer = None
+                if not exhausted:
+                    timer = clock.callLater(wait, getting.cancel)
+                try:
+                    node, result = await getting
+                except CancelledError:
+                    if timer is not None and not timer.active():
+                        # Nobody answered in time: ask the next node too.
+                        launch()
+                        continue
+                    raise
+                finally:
+                    if timer is not None and timer.active():
+                        timer.cancel()
+                if isinstance(result, Failure):
+                    if not result.check(NodeError):
+                        result.raiseException()
+                    yield node, result.value  # type: ignore[misc]
+                else:
+                    yield node, result
+                if not inflight and not arrived.pending:
+                    launch()
+        finally:
+            for d in list(inflight.values()):
+                d.addErrback(lambda _: None)
+                d.cancel()
+            while arrived.pending:
+                _, left = arrived.pending.pop()
+                if not isinstance(left, Failure):
+                    discard_body(left, close=True).addErrback(lambda _: None)
 
     async def _chosen(
         self, response: IResponse, node: dict[str, Any], backend: HeaderDict,
