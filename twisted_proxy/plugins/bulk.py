@@ -76,6 +76,7 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
+from twisted_proxy.segments import sleep
 from twisted_proxy.subrequest import drop_body
 from twisted_proxy.config import ConfigError
 from twisted_proxy.constraints import check_utf8, is_user_meta
@@ -1049,7 +1050,7 @@ class Bulk:
                     if (response.status == 409 and not aborted[0]
                             and self.retry_count > retry):
                         retry += 1
-                        await _sleep(self._clock, self.retry_interval ** retry)
+                        await sleep(self._clock, self.retry_interval ** retry)
                         continue
                     break
                 record(name, response)
@@ -1230,13 +1231,6 @@ class Bulk:
                 body.stopProducing()
         drop_body(response.body)
         return response
-
-
-def _sleep(clock: IReactorTime, seconds: float) -> "Deferred[None]":
-    calls: list[IDelayedCall] = []
-    d: Deferred[None] = Deferred(lambda _: calls[0].cancel())
-    calls.append(clock.callLater(seconds, d.callback, None))
-    return d
 
 
 def _int_option(conf: dict[str, str], name: str, default: int,

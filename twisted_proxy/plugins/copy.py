@@ -41,12 +41,12 @@ from typing import Any, Optional
 from urllib.parse import urlencode
 
 from twisted.internet.defer import CancelledError, Deferred, succeed
-from twisted.internet.interfaces import IConsumer, IDelayedCall, IPushProducer, IReactorTime
+from twisted.internet.interfaces import IConsumer, IPushProducer, IReactorTime
 from twisted.plugin import IPlugin
-from twisted.python.failure import Failure
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
+from twisted_proxy.heartbeat import Heartbeat
 from twisted_proxy.subrequest import drop_body, object_path, read_body, sub_environ
 from twisted_proxy.config import ConfigError
 from twisted_proxy.constraints import (
@@ -211,76 +211,6 @@ class _SourceBody:
         if not self.started:
             self.started = True
             drop_body(self._inner)
-
-
-@implementer(IBodyProducer, IPushProducer)
-class _Heartbeat:
-    """
-    The body of a C{?heartbeat=on} copy: a space at once and every
-    C{interval} seconds until C{outcome} fires with the summary, which ends
-    the body. Stopping (the client went away) cancels C{outcome}.
-    """
-
-    length = UNKNOWN_LENGTH
-
-    def __init__(self, clock: IReactorTime, interval: float,
-                 outcome: "Deferred[bytes]") -> None:
-        self._clock = clock
-        self._interval = interval
-        self._outcome = outcome
-        self._consumer: Optional[IConsumer] = None
-        self._done: Optional[Deferred[None]] = None
-        self._timer: Optional[IDelayedCall] = None
-        self._paused = False
-
-    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
-        self._consumer = consumer
-        done: Deferred[None] = Deferred(lambda _: self.stopProducing())
-        self._done = done
-        consumer.write(b" ")
-        self._timer = self._clock.callLater(self._interval, self._beat)
-        self._outcome.addCallbacks(self._finish, self._failed)
-        return done
-
-    def _beat(self) -> None:
-        self._timer = None
-        if self._consumer is None:
-            return
-        if not self._paused:
-            self._consumer.write(b" ")
-        self._timer = self._clock.callLater(self._interval, self._beat)
-
-    def _stopTimer(self) -> None:
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        self._timer = None
-
-    def _finish(self, summary: bytes) -> None:
-        self._stopTimer()
-        consumer, self._consumer = self._consumer, None
-        done, self._done = self._done, None
-        if consumer is not None and done is not None:
-            consumer.write(summary)
-            done.callback(None)
-
-    def _failed(self, reason: Failure) -> None:
-        self._stopTimer()
-        self._consumer = None
-        done, self._done = self._done, None
-        if done is not None:
-            done.errback(reason)
-
-    def pauseProducing(self) -> None:
-        self._paused = True
-
-    def resumeProducing(self) -> None:
-        self._paused = False
-
-    def stopProducing(self) -> None:
-        self._stopTimer()
-        self._consumer = None
-        self._done = None
-        self._outcome.cancel()
 
 
 def _heartbeat_summary(
@@ -565,7 +495,7 @@ class ServerSideCopy:
             return _heartbeat_summary(
                 out_type, status, text, errors, list(copied.items()) + headers)
 
-        producer = _Heartbeat(self._clock, self._yield_frequency,
+        producer = Heartbeat(self._clock, self._yield_frequency,
                               Deferred.fromCoroutine(outcome()))
         return self._own(request, SwiftResponse(
             202, {"Content-Type": out_type}, producer))

@@ -53,13 +53,13 @@ from typing import Any, Awaitable, Callable, Optional, Union
 from urllib.parse import quote
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IConsumer, IDelayedCall, IPushProducer, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.plugin import IPlugin
-from twisted.python.failure import Failure
-from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
+from twisted.web.iweb import UNKNOWN_LENGTH
 from zope.interface import implementer
 
+from twisted_proxy.segments import Pacer, Segment, SegmentError, SegmentedBody, sleep
 from twisted_proxy.subrequest import drop_body, object_path, read_body, sub_environ
 from twisted_proxy.config import ConfigError
 from twisted_proxy.constraints import remove_backend_and_sysmeta_headers, unquote_name_header
@@ -90,19 +90,6 @@ _DRAIN_LIMIT = 1024
 #: token: those Swift's sub-requests inherit through the WSGI environ.
 _INHERITED = ("Host", "Referer", "Origin", "Access-Control-Request-Method",
               "X-User-Id", "X-Project-Id")
-
-
-class _SegmentError(Exception):
-    """
-    A segment cannot be served: its GET failed, or its body is not what
-    its headers said.
-
-    @ivar status: the segment GET's status, when that is what failed.
-    """
-
-    def __init__(self, message: str, status: Optional[int] = None) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class _ListingError(Exception):
@@ -236,64 +223,6 @@ async def _release(response: SwiftResponse) -> None:
     drop_body(body)
 
 
-class _Pacer:
-    """
-    Swift's segment rate limit: the first C{free} segments go at once,
-    then at most C{rate} a second, with a few seconds' worth of catching up
-    allowed after a slow spell.
-    """
-
-    _BUFFER = 5.0
-
-    def __init__(self, clock: IReactorTime, free: int, rate: float) -> None:
-        self._clock = clock
-        self._free = free
-        self._interval = 1.0 / rate if rate > 0 else 0.0
-        self._next: Optional[float] = None
-
-    def delay(self) -> float:
-        """
-        Seconds to wait before the next segment (and count it).
-        """
-        if self._free > 0:
-            self._free -= 1
-            return 0.0
-        if not self._interval:
-            return 0.0
-        now = self._clock.seconds()
-        if self._next is None or now - self._next > self._BUFFER:
-            self._next = now
-        wait = max(0.0, self._next - now)
-        self._next += self._interval
-        return wait
-
-
-def _sleep(clock: IReactorTime, seconds: float) -> "Deferred[None]":
-    if seconds <= 0:
-        return succeed(None)
-    call: list[IDelayedCall] = []
-    d: Deferred[None] = Deferred(lambda _: call[0].cancel())
-    call.append(clock.callLater(seconds, d.callback, None))
-    return d
-
-
-@dataclass
-class _Segment:
-    """
-    One segment's GET answer, being relayed.
-
-    @ivar digest: the MD5 of the body so far, when the whole segment was
-        asked for and so can be checked against its etag.
-    """
-
-    path: str
-    response: SwiftResponse
-    digest: Optional[Any] = None
-    received: int = 0
-    expected: Optional[int] = None
-    etag: str = ""
-
-
 _Listing = list[dict[str, Any]]
 
 
@@ -340,198 +269,6 @@ class _SegmentPlan:
             marker = self.page[-1]["name"]
             self.page = await self.more(marker)
             self.index = 0
-
-
-@implementer(IConsumer)
-class _SegmentSink:
-    """
-    Where one segment's body producer writes: into the large object's body.
-    """
-
-    def __init__(self, owner: "_SegmentedBody", segment: _Segment) -> None:
-        self._owner = owner
-        self._segment = segment
-
-    def registerProducer(self, producer: Any, streaming: bool) -> None:
-        pass
-
-    def unregisterProducer(self) -> None:
-        pass
-
-    def write(self, data: bytes) -> None:
-        self._owner._write(self._segment, data)
-
-
-@implementer(IBodyProducer, IPushProducer)
-class _SegmentedBody:
-    """
-    The body of a large object: each segment's body relayed in turn.
-
-    @param first: the first segment, already fetched.
-    @param following: fetches the next segment (C{None} when there is none
-        left); it fails with L{_SegmentError} or L{_ListingError}.
-    @param length: the bytes the body must hold, or C{None} when unknown.
-    @param deadline: the time (on C{clock}) past which the body fails.
-    @param name: the manifest's path, for messages.
-    """
-
-    def __init__(self, first: _Segment,
-                 following: Callable[[], "Deferred[Optional[_Segment]]"],
-                 length: Optional[int], clock: IReactorTime, deadline: float,
-                 name: str) -> None:
-        self._first: Optional[_Segment] = first
-        self._following = following
-        self.length = UNKNOWN_LENGTH if length is None else length
-        self._left = length
-        self._clock = clock
-        self._deadline = deadline
-        self._name = name
-        self._consumer: Optional[IConsumer] = None
-        self._done: Optional[Deferred[None]] = None
-        self._current: Optional[_Segment] = None
-        self._pending: Optional[Deferred[Optional[_Segment]]] = None
-        self._paused = False
-        self._stopped = False
-
-    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
-        self._consumer = consumer
-        done: Deferred[None] = Deferred(lambda _: self.stopProducing())
-        self._done = done
-        first, self._first = self._first, None
-        assert first is not None
-        self._relay(first)
-        return done
-
-    def pauseProducing(self) -> None:
-        self._paused = True
-        inner = self._inner()
-        if inner is not None:
-            inner.pauseProducing()
-
-    def resumeProducing(self) -> None:
-        self._paused = False
-        inner = self._inner()
-        if inner is not None:
-            inner.resumeProducing()
-
-    def stopProducing(self) -> None:
-        """
-        The client went away: drop the segment being read and stop.
-        """
-        if self._stopped:
-            return
-        self._stopped = True
-        self._done = None
-        self._halt()
-
-    # -- internals ------------------------------------------------------
-
-    def _inner(self) -> Any:
-        current = self._current
-        if current is None or isinstance(current.response.body, bytes):
-            return None
-        return current.response.body
-
-    def _halt(self) -> None:
-        if self._first is not None:
-            drop_body(self._first.response.body)
-            self._first = None
-        inner = self._inner()
-        self._current = None
-        if inner is not None:
-            inner.stopProducing()
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.addErrback(lambda _: None)
-            pending.cancel()
-
-    def _relay(self, segment: _Segment) -> None:
-        if self._stopped:
-            drop_body(segment.response.body)
-            return
-        self._current = segment
-        body = segment.response.body
-        if isinstance(body, bytes):
-            if body:
-                self._write(segment, body)
-            self._ended(segment)
-            return
-        reading = body.startProducing(_SegmentSink(self, segment))
-        if self._paused and self._current is segment:
-            body.pauseProducing()
-        reading.addCallbacks(lambda _: self._ended(segment), self._fail)
-
-    def _write(self, segment: _Segment, data: bytes) -> None:
-        if self._stopped or self._current is not segment:
-            return
-        assert self._consumer is not None
-        segment.received += len(data)
-        if segment.digest is not None:
-            segment.digest.update(data)
-        if self._left is not None:
-            if len(data) > self._left:
-                if self._left:
-                    self._consumer.write(data[:self._left])
-                self._fail(Failure(_SegmentError(
-                    f"Too many bytes for {self._name}; truncating in "
-                    f"{segment.path}")))
-                return
-            self._left -= len(data)
-        self._consumer.write(data)
-        if self._clock.seconds() > self._deadline:
-            self._fail(Failure(_SegmentError(
-                f"While processing manifest {self._name}, max LO GET time "
-                "exceeded")))
-
-    def _ended(self, segment: _Segment) -> None:
-        if self._stopped or self._current is not segment:
-            return
-        self._current = None
-        if segment.digest is not None:
-            if segment.expected is not None and segment.received != segment.expected:
-                self._fail(Failure(_SegmentError(
-                    f"Bad response length for {segment.path} as part of "
-                    f"{self._name}: headers had {segment.expected}, but "
-                    f"response length was actually {segment.received}")))
-                return
-            if segment.digest.hexdigest() != segment.etag:
-                self._fail(Failure(_SegmentError(
-                    f"Bad MD5 checksum for {segment.path} as part of "
-                    f"{self._name}: headers had {segment.etag}, but object "
-                    f"MD5 was actually {segment.digest.hexdigest()}")))
-                return
-        pending = self._following()
-        self._pending = pending
-        pending.addCallbacks(self._next, self._fail)
-
-    def _next(self, segment: Optional[_Segment]) -> None:
-        self._pending = None
-        if self._stopped:
-            if segment is not None:
-                drop_body(segment.response.body)
-            return
-        if segment is not None:
-            self._relay(segment)
-            return
-        if self._left:
-            self._fail(Failure(_SegmentError(
-                f"Expected another {self._left} bytes for {self._name}; "
-                "closing connection")))
-            return
-        done, self._done = self._done, None
-        self._stopped = True
-        if done is not None:
-            done.callback(None)
-
-    def _fail(self, reason: Failure) -> None:
-        if self._stopped:
-            return
-        _log.error("DLO {name}: {why}", name=self._name, why=reason.getErrorMessage())
-        self._stopped = True
-        self._halt()
-        done, self._done = self._done, None
-        if done is not None:
-            done.errback(reason)
 
 
 def _subrequest(request: SwiftRequest, path: str, query: str,
@@ -691,7 +428,7 @@ class DynamicLargeObject:
         if body_length is not None:
             headers["Content-Length"] = str(body_length)
 
-        pacer = _Pacer(self._clock, self.rate_limit_after_segment,
+        pacer = Pacer(self._clock, self.rate_limit_after_segment,
                        self.rate_limit_segments_per_sec)
 
         async def more(marker: str) -> _Listing:
@@ -706,16 +443,16 @@ class DynamicLargeObject:
         if span is not None:
             plan.first_byte, plan.last_byte = span[0], span[1] - 1
 
-        async def following() -> Optional[_Segment]:
+        async def following() -> Optional[Segment]:
             target = await plan.next()
             if target is None:
                 return None
-            await _sleep(self._clock, pacer.delay())
+            await sleep(self._clock, pacer.delay())
             return await self._segment(request, app, container_path, *target)
 
         try:
             first = await following()
-        except (_SegmentError, _ListingError) as error:
+        except (SegmentError, _ListingError) as error:
             _log.error("DLO {path}: {why}", path=request.path, why=str(error))
             failed = getattr(error, "status", None)
             if failed is not None and failed >= 500:
@@ -723,18 +460,18 @@ class DynamicLargeObject:
             return error_response(409)
         if first is None:
             return SwiftResponse(status, headers, b"")
-        body = _SegmentedBody(
+        body = SegmentedBody(
             first, lambda: Deferred.fromCoroutine(following()), body_length,
             self._clock, started + self.max_get_time, request.path)
         return SwiftResponse(status, headers, body)
 
     async def _segment(self, request: SwiftRequest, app: IProxyApplication,
                        container_path: str, name: str, first: Optional[int],
-                       last: Optional[int]) -> _Segment:
+                       last: Optional[int]) -> Segment:
         """
         GET one segment (as an object, never as a large object itself).
 
-        @raise _SegmentError: when it cannot be read.
+        @raise SegmentError: when it cannot be read.
         """
         path = f"{container_path}/{_wsgi_name(name)}"
         extra = {}
@@ -744,10 +481,10 @@ class DynamicLargeObject:
             _subrequest(request, path, "multipart-manifest=get", extra))
         if not response.is_success:
             drop_body(response.body)
-            raise _SegmentError(
+            raise SegmentError(
                 f"While processing manifest {request.path}, got "
                 f"{response.status} while retrieving {path}", response.status)
-        segment = _Segment(path, response)
+        segment = Segment(path, response)
         etag = _normalize_etag(response.headers.get("Etag", ""))
         if etag and not extra:
             segment.digest = hashlib.md5(usedforsecurity=False)
