@@ -1,0 +1,435 @@
+"""
+Tests for L{twisted_proxy.plugins.slo}: static large objects.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any, Optional
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IConsumer
+from twisted.internet.task import Clock
+from twisted.plugin import IPlugin
+from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.iweb import IBodyProducer
+from zope.interface import implementer
+from zope.interface.verify import verifyObject
+
+from twisted_proxy.config import ConfigError
+from twisted_proxy.http import HeaderDict, SwiftRequest, SwiftResponse, error_response, wire_quote
+from twisted_proxy.interfaces import IProxyFilter, IProxyPluginFactory
+from twisted_proxy.plugins.slo import sloPlugin
+from twisted_proxy.subrequest import read_body
+
+_LAST_MODIFIED = "Tue, 01 Jul 2025 10:00:00 GMT"
+
+
+def _md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+@implementer(IConsumer)
+class _Collector:
+    def __init__(self) -> None:
+        self.data = b""
+
+    def registerProducer(self, producer: Any, streaming: bool) -> None:
+        pass
+
+    def unregisterProducer(self) -> None:
+        pass
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+
+@implementer(IBodyProducer)
+class _Body:
+    """
+    A stored object's body, written in two pieces; records whether it was
+    read.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.length = len(data)
+        self.started = False
+
+    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
+        self.started = True
+        half = len(self.data) // 2
+        for piece in (self.data[:half], self.data[half:]):
+            if piece:
+                consumer.write(piece)
+        return succeed(None)
+
+    def pauseProducing(self) -> None:
+        pass
+
+    def resumeProducing(self) -> None:
+        pass
+
+    def stopProducing(self) -> None:
+        pass
+
+
+class _App:
+    """
+    The rest of the pipeline as an object store: PUT, GET, HEAD, DELETE
+    of objects (sysmeta only for a C{swift.sysmeta_ok} request; C{Range}
+    ignored for a manifest when asked; C{If-None-Match} judged against
+    the C{X-Backend-Etag-Is-At} header), and JSON container listings.
+    """
+
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[bytes, HeaderDict]] = {}
+        self.calls: list[SwiftRequest] = []
+        self.listing_hash: Optional[str] = None
+
+    def store(self, path: str, data: bytes) -> None:
+        self.objects[path] = (data, HeaderDict({
+            "Content-Type": "application/octet-stream", "Etag": _md5(data)}))
+
+    def __call__(self, request: SwiftRequest) -> "Deferred[SwiftResponse]":
+        self.calls.append(request)
+        if request.path.count("/") == 3:
+            item = {"name": "man", "bytes": 10, "hash": self.listing_hash,
+                    "content_type": "text/plain"}
+            body = json.dumps([item]).encode("ascii")
+            return succeed(SwiftResponse(
+                200, {"Content-Type": "application/json; charset=utf-8",
+                      "Content-Length": str(len(body))}, body))
+        return Deferred.fromCoroutine(self._object(request))
+
+    async def _object(self, request: SwiftRequest) -> SwiftResponse:
+        method = request.method
+        if method == "PUT":
+            data = await read_body(request.body) if request.body else b""
+            headers = HeaderDict({"Etag": _md5(data)})
+            for name, value in request.headers.items():
+                if name.lower().startswith(("x-object-", "x-static-", "content-type")):
+                    headers[name] = value
+            self.objects[request.path] = (data, headers)
+            return SwiftResponse(201, {"Etag": _md5(data), "Last-Modified": _LAST_MODIFIED,
+                                       "Content-Length": "0"}, b"")
+        stored = self.objects.get(request.path)
+        if stored is None:
+            return error_response(404, method=method)
+        if method == "DELETE":
+            del self.objects[request.path]
+            return SwiftResponse(204, {}, b"")
+        data, extra = stored
+        headers = HeaderDict({"Last-Modified": _LAST_MODIFIED})
+        for name, value in extra.items():
+            if name.lower().startswith("x-object-sysmeta-") and not request.environ.get(
+                    "swift.sysmeta_ok"):
+                continue
+            headers[name] = value
+        etag = extra["Etag"]
+        for name in request.headers.get("X-Backend-Etag-Is-At", "").split(","):
+            if name and name in extra:
+                etag = extra[name]
+                break
+        if request.headers.get("If-None-Match", "").strip('"') == etag:
+            return SwiftResponse(304, headers, b"")
+        status = 200
+        ignore = ("X-Static-Large-Object" in extra and "X-Static-Large-Object"
+                  in request.headers.get("X-Backend-Ignore-Range-If-Metadata-Present", ""))
+        range_header = request.headers.get("Range")
+        if range_header and not ignore:
+            first, _, last = range_header[len("bytes="):].partition("-")
+            end = len(data) if not last else int(last) + 1
+            headers["Content-Range"] = f"bytes {first}-{end - 1}/{len(data)}"
+            data = data[int(first):end]
+            status = 206
+        headers["Content-Length"] = str(len(data))
+        if method == "HEAD":
+            return SwiftResponse(status, headers, b"")
+        return SwiftResponse(status, headers, _Body(data))
+
+
+class _Context:
+    def __init__(self) -> None:
+        self.reactor = Clock()
+        self.info: dict[str, Any] = {}
+
+    def register_info(self, name: str, **info: Any) -> None:
+        self.info[name] = info
+
+
+class SloTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.context = _Context()
+        self.filter = sloPlugin.makeFilter({}, self.context)
+        self.app = _App()
+        self.app.store("/v1/a/segs/one", b"aaaa")
+        self.app.store("/v1/a/segs/two", b"bbbbbb")
+
+    def request(self, method: str, path: str = "/v1/a/c/man", query: str = "",
+                headers: Optional[dict[str, str]] = None,
+                body: Optional[bytes] = None) -> SwiftRequest:
+        all_headers = HeaderDict({"X-Auth-Token": "AUTH_tk"})
+        for name, value in (headers or {}).items():
+            all_headers[name] = value
+        producer = None
+        if body is not None:
+            all_headers["Content-Length"] = str(len(body))
+            producer = _Body(body)
+        uri = wire_quote(path) + ("?" + query if query else "")
+        return SwiftRequest(method, uri.encode("ascii"), all_headers, producer)
+
+    def call(self, request: SwiftRequest) -> SwiftResponse:
+        return self.successResultOf(self.filter(request, self.app))
+
+    def read(self, response: SwiftResponse) -> bytes:
+        body = response.body
+        if isinstance(body, bytes):
+            return body
+        collector = _Collector()
+        self.successResultOf(body.startProducing(collector))
+        return collector.data
+
+    def put_manifest(self, segments: list[dict[str, Any]],
+                     path: str = "/v1/a/c/man", **headers: str) -> SwiftResponse:
+        return self.call(self.request(
+            "PUT", path, "multipart-manifest=put", headers,
+            json.dumps(segments).encode("utf-8")))
+
+    def simple(self) -> SwiftResponse:
+        return self.put_manifest([
+            {"path": "/segs/one", "etag": _md5(b"aaaa"), "size_bytes": 4},
+            {"path": "segs/two"},
+        ])
+
+    def test_interfaces(self) -> None:
+        self.assertTrue(verifyObject(IPlugin, sloPlugin))
+        self.assertTrue(verifyObject(IProxyPluginFactory, sloPlugin))
+        self.assertTrue(verifyObject(IProxyFilter, self.filter))
+
+    def test_info(self) -> None:
+        info = self.context.info["slo"]
+        self.assertEqual(info["max_manifest_segments"], 1000)
+        self.assertEqual(info["max_manifest_size"], 8 * 1024 * 1024)
+        self.assertEqual(info["min_segment_size"], 1)
+        self.assertEqual(info["yield_frequency"], 10)
+
+    def test_bad_option(self) -> None:
+        self.assertRaises(ConfigError, sloPlugin.makeFilter,
+                          {"max_manifest_segments": "x"}, _Context())
+
+    def test_put_stores_manifest(self) -> None:
+        response = self.simple()
+        self.assertEqual(response.status, 201)
+        expected = _md5((_md5(b"aaaa") + _md5(b"bbbbbb")).encode("ascii"))
+        self.assertEqual(response.headers["Etag"], f'"{expected}"')
+        data, headers = self.app.objects["/v1/a/c/man"]
+        self.assertEqual(headers["X-Static-Large-Object"], "True")
+        self.assertEqual(headers["X-Object-Sysmeta-Slo-Etag"], expected)
+        self.assertEqual(headers["X-Object-Sysmeta-Slo-Size"], "10")
+        self.assertEqual(headers["Content-Type"],
+                         "application/octet-stream;swift_bytes=10")
+        stored = json.loads(data)
+        self.assertEqual([(s["name"], s["bytes"], s["hash"]) for s in stored],
+                         [("/segs/one", 4, _md5(b"aaaa")),
+                          ("/segs/two", 6, _md5(b"bbbbbb"))])
+        heads = [c for c in self.app.calls if c.method == "HEAD"]
+        self.assertEqual(len(heads), 2)
+        self.assertEqual(heads[0].environ["swift.source"], "SLO")
+        self.assertEqual(heads[0].headers["X-Auth-Token"], "AUTH_tk")
+
+    def test_put_invalid_json(self) -> None:
+        response = self.call(self.request(
+            "PUT", "/v1/a/c/man", "multipart-manifest=put", body=b"{nope"))
+        self.assertEqual(response.status, 400)
+        self.assertEqual(response.body, b"Manifest must be valid JSON.\n")
+
+    def test_put_validation_messages(self) -> None:
+        response = self.put_manifest([{"path": "nocontainer"}, {"bogus": 1},
+                                      {"path": "/c/man"}])
+        self.assertEqual(response.status, 400)
+        self.assertEqual(response.body.decode("ascii").splitlines(), [
+            "Index 0: path does not refer to an object. Path must be of the "
+            "form /container/object.",
+            "Index 1: expected keys to include one of 'data' or 'path'",
+            "Index 2: manifest must not include itself as a segment",
+        ])
+
+    def test_put_segment_problems(self) -> None:
+        response = self.put_manifest([
+            {"path": "/segs/one", "size_bytes": 5},
+            {"path": "/segs/missing"},
+        ])
+        self.assertEqual(response.status, 400)
+        self.assertEqual(self.read(response).decode("ascii"),
+                         "Errors:\n/segs/one, Size Mismatch\n"
+                         "/segs/missing, 404 Not Found\n")
+        self.assertNotIn("/v1/a/c/man", self.app.objects)
+
+    def test_put_too_many_segments(self) -> None:
+        segments = [{"path": "/segs/one"}] * 1001
+        response = self.put_manifest(segments)
+        self.assertEqual(response.status, 413)
+
+    def test_reserved_header(self) -> None:
+        response = self.call(self.request(
+            "POST", headers={"X-Static-Large-Object": "True"}))
+        self.assertEqual(response.status, 400)
+
+    def test_get_concatenates(self) -> None:
+        self.simple()
+        response = self.call(self.request("GET"))
+        self.assertEqual(response.status, 200)
+        self.assertEqual(self.read(response), b"aaaabbbbbb")
+        self.assertEqual(response.headers["Content-Length"], "10")
+        self.assertEqual(response.headers["Content-Type"], "application/octet-stream")
+        self.assertNotIn("X-Object-Sysmeta-Slo-Etag", response.headers)
+        self.assertEqual(response.headers["X-Manifest-Etag"],
+                         self.app.objects["/v1/a/c/man"][1]["Etag"])
+
+    def test_head(self) -> None:
+        self.simple()
+        response = self.call(self.request("HEAD"))
+        self.assertEqual(response.status, 200)
+        self.assertEqual(response.headers["Content-Length"], "10")
+        self.assertEqual(response.body, b"")
+        # The sysmeta answers a HEAD: no segment is read.
+        self.assertFalse([c for c in self.app.calls[-1:] if "segs" in c.path])
+
+    def test_range_across_segments(self) -> None:
+        self.simple()
+        response = self.call(self.request("GET", headers={"Range": "bytes=2-5"}))
+        self.assertEqual(response.status, 206)
+        self.assertEqual(response.headers["Content-Range"], "bytes 2-5/10")
+        self.assertEqual(self.read(response), b"aabb")
+
+    def test_unsatisfiable_range(self) -> None:
+        self.simple()
+        response = self.call(self.request("GET", headers={"Range": "bytes=10-"}))
+        self.assertEqual(response.status, 416)
+        self.assertEqual(response.headers["Content-Range"], "bytes */10")
+
+    def test_multi_range(self) -> None:
+        self.simple()
+        response = self.call(self.request("GET", headers={"Range": "bytes=0-0,9-9"}))
+        self.assertEqual(response.status, 206)
+        boundary = response.headers["Content-Type"].split("boundary=")[1]
+        body = self.read(response)
+        self.assertEqual(len(body), int(response.headers["Content-Length"]))
+        self.assertIn(b"Content-Range: bytes 9-9/10\r\n\r\nb\r\n", body)
+        self.assertTrue(body.endswith(f"--{boundary}--".encode("ascii")))
+
+    def test_if_none_match_uses_slo_etag(self) -> None:
+        self.simple()
+        etag = self.call(self.request("HEAD")).headers["Etag"]
+        response = self.call(self.request("GET", headers={"If-None-Match": etag}))
+        self.assertEqual(response.status, 304)
+        self.assertEqual(response.headers["Etag"], etag)
+
+    def test_segment_range_and_data(self) -> None:
+        self.put_manifest([
+            {"path": "/segs/two", "range": "1-2"},
+            {"data": base64.b64encode(b"xyz").decode("ascii")},
+        ])
+        response = self.call(self.request("GET"))
+        self.assertEqual(self.read(response), b"bbxyz")
+        self.assertEqual(response.headers["Content-Length"], "5")
+
+    def test_nested(self) -> None:
+        self.simple()
+        self.put_manifest([{"path": "/c/man"}, {"path": "/segs/one"}],
+                          path="/v1/a/c/outer")
+        response = self.call(self.request("GET", "/v1/a/c/outer"))
+        self.assertEqual(response.headers["Content-Length"], "14")
+        self.assertEqual(self.read(response), b"aaaabbbbbbaaaa")
+
+    def test_missing_first_segment_conflict(self) -> None:
+        self.simple()
+        del self.app.objects["/v1/a/segs/one"]
+        response = self.call(self.request("GET"))
+        self.assertEqual(response.status, 409)
+
+    def test_changed_segment_conflict(self) -> None:
+        self.simple()
+        self.app.store("/v1/a/segs/one", b"cccc")
+        self.assertEqual(self.call(self.request("GET")).status, 409)
+
+    def test_manifest_get(self) -> None:
+        self.simple()
+        response = self.call(self.request("GET", query="multipart-manifest=get"))
+        self.assertEqual(response.headers["Content-Type"],
+                         "application/json; charset=utf-8")
+        self.assertEqual(len(json.loads(self.read(response))), 2)
+        raw = self.call(self.request("GET", query="multipart-manifest=get&format=raw"))
+        self.assertEqual(json.loads(self.read(raw))[0],
+                         {"path": "/segs/one", "etag": _md5(b"aaaa"), "size_bytes": 4})
+
+    def test_part_number(self) -> None:
+        self.simple()
+        response = self.call(self.request("GET", query="part-number=2"))
+        self.assertEqual(response.status, 206)
+        self.assertEqual(response.headers["X-Parts-Count"], "2")
+        self.assertEqual(response.headers["Content-Range"], "bytes 4-9/10")
+        self.assertEqual(self.read(response), b"bbbbbb")
+        self.assertEqual(self.call(self.request("GET", query="part-number=3")).status, 416)
+        self.assertEqual(self.call(self.request("GET", query="part-number=0")).status, 400)
+
+    def test_delete(self) -> None:
+        self.simple()
+        response = self.call(self.request(
+            "DELETE", query="multipart-manifest=delete",
+            headers={"Accept": "application/json"}))
+        summary = json.loads(self.read(response))
+        self.assertEqual(summary["Number Deleted"], 3)
+        self.assertEqual(summary["Errors"], [])
+        self.assertEqual(self.app.objects, {})
+
+    def test_delete_utf8(self) -> None:
+        name = "/v1/a/c/m\u00e9".encode("utf-8").decode("latin-1")
+        self.simple()
+        self.put_manifest([{"path": "/segs/one"}], path=name)
+        response = self.call(self.request(
+            "DELETE", name, "multipart-manifest=delete",
+            headers={"Accept": "application/json"}))
+        summary = json.loads(self.read(response))
+        self.assertEqual((summary["Number Deleted"], summary["Errors"]), (2, []))
+        self.assertNotIn(name, self.app.objects)
+
+    def test_delete_not_slo(self) -> None:
+        response = self.call(self.request(
+            "DELETE", "/v1/a/segs/one", "multipart-manifest=delete",
+            headers={"Accept": "application/json"}))
+        summary = json.loads(self.read(response))
+        self.assertEqual(summary["Response Status"], "400 Bad Request")
+        self.assertEqual(summary["Errors"], [["segs/one", "Not an SLO manifest"]])
+        self.assertIn("/v1/a/segs/one", self.app.objects)
+
+    def test_listing_slo_etag(self) -> None:
+        self.app.listing_hash = "abc; slo_etag=def"
+        response = self.call(self.request("GET", "/v1/a/c", query="format=json"))
+        item = json.loads(self.read(response))[0]
+        self.assertEqual(item["hash"], "abc")
+        self.assertEqual(item["slo_etag"], '"def"')
+
+    def test_put_heartbeat(self) -> None:
+        response = self.call(self.request(
+            "PUT", "/v1/a/c/man", "multipart-manifest=put&heartbeat=on",
+            {"Accept": "application/json"},
+            json.dumps([{"path": "/segs/one"}, {"path": "/segs/nope"}]).encode("ascii")))
+        self.assertEqual(response.status, 202)
+        body = self.read(response)
+        self.assertTrue(body.startswith(b" \r\n\r\n"))
+        summary = json.loads(body[5:])
+        self.assertEqual(summary["Response Status"], "400 Bad Request")
+        self.assertEqual(summary["Errors"], [["/segs/nope", "404 Not Found"]])
+
+    def test_data_only_refused(self) -> None:
+        response = self.put_manifest([{"data": base64.b64encode(b"x").decode("ascii")}])
+        self.assertEqual(response.status, 400)
+        self.assertIn(b"require at least one object-backed segment", response.body)
+
+    def test_plain_object_passes(self) -> None:
+        response = self.call(self.request("GET", "/v1/a/segs/one"))
+        self.assertEqual(self.read(response), b"aaaa")
