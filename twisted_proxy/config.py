@@ -31,6 +31,7 @@ __all__ = [
     "load_config",
     "config_true",
     "parse_list",
+    "int_option",
 ]
 
 _log = Logger()
@@ -58,6 +59,25 @@ def parse_list(value: str) -> list[str]:
     Split a comma- or space-separated option value into its items.
     """
     return [item for item in value.replace(",", " ").split() if item]
+
+
+def int_option(conf: dict[str, str], filter_name: str, name: str, default: int,
+               minimum: int = 0) -> int:
+    """
+    The integer option C{name} of a plugin's C{[filter:FILTER_NAME]}
+    section, C{default} when absent.
+
+    @raise ConfigError: when it is not an integer of at least C{minimum}.
+    """
+    raw = conf.get(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"[filter:{filter_name}] {name}: not an integer: {raw!r}") from None
+    if value < minimum:
+        need = "must not be negative" if minimum == 0 else f"must be at least {minimum}"
+        raise ConfigError(f"[filter:{filter_name}] {name}: {need}: {raw!r}")
+    return value
 
 
 @dataclass

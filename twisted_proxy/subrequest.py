@@ -7,15 +7,16 @@ response body, and the environ of a sub-request made as the client.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from twisted.internet.interfaces import IConsumer
 from zope.interface import implementer
 
-from twisted_proxy.http import Body
-from twisted_proxy.info import INFO_ENVIRON_KEY
+from twisted_proxy.http import Body, SwiftRequest, SwiftResponse, wire_quote
+from twisted_proxy.info import INFO_ENVIRON_KEY, InfoCache
+from twisted_proxy.interfaces import IProxyApplication
 
-__all__ = ["object_path", "read_body", "drop_body", "sub_environ"]
+__all__ = ["object_path", "read_body", "drop_body", "sub_environ", "fetch_info"]
 
 
 def object_path(path: str) -> Optional[tuple[str, str, str, str]]:
@@ -87,3 +88,44 @@ def sub_environ(environ: dict[str, Any], source: str) -> dict[str, Any]:
     sub.pop("swift.proxy_access_log_made", None)
     sub["swift.source"] = source
     return sub
+
+
+async def fetch_info(
+    request: SwiftRequest,
+    app: IProxyApplication,
+    info_cache: InfoCache,
+    trans_id: Callable[[], str],
+    key: str,
+    path: str,
+    environ_of: Callable[[dict[str, Any]], dict[str, Any]],
+) -> dict[str, Any]:
+    """
+    The account or container info under C{key}, for a plugin that runs
+    before the controllers: known to this request or the info store, else
+    fetched by a C{HEAD} of C{path} through the rest of the pipeline (whose
+    controller remembers what it read for this request), made with the
+    environ C{environ_of} derives from the request's (the plugin's way of
+    pre-authorizing its own sub-request).
+
+    @param trans_id: makes the transaction id the request and its
+        sub-request share, when the request has none yet.
+    """
+    environ = request.environ
+    cache: dict[str, Any] = environ.setdefault(INFO_ENVIRON_KEY, {})
+    if "swift.trans_id" not in environ:
+        environ["swift.trans_id"] = trans_id()
+
+    async def fetch() -> dict[str, Any]:
+        head = SwiftRequest("HEAD", wire_quote(path).encode("ascii"),
+                            client_ip=request.client_ip, environ=environ_of(environ))
+        for name in ("User-Agent", "Host"):
+            if name in request.headers:
+                head.headers[name] = request.headers[name]
+        response: SwiftResponse = await app(head)
+        drop_body(response.body)
+        known = cache.get(key)
+        if known is not None:
+            return known  # type: ignore[no-any-return]
+        return {"status": response.status, "meta": {}, "sysmeta": {}}
+
+    return await info_cache.get(environ, key, fetch)

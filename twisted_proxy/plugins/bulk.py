@@ -78,7 +78,7 @@ from zope.interface import implementer
 
 from twisted_proxy.segments import sleep
 from twisted_proxy.subrequest import drop_body
-from twisted_proxy.config import ConfigError
+from twisted_proxy.config import int_option
 from twisted_proxy.constraints import check_utf8, is_user_meta
 from twisted_proxy.controllers.base import make_trans_id
 from twisted_proxy.http import (
@@ -1233,18 +1233,6 @@ class Bulk:
         return response
 
 
-def _int_option(conf: dict[str, str], name: str, default: int,
-                minimum: int = 0) -> int:
-    raw = conf.get(name, str(default))
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"[filter:bulk] {name}: not an integer: {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"[filter:bulk] {name}: must be at least {minimum}: {raw!r}")
-    return value
-
-
 @implementer(IPlugin, IProxyPluginFactory)
 class _BulkFactory:
     name = "bulk"
@@ -1261,7 +1249,7 @@ class _BulkFactory:
         @raise ConfigError: for an option that is not a suitable integer.
         """
         limits = {
-            name: _int_option(conf, name, default)
+            name: int_option(conf, "bulk", name, default)
             for name, default in (
                 ("max_containers_per_extraction", 10000),
                 ("max_failed_extractions", 1000),
@@ -1269,9 +1257,9 @@ class _BulkFactory:
                 ("max_failed_deletes", 1000),
             )
         }
-        yield_frequency = _int_option(conf, "yield_frequency", 10, minimum=1)
-        concurrency = _int_option(conf, "delete_concurrency", 2)
-        retry_count = _int_option(conf, "delete_container_retry_count", 0)
+        yield_frequency = int_option(conf, "bulk", "yield_frequency", 10, minimum=1)
+        concurrency = int_option(conf, "bulk", "delete_concurrency", 2)
+        retry_count = int_option(conf, "bulk", "delete_container_retry_count", 0)
         context.register_info(
             "bulk_upload",
             max_containers_per_extraction=limits["max_containers_per_extraction"],

@@ -61,7 +61,7 @@ from zope.interface import implementer
 
 from twisted_proxy.segments import Pacer, Segment, SegmentError, SegmentedBody, sleep
 from twisted_proxy.subrequest import drop_body, object_path, read_body, sub_environ
-from twisted_proxy.config import ConfigError
+from twisted_proxy.config import int_option
 from twisted_proxy.constraints import remove_backend_and_sysmeta_headers, unquote_name_header
 from twisted_proxy.http import (
     HTML,
@@ -494,17 +494,6 @@ class DynamicLargeObject:
         return segment
 
 
-def _int_option(conf: dict[str, str], name: str, default: int) -> int:
-    raw = conf.get(name, str(default))
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"[filter:dlo] {name}: not an integer: {raw!r}") from None
-    if value < 0:
-        raise ConfigError(f"[filter:dlo] {name}: must not be negative: {raw!r}")
-    return value
-
-
 @implementer(IPlugin, IProxyPluginFactory)
 class _DynamicLargeObjectFactory:
     name = "dlo"
@@ -521,9 +510,9 @@ class _DynamicLargeObjectFactory:
         return DynamicLargeObject(
             context.reactor,
             context.constraints.container_listing_limit,
-            _int_option(conf, "max_get_time", 86400),
-            _int_option(conf, "rate_limit_after_segment", 10),
-            _int_option(conf, "rate_limit_segments_per_sec", 1),
+            int_option(conf, "dlo", "max_get_time", 86400),
+            int_option(conf, "dlo", "rate_limit_after_segment", 10),
+            int_option(conf, "dlo", "rate_limit_segments_per_sec", 1),
         )
 
 

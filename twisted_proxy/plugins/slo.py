@@ -48,7 +48,7 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
-from twisted_proxy.config import ConfigError
+from twisted_proxy.config import int_option
 from twisted_proxy.constraints import config_true_value, is_sys_meta
 from twisted_proxy.http import (
     HTML,
@@ -1115,17 +1115,6 @@ def _wsgi_name(name: str) -> str:
     return name.encode("utf-8", "surrogateescape").decode("latin-1")
 
 
-def _int_option(conf: dict[str, str], name: str, default: int) -> int:
-    raw = conf.get(name, str(default))
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"[filter:slo] {name}: not an integer: {raw!r}") from None
-    if value < 0:
-        raise ConfigError(f"[filter:slo] {name}: must not be negative: {raw!r}")
-    return value
-
-
 @implementer(IPlugin, IProxyPluginFactory)
 class _StaticLargeObjectFactory:
     name = "slo"
@@ -1140,9 +1129,9 @@ class _StaticLargeObjectFactory:
         @raise ConfigError: for an option that is not a non-negative
             integer.
         """
-        segments = _int_option(conf, "max_manifest_segments", 1000)
-        size = _int_option(conf, "max_manifest_size", 8 * 1024 * 1024)
-        frequency = _int_option(conf, "yield_frequency", 10)
+        segments = int_option(conf, "slo", "max_manifest_segments", 1000)
+        size = int_option(conf, "slo", "max_manifest_size", 8 * 1024 * 1024)
+        frequency = int_option(conf, "slo", "yield_frequency", 10)
         context.register_info(
             "slo", max_manifest_segments=segments, max_manifest_size=size,
             yield_frequency=frequency,
@@ -1151,11 +1140,11 @@ class _StaticLargeObjectFactory:
             allow_async_delete=False)
         return StaticLargeObject(
             context.reactor, segments, size,
-            _int_option(conf, "max_get_time", 86400),
-            _int_option(conf, "rate_limit_under_size", 1024 * 1024),
-            _int_option(conf, "rate_limit_after_segment", 10),
-            _int_option(conf, "rate_limit_segments_per_sec", 1),
-            min(1000, _int_option(conf, "concurrency", 2)),
+            int_option(conf, "slo", "max_get_time", 86400),
+            int_option(conf, "slo", "rate_limit_under_size", 1024 * 1024),
+            int_option(conf, "slo", "rate_limit_after_segment", 10),
+            int_option(conf, "slo", "rate_limit_segments_per_sec", 1),
+            min(1000, int_option(conf, "slo", "concurrency", 2)),
             max(1, frequency),
         )
 

@@ -57,9 +57,9 @@ from twisted_proxy.controllers.base import make_trans_id
 from twisted_proxy.http import (
     HTML, HeaderDict, SwiftRequest, SwiftResponse, error_response, wire_quote,
 )
-from twisted_proxy.info import INFO_ENVIRON_KEY, InfoCache, account_key, container_key
+from twisted_proxy.info import InfoCache, account_key, container_key
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
-from twisted_proxy.subrequest import drop_body
+from twisted_proxy.subrequest import drop_body, fetch_info
 
 __all__ = [
     "TempURL",
@@ -425,26 +425,10 @@ class TempURL:
         The info under C{key}, fetched when nobody knows it yet with a
         pre-authorized C{HEAD} of C{path} through the rest of the pipeline.
         """
-        environ = request.environ
-        cache: dict[str, Any] = environ.setdefault(INFO_ENVIRON_KEY, {})
-        if "swift.trans_id" not in environ:
-            environ["swift.trans_id"] = make_trans_id(self._clock.seconds())
-
-        async def fetch() -> dict[str, Any]:
-            head = SwiftRequest("HEAD", wire_quote(path).encode("ascii"),
-                                client_ip=request.client_ip,
-                                environ=_preauthorized_environ(environ))
-            for name in ("User-Agent", "Host"):
-                if name in request.headers:
-                    head.headers[name] = request.headers[name]
-            response: SwiftResponse = await app(head)
-            drop_body(response.body)
-            known = cache.get(key)
-            if known is not None:
-                return known  # type: ignore[no-any-return]
-            return {"status": response.status, "meta": {}, "sysmeta": {}}
-
-        return await self._info_cache.get(environ, key, fetch)
+        return await fetch_info(
+            request, app, self._info_cache,
+            lambda: make_trans_id(self._clock.seconds()), key, path,
+            _preauthorized_environ)
 
 
 def _preauthorized_environ(environ: dict[str, Any]) -> dict[str, Any]:
