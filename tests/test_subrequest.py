@@ -65,3 +65,4 @@ def _d(coroutine):  # type: ignore[no-untyped-def]
     from twisted.internet.defer import Deferred
 
     return Deferred.fromCoroutine(coroutine)
+

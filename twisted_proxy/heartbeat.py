@@ -1,39 +1,60 @@
-# -*- test-case-name: tests.test_copy,tests.test_slo -*-
+# -*- test-case-name: tests.test_heartbeat,tests.test_copy,tests.test_slo,tests.test_bulk -*-
 """
 Keeping a client's connection alive during a long server-side operation
-(a copy, a large object manifest upload): C{202 Accepted} at once, a space
-every C{yield_frequency} seconds, then the summary, as Swift's
-C{?heartbeat=on}.
+(a copy or a large object manifest upload with C{?heartbeat=on}, a bulk
+delete or extraction): the answer starts at once, beats every
+C{yield_frequency} seconds, then ends with the summary, as Swift's.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional, Union
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IConsumer, IDelayedCall, IPushProducer, IReactorTime
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
 __all__ = ["Heartbeat"]
 
+_log = Logger()
+
 
 @implementer(IBodyProducer, IPushProducer)
 class Heartbeat:
     """
-    The body of a C{?heartbeat=on} answer: a space at once and every
-    C{interval} seconds until C{outcome} fires with the summary, which ends
-    the body. Stopping (the client went away) cancels C{outcome}.
+    A body that keeps the client's connection alive while work runs: it
+    writes C{opening} at once, then a beat every C{interval} seconds (the
+    first beat C{first_beat}, the later ones a space) until the work fires
+    with its summary, which ends the body, after C{separator} when any beat
+    went out. Stopping (the client went away) cancels the work.
+
+    @param work: the work, or a function starting it when the body is
+        wanted.
     """
 
     length = UNKNOWN_LENGTH
 
-    def __init__(self, clock: IReactorTime, interval: float,
-                 outcome: "Deferred[bytes]") -> None:
+    def __init__(
+        self,
+        clock: IReactorTime,
+        interval: float,
+        work: Union["Deferred[bytes]", Callable[[], "Deferred[bytes]"]],
+        opening: bytes = b" ",
+        first_beat: bytes = b" ",
+        separator: bytes = b"",
+    ) -> None:
         self._clock = clock
         self._interval = interval
-        self._outcome = outcome
+        # Work already running is cancelled even if the body never starts.
+        self._start = work if callable(work) else None
+        self._work: Optional[Deferred[bytes]] = None if callable(work) else work
+        self._opening = opening
+        self._beat_bytes = first_beat
+        self._separator = separator
+        self._beaten = False
         self._consumer: Optional[IConsumer] = None
         self._done: Optional[Deferred[None]] = None
         self._timer: Optional[IDelayedCall] = None
@@ -43,9 +64,13 @@ class Heartbeat:
         self._consumer = consumer
         done: Deferred[None] = Deferred(lambda _: self.stopProducing())
         self._done = done
-        consumer.write(b" ")
+        if self._opening:
+            consumer.write(self._opening)
         self._timer = self._clock.callLater(self._interval, self._beat)
-        self._outcome.addCallbacks(self._finish, self._failed)
+        if self._start is not None:
+            self._work = self._start()
+        assert self._work is not None
+        self._work.addCallbacks(self._finish, self._failed)
         return done
 
     def _beat(self) -> None:
@@ -53,7 +78,8 @@ class Heartbeat:
         if self._consumer is None:
             return
         if not self._paused:
-            self._consumer.write(b" ")
+            self._consumer.write(self._beat_bytes)
+            self._beat_bytes, self._beaten = b" ", True
         self._timer = self._clock.callLater(self._interval, self._beat)
 
     def _stopTimer(self) -> None:
@@ -63,18 +89,22 @@ class Heartbeat:
 
     def _finish(self, summary: bytes) -> None:
         self._stopTimer()
+        self._work = None
         consumer, self._consumer = self._consumer, None
         done, self._done = self._done, None
         if consumer is not None and done is not None:
-            consumer.write(summary)
+            consumer.write((self._separator if self._beaten else b"") + summary)
             done.callback(None)
 
     def _failed(self, reason: Failure) -> None:
         self._stopTimer()
+        self._work = None
         self._consumer = None
         done, self._done = self._done, None
         if done is not None:
             done.errback(reason)
+        elif not reason.check(CancelledError):
+            _log.failure("Work behind a heartbeat body failed", reason)
 
     def pauseProducing(self) -> None:
         self._paused = True
@@ -86,6 +116,6 @@ class Heartbeat:
         self._stopTimer()
         self._consumer = None
         self._done = None
-        self._outcome.cancel()
-
-
+        work, self._work = self._work, None
+        if work is not None:
+            work.cancel()

@@ -69,13 +69,14 @@ from urllib.parse import unquote_to_bytes
 from xml.sax.saxutils import escape
 
 from twisted.internet.defer import CancelledError, Deferred, DeferredList, succeed
-from twisted.internet.interfaces import IConsumer, IDelayedCall, IPushProducer, IReactorTime
+from twisted.internet.interfaces import IConsumer, IPushProducer, IReactorTime
 from twisted.logger import Logger
 from twisted.plugin import IPlugin
 from twisted.python.failure import Failure
-from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
+from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
+from twisted_proxy.heartbeat import Heartbeat
 from twisted_proxy.segments import sleep
 from twisted_proxy.subrequest import drop_body
 from twisted_proxy.config import int_option
@@ -295,89 +296,6 @@ class _NameList:
         if len(self.names) > self._max_names:
             raise _BulkError(
                 413, f"Maximum Bulk Deletes: {self._max_names} per request")
-
-
-@implementer(IBodyProducer, IPushProducer)
-class _BulkAnswer:
-    """
-    The body of a bulk answer: the work starts when the body is wanted; a
-    space (first, for XML, the XML declaration) every C{interval} seconds
-    while it runs; then the summary the work fires with, after a blank line
-    when anything was sent before it. Stopping (the client went away)
-    cancels the work.
-    """
-
-    length = UNKNOWN_LENGTH
-
-    def __init__(self, clock: IReactorTime, interval: float,
-                 work: Callable[[], "Deferred[bytes]"], xml: bool) -> None:
-        self._clock = clock
-        self._interval = interval
-        self._work_factory = work
-        self._keepalive = b'<?xml version="1.0" encoding="UTF-8"?>\n' if xml else b" "
-        self._separator = b""
-        self._consumer: Optional[IConsumer] = None
-        self._done: Optional[Deferred[None]] = None
-        self._work: Optional[Deferred[bytes]] = None
-        self._timer: Optional[IDelayedCall] = None
-        self._paused = False
-
-    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
-        self._consumer = consumer
-        done: Deferred[None] = Deferred(lambda _: self.stopProducing())
-        self._done = done
-        self._timer = self._clock.callLater(self._interval, self._beat)
-        work = self._work_factory()
-        self._work = work
-        work.addCallbacks(self._finish, self._failed)
-        return done
-
-    def _beat(self) -> None:
-        self._timer = None
-        if self._consumer is None:
-            return
-        if not self._paused:
-            self._consumer.write(self._keepalive)
-            self._keepalive, self._separator = b" ", b"\r\n\r\n"
-        self._timer = self._clock.callLater(self._interval, self._beat)
-
-    def _stopTimer(self) -> None:
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        self._timer = None
-
-    def _finish(self, summary: bytes) -> None:
-        self._stopTimer()
-        self._work = None
-        consumer, self._consumer = self._consumer, None
-        done, self._done = self._done, None
-        if consumer is not None and done is not None:
-            consumer.write(self._separator + summary)
-            done.callback(None)
-
-    def _failed(self, reason: Failure) -> None:
-        self._stopTimer()
-        self._work = None
-        self._consumer = None
-        done, self._done = self._done, None
-        if done is not None:
-            done.errback(reason)
-        elif not reason.check(CancelledError):
-            _log.failure("bulk operation", reason)
-
-    def pauseProducing(self) -> None:
-        self._paused = True
-
-    def resumeProducing(self) -> None:
-        self._paused = False
-
-    def stopProducing(self) -> None:
-        self._stopTimer()
-        self._consumer = None
-        self._done = None
-        work, self._work = self._work, None
-        if work is not None:
-            work.cancel()
 
 
 # -- archives -----------------------------------------------------------
@@ -922,10 +840,14 @@ class Bulk:
             "X-Trans-Id": environ["swift.trans_id"],
             "X-Openstack-Request-Id": environ["swift.trans_id"],
         })
-        body = _BulkAnswer(
+        # The work starts when the body is wanted; the first beat of an XML
+        # answer is the XML declaration.
+        xml = bool(out_type and out_type.endswith("/xml"))
+        body = Heartbeat(
             self._clock, self.yield_frequency,
-            lambda: Deferred.fromCoroutine(work(out_type)),
-            bool(out_type and out_type.endswith("/xml")))
+            lambda: Deferred.fromCoroutine(work(out_type)), opening=b"",
+            first_beat=b'<?xml version="1.0" encoding="UTF-8"?>\n' if xml else b" ",
+            separator=b"\r\n\r\n")
         return SwiftResponse(200, headers, body)
 
     # -- sub-requests ---------------------------------------------------
