@@ -194,7 +194,11 @@ class ObjectController(Controller):
         ]
 
     def _slot_headers(self, base: HeaderDict, updates: list[dict[str, str]],
-                      replicas: int, slot: int) -> HeaderDict:
+                      slot: int) -> HeaderDict:
+        """
+        The headers for replica C{slot}: C{base} and the container node it
+        tells about the change (cycled, as Swift pairs them).
+        """
         headers = base.copy()
         if updates:
             for name, value in updates[slot % len(updates)].items():
@@ -224,37 +228,29 @@ class ObjectController(Controller):
         if bad is not None:
             return bad
         transform_remove_headers(request.headers, "object")
+        return await self._write_replicas("POST", info, now)
+
+    async def DELETE(self) -> SwiftResponse:
+        info, bad = await self._writable_container()
+        if bad is not None:
+            return bad
+        return await self._write_replicas("DELETE", info, self.context.reactor.seconds())
+
+    async def _write_replicas(self, method: str, info: dict[str, Any], now: float
+                              ) -> SwiftResponse:
+        """
+        Send a bodiless C{method} to every replica of the object, each
+        telling its container node about the change, and merge the answers.
+        """
         ring, policy_index = self._object_ring(info)
         part = partition(ring, self.account, self.container, self.obj)
-        base = backend_request_headers(request, {
+        base = backend_request_headers(self.request, {
             "X-Timestamp": format_timestamp(now),
             "X-Backend-Storage-Policy-Index": str(policy_index),
         })
         updates = self._container_update_headers()
-        replicas = len(ring.get_part_nodes(part))
         response = await self.write_to_nodes(
-            ring, part, "POST",
-            lambda slot: self._slot_headers(base, updates, replicas, slot),
-        )
-        response.headers = client_response_headers(response.headers)
-        return response
-
-    async def DELETE(self) -> SwiftResponse:
-        request = self.request
-        info, bad = await self._writable_container()
-        if bad is not None:
-            return bad
-        ring, policy_index = self._object_ring(info)
-        part = partition(ring, self.account, self.container, self.obj)
-        base = backend_request_headers(request, {
-            "X-Timestamp": format_timestamp(self.context.reactor.seconds()),
-            "X-Backend-Storage-Policy-Index": str(policy_index),
-        })
-        updates = self._container_update_headers()
-        replicas = len(ring.get_part_nodes(part))
-        response = await self.write_to_nodes(
-            ring, part, "DELETE",
-            lambda slot: self._slot_headers(base, updates, replicas, slot),
+            ring, part, method, lambda slot: self._slot_headers(base, updates, slot),
         )
         response.headers = client_response_headers(response.headers)
         return response
@@ -320,7 +316,7 @@ class ObjectController(Controller):
 
         async def one(index: int) -> BackendAnswer:
             node = nodes[index]
-            headers = self._slot_headers(base, updates, replicas, index)
+            headers = self._slot_headers(base, updates, index)
             slot = slots[index]
             try:
                 # No overall limit: the watchdog below bounds each write
