@@ -518,6 +518,15 @@ class NameTests(ErrorAssertions):
             b"Account name length of 257 longer than 256",
         )
 
+    def test_check_length_is_html(self) -> None:
+        """
+        Swift's controllers send the name-length 400 as HTML, not as the
+        constraint checks' plain text.
+        """
+        refused = check_name_length("c" * 257, "container", "AUTH_test")
+        assert refused is not None
+        self.assertEqual(refused.headers["Content-Type"], "text/html; charset=UTF-8")
+
 
 class HeaderFilterTests(SynchronousTestCase):
     def test_remove_private(self) -> None:

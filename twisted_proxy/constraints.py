@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Iterable, MutableMapping, Optional, Union
 from urllib.parse import unquote
 
-from twisted_proxy.http import HeaderDict, SwiftRequest, SwiftResponse, error_response
+from twisted_proxy.http import HTML, HeaderDict, SwiftRequest, SwiftResponse, error_response
 from twisted_proxy.timestamp import Timestamp, normalize_delete_at_timestamp
 
 __all__ = [
@@ -623,11 +623,14 @@ def check_name_length(
     length = len(native_name(name))
     if length <= limit:
         return None
+    # Swift's controllers send this one as HTML, unlike the constraint
+    # checks' plain text.
     return error_response(
         400,
         "%s name length of %d longer than %d"
         % (server_type.capitalize(), length, limit),
         method=method,
+        content_type=HTML,
     )
 
 

@@ -8,17 +8,15 @@ from __future__ import annotations
 import json
 
 from twisted_proxy.acl import format_account_acl, parse_account_acl
-from twisted_proxy.constraints import check_metadata, transform_remove_headers
+from twisted_proxy.constraints import check_metadata, check_name_length, transform_remove_headers
 from twisted_proxy.controllers.base import (
     partition,
-    OWNER_HEADERS,
     Controller,
     backend_request_headers,
-    client_response_headers,
     finish_listing,
     format_timestamp,
 )
-from twisted_proxy.http import HTML, HeaderDict, SwiftResponse, error_response
+from twisted_proxy.http import HeaderDict, SwiftResponse, error_response
 from twisted_proxy.info import account_key, headers_to_account_info
 from twisted_proxy.listing import (
     fake_account_listing_headers,
@@ -41,15 +39,8 @@ class AccountController(Controller):
     allowed_methods = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"})
 
     def _name_too_long(self) -> SwiftResponse | None:
-        limit = self.context.constraints.max_account_name_length
-        if len(self.account) > limit:
-            return error_response(
-                400,
-                f"Account name length of {len(self.account)} longer than {limit}",
-                method=self.request.method,
-                content_type=HTML,
-            )
-        return None
+        return check_name_length(self.account, "account", self.account,
+                                 self.context.constraints, self.request.method)
 
     def _finish_headers(self, backend: HeaderDict, show_acl: bool = False) -> HeaderDict:
         """
@@ -57,12 +48,8 @@ class AccountController(Controller):
         for owners, and the account ACL (kept as sysmeta) shown as
         C{X-Account-Access-Control} to owners, or always after a write.
         """
-        headers = client_response_headers(backend)
-        owner = bool(self.request.environ.get("swift_owner"))
-        if not owner:
-            for name in OWNER_HEADERS:
-                headers.pop(name, None)
-        if owner or show_acl:
+        headers = self.client_headers(backend)
+        if self.request.environ.get("swift_owner") or show_acl:
             acl = parse_account_acl(backend.get(_ACL_SYSMETA))
             if acl:
                 headers["X-Account-Access-Control"] = format_account_acl(acl)

@@ -253,6 +253,17 @@ class Controller:
         return SwiftResponse(200, {"Allow": allowed, "Content-Length": "0",
                                    "Content-Type": "text/html; charset=UTF-8"}, b"")
 
+    def client_headers(self, backend: HeaderDict) -> HeaderDict:
+        """
+        What the client may see of a backend answer: no backend headers or
+        sysmeta, and the owner-only headers only for the account's owner.
+        """
+        headers = client_response_headers(backend)
+        if not self.request.environ.get("swift_owner"):
+            for name in OWNER_HEADERS:
+                headers.pop(name, None)
+        return headers
+
     # -- paths ---------------------------------------------------------
 
     def backend_path(self, node: dict[str, Any], part: int) -> str:

@@ -8,14 +8,13 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-from twisted_proxy.constraints import check_metadata, transform_remove_headers
+from twisted_proxy.constraints import check_metadata, check_name_length, transform_remove_headers
 from twisted_proxy.controllers.account import _listing_query
 from twisted_proxy.controllers.base import (
     partition,
     OWNER_HEADERS,
     Controller,
     backend_request_headers,
-    client_response_headers,
     finish_listing,
     format_timestamp,
 )
@@ -39,16 +38,8 @@ class ContainerController(Controller):
 
     def _name_too_long(self) -> Optional[SwiftResponse]:
         assert self.container is not None
-        limit = self.context.constraints.max_container_name_length
-        if len(self.container) > limit:
-            return error_response(
-                400,
-                f"Container name length of {len(self.container)} longer than {limit}",
-                method=self.request.method,
-                content_type=HTML,
-            )
-        return None
-
+        return check_name_length(self.container, "container", self.account,
+                                 self.context.constraints, self.request.method)
     def _client_headers(self, backend: HeaderDict, name_policy: bool = True
                         ) -> HeaderDict:
         """
@@ -56,10 +47,7 @@ class ContainerController(Controller):
         owners only, and (with C{name_policy}, for a container that exists)
         the storage policy by name.
         """
-        headers = client_response_headers(backend)
-        if not self.request.environ.get("swift_owner"):
-            for name in OWNER_HEADERS:
-                headers.pop(name, None)
+        headers = self.client_headers(backend)
         index = backend.get("X-Backend-Storage-Policy-Index")
         if index is not None and name_policy:
             policy = self.context.swift_conf.policy_by_index(int(index))
