@@ -20,37 +20,13 @@ from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
+from tests.doubles import Collector
 from twisted_proxy.config import ConfigError
 from twisted_proxy.constraints import Constraints
 from twisted_proxy.http import HeaderDict, SwiftRequest, SwiftResponse, error_response
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins.bulk import bulkPlugin, consume_body, read_body, result_body
 from twisted_proxy.requestbody import RequestBody
-
-
-@implementer(IConsumer)
-class _Collector:
-    """
-    Collects a body; with C{pause_after}, pauses its producer once it has
-    that many bytes.
-    """
-
-    def __init__(self, producer: Any = None, pause_after: Optional[int] = None) -> None:
-        self.data = b""
-        self.producer = producer
-        self.pause_after = pause_after
-
-    def registerProducer(self, producer: Any, streaming: bool) -> None:
-        pass
-
-    def unregisterProducer(self) -> None:
-        pass
-
-    def write(self, data: bytes) -> None:
-        self.data += data
-        if self.pause_after is not None and len(self.data) >= self.pause_after:
-            self.pause_after = None
-            self.producer.pauseProducing()
 
 
 @implementer(IBodyProducer)
@@ -125,8 +101,8 @@ class _App:
         self.statuses: dict[tuple[str, str], int] = {}
         self.hold = False
         self.pending: list[tuple[SwiftRequest, Deferred[SwiftResponse]]] = []
-        self.reader = lambda request: _Collector()
-        self.uploads: dict[str, _Collector] = {}
+        self.reader = lambda request: Collector()
+        self.uploads: dict[str, Collector] = {}
 
     def __call__(self, request: SwiftRequest) -> "Deferred[SwiftResponse]":
         self.calls.append(request)
@@ -230,7 +206,7 @@ class _BulkTestCase(SynchronousTestCase):
         body = response.body
         if isinstance(body, bytes):
             return body
-        collector = _Collector()
+        collector = Collector()
         self.successResultOf(body.startProducing(collector))
         return collector.data
 
@@ -452,10 +428,10 @@ class DeleteFlowTests(_BulkTestCase):
             "delete_container_retry_count": "2", "yield_frequency": "5"}
 
     def start(self, body: bytes, accept: str = "application/json"
-              ) -> tuple[_Collector, "Deferred[None]", Any]:
+              ) -> tuple[Collector, "Deferred[None]", Any]:
         response = self.call(self.request("POST", "/v1/a", "bulk-delete",
                                           {"Accept": accept}, _Upload(body)))
-        collector = _Collector()
+        collector = Collector()
         producer = response.body
         assert not isinstance(producer, bytes)
         return collector, producer.startProducing(collector), producer
@@ -746,12 +722,12 @@ class ExtractStreamingTests(_BulkTestCase):
         super().setUp()
         self.transport = _Transport()
 
-    def start(self, length: int, kind: str = "tar") -> tuple[RequestBody, _Collector,
+    def start(self, length: int, kind: str = "tar") -> tuple[RequestBody, Collector,
                                                             "Deferred[None]"]:
         body = RequestBody(self.transport, length)
         response = self.call(self.request("PUT", "/v1/a", f"extract-archive={kind}",
                                           {"Accept": "application/json"}, body))
-        collector = _Collector()
+        collector = Collector()
         producer = response.body
         assert not isinstance(producer, bytes)
         return body, collector, producer.startProducing(collector)
@@ -778,7 +754,7 @@ class ExtractStreamingTests(_BulkTestCase):
         While an upload cannot take more, the archive waits, and past a
         bound so does the client.
         """
-        self.app.reader = lambda request: _Collector(request.body, pause_after=1)
+        self.app.reader = lambda request: Collector(request.body, pause_after=1)
         data = b"x" * 900_000
         archive = _tar([("c/big", data), ("c/next", b"n")], mode="w:gz")
         self.context.constraints = Constraints(max_file_size=10 ** 7)
@@ -794,7 +770,7 @@ class ExtractStreamingTests(_BulkTestCase):
         self.assertEqual(self.app.objects["/v1/a/c/big"], data)
 
     def test_clientPaused(self) -> None:
-        self.app.reader = lambda request: _Collector(request.body, pause_after=1)
+        self.app.reader = lambda request: Collector(request.body, pause_after=1)
         self.context.constraints = Constraints(max_file_size=10 ** 8)
         self.filter = bulkPlugin.makeFilter({}, self.context)
         data = b"z" * 3_000_000

@@ -17,6 +17,7 @@ from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
+from tests.doubles import Collector
 from twisted_proxy.config import ConfigError
 from twisted_proxy.constraints import Constraints
 from twisted_proxy.http import (
@@ -30,22 +31,6 @@ from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPlug
 from twisted_proxy.plugins.copy import ServerSideCopy, copyPlugin
 
 _LAST_MODIFIED = "Tue, 01 Jul 2025 10:00:00 GMT"
-
-
-@implementer(IConsumer)
-class _Collector:
-    def __init__(self) -> None:
-        self.data = b""
-        self.producer: Any = None
-
-    def registerProducer(self, producer: Any, streaming: bool) -> None:
-        self.producer = producer
-
-    def unregisterProducer(self) -> None:
-        self.producer = None
-
-    def write(self, data: bytes) -> None:
-        self.data += data
 
 
 @implementer(IBodyProducer)
@@ -169,7 +154,7 @@ class _App:
             if self.put_hold:
                 self.pending_put = Deferred()
                 return self.pending_put
-            collector = _Collector()
+            collector = Collector()
             d = request.body.startProducing(collector)
             self.assertLength = request.body.length
             result: Deferred[SwiftResponse] = Deferred()
@@ -446,7 +431,7 @@ class CopyTranslationTests(_CopyTestCase):
         self.assertEqual(body.length, 1000)
         producer: Any = source.body
         self.assertFalse(producer.started)
-        collector = _Collector()
+        collector = Collector()
         done = body.startProducing(collector)
         body.pauseProducing()
         self.assertTrue(producer.paused)
@@ -849,11 +834,11 @@ class HeartbeatTests(_CopyTestCase):
     conf = {"yield_frequency": "2"}
 
     def start(self, headers: Optional[dict[str, str]] = None
-              ) -> tuple[SwiftResponse, _Collector, "Deferred[None]"]:
+              ) -> tuple[SwiftResponse, Collector, "Deferred[None]"]:
         self.app.put_hold = True
         response = self.copy(query="heartbeat=on", headers=headers)
         self.assertEqual(response.status, 202)
-        collector = _Collector()
+        collector = Collector()
         body: Any = response.body
         done = body.startProducing(collector)
         return response, collector, done

@@ -11,15 +11,15 @@ from urllib.parse import quote
 
 from hypothesis import given, strategies as st
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IConsumer
 from twisted.internet.task import Clock
 from twisted.plugin import IPlugin
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
-from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
+from twisted.web.iweb import UNKNOWN_LENGTH
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
+from tests.doubles import Collector, StoredBody
 from twisted_proxy.config import ConfigError
 from twisted_proxy.constraints import Constraints
 from twisted_proxy.http import HeaderDict, SwiftRequest, SwiftResponse, error_response, wire_quote
@@ -39,73 +39,6 @@ def _dlo_etag(*segments: bytes) -> str:
     return '"%s"' % _md5("".join(_md5(s) for s in segments).encode("ascii"))
 
 
-@implementer(IConsumer)
-class _Collector:
-    def __init__(self) -> None:
-        self.data = b""
-
-    def registerProducer(self, producer: Any, streaming: bool) -> None:
-        pass
-
-    def unregisterProducer(self) -> None:
-        pass
-
-    def write(self, data: bytes) -> None:
-        self.data += data
-
-
-@implementer(IBodyProducer)
-class _Body:
-    """
-    A stored object's body, as the object controller's: written in two
-    pieces when asked (or, held, on L{release}); records pausing and
-    stopping.
-    """
-
-    def __init__(self, data: bytes, hold: bool = False) -> None:
-        self.data = data
-        self.length = len(data)
-        self.hold = hold
-        self.started = False
-        self.stopped = False
-        self.paused = False
-        self.consumer: Optional[IConsumer] = None
-        self.done: Optional[Deferred[None]] = None
-
-    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
-        self.started = True
-        self.consumer = consumer
-        done: Deferred[None] = Deferred(lambda _: self.stopProducing())
-        self.done = done
-        if not self.hold:
-            self.release()
-        return done
-
-    def release(self) -> None:
-        assert self.consumer is not None and self.done is not None
-        half = len(self.data) // 2
-        for piece in (self.data[:half], self.data[half:]):
-            if piece and not self.stopped:
-                self.consumer.write(piece)
-        done, self.done = self.done, None
-        if not self.stopped:
-            done.callback(None)
-
-    def fail(self, reason: Exception) -> None:
-        assert self.done is not None
-        done, self.done = self.done, None
-        done.errback(Failure(reason))
-
-    def pauseProducing(self) -> None:
-        self.paused = True
-
-    def resumeProducing(self) -> None:
-        self.paused = False
-
-    def stopProducing(self) -> None:
-        self.stopped = True
-
-
 @implementer(IProxyApplication)
 class _App:
     """
@@ -120,7 +53,7 @@ class _App:
         self.limit = limit
         self.objects: dict[str, tuple[bytes, dict[str, str]]] = {}
         self.calls: list[SwiftRequest] = []
-        self.bodies: dict[str, list[_Body]] = {}
+        self.bodies: dict[str, list[StoredBody]] = {}
         self.hold = False
         self.statuses: dict[str, int] = {}
         self.etags: dict[str, str] = {}
@@ -196,7 +129,7 @@ class _App:
         headers["Content-Length"] = str(len(data))
         if request.method == "HEAD":
             return SwiftResponse(status, headers, b"")
-        body = _Body(data, hold=self.hold and not manifest)
+        body = StoredBody(data, hold=self.hold and not manifest)
         self.bodies.setdefault(request.path, []).append(body)
         return SwiftResponse(status, headers, body)
 
@@ -249,14 +182,14 @@ class _DloTestCase(SynchronousTestCase):
         body = response.body
         if isinstance(body, bytes):
             return body
-        collector = _Collector()
+        collector = Collector()
         self.successResultOf(body.startProducing(collector))
         return collector.data
 
     def readFailure(self, response: SwiftResponse) -> tuple[bytes, Failure]:
         body = response.body
         assert not isinstance(body, bytes)
-        collector = _Collector()
+        collector = Collector()
         failure = self.failureResultOf(body.startProducing(collector))
         return collector.data, failure
 
@@ -537,7 +470,7 @@ class SegmentErrorTests(_DloTestCase):
     def test_segmentBodyFails(self) -> None:
         self.app.hold = True
         response = self.get()
-        collector = _Collector()
+        collector = Collector()
         assert not isinstance(response.body, bytes)
         done = response.body.startProducing(collector)
         [first] = self.app.bodies["/v1/a/segs/part/000"]
@@ -548,7 +481,7 @@ class SegmentErrorTests(_DloTestCase):
         dlo = dloPlugin.makeFilter({"max_get_time": "10"}, self.context)
         self.app.hold = True
         response = self.successResultOf(dlo(self.request("GET"), self.app))
-        collector = _Collector()
+        collector = Collector()
         assert not isinstance(response.body, bytes)
         done = response.body.startProducing(collector)
         self.app.bodies["/v1/a/segs/part/000"][0].release()
@@ -567,13 +500,13 @@ class StreamingTests(_DloTestCase):
         super().setUp()
         self.app.hold = True
         self.response = self.get()
-        self.collector = _Collector()
+        self.collector = Collector()
         body = self.response.body
         assert not isinstance(body, bytes)
         self.body = body
         self.done = body.startProducing(self.collector)
 
-    def segment(self, index: int) -> _Body:
+    def segment(self, index: int) -> StoredBody:
         [body] = self.app.bodies[f"/v1/a/segs/part/{index:03d}"]
         return body
 
@@ -794,7 +727,7 @@ class RateLimitTests(_DloTestCase):
         self.app.segments("segs", "many/", *[b"x"] * 5)
         self.app.put("/v1/a/c/man", b"", X_Object_Manifest="segs/many/")
         response = self.get()
-        collector = _Collector()
+        collector = Collector()
         assert not isinstance(response.body, bytes)
         done = response.body.startProducing(collector)
         self.assertEqual(len(self.app.segment_gets()), 2)

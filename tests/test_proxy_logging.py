@@ -20,6 +20,7 @@ from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
+from tests.doubles import Collector
 from twisted_proxy.app import Pipeline
 from twisted_proxy.config import ConfigError
 from twisted_proxy.constraints import Constraints
@@ -41,22 +42,6 @@ from twisted_proxy.requestbody import ClientGone
 START = 1700000000.5
 TRANS_ID = "tx0123456789abcdef01234-006553f100"
 TOKEN = "AUTH_tk0123456789abcdef"
-
-
-@implementer(IConsumer)
-class _Collector:
-    def __init__(self) -> None:
-        self.data = b""
-        self.producer: Any = None
-
-    def registerProducer(self, producer: Any, streaming: bool) -> None:
-        self.producer = producer
-
-    def unregisterProducer(self) -> None:
-        self.producer = None
-
-    def write(self, data: bytes) -> None:
-        self.data += data
 
 
 @implementer(IBodyProducer)
@@ -406,10 +391,10 @@ class BodyTests(_LoggingTestCase):
     """
 
     def startBody(self, request: Optional[SwiftRequest] = None
-                  ) -> tuple[_Body, SwiftResponse, _Collector, Deferred[None]]:
+                  ) -> tuple[_Body, SwiftResponse, Collector, Deferred[None]]:
         body = _Body()
         response = self.exchange(request or _request(), SwiftResponse(200, {}, body))
-        consumer = _Collector()
+        consumer = Collector()
         producing = response.body.startProducing(consumer)  # type: ignore[union-attr]
         return body, response, consumer, producing
 
@@ -529,7 +514,7 @@ class BodyTests(_LoggingTestCase):
         seen = self.app.requests[0].body
         assert seen is not None
         self.assertEqual(seen.length, 10)
-        reading = seen.startProducing(_Collector())
+        reading = seen.startProducing(Collector())
         upload.send(b"01234")
         upload.send(b"56789")
         upload.end()
@@ -550,7 +535,7 @@ class BodyTests(_LoggingTestCase):
         answer = self.filter()(request, self.app)
         seen = self.app.requests[0].body
         assert seen is not None
-        reading = seen.startProducing(_Collector())
+        reading = seen.startProducing(Collector())
         upload.send(b"0123")
         upload.breakOff(ClientGone("gone"))
         self.failureResultOf(reading, ClientGone)
@@ -569,7 +554,7 @@ class BodyTests(_LoggingTestCase):
         answer = self.filter()(request, self.app)
         seen = self.app.requests[0].body
         assert seen is not None
-        reading = seen.startProducing(_Collector())
+        reading = seen.startProducing(Collector())
         reading.cancel()
         self.failureResultOf(reading, CancelledError)
         self.app.answers[0].callback(error_response(503))

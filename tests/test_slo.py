@@ -10,14 +10,12 @@ import json
 from typing import Any, Optional
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IConsumer
 from twisted.internet.task import Clock
 from twisted.plugin import IPlugin
 from twisted.trial.unittest import SynchronousTestCase
-from twisted.web.iweb import IBodyProducer
-from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
+from tests.doubles import Collector, StoredBody
 from twisted_proxy.config import ConfigError
 from twisted_proxy.http import HeaderDict, SwiftRequest, SwiftResponse, error_response, wire_quote
 from twisted_proxy.interfaces import IProxyFilter, IProxyPluginFactory
@@ -29,51 +27,6 @@ _LAST_MODIFIED = "Tue, 01 Jul 2025 10:00:00 GMT"
 
 def _md5(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
-
-
-@implementer(IConsumer)
-class _Collector:
-    def __init__(self) -> None:
-        self.data = b""
-
-    def registerProducer(self, producer: Any, streaming: bool) -> None:
-        pass
-
-    def unregisterProducer(self) -> None:
-        pass
-
-    def write(self, data: bytes) -> None:
-        self.data += data
-
-
-@implementer(IBodyProducer)
-class _Body:
-    """
-    A stored object's body, written in two pieces; records whether it was
-    read.
-    """
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.length = len(data)
-        self.started = False
-
-    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
-        self.started = True
-        half = len(self.data) // 2
-        for piece in (self.data[:half], self.data[half:]):
-            if piece:
-                consumer.write(piece)
-        return succeed(None)
-
-    def pauseProducing(self) -> None:
-        pass
-
-    def resumeProducing(self) -> None:
-        pass
-
-    def stopProducing(self) -> None:
-        pass
 
 
 class _App:
@@ -148,7 +101,7 @@ class _App:
         headers["Content-Length"] = str(len(data))
         if method == "HEAD":
             return SwiftResponse(status, headers, b"")
-        return SwiftResponse(status, headers, _Body(data))
+        return SwiftResponse(status, headers, StoredBody(data))
 
 
 class _Context:
@@ -177,7 +130,7 @@ class SloTests(SynchronousTestCase):
         producer = None
         if body is not None:
             all_headers["Content-Length"] = str(len(body))
-            producer = _Body(body)
+            producer = StoredBody(body)
         uri = wire_quote(path) + ("?" + query if query else "")
         return SwiftRequest(method, uri.encode("ascii"), all_headers, producer)
 
@@ -188,7 +141,7 @@ class SloTests(SynchronousTestCase):
         body = response.body
         if isinstance(body, bytes):
             return body
-        collector = _Collector()
+        collector = Collector()
         self.successResultOf(body.startProducing(collector))
         return collector.data
 
