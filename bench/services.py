@@ -79,6 +79,28 @@ _TWISTED_FILTERS = {
     if name in TWISTED_PIPELINE.split()
 }
 
+def _default_section(port: int, swift_dir: str, workers: int) -> str:
+    """
+    The [DEFAULT] section both proxies' configurations start with.
+    """
+    return (
+        "[DEFAULT]\n"
+        "bind_ip = 127.0.0.1\n"
+        f"bind_port = {port}\n"
+        f"swift_dir = {swift_dir}\n"
+        f"workers = {workers}\n"
+    )
+
+
+def _filter_sections(filters: dict[str, str]) -> str:
+    """
+    A [filter:NAME] section for each pipeline stage, by its egg name.
+    """
+    return "\n".join(
+        f"[filter:{name}]\nuse = egg:swift#{egg}\n" for name, egg in filters.items()
+    )
+
+
 # Nothing listens on the discard port: Swift's log datagrams vanish.
 _DISCARD_UDP_PORT = 9
 
@@ -286,17 +308,10 @@ class Services:
     def start_twisted_proxy(self, swift_dir: str, redis_port: int, workers: int) -> Proxy:
         port = free_port()
         conf = os.path.join(self.workdir, "twisted-proxy.conf")
-        filters = "\n".join(
-            f"[filter:{name}]\nuse = egg:swift#{egg}\n"
-            for name, egg in _TWISTED_FILTERS.items()
-        )
+        filters = _filter_sections(_TWISTED_FILTERS)
         with open(conf, "w") as f:
             f.write(
-                "[DEFAULT]\n"
-                "bind_ip = 127.0.0.1\n"
-                f"bind_port = {port}\n"
-                f"swift_dir = {swift_dir}\n"
-                f"workers = {workers}\n\n"
+                _default_section(port, swift_dir, workers) + "\n"
                 f"[pipeline:main]\npipeline = {TWISTED_PIPELINE}\n\n"
                 "[app:proxy-server]\nuse = egg:swift#proxy\n"
                 "account_autocreate = true\n\n"
@@ -319,17 +334,10 @@ class Services:
 
         port = free_port()
         conf = os.path.join(self.workdir, "swift-proxy-server.conf")
-        filters = "\n".join(
-            f"[filter:{name}]\nuse = egg:swift#{egg}\n"
-            for name, egg in _SWIFT_FILTERS.items()
-        )
+        filters = _filter_sections(_SWIFT_FILTERS)
         with open(conf, "w") as f:
             f.write(
-                "[DEFAULT]\n"
-                "bind_ip = 127.0.0.1\n"
-                f"bind_port = {port}\n"
-                f"swift_dir = {swift_dir}\n"
-                f"workers = {workers}\n"
+                _default_section(port, swift_dir, workers) +
                 # Workers drop privileges to `user` (default swift, which
                 # need not exist here).
                 f"user = {pwd.getpwuid(os.getuid()).pw_name}\n"
