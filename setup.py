@@ -2,7 +2,7 @@
 Packaging for twisted-proxy: an OpenStack Swift proxy server on Twisted.
 """
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 setup(
     name="twisted-proxy",
@@ -12,8 +12,12 @@ setup(
     long_description_content_type="text/x-rst",
     license="MIT",
     python_requires=">=3.10",
-    packages=["twisted_proxy", "twisted_proxy.plugins", "twisted.plugins"],
-    package_data={"twisted": ["plugins/twisted_proxy_plugin.py"]},
+    # twisted/plugins is a namespace shared by every Twisted dropin: it has no
+    # __init__.py, so it is named here rather than found.
+    packages=find_packages(include=["twisted_proxy", "twisted_proxy.*",
+                                    "twisted_proxy_aio", "twisted_proxy_aio.*"])
+    + ["twisted.plugins"],
+    package_data={"twisted_proxy": ["py.typed"]},
     install_requires=[
         "twisted[tls]>=23.10",
         "treq>=23.11",

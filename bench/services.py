@@ -1,6 +1,6 @@
 """
 The processes a benchmark run starts: one storage cluster
-(C{python -m twisted_proxy.aio}), a private redis-server, a private
+(C{python -m twisted_proxy_aio.cluster}), a private redis-server, a private
 memcached, twisted-proxy and Swift's reference C{swift-proxy-server}.
 
 Every process is started in its own session, so a Ctrl-C at the terminal
@@ -225,7 +225,7 @@ class Services:
         log = os.path.join(self.workdir, "aio.log")
         process = self._spawn(
             "storage cluster",
-            [sys.executable, "-m", "twisted_proxy.aio", "--data-dir", data_dir,
+            [sys.executable, "-m", "twisted_proxy_aio.cluster", "--data-dir", data_dir,
              "--no-log-requests", "--devices", "4", "--replicas", "3"],
             log,
             stdout=subprocess.PIPE,
@@ -330,7 +330,7 @@ class Services:
         return proxy
 
     def start_swift_proxy(self, swift_dir: str, memcached_port: int, workers: int) -> Proxy:
-        from twisted_proxy.aio import _SWIFT_SHIM
+        from twisted_proxy_aio.cluster import _SWIFT_SHIM
 
         port = free_port()
         conf = os.path.join(self.workdir, "swift-proxy-server.conf")

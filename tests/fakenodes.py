@@ -50,15 +50,16 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import UNKNOWN_LENGTH, IAgent, IBodyProducer, IResponse
 from zope.interface import implementer
 
-from twisted_proxy.app import ProxyApplication, ProxyContext
+from twisted_proxy.backend.nodeclient import NodeClient, node_key
 from twisted_proxy.config import ProxySettings
-from twisted_proxy.http import HeaderDict, SwiftRequest, SwiftResponse, status_reason
-from twisted_proxy.infostore import MemoryInfoStore
-from twisted_proxy.nodeclient import NodeClient, node_key
-from twisted_proxy.ranges import parse_range_header, resolve
-from twisted_proxy.server import ProxyResource, ProxySite
-from twisted_proxy.swiftconf import REPLICATION, StoragePolicy, SwiftConf
-from twisted_proxy.timestamp import Timestamp, http_date
+from twisted_proxy.controllers.context import ProxyContext
+from twisted_proxy.info.memorystore import MemoryInfoStore
+from twisted_proxy.swift.http import HeaderDict, SwiftRequest, SwiftResponse, status_reason
+from twisted_proxy.swift.ranges import parse_range_header, resolve
+from twisted_proxy.swift.swiftconf import REPLICATION, StoragePolicy, SwiftConf
+from twisted_proxy.swift.timestamp import Timestamp, http_date
+from twisted_proxy.web.app import ProxyApplication
+from twisted_proxy.web.server import ProxyResource, ProxySite
 
 __all__ = [
     "PART",
@@ -94,7 +95,7 @@ BOUNDARY = "fakeboundary0123"
 class InRingOrder(random.Random):
     """
     A random source whose C{shuffle} leaves lists alone: patched over
-    L{twisted_proxy.nodes._RANDOM}, the proxy tries primaries in ring
+    L{twisted_proxy.backend.nodes._RANDOM}, the proxy tries primaries in ring
     order, so a test knows which node is asked first.
     """
 

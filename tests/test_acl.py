@@ -1,5 +1,5 @@
 """
-Tests for L{twisted_proxy.acl}.
+Tests for L{twisted_proxy.swift.acl}.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_proxy.acl import (
+from twisted_proxy.swift.acl import (
     ACCOUNT_ACL_LEVELS,
     account_acl_grants,
     check_account_acl,

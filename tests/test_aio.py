@@ -1,5 +1,5 @@
 """
-Tests for L{twisted_proxy.aio}: settings, the cluster's layout and the
+Tests for L{twisted_proxy_aio.cluster}: settings, the cluster's layout and the
 supervised storage servers, run for real.
 """
 
@@ -22,7 +22,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 
-from twisted_proxy.aio import (
+from twisted_proxy_aio.cluster import (
     AioError,
     AioSettings,
     ClusterLayout,

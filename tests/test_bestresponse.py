@@ -1,17 +1,18 @@
 """
-Tests for L{twisted_proxy.bestresponse}.
+Tests for L{twisted_proxy.swift.bestresponse}.
 """
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_proxy.bestresponse import (
+from twisted_proxy.swift.bestresponse import (
     BackendResponse,
     best_response,
     have_quorum,
     quorum_size,
 )
-from twisted_proxy.http import HeaderDict
+from twisted_proxy.swift.http import HeaderDict
 
 _statuses = st.sampled_from(
     [100, 200, 201, 202, 204, 301, 304, 400, 404, 409, 412, 499, 500, 503, 507]

@@ -22,11 +22,11 @@ from zope.interface.verify import verifyObject
 
 from tests.doubles import Collector
 from twisted_proxy.config import ConfigError
-from twisted_proxy.constraints import Constraints
-from twisted_proxy.http import HeaderDict, SwiftRequest, SwiftResponse, error_response
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins.bulk import bulkPlugin, consume_body, read_body, result_body
-from twisted_proxy.requestbody import RequestBody
+from twisted_proxy.swift.constraints import Constraints
+from twisted_proxy.swift.http import HeaderDict, SwiftRequest, SwiftResponse, error_response
+from twisted_proxy.web.requestbody import RequestBody
 
 
 @implementer(IBodyProducer)

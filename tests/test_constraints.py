@@ -1,5 +1,5 @@
 """
-Tests for L{twisted_proxy.constraints}.
+Tests for L{twisted_proxy.swift.constraints}.
 
 Status codes and body texts are those Swift 2.38.3's proxy sends for the
 same requests.
@@ -9,7 +9,7 @@ from typing import Optional
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_proxy.constraints import (
+from twisted_proxy.swift.constraints import (
     DEFAULT_CONSTRAINTS,
     Constraints,
     check_account_format,
@@ -35,8 +35,8 @@ from twisted_proxy.constraints import (
     update_content_type,
     valid_api_version,
 )
-from twisted_proxy.http import HeaderDict, SwiftRequest, SwiftResponse
-from twisted_proxy.timestamp import Timestamp
+from twisted_proxy.swift.http import HeaderDict, SwiftRequest, SwiftResponse
+from twisted_proxy.swift.timestamp import Timestamp
 
 NOW = 1700000000.0
 

@@ -13,12 +13,12 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from twisted_proxy.acl import ACCOUNT_ACL_ENVIRON_KEY
-from twisted_proxy.http import HeaderDict, SwiftRequest, SwiftResponse, error_response
-from twisted_proxy.info import INFO_ENVIRON_KEY, InfoCache, account_key, container_key
-from twisted_proxy.infostore import MemoryInfoStore
+from twisted_proxy.info.cache import INFO_ENVIRON_KEY, InfoCache, account_key, container_key
+from twisted_proxy.info.memorystore import MemoryInfoStore
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins.container_quotas import containerQuotasPlugin
+from twisted_proxy.swift.acl import ACCOUNT_ACL_ENVIRON_KEY
+from twisted_proxy.swift.http import HeaderDict, SwiftRequest, SwiftResponse, error_response
 
 
 class _Context:

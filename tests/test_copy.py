@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Optional
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.interfaces import IConsumer
 from twisted.internet.task import Clock
@@ -19,16 +20,16 @@ from zope.interface.verify import verifyObject
 
 from tests.doubles import Collector
 from twisted_proxy.config import ConfigError
-from twisted_proxy.constraints import Constraints
-from twisted_proxy.http import (
+from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
+from twisted_proxy.plugins.copy import ServerSideCopy, copyPlugin
+from twisted_proxy.swift.constraints import Constraints
+from twisted_proxy.swift.http import (
     HeaderDict,
     SwiftRequest,
     SwiftResponse,
     error_response,
     wire_quote,
 )
-from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
-from twisted_proxy.plugins.copy import ServerSideCopy, copyPlugin
 
 _LAST_MODIFIED = "Tue, 01 Jul 2025 10:00:00 GMT"
 
@@ -530,7 +531,7 @@ class AuthorizationTests(_CopyTestCase):
         self.assertNotIn("swift.sysmeta_ok", request.environ)
 
     def test_infoCacheShared(self) -> None:
-        from twisted_proxy.info import INFO_ENVIRON_KEY
+        from twisted_proxy.info.cache import INFO_ENVIRON_KEY
 
         request = self.request("COPY", "/v1/a/c/o", {"Destination": "c2/o2"})
         self.app.sources["/v1/a/c/o"] = _source()

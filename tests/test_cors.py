@@ -1,5 +1,5 @@
 """
-Tests for L{twisted_proxy.cors} and the CORS preflight of
+Tests for L{twisted_proxy.swift.cors} and the CORS preflight of
 L{twisted_proxy.controllers.base.Controller.OPTIONS}.
 """
 
@@ -14,8 +14,8 @@ from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_proxy.config import ProxySettings
-from twisted_proxy.controllers.base import Controller
-from twisted_proxy.cors import (
+from twisted_proxy.controllers.base import Controller, with_cors
+from twisted_proxy.swift.cors import (
     SIMPLE_EXPOSE_HEADERS,
     CORSPolicy,
     add_cors_headers,
@@ -25,9 +25,8 @@ from twisted_proxy.cors import (
     is_origin_allowed,
     preflight_response,
     split_list,
-    with_cors,
 )
-from twisted_proxy.http import HeaderDict, SwiftRequest, SwiftResponse
+from twisted_proxy.swift.http import HeaderDict, SwiftRequest, SwiftResponse
 
 _METHODS = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"})
 _ALLOW = "DELETE, GET, HEAD, OPTIONS, POST, PUT"

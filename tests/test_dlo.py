@@ -9,7 +9,8 @@ import json
 from typing import Any, Optional
 from urllib.parse import quote
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 from twisted.plugin import IPlugin
@@ -21,11 +22,17 @@ from zope.interface.verify import verifyObject
 
 from tests.doubles import Collector, StoredBody
 from twisted_proxy.config import ConfigError
-from twisted_proxy.constraints import Constraints
-from twisted_proxy.http import HeaderDict, SwiftRequest, SwiftResponse, error_response, wire_quote
-from twisted_proxy.info import INFO_ENVIRON_KEY
+from twisted_proxy.info.cache import INFO_ENVIRON_KEY
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins.dlo import dloPlugin
+from twisted_proxy.swift.constraints import Constraints
+from twisted_proxy.swift.http import (
+    HeaderDict,
+    SwiftRequest,
+    SwiftResponse,
+    error_response,
+    wire_quote,
+)
 
 _LAST_MODIFIED = "Tue, 01 Jul 2025 10:00:00 GMT"
 _IGNORE_RANGE = "X-Backend-Ignore-Range-If-Metadata-Present"

@@ -1,7 +1,7 @@
 """
 Fault injection on the object GET path: storage nodes that stall, cut a
 body short, die, hold another version, a tombstone or a full disk, and what
-the client gets then (L{twisted_proxy.resuming}, L{twisted_proxy.streaming},
+the client gets then (L{twisted_proxy.backend.resuming}, L{twisted_proxy.backend.streaming},
 L{twisted_proxy.controllers.obj}, L{twisted_proxy.controllers.base}).
 
 Every test runs against a L{FakeCluster} on a L{Clock}; primaries are tried
@@ -18,16 +18,13 @@ from hypothesis import strategies as st
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_proxy import nodes
-from twisted_proxy.resuming import NoMoreSources, ResumingBody
-
 from tests import fakenodes
 from tests.fakenodes import (
     ClientConnection,
     Die,
     Download,
-    Fault,
     FakeCluster,
+    Fault,
     InRingOrder,
     Proxy,
     Short,
@@ -36,6 +33,8 @@ from tests.fakenodes import (
     make_proxy,
     render_object,
 )
+from twisted_proxy.backend import nodes
+from twisted_proxy.backend.resuming import NoMoreSources, ResumingBody
 
 DATA = bytes(range(256)) * 4
 OBJ = StoredObject(DATA[:100], timestamp="1700000100.00000")
@@ -291,7 +290,7 @@ class ShortBodyTests(_Base):
     def test_endedShort(self) -> None:
         """
         The body ends as if whole after 40 of 80 bytes
-        (L{twisted_proxy.streaming.ShortRead}).
+        (L{twisted_proxy.backend.streaming.ShortRead}).
         """
         self.cut(Short(40, clean=True))
 

@@ -1,5 +1,5 @@
 """
-Tests for L{twisted_proxy.heartbeat}.
+Tests for L{twisted_proxy.plugins._support.heartbeat}.
 """
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_proxy.heartbeat import Heartbeat
+from twisted_proxy.plugins._support.heartbeat import Heartbeat
 
 
 class HeartbeatTests(SynchronousTestCase):
     """
-    L{twisted_proxy.heartbeat.Heartbeat}, the keep-alive body.
+    L{twisted_proxy.plugins._support.heartbeat.Heartbeat}, the keep-alive body.
     """
 
     def test_runningWorkCancelledBeforeStart(self) -> None:

@@ -1,5 +1,5 @@
 """
-Tests for L{twisted_proxy.info} and L{twisted_proxy.infostore}.
+Tests for L{twisted_proxy.info.cache} and L{twisted_proxy.info.memorystore}.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from twisted_proxy.http import HeaderDict
-from twisted_proxy.info import (
+from twisted_proxy.info.cache import (
     INFO_ENVIRON_KEY,
     InfoCache,
     account_key,
@@ -22,8 +21,9 @@ from twisted_proxy.info import (
     headers_to_container_info,
     headers_to_object_info,
 )
-from twisted_proxy.infostore import LayeredInfoStore, MemoryInfoStore
+from twisted_proxy.info.memorystore import LayeredInfoStore, MemoryInfoStore
 from twisted_proxy.interfaces import IInfoStore
+from twisted_proxy.swift.http import HeaderDict
 
 
 class MemoryInfoStoreTests(SynchronousTestCase):

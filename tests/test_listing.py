@@ -1,5 +1,5 @@
 """
-Tests for L{twisted_proxy.listing}.
+Tests for L{twisted_proxy.swift.listing}.
 
 Expected bodies were produced by Swift 2.38.3's listing filter for the same
 items.
@@ -9,8 +9,8 @@ from typing import Any, Optional
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_proxy.http import HeaderDict, SwiftRequest
-from twisted_proxy.listing import (
+from twisted_proxy.swift.http import HeaderDict, SwiftRequest
+from twisted_proxy.swift.listing import (
     add_vary_accept,
     best_accept_match,
     fake_account_listing_headers,

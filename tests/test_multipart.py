@@ -1,5 +1,5 @@
 """
-Tests for L{twisted_proxy.multipart}.
+Tests for L{twisted_proxy.swift.multipart}.
 """
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
+import tests.fakenodes as fakenodes
 from tests.fakenodes import StoredObject, render_object
-from twisted_proxy.multipart import (
+from twisted_proxy.swift.multipart import (
     Data,
     Frame,
     MultipartLayout,
@@ -19,8 +20,7 @@ from twisted_proxy.multipart import (
     parse_first_part,
     range_header,
 )
-from twisted_proxy.ranges import ByteRange, format_range_header, parse_range_header
-import tests.fakenodes as fakenodes
+from twisted_proxy.swift.ranges import ByteRange, format_range_header, parse_range_header
 
 _OBJ = StoredObject(bytes(range(256)) * 2, timestamp="1700000100.00000")
 

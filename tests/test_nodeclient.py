@@ -1,5 +1,5 @@
 """
-Tests for L{twisted_proxy.nodeclient}.
+Tests for L{twisted_proxy.backend.nodeclient}.
 """
 
 from __future__ import annotations
@@ -26,9 +26,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from twisted_proxy.http import HeaderDict
-from twisted_proxy.interfaces import INodeClient
-from twisted_proxy.nodeclient import (
+from twisted_proxy.backend.nodeclient import (
     NodeClient,
     NodeError,
     NodeTimeout,
@@ -37,6 +35,8 @@ from twisted_proxy.nodeclient import (
     read_body,
     response_headers,
 )
+from twisted_proxy.interfaces import INodeClient
+from twisted_proxy.swift.http import HeaderDict
 
 NODE = {"ip": "10.1.2.3", "port": 6200, "device": "sdb1"}
 

@@ -1,5 +1,5 @@
 """
-Tests for L{twisted_proxy.nodes}.
+Tests for L{twisted_proxy.backend.nodes}.
 """
 
 from __future__ import annotations
@@ -7,12 +7,13 @@ from __future__ import annotations
 import random
 from typing import Any, Iterator
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.internet.task import Clock
 from twisted.logger import capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_proxy.nodes import ErrorLimiter, NodeTimings, iter_nodes
+from twisted_proxy.backend.nodes import ErrorLimiter, NodeTimings, iter_nodes
 
 
 def node(index: int) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import twisted_proxy
 class NoSwiftImportTests(SynchronousTestCase):
     def test_noModuleImportsSwift(self) -> None:
         names = [m.name for m in pkgutil.walk_packages(twisted_proxy.__path__, "twisted_proxy.")]
-        self.assertIn("twisted_proxy.tap", names)
+        self.assertIn("twisted_proxy.service.tap", names)
         script = (
             "import importlib, sys\n"
             f"for name in {names!r}:\n"

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_proxy.controllers.base import partition
-from twisted_proxy.http import wsgi_str
-from twisted_proxy.ring import Ring
+from twisted_proxy.swift.http import wsgi_str
+from twisted_proxy.swift.ring import Ring
 
 
 def _ring() -> Ring:

@@ -21,13 +21,9 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from tests.doubles import Collector
-from twisted_proxy.app import Pipeline
 from twisted_proxy.config import ConfigError
-from twisted_proxy.constraints import Constraints
-from twisted_proxy.http import HeaderDict, SwiftRequest, SwiftResponse, error_response
-from twisted_proxy.info import INFO_ENVIRON_KEY, container_key
+from twisted_proxy.info.cache import INFO_ENVIRON_KEY, container_key
 from twisted_proxy.interfaces import IProxyFilter, IProxyPluginFactory
-from twisted_proxy.pipeline import available_plugins
 from twisted_proxy.plugins.proxy_logging import (
     DEFAULT_LOG_MSG_TEMPLATE,
     LOGGED_ENVIRON_KEY,
@@ -36,7 +32,16 @@ from twisted_proxy.plugins.proxy_logging import (
     ProxyLogging,
     proxyLoggingPlugin,
 )
-from twisted_proxy.requestbody import ClientGone
+from twisted_proxy.swift.constraints import Constraints
+from twisted_proxy.swift.http import (
+    ClientGone,
+    HeaderDict,
+    SwiftRequest,
+    SwiftResponse,
+    error_response,
+)
+from twisted_proxy.web.app import Pipeline
+from twisted_proxy.web.pipeline import available_plugins
 
 #: 2023-11-14 22:13:20 UTC, and a half.
 START = 1700000000.5

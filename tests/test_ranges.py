@@ -1,5 +1,5 @@
 """
-Tests for L{twisted_proxy.ranges}.
+Tests for L{twisted_proxy.swift.ranges}.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_proxy.ranges import (
+from twisted_proxy.swift.ranges import (
     ByteRange,
     RangeExhausted,
     fast_forward,

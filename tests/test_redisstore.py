@@ -1,5 +1,5 @@
 """
-Tests for L{twisted_proxy.redisstore}.
+Tests for L{twisted_proxy.info.redisstore}.
 
 The outage policy is tested with a L{Clock} and a fake client; the
 txredisapi wiring against a private C{redis-server} (L{tests.redisserver})
@@ -13,7 +13,8 @@ import os
 import time
 from typing import Any, Callable, Optional
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.internet import reactor
 from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 from twisted.internet.task import Clock, deferLater
@@ -22,23 +23,23 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 from zope.interface import provider
 from zope.interface.verify import verifyObject
 
+from tests.redisserver import REDIS_SERVER, RedisServer
 from twisted_proxy.config import ConfigError, ProxyConfig, load_config
-from twisted_proxy.infostore import LayeredInfoStore, MemoryInfoStore
-from twisted_proxy.interfaces import IInfoStore
-from twisted_proxy.redisstore import (
+from twisted_proxy.info.memorystore import LayeredInfoStore, MemoryInfoStore
+from twisted_proxy.info.redisstore import (
     RedisInfoStore,
     RedisSettings,
     make_info_store,
     parse_redis_url,
 )
-from tests.redisserver import REDIS_SERVER, RedisServer
+from twisted_proxy.interfaces import IInfoStore
 
-_NAMESPACE = "twisted_proxy.redisstore"
+_NAMESPACE = "twisted_proxy.info.redisstore"
 
 
 def capture_log(test: SynchronousTestCase) -> list[dict[str, Any]]:
     """
-    The events L{twisted_proxy.redisstore} logs during C{test}.
+    The events L{twisted_proxy.info.redisstore} logs during C{test}.
     """
     events: list[dict[str, Any]] = []
 
@@ -58,7 +59,7 @@ def at_level(events: list[dict[str, Any]], level: LogLevel) -> list[dict[str, An
 
 class FakeRedis:
     """
-    A L{twisted_proxy.redisstore.RedisClient} in memory whose answers can be
+    A L{twisted_proxy.info.redisstore.RedisClient} in memory whose answers can be
     held back (C{hang}) or failed (C{broken}).
     """
 

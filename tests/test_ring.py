@@ -1,5 +1,5 @@
 """
-Tests for L{twisted_proxy.ring}.
+Tests for L{twisted_proxy.swift.ring}.
 
 The rings are made by Swift's own C{swift-ring-builder}, and lookups are
 checked against Swift's own C{swift-get-nodes}, both run as subprocesses
@@ -29,12 +29,13 @@ from itertools import islice
 from typing import Any, Callable, Literal, Optional, Sequence
 from urllib.parse import quote
 
-from hypothesis import Phase, example, given, settings, strategies as st
+from hypothesis import Phase, example, given, settings
+from hypothesis import strategies as st
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from twisted_proxy.ring import Ring, RingError, RingSet, hash_path
-from twisted_proxy.swiftconf import SwiftConf, load_swift_conf
+from twisted_proxy.swift.ring import Ring, RingError, RingSet, hash_path
+from twisted_proxy.swift.swiftconf import SwiftConf, load_swift_conf
 
 # -- running Swift's tools
 

@@ -17,10 +17,16 @@ from zope.interface.verify import verifyObject
 
 from tests.doubles import Collector, StoredBody
 from twisted_proxy.config import ConfigError
-from twisted_proxy.http import HeaderDict, SwiftRequest, SwiftResponse, error_response, wire_quote
 from twisted_proxy.interfaces import IProxyFilter, IProxyPluginFactory
+from twisted_proxy.plugins._support.subrequest import read_body
 from twisted_proxy.plugins.slo import sloPlugin
-from twisted_proxy.subrequest import read_body
+from twisted_proxy.swift.http import (
+    HeaderDict,
+    SwiftRequest,
+    SwiftResponse,
+    error_response,
+    wire_quote,
+)
 
 _LAST_MODIFIED = "Tue, 01 Jul 2025 10:00:00 GMT"
 

@@ -1,5 +1,5 @@
 """
-Tests for L{twisted_proxy.streaming}.
+Tests for L{twisted_proxy.backend.streaming}.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 from zope.interface.verify import verifyObject
 
-from twisted_proxy.streaming import BackendBody, ReadTimeout, ShortRead, discard_body
+from twisted_proxy.backend.streaming import BackendBody, ReadTimeout, ShortRead, discard_body
 
 
 def makeResponse(length: Any = UNKNOWN_LENGTH) -> tuple[Response, StringTransport]:

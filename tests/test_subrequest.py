@@ -1,5 +1,5 @@
 """
-Tests for L{twisted_proxy.subrequest}.
+Tests for L{twisted_proxy.plugins._support.subrequest}.
 """
 
 from __future__ import annotations
@@ -10,9 +10,13 @@ from twisted.internet.task import Cooperator
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.client import FileBodyProducer
 
-from twisted_proxy.info import INFO_ENVIRON_KEY
-from twisted_proxy.subrequest import drop_body, object_path, read_body, sub_environ
-
+from twisted_proxy.info.cache import INFO_ENVIRON_KEY
+from twisted_proxy.plugins._support.subrequest import (
+    drop_body,
+    object_path,
+    read_body,
+    sub_environ,
+)
 
 
 class ObjectPathTests(SynchronousTestCase):

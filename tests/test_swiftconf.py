@@ -1,5 +1,5 @@
 """
-Tests for L{twisted_proxy.swiftconf}.
+Tests for L{twisted_proxy.swift.swiftconf}.
 
 Besides the rules checked one by one, L{SwiftAgreesTests} hands the same
 files to Swift's own C{swift-get-nodes} (run as a subprocess; Swift is never
@@ -21,10 +21,11 @@ import sys
 import textwrap
 from typing import Optional
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from twisted_proxy.swiftconf import (
+from twisted_proxy.swift.swiftconf import (
     ERASURE_CODING,
     LEGACY_POLICY_NAME,
     REPLICATION,

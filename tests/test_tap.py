@@ -1,5 +1,5 @@
 """
-Tests for L{twisted_proxy.tap}'s command-line options.
+Tests for L{twisted_proxy.service.tap}'s command-line options.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_proxy.config import ProxyConfig, ProxySettings
-from twisted_proxy.tap import Options, _endpoint_description
+from twisted_proxy.service.tap import Options, _endpoint_description
 
 _CONFIG = """\
 [DEFAULT]

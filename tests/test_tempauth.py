@@ -13,16 +13,16 @@ from twisted.plugin import IPlugin
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from twisted_proxy.acl import clean_acl
 from twisted_proxy.config import ConfigError
-from twisted_proxy.http import HeaderDict, SwiftRequest, SwiftResponse
-from twisted_proxy.infostore import MemoryInfoStore
+from twisted_proxy.info.memorystore import MemoryInfoStore
 from twisted_proxy.interfaces import IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins.tempauth import (
     ACCOUNT_ACL_ENVIRON_KEY,
     TempAuth,
     tempauthPlugin,
 )
+from twisted_proxy.swift.acl import clean_acl
+from twisted_proxy.swift.http import HeaderDict, SwiftRequest, SwiftResponse
 
 # The users of Swift's functional test configuration.
 FUNCTIONAL_CONF = {

@@ -18,11 +18,11 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from twisted_proxy.config import ConfigError
-from twisted_proxy.http import HeaderDict, SwiftRequest, SwiftResponse
-from twisted_proxy.info import INFO_ENVIRON_KEY, InfoCache, account_key, container_key
-from twisted_proxy.infostore import MemoryInfoStore
+from twisted_proxy.info.cache import INFO_ENVIRON_KEY, InfoCache, account_key, container_key
+from twisted_proxy.info.memorystore import MemoryInfoStore
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins.tempurl import parse_signature, tempurlPlugin
+from twisted_proxy.swift.http import HeaderDict, SwiftRequest, SwiftResponse
 
 NOW = 1_700_000_000
 

@@ -1,14 +1,15 @@
 """
-Tests for L{twisted_proxy.timestamp}.
+Tests for L{twisted_proxy.swift.timestamp}.
 
 Expected strings were produced by Swift 2.38.3 for the same inputs.
 """
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_proxy.timestamp import (
+from twisted_proxy.swift.timestamp import (
     Timestamp,
     http_date,
     normalize_delete_at_timestamp,

@@ -1,5 +1,5 @@
 """
-Tests for L{twisted_proxy.upload}.
+Tests for L{twisted_proxy.backend.upload}.
 """
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Optional
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IConsumer, IPushProducer
 from twisted.internet.testing import StringTransport
@@ -17,7 +18,7 @@ from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from twisted_proxy.upload import SourceGone, UploadFanout, UploadSlot
+from twisted_proxy.backend.upload import SourceGone, UploadFanout, UploadSlot
 
 
 @implementer(IPushProducer)

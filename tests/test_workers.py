@@ -1,5 +1,5 @@
 """
-Tests for C{workers = N} (L{twisted_proxy.workers}).
+Tests for C{workers = N} (L{twisted_proxy.service.workers}).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import time
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.aioproxy import REPO, start_proxy
-from twisted_proxy.tap import _tcp_address
-from twisted_proxy.workers import WORKER_FD, WorkerSpec, bind_listening_socket
+from twisted_proxy.service.tap import _tcp_address
+from twisted_proxy.service.workers import WORKER_FD, WorkerSpec, bind_listening_socket
 
 
 class AddressTests(SynchronousTestCase):
@@ -45,7 +45,7 @@ class AddressTests(SynchronousTestCase):
 
 
 def _workers_of(pid: int) -> list[int]:
-    out = subprocess.check_output(["pgrep", "-f", "twisted_proxy.workers"], text=True)
+    out = subprocess.check_output(["pgrep", "-f", "twisted_proxy.service.workers"], text=True)
     found = []
     for line in out.split():
         try:

@@ -17,12 +17,14 @@ __all__ = [
     "IProxyPluginFactory",
     "IInfoStore",
     "INodeClient",
+    "IProxyEnvironment",
+    "IPreparedEnvironment",
 ]
 
 
 class IProxyApplication(Interface):
     """
-    Something that answers a L{twisted_proxy.http.SwiftRequest}: the proxy
+    Something that answers a L{twisted_proxy.swift.http.SwiftRequest}: the proxy
     application itself, or the rest of the pipeline as a plugin sees it.
     """
 
@@ -30,9 +32,9 @@ class IProxyApplication(Interface):
         """
         Answer C{request}.
 
-        @type request: L{twisted_proxy.http.SwiftRequest}
+        @type request: L{twisted_proxy.swift.http.SwiftRequest}
         @return: a L{Deferred} firing with a
-            L{twisted_proxy.http.SwiftResponse}. It never fails for a
+            L{twisted_proxy.swift.http.SwiftResponse}. It never fails for a
             client's mistake: those are error responses.
         """
 
@@ -49,10 +51,10 @@ class IProxyFilter(Interface):
         """
         Handle C{request}, calling C{app(request)} to pass it on.
 
-        @type request: L{twisted_proxy.http.SwiftRequest}
+        @type request: L{twisted_proxy.swift.http.SwiftRequest}
         @param app: the rest of the pipeline, an L{IProxyApplication}.
         @return: a L{Deferred} firing with a
-            L{twisted_proxy.http.SwiftResponse}.
+            L{twisted_proxy.swift.http.SwiftResponse}.
         """
 
 
@@ -70,7 +72,7 @@ class IProxyPluginFactory(Interface):
 
         @param conf: the C{[filter:NAME]} section merged over C{[DEFAULT]},
             a C{dict} of C{str} to C{str}.
-        @param context: the L{twisted_proxy.app.ProxyContext}: reactor,
+        @param context: the L{twisted_proxy.web.app.ProxyContext}: reactor,
             info store, settings.
         @return: an L{IProxyFilter} provider.
         @raise twisted_proxy.config.ConfigError: for a bad option.
@@ -120,12 +122,55 @@ class INodeClient(Interface):
         @param method: C{str}.
         @param path: the backend path, percent-quoted, starting with
             C{/device/partition/}.
-        @param headers: a L{twisted_proxy.http.HeaderDict}.
+        @param headers: a L{twisted_proxy.swift.http.HeaderDict}.
         @param bodyProducer: an L{twisted.web.iweb.IBodyProducer} or C{None}.
         @param timeout: seconds until the response headers must have
             arrived, or C{None} for the client's C{node_timeout}.
         @return: a L{Deferred} firing with an
             L{twisted.web.iweb.IResponse} whose body has not been read; it
-            fails with L{twisted_proxy.nodeclient.NodeError} when the node
+            fails with L{twisted_proxy.backend.nodeclient.NodeError} when the node
             cannot be reached or does not answer in time.
+        """
+
+
+class IPreparedEnvironment(Interface):
+    """
+    What an L{IProxyEnvironment} made for one proxy: services to run beside
+    it, and where the proxy finds its rings.
+    """
+
+    service = Attribute(
+        "An L{twisted.application.service.IService} started before the "
+        "proxy listens and stopped after it.")
+    swift_dir = Attribute(
+        "The directory of the C{swift.conf} and rings the proxy must use "
+        "instead of its C{swift_dir} option, or C{None} to keep that option.")
+
+    def whenReady():
+        """
+        @return: a L{Deferred} that fires with C{None} once the environment
+            answers (the proxy starts listening then), or fails if it cannot
+            start.
+        """
+
+
+class IProxyEnvironment(Interface):
+    """
+    A plugin (found by L{twisted.plugin.getPlugins}) that runs something the
+    proxy depends on beside it, such as the all-in-one development cluster.
+    It takes part only when C{proxy-server.conf} has its section.
+    """
+
+    section = Attribute("The name of the configuration section that turns it on.")
+
+    def prepare(config, reactor):
+        """
+        Make this environment for a proxy configured by C{config}. It may
+        add options to C{config} (a private Redis sets C{[filter:cache]
+        redis_url}).
+
+        @type config: L{twisted_proxy.config.ProxyConfig}
+        @return: an L{IPreparedEnvironment}.
+        @raise twisted_proxy.config.ConfigError: when the section cannot be
+            used; the message names the file and the section.
         """

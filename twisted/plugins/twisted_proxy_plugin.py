@@ -6,7 +6,7 @@ from twisted.application.service import ServiceMaker
 
 twistedProxy = ServiceMaker(
     "twisted-proxy",
-    "twisted_proxy.tap",
+    "twisted_proxy.service.tap",
     "An OpenStack Swift proxy server on Twisted.",
     "twisted-proxy",
 )

@@ -7,18 +7,22 @@ from __future__ import annotations
 
 import json
 
-from twisted_proxy.acl import format_account_acl, parse_account_acl
-from twisted_proxy.constraints import check_metadata, check_name_length, transform_remove_headers
 from twisted_proxy.controllers.base import (
-    partition,
     Controller,
     backend_request_headers,
     finish_listing,
     format_timestamp,
+    partition,
 )
-from twisted_proxy.http import HeaderDict, SwiftResponse, error_response
-from twisted_proxy.info import account_key, headers_to_account_info
-from twisted_proxy.listing import (
+from twisted_proxy.info.cache import account_key, headers_to_account_info
+from twisted_proxy.swift.acl import format_account_acl, parse_account_acl
+from twisted_proxy.swift.constraints import (
+    check_metadata,
+    check_name_length,
+    transform_remove_headers,
+)
+from twisted_proxy.swift.http import HeaderDict, SwiftResponse, error_response
+from twisted_proxy.swift.listing import (
     fake_account_listing_headers,
     listing_format,
     render_account_listing,

@@ -7,12 +7,12 @@ answers by quorum, and account/container info lookups.
 
 from __future__ import annotations
 
-import uuid
 from contextlib import aclosing
 from typing import (
     TYPE_CHECKING,
     Any,
     AsyncGenerator,
+    Awaitable,
     Callable,
     Iterator,
     Optional,
@@ -30,35 +30,41 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import IBodyProducer, IResponse
 
-from twisted_proxy.bestresponse import best_response, quorum_size
-from twisted_proxy.cors import CORSPolicy, preflight_response
-from twisted_proxy.http import HeaderDict, SwiftRequest, SwiftResponse, error_response, wire_quote
-from twisted_proxy.listing import add_vary_accept
-from twisted_proxy.info import (
+from twisted_proxy.backend.nodeclient import NodeError, read_body, response_headers
+from twisted_proxy.backend.nodes import iter_nodes
+from twisted_proxy.backend.streaming import discard_body
+from twisted_proxy.controllers.context import ProxyContext
+from twisted_proxy.info.cache import (
     account_key,
     container_key,
     headers_to_account_info,
     headers_to_container_info,
 )
-from twisted_proxy.nodeclient import NodeError, read_body, response_headers
-from twisted_proxy.nodes import iter_nodes
-from twisted_proxy.streaming import discard_body
-from twisted_proxy.timestamp import Timestamp
+from twisted_proxy.swift.bestresponse import best_response, quorum_size
+from twisted_proxy.swift.cors import CORSPolicy, add_cors_headers, preflight_response
+from twisted_proxy.swift.http import (
+    HeaderDict,
+    SwiftRequest,
+    SwiftResponse,
+    error_response,
+    wire_quote,
+)
+from twisted_proxy.swift.listing import add_vary_accept
+from twisted_proxy.swift.timestamp import Timestamp
 
 if TYPE_CHECKING:
-    from twisted_proxy.app import ProxyContext
-    from twisted_proxy.nodes import RingLike
+    from twisted_proxy.backend.nodes import RingLike
 
 __all__ = [
     "Controller",
     "BackendAnswer",
-    "make_trans_id",
     "format_timestamp",
     "backend_request_headers",
     "client_response_headers",
     "OWNER_HEADERS",
     "finish_listing",
     "partition",
+    "with_cors",
 ]
 
 _log = Logger()
@@ -89,14 +95,6 @@ OWNER_HEADERS = (
 
 _SYSMETA = ("x-account-sysmeta-", "x-container-sysmeta-", "x-object-sysmeta-",
             "x-object-transient-sysmeta-")
-
-
-def make_trans_id(now: float) -> str:
-    """
-    A transaction id in Swift's form: C{tx} + 21 hex digits + C{-} + the time
-    in hex.
-    """
-    return f"tx{uuid.uuid4().hex[:21]}-{int(now):010x}"
 
 
 def format_timestamp(seconds: float) -> str:
@@ -704,3 +702,24 @@ class AccountProbe(Controller):
 
 class ContainerProbe(Controller):
     server_type = "Container"
+
+
+async def with_cors(
+    controller: "Controller", handler: Callable[[], Awaitable[SwiftResponse]]
+) -> SwiftResponse:
+    """
+    Run C{handler} for the controller's request; when it is an actual CORS
+    request on a container or object, add the CORS headers to its response.
+
+    As in Swift, the container's CORS settings are those it had before the
+    request (a POST that changes them applies from the next request).
+    """
+    request = controller.request
+    origin = request.headers.get("Origin")
+    if not origin or controller.container is None or request.method == "OPTIONS":
+        return await handler()
+    info: dict[str, Any] = await controller.container_info()
+    cors_info = info.get("cors") or {}
+    response = await handler()
+    add_cors_headers(response, origin, cors_info, CORSPolicy.from_settings(controller.settings))
+    return response

@@ -8,19 +8,27 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-from twisted_proxy.constraints import check_metadata, check_name_length, transform_remove_headers
 from twisted_proxy.controllers.account import _listing_query
 from twisted_proxy.controllers.base import (
-    partition,
     OWNER_HEADERS,
     Controller,
     backend_request_headers,
     finish_listing,
     format_timestamp,
+    partition,
 )
-from twisted_proxy.http import HTML, HeaderDict, SwiftResponse, error_response
-from twisted_proxy.info import account_key, container_key, headers_to_container_info
-from twisted_proxy.listing import listing_format, render_container_listing, render_listing_head
+from twisted_proxy.info.cache import account_key, container_key, headers_to_container_info
+from twisted_proxy.swift.constraints import (
+    check_metadata,
+    check_name_length,
+    transform_remove_headers,
+)
+from twisted_proxy.swift.http import HTML, HeaderDict, SwiftResponse, error_response
+from twisted_proxy.swift.listing import (
+    listing_format,
+    render_container_listing,
+    render_listing_head,
+)
 
 __all__ = ["ContainerController"]
 

@@ -15,8 +15,20 @@ from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 
-from twisted_proxy.bestresponse import quorum_size
-from twisted_proxy.constraints import (
+from twisted_proxy.backend.nodeclient import NodeError, read_body, response_headers
+from twisted_proxy.backend.resuming import ResumingBody, Source
+from twisted_proxy.backend.streaming import discard_body
+from twisted_proxy.backend.upload import UploadFanout
+from twisted_proxy.controllers.base import (
+    BackendAnswer,
+    Controller,
+    backend_request_headers,
+    client_response_headers,
+    format_timestamp,
+    partition,
+)
+from twisted_proxy.swift.bestresponse import quorum_size
+from twisted_proxy.swift.constraints import (
     check_delete_headers,
     check_metadata,
     check_object_creation,
@@ -24,21 +36,9 @@ from twisted_proxy.constraints import (
     transform_remove_headers,
     update_content_type,
 )
-from twisted_proxy.controllers.base import (
-    partition,
-    BackendAnswer,
-    Controller,
-    backend_request_headers,
-    client_response_headers,
-    format_timestamp,
-)
-from twisted_proxy.http import HeaderDict, SwiftResponse, error_response
-from twisted_proxy.nodeclient import NodeError, read_body, response_headers
-from twisted_proxy.ranges import parse_range_header
-from twisted_proxy.resuming import ResumingBody, Source
-from twisted_proxy.streaming import discard_body
-from twisted_proxy.timestamp import Timestamp, http_date
-from twisted_proxy.upload import UploadFanout
+from twisted_proxy.swift.http import HeaderDict, SwiftResponse, error_response
+from twisted_proxy.swift.ranges import parse_range_header
+from twisted_proxy.swift.timestamp import Timestamp, http_date
 
 __all__ = ["ObjectController"]
 

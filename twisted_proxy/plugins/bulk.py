@@ -76,13 +76,15 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
-from twisted_proxy.heartbeat import Heartbeat
-from twisted_proxy.segments import sleep
-from twisted_proxy.subrequest import drop_body
 from twisted_proxy.config import int_option
-from twisted_proxy.constraints import check_utf8, is_user_meta
-from twisted_proxy.controllers.base import make_trans_id
-from twisted_proxy.http import (
+from twisted_proxy.info.cache import INFO_ENVIRON_KEY
+from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
+from twisted_proxy.plugins._support.heartbeat import Heartbeat
+from twisted_proxy.plugins._support.segments import sleep
+from twisted_proxy.plugins._support.subrequest import drop_body
+from twisted_proxy.swift.constraints import check_utf8, is_user_meta
+from twisted_proxy.swift.http import (
+    ClientGone,
     HeaderDict,
     SwiftRequest,
     SwiftResponse,
@@ -90,10 +92,8 @@ from twisted_proxy.http import (
     status_reason,
     wire_quote,
 )
-from twisted_proxy.info import INFO_ENVIRON_KEY
-from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
-from twisted_proxy.listing import best_accept_match
-from twisted_proxy.requestbody import ClientGone
+from twisted_proxy.swift.listing import best_accept_match
+from twisted_proxy.swift.transid import make_trans_id
 
 __all__ = ["Bulk", "bulkPlugin", "result_body", "MAX_MEMBER_HEADER"]
 

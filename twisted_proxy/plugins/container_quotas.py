@@ -36,12 +36,12 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.plugin import IPlugin
 from zope.interface import implementer
 
-from twisted_proxy.subrequest import fetch_info
-from twisted_proxy.acl import ACCOUNT_ACL_ENVIRON_KEY
-from twisted_proxy.controllers.base import make_trans_id
-from twisted_proxy.http import HTML, SwiftRequest, SwiftResponse, error_response
-from twisted_proxy.info import InfoCache, account_key, container_key
+from twisted_proxy.info.cache import InfoCache, account_key, container_key
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
+from twisted_proxy.plugins._support.subrequest import fetch_info
+from twisted_proxy.swift.acl import ACCOUNT_ACL_ENVIRON_KEY
+from twisted_proxy.swift.http import HTML, SwiftRequest, SwiftResponse, error_response
+from twisted_proxy.swift.transid import make_trans_id
 
 __all__ = ["ContainerQuotas", "containerQuotasPlugin"]
 

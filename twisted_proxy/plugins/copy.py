@@ -46,10 +46,16 @@ from twisted.plugin import IPlugin
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
-from twisted_proxy.heartbeat import Heartbeat
-from twisted_proxy.subrequest import drop_body, object_path, read_body, sub_environ
 from twisted_proxy.config import ConfigError
-from twisted_proxy.constraints import (
+from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
+from twisted_proxy.plugins._support.heartbeat import Heartbeat
+from twisted_proxy.plugins._support.subrequest import (
+    drop_body,
+    object_path,
+    read_body,
+    sub_environ,
+)
+from twisted_proxy.swift.constraints import (
     check_account_format,
     config_true_value,
     is_sys_meta,
@@ -57,8 +63,7 @@ from twisted_proxy.constraints import (
     remove_backend_and_sysmeta_headers,
     unquote_name_header,
 )
-from twisted_proxy.controllers.base import make_trans_id
-from twisted_proxy.http import (
+from twisted_proxy.swift.http import (
     Body,
     HeaderDict,
     SwiftRequest,
@@ -66,8 +71,8 @@ from twisted_proxy.http import (
     error_response,
     wire_quote,
 )
-from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
-from twisted_proxy.listing import best_accept_match
+from twisted_proxy.swift.listing import best_accept_match
+from twisted_proxy.swift.transid import make_trans_id
 
 __all__ = ["ServerSideCopy", "copyPlugin"]
 

@@ -59,11 +59,23 @@ from twisted.plugin import IPlugin
 from twisted.web.iweb import UNKNOWN_LENGTH
 from zope.interface import implementer
 
-from twisted_proxy.segments import Pacer, Segment, SegmentError, SegmentedBody, sleep
-from twisted_proxy.subrequest import drop_body, object_path, read_body, sub_environ
 from twisted_proxy.config import int_option
-from twisted_proxy.constraints import remove_backend_and_sysmeta_headers, unquote_name_header
-from twisted_proxy.http import (
+from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
+from twisted_proxy.plugins._support.segments import (
+    Pacer,
+    Segment,
+    SegmentedBody,
+    SegmentError,
+    sleep,
+)
+from twisted_proxy.plugins._support.subrequest import (
+    drop_body,
+    object_path,
+    read_body,
+    sub_environ,
+)
+from twisted_proxy.swift.constraints import remove_backend_and_sysmeta_headers, unquote_name_header
+from twisted_proxy.swift.http import (
     HTML,
     HeaderDict,
     SwiftRequest,
@@ -71,8 +83,7 @@ from twisted_proxy.http import (
     error_response,
     wire_quote,
 )
-from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
-from twisted_proxy.ranges import ByteRange, parse_range_header
+from twisted_proxy.swift.ranges import ByteRange, parse_range_header
 
 __all__ = ["DynamicLargeObject", "dloPlugin"]
 

@@ -13,8 +13,8 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.plugin import IPlugin
 from zope.interface import implementer
 
-from twisted_proxy.http import SwiftRequest, SwiftResponse
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
+from twisted_proxy.swift.http import SwiftRequest, SwiftResponse
 
 __all__ = ["HealthCheck", "healthcheckPlugin"]
 

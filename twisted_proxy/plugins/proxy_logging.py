@@ -58,10 +58,10 @@ from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
 from twisted_proxy.config import ConfigError, config_true, parse_list
-from twisted_proxy.controllers.base import make_trans_id
-from twisted_proxy.http import SwiftRequest, SwiftResponse, wire_quote
-from twisted_proxy.info import INFO_ENVIRON_KEY, container_key
+from twisted_proxy.info.cache import INFO_ENVIRON_KEY, container_key
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
+from twisted_proxy.swift.http import SwiftRequest, SwiftResponse, wire_quote
+from twisted_proxy.swift.transid import make_trans_id
 
 __all__ = [
     "DEFAULT_LOG_MSG_TEMPLATE",

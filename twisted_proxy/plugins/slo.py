@@ -49,8 +49,24 @@ from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
 from twisted_proxy.config import int_option
-from twisted_proxy.constraints import config_true_value, is_sys_meta
-from twisted_proxy.http import (
+from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
+from twisted_proxy.plugins._support.heartbeat import Heartbeat
+from twisted_proxy.plugins._support.segments import (
+    Pacer,
+    Segment,
+    SegmentedBody,
+    SegmentError,
+    sleep,
+)
+from twisted_proxy.plugins._support.subrequest import (
+    drop_body,
+    object_path,
+    read_body,
+    sub_environ,
+)
+from twisted_proxy.plugins.bulk import result_body
+from twisted_proxy.swift.constraints import config_true_value, is_sys_meta
+from twisted_proxy.swift.http import (
     HTML,
     HeaderDict,
     SwiftRequest,
@@ -59,13 +75,8 @@ from twisted_proxy.http import (
     status_reason,
     wire_quote,
 )
-from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
-from twisted_proxy.listing import best_accept_match
-from twisted_proxy.plugins.bulk import result_body
-from twisted_proxy.ranges import parse_range_header, resolve
-from twisted_proxy.segments import Pacer, Segment, SegmentError, SegmentedBody, sleep
-from twisted_proxy.heartbeat import Heartbeat
-from twisted_proxy.subrequest import drop_body, object_path, read_body, sub_environ
+from twisted_proxy.swift.listing import best_accept_match
+from twisted_proxy.swift.ranges import parse_range_header, resolve
 
 __all__ = ["StaticLargeObject", "sloPlugin"]
 

@@ -45,7 +45,7 @@ For a request this plugin handles, C{request.environ} gets:
    request and returning C{None} to allow it or a L{SwiftResponse} to send
    back instead. It is synchronous and may be called more than once;
    C{swift_owner} is only ever set, never cleared, by a call.
- - C{swift.clean_acl}: L{twisted_proxy.acl.clean_acl}, to validate
+ - C{swift.clean_acl}: L{twisted_proxy.swift.acl.clean_acl}, to validate
    C{X-Container-Read}/C{X-Container-Write} before they are stored (its
    C{ValueError} message is the 400 body).
  - C{REMOTE_USER}: for a valid token, the user's groups comma-joined:
@@ -93,8 +93,8 @@ C{authorize} then returns:
  - a 404 for a path that is not C{/<version>/<account>...}.
 
 The account controller shows C{X-Account-Access-Control} (from the sysmeta,
-via L{twisted_proxy.acl.parse_account_acl} and
-L{twisted_proxy.acl.format_account_acl}) only when C{swift_owner} is set.
+via L{twisted_proxy.swift.acl.parse_account_acl} and
+L{twisted_proxy.swift.acl.format_account_acl}) only when C{swift_owner} is set.
 
 Tokens are stored under C{tempauth/token/<token>} as C{[expires, groups]},
 and each user's current token under C{tempauth/user/<prefix>/<account:user>}.
@@ -102,11 +102,10 @@ and each user's current token under C{tempauth/user/<prefix>/<account:user>}.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import base64
 import hmac
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Protocol, Union
 from urllib.parse import quote
@@ -117,7 +116,9 @@ from twisted.plugin import IPlugin
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from twisted_proxy.acl import (
+from twisted_proxy.config import ConfigError, config_true
+from twisted_proxy.interfaces import IProxyFilter, IProxyPluginFactory
+from twisted_proxy.swift.acl import (
     ACCOUNT_ACL_ENVIRON_KEY,
     account_acl_grants,
     check_account_acl,
@@ -125,15 +126,13 @@ from twisted_proxy.acl import (
     parse_acl,
     referrer_allowed,
 )
-from twisted_proxy.config import ConfigError, config_true
-from twisted_proxy.http import (
+from twisted_proxy.swift.http import (
     HeaderDict,
     SwiftRequest,
     SwiftResponse,
     error_response,
     wire_quote,
 )
-from twisted_proxy.interfaces import IProxyFilter, IProxyPluginFactory
 
 __all__ = [
     "DEFAULT_TOKEN_LIFE",

@@ -53,13 +53,18 @@ from twisted.plugin import IPlugin
 from zope.interface import implementer
 
 from twisted_proxy.config import ConfigError
-from twisted_proxy.controllers.base import make_trans_id
-from twisted_proxy.http import (
-    HTML, HeaderDict, SwiftRequest, SwiftResponse, error_response, wire_quote,
-)
-from twisted_proxy.info import InfoCache, account_key, container_key
+from twisted_proxy.info.cache import InfoCache, account_key, container_key
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
-from twisted_proxy.subrequest import drop_body, fetch_info
+from twisted_proxy.plugins._support.subrequest import drop_body, fetch_info
+from twisted_proxy.swift.http import (
+    HTML,
+    HeaderDict,
+    SwiftRequest,
+    SwiftResponse,
+    error_response,
+    wire_quote,
+)
+from twisted_proxy.swift.transid import make_trans_id
 
 __all__ = [
     "TempURL",

@@ -1,0 +1,229 @@
+# -*- test-case-name: tests.test_nodeclient -*-
+"""
+Talking to storage nodes: one HTTP request to one node, with Swift's
+connect and node timeouts, over pooled persistent connections.
+
+The client sends through a Twisted L{Agent} with an L{HTTPConnectionPool}
+rather than L{treq.request}: treq always wraps its agent in a
+L{ContentDecoderAgent}, which would ask for and transparently gunzip a stored
+C{Content-Encoding: gzip} object, corrupting what the proxy relays. Bodies
+are read with treq's helpers (L{treq.content}), and tests drive the client
+with treq's in-memory L{treq.testing.RequestTraversalAgent}.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import treq
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.error import ConnectingCancelledError
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import ILogObserver, Logger, LogLevel, globalLogPublisher
+from twisted.python.failure import Failure
+from twisted.web._newclient import HTTPClientParser
+from twisted.web.client import Agent, HTTPConnectionPool, _HTTP11ClientFactory
+from twisted.web.http_headers import Headers
+from twisted.web.iweb import IAgent, IBodyProducer, IResponse
+from zope.interface import implementer, provider
+
+from twisted_proxy.interfaces import INodeClient
+from twisted_proxy.swift.http import HeaderDict, wsgi_str
+
+__all__ = [
+    "NodeClient",
+    "NodeError",
+    "NodeTimeout",
+    "node_key",
+    "response_headers",
+    "read_body",
+    "make_pool",
+]
+
+
+class NodeError(Exception):
+    """
+    A storage node could not be reached, or did not answer in time.
+
+    @ivar node: the ring device C{dict}.
+    """
+
+    def __init__(self, node: dict[str, Any], reason: str) -> None:
+        super().__init__(f"{node_key(node)}: {reason}")
+        self.node = node
+        self.reason = reason
+
+
+class NodeTimeout(NodeError):
+    """
+    A node did not send its response headers within the timeout.
+    """
+
+
+def node_key(node: dict[str, Any]) -> str:
+    """
+    The identity of a node for error limiting and logs: C{ip:port/device}.
+    """
+    return f"{node['ip']}:{node['port']}/{node['device']}"
+
+
+def response_headers(response: IResponse) -> HeaderDict:
+    """
+    A backend response's headers as a L{HeaderDict} (last value wins).
+    """
+    headers = HeaderDict()
+    for name, values in response.headers.getAllRawHeaders():
+        headers[wsgi_str(name)] = wsgi_str(values[-1])
+    return headers
+
+
+def read_body(response: IResponse) -> "Deferred[bytes]":
+    """
+    The whole body of a (small) backend response.
+    """
+    return treq.content(response)  # type: ignore[no-any-return]
+
+
+@provider(ILogObserver)
+def _warnings_only(event: dict[str, Any]) -> None:
+    level = event.get("log_level")
+    if level is not None and level >= LogLevel.warn:
+        globalLogPublisher(event)
+
+
+def quiet_client_parser() -> None:
+    """
+    Keep Twisted's HTTP client parser to warnings. The proxy asks object
+    servers for C{100 Continue} on purpose, and the parser logs every
+    interim response it skips at info level: three lines per object PUT.
+    """
+    HTTPClientParser._log = Logger(  # type: ignore[attr-defined]
+        namespace="twisted.web._newclient.HTTPClientParser", observer=_warnings_only)
+
+
+def make_pool(reactor: Any, per_host: int = 20) -> HTTPConnectionPool:
+    """
+    A persistent connection pool for storage nodes.
+    """
+    quiet_client_parser()
+    pool = HTTPConnectionPool(reactor, persistent=True)
+    pool._factory = _QuietClientFactory  # type: ignore[attr-defined]
+    pool.maxPersistentPerHost = per_host
+    pool.cachedConnectionTimeout = 120
+    pool.retryAutomatically = False
+    return pool
+
+
+class _QuietClientFactory(_HTTP11ClientFactory):
+    """
+    A connection factory that does not log every connection it makes.
+    """
+
+    noisy = False
+
+
+@implementer(INodeClient)
+class NodeClient:
+    """
+    Sends requests to storage nodes.
+
+    @param reactor: the reactor for connections and timeouts.
+    @param agent: the L{IAgent} to send through; by default an L{Agent} over
+        C{pool} with C{conn_timeout} as its connect timeout.
+    @param node_timeout: seconds a node may take to send response headers.
+    """
+
+    def __init__(
+        self,
+        reactor: IReactorTime,
+        node_timeout: float,
+        conn_timeout: float,
+        agent: Optional[IAgent] = None,
+        pool: Optional[HTTPConnectionPool] = None,
+    ) -> None:
+        self._reactor = reactor
+        self.node_timeout = node_timeout
+        self.conn_timeout = conn_timeout
+        if agent is None:
+            if pool is None:
+                pool = make_pool(reactor)
+            agent = Agent(reactor, connectTimeout=conn_timeout, pool=pool)
+        self._agent = agent
+        self.pool = pool
+
+    def request(
+        self,
+        node: dict[str, Any],
+        method: str,
+        path: str,
+        headers: HeaderDict,
+        bodyProducer: Optional[IBodyProducer] = None,
+        timeout: Optional[float] = None,
+    ) -> "Deferred[IResponse]":
+        """
+        See L{INodeClient.request}; a C{timeout} of 0 or less sets no
+        timer, for a caller that bounds the request itself.
+        """
+        url = f"http://{_host(node)}:{node['port']}{path}".encode("latin-1")
+        raw = Headers()
+        for name, value in headers.items():
+            raw.setRawHeaders(name.encode("latin-1"), [value.encode("latin-1")])
+        d = self._agent.request(method.encode("ascii"), url, raw, bodyProducer)
+        if timeout is None:
+            timeout = self.node_timeout
+        if timeout <= 0:
+            # The caller bounds this request itself (an upload, whose
+            # answer only comes once its whole body went out).
+            return d.addErrback(_translate, node, None)
+        expired: list[float] = []
+
+        def expire() -> None:
+            expired.append(timeout)
+            d.cancel()
+
+        call = self._reactor.callLater(timeout, expire)
+
+        def done(result: Any) -> Any:
+            if call.active():
+                call.cancel()
+            return result
+
+        d.addBoth(done)
+        d.addErrback(lambda failure: _translate(failure, node, expired[0] if expired else None))
+        return d
+
+
+def _translate(failure: Failure, node: dict[str, Any], timed_out: Optional[float]) -> Any:
+    """
+    A failed request as the controllers see it: L{NodeTimeout} when our
+    timer fired, L{CancelledError} when the caller gave up (its client went
+    away: not the node's fault), L{NodeError} for anything else.
+    """
+    if timed_out is not None:
+        raise NodeTimeout(node, f"no response within {timed_out}s")
+    if _cancelled(failure):
+        raise CancelledError()
+    raise NodeError(node, failure.getErrorMessage() or repr(failure.value))
+
+
+def _cancelled(failure: Failure) -> bool:
+    """
+    Whether C{failure} is a cancellation: L{Agent} reports one made while
+    connecting as L{ConnectingCancelledError}, and one made after the
+    request was sent as a L{twisted.web.client.ResponseNeverReceived} (or
+    another of its wrapping exceptions) holding a L{CancelledError}.
+    """
+    if failure.check(CancelledError, ConnectingCancelledError):
+        return True
+    reasons = getattr(failure.value, "reasons", None) or []
+    return any(
+        isinstance(reason, Failure) and reason.check(CancelledError) is not None
+        for reason in reasons
+    )
+
+
+def _host(node: dict[str, Any]) -> str:
+    ip = str(node["ip"])
+    if ":" in ip and not ip.startswith("["):
+        return f"[{ip}]"
+    return ip

@@ -1,0 +1,91 @@
+# -*- test-case-name: tests.test_app -*-
+"""
+L{ProxyContext}: the state one proxy process shares between its requests
+(settings, rings, the node client, the info cache, error limiting), handed
+to every controller and plugin.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.interfaces import IReactorTime
+
+from twisted_proxy.backend.nodes import ErrorLimiter, NodeTimings
+from twisted_proxy.config import ProxySettings
+from twisted_proxy.info.cache import InfoCache
+from twisted_proxy.interfaces import IInfoStore, INodeClient
+from twisted_proxy.swift.constraints import Constraints
+from twisted_proxy.swift.ring import RingSet
+from twisted_proxy.swift.swiftconf import SwiftConf
+
+__all__ = ["ProxyContext", "SWIFT_API_VERSION"]
+
+#: The Swift release whose API and behaviour this proxy reproduces.
+SWIFT_API_VERSION = "2.38.3"
+
+
+class ProxyContext:
+    """
+    Everything a controller or plugin needs beyond its request.
+
+    @ivar info_registry: the sections of C{/info}, by name.
+    """
+
+    def __init__(
+        self,
+        reactor: IReactorTime,
+        settings: ProxySettings,
+        swift_conf: SwiftConf,
+        rings: RingSet,
+        node_client: INodeClient,
+        info_store: IInfoStore,
+    ) -> None:
+        self.reactor = reactor
+        self.settings = settings
+        self.swift_conf = swift_conf
+        self.constraints = Constraints.from_conf(swift_conf.constraints)
+        self.rings = rings
+        self.node_client = node_client
+        self.info_store = info_store
+        self.info_cache = InfoCache(
+            info_store,
+            settings.recheck_account_existence,
+            settings.recheck_container_existence,
+        )
+        self.limiter = ErrorLimiter(
+            reactor, settings.error_suppression_limit, settings.error_suppression_interval
+        )
+        self.timings = NodeTimings(reactor, settings.timing_expiry)
+        self.info_registry: dict[str, dict[str, Any]] = {}
+        self._register_core_info()
+
+    def register_info(self, name: str, **info: Any) -> None:
+        """
+        Add (or extend) the C{name} section of C{/info}.
+        """
+        self.info_registry.setdefault(name, {}).update(info)
+
+    def _register_core_info(self) -> None:
+        policies = []
+        for policy in self.swift_conf.policies:
+            if policy.is_deprecated:
+                continue
+            entry: dict[str, Any] = {
+                "name": policy.name,
+                "aliases": ", ".join((policy.name,) + tuple(
+                    a for a in policy.aliases if a != policy.name)),
+            }
+            if policy.is_default:
+                entry["default"] = True
+            policies.append(entry)
+        settings = self.settings
+        self.register_info(
+            "swift",
+            version=SWIFT_API_VERSION,
+            strict_cors_mode=settings.strict_cors_mode,
+            policies=policies,
+            allow_account_management=settings.allow_account_management,
+            account_autocreate=settings.account_autocreate,
+            **self.constraints.as_info(),
+        )

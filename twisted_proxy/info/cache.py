@@ -1,0 +1,280 @@
+# -*- test-case-name: tests.test_info -*-
+"""
+Account and container info: what the proxy knows about an account or a
+container (existence, ACLs, counts, metadata, storage policy) and how long it
+trusts it.
+
+Lookups go to the per-request context first, then to the shared
+L{IInfoStore}, then to the storage nodes (a HEAD), as Swift's
+C{get_info} does; concurrent misses for one key share one HEAD.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Awaitable, Callable, Optional
+
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from twisted_proxy.interfaces import IInfoStore
+from twisted_proxy.swift.http import HeaderDict
+
+__all__ = [
+    "account_key",
+    "container_key",
+    "headers_to_account_info",
+    "headers_to_container_info",
+    "headers_to_object_info",
+    "InfoCache",
+    "INFO_ENVIRON_KEY",
+]
+
+_log = Logger()
+
+INFO_ENVIRON_KEY = "twisted_proxy.infocache"
+
+
+def account_key(account: str) -> str:
+    """
+    The info store key of an account.
+    """
+    return f"account/{account}"
+
+
+def container_key(account: str, container: str) -> str:
+    """
+    The info store key of a container.
+    """
+    return f"container/{account}/{container}"
+
+
+def _int_or_none(value: Optional[str]) -> Optional[int]:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _prefixed(headers: HeaderDict, prefix: str) -> dict[str, str]:
+    prefix = prefix.lower()
+    return {
+        name[len(prefix):].lower(): value
+        for name, value in headers.items()
+        if name.lower().startswith(prefix)
+    }
+
+
+def headers_to_account_info(headers: HeaderDict, status: int) -> dict[str, Any]:
+    """
+    Account info from a backend account response.
+    """
+    return {
+        "status": status,
+        "container_count": _int_or_none(headers.get("X-Account-Container-Count")),
+        "total_object_count": _int_or_none(headers.get("X-Account-Object-Count")),
+        "bytes": _int_or_none(headers.get("X-Account-Bytes-Used")),
+        "storage_policies": {},
+        "meta": _prefixed(headers, "X-Account-Meta-"),
+        "sysmeta": _prefixed(headers, "X-Account-Sysmeta-"),
+    }
+
+
+def headers_to_container_info(headers: HeaderDict, status: int) -> dict[str, Any]:
+    """
+    Container info from a backend container response.
+    """
+    meta = _prefixed(headers, "X-Container-Meta-")
+    return {
+        "status": status,
+        "read_acl": headers.get("X-Container-Read"),
+        "write_acl": headers.get("X-Container-Write"),
+        "sync_to": headers.get("X-Container-Sync-To"),
+        "sync_key": headers.get("X-Container-Sync-Key"),
+        "object_count": _int_or_none(headers.get("X-Container-Object-Count")),
+        "bytes": _int_or_none(headers.get("X-Container-Bytes-Used")),
+        "versions": headers.get("X-Versions-Location"),
+        "storage_policy": headers.get("X-Backend-Storage-Policy-Index", "0"),
+        "cors": {
+            "allow_origin": meta.get("access-control-allow-origin"),
+            "expose_headers": meta.get("access-control-expose-headers"),
+            "max_age": meta.get("access-control-max-age"),
+        },
+        "created_at": headers.get("X-Timestamp"),
+        "put_timestamp": headers.get("X-Put-Timestamp"),
+        "meta": meta,
+        "sysmeta": _prefixed(headers, "X-Container-Sysmeta-"),
+    }
+
+
+def headers_to_object_info(headers: HeaderDict, status: int) -> dict[str, Any]:
+    """
+    Object info from a backend object response.
+    """
+    return {
+        "status": status,
+        "length": _int_or_none(headers.get("Content-Length")),
+        "type": headers.get("Content-Type"),
+        "etag": headers.get("Etag"),
+        "meta": _prefixed(headers, "X-Object-Meta-"),
+        "sysmeta": _prefixed(headers, "X-Object-Sysmeta-"),
+    }
+
+
+Fetch = Callable[[], Awaitable[dict[str, Any]]]
+
+
+class _Flight:
+    """
+    One fetch in progress for a key, and the requests waiting for it.
+    """
+
+    def __init__(self) -> None:
+        self.waiters: list[Deferred[dict[str, Any]]] = []
+
+    def join(self) -> "Deferred[dict[str, Any]]":
+        waiter: Deferred[dict[str, Any]] = Deferred(self._leave)
+        self.waiters.append(waiter)
+        return waiter
+
+    def _leave(self, waiter: "Deferred[dict[str, Any]]") -> None:
+        # One waiter giving up (its client went away) must not cancel the
+        # fetch the others are waiting for.
+        if waiter in self.waiters:
+            self.waiters.remove(waiter)
+
+    def land(self, result: "dict[str, Any] | Failure") -> None:
+        waiters, self.waiters = self.waiters, []
+        for waiter in waiters:
+            if isinstance(result, Failure):
+                waiter.errback(result)
+            else:
+                # Each request gets its own copy, as from the store.
+                waiter.callback(copy.deepcopy(result))
+
+
+class InfoCache:
+    """
+    The info lookup shared by all requests of one proxy process.
+
+    @param store: the shared store.
+    @param account_ttl: seconds account info is trusted
+        (C{recheck_account_existence}).
+    @param container_ttl: seconds container info is trusted
+        (C{recheck_container_existence}).
+    """
+
+    def __init__(
+        self, store: IInfoStore, account_ttl: float, container_ttl: float
+    ) -> None:
+        self._store = store
+        self.account_ttl = account_ttl
+        self.container_ttl = container_ttl
+        self._inflight: dict[str, _Flight] = {}
+
+    def _ttl_for(self, key: str, info: dict[str, Any]) -> float:
+        """
+        Seconds to keep C{info} in the store, as Swift's C{set_info_cache}:
+        a success for the full time, a 404 or 410 for a tenth of it, anything
+        else not at all.
+        """
+        base = self.account_ttl if key.startswith("account/") else self.container_ttl
+        status = info.get("status", 0)
+        if 200 <= status < 300:
+            return base
+        if status in (404, 410):
+            return base * 0.1
+        return 0.0
+
+    async def get(
+        self, environ: dict[str, Any], key: str, fetch: Fetch
+    ) -> dict[str, Any]:
+        """
+        The info for C{key}: from the request's context, the store, or
+        C{fetch()} (a backend HEAD), remembering the answer in both.
+        Errors (5xx, no answer) are kept for this request only.
+
+        Concurrent calls for one key that miss the store share one
+        C{fetch()}; cancelling one call leaves the others waiting.
+
+        @raise Exception: whatever C{fetch()} raised.
+        """
+        context: dict[str, Any] = environ.setdefault(INFO_ENVIRON_KEY, {})
+        if key in context:
+            return context[key]  # type: ignore[no-any-return]
+        info = await self._store.get(key)
+        if info is None:
+            info = await self._single_flight(key, fetch)
+        context[key] = info
+        return info  # type: ignore[no-any-return]
+
+    def _single_flight(self, key: str, fetch: Fetch) -> "Deferred[dict[str, Any]]":
+        flight = self._inflight.get(key)
+        if flight is not None:
+            return flight.join()
+        flight = self._inflight[key] = _Flight()
+        # Join before starting: the fetch may finish synchronously.
+        waiter = flight.join()
+        Deferred.fromCoroutine(self._fetch(key, fetch, flight))
+        return waiter
+
+    async def _fetch(self, key: str, fetch: Fetch, flight: _Flight) -> None:
+        try:
+            info = await fetch()
+        except Exception:
+            failure = Failure()
+            self._land(key, flight)
+            flight.land(failure)
+            return
+        # A flight that was invalidated meanwhile may hold what was true
+        # before this proxy's own change: hand it to its waiters only.
+        if self._inflight.get(key) is flight:
+            ttl = self._ttl_for(key, info)
+            if ttl > 0:
+                try:
+                    await self._store.set(key, info, ttl)
+                except Exception:
+                    _log.failure("Cannot store info for {key}", key=key)
+        self._land(key, flight)
+        flight.land(info)
+
+    def _land(self, key: str, flight: _Flight) -> None:
+        if self._inflight.get(key) is flight:
+            del self._inflight[key]
+
+    async def invalidate(self, environ: dict[str, Any], key: str) -> None:
+        """
+        Forget C{key} after this proxy changed it (PUT/POST/DELETE). A fetch
+        already in flight for it is not stored.
+        """
+        environ.setdefault(INFO_ENVIRON_KEY, {}).pop(key, None)
+        self._inflight.pop(key, None)
+        await self._store.delete(key)
+
+    async def store(self, environ: dict[str, Any], key: str, info: dict[str, Any]
+                    ) -> None:
+        """
+        Remember C{info}, just read from the storage nodes, for this request
+        and (when it is worth keeping) for others. A fetch already in flight
+        for it is not stored over it.
+        """
+        environ.setdefault(INFO_ENVIRON_KEY, {})[key] = info
+        self._inflight.pop(key, None)
+        ttl = self._ttl_for(key, info)
+        if ttl > 0:
+            await self._store.set(key, info, ttl)
+
+    def remember(self, environ: dict[str, Any], key: str, info: dict[str, Any]
+                 ) -> None:
+        """
+        Keep C{info} for the rest of this request only.
+        """
+        environ.setdefault(INFO_ENVIRON_KEY, {})[key] = info
+
+
+def fetch_later(f: Callable[[], Awaitable[dict[str, Any]]]) -> Fetch:
+    """
+    Adapt a coroutine function for L{InfoCache.get}.
+    """
+    return lambda: ensureDeferred(f())  # type: ignore[arg-type,return-value]

@@ -1,0 +1,5 @@
+"""
+The twistd service: options, C{makeService}, and worker processes.
+"""
+
+__all__: list[str] = []

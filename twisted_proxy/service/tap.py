@@ -1,0 +1,245 @@
+# -*- test-case-name: tests.test_tap -*-
+"""
+The twistd plugin's options and service: C{twistd -n twisted-proxy --config
+conf/proxy-server.conf [--port ENDPOINT]}.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from twisted.application import service
+from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.interfaces import IListeningPort
+from twisted.internet.testing import MemoryReactor
+from twisted.logger import Logger
+from twisted.plugin import getPlugins
+from twisted.python import usage
+
+from twisted_proxy.config import ConfigError, ProxyConfig, ProxySettings, load_config
+from twisted_proxy.interfaces import IProxyEnvironment
+from twisted_proxy.service.build import build_proxy
+from twisted_proxy.service.workers import WorkerPoolService, WorkerSpec
+from twisted_proxy.swift.ring import RingSet
+
+__all__ = ["Options", "makeService", "ProxyService"]
+
+_log = Logger()
+
+
+class Options(usage.Options):
+    """
+    Command-line options of the C{twisted-proxy} twistd plugin.
+    """
+
+    synopsis = "--config FILE [--port ENDPOINT]"
+    longdesc = (
+        "Serve the OpenStack Swift API in front of Swift storage nodes. "
+        "FILE is a Swift proxy-server.conf; with an [aio] section the proxy "
+        "also starts a local all-in-one storage cluster."
+    )
+    optParameters = [
+        ["config", "c", None, "The proxy-server.conf to read."],
+        [
+            "port",
+            "p",
+            None,
+            "A strports endpoint to listen on (e.g. tcp:8080:interface=127.0.0.1); "
+            "overrides bind_ip and bind_port.",
+        ],
+    ]
+
+    def postOptions(self) -> None:
+        if not self["config"]:
+            raise usage.UsageError("--config is required")
+        try:
+            self["parsed"] = load_config(self["config"])
+            self["settings"] = ProxySettings.from_section(self["parsed"])
+        except ConfigError as error:
+            raise usage.UsageError(str(error))
+        if self["port"]:
+            _check_endpoint(self["port"])
+
+
+def _check_endpoint(description: str) -> None:
+    """
+    Parse a C{--port} endpoint description without listening.
+
+    @raise usage.UsageError: it cannot be parsed (unknown type, missing or
+        bad arguments, unreadable TLS files) or names a TCP port outside
+        0-65535.
+    """
+    try:
+        endpoint = serverFromString(MemoryReactor(), description)
+    except Exception as error:
+        # Endpoint parsers raise whatever their argument handling raises
+        # (ValueError, TypeError, OSError for TLS files, ...).
+        problem = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise usage.UsageError(f"--port {description!r}: {problem}")
+    port = getattr(endpoint, "_port", None)
+    if isinstance(port, int) and not 0 <= port <= 65535:
+        raise usage.UsageError(f"--port {description!r}: {port} is not a TCP port")
+
+
+def _endpoint_description(settings: ProxySettings) -> str:
+    interface = settings.bind_ip.replace(":", "\\:")
+    return f"tcp:{settings.bind_port}:interface={interface}"
+
+
+class ListenWhenReady(service.Service):
+    """
+    Listens on an endpoint once C{ready()} fires: the proxy does not accept
+    clients before its storage nodes are up.
+    """
+
+    def __init__(self, description: str, factory: Any, ready: Callable[[], Deferred[None]],
+                 reactor: Any) -> None:
+        self._description = description
+        self._factory = factory
+        self._ready = ready
+        self._reactor = reactor
+        self._port: Optional[IListeningPort] = None
+        self._starting: Optional[Deferred[None]] = None
+
+    def startService(self) -> None:
+        super().startService()
+        endpoint = serverFromString(self._reactor, self._description)
+
+        def listen(_: Any) -> Deferred[IListeningPort]:
+            return endpoint.listen(self._factory)  # type: ignore[no-any-return]
+
+        def listening(port: IListeningPort) -> None:
+            self._port = port
+            address = port.getHost()
+            _log.info(
+                "twisted-proxy listening on {host}:{port}",
+                host=getattr(address, "host", "?"),
+                port=getattr(address, "port", "?"),
+            )
+
+        def failed(failure: Any) -> None:
+            _log.failure("twisted-proxy could not start", failure)
+            if self._reactor.running:
+                self._reactor.stop()
+
+        self._starting = self._ready().addCallback(listen).addCallbacks(listening, failed)
+
+    def stopService(self) -> Optional[Deferred[None]]:
+        super().stopService()
+        if self._starting is not None and not self._starting.called:
+            self._starting.cancel()
+        if self._port is not None:
+            port, self._port = self._port, None
+            return port.stopListening()  # type: ignore[no-any-return]
+        return None
+
+
+class _RingReloader(service.Service):
+    def __init__(self, rings: RingSet) -> None:
+        self._rings = rings
+
+    def startService(self) -> None:
+        super().startService()
+        self._rings.start()
+
+    def stopService(self) -> None:
+        super().stopService()
+        self._rings.stop()
+
+
+class ProxyService(service.MultiService):
+    """
+    The whole proxy: its optional all-in-one cluster, ring reloading and the
+    listening port.
+    """
+
+
+def makeService(options: Options) -> service.IService:
+    """
+    The twistd service for C{options}.
+    """
+    from twisted.internet import reactor
+
+    config: ProxyConfig = options["parsed"]
+    settings: ProxySettings = options["settings"]
+    top = ProxyService()
+    swift_dir = None
+    waits: list[Callable[[], Deferred[None]]] = []
+    for environment in getPlugins(IProxyEnvironment):
+        if environment.section not in config.sections:
+            continue
+        try:
+            prepared = environment.prepare(config, reactor)
+        except ConfigError as error:
+            raise SystemExit(f"twisted-proxy: {error}")
+        prepared.service.setServiceParent(top)
+        if prepared.swift_dir is not None:
+            swift_dir = prepared.swift_dir
+        waits.append(prepared.whenReady)
+
+    def ready() -> Deferred[None]:
+        """
+        Fires once everything the proxy needs (storage nodes, Redis) answers.
+        """
+        both = gatherResults([wait() for wait in waits], consumeErrors=True)
+        return both.addCallback(lambda _: None)
+
+    try:
+        site, context, rings = build_proxy(config, settings, reactor, swift_dir)
+    except ConfigError as error:
+        raise SystemExit(f"twisted-proxy: {error}")
+    _RingReloader(rings).setServiceParent(top)
+    description = options["port"] or _endpoint_description(settings)
+    if settings.workers >= 2:
+        _worker_pool(config, settings, description, swift_dir, ready, reactor
+                     ).setServiceParent(top)
+    else:
+        ListenWhenReady(description, site, ready, reactor).setServiceParent(top)
+    return top
+
+
+def _tcp_address(description: str) -> tuple[str, int]:
+    """
+    Host and port of a C{tcp:PORT[:interface=HOST]} endpoint description.
+
+    @raise ValueError: for any other kind of endpoint.
+    """
+    parts = description.replace("\\:", "\0").split(":")
+    if not parts or parts[0] != "tcp":
+        raise ValueError(f"workers need a tcp: endpoint, not {description!r}")
+    host, port = "0.0.0.0", None
+    for part in parts[1:]:
+        key, sep, value = part.partition("=")
+        value = value.replace("\0", ":")
+        if not sep:
+            port = int(key)
+        elif key == "port":
+            port = int(value)
+        elif key == "interface":
+            host = value
+    if port is None:
+        raise ValueError(f"no port in {description!r}")
+    return host, port
+
+
+def _worker_pool(config: ProxyConfig, settings: ProxySettings, description: str,
+                 swift_dir: Optional[str], ready: Callable[[], Deferred[None]],
+                 reactor: Any) -> WorkerPoolService:
+    """
+    The service running C{settings.workers} proxy processes.
+    """
+    cache = config.filter_section("cache") or {}
+    redis_url = cache.get("redis_url")
+    if not redis_url and "tempauth" in config.pipeline:
+        raise SystemExit(
+            f"twisted-proxy: {config.path}: [app:{config.app_name}] workers: "
+            f"{settings.workers} workers must share tempauth tokens; set "
+            "[filter:cache] redis_url (the all-in-one cluster's redis does)")
+    try:
+        host, port = _tcp_address(description)
+    except ValueError as error:
+        raise SystemExit(f"twisted-proxy: --port: {error}")
+    spec = WorkerSpec(config.path, swift_dir, redis_url)
+    return WorkerPoolService(reactor, host, port, settings.workers, spec, ready)
+

@@ -1,0 +1,348 @@
+# -*- test-case-name: tests.test_http -*-
+"""
+The proxy's own view of an HTTP exchange: L{SwiftRequest} and L{SwiftResponse}.
+
+Plugins and controllers work with these rather than with
+L{twisted.web.server.Request}, so that a plugin can rewrite a request on the
+way in and wrap a response on the way out without touching the transport.
+Header names are case-insensitive; header values are C{str} holding the
+wire bytes decoded as latin-1, as WSGI does, so that UTF-8 metadata passes
+through unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator, MutableMapping, Optional, Union
+from urllib.parse import quote, unquote_to_bytes
+
+from twisted.web.iweb import IBodyProducer
+
+__all__ = [
+    "HeaderDict",
+    "SwiftRequest",
+    "SwiftResponse",
+    "Body",
+    "status_reason",
+    "error_response",
+    "HTML",
+    "PLAIN",
+    "wsgi_str",
+    "wire_quote",
+    "ClientGone",
+]
+
+Body = Union[bytes, IBodyProducer]
+
+_REASONS = {
+    100: "Continue",
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    204: "No Content",
+    206: "Partial Content",
+    301: "Moved Permanently",
+    302: "Found",
+    304: "Not Modified",
+    307: "Temporary Redirect",
+    400: "Bad Request",
+    401: "Unauthorized",
+    402: "Payment Required",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    408: "Request Timeout",
+    409: "Conflict",
+    411: "Length Required",
+    412: "Precondition Failed",
+    413: "Request Entity Too Large",
+    414: "Request URI Too Long",
+    415: "Unsupported Media Type",
+    416: "Requested Range Not Satisfiable",
+    417: "Expectation Failed",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    499: "Client Disconnect",
+    500: "Internal Error",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+    507: "Insufficient Storage",
+}
+
+_EXPLANATIONS = {
+    400: "The server could not comply with the request since it is either "
+    "malformed or otherwise incorrect.",
+    401: "This server could not verify that you are authorized to access "
+    "the document you requested.",
+    403: "Access was denied to this resource.",
+    404: "The resource could not be found.",
+    405: "The method is not allowed for this resource.",
+    408: "The server has waited too long for the request to be sent by "
+    "the client.",
+    409: "There was a conflict when trying to complete your request.",
+    411: "Content-Length header required.",
+    412: "A precondition for this request was not met.",
+    413: "The body of your request was too large for this server.",
+    414: "The request URI was too long for this server.",
+    415: "The request media type is not supported by this server.",
+    416: "The Range requested is not available.",
+    417: "Expectation failed.",
+    422: "Unable to process the contained instructions",
+    499: "The client has disconnected.",
+    500: "An error occurred while processing your request.",
+    501: "Not Implemented",
+    502: "Bad gateway.",
+    503: "The server is currently unavailable. Please try again at a "
+    "later time.",
+    504: "A timeout has occurred speaking to a backend server.",
+    507: "There was not enough space to save the resource.",
+}
+
+
+def status_reason(status: int) -> str:
+    """
+    The reason phrase Swift sends with C{status}.
+    """
+    return _REASONS.get(status, "Unknown")
+
+
+def wsgi_str(raw: bytes) -> str:
+    """
+    Decode wire bytes the way WSGI does: latin-1, one character per byte.
+    """
+    return raw.decode("latin-1")
+
+
+def wire_quote(name: str) -> str:
+    """
+    Percent-quote a WSGI-string path (latin-1 characters standing for
+    UTF-8 bytes) for use in a backend request line.
+    """
+    return quote(name.encode("latin-1"), safe="/")
+
+
+class HeaderDict(MutableMapping[str, str]):
+    """
+    A case-insensitive mapping of header names to one value each.
+
+    Keys keep the spelling they were first set with; L{items} yields them
+    title-cased the way Swift sends them.
+    """
+
+    def __init__(
+        self, initial: Optional[Iterable[tuple[str, str]] | dict[str, str]] = None
+    ) -> None:
+        self._store: dict[str, tuple[str, str]] = {}
+        if initial is not None:
+            pairs = initial.items() if isinstance(initial, dict) else initial
+            for name, value in pairs:
+                self[name] = value
+
+    def __getitem__(self, name: str) -> str:
+        return self._store[name.lower()][1]
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self._store[name.lower()] = (name, str(value))
+
+    def __delitem__(self, name: str) -> None:
+        del self._store[name.lower()]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._store
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._store.values())
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def __repr__(self) -> str:
+        return f"HeaderDict({dict(self.items())!r})"
+
+    def copy(self) -> "HeaderDict":
+        """
+        A shallow copy.
+        """
+        new = HeaderDict()
+        new._store = dict(self._store)
+        return new
+
+    def wire_items(self) -> Iterator[tuple[str, str]]:
+        """
+        The headers with names title-cased as Swift sends them
+        (C{X-Object-Meta-Color}).
+        """
+        for name, value in self._store.values():
+            yield "-".join(part.capitalize() for part in name.split("-")), value
+
+
+def _parse_query(raw: bytes) -> list[tuple[str, str]]:
+    pairs = []
+    for piece in raw.split(b"&"):
+        if not piece:
+            continue
+        name, sep, value = piece.partition(b"=")
+        pairs.append(
+            (
+                wsgi_str(unquote_to_bytes(name.replace(b"+", b" "))),
+                wsgi_str(unquote_to_bytes(value.replace(b"+", b" "))),
+            )
+        )
+    return pairs
+
+
+class SwiftRequest:
+    """
+    A client request as plugins and controllers see it.
+
+    @ivar method: the HTTP method, upper case.
+    @ivar path: the path percent-decoded, as a WSGI string (see L{wsgi_str}).
+    @ivar raw_path: the path exactly as the client sent it, without query.
+    @ivar query_string: the raw query string (latin-1 decoded), no C{?}.
+    @ivar params: the query parameters; the last value of each name wins.
+    @ivar headers: the request headers.
+    @ivar body: the request body as an L{IBodyProducer}, or C{None}.
+    @ivar environ: per-request state shared by plugins and controllers,
+        keyed as in Swift's WSGI environ (C{swift.authorize},
+        C{REMOTE_USER}, C{swift_owner}, ...).
+    @ivar client_ip: the client's address.
+    """
+
+    def __init__(
+        self,
+        method: str,
+        raw_uri: bytes,
+        headers: Optional[HeaderDict] = None,
+        body: Optional[IBodyProducer] = None,
+        client_ip: str = "127.0.0.1",
+        environ: Optional[dict[str, Any]] = None,
+    ) -> None:
+        self.method = method.upper()
+        raw_path, _, query = raw_uri.partition(b"?")
+        self.raw_path = raw_path
+        self.query_string = wsgi_str(query)
+        self.path = wsgi_str(unquote_to_bytes(raw_path))
+        self.query: list[tuple[str, str]] = _parse_query(query)
+        # As in Swift, the last of repeated parameters wins.
+        self.params: dict[str, str] = dict(self.query)
+        self.headers = headers if headers is not None else HeaderDict()
+        self.body = body
+        self.client_ip = client_ip
+        self.environ: dict[str, Any] = environ if environ is not None else {}
+
+    @property
+    def content_length(self) -> Optional[int]:
+        """
+        The declared Content-Length, or C{None} when absent.
+
+        @raise ValueError: when the header is not a non-negative integer.
+        """
+        value = self.headers.get("Content-Length")
+        if value is None:
+            return None
+        length = int(value)
+        if length < 0:
+            raise ValueError(value)
+        return length
+
+    def copy_for(self, method: Optional[str] = None, path: Optional[str] = None
+                 ) -> "SwiftRequest":
+        """
+        A new request sharing this one's environ and client, for a
+        sub-request a plugin or controller makes on the client's behalf.
+        The headers are copied; the body is not shared.
+        """
+        new = SwiftRequest.__new__(SwiftRequest)
+        new.method = method or self.method
+        new.path = self.path if path is None else path
+        new.raw_path = (
+            self.raw_path if path is None else wire_quote(path).encode("ascii")
+        )
+        new.query_string = self.query_string
+        new.query = list(self.query)
+        new.params = dict(self.params)
+        new.headers = self.headers.copy()
+        new.body = None
+        new.client_ip = self.client_ip
+        new.environ = self.environ
+        return new
+
+    def __repr__(self) -> str:
+        return f"<SwiftRequest {self.method} {self.path!r}>"
+
+
+class SwiftResponse:
+    """
+    A response on its way back to the client.
+
+    @ivar status: the status code.
+    @ivar headers: the response headers; C{Content-Length} is set by the
+        writer from C{body} when it is C{bytes}.
+    @ivar body: C{bytes}, or an L{IBodyProducer} that streams the body.
+    @ivar reason: the reason phrase.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        headers: Optional[HeaderDict | dict[str, str]] = None,
+        body: Body = b"",
+        reason: Optional[str] = None,
+    ) -> None:
+        self.status = status
+        if isinstance(headers, HeaderDict):
+            self.headers = headers
+        else:
+            self.headers = HeaderDict(headers or {})
+        self.body: Body = body
+        self.reason = reason or status_reason(status)
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status < 300
+
+    def __repr__(self) -> str:
+        return f"<SwiftResponse {self.status}>"
+
+
+HTML = "text/html; charset=UTF-8"
+PLAIN = "text/plain; charset=UTF-8"
+
+
+def error_response(
+    status: int,
+    body: Optional[str | bytes] = None,
+    headers: Optional[dict[str, str]] = None,
+    method: str = "GET",
+    content_type: Optional[str] = None,
+) -> SwiftResponse:
+    """
+    An error response with Swift's default HTML body for C{status}, or
+    C{body} when given (plain text unless C{content_type} says otherwise,
+    as Swift's constraint checks send it). A response to HEAD carries no
+    body.
+    """
+    if body is None:
+        explanation = _EXPLANATIONS.get(status, status_reason(status))
+        text = f"<html><h1>{status_reason(status)}</h1><p>{explanation}</p></html>"
+        payload = text.encode("utf-8")
+        content_type = content_type or HTML
+    else:
+        payload = body.encode("utf-8") if isinstance(body, str) else body
+        content_type = content_type or PLAIN
+    all_headers = HeaderDict({"Content-Type": content_type})
+    if headers:
+        for name, value in headers.items():
+            all_headers[name] = value
+    if method == "HEAD":
+        all_headers["Content-Length"] = str(len(payload))
+        payload = b""
+    return SwiftResponse(status, all_headers, payload)
+
+
+class ClientGone(Exception):
+    """
+    The client's connection ended before its request body was complete.
+    """

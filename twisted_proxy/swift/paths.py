@@ -1,0 +1,62 @@
+# -*- test-case-name: tests.test_paths -*-
+"""
+Splitting request paths into their Swift parts (version, account,
+container, object) the way Swift's C{split_path} does.
+"""
+
+from typing import Optional
+
+__all__ = ["split_path", "split_swift_path"]
+
+
+def split_path(path: str, minsegs: int = 1, maxsegs: Optional[int] = None,
+               rest_with_last: bool = False) -> list[Optional[str]]:
+    """
+    Swift's C{split_path}: the segments of an absolute C{path}, at least
+    C{minsegs} and at most C{maxsegs} (default C{minsegs}), padded with
+    C{None} to C{maxsegs} items.
+
+    The first C{minsegs} segments must not be empty; later ones may be. With
+    C{rest_with_last} the last segment keeps every slash after it (an object
+    name); without, a trailing slash after C{maxsegs} segments is allowed and
+    more segments are an error.
+
+    @raise ValueError: for a path that breaks these rules.
+    """
+    if not maxsegs:
+        maxsegs = minsegs
+    if minsegs > maxsegs:
+        raise ValueError(f"minsegs > maxsegs: {minsegs} > {maxsegs}")
+    if rest_with_last:
+        parts = path.split("/", maxsegs)
+        count = len(parts)
+        if (parts[0] or count < minsegs + 1 or count > maxsegs + 1
+                or "" in parts[1:minsegs + 1]):
+            raise ValueError(f"invalid path: {path!r}")
+    else:
+        parts = path.split("/", maxsegs + 1)
+        count = len(parts)
+        if (parts[0] or count < minsegs + 1 or count > maxsegs + 2
+                or "" in parts[1:minsegs + 1]
+                or (count == maxsegs + 2 and parts[maxsegs + 1])):
+            raise ValueError(f"invalid path: {path!r}")
+    segments: list[Optional[str]] = list(parts[1:maxsegs + 1])
+    segments.extend([None] * (maxsegs - len(segments)))
+    return segments
+
+
+def split_swift_path(
+    path: str,
+) -> tuple[Optional[str], Optional[str], Optional[str], Optional[str]]:
+    """
+    C{(version, account, container, object)} of C{/version/account[/container
+    [/object]]}: the object keeps its slashes, missing parts are C{None}.
+    Only the last part present may be empty (C{/v1/a/} is the account).
+
+    @raise ValueError: for a path Swift answers with 404.
+    """
+    version, account, container, obj = split_path(path, 1, 4, rest_with_last=True)
+    present = [part for part in (version, account, container, obj) if part is not None]
+    if not all(present[:-1]):
+        raise ValueError(f"invalid path: {path!r}")
+    return version, account, container, obj

@@ -1,0 +1,180 @@
+# -*- test-case-name: tests.test_app -*-
+"""
+The proxy application: routes a L{SwiftRequest} to the controller for its
+path, after the pipeline's plugins have seen it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Sequence
+
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from twisted_proxy.controllers.account import AccountController
+from twisted_proxy.controllers.base import Controller, with_cors
+from twisted_proxy.controllers.container import ContainerController
+from twisted_proxy.controllers.context import ProxyContext
+from twisted_proxy.controllers.obj import ObjectController
+from twisted_proxy.interfaces import IProxyApplication, IProxyFilter
+from twisted_proxy.swift.acl import ACCOUNT_ACL_ENVIRON_KEY
+from twisted_proxy.swift.constraints import check_utf8
+from twisted_proxy.swift.http import HTML, SwiftRequest, SwiftResponse, error_response
+from twisted_proxy.swift.listing import listing_format
+from twisted_proxy.swift.paths import split_swift_path
+from twisted_proxy.swift.transid import make_trans_id
+
+__all__ = ["ProxyApplication", "Pipeline"]
+
+_log = Logger()
+
+_CONTROLLERS: dict[str, type[Controller]] = {
+    "account": AccountController,
+    "container": ContainerController,
+    "object": ObjectController,
+}
+
+
+@implementer(IProxyApplication)
+class ProxyApplication:
+    """
+    The end of the pipeline: routes requests to controllers.
+    """
+
+    def __init__(self, context: ProxyContext) -> None:
+        self.context = context
+
+    def __call__(self, request: SwiftRequest) -> "Deferred[SwiftResponse]":
+        return Deferred.fromCoroutine(self.handle(request))
+
+    async def handle(self, request: SwiftRequest) -> SwiftResponse:
+        """
+        Answer C{request}; unexpected errors become a 500, logged.
+        """
+        environ = request.environ
+        if "swift.trans_id" not in environ:
+            environ["swift.trans_id"] = make_trans_id(self.context.reactor.seconds())
+        try:
+            response = await self._route(request)
+        except CancelledError:
+            raise
+        except Exception:
+            _log.failure("ERROR Unhandled exception in request {request}", request=request)
+            response = error_response(500, method=request.method)
+        response.headers["X-Trans-Id"] = environ["swift.trans_id"]
+        response.headers["X-Openstack-Request-Id"] = environ["swift.trans_id"]
+        return response
+
+    async def _route(self, request: SwiftRequest) -> SwiftResponse:
+        method = request.method
+        try:
+            length = request.content_length
+        except ValueError:
+            return error_response(400, "Invalid Content-Length", method=method, content_type=HTML)
+        del length
+        if not check_utf8(request.path):
+            return error_response(412, "Invalid UTF8 or contains NULL", method=method,
+                                  content_type=HTML)
+        if request.path == "/info":
+            return self._info(request)
+        try:
+            version, account, container, obj = split_swift_path(request.path)
+        except ValueError:
+            return error_response(404, method=method)
+        if account and version not in self.context.constraints.valid_api_versions:
+            return error_response(400, method=method)
+        if obj and container and account:
+            kind = "object"
+        elif container and account:
+            kind = "container"
+        elif account:
+            kind = "account"
+        else:
+            return error_response(412, "Bad URL", method=method, content_type=HTML)
+        assert account is not None
+        controller = _CONTROLLERS[kind](
+            self.context, request, account,
+            container if kind != "account" else None,
+            obj if kind == "object" else None,
+        )
+        if kind != "object" and method in ("GET", "HEAD"):
+            # As Swift's listing_formats stage, refuse an unusable format
+            # before anyone looks at credentials.
+            _, refused = listing_format(request)
+            if refused is not None:
+                return refused
+        if method not in controller.allowed_methods:
+            return error_response(
+                405,
+                headers={"Allow": ", ".join(sorted(controller.allowed_methods))},
+                method=method,
+            )
+        authorize = request.environ.get("swift.authorize")
+        restore = None
+        if authorize is not None and request.environ.get("REMOTE_USER"):
+            # Account ACLs grant access to other users; the auth plugin
+            # needs the stored ACL before deciding.
+            info = await controller.account_info()
+            request.environ[ACCOUNT_ACL_ENVIRON_KEY] = info["sysmeta"].get(
+                "core-access-control")
+        if authorize is not None:
+            denied = authorize(request)
+            if denied is None:
+                restore = request.environ.pop("swift.authorize")
+            elif method not in controller.delay_denial:
+                return denied  # type: ignore[no-any-return]
+        try:
+            handler = getattr(controller, method)
+            return await with_cors(controller, handler)
+        finally:
+            if restore is not None:
+                request.environ["swift.authorize"] = restore
+
+    def _info(self, request: SwiftRequest) -> SwiftResponse:
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            return error_response(
+                405, headers={"Allow": "GET, HEAD, OPTIONS"}, method=request.method
+            )
+        if not self.context.settings.expose_info:
+            return error_response(403, method=request.method)
+        if request.method == "OPTIONS":
+            return SwiftResponse(
+                200, {"Allow": "GET, HEAD, OPTIONS", "Content-Length": "0"}, b""
+            )
+        body = json.dumps(self.context.info_registry, sort_keys=True).encode("utf-8")
+        headers = {"Content-Type": "application/json; charset=UTF-8"}
+        if request.method == "HEAD":
+            headers["Content-Length"] = str(len(body))
+            body = b""
+        return SwiftResponse(200, headers, body)
+
+
+@implementer(IProxyApplication)
+class Pipeline:
+    """
+    The filters of C{[pipeline:main]} in front of the application: the
+    first filter sees the request first and the response last.
+    """
+
+    def __init__(self, filters: Sequence[IProxyFilter], app: IProxyApplication) -> None:
+        self.filters = list(filters)
+        entry = app
+        for stage in reversed(self.filters):
+            entry = _bind(stage, entry)
+        self._entry = entry
+
+    def __call__(self, request: SwiftRequest) -> "Deferred[SwiftResponse]":
+        return self._entry(request)  # type: ignore[no-any-return]
+
+
+def _bind(stage: IProxyFilter, rest: IProxyApplication) -> IProxyApplication:
+    """
+    C{stage} with C{rest} as the application it passes requests on to.
+    """
+
+    def run(request: SwiftRequest) -> "Deferred[SwiftResponse]":
+        return stage(request, rest)  # type: ignore[no-any-return]
+
+    return run  # type: ignore[return-value]
