@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any, Optional
 
+from twisted.application.service import MultiService
 from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.interfaces import IConsumer
 from twisted.internet.task import Clock
@@ -623,6 +624,7 @@ class _Context:
     def __init__(self, reactor: Any) -> None:
         self.reactor = reactor
         self.constraints = Constraints()
+        self.services = MultiService()
 
 
 class FactoryTests(SynchronousTestCase):

@@ -72,8 +72,13 @@ class IProxyPluginFactory(Interface):
 
         @param conf: the C{[filter:NAME]} section merged over C{[DEFAULT]},
             a C{dict} of C{str} to C{str}.
-        @param context: the L{twisted_proxy.web.app.ProxyContext}: reactor,
-            info store, settings.
+        @param context: the L{twisted_proxy.controllers.context.ProxyContext}:
+            reactor, info store, settings. A filter that holds something
+            open (a file, a connection) opens it in a service attached to
+            C{context.services}, an
+            L{twisted.application.service.IServiceCollection}: the process
+            starts it before serving and stops it (waiting for the
+            L{Deferred} its C{stopService} returns) when it stops.
         @return: an L{IProxyFilter} provider.
         @raise twisted_proxy.config.ConfigError: for a bad option.
         """

@@ -61,6 +61,7 @@ from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from twisted_proxy.service.backoff import RestartBackoff
 from twisted_proxy.service.launcher import launcher_arguments
 
 __all__ = [
@@ -145,10 +146,6 @@ _POLICY_NAME = re.compile(r"^[A-Za-z0-9-]+$")
 _TRUE = frozenset(["true", "1", "yes", "on", "t", "y"])
 _FALSE = frozenset(["false", "0", "no", "off", "f", "n"])
 
-_RESTART_DELAY_MIN = 0.5
-_RESTART_DELAY_MAX = 30.0
-# A server that ran this long before dying is restarted without backoff.
-_STABLE_UPTIME = 10.0
 _PROBE_INTERVAL = 0.1
 _PROBE_CONNECT_TIMEOUT = 2.0
 _LOG_TAIL_LINES = 8
@@ -869,9 +866,7 @@ class _Supervisor:
         self.server = server
         self._onExit = onExit
         self._protocol: Optional[_ServerProtocol] = None
-        self._startedAt = 0.0
-        self._delay = _RESTART_DELAY_MIN
-        self._restart: Optional[Any] = None
+        self._backoff = RestartBackoff(reactor)
         self._kill: Optional[Any] = None
         self._stopping = False
         self._stopped: list[Deferred[None]] = []
@@ -893,7 +888,6 @@ class _Supervisor:
 
     def start(self) -> None:
         self._stopping = False
-        self._restart = None
         program = self._layout.program(self.server.kind)
         args = launcher_arguments(
             sys.executable,
@@ -910,7 +904,7 @@ class _Supervisor:
         logFD = os.open(logPath, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         nullFD = os.open(os.devnull, os.O_RDONLY)
         protocol = _ServerProtocol(self._ended)
-        self._startedAt = self._reactor.seconds()
+        self._backoff.started()
         try:
             # The server writes its log straight to the file: none of its
             # output passes through this process.
@@ -946,11 +940,7 @@ class _Supervisor:
         self._failed(reason)
 
     def _failed(self, reason: Failure) -> None:
-        uptime = self._reactor.seconds() - self._startedAt
-        if uptime >= _STABLE_UPTIME:
-            self._delay = _RESTART_DELAY_MIN
-        delay = self._delay
-        self._delay = min(self._delay * 2, _RESTART_DELAY_MAX)
+        delay = self._backoff.restartLater(self.start)
         self._note(
             f"{self.server.name} failed: {reason.value}; restarting in {delay:g}s"
         )
@@ -960,7 +950,6 @@ class _Supervisor:
             reason=reason.value,
             delay=delay,
         )
-        self._restart = self._reactor.callLater(delay, self.start)
         self._onExit(self.server, reason)
 
     def stop(self) -> Deferred[None]:
@@ -970,9 +959,7 @@ class _Supervisor:
         @return: fires when it has exited.
         """
         self._stopping = True
-        if self._restart is not None and self._restart.active():
-            self._restart.cancel()
-        self._restart = None
+        self._backoff.cancel()
         if self._protocol is None:
             return succeed(None)
         d: Deferred[None] = Deferred()

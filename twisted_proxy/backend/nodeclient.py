@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import treq
-from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.error import ConnectingCancelledError
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import ILogObserver, Logger, LogLevel, globalLogPublisher
@@ -150,6 +150,18 @@ class NodeClient:
             agent = Agent(reactor, connectTimeout=conn_timeout, pool=pool)
         self._agent = agent
         self.pool = pool
+
+    def close(self) -> "Deferred[None]":
+        """
+        Close the idle persistent connections of the pool, and cancel their
+        idle timers. A connection still carrying a request is left to it.
+
+        @return: a L{Deferred} firing with C{None} once those connections
+            are closed (at once without a pool of this client's own).
+        """
+        if self.pool is None:
+            return succeed(None)
+        return self.pool.closeCachedConnections()  # type: ignore[no-any-return]
 
     def request(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.application.service import MultiService
 from twisted.internet.interfaces import IReactorTime
 
 from twisted_proxy.backend.nodes import ErrorLimiter, NodeTimings
@@ -30,6 +31,11 @@ class ProxyContext:
     Everything a controller or plugin needs beyond its request.
 
     @ivar info_registry: the sections of C{/info}, by name.
+    @ivar services: where a plugin puts what it holds open (an access-log
+        file, a connection): a service attached here
+        (C{service.setServiceParent(context.services)}) is started before
+        the proxy serves and stopped, and waited for, when the process
+        stops. A context whose process never runs never starts them.
     """
 
     def __init__(
@@ -58,6 +64,7 @@ class ProxyContext:
         )
         self.timings = NodeTimings(reactor, settings.timing_expiry)
         self.info_registry: dict[str, dict[str, Any]] = {}
+        self.services = MultiService()
         self._register_core_info()
 
     def register_info(self, name: str, **info: Any) -> None:

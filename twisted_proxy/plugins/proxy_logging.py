@@ -30,7 +30,8 @@ instance.
 Lines go to the Twisted logger in the C{proxy-server} namespace (twistd's
 log), or with C{access_log_file} to that file through L{AccessLogFile},
 which buffers lines and appends them with one write per flush interval
-rather than touching the disk for every request.
+rather than touching the disk for every request. The file is a service of
+the proxy process (see C{ProxyContext.services}): open while it runs.
 """
 
 from __future__ import annotations
@@ -43,12 +44,12 @@ import time
 from typing import Any, Callable, Iterable, Optional, Union
 from urllib.parse import quote_from_bytes, urlencode
 
+from twisted.application.service import Service
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import (
     IConsumer,
     IDelayedCall,
     IPushProducer,
-    IReactorCore,
     IReactorTime,
 )
 from twisted.logger import Logger
@@ -693,7 +694,7 @@ class ProxyLogging:
         return None if index is None else str(index)
 
 
-class AccessLogFile:
+class AccessLogFile(Service):
     """
     Appends lines to a file without a disk write per line: lines are
     buffered and written together, by one C{write(2)} on an C{O_APPEND}
@@ -701,6 +702,11 @@ class AccessLogFile:
     C{limit} bytes are waiting). Several processes may append to one file;
     a batch is never split between them. A file moved away (log rotation)
     is reopened under its name at the next write.
+
+    As a service it holds the file open while it runs: C{startService}
+    opens it, C{stopService} writes what is waiting and closes it. A line
+    written once it has stopped (a response that ended during shutdown)
+    is written at once, and the file closed again.
 
     @param path: the file.
     @param clock: schedules the writes.
@@ -719,6 +725,27 @@ class AccessLogFile:
         self._timer: Optional[IDelayedCall] = None
         self._fd: Optional[int] = None
         self._failing = False
+        self._stopped = False
+
+    def startService(self) -> None:
+        """
+        Open the file (an error is logged, and opening tried again at the
+        next write).
+        """
+        super().startService()
+        self._stopped = False
+        try:
+            self._open()
+        except OSError as error:
+            self._cannotWrite(error)
+
+    def stopService(self) -> None:
+        """
+        Write what is waiting and close the file.
+        """
+        super().stopService()
+        self._stopped = True
+        self.close()
 
     def write(self, line: str) -> None:
         """
@@ -726,7 +753,9 @@ class AccessLogFile:
         """
         self._lines.append(line)
         self._size += len(line) + 1
-        if self._size >= self._limit:
+        if self._stopped:
+            self.close()
+        elif self._size >= self._limit:
             self.flush()
         elif self._timer is None:
             self._timer = self._clock.callLater(self._interval, self.flush)
@@ -752,12 +781,15 @@ class AccessLogFile:
                 view = view[os.write(fd, view):]
         except OSError as error:
             self._close()
-            if not self._failing:
-                self._failing = True
-                _log.error("Cannot write the access log {path}: {error}",
-                           path=self.path, error=error)
+            self._cannotWrite(error)
             return
         self._failing = False
+
+    def _cannotWrite(self, error: OSError) -> None:
+        if not self._failing:
+            self._failing = True
+            _log.error("Cannot write the access log {path}: {error}",
+                       path=self.path, error=error)
 
     def close(self) -> None:
         """
@@ -808,7 +840,8 @@ class _ProxyLoggingFactory:
             (md5), C{log_anonymization_salt}, C{access_log_file} and
             C{access_log_flush_interval} (1 s). Swift's routing, syslog and
             statsd options are accepted and ignored.
-        @param context: provides C{reactor} and C{constraints}.
+        @param context: provides C{reactor}, C{constraints} and
+            C{services}, which gets the L{AccessLogFile} service.
         @raise ConfigError: for a bad option, or an access log file that
             cannot be opened.
         """
@@ -836,7 +869,9 @@ class _ProxyLoggingFactory:
         emit: Emit = _emitToTwistedLog
         path = conf.get("access_log_file", "").strip()
         if path:
-            emit = self._fileEmitter(path, conf, reactor)
+            writer = self._accessLogFile(path, conf, reactor)
+            writer.setServiceParent(context.services)
+            emit = writer.write
         constraints = getattr(context, "constraints", None)
         return ProxyLogging(
             reactor,
@@ -850,7 +885,8 @@ class _ProxyLoggingFactory:
                                        ("v1", "v1.0")),
         )
 
-    def _fileEmitter(self, path: str, conf: dict[str, str], reactor: Any) -> Emit:
+    def _accessLogFile(self, path: str, conf: dict[str, str],
+                       reactor: Any) -> AccessLogFile:
         path = os.path.abspath(os.path.expanduser(path))
         raw = conf.get("access_log_flush_interval", "1")
         try:
@@ -864,10 +900,7 @@ class _ProxyLoggingFactory:
             os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
         except OSError as error:
             raise _option_error("access_log_file", f"cannot open: {error}") from None
-        writer = AccessLogFile(path, reactor, interval)
-        if IReactorCore.providedBy(reactor):
-            reactor.addSystemEventTrigger("after", "shutdown", writer.close)
-        return writer.write
+        return AccessLogFile(path, reactor, interval)
 
 
 proxyLoggingPlugin = _ProxyLoggingFactory()

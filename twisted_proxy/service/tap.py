@@ -19,9 +19,9 @@ from twisted.python import usage
 
 from twisted_proxy.config import ConfigError, ProxyConfig, ProxySettings, load_config
 from twisted_proxy.interfaces import IProxyEnvironment
-from twisted_proxy.service.build import build_proxy
+from twisted_proxy.service.build import build_proxy_service
 from twisted_proxy.service.workers import WorkerPoolService, WorkerSpec
-from twisted_proxy.swift.ring import RingSet
+from twisted_proxy.web.server import ProxySite
 
 __all__ = ["Options", "makeService", "ProxyService"]
 
@@ -135,23 +135,10 @@ class ListenWhenReady(service.Service):
         return None
 
 
-class _RingReloader(service.Service):
-    def __init__(self, rings: RingSet) -> None:
-        self._rings = rings
-
-    def startService(self) -> None:
-        super().startService()
-        self._rings.start()
-
-    def stopService(self) -> None:
-        super().stopService()
-        self._rings.stop()
-
-
 class ProxyService(service.MultiService):
     """
-    The whole proxy: its optional all-in-one cluster, ring reloading and the
-    listening port.
+    The whole proxy: its optional all-in-one cluster, then the
+    L{ProxyProcess} (which listens, or runs the worker processes).
     """
 
 
@@ -185,17 +172,20 @@ def makeService(options: Options) -> service.IService:
         both = gatherResults([wait() for wait in waits], consumeErrors=True)
         return both.addCallback(lambda _: None)
 
+    description = options["port"] or _endpoint_description(settings)
+
+    def serve(site: ProxySite) -> service.IService:
+        if settings.workers >= 2:
+            # The workers serve; this process only checks the configuration
+            # by building the proxy, and supervises them.
+            return _worker_pool(config, settings, description, swift_dir, ready, reactor)
+        return ListenWhenReady(description, site, ready, reactor)
+
     try:
-        site, context, rings = build_proxy(config, settings, reactor, swift_dir)
+        process = build_proxy_service(config, settings, reactor, serve, swift_dir)
     except ConfigError as error:
         raise SystemExit(f"twisted-proxy: {error}")
-    _RingReloader(rings).setServiceParent(top)
-    description = options["port"] or _endpoint_description(settings)
-    if settings.workers >= 2:
-        _worker_pool(config, settings, description, swift_dir, ready, reactor
-                     ).setServiceParent(top)
-    else:
-        ListenWhenReady(description, site, ready, reactor).setServiceParent(top)
+    process.setServiceParent(top)
     return top
 
 

@@ -4,11 +4,17 @@ C{workers = N}: several proxy processes serving one listening socket.
 
 The twistd process binds the socket once its storage nodes are ready, then
 starts N worker processes (C{python -m twisted_proxy.service.workers ...}) that each
-adopt the socket (L{IReactorSocket.adoptStreamPort}) and run a whole proxy;
-the kernel hands each new connection to one of them. The twistd process
-serves nothing itself: it supervises, restarting a worker that dies, and
-stops them all when it stops. Workers share account/container info and
-tempauth tokens through the Redis info store, so they agree.
+adopt the socket (L{IReactorSocket.adoptStreamPort}) and run a whole proxy
+(the L{ProxyProcess} twistd would run, serving the inherited socket through
+L{AdoptedPort}); the kernel hands each new connection to one of them. The
+twistd process serves nothing itself: it supervises, restarting a worker
+that dies (with L{RestartBackoff}), and stops them all when it stops.
+Workers share account/container info and tempauth tokens through the Redis
+info store, so they agree.
+
+A worker logs one JSON event per line on its standard output
+(L{worker_log_observer}); the parent logs each again, with its level and
+namespace, through L{WorkerLogRelay}.
 """
 
 from __future__ import annotations
@@ -18,17 +24,40 @@ import signal
 import socket
 import sys
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import IO, Any, Callable, Optional, Sequence
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import ProcessProtocol
-from twisted.logger import Logger
+from twisted.logger import (
+    ILogObserver,
+    LogEvent,
+    Logger,
+    LogLevel,
+    eventFromJSON,
+    formatEvent,
+    globalLogPublisher,
+    jsonFileLogObserver,
+)
 from twisted.python.failure import Failure
+from twisted.python.reflect import safe_str
+from zope.interface import provider
 
+from twisted_proxy.config import ConfigError, ProxySettings, load_config
+from twisted_proxy.service.backoff import RestartBackoff
+from twisted_proxy.service.build import build_proxy_service
 from twisted_proxy.service.launcher import launcher_arguments
 
-__all__ = ["WorkerPoolService", "WorkerSpec", "bind_listening_socket", "main"]
+__all__ = [
+    "AdoptedPort",
+    "WorkerLogRelay",
+    "WorkerPoolService",
+    "WorkerSpec",
+    "bind_listening_socket",
+    "main",
+    "worker_log_observer",
+]
 
 _log = Logger()
 
@@ -68,28 +97,146 @@ def bind_listening_socket(host: str, port: int, backlog: int = 4096) -> socket.s
     return sock
 
 
+#: Begins each JSON event a worker writes (as L{jsonFileLogObserver} does).
+_RECORD_SEPARATOR = "\x1e"
+
+_LEVELS = frozenset(LogLevel.iterconstants())
+
+#: Carry an event's text, and its failure's exception text, from a worker:
+#: a JSON event loses the format specifications of its fields (C{{n:03d}}),
+#: and the exception itself cannot be sent.
+_TEXT = "worker_text"
+_FAILURE_TEXT = "worker_failure_text"
+
+
+def worker_log_observer(out: IO[str]) -> ILogObserver:
+    """
+    The log observer of a worker process: writes each event to C{out} as
+    one line of JSON (L{jsonFileLogObserver}), for its parent's
+    L{WorkerLogRelay}. The event's text, formatted here, and the text of a
+    failure's exception go with it.
+    """
+    write = jsonFileLogObserver(out, recordSeparator=_RECORD_SEPARATOR)
+
+    @provider(ILogObserver)
+    def observe(event: LogEvent) -> None:
+        event = dict(event)
+        event[_TEXT] = formatEvent(event)
+        failure = event.get("log_failure")
+        if isinstance(failure, Failure):
+            event[_FAILURE_TEXT] = safe_str(failure.value)
+        write(event)
+
+    return observe
+
+
+class WorkerLogRelay:
+    """
+    Logs what one worker writes, in this process: each JSON event of its
+    standard output again, with its own level, namespace and time, its text
+    after C{worker N: }; any other line as text, at C{info} level from
+    standard output and C{error} level from standard error (where Python
+    writes a traceback or a C{SystemExit} message).
+
+    @param index: the worker's number.
+    @param observer: receives the events.
+    """
+
+    def __init__(self, index: int, observer: ILogObserver = globalLogPublisher) -> None:
+        self.index = index
+        self._observer = observer
+        self._log = Logger(namespace=__name__, observer=observer)
+        self._partial: dict[int, bytes] = {}
+
+    def dataReceived(self, childFD: int, data: bytes) -> None:
+        """
+        C{data} came from the worker's file descriptor C{childFD}: log each
+        line it completes.
+        """
+        lines = (self._partial.get(childFD, b"") + data).split(b"\n")
+        self._partial[childFD] = lines.pop()
+        for line in lines:
+            self._line(childFD, line)
+
+    def flush(self) -> None:
+        """
+        Log the unfinished last lines: the worker has exited.
+        """
+        partial, self._partial = self._partial, {}
+        for childFD, line in partial.items():
+            if line:
+                self._line(childFD, line)
+
+    def _line(self, childFD: int, raw: bytes) -> None:
+        line = raw.decode("utf-8", "replace").rstrip("\r")
+        if childFD == 1 and line.startswith(_RECORD_SEPARATOR):
+            event = _decode(line[1:])
+            if event is not None:
+                self._relay(event)
+                return
+        if not line:
+            return
+        level = LogLevel.error if childFD == 2 else LogLevel.info
+        self._log.emit(level, "worker {worker_index}: {worker_text}",
+                       worker_index=self.index, worker_text=line)
+
+    def _relay(self, event: LogEvent) -> None:
+        failure = event.get("log_failure")
+        failure_text = event.pop(_FAILURE_TEXT, None)
+        if isinstance(failure, Failure) and isinstance(failure_text, str):
+            failure.value = failure_text  # type: ignore[assignment]
+        text = event.get(_TEXT)
+        if not isinstance(text, str):
+            text = formatEvent(event)
+        # The text replaces the worker's format, whose flattened fields no
+        # longer match it; the logger and source were objects of the worker.
+        for key in ("log_flattened", "log_logger", "log_source"):
+            event.pop(key, None)
+        event["log_format"] = "worker {worker_index}: {worker_text}"
+        event["worker_index"] = self.index
+        event[_TEXT] = text
+        self._observer(event)
+
+
+def _decode(text: str) -> Optional[LogEvent]:
+    """
+    The event a worker wrote as C{text}, or C{None} if it is not one.
+    """
+    try:
+        event = eventFromJSON(text)
+    except ValueError:
+        return None
+    if not isinstance(event, dict) or event.get("log_level") not in _LEVELS:
+        return None
+    return event
+
+
 class _WorkerProtocol(ProcessProtocol):
-    def __init__(self, index: int, ended: Callable[[int, Failure], None]) -> None:
+    def __init__(self, index: int, ended: Callable[[int, Failure], None],
+                 observer: ILogObserver = globalLogPublisher) -> None:
         self.index = index
         self._ended = ended
-        self._partial = b""
+        self._relay = WorkerLogRelay(index, observer)
 
     def childDataReceived(self, childFD: int, data: bytes) -> None:
-        # Workers log to their stdout/stderr; relay whole lines.
-        lines = (self._partial + data).split(b"\n")
-        self._partial = lines.pop()
-        for line in lines:
-            _log.info("worker {index}: {line}", index=self.index,
-                      line=line.decode("utf-8", "replace"))
+        self._relay.dataReceived(childFD, data)
 
     def processEnded(self, reason: Failure) -> None:  # type: ignore[override]
+        self._relay.flush()
         self._ended(self.index, reason)
 
 
 class WorkerPoolService(Service):
     """
     Binds C{host:port} when C{ready()} fires, then runs C{count} workers on
-    that socket, restarting any that exits until the service stops.
+    that socket, restarting any that exits until the service stops: after
+    0.5 s, doubling up to 30 s while a worker keeps dying within 10 s of
+    starting (L{RestartBackoff}).
+
+    @param reactor: provides C{IReactorProcess} and C{IReactorTime}.
+    @param spec: what each worker is told to build.
+    @param ready: fires when the workers may start serving.
+    @param observer: receives the workers' log events.
     """
 
     def __init__(
@@ -100,7 +247,7 @@ class WorkerPoolService(Service):
         count: int,
         spec: WorkerSpec,
         ready: Callable[[], "Deferred[None]"],
-        restart_delay: float = 1.0,
+        observer: ILogObserver = globalLogPublisher,
     ) -> None:
         self._reactor = reactor
         self._host = host
@@ -108,10 +255,11 @@ class WorkerPoolService(Service):
         self._count = count
         self._spec = spec
         self._ready = ready
-        self._restart_delay = restart_delay
+        self._observer = observer
         self._socket: Optional[socket.socket] = None
         self._workers: dict[int, _WorkerProtocol] = {}
         self._exits: dict[int, Deferred[None]] = {}
+        self._backoffs = {index: RestartBackoff(reactor) for index in range(count)}
         self._stopping = False
         self._starting: Optional[Deferred[None]] = None
 
@@ -147,15 +295,19 @@ class WorkerPoolService(Service):
     def _spawn(self, index: int) -> None:
         if self._stopping or self._socket is None:
             return
-        protocol = _WorkerProtocol(index, self._workerEnded)
+        protocol = _WorkerProtocol(index, self._workerEnded, self._observer)
         args = launcher_arguments(sys.executable, "-m", "twisted_proxy.service.workers",
                                   *self._spec.arguments())
         self._exits[index] = Deferred()
-        self._reactor.spawnProcess(
-            protocol, sys.executable, args, env=dict(os.environ),
-            childFDs={0: "w", 1: "r", 2: "r", WORKER_FD: self._socket.fileno()},
-        )
         self._workers[index] = protocol
+        self._backoffs[index].started()
+        try:
+            self._reactor.spawnProcess(
+                protocol, sys.executable, args, env=dict(os.environ),
+                childFDs={0: "w", 1: "r", 2: "r", WORKER_FD: self._socket.fileno()},
+            )
+        except Exception:
+            self._workerEnded(index, Failure())
 
     def _workerEnded(self, index: int, reason: Failure) -> None:
         self._workers.pop(index, None)
@@ -164,11 +316,14 @@ class WorkerPoolService(Service):
             exited.callback(None)
         if self._stopping:
             return
-        _log.warn("worker {index} exited ({why}); restarting",
-                  index=index, why=reason.getErrorMessage())
-        self._reactor.callLater(self._restart_delay, self._spawn, index)
+        delay = self._backoffs[index].restartLater(lambda: self._spawn(index))
+        _log.warn("worker {index} exited ({why}); restarting in {delay}s",
+                  index=index, why=reason.getErrorMessage(), delay=delay)
 
     def signalWorkers(self, signum: int) -> None:
+        """
+        Send C{signum} to every running worker.
+        """
         for protocol in list(self._workers.values()):
             if protocol.transport is not None:
                 try:
@@ -176,22 +331,17 @@ class WorkerPoolService(Service):
                 except Exception:
                     pass
 
-    def workerPids(self) -> list[int]:
-        """
-        The process ids of the running workers.
-        """
-        pids = []
-        for protocol in self._workers.values():
-            pid = getattr(protocol.transport, "pid", None)
-            if pid:
-                pids.append(int(pid))
-        return pids
-
     def stopService(self) -> "Deferred[None]":
+        """
+        Stop restarting workers, SIGTERM the running ones and close the
+        socket once they have all exited.
+        """
         super().stopService()
         self._stopping = True
         if self._starting is not None and not self._starting.called:
             self._starting.cancel()
+        for backoff in self._backoffs.values():
+            backoff.cancel()
         waiting = list(self._exits.values())
         self.signalWorkers(signal.SIGTERM)
         done = gatherResults(waiting, consumeErrors=True)
@@ -204,6 +354,39 @@ class WorkerPoolService(Service):
         return done.addBoth(closeSocket)
 
 
+class AdoptedPort(Service):
+    """
+    Serves C{factory} on a listening socket this process inherited as file
+    descriptor C{fd} (L{IReactorSocket.adoptStreamPort}): a worker's share
+    of its parent's socket. It can be started once: starting closes C{fd},
+    whose duplicate the reactor keeps.
+
+    @param reactor: provides C{IReactorSocket}.
+    """
+
+    def __init__(self, reactor: Any, fd: int, factory: Any) -> None:
+        self._reactor = reactor
+        self._fd = fd
+        self._factory = factory
+        self.port: Optional[IListeningPort] = None
+
+    def startService(self) -> None:
+        super().startService()
+        sock = socket.socket(fileno=self._fd)
+        try:
+            self.port = self._reactor.adoptStreamPort(sock.fileno(), sock.family,
+                                                      self._factory)
+        finally:
+            sock.close()
+
+    def stopService(self) -> Optional["Deferred[None]"]:
+        super().stopService()
+        port, self.port = self.port, None
+        if port is None:
+            return None
+        return port.stopListening()  # type: ignore[no-any-return]
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """
     One worker: build the proxy from the configuration and serve the
@@ -212,7 +395,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     import argparse
 
     from twisted.internet import reactor as global_reactor
-    from twisted.logger import globalLogBeginner, textFileLogObserver
+    from twisted.logger import globalLogBeginner
 
     parser = argparse.ArgumentParser(prog="python -m twisted_proxy.service.workers")
     parser.add_argument("--config", required=True)
@@ -221,10 +404,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--redis-url")
     options = parser.parse_args(argv)
 
-    from twisted_proxy.config import ConfigError, ProxySettings, load_config
-    from twisted_proxy.service.build import build_proxy
-
-    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)],
+    globalLogBeginner.beginLoggingTo([worker_log_observer(sys.stdout)],
                                      redirectStandardIO=False)
     reactor: Any = global_reactor
     config = load_config(options.config)
@@ -233,14 +413,15 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         cache["redis_url"] = options.redis_url
     try:
         settings = ProxySettings.from_section(config)
-        site, _, rings = build_proxy(config, settings, reactor, options.swift_dir)
+        process = build_proxy_service(
+            config, settings, reactor,
+            lambda site: AdoptedPort(reactor, options.fd, site), options.swift_dir)
     except ConfigError as error:
         raise SystemExit(f"twisted-proxy worker: {error}")
-    sock = socket.socket(fileno=options.fd)
-    reactor.adoptStreamPort(sock.fileno(), sock.family, site)
-    sock.close()
-    rings.start()
-    reactor.addSystemEventTrigger("before", "shutdown", rings.stop)
+    # Started before the reactor runs: a worker that cannot serve exits,
+    # and its parent restarts it.
+    process.startService()
+    reactor.addSystemEventTrigger("before", "shutdown", process.stopService)
     reactor.run()
 
 
