@@ -221,10 +221,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--redis-url")
     options = parser.parse_args(argv)
 
+    from twisted_proxy._twisted import quiet_observer
     from twisted_proxy.config import ConfigError, ProxySettings, load_config
     from twisted_proxy.service.build import build_proxy
 
-    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)],
+    globalLogBeginner.beginLoggingTo([quiet_observer(textFileLogObserver(sys.stdout))],
                                      redirectStandardIO=False)
     reactor: Any = global_reactor
     config = load_config(options.config)
