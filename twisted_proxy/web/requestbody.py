@@ -83,6 +83,9 @@ class RequestBody:
         The client sent the whole body.
         """
         self.complete = True
+        # Nothing more to read: a pause for a slow consumer must not outlive
+        # the body, or the connection's next request would never be read.
+        self._updateReading()
         if self._consumer is not None and not self._held:
             self._finish()
 
