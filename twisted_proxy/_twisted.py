@@ -419,31 +419,34 @@ class QuietTwistedLogging(Service):
     L{quiet_observer}, and puts them back when it stops. Started by twistd
     after it has set up its own observer, which no public hook can filter.
 
-    @param publisher: the publisher whose observers to filter (the global
+    Observers added while it runs are not filtered; one removed while it
+    runs is put back when it stops.
+
+    @ivar publisher: the publisher whose observers to filter (the global
         one under twistd).
     @param wrap: how to filter one observer.
     """
 
     def __init__(self, publisher: LogPublisher,
                  wrap: Callable[[ILogObserver], ILogObserver] = quiet_observer) -> None:
-        self._publisher = publisher
+        self.publisher = publisher
         self._wrap = wrap
         self._wrapped: list[tuple[Any, ILogObserver]] = []
 
     def startService(self) -> None:
         super().startService()
-        originals = list(self._publisher._observers)
+        originals = list(self.publisher._observers)
         for observer in originals:
-            self._publisher.removeObserver(observer)
+            self.publisher.removeObserver(observer)
         for observer in originals:
             filtered = self._wrap(observer)
             self._wrapped.append((observer, filtered))
-            self._publisher.addObserver(filtered)
+            self.publisher.addObserver(filtered)
 
     def stopService(self) -> None:
         super().stopService()
         wrapped, self._wrapped = self._wrapped, []
         for _, filtered in wrapped:
-            self._publisher.removeObserver(filtered)
+            self.publisher.removeObserver(filtered)
         for observer, _ in wrapped:
-            self._publisher.addObserver(observer)
+            self.publisher.addObserver(observer)
