@@ -483,21 +483,6 @@ class DefaultAgentTests(SynchronousTestCase):
         self.assertEqual(pool.maxPersistentPerHost, 7)
         self.assertFalse(pool.retryAutomatically)
 
-    def test_makePoolPatchesNothing(self) -> None:
-        """
-        L{make_pool} leaves Twisted's HTTP client logging to the global
-        publisher (the process's log observer filters it), and its pool
-        makes Twisted's own connection factories.
-        """
-        from twisted.logger import globalLogPublisher
-        from twisted.web._newclient import HTTPClientParser
-
-        pool = make_pool(MemoryReactorClock())
-        logger = HTTPClientParser._log  # type: ignore[attr-defined]
-        self.assertIs(logger.observer, globalLogPublisher)
-        self.assertEqual(logger.namespace, "twisted.web._newclient.HTTPClientParser")
-        self.assertIs(pool._factory, HTTPConnectionPool._factory)  # type: ignore[attr-defined]
-
 
 class NodeKeyTests(SynchronousTestCase):
     def test_nodeKey(self) -> None:

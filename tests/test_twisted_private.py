@@ -696,6 +696,25 @@ class QuietTwistedLoggingTests(SynchronousTestCase):
         publisher(noise)
         self.assertEqual(seen, [warning, noise])
 
+    def test_makePoolPatchesNothing(self) -> None:
+        """
+        The node client's pool leaves Twisted's HTTP client logging to the
+        global publisher (the process's observer filters it) and makes
+        Twisted's own connection factories: nothing is patched
+        process-wide.
+        """
+        from twisted.logger import globalLogPublisher
+        from twisted.web.client import HTTPConnectionPool
+        from twisted.web._newclient import HTTPClientParser
+
+        from twisted_proxy.backend.nodeclient import make_pool
+
+        pool = make_pool(MemoryReactorClock())
+        logger = HTTPClientParser._log  # type: ignore[attr-defined]
+        self.assertIs(logger.observer, globalLogPublisher)
+        self.assertEqual(logger.namespace, QUIET_NAMESPACES[0])
+        self.assertIs(pool._factory, HTTPConnectionPool._factory)  # type: ignore[attr-defined]
+
     def test_clientParserLoggerQuieted(self) -> None:
         """
         What Twisted's HTTP client parser logs at info level is dropped by
