@@ -19,7 +19,7 @@ setup(
     + ["twisted.plugins"],
     package_data={"twisted_proxy": ["py.typed"]},
     install_requires=[
-        "twisted[tls]>=23.10",
+        "twisted[tls]>=23.10,<27",
         "treq>=23.11",
         "txredisapi>=1.6.0",
         "zope.interface>=6",

@@ -19,6 +19,7 @@ import twisted_proxy_aio
 #: web front end finds plugins through twisted.plugin, so it may name the
 #: plugins package for that, and nothing below it may name a layer above.
 ALLOWED: dict[str, frozenset[str]] = {
+    "_twisted": frozenset(),
     "interfaces": frozenset(),
     "config": frozenset(),
     "swift": frozenset({"config", "interfaces"}),
@@ -27,9 +28,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     "controllers": frozenset({"backend", "info", "swift", "config", "interfaces"}),
     "plugins": frozenset({"controllers", "backend", "info", "swift", "config", "interfaces"}),
     "web": frozenset({"plugins", "controllers", "backend", "info", "swift", "config",
-                      "interfaces"}),
+                      "interfaces", "_twisted"}),
     "service": frozenset({"web", "plugins", "controllers", "backend", "info", "swift",
-                          "config", "interfaces"}),
+                          "config", "interfaces", "_twisted"}),
 }
 
 

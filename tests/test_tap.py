@@ -4,13 +4,16 @@ Tests for L{twisted_proxy.service.tap}'s command-line options.
 
 from __future__ import annotations
 
+import array
 import os
 
+from twisted.logger import globalLogPublisher
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
+from twisted_proxy._twisted import QuietTwistedLogging
 from twisted_proxy.config import ProxyConfig, ProxySettings
-from twisted_proxy.service.tap import Options, _endpoint_description
+from twisted_proxy.service.tap import Options, _endpoint_description, makeService
 
 _CONFIG = """\
 [DEFAULT]
@@ -143,6 +146,7 @@ class OptionsTests(SynchronousTestCase):
             "tcp:8080:color=blue",
             "tcp:65536",
             "tcp:-1",
+            "tcp6:port=70000:interface=\\:\\:1",
             "8080",
             f"ssl:443:privateKey={os.path.abspath(self.mktemp())}.pem",
         ):
@@ -172,3 +176,39 @@ class EndpointDescriptionTests(SynchronousTestCase):
         """
         settings = ProxySettings(bind_ip="::1", bind_port=80)
         self.assertEqual(_endpoint_description(settings), "tcp:80:interface=\\:\\:1")
+
+
+class MakeServiceTests(SynchronousTestCase):
+    """
+    Tests for L{makeService}, over a one-device cluster's rings (nothing
+    listens or starts).
+    """
+
+    def setUp(self) -> None:
+        from swift.common.ring import RingData
+
+        swift_dir = os.path.abspath(self.mktemp())
+        os.makedirs(swift_dir)
+        with open(os.path.join(swift_dir, "swift.conf"), "w") as handle:
+            handle.write("[swift-hash]\nswift_hash_path_suffix = s\n"
+                         "swift_hash_path_prefix = p\n\n"
+                         "[storage-policy:0]\nname = gold\ndefault = yes\n")
+        device = {"id": 0, "region": 1, "zone": 1, "ip": "127.0.0.1", "port": 6200,
+                  "device": "d0", "weight": 1.0}
+        for ring in ("account", "container", "object"):
+            RingData([array.array("H", [0, 0])], [dict(device)], 31).save(
+                os.path.join(swift_dir, f"{ring}.ring.gz"))
+        path = os.path.join(swift_dir, "proxy-server.conf")
+        with open(path, "w") as handle:
+            handle.write(_CONFIG.replace("[DEFAULT]\n", f"[DEFAULT]\nswift_dir = {swift_dir}\n"))
+        self.options = Options()
+        self.options.parseOptions(["--config", path])
+
+    def test_quietsTwistedClientLogs(self) -> None:
+        """
+        The first service started filters the observers twistd set up on
+        the global log publisher.
+        """
+        services = list(makeService(self.options))  # type: ignore[call-overload]
+        self.assertIsInstance(services[0], QuietTwistedLogging)
+        self.assertIs(services[0].publisher, globalLogPublisher)

@@ -19,13 +19,11 @@ import treq
 from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.error import ConnectingCancelledError
 from twisted.internet.interfaces import IReactorTime
-from twisted.logger import ILogObserver, Logger, LogLevel, globalLogPublisher
 from twisted.python.failure import Failure
-from twisted.web._newclient import HTTPClientParser
-from twisted.web.client import Agent, HTTPConnectionPool, _HTTP11ClientFactory
+from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IBodyProducer, IResponse
-from zope.interface import implementer, provider
+from zope.interface import implementer
 
 from twisted_proxy.interfaces import INodeClient
 from twisted_proxy.swift.http import HeaderDict, wsgi_str
@@ -84,42 +82,19 @@ def read_body(response: IResponse) -> "Deferred[bytes]":
     return treq.content(response)  # type: ignore[no-any-return]
 
 
-@provider(ILogObserver)
-def _warnings_only(event: dict[str, Any]) -> None:
-    level = event.get("log_level")
-    if level is not None and level >= LogLevel.warn:
-        globalLogPublisher(event)
-
-
-def quiet_client_parser() -> None:
-    """
-    Keep Twisted's HTTP client parser to warnings. The proxy asks object
-    servers for C{100 Continue} on purpose, and the parser logs every
-    interim response it skips at info level: three lines per object PUT.
-    """
-    HTTPClientParser._log = Logger(  # type: ignore[attr-defined]
-        namespace="twisted.web._newclient.HTTPClientParser", observer=_warnings_only)
-
-
 def make_pool(reactor: Any, per_host: int = 20) -> HTTPConnectionPool:
     """
     A persistent connection pool for storage nodes.
+
+    Its connections log at info level as they start and stop, and skip each
+    C{100 Continue} with another info line; the process's log observer
+    drops those (L{twisted_proxy._twisted.quiet_observer}).
     """
-    quiet_client_parser()
     pool = HTTPConnectionPool(reactor, persistent=True)
-    pool._factory = _QuietClientFactory  # type: ignore[attr-defined]
     pool.maxPersistentPerHost = per_host
     pool.cachedConnectionTimeout = 120
     pool.retryAutomatically = False
     return pool
-
-
-class _QuietClientFactory(_HTTP11ClientFactory):
-    """
-    A connection factory that does not log every connection it makes.
-    """
-
-    noisy = False
 
 
 @implementer(INodeClient)

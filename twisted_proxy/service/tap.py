@@ -12,11 +12,13 @@ from twisted.application import service
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IListeningPort
+from twisted.internet.protocol import Factory
 from twisted.internet.testing import MemoryReactor
-from twisted.logger import Logger
+from twisted.logger import Logger, globalLogPublisher
 from twisted.plugin import getPlugins
 from twisted.python import usage
 
+from twisted_proxy._twisted import QuietTwistedLogging
 from twisted_proxy.config import ConfigError, ProxyConfig, ProxySettings, load_config
 from twisted_proxy.interfaces import IProxyEnvironment
 from twisted_proxy.service.build import build_proxy_service
@@ -70,16 +72,20 @@ def _check_endpoint(description: str) -> None:
         bad arguments, unreadable TLS files) or names a TCP port outside
         0-65535.
     """
+    reactor = MemoryReactor()
     try:
-        endpoint = serverFromString(MemoryReactor(), description)
+        endpoint = serverFromString(reactor, description)
     except Exception as error:
         # Endpoint parsers raise whatever their argument handling raises
         # (ValueError, TypeError, OSError for TLS files, ...).
         problem = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise usage.UsageError(f"--port {description!r}: {problem}")
-    port = getattr(endpoint, "_port", None)
-    if isinstance(port, int) and not 0 <= port <= 65535:
-        raise usage.UsageError(f"--port {description!r}: {port} is not a TCP port")
+    # Listening on a memory reactor only records the port asked for.
+    endpoint.listen(Factory()).addErrback(lambda _: None)
+    ports = [server[0] for server in reactor.tcpServers + reactor.sslServers]
+    for port in ports:
+        if isinstance(port, int) and not 0 <= port <= 65535:
+            raise usage.UsageError(f"--port {description!r}: {port} is not a TCP port")
 
 
 def _endpoint_description(settings: ProxySettings) -> str:
@@ -151,6 +157,8 @@ def makeService(options: Options) -> service.IService:
     config: ProxyConfig = options["parsed"]
     settings: ProxySettings = options["settings"]
     top = ProxyService()
+    # Started once twistd's log observer is in place.
+    QuietTwistedLogging(globalLogPublisher).setServiceParent(top)
     swift_dir = None
     waits: list[Callable[[], Deferred[None]]] = []
     for environment in getPlugins(IProxyEnvironment):

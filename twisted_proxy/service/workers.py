@@ -404,7 +404,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--redis-url")
     options = parser.parse_args(argv)
 
-    globalLogBeginner.beginLoggingTo([worker_log_observer(sys.stdout)],
+    from twisted_proxy._twisted import quiet_observer
+
+    globalLogBeginner.beginLoggingTo([quiet_observer(worker_log_observer(sys.stdout))],
                                      redirectStandardIO=False)
     reactor: Any = global_reactor
     config = load_config(options.config)

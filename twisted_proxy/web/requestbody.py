@@ -7,6 +7,11 @@ file) before the resource sees the request. L{RequestBody} instead hands each
 chunk on as it comes off the connection, and stops reading from the client
 while its consumer (the upload fan-out to the storage nodes) is full, so a
 multi-gigabyte upload needs no more memory than a few chunks.
+
+It pauses the client through its own holder of the channel's
+L{twisted_proxy._twisted.ReadGate}, so the channel resuming its own reads
+after a response does not resume what the body paused, nor the other way
+round.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
+from twisted_proxy._twisted import IStreamingBody
 from twisted_proxy.swift.http import ClientGone
 
 __all__ = ["RequestBody", "HOLD_LIMIT"]
@@ -27,20 +33,21 @@ __all__ = ["RequestBody", "HOLD_LIMIT"]
 HOLD_LIMIT = 256 * 1024
 
 
-@implementer(IBodyProducer, IPushProducer)
+@implementer(IBodyProducer, IPushProducer, IStreamingBody)
 class RequestBody:
     """
     The body of one request, produced into whichever consumer starts it.
 
-    @param transport: the client connection, an L{IPushProducer} that is
-        paused while the consumer cannot take more.
+    @param reading: reading from the client connection, an L{IPushProducer}
+        paused while the consumer cannot take more and resumed when it can:
+        this body's own holder of the channel's read gate.
     @param length: the declared body length, or C{None} for a chunked body.
     @ivar received: bytes received from the client so far.
     @ivar complete: whether the whole body has arrived.
     """
 
-    def __init__(self, transport: IPushProducer, length: Optional[int]) -> None:
-        self._transport = transport
+    def __init__(self, reading: IPushProducer, length: Optional[int]) -> None:
+        self._reading = reading
         self.length = UNKNOWN_LENGTH if length is None else length
         self.received = 0
         self.complete = False
@@ -50,7 +57,7 @@ class RequestBody:
         self._consumer: Optional[IConsumer] = None
         self._done: Optional[Deferred[None]] = None
         self._consumerPaused = False
-        self._transportPaused = False
+        self._readingPaused = False
         self._stopped = False
         self.started: Deferred[None] = Deferred()
 
@@ -67,7 +74,7 @@ class RequestBody:
             self._held.append(data)
             self._heldBytes += len(data)
             if self._heldBytes > HOLD_LIMIT:
-                self._updateTransport()
+                self._updateReading()
             return
         self._consumer.write(data)
 
@@ -76,6 +83,9 @@ class RequestBody:
         The client sent the whole body.
         """
         self.complete = True
+        # Nothing more to read: a pause for a slow consumer must not outlive
+        # the body, or the connection's next request would never be read.
+        self._updateReading()
         if self._consumer is not None and not self._held:
             self._finish()
 
@@ -114,16 +124,16 @@ class RequestBody:
         if self.complete:
             self._finish()
         else:
-            self._updateTransport()
+            self._updateReading()
         return done
 
     def pauseProducing(self) -> None:
         self._consumerPaused = True
-        self._updateTransport()
+        self._updateReading()
 
     def resumeProducing(self) -> None:
         self._consumerPaused = False
-        self._updateTransport()
+        self._updateReading()
 
     def stopProducing(self) -> None:
         """
@@ -135,7 +145,7 @@ class RequestBody:
         self._held = []
         self._heldBytes = 0
         self._consumerPaused = False
-        self._updateTransport()
+        self._updateReading()
 
     # -- internals --------------------------------------------------------
 
@@ -144,16 +154,16 @@ class RequestBody:
         if done is not None:
             done.callback(None)
 
-    def _updateTransport(self) -> None:
+    def _updateReading(self) -> None:
         if self._stopped or self.complete:
             wanted = False
         elif self._consumer is None:
             wanted = self._heldBytes > HOLD_LIMIT
         else:
             wanted = self._consumerPaused
-        if wanted and not self._transportPaused:
-            self._transportPaused = True
-            self._transport.pauseProducing()
-        elif not wanted and self._transportPaused:
-            self._transportPaused = False
-            self._transport.resumeProducing()
+        if wanted and not self._readingPaused:
+            self._readingPaused = True
+            self._reading.pauseProducing()
+        elif not wanted and self._readingPaused:
+            self._readingPaused = False
+            self._reading.resumeProducing()

@@ -7,31 +7,27 @@ writes the L{SwiftResponse} back, streaming bodies with backpressure.
 
 from __future__ import annotations
 
-import io
-import re
 from typing import Any, Callable, Optional
 
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web import http, server
+from twisted.web import server
 from twisted.web.client import FileBodyProducer
 from twisted.web.iweb import IBodyProducer
 from twisted.web.resource import Resource
 from zope.interface import implementer
 
+from twisted_proxy._twisted import StreamingChannel, StreamingRequest, is_disconnected
 from twisted_proxy.interfaces import IProxyApplication
 from twisted_proxy.swift.constraints import filter_inbound_headers
 from twisted_proxy.swift.http import HeaderDict, SwiftRequest, SwiftResponse, wsgi_str
 from twisted_proxy.web.requestbody import RequestBody
 
-__all__ = ["ProxyRequest", "ProxyResource", "ProxySite", "to_swift_request"]
+__all__ = ["ProxyChannel", "ProxyRequest", "ProxyResource", "ProxySite", "to_swift_request"]
 
 _log = Logger()
-
-_REQUEST_LINE = re.compile(rb"^([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([\x21-\x7e]+) (HTTP/1\.[01])$")
-_UNSAFE_TARGET_BYTE = re.compile(rb"[^\x21-\x7e]")
 
 
 #: Bytes read from a client socket at once. Twisted reads 64 KiB; larger
@@ -41,16 +37,10 @@ _UNSAFE_TARGET_BYTE = re.compile(rb"[^\x21-\x7e]")
 READ_SIZE = 256 * 1024
 
 
-class ProxyChannel(http.HTTPChannel):
+class ProxyChannel(StreamingChannel):
     """
-    An HTTP/1.1 channel that accepts what Swift's own server accepts and
-    Twisted's parser does not:
-
-      - a request target holding raw (unquoted) bytes outside printable
-        ASCII, as Swift clients send UTF-8 object names: those bytes are
-        percent-encoded, which names the same path;
-      - a list of transfer codings, answered with 501 as Swift does rather
-        than 400.
+    The proxy's HTTP/1.1 channel: a L{StreamingChannel} reading
+    L{READ_SIZE} bytes at a time.
     """
 
     def connectionMade(self) -> None:
@@ -58,118 +48,25 @@ class ProxyChannel(http.HTTPChannel):
         if self.transport is not None and hasattr(self.transport, "bufferSize"):
             self.transport.bufferSize = READ_SIZE
 
-    def lineReceived(self, line: bytes) -> None:
-        match = _REQUEST_LINE.match(line)
-        if match is None and b" HTTP/1." in line and b":" not in line.split(b" ", 1)[0]:
-            method, _, rest = line.partition(b" ")
-            target, _, version = rest.rpartition(b" ")
-            quoted = _UNSAFE_TARGET_BYTE.sub(
-                lambda m: b"%%%02X" % m.group(0)[0], target)
-            candidate = b" ".join((method, quoted, version))
-            if _REQUEST_LINE.match(candidate):
-                line = candidate
-        super().lineReceived(line)
 
-    def headerReceived(self, line: bytes) -> bool:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"transfer-encoding" and b"," in value:
-            assert self.transport is not None
-            self.transport.write(
-                b"HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\n"
-                b"Connection: close\r\n\r\n"
-            )
-            self.transport.loseConnection()
-            return False
-        return bool(super().headerReceived(line))
-
-
-    def _send100Continue(self) -> None:
-        request = self.requests[-1] if self.requests else None
-        if isinstance(request, ProxyRequest) and request.streamingBody is not None:
-            # Sent once something starts reading the body, as Swift does:
-            # a request refused early never invites the body.
-            return
-        super()._send100Continue()
-
-    def allContentReceived(self) -> None:
-        if not self.requests:
-            # The request was answered (and the connection is closing)
-            # before its body was complete.
-            return
-        super().allContentReceived()
-
-
-class ProxyRequest(server.Request):
+class ProxyRequest(StreamingRequest):
     """
     A request whose responses carry no default C{Content-Type} and no
-    C{Server} header, as Swift's, and whose PUT body streams: processing
-    starts as soon as the headers are in, and the body is a L{RequestBody}
-    fed chunk by chunk from the connection.
-
-    @ivar streamingBody: the streaming body, or C{None} when twisted.web
-        collects the body before processing (requests other than PUT, and
-        empty bodies).
+    C{Server} header, as Swift's, and whose PUT body streams into a
+    L{RequestBody}.
     """
 
     defaultContentType = None
-    streamingBody: Optional[RequestBody] = None
 
-    def gotLength(self, length: Optional[int]) -> None:
-        channel = self.channel
-        command = getattr(channel, "_command", b"")
-        if command.upper() != b"PUT" or length == 0 or channel.transport is None:
-            super().gotLength(length)
-            return
-        self.content = io.BytesIO()
-        body = RequestBody(channel.transport, length)  # type: ignore[arg-type]
-        self.streamingBody = body
-        expect = self.requestHeaders.getRawHeaders(b"expect") or [b""]
-        if expect[0].lower() == b"100-continue" and channel._version == b"HTTP/1.1":
-            body.started.addCallback(self._continue)
-        # Let the channel finish with the headers before the resource runs.
-        channel.callLater(  # type: ignore[call-arg]
-            0, self._processStreaming, command, channel._path, channel._version
-        )
-
-    def _continue(self, _: object) -> None:
-        if not self.startedWriting and not self._disconnected:
-            assert self.channel is not None and self.channel.transport is not None
-            self.channel.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-
-    def _processStreaming(self, command: bytes, uri: bytes, version: bytes) -> None:
-        if self._disconnected:
-            return
-        self.method, self.uri, self.clientproto = command, uri, version
-        self.path = uri.split(b"?", 1)[0]
-        self.args = {}
-        self.process()
-
-    def handleContentChunk(self, data: bytes) -> None:
-        if self.streamingBody is not None:
-            self.streamingBody.dataReceived(data)
-        else:
-            super().handleContentChunk(data)
-
-    def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
-        if self.streamingBody is not None:
-            self.streamingBody.bodyComplete()
-            return
-        super().requestReceived(command, path, version)
-
-    def write(self, data: bytes) -> None:
-        body = self.streamingBody
-        if not self.startedWriting and body is not None and not body.complete:
-            # Answered before the body arrived: what is left of it cannot
-            # be told from a next request, so the connection closes after.
-            assert self.channel is not None
-            self.channel.persistent = False
-            self.responseHeaders.setRawHeaders(b"Connection", [b"close"])
-        super().write(data)
-
-    def connectionLost(self, reason: Failure) -> None:
-        super().connectionLost(reason)
-        if self.streamingBody is not None:
-            self.streamingBody.connectionLost(reason)
+    def bodyReceiver(self, method: bytes, length: Optional[int],
+                     reading: IPushProducer) -> Optional[RequestBody]:
+        """
+        A L{RequestBody} for a PUT; other bodies (a POST's metadata, a bulk
+        delete's list) are small and collected first.
+        """
+        if method.upper() != b"PUT":
+            return None
+        return RequestBody(reading, length)
 
 
 def _request_body(request: server.Request) -> Optional[IBodyProducer]:
@@ -214,7 +111,7 @@ def to_swift_request(request: server.Request) -> SwiftRequest:
             "wsgi.url_scheme": "https" if request.isSecure() else "http",
             "HTTP_HOST": host,
             "REMOTE_ADDR": client_ip,
-            "SERVER_NAME": request.getRequestHostname().decode("latin-1"),
+            "SERVER_NAME": wsgi_str(request.getRequestHostname()),
             "SERVER_PORT": str(getattr(request.getHost(), "port", "")),
         }
     )
@@ -268,7 +165,7 @@ class ProxyResource(Resource):
         swift_request: SwiftRequest,
         state: dict[str, Any],
     ) -> Optional[Deferred[None]]:
-        if request._disconnected:  # type: ignore[attr-defined]
+        if is_disconnected(request):
             if not isinstance(response.body, bytes):
                 response.body.stopProducing()
             return None
@@ -300,7 +197,7 @@ class ProxyResource(Resource):
 
         def done(_: Any) -> None:
             state["body"] = None
-            if not request._disconnected:  # type: ignore[attr-defined]
+            if not is_disconnected(request):
                 request.unregisterProducer()
                 request.finish()
 
@@ -320,7 +217,7 @@ class ProxyResource(Resource):
         if failure.check(CancelledError):
             return
         _log.failure("Unhandled error answering a request", failure)
-        if request._disconnected:  # type: ignore[attr-defined]
+        if is_disconnected(request):
             return
         if request.startedWriting:  # type: ignore[attr-defined]
             _abort(request)

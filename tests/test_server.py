@@ -1,0 +1,214 @@
+"""
+Tests for L{twisted_proxy.web.server}: the proxy's site driven over a
+L{StringTransport}, with an application double answering each request.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred
+from twisted.internet.error import ConnectionDone
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
+
+from tests.doubles import Collector, StoredBody
+from twisted_proxy.interfaces import IProxyApplication
+from twisted_proxy.swift.http import SwiftRequest, SwiftResponse
+from twisted_proxy.web.requestbody import RequestBody
+from twisted_proxy.web.server import (
+    READ_SIZE,
+    ProxyChannel,
+    ProxyResource,
+    ProxySite,
+)
+
+
+@implementer(IProxyApplication)
+class HeldApp:
+    """
+    The pipeline: keeps each request with the L{Deferred} to answer it by.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[SwiftRequest, Deferred[SwiftResponse]]] = []
+        self.before: Optional[Callable[[], object]] = None
+
+    def __call__(self, request: SwiftRequest) -> "Deferred[SwiftResponse]":
+        d: Deferred[SwiftResponse] = Deferred()
+        self.calls.append((request, d))
+        if self.before is not None:
+            self.before()
+        return d
+
+
+class _BufferedTransport(StringTransport):
+    bufferSize = 65536
+
+
+class ProxySiteTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = MemoryReactorClock()
+        self.app = HeldApp()
+        self.site = ProxySite(ProxyResource(self.app, self.clock), reactor=self.clock,
+                              timeout=None)
+        self.channel = self.site.buildProtocol(IPv4Address("TCP", "10.1.1.1", 4000))
+        assert isinstance(self.channel, ProxyChannel)
+        self.transport = _BufferedTransport()
+        self.channel.makeConnection(self.transport)
+
+    def send(self, data: bytes) -> None:
+        self.channel.dataReceived(data)
+        self.clock.advance(0)
+
+    def written(self) -> bytes:
+        data = self.transport.value()
+        self.transport.clear()
+        return data
+
+    def reading(self) -> str:
+        return str(self.transport.producerState)
+
+    def test_readSize(self) -> None:
+        """
+        The channel reads L{READ_SIZE} bytes at a time.
+        """
+        self.assertEqual(self.transport.bufferSize, READ_SIZE)
+
+    def test_putStreams(self) -> None:
+        """
+        A PUT reaches the pipeline before its body, which is a
+        L{RequestBody}; a POST's body is collected first.
+        """
+        self.send(b"PUT /v1/a/c/o HTTP/1.1\r\nHost: p\r\nContent-Length: 4\r\n\r\n")
+        [(request, _)] = self.app.calls
+        self.assertIsInstance(request.body, RequestBody)
+        self.send(b"POST /v1/a/c/o HTTP/1.1\r\nContent-Length: 2\r\n\r\nab")
+        self.assertEqual(len(self.app.calls), 1)
+
+    def test_environ(self) -> None:
+        """
+        The Swift request carries the client's address and the server name
+        from C{Host}, latin-1 decoded as WSGI does.
+        """
+        self.send(b"GET /v1/a HTTP/1.1\r\nHost: caf\xe9.example:8080\r\n\r\n")
+        [(request, _)] = self.app.calls
+        self.assertEqual(request.client_ip, self.transport.getPeer().host)
+        self.assertEqual(request.environ["SERVER_NAME"], "caf\xe9.example")
+        self.assertEqual(request.environ["HTTP_HOST"], "caf\xe9.example:8080")
+
+    def test_noServerNoContentType(self) -> None:
+        """
+        Responses carry no C{Server} and no default C{Content-Type}.
+        """
+        self.send(b"GET /v1/a HTTP/1.1\r\nHost: p\r\n\r\n")
+        self.app.calls[0][1].callback(SwiftResponse(204))
+        response = self.written().lower()
+        self.assertTrue(response.startswith(b"http/1.1 204 "))
+        self.assertNotIn(b"server:", response)
+        self.assertNotIn(b"content-type:", response)
+
+    def test_continueWhenUploadStarts(self) -> None:
+        """
+        C{100 Continue} goes out when the pipeline starts reading the body.
+        """
+        self.send(b"PUT /v1/a/c/o HTTP/1.1\r\nContent-Length: 4\r\n"
+                  b"Expect: 100-continue\r\n\r\n")
+        self.assertEqual(self.written(), b"")
+        request, answer = self.app.calls[0]
+        assert request.body is not None
+        consumer = Collector()
+        done = request.body.startProducing(consumer)
+        self.assertEqual(self.written(), b"HTTP/1.1 100 Continue\r\n\r\n")
+        self.send(b"data")
+        self.successResultOf(done)
+        self.assertEqual(consumer.data, b"data")
+        answer.callback(SwiftResponse(201))
+        self.assertTrue(self.written().startswith(b"HTTP/1.1 201 "))
+
+    def test_slowBackendKeepsUploadPaused(self) -> None:
+        """
+        An upload paused by a slow backend stays paused when the transport
+        lets the channel write again after the C{100 Continue}.
+        """
+        self.send(b"PUT /v1/a/c/o HTTP/1.1\r\nContent-Length: 8\r\n"
+                  b"Expect: 100-continue\r\n\r\n")
+        request, _ = self.app.calls[0]
+        assert request.body is not None
+        backend = Collector(request.body, pause_after=2)
+        request.body.startProducing(backend)
+        self.send(b"ab")
+        self.assertEqual(self.reading(), "paused")
+        assert self.transport.producer is not None
+        self.transport.producer.pauseProducing()
+        self.transport.producer.resumeProducing()
+        self.assertEqual(self.reading(), "paused")
+        request.body.resumeProducing()  # type: ignore[attr-defined]
+        self.assertEqual(self.reading(), "producing")
+
+    def test_nextRequestAfterPausedUpload(self) -> None:
+        """
+        A body that ends while its backend is paused does not keep the
+        connection from reading the next request.
+        """
+        self.send(b"PUT /v1/a/c/o HTTP/1.1\r\nContent-Length: 4\r\n\r\n")
+        request, answer = self.app.calls[0]
+        assert request.body is not None
+        request.body.startProducing(Collector(request.body, pause_after=1))
+        self.send(b"data")
+        self.assertEqual(self.reading(), "producing")
+        answer.callback(SwiftResponse(201))
+        self.send(b"GET /v1/a HTTP/1.1\r\n\r\n")
+        self.assertEqual(len(self.app.calls), 2)
+        self.assertEqual(self.reading(), "producing")
+
+    def leaveThen(self, outcome: Callable[[Deferred[SwiftResponse]], object]) -> None:
+        """
+        The client leaves while the pipeline handles its request, which
+        then comes to C{outcome} at once.
+        """
+        def before() -> None:
+            self.channel.connectionLost(Failure(ConnectionDone()))
+            outcome(self.app.calls[-1][1])
+
+        self.app.before = before
+        self.send(b"GET /v1/a/c/o HTTP/1.1\r\n\r\n")
+
+    def test_clientGoneBeforeAnswer(self) -> None:
+        """
+        An answer for a client that left is not written, and its body is
+        stopped.
+        """
+        body = StoredBody(b"data")
+        self.leaveThen(lambda d: d.callback(SwiftResponse(200, {}, body)))
+        self.assertTrue(body.stopped)
+        self.assertFalse(body.started)
+        self.assertEqual(self.written(), b"")
+
+    def test_clientGoneBeforeFailure(self) -> None:
+        """
+        A pipeline failure for a client that left writes nothing.
+        """
+        self.leaveThen(lambda d: d.errback(RuntimeError("boom")))
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        self.assertEqual(self.written(), b"")
+
+    def test_failureIs500(self) -> None:
+        self.send(b"GET /v1/a/c/o HTTP/1.1\r\n\r\n")
+        self.app.calls[0][1].errback(RuntimeError("boom"))
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        self.assertTrue(self.written().startswith(b"HTTP/1.1 500 "))
+
+    def test_streamedAnswerClientGone(self) -> None:
+        """
+        A streamed answer whose client leaves mid-body is stopped and the
+        request is not finished.
+        """
+        self.send(b"GET /v1/a/c/o HTTP/1.1\r\n\r\n")
+        body = StoredBody(b"data", hold=True)
+        self.app.calls[0][1].callback(SwiftResponse(200, {"Content-Length": "4"}, body))
+        self.channel.connectionLost(Failure(ConnectionDone()))
+        self.assertTrue(body.stopped)

@@ -1,0 +1,731 @@
+"""
+Tests for L{twisted_proxy._twisted}: the channel and request that stream
+request bodies, the read gate they share, and the log filter, each driven
+over L{StringTransport} or L{twisted.test.iosim} (no sockets, no reactor).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred
+from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IPushProducer
+from twisted.internet.protocol import Protocol
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.logger import LogLevel, LogPublisher
+from twisted.python.failure import Failure
+from twisted.test import iosim
+from twisted.trial.unittest import SynchronousTestCase
+from twisted.web import server
+from twisted.web.resource import Resource
+from zope.interface import implementer
+from zope.interface.verify import verifyObject
+
+from twisted_proxy._twisted import (
+    QUIET_NAMESPACES,
+    IStreamingBody,
+    QuietTwistedClient,
+    QuietTwistedLogging,
+    ReadGate,
+    StreamingChannel,
+    StreamingRequest,
+    is_disconnected,
+    quiet_observer,
+)
+
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+@implementer(IStreamingBody)
+class RecordingBody:
+    """
+    A streaming body that keeps what it is given, reading through
+    C{reading} (a holder of the channel's read gate).
+    """
+
+    def __init__(self, reading: IPushProducer, length: Optional[int]) -> None:
+        self.reading = reading
+        self.length = length
+        self.started: Deferred[None] = Deferred()
+        self.complete = False
+        self.chunks: list[bytes] = []
+        self.lost: Optional[Failure] = None
+
+    def dataReceived(self, data: bytes) -> None:
+        self.chunks.append(data)
+
+    def bodyComplete(self) -> None:
+        self.complete = True
+
+    def connectionLost(self, reason: Failure) -> None:
+        self.lost = reason
+
+    def read(self) -> None:
+        """
+        Something starts reading the body.
+        """
+        self.started.callback(None)
+
+
+class RecordingRequest(StreamingRequest):
+    """
+    A request that streams PUT bodies into a L{RecordingBody}.
+    """
+
+    def bodyReceiver(self, method: bytes, length: Optional[int],
+                     reading: IPushProducer) -> Optional[RecordingBody]:
+        if method != b"PUT":
+            return None
+        return RecordingBody(reading, length)
+
+
+class HeldResource(Resource):
+    """
+    Keeps every request it is given unanswered, for the test to answer.
+    """
+
+    isLeaf = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[server.Request] = []
+
+    def render(self, request: server.Request) -> Any:
+        self.requests.append(request)
+        return server.NOT_DONE_YET
+
+
+def answer(request: server.Request, code: int = 201, body: bytes = b"") -> None:
+    request.setResponseCode(code)
+    request.setHeader(b"Content-Length", b"%d" % len(body))
+    if body:
+        request.write(body)
+    request.finish()
+
+
+def put(length: int, *headers: bytes, version: bytes = b"HTTP/1.1") -> bytes:
+    lines = [b"PUT /v1/a/c/o " + version, b"Host: proxy",
+             b"Content-Length: %d" % length, *headers]
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+class _ChannelTestCase(SynchronousTestCase):
+    """
+    A L{StreamingChannel} of a site whose resource holds each request,
+    connected to a L{StringTransport}.
+    """
+
+    def setUp(self) -> None:
+        self.clock = MemoryReactorClock()
+        self.resource = HeldResource()
+        self.site = server.Site(self.resource, reactor=self.clock, timeout=None)
+        self.site.requestFactory = RecordingRequest
+        self.site.protocol = StreamingChannel  # type: ignore[assignment]
+        self.channel = self.connect()
+
+    def connect(self) -> StreamingChannel:
+        channel = self.site.buildProtocol(IPv4Address("TCP", "10.0.0.1", 50000))
+        assert isinstance(channel, StreamingChannel)
+        self.transport = StringTransport()
+        channel.makeConnection(self.transport)
+        return channel
+
+    def send(self, data: bytes) -> None:
+        self.channel.dataReceived(data)
+        self.clock.advance(0)
+
+    def body(self, index: int = -1) -> RecordingBody:
+        body = self.resource.requests[index].streamingBody  # type: ignore[attr-defined]
+        assert isinstance(body, RecordingBody)
+        return body
+
+    def written(self) -> bytes:
+        data = self.transport.value()
+        self.transport.clear()
+        return data
+
+
+class ReadGateTests(SynchronousTestCase):
+    """
+    Tests for L{ReadGate}.
+    """
+
+    def setUp(self) -> None:
+        self.transport = StringTransport()
+        self.gate = ReadGate(self.transport)
+
+    def test_interfaces(self) -> None:
+        self.assertTrue(verifyObject(IPushProducer, self.gate))
+        self.assertTrue(verifyObject(IPushProducer, self.gate.holder()))
+
+    def test_pausedWhileAnyoneHolds(self) -> None:
+        """
+        The transport is paused while the channel or any holder wants it
+        paused, and resumes when the last lets go.
+        """
+        body = self.gate.holder()
+        body.pauseProducing()
+        self.assertEqual(self.transport.producerState, "paused")
+        self.gate.pauseProducing()
+        body.resumeProducing()
+        self.assertEqual(self.transport.producerState, "paused")
+        self.assertTrue(self.gate.paused)
+        self.gate.resumeProducing()
+        self.assertEqual(self.transport.producerState, "producing")
+        self.assertFalse(self.gate.paused)
+
+    def test_resumeWithoutPause(self) -> None:
+        """
+        Resuming what one did not pause resumes nothing: L{HTTPChannel}
+        resumes after every request whether it paused or not.
+        """
+        body = self.gate.holder()
+        body.pauseProducing()
+        self.gate.resumeProducing()
+        self.gate.holder().resumeProducing()
+        self.assertEqual(self.transport.producerState, "paused")
+
+    def test_pauseTwice(self) -> None:
+        """
+        A holder pausing twice is released by one resume.
+        """
+        body = self.gate.holder()
+        body.pauseProducing()
+        body.pauseProducing()
+        body.resumeProducing()
+        self.assertEqual(self.transport.producerState, "producing")
+
+    def test_holderStops(self) -> None:
+        """
+        A holder that stops producing lets go of the transport, which is
+        not stopped: the connection is the channel's.
+        """
+        body = self.gate.holder()
+        body.pauseProducing()
+        body.stopProducing()
+        self.assertEqual(self.transport.producerState, "producing")
+
+    def test_stopAndUnregister(self) -> None:
+        """
+        The channel's C{stopProducing} and C{unregisterProducer} reach the
+        transport.
+        """
+        self.transport.registerProducer(object(), True)
+        self.gate.unregisterProducer()
+        self.assertIsNone(self.transport.producer)
+        self.gate.stopProducing()
+        self.assertEqual(self.transport.producerState, "stopped")
+
+
+class RequestLineTests(_ChannelTestCase):
+    """
+    Request lines and headers Twisted's parser refuses and Swift accepts.
+    """
+
+    def test_rawUTF8Target(self) -> None:
+        """
+        Raw UTF-8 bytes in the request target are percent-encoded.
+        """
+        self.send(b"GET /v1/a/c/caf\xc3\xa9 x?q=\xe2\x82\xac HTTP/1.1\r\nHost: p\r\n\r\n")
+        [request] = self.resource.requests
+        self.assertEqual(request.uri, b"/v1/a/c/caf%C3%A9%20x?q=%E2%82%AC")
+        self.assertEqual(request.path, b"/v1/a/c/caf%C3%A9%20x")
+
+    def test_printableTargetUnchanged(self) -> None:
+        """
+        A target of printable ASCII is left as sent, percent signs and all.
+        """
+        self.send(b"GET /v1/a/c/%E2%82%AC;x=1 HTTP/1.1\r\nHost: p\r\n\r\n")
+        self.assertEqual(self.resource.requests[0].uri, b"/v1/a/c/%E2%82%AC;x=1")
+
+    def test_headerValueUntouched(self) -> None:
+        """
+        Only the request line is rewritten: a header whose value ends like a
+        request line keeps its raw bytes.
+        """
+        self.send(b"GET /o HTTP/1.1\r\nX-Note: caf\xc3\xa9 HTTP/1.1\r\n\r\n")
+        request = self.resource.requests[0]
+        self.assertEqual(request.requestHeaders.getRawHeaders(b"x-note"),
+                         [b"caf\xc3\xa9 HTTP/1.1"])
+
+    def test_badRequestLine(self) -> None:
+        """
+        What is no request line even once quoted is still a 400.
+        """
+        self.send(b"GET\xc3\xa9 /o HTTP/1.1\r\n\r\n")
+        self.assertTrue(self.transport.value().startswith(b"HTTP/1.1 400 "))
+        self.assertEqual(self.resource.requests, [])
+
+    def test_transferCodingList(self) -> None:
+        """
+        A list of transfer codings is answered C{501} and the connection
+        closes, without the request reaching the resource.
+        """
+        self.send(b"PUT /v1/a/c/o HTTP/1.1\r\nHost: p\r\n"
+                  b"Transfer-Encoding: gzip, chunked\r\n\r\n")
+        self.assertEqual(
+            self.transport.value(),
+            b"HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\n"
+            b"Connection: close\r\n\r\n")
+        self.assertTrue(self.transport.disconnecting)
+        self.assertEqual(self.resource.requests, [])
+
+    def test_singleTransferCoding(self) -> None:
+        """
+        One unknown transfer coding is left to Twisted (C{400}).
+        """
+        self.send(b"PUT /v1/a/c/o HTTP/1.1\r\nHost: p\r\nTransfer-Encoding: gzip\r\n\r\n")
+        self.assertTrue(self.transport.value().startswith(b"HTTP/1.1 400 "))
+
+    def test_requestLine(self) -> None:
+        """
+        L{StreamingChannel.requestLine} is the line of the request being
+        received, and C{None} between requests.
+        """
+        self.assertIsNone(self.channel.requestLine())
+        self.channel.dataReceived(b"PUT /o?x=1 HTTP/1.1\r\n")
+        self.assertEqual(self.channel.requestLine(), (b"PUT", b"/o?x=1", b"HTTP/1.1"))
+        self.channel.dataReceived(b"Content-Length: 1\r\n\r\nx")
+        self.assertIsNone(self.channel.requestLine())
+
+
+class StreamingBodyTests(_ChannelTestCase):
+    """
+    A PUT body reaches its L{IStreamingBody} as it arrives.
+    """
+
+    def test_processedBeforeBody(self) -> None:
+        """
+        The request is processed once its headers are in, with its method,
+        target and version, and its body follows chunk by chunk.
+        """
+        self.send(put(10) + b"abc")
+        [request] = self.resource.requests
+        self.assertEqual((request.method, request.uri, request.path, request.clientproto),
+                         (b"PUT", b"/v1/a/c/o", b"/v1/a/c/o", b"HTTP/1.1"))
+        body = self.body()
+        self.assertEqual((body.length, body.chunks, body.complete), (10, [b"abc"], False))
+        self.send(b"defghij")
+        self.assertEqual(b"".join(body.chunks), b"abcdefghij")
+        self.assertTrue(body.complete)
+        answer(request)
+        self.assertTrue(self.written().startswith(b"HTTP/1.1 201 Created\r\n"))
+        self.assertFalse(self.transport.disconnecting)
+
+    def test_queryString(self) -> None:
+        """
+        The path is the target without its query; no arguments are parsed.
+        """
+        self.send(b"PUT /v1/a/c/o?multipart-manifest=put HTTP/1.1\r\n"
+                  b"Content-Length: 1\r\n\r\n")
+        request = self.resource.requests[0]
+        self.assertEqual(request.path, b"/v1/a/c/o")
+        self.assertEqual(request.uri, b"/v1/a/c/o?multipart-manifest=put")
+        self.assertEqual(request.args, {})
+
+    def test_chunked(self) -> None:
+        """
+        A chunked body streams too, with no length.
+        """
+        self.send(b"PUT /o HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+        body = self.body()
+        self.assertIsNone(body.length)
+        self.assertEqual(body.chunks, [b"abc"])
+        self.send(b"0\r\n\r\n")
+        self.assertTrue(body.complete)
+
+    def test_collectedBodies(self) -> None:
+        """
+        A body the request does not take, and an empty body, are collected
+        by twisted.web before processing, as usual.
+        """
+        self.send(b"POST /o HTTP/1.1\r\nContent-Length: 3\r\n\r\nab")
+        self.assertEqual(self.resource.requests, [])
+        self.send(b"c")
+        [request] = self.resource.requests
+        self.assertIsNone(request.streamingBody)  # type: ignore[attr-defined]
+        self.assertEqual(request.content.read(), b"abc")
+        answer(request)
+        self.send(put(0))
+        self.assertIsNone(self.resource.requests[1].streamingBody)  # type: ignore[attr-defined]
+
+    def test_continueWhenRead(self) -> None:
+        """
+        C{100 Continue} is sent only once something reads the body.
+        """
+        self.send(put(5, b"Expect: 100-continue"))
+        self.assertEqual(len(self.resource.requests), 1)
+        self.assertEqual(self.written(), b"")
+        self.body().read()
+        self.assertEqual(self.written(), CONTINUE)
+        self.send(b"hello")
+        answer(self.resource.requests[0])
+        self.assertTrue(self.written().startswith(b"HTTP/1.1 201 "))
+
+    def test_noContinueForHTTP10(self) -> None:
+        """
+        An HTTP/1.0 client is never sent C{100 Continue}.
+        """
+        self.send(put(5, b"Expect: 100-continue", version=b"HTTP/1.0"))
+        self.body().read()
+        self.assertEqual(self.written(), b"")
+
+    def test_noContinueOnceAnswering(self) -> None:
+        """
+        A body read after the response started gets no C{100 Continue}.
+        """
+        self.send(put(5, b"Expect: 100-continue"))
+        request = self.resource.requests[0]
+        request.setResponseCode(200)
+        request.write(b"")
+        self.written()
+        self.body().read()
+        self.assertEqual(self.written(), b"")
+
+    def test_collectedBodyContinuesAtOnce(self) -> None:
+        """
+        A collected body is invited at once, as Twisted does.
+        """
+        self.send(b"POST /o HTTP/1.1\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n")
+        self.assertEqual(self.written(), CONTINUE)
+
+    def test_earlyAnswerCloses(self) -> None:
+        """
+        A request answered before its body is in never invites the body,
+        tells the client the connection closes, and closes it; the rest of
+        the body, arriving before the close, is not taken for a request.
+        """
+        self.send(put(10, b"Expect: 100-continue") + b"abc")
+        answer(self.resource.requests[0], 413, b"too big")
+        response = self.written()
+        self.assertNotIn(b"100 Continue", response)
+        self.assertTrue(response.startswith(b"HTTP/1.1 413 "))
+        self.assertIn(b"\r\nConnection: close\r\n", response)
+        self.assertTrue(self.transport.disconnecting)
+        self.send(b"defghij" + b"GET / HTTP/1.1\r\n\r\n")
+        self.assertEqual(len(self.resource.requests), 1)
+        self.assertEqual(self.written(), b"")
+
+    def test_answerAfterBodyKeepsConnection(self) -> None:
+        """
+        A request answered once its whole body is in leaves the connection
+        open.
+        """
+        self.send(put(3) + b"abc")
+        answer(self.resource.requests[0])
+        self.assertNotIn(b"Connection: close", self.written())
+        self.assertFalse(self.transport.disconnecting)
+
+    def test_pipelinedAfterStreamedPut(self) -> None:
+        """
+        A request sent right behind a streamed PUT's body is processed once
+        the PUT is answered, and answered after it.
+        """
+        self.send(put(5) + b"hello" + b"GET /next HTTP/1.1\r\nHost: p\r\n\r\n")
+        self.assertEqual(len(self.resource.requests), 1)
+        self.assertEqual(self.body().chunks, [b"hello"])
+        self.assertTrue(self.body().complete)
+        answer(self.resource.requests[0], 201)
+        self.assertEqual(len(self.resource.requests), 2)
+        following = self.resource.requests[1]
+        self.assertEqual((following.method, following.uri), (b"GET", b"/next"))
+        answer(following, 200, b"next")
+        responses = self.written()
+        self.assertLess(responses.index(b"201 Created"), responses.index(b"200 OK"))
+        self.assertTrue(responses.endswith(b"\r\n\r\nnext"))
+
+    def test_clientLeavesMidBody(self) -> None:
+        """
+        A client leaving mid-body fails the body and the request's
+        C{notifyFinish}, and the request is disconnected.
+        """
+        self.send(put(10) + b"abc")
+        request = self.resource.requests[0]
+        finished = request.notifyFinish()
+        self.assertFalse(is_disconnected(request))
+        self.channel.connectionLost(Failure(ConnectionDone()))
+        self.assertIsInstance(self.body().lost, Failure)
+        self.failureResultOf(finished, ConnectionDone)
+        self.assertTrue(is_disconnected(request))
+
+    def test_clientLeavesBeforeProcessing(self) -> None:
+        """
+        A request whose client left before processing started is never
+        processed.
+        """
+        self.channel.dataReceived(put(10) + b"abc")
+        self.channel.connectionLost(Failure(ConnectionDone()))
+        self.clock.advance(0)
+        self.assertEqual(self.resource.requests, [])
+
+    def test_continueNotAfterLeaving(self) -> None:
+        """
+        A body read after its client left sends nothing.
+        """
+        self.send(put(10, b"Expect: 100-continue"))
+        self.channel.connectionLost(Failure(ConnectionDone()))
+        self.body().read()
+        self.assertEqual(self.written(), b"")
+
+
+class PauseTests(_ChannelTestCase):
+    """
+    The channel and a streaming body share the client's reading through
+    one L{ReadGate}: neither resumes what the other paused.
+    """
+
+    def transportState(self) -> str:
+        return str(self.transport.producerState)
+
+    def test_uploadPausedThroughChannelResume(self) -> None:
+        """
+        An upload paused by its slow consumer stays paused when the
+        transport tells the channel it may write again (as after the
+        C{100 Continue} or a response went out).
+        """
+        self.send(put(100, b"Expect: 100-continue"))
+        body = self.body()
+        body.read()
+        body.reading.pauseProducing()
+        self.assertEqual(self.transportState(), "paused")
+        assert self.transport.producer is not None
+        self.transport.producer.pauseProducing()
+        self.transport.producer.resumeProducing()
+        self.assertEqual(self.transportState(), "paused")
+        body.reading.resumeProducing()
+        self.assertEqual(self.transportState(), "producing")
+
+    def test_channelPauseThroughUploadResume(self) -> None:
+        """
+        While the channel holds reading paused (its writes are backed up),
+        an upload whose consumer drains does not resume it.
+        """
+        self.send(put(100))
+        body = self.body()
+        body.reading.pauseProducing()
+        assert self.transport.producer is not None
+        self.transport.producer.pauseProducing()
+        body.reading.resumeProducing()
+        self.assertEqual(self.transportState(), "paused")
+        self.transport.producer.resumeProducing()
+        self.assertEqual(self.transportState(), "producing")
+
+    def test_requestDoneKeepsUploadPaused(self) -> None:
+        """
+        The channel resuming its reads after a response does not resume an
+        upload's pause: here a pipelined PUT's body is held by its consumer
+        while the request before it is answered.
+        """
+        self.send(b"GET /first HTTP/1.1\r\n\r\n")
+        first = self.resource.requests[0]
+        gate = self.channel.readGate
+        assert gate is not None
+        held = gate.holder()
+        held.pauseProducing()
+        answer(first, 200)
+        self.assertEqual(self.transportState(), "paused")
+        held.resumeProducing()
+        self.assertEqual(self.transportState(), "producing")
+
+    def test_gateInstalled(self) -> None:
+        """
+        The channel reads through its L{ReadGate}: the channel's own pause
+        while it answers a request is the gate's.
+        """
+        gate = self.channel.readGate
+        assert gate is not None
+        self.send(b"GET / HTTP/1.1\r\n\r\n" + b"x" * 20000)
+        self.assertTrue(gate.paused)
+        self.assertEqual(self.transportState(), "paused")
+        answer(self.resource.requests[0], 200)
+        self.assertFalse(gate.paused)
+
+
+class _Client(Protocol):
+    """
+    An HTTP client that only sends what it is told and keeps what it gets.
+    """
+
+    def __init__(self) -> None:
+        self.received = b""
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += data
+
+
+class OverIOSimTests(SynchronousTestCase):
+    """
+    The streaming channel between two in-memory connected protocols.
+    """
+
+    def setUp(self) -> None:
+        self.clock = MemoryReactorClock()
+        self.resource = HeldResource()
+        site = server.Site(self.resource, reactor=self.clock, timeout=None)
+        site.requestFactory = RecordingRequest
+        site.protocol = StreamingChannel  # type: ignore[assignment]
+        self.server = site.buildProtocol(IPv4Address("TCP", "10.0.0.1", 1))
+        self.client = _Client()
+        self.serverTransport = iosim.makeFakeServer(self.server)
+        self.clientTransport = iosim.makeFakeClient(self.client)
+        self.pump = iosim.connect(self.server, self.serverTransport, self.client,
+                                  self.clientTransport, clock=self.clock)
+
+    def test_streamedPutThenPipelined(self) -> None:
+        """
+        A client sends a PUT (waiting for C{100 Continue}), its body and a
+        second request; each is answered in turn.
+        """
+        self.clientTransport.write(put(4, b"Expect: 100-continue"))
+        self.pump.flush()
+        self.assertEqual(self.client.received, b"")
+        body = self.resource.requests[0].streamingBody  # type: ignore[attr-defined]
+        body.read()
+        self.pump.flush()
+        self.assertEqual(self.client.received, CONTINUE)
+        self.clientTransport.write(b"data" + b"HEAD /o HTTP/1.1\r\n\r\n")
+        self.pump.flush()
+        self.assertEqual(body.chunks, [b"data"])
+        answer(self.resource.requests[0])
+        self.pump.flush()
+        answer(self.resource.requests[1], 204)
+        self.pump.flush()
+        self.assertEqual(self.client.received.count(b"HTTP/1.1 "), 3)
+        self.assertIn(b"HTTP/1.1 204 ", self.client.received)
+
+    def test_clientLeavesMidBody(self) -> None:
+        """
+        A client closing its connection mid-body fails the body.
+        """
+        self.clientTransport.write(put(100) + b"partial")
+        self.pump.flush()
+        request = self.resource.requests[0]
+        self.clientTransport.loseConnection()
+        self.pump.flush()
+        body = request.streamingBody  # type: ignore[attr-defined]
+        self.assertEqual(body.chunks, [b"partial"])
+        self.assertFalse(body.complete)
+        self.assertIsInstance(body.lost, Failure)
+        self.assertTrue(is_disconnected(request))
+
+
+class QuietTwistedClientTests(SynchronousTestCase):
+    """
+    Tests for the log filter.
+    """
+
+    def setUp(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.observer = quiet_observer(self.events.append)
+
+    def emit(self, namespace: Optional[str], level: Optional[LogLevel]) -> None:
+        event: dict[str, Any] = {"log_format": "x"}
+        if namespace is not None:
+            event["log_namespace"] = namespace
+        if level is not None:
+            event["log_level"] = level
+        self.observer(event)
+
+    def test_quietNamespaces(self) -> None:
+        """
+        The HTTP client parser's and connection factory's info lines are
+        dropped; their warnings and errors are kept.
+        """
+        for namespace in QUIET_NAMESPACES:
+            self.emit(namespace, LogLevel.info)
+            self.emit(namespace, LogLevel.debug)
+            self.emit(namespace, LogLevel.warn)
+            self.emit(namespace, LogLevel.error)
+        self.assertEqual([e["log_level"] for e in self.events],
+                         [LogLevel.warn, LogLevel.error] * len(QUIET_NAMESPACES))
+
+    def test_namespacesOfTwisted(self) -> None:
+        """
+        The quiet namespaces are those Twisted's HTTP client logs under.
+        """
+        from twisted.web import _newclient, client
+
+        self.assertEqual(QUIET_NAMESPACES, (
+            f"{_newclient.__name__}.{_newclient.HTTPClientParser.__name__}",
+            f"{client.__name__}.{client._HTTP11ClientFactory.__name__}",
+        ))
+
+    def test_othersKept(self) -> None:
+        """
+        Every other event passes, including debug lines and events without
+        a namespace or level.
+        """
+        self.emit("twisted_proxy.web.server", LogLevel.debug)
+        self.emit("twisted.web._newclient.HTTP11ClientProtocol", LogLevel.info)
+        self.emit(None, LogLevel.info)
+        self.emit(QUIET_NAMESPACES[0], None)
+        self.assertEqual(len(self.events), 4)
+
+    def test_predicate(self) -> None:
+        from twisted.logger import ILogFilterPredicate
+
+        self.assertTrue(verifyObject(ILogFilterPredicate, QuietTwistedClient()))
+
+
+class QuietTwistedLoggingTests(SynchronousTestCase):
+    """
+    Tests for L{QuietTwistedLogging}.
+    """
+
+    def test_filtersWhileRunning(self) -> None:
+        """
+        While running, the publisher's observers see no client noise; once
+        stopped they are back as they were.
+        """
+        publisher = LogPublisher()
+        seen: list[dict[str, Any]] = []
+        publisher.addObserver(seen.append)
+        quiet = QuietTwistedLogging(publisher)
+        noise = {"log_namespace": QUIET_NAMESPACES[0], "log_level": LogLevel.info}
+        warning = {"log_namespace": QUIET_NAMESPACES[0], "log_level": LogLevel.warn}
+        quiet.startService()
+        publisher(noise)
+        publisher(warning)
+        self.assertEqual(seen, [warning])
+        quiet.stopService()
+        publisher(noise)
+        self.assertEqual(seen, [warning, noise])
+        publisher.removeObserver(seen.append)
+        publisher(noise)
+        self.assertEqual(seen, [warning, noise])
+
+    def test_makePoolPatchesNothing(self) -> None:
+        """
+        The node client's pool leaves Twisted's HTTP client logging to the
+        global publisher (the process's observer filters it) and makes
+        Twisted's own connection factories: nothing is patched
+        process-wide.
+        """
+        from twisted.logger import globalLogPublisher
+        from twisted.web.client import HTTPConnectionPool
+        from twisted.web._newclient import HTTPClientParser
+
+        from twisted_proxy.backend.nodeclient import make_pool
+
+        pool = make_pool(MemoryReactorClock())
+        logger = HTTPClientParser._log  # type: ignore[attr-defined]
+        self.assertIs(logger.observer, globalLogPublisher)
+        self.assertEqual(logger.namespace, QUIET_NAMESPACES[0])
+        self.assertIs(pool._factory, HTTPConnectionPool._factory)  # type: ignore[attr-defined]
+
+    def test_clientParserLoggerQuieted(self) -> None:
+        """
+        What Twisted's HTTP client parser logs at info level is dropped by
+        the filter; its warnings are kept.
+        """
+        from twisted.web._newclient import HTTPClientParser
+
+        events: list[dict[str, Any]] = []
+        # A Logger of the class's, with the class's namespace, of our own.
+        logger = HTTPClientParser._log  # type: ignore[attr-defined]
+        logger.observer = quiet_observer(events.append)
+        logger.info("Ignoring unexpected {code} response", code=100)
+        logger.warn("a real problem")
+        self.assertEqual([e["log_format"] for e in events], ["a real problem"])
