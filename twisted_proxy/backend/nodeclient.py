@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-import treq
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.error import ConnectingCancelledError
 from twisted.internet.interfaces import IReactorTime
@@ -29,6 +28,7 @@ from zope.interface import implementer, provider
 
 from twisted_proxy.interfaces import INodeClient
 from twisted_proxy.swift.http import HeaderDict, wsgi_str
+from twisted_proxy.swift.ring import Node
 
 __all__ = [
     "NodeClient",
@@ -36,7 +36,6 @@ __all__ = [
     "NodeTimeout",
     "node_key",
     "response_headers",
-    "read_body",
     "make_pool",
 ]
 
@@ -48,7 +47,7 @@ class NodeError(Exception):
     @ivar node: the ring device C{dict}.
     """
 
-    def __init__(self, node: dict[str, Any], reason: str) -> None:
+    def __init__(self, node: Node, reason: str) -> None:
         super().__init__(f"{node_key(node)}: {reason}")
         self.node = node
         self.reason = reason
@@ -60,7 +59,7 @@ class NodeTimeout(NodeError):
     """
 
 
-def node_key(node: dict[str, Any]) -> str:
+def node_key(node: Node) -> str:
     """
     The identity of a node for error limiting and logs: C{ip:port/device}.
     """
@@ -75,13 +74,6 @@ def response_headers(response: IResponse) -> HeaderDict:
     for name, values in response.headers.getAllRawHeaders():
         headers[wsgi_str(name)] = wsgi_str(values[-1])
     return headers
-
-
-def read_body(response: IResponse) -> "Deferred[bytes]":
-    """
-    The whole body of a (small) backend response.
-    """
-    return treq.content(response)  # type: ignore[no-any-return]
 
 
 @provider(ILogObserver)
@@ -153,7 +145,7 @@ class NodeClient:
 
     def request(
         self,
-        node: dict[str, Any],
+        node: Node,
         method: str,
         path: str,
         headers: HeaderDict,
@@ -193,7 +185,7 @@ class NodeClient:
         return d
 
 
-def _translate(failure: Failure, node: dict[str, Any], timed_out: Optional[float]) -> Any:
+def _translate(failure: Failure, node: Node, timed_out: Optional[float]) -> Any:
     """
     A failed request as the controllers see it: L{NodeTimeout} when our
     timer fired, L{CancelledError} when the caller gave up (its client went
@@ -222,7 +214,7 @@ def _cancelled(failure: Failure) -> bool:
     )
 
 
-def _host(node: dict[str, Any]) -> str:
+def _host(node: Node) -> str:
     ip = str(node["ip"])
     if ":" in ip and not ip.startswith("["):
         return f"[{ip}]"
