@@ -176,17 +176,6 @@ class WorkerPoolService(Service):
                 except Exception:
                     pass
 
-    def workerPids(self) -> list[int]:
-        """
-        The process ids of the running workers.
-        """
-        pids = []
-        for protocol in self._workers.values():
-            pid = getattr(protocol.transport, "pid", None)
-            if pid:
-                pids.append(int(pid))
-        return pids
-
     def stopService(self) -> "Deferred[None]":
         super().stopService()
         self._stopping = True
