@@ -151,6 +151,35 @@ class SourceFinderTests(SynchronousTestCase):
         self.assertEqual(found[1]["ip"], "10.0.0.2")
         self.assertTrue(self.cluster.primaries[0].requests[-1].cancelled)
 
+    def test_resume(self) -> None:
+        """
+        A body is continued by the next node answering 206 to the Range
+        with the same etag; a node holding another version, or ignoring
+        the Range, is closed and counts one error.
+        """
+        self.cluster.primaries[0].serve(NEWER)
+        self.cluster.primaries[1].serve(OBJ, ignore_range=True)
+        self.cluster.primaries[2].serve(OBJ)
+        finder = SourceFinder(
+            self.client, self.clock, NodeTimings(self.clock, 300.0),
+            NodeReporter(self.limiter, "Object", "tx1"),
+            lambda node: node_path(node, PART, "a/c/o"), "GET", HeaderDict())
+        d = ensureDeferred(finder.resume(iter(self.nodes), "bytes=5-", OBJ.md5))
+        for _ in range(50):
+            self.clock.advance(0)
+        found = self.successResultOf(d)
+        assert found is not None
+        response, node = found
+        self.assertEqual((node["ip"], response.code), ("10.0.0.3", 206))
+        self.assertEqual([r.range for r in self.cluster.object_requests()], ["bytes=5-"] * 3)
+        self.assertEqual(self.limiter.errors(self.nodes[0]), 1)
+        self.assertEqual(self.limiter.errors(self.nodes[1]), 1)
+        self.assertTrue(self.cluster.primaries[0].last_connection.dropped)
+        body = read_body(response)
+        for _ in range(10):
+            self.clock.advance(0)
+        self.assertEqual(self.successResultOf(body), OBJ.data[5:])
+
     def test_bug(self) -> None:
         """
         A proxy bug is no node's fault: it fails the search and no error

@@ -3,7 +3,8 @@
 Finding the node a read is served from, by the rules of Swift's
 C{GetOrHeadHandler} and its C{NodeIter}: primaries first, then handoffs;
 tombstones, handoff 404s and C{X-Newest} judged as Swift judges them; with
-C{concurrent_gets}, the next node asked whenever the current ones are slow.
+C{concurrent_gets}, the next node asked whenever the current ones are slow;
+and, when a body fails part way, the next node that can continue it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from twisted_proxy.backend.content import (
 from twisted_proxy.backend.nodeclient import NodeError, response_headers
 from twisted_proxy.backend.nodes import NODE_FAILURES, NodeReporter, NodeTimings
 from twisted_proxy.interfaces import INodeClient
+from twisted_proxy.swift.etags import normalize_etag
 from twisted_proxy.swift.http import HeaderDict
 from twisted_proxy.swift.ring import Node
 from twisted_proxy.swift.timestamp import Timestamp
@@ -198,6 +200,34 @@ class SourceFinder:
         for _, other, _ in candidates:
             await discard_body(other, close=True)
         return await _chosen(response, node, answers, keep_body)
+
+    async def resume(self, node_iter: Iterator[Node], range_header: str,
+                     etag: Optional[str]) -> Optional[tuple[IResponse, Node]]:
+        """
+        The next node of C{node_iter} that can continue a GET's body: it
+        answers 206 to C{range_header} with the same C{etag} (a replica
+        holding another version of the object must not be spliced in, nor a
+        whole body from a node that ignored the C{Range}).
+
+        @return: its response (body unread) and the node, or C{None} when
+            no node is left.
+        """
+        headers = self._headers.copy()
+        headers["Range"] = range_header
+        for node in node_iter:
+            try:
+                response = await self._client.request(node, "GET", self._path(node), headers)
+            except NodeError as error:
+                self._report.error(node, error)
+                continue
+            self._report.status(node, response.code)
+            found = normalize_etag(response_headers(response).get("Etag"))
+            if response.code == 206 and found == etag:
+                return response, node
+            await discard_body(response, close=True)
+            if response.code in (200, 206):
+                self._report.error(node, ValueError(f"etag {found} is not {etag}"))
+        return None
 
     def _ask(self, node: Node) -> "Deferred[IResponse]":
         clock = self._clock

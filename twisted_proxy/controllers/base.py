@@ -235,30 +235,22 @@ class Controller:
 
     # -- reads ---------------------------------------------------------
 
-    async def read_from_nodes(
+    def source_finder(
         self,
-        ring: "RingLike",
         part: int,
         method: str,
         headers: HeaderDict,
         query: str = "",
         good: Callable[[int], bool] = lambda status: 200 <= status < 400,
-        keep_body: bool = True,
-        node_iter: Optional[Iterator[Node]] = None,
-    ) -> Found:
+    ) -> SourceFinder:
         """
-        Find a source for a read (see L{SourceFinder.find}), asking every
-        primary when the client sent a true C{X-Newest}.
-
-        @param node_iter: the nodes to try (by default a fresh iteration of
-            the partition's); sharing it lets a later resume carry on where
-            this search stopped.
+        The search for a source of this request's read in partition
+        C{part}, asking every primary when the client sent a true
+        C{X-Newest}, with the settings' C{concurrent_gets}.
         """
-        if node_iter is None:
-            node_iter = self.nodes(ring, part)
         settings = self.settings
         wait = settings.concurrency_timeout
-        finder = SourceFinder(
+        return SourceFinder(
             self.context.node_client,
             self.context.reactor,
             self.context.timings,
@@ -271,7 +263,16 @@ class Controller:
             concurrent_gets=settings.concurrent_gets,
             concurrency_timeout=settings.conn_timeout if wait is None else wait,
         )
-        return await finder.find(node_iter, keep_body)
+
+    async def read_from_nodes(
+        self, ring: "RingLike", part: int, method: str, headers: HeaderDict, query: str = "",
+    ) -> Found:
+        """
+        Find a source for a read among the partition's nodes, its body read
+        into the last answer (see L{SourceFinder.find}).
+        """
+        finder = self.source_finder(part, method, headers, query)
+        return await finder.find(self.nodes(ring, part))
 
     async def get_or_head(
         self, ring: "RingLike", part: int, query: str = ""

@@ -8,14 +8,14 @@ client to every primary replica at once through a L{PutFanout}.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 
-from twisted_proxy.backend.content import discard_body, read_body
+from twisted_proxy.backend.content import read_body
 from twisted_proxy.backend.fanout import PutFanout
-from twisted_proxy.backend.nodeclient import NodeError, response_headers
+from twisted_proxy.backend.nodeclient import response_headers
 from twisted_proxy.backend.nodes import RingLike
 from twisted_proxy.backend.resuming import ResumingBody, Source
 from twisted_proxy.controllers.base import (
@@ -90,11 +90,10 @@ class ObjectController(Controller):
         headers = backend_request_headers(
             request, {"X-Backend-Storage-Policy-Index": str(policy_index)}
         )
+        # Shared with the resumes, which carry on where the search stopped.
         node_iter = self.nodes(ring, part)
-        found, answers = await self.read_from_nodes(
-            ring, part, request.method, headers,
-            good=_good_object_status, keep_body=False, node_iter=node_iter,
-        )
+        finder = self.source_finder(part, request.method, headers, good=_good_object_status)
+        found, answers = await finder.find(node_iter, keep_body=False)
         if found is None:
             # A merged answer (404, 412, 304...) carries a backend's
             # headers: only what a client may see goes out.
@@ -123,10 +122,7 @@ class ObjectController(Controller):
                 # An error or redirect body (a 416's) is no object data:
                 # what is left of it cannot come from another node.
                 return succeed(None)
-            resume_headers = headers.copy()
-            resume_headers["Range"] = range_header
-            return Deferred.fromCoroutine(
-                self._next_source(ring, part, node_iter, resume_headers, etag))
+            return Deferred.fromCoroutine(finder.resume(node_iter, range_header, etag))
 
         body = ResumingBody(
             (response, node),
@@ -139,33 +135,6 @@ class ObjectController(Controller):
         )
         return SwiftResponse(response.code, client_headers, body,
                              wsgi_str(response.phrase))
-
-    async def _next_source(
-        self, ring: RingLike, part: int, node_iter: Iterator[Node], headers: HeaderDict,
-        etag: Optional[str],
-    ) -> Optional[Source]:
-        """
-        The next node that can continue a body: it answers 206 to the
-        C{Range} in C{headers} with the same etag (a replica holding another
-        version of the object must not be spliced in, nor a whole body from
-        a node that ignored the C{Range}).
-        """
-        client = self.context.node_client
-        for node in node_iter:
-            try:
-                response = await client.request(
-                    node, "GET", self.backend_path(node, part), headers)
-            except NodeError as error:
-                self.report.error(node, error)
-                continue
-            self.report.status(node, response.code)
-            found = normalize_etag(response_headers(response).get("Etag"))
-            if response.code == 206 and found == etag:
-                return response, node
-            await discard_body(response, close=True)
-            if response.code in (200, 206):
-                self.report.error(node, ValueError(f"etag {found} is not {etag}"))
-        return None
 
     # -- writes --------------------------------------------------------
 
