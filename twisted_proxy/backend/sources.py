@@ -31,7 +31,7 @@ from twisted_proxy.swift.http import HeaderDict
 from twisted_proxy.swift.ring import Node
 from twisted_proxy.swift.timestamp import Timestamp
 
-__all__ = ["SourceFinder", "Found", "source_timestamp"]
+__all__ = ["SourceFinder", "Found", "good_status", "source_timestamp"]
 
 #: What a search found: the chosen response (body unread unless the
 #: search kept it) and its node, or C{None}; and the answers collected on
@@ -65,7 +65,10 @@ def source_timestamp(headers: HeaderDict) -> Timestamp:
     return Timestamp(0)
 
 
-def _good(status: int) -> bool:
+def good_status(status: int) -> bool:
+    """
+    Whether a read's answer with C{status} is a source: a 2xx or 3xx.
+    """
     return 200 <= status < 400
 
 
@@ -100,7 +103,7 @@ class SourceFinder:
         method: str,
         headers: HeaderDict,
         newest: bool = False,
-        good: Callable[[int], bool] = _good,
+        good: Callable[[int], bool] = good_status,
         concurrent_gets: bool = False,
         concurrency_timeout: float = 0.5,
     ) -> None:

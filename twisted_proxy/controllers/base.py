@@ -17,7 +17,7 @@ from twisted.web.iweb import IBodyProducer
 
 from twisted_proxy.backend.content import BackendAnswer, read_answer
 from twisted_proxy.backend.nodes import NODE_FAILURES, NodeReporter, iter_nodes, node_path
-from twisted_proxy.backend.sources import Found, SourceFinder
+from twisted_proxy.backend.sources import Found, SourceFinder, good_status
 from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.info.cache import (
     account_key,
@@ -241,7 +241,7 @@ class Controller:
         method: str,
         headers: HeaderDict,
         query: str = "",
-        good: Callable[[int], bool] = lambda status: 200 <= status < 400,
+        good: Callable[[int], bool] = good_status,
     ) -> SourceFinder:
         """
         The search for a source of this request's read in partition
