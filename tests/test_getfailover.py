@@ -250,12 +250,22 @@ class StallTests(_Base):
         Swift, before it is resumed (on a handoff: every primary was asked
         already).
         """
+        self.assertNewestUsesNodeTimeout("true")
+
+    def test_newestOnUsesNodeTimeout(self) -> None:
+        """
+        C{X-Newest} takes any of Swift's true values, C{on} among them,
+        for the timeout as for asking every primary.
+        """
+        self.assertNewestUsesNodeTimeout("on")
+
+    def assertNewestUsesNodeTimeout(self, newest: str) -> None:
         newer = StoredObject(OBJ.data, timestamp="1700000900.00000")
         self.cluster.serve(OBJ)
         self.cluster.primaries[0].serve(newer, Stall(10))
         for node in self.cluster.handoffs:
             node.serve(newer)
-        download = self.proxy.get(headers={"X-Newest": "true"})
+        download = self.proxy.get(headers={"X-Newest": newest})
         self.clock.advance(TIMEOUT)
         self.assertEqual(len(self.gets()), 3)
         self.assertEqual(download.body, OBJ.data[:10])

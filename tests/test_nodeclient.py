@@ -32,9 +32,9 @@ from twisted_proxy.backend.nodeclient import (
     NodeTimeout,
     make_pool,
     node_key,
-    read_body,
     response_headers,
 )
+from twisted_proxy.backend.content import read_body
 from twisted_proxy.interfaces import INodeClient
 from twisted_proxy.swift.http import HeaderDict
 

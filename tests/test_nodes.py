@@ -13,7 +13,13 @@ from twisted.internet.task import Clock
 from twisted.logger import capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_proxy.backend.nodes import ErrorLimiter, NodeTimings, iter_nodes
+from twisted_proxy.backend.nodes import (
+    ErrorLimiter,
+    NodeReporter,
+    NodeTimings,
+    iter_nodes,
+    node_path,
+)
 
 
 def node(index: int) -> dict[str, Any]:
@@ -313,3 +319,53 @@ class IterNodesTests(SynchronousTestCase):
         self.assertEqual(kinds, sorted(kinds, reverse=True))
         handoff_part = [i for i in result if i not in primary_ids]
         self.assertEqual(handoff_part, [i for i in available if i >= 100][: len(handoff_part)])
+
+
+class NodeReporterTests(SynchronousTestCase):
+    """
+    Tests for L{NodeReporter}.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.limiter = ErrorLimiter(self.clock, limit=2, interval=60)
+        self.report = NodeReporter(self.limiter, "Object", "tx123")
+
+    def test_status(self) -> None:
+        """
+        A 507 limits the node at once, another 5xx counts one error, and
+        anything else nothing.
+        """
+        for status in (200, 404, 499):
+            self.report.status(node(1), status)
+        self.assertEqual(self.limiter.errors(node(1)), 0)
+        self.report.status(node(1), 503)
+        self.assertEqual(self.limiter.errors(node(1)), 1)
+        self.assertFalse(self.limiter.is_limited(node(1)))
+        with capturedLogs():
+            self.report.status(node(2), 507)
+        self.assertTrue(self.limiter.is_limited(node(2)))
+
+    def test_error(self) -> None:
+        """
+        A failure counts one error and is logged with the server type, the
+        node and the transaction.
+        """
+        with capturedLogs() as events:
+            self.report.error(node(3), ValueError("boom"))
+        self.assertEqual(self.limiter.errors(node(3)), 1)
+        self.assertEqual([formatEvent(e) for e in events],
+                         ["ERROR with Object server 10.0.0.3:6200/d3: boom (txn tx123)"])
+
+
+class NodePathTests(SynchronousTestCase):
+    def test_quoted(self) -> None:
+        """
+        The device and the name are percent-quoted (the name's slashes
+        kept), the query appended.
+        """
+        device = {**node(1), "device": "sd b"}
+        self.assertEqual(node_path(device, 7, "a/c/o n\xc3\xa9"),
+                         "/sd%20b/7/a/c/o%20n%C3%A9")
+        self.assertEqual(node_path(node(1), 7, "a/c", "format=json"),
+                         "/d1/7/a/c?format=json")

@@ -15,14 +15,14 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web._newclient import Response, TransportProxyProducer
-from twisted.web.client import PotentialDataLoss, ResponseDone, ResponseFailed
+from twisted.web.client import PotentialDataLoss, ResponseFailed
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 from zope.interface.verify import verifyObject
 
-from twisted_proxy.backend.streaming import BackendBody, ReadTimeout, ShortRead, discard_body
+from twisted_proxy.backend.streaming import BackendBody, ReadTimeout, ShortRead
 
 
 def makeResponse(length: Any = UNKNOWN_LENGTH) -> tuple[Response, StringTransport]:
@@ -371,61 +371,3 @@ class BackendBodyOverHTTPTests(SynchronousTestCase):
         self.clock.advance(5)
         self.failureResultOf(d, ReadTimeout)
         self.agent.flush()
-
-
-class DiscardBodyTests(SynchronousTestCase):
-    """
-    Tests for L{discard_body}.
-    """
-
-    def test_readsToEnd(self) -> None:
-        """
-        The body is read to its end, leaving the connection open.
-        """
-        response, backend = makeResponse(3)
-        d = discard_body(response)
-        self.assertNoResult(d)
-        response._bodyDataReceived(b"abc")
-        response._bodyDataFinished()
-        self.assertIsNone(self.successResultOf(d))
-        self.assertFalse(backend.disconnecting)
-
-    def test_alreadyRead(self) -> None:
-        """
-        A body that has already arrived is discarded at once.
-        """
-        response, _ = makeResponse(3)
-        response._bodyDataReceived(b"abc")
-        response._bodyDataFinished()
-        self.successResultOf(discard_body(response))
-
-    def test_failure(self) -> None:
-        """
-        However the body ends, the Deferred fires with C{None}.
-        """
-        response, _ = makeResponse(3)
-        d = discard_body(response)
-        response._bodyDataFinished(Failure(ResponseFailed([Failure(ConnectionLost())])))
-        self.assertIsNone(self.successResultOf(d))
-
-    def test_close(self) -> None:
-        """
-        With C{close}, the connection is dropped.
-        """
-        response, backend = makeResponse(3)
-        d = discard_body(response, close=True)
-        self.assertTrue(backend.disconnecting)
-        response._bodyDataFinished(Failure(ResponseFailed([Failure(ConnectionLost())])))
-        self.successResultOf(d)
-
-    def test_cancel(self) -> None:
-        """
-        Cancelling drops the connection, and the body ending later is no
-        error.
-        """
-        response, backend = makeResponse(3)
-        d = discard_body(response)
-        d.cancel()
-        self.failureResultOf(d, CancelledError)
-        self.assertTrue(backend.disconnecting)
-        response._bodyDataFinished(Failure(ResponseDone()))

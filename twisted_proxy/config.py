@@ -408,4 +408,47 @@ class ProxySettings:
                 section=section_name,
                 option=name,
             )
+        _warn_unsupported(config, section_name, section, settings)
         return settings
+
+
+def _warn_unsupported(config: ProxyConfig, section_name: str, section: dict[str, str],
+                      settings: ProxySettings) -> None:
+    """
+    Log one warning for each option of C{section} that Swift has and this
+    proxy accepts without implementing yet, when it is set to anything but
+    what the proxy does anyway (said in the warning).
+    """
+    words = " ".join(section.get("write_affinity_node_count", "").replace("*", " * ").split())
+    differs = {
+        "post_quorum_timeout": (
+            settings.post_quorum_timeout < settings.node_timeout,
+            "every node's answer is waited for, up to node_timeout"),
+        "object_chunk_size": (
+            settings.object_chunk_size != 65536,
+            "object data is relayed as it arrives, read 65536 bytes at a time"),
+        "client_chunk_size": (
+            settings.client_chunk_size != 65536,
+            "client data is relayed as it arrives, read 65536 bytes at a time"),
+        "read_affinity": (
+            bool(section.get("read_affinity", "").strip()),
+            "reads try nodes in sorting_method order, regardless of region or zone"),
+        "write_affinity": (
+            bool(section.get("write_affinity", "").strip()),
+            "writes go to the primary nodes, regardless of region or zone"),
+        "write_affinity_node_count": (
+            words != "2 * replicas", "write_affinity is not supported either"),
+        "sorting_method": (
+            settings.sorting_method == "affinity", "nodes are tried in shuffle order"),
+    }
+    for option, (unlike, instead) in differs.items():
+        if option in section and unlike:
+            _log.warn(
+                "{path}: [{section}] {option} = {value}: accepted but not supported "
+                "yet: {instead}",
+                path=config.path,
+                section=section_name,
+                option=option,
+                value=section[option],
+                instead=instead,
+            )

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-import treq
 from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.error import ConnectingCancelledError
 from twisted.internet.interfaces import IReactorTime
@@ -27,6 +26,7 @@ from zope.interface import implementer
 
 from twisted_proxy.interfaces import INodeClient
 from twisted_proxy.swift.http import HeaderDict, wsgi_str
+from twisted_proxy.swift.ring import Node
 
 __all__ = [
     "NodeClient",
@@ -34,7 +34,6 @@ __all__ = [
     "NodeTimeout",
     "node_key",
     "response_headers",
-    "read_body",
     "make_pool",
 ]
 
@@ -46,7 +45,7 @@ class NodeError(Exception):
     @ivar node: the ring device C{dict}.
     """
 
-    def __init__(self, node: dict[str, Any], reason: str) -> None:
+    def __init__(self, node: Node, reason: str) -> None:
         super().__init__(f"{node_key(node)}: {reason}")
         self.node = node
         self.reason = reason
@@ -58,7 +57,7 @@ class NodeTimeout(NodeError):
     """
 
 
-def node_key(node: dict[str, Any]) -> str:
+def node_key(node: Node) -> str:
     """
     The identity of a node for error limiting and logs: C{ip:port/device}.
     """
@@ -73,13 +72,6 @@ def response_headers(response: IResponse) -> HeaderDict:
     for name, values in response.headers.getAllRawHeaders():
         headers[wsgi_str(name)] = wsgi_str(values[-1])
     return headers
-
-
-def read_body(response: IResponse) -> "Deferred[bytes]":
-    """
-    The whole body of a (small) backend response.
-    """
-    return treq.content(response)  # type: ignore[no-any-return]
 
 
 def make_pool(reactor: Any, per_host: int = 20) -> HTTPConnectionPool:
@@ -140,7 +132,7 @@ class NodeClient:
 
     def request(
         self,
-        node: dict[str, Any],
+        node: Node,
         method: str,
         path: str,
         headers: HeaderDict,
@@ -180,7 +172,7 @@ class NodeClient:
         return d
 
 
-def _translate(failure: Failure, node: dict[str, Any], timed_out: Optional[float]) -> Any:
+def _translate(failure: Failure, node: Node, timed_out: Optional[float]) -> Any:
     """
     A failed request as the controllers see it: L{NodeTimeout} when our
     timer fired, L{CancelledError} when the caller gave up (its client went
@@ -209,7 +201,7 @@ def _cancelled(failure: Failure) -> bool:
     )
 
 
-def _host(node: dict[str, Any]) -> str:
+def _host(node: Node) -> str:
     ip = str(node["ip"])
     if ":" in ip and not ip.startswith("["):
         return f"[{ip}]"

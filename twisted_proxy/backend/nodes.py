@@ -1,23 +1,50 @@
 # -*- test-case-name: tests.test_nodes -*-
 """
 Which storage nodes a request tries, in which order: primaries first, then
-handoffs, skipping nodes that have been failing (error limiting).
+handoffs, skipping nodes that have been failing (error limiting); where on a
+node a request goes; and what a node's failure counts for.
 """
 
 from __future__ import annotations
 
 import random
-from typing import Any, Iterable, Iterator, Optional, Protocol
+from typing import Iterable, Iterator, Optional, Protocol
 
+from twisted.internet.error import ConnectError, ConnectionClosed
+from twisted.internet.error import TimeoutError as ConnectTimeoutError
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+from twisted.web.client import ResponseFailed
 
-from twisted_proxy.backend.nodeclient import node_key
+from twisted_proxy.backend.nodeclient import NodeError, node_key
+from twisted_proxy.swift.http import wire_quote
+from twisted_proxy.swift.ring import Node
 
-__all__ = ["ErrorLimiter", "NodeTimings", "iter_nodes", "RingLike"]
+__all__ = [
+    "ErrorLimiter",
+    "NodeTimings",
+    "NodeReporter",
+    "NODE_FAILURES",
+    "iter_nodes",
+    "node_path",
+    "RingLike",
+]
 
 _log = Logger()
 _RANDOM = random.Random()
+
+
+#: What a node, or the connection to it, can fail with: the node client's
+#: L{NodeError} (unreachable, no answer in time) and what reading a body can
+#: fail with. Anything else is the proxy's own bug, never the node's fault.
+NODE_FAILURES: tuple[type[BaseException], ...] = (
+    NodeError,
+    ResponseFailed,
+    ConnectError,
+    ConnectionClosed,
+    ConnectTimeoutError,
+    TimeoutError,
+)
 
 
 class RingLike(Protocol):
@@ -29,10 +56,10 @@ class RingLike(Protocol):
                  obj: str | bytes | None = None) -> int:
         ...
 
-    def get_part_nodes(self, part: int) -> list[dict[str, Any]]:
+    def get_part_nodes(self, part: int) -> list[Node]:
         ...
 
-    def get_more_nodes(self, part: int) -> Iterator[dict[str, Any]]:
+    def get_more_nodes(self, part: int) -> Iterator[Node]:
         ...
 
 
@@ -51,7 +78,7 @@ class ErrorLimiter:
         self.interval = interval
         self._errors: dict[str, tuple[int, float]] = {}
 
-    def is_limited(self, node: dict[str, Any]) -> bool:
+    def is_limited(self, node: Node) -> bool:
         """
         Whether C{node} is to be skipped now.
         """
@@ -64,7 +91,7 @@ class ErrorLimiter:
             return False
         return count > self.limit
 
-    def error(self, node: dict[str, Any], why: str = "") -> None:
+    def error(self, node: Node, why: str = "") -> None:
         """
         Count one error against C{node}.
         """
@@ -78,14 +105,14 @@ class ErrorLimiter:
         if count == self.limit + 1:
             _log.warn("Node error limited {node}: {why}", node=key, why=why)
 
-    def limit_now(self, node: dict[str, Any], why: str = "") -> None:
+    def limit_now(self, node: Node, why: str = "") -> None:
         """
         Skip C{node} at once, as for a 507 Insufficient Storage.
         """
         self._errors[node_key(node)] = (self.limit + 1, self._clock.seconds())
         _log.warn("Node error limited {node}: {why}", node=node_key(node), why=why)
 
-    def errors(self, node: dict[str, Any]) -> int:
+    def errors(self, node: Node) -> int:
         """
         The current error count of C{node}: 0 once C{interval} has passed
         since its last error.
@@ -94,6 +121,47 @@ class ErrorLimiter:
         if self._clock.seconds() - last > self.interval:
             return 0
         return count
+
+
+class NodeReporter:
+    """
+    What a request learns about its nodes, reported as Swift's proxy does:
+    a 507 limits the node at once, another 5xx or a failure counts one
+    error against it, and a failure is logged with the server type, the
+    node and the transaction.
+
+    @param server_type: C{Account}, C{Container} or C{Object}, for logs.
+    @param trans_id: the request's transaction id, for logs.
+    """
+
+    def __init__(self, limiter: ErrorLimiter, server_type: str,
+                 trans_id: Optional[str]) -> None:
+        self._limiter = limiter
+        self._server_type = server_type
+        self._trans_id = trans_id
+
+    def status(self, node: Node, status: int) -> None:
+        """
+        C{node} answered with C{status}.
+        """
+        if status == 507:
+            self._limiter.limit_now(node, "507 Insufficient Storage")
+        elif status >= 500:
+            self._limiter.error(node, f"status {status}")
+
+    def error(self, node: Node, error: BaseException) -> None:
+        """
+        C{node} failed with C{error} (one of L{NODE_FAILURES}, or a
+        timeout of the caller's own).
+        """
+        self._limiter.error(node, str(error))
+        _log.warn(
+            "ERROR with {server} server {node}: {error} (txn {txn})",
+            server=self._server_type,
+            node=node_key(node),
+            error=error,
+            txn=self._trans_id,
+        )
 
 
 class NodeTimings:
@@ -106,10 +174,10 @@ class NodeTimings:
         self._expiry = expiry
         self._timings: dict[str, tuple[float, float]] = {}
 
-    def record(self, node: dict[str, Any], seconds: float) -> None:
+    def record(self, node: Node, seconds: float) -> None:
         self._timings[node_key(node)] = (seconds, self._clock.seconds() + self._expiry)
 
-    def timing(self, node: dict[str, Any]) -> float:
+    def timing(self, node: Node) -> float:
         entry = self._timings.get(node_key(node))
         if entry is None or entry[1] < self._clock.seconds():
             return -1.0
@@ -117,11 +185,11 @@ class NodeTimings:
 
 
 def _sorted_primaries(
-    nodes: list[dict[str, Any]],
+    nodes: list[Node],
     sorting_method: str,
     timings: Optional[NodeTimings],
     rng: random.Random,
-) -> list[dict[str, Any]]:
+) -> list[Node]:
     nodes = list(nodes)
     rng.shuffle(nodes)
     if sorting_method == "timing" and timings is not None:
@@ -136,9 +204,9 @@ def iter_nodes(
     node_count: int,
     sorting_method: str = "shuffle",
     timings: Optional[NodeTimings] = None,
-    primaries: Optional[Iterable[dict[str, Any]]] = None,
+    primaries: Optional[Iterable[Node]] = None,
     rng: Optional[random.Random] = None,
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[Node]:
     """
     The nodes to try for partition C{part}, at most C{node_count} of them:
     the primaries (in C{sorting_method} order) that are not error limited,
@@ -169,3 +237,13 @@ def iter_nodes(
         yielded += 1
         if yielded >= node_count:
             return
+
+
+def node_path(node: Node, part: int, name: str, query: str = "") -> str:
+    """
+    The path of a backend request for C{name} (C{account[/container
+    [/object]]}, a WSGI string) in partition C{part} on C{node}: the device,
+    the partition and the name, percent-quoted, then C{?query} if any.
+    """
+    path = f"/{wire_quote(node['device'])}/{part}/{wire_quote(name)}"
+    return f"{path}?{query}" if query else path

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_resuming -*-
+# -*- test-case-name: tests.test_getfailover -*-
 """
 The reconnecting producer: an object body that survives its storage node
 stalling, dying or cutting the body short.
@@ -24,6 +24,7 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer, IResponse
 from zope.interface import implementer
 
+from twisted_proxy.backend.content import drop_body
 from twisted_proxy.backend.streaming import BackendBody
 from twisted_proxy.swift.multipart import (
     Data,
@@ -35,14 +36,16 @@ from twisted_proxy.swift.multipart import (
     parse_first_part,
     range_header,
 )
+from twisted_proxy.swift.http import wsgi_str
 from twisted_proxy.swift.ranges import ByteRange, RangeExhausted, fast_forward, format_range_header
+from twisted_proxy.swift.ring import Node
 
 __all__ = ["ResumingBody", "NoMoreSources", "Source", "FindSource"]
 
 _log = Logger()
 
 #: A backend response whose body has not been read, and the node it is from.
-Source = tuple[IResponse, dict[str, Any]]
+Source = tuple[IResponse, Node]
 
 #: Given the C{Range} header for what is left, the next usable source (with
 #: the same etag), or C{None} when no node remains.
@@ -98,7 +101,7 @@ class ResumingBody:
         read_timeout: float,
         find_source: FindSource,
         ranges: Optional[list[ByteRange]],
-        source_failed: Callable[[dict[str, Any], BaseException], None],
+        source_failed: Callable[[Node, BaseException], None],
         content_type: Optional[str] = None,
     ) -> None:
         response, node = source
@@ -258,7 +261,7 @@ class ResumingBody:
         self._finding = None
         if self._stopped:
             if source is not None:
-                _drop(source[0])
+                drop_body(source[0])
             return None
         if source is None:
             self._fail("no replica left to resume from")
@@ -271,7 +274,7 @@ class ResumingBody:
         response, node = source
         multipart = boundary_of(_content_type(response)) is not None
         if self._pieces is None and not multipart:
-            _drop(response)
+            drop_body(response)
             self._fail("replacement source is not a multipart body")
             return
         if self._pieces is not None and not multipart:
@@ -279,7 +282,7 @@ class ResumingBody:
             if response.length not in (UNKNOWN_LENGTH, owed):
                 self._source_failed(node, ValueError(
                     f"resumed body of {response.length} bytes, expected {owed}"))
-                _drop(response)
+                drop_body(response)
                 self._fail("replacement source has the wrong length")
                 return
         self._node = node
@@ -314,7 +317,7 @@ class ResumingBody:
         if remaining is not None and response.length not in (UNKNOWN_LENGTH, remaining):
             self._source_failed(node, ValueError(
                 f"resumed body of {response.length} bytes, expected {remaining}"))
-            _drop(response)
+            drop_body(response)
             self._fail("replacement source has the wrong length")
             return
         self._node = node
@@ -357,7 +360,7 @@ class ResumingBody:
             finding, self._finding = self._finding, None
             finding.cancel()
         if self._response is not None:
-            _drop(self._response)
+            drop_body(self._response)
             self._response = None
 
 
@@ -383,13 +386,4 @@ class _Writer:
 
 def _content_type(response: IResponse) -> Optional[str]:
     values = response.headers.getRawHeaders(b"content-type")
-    return values[0].decode("latin-1") if values else None
-
-
-def _drop(response: IResponse) -> None:
-    """
-    Close the connection of a response whose body will not be read.
-    """
-    from twisted_proxy.backend.streaming import discard_body
-
-    discard_body(response, close=True).addErrback(lambda _: None)
+    return wsgi_str(values[0]) if values else None

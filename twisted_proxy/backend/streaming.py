@@ -21,7 +21,7 @@ from twisted.web.client import PotentialDataLoss, ResponseDone
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer, IResponse
 from zope.interface import implementer
 
-__all__ = ["BackendBody", "ShortRead", "ReadTimeout", "discard_body"]
+__all__ = ["BackendBody", "ShortRead", "ReadTimeout"]
 
 
 class ShortRead(Exception):
@@ -177,37 +177,3 @@ class BackendBody(Protocol):
         self._done = None
         self._disarm()
         self._abortBackend()
-
-
-class _Discard(Protocol):
-    def __init__(self) -> None:
-        self.done: Deferred[None] = Deferred(self._cancel)
-
-    def _drop(self) -> None:
-        if self.transport is not None:
-            self.transport.loseConnection()
-
-    def _cancel(self, _: "Deferred[None]") -> None:
-        # Reading on would keep the connection busy for nobody.
-        self._drop()
-
-    def connectionLost(self, reason: Failure = Failure(ResponseDone())) -> None:
-        if not self.done.called:
-            self.done.callback(None)
-
-
-def discard_body(response: IResponse, close: bool = False) -> "Deferred[None]":
-    """
-    Throw away C{response}'s body: read it to the end (so the connection
-    can go back to the pool), or, with C{close}, drop the connection.
-
-    @return: a L{Deferred} that fires with C{None} when the body has ended,
-        however it ended; cancelling it drops the connection.
-    """
-    protocol = _Discard()
-    response.deliverBody(protocol)
-    if close and not protocol.done.called:
-        # Not from connectionMade: deliverBody resumes the transport after
-        # that, which a closed transport need not accept.
-        protocol._drop()
-    return protocol.done

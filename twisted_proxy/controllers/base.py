@@ -1,38 +1,23 @@
 # -*- test-case-name: tests.test_controllers -*-
 """
 What the account, container and object controllers share: building backend
-requests, trying nodes for a read, writing to every replica and merging the
+requests and client responses, finding a source for a read (with
+L{twisted_proxy.backend.sources}), writing to every replica and merging the
 answers by quorum, and account/container info lookups.
 """
 
 from __future__ import annotations
 
-from contextlib import aclosing
-from typing import (
-    TYPE_CHECKING,
-    Any,
-    AsyncGenerator,
-    Awaitable,
-    Callable,
-    Iterator,
-    Optional,
-    Union,
-)
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterator, Optional
 
-from twisted.internet.defer import (
-    CancelledError,
-    Deferred,
-    DeferredList,
-    DeferredQueue,
-    ensureDeferred,
-)
-from twisted.logger import Logger
+from twisted.internet.defer import DeferredList, ensureDeferred
 from twisted.python.failure import Failure
-from twisted.web.iweb import IBodyProducer, IResponse
+from twisted.web.iweb import IBodyProducer
 
-from twisted_proxy.backend.nodeclient import NodeError, read_body, response_headers
-from twisted_proxy.backend.nodes import iter_nodes
-from twisted_proxy.backend.streaming import discard_body
+from twisted_proxy.backend.content import BackendAnswer, read_answer
+from twisted_proxy.backend.nodes import NODE_FAILURES, NodeReporter, iter_nodes, node_path
+from twisted_proxy.backend.sources import Found, SourceFinder, good_status
 from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.info.cache import (
     account_key,
@@ -41,16 +26,13 @@ from twisted_proxy.info.cache import (
     headers_to_container_info,
 )
 from twisted_proxy.swift.bestresponse import best_response, quorum_size
+from twisted_proxy.swift.constraints import remove_owner_headers
 from twisted_proxy.swift.cors import CORSPolicy, add_cors_headers, preflight_response
-from twisted_proxy.swift.http import (
-    HeaderDict,
-    SwiftRequest,
-    SwiftResponse,
-    error_response,
-    wire_quote,
-)
+from twisted_proxy.swift.etags import normalize_etag
+from twisted_proxy.swift.http import HeaderDict, SwiftRequest, SwiftResponse, error_response
 from twisted_proxy.swift.listing import add_vary_accept
-from twisted_proxy.swift.timestamp import Timestamp
+from twisted_proxy.swift.ring import Node
+from twisted_proxy.swift.truthy import is_true
 
 if TYPE_CHECKING:
     from twisted_proxy.backend.nodes import RingLike
@@ -61,13 +43,10 @@ __all__ = [
     "format_timestamp",
     "backend_request_headers",
     "client_response_headers",
-    "OWNER_HEADERS",
     "finish_listing",
     "partition",
     "with_cors",
 ]
-
-_log = Logger()
 
 # Headers that describe one hop, never relayed.
 _HOP_BY_HOP = frozenset(
@@ -84,13 +63,6 @@ _RESPONSE_DROP = frozenset(
         "connection", "keep-alive", "transfer-encoding", "upgrade", "date",
         "server", "trailer",
     }
-)
-
-OWNER_HEADERS = (
-    "X-Container-Read", "X-Container-Write", "X-Container-Sync-Key",
-    "X-Container-Sync-To", "X-Account-Meta-Temp-Url-Key",
-    "X-Account-Meta-Temp-Url-Key-2", "X-Container-Meta-Temp-Url-Key",
-    "X-Container-Meta-Temp-Url-Key-2", "X-Account-Access-Control",
 )
 
 _SYSMETA = ("x-account-sysmeta-", "x-container-sysmeta-", "x-object-sysmeta-",
@@ -143,9 +115,9 @@ def client_response_headers(backend: HeaderDict, keep_sysmeta: bool = False) -> 
             continue
         if not keep_sysmeta and _is_sysmeta(name):
             continue
-        if lowered == "etag" and len(value) >= 2 and value[0] == value[-1] == '"':
+        if lowered == "etag":
             # Object servers quote it; Swift's clients get it bare.
-            value = value[1:-1]
+            value = normalize_etag(value)
         headers[name] = value
     return headers
 
@@ -162,36 +134,6 @@ def finish_listing(response: SwiftResponse) -> SwiftResponse:
     return response
 
 
-def _true(value: Optional[str]) -> bool:
-    return value is not None and value.strip().lower() in ("true", "1", "yes", "on", "t", "y")
-
-
-def _timestamp(value: Optional[str]) -> Optional[Timestamp]:
-    """
-    A timestamp header's value, offset included (versions written at the
-    same instant are ordered by it, as in Swift), or C{None} when absent or
-    unparseable.
-    """
-    if not value:
-        return None
-    try:
-        return Timestamp(value, check_bounds=False)
-    except ValueError:
-        return None
-
-
-def _source_timestamp(headers: HeaderDict) -> Timestamp:
-    """
-    The timestamp a source is judged by, as Swift picks it.
-    """
-    for name in ("X-Backend-Data-Timestamp", "X-Backend-Timestamp",
-                 "X-Put-Timestamp", "X-Timestamp"):
-        stamp = _timestamp(headers.get(name))
-        if stamp is not None:
-            return stamp
-    return Timestamp(0)
-
-
 def partition(ring: "RingLike", account: str, container: Optional[str] = None,
               obj: Optional[str] = None) -> int:
     """
@@ -204,9 +146,6 @@ def partition(ring: "RingLike", account: str, container: Optional[str] = None,
         None if container is None else container.encode("latin-1"),
         None if obj is None else obj.encode("latin-1"),
     )
-
-
-BackendAnswer = tuple[int, str, bytes, HeaderDict]
 
 
 class Controller:
@@ -258,22 +197,32 @@ class Controller:
         """
         headers = client_response_headers(backend)
         if not self.request.environ.get("swift_owner"):
-            for name in OWNER_HEADERS:
-                headers.pop(name, None)
+            remove_owner_headers(headers)
         return headers
 
-    # -- paths ---------------------------------------------------------
+    # -- nodes ---------------------------------------------------------
 
-    def backend_path(self, node: dict[str, Any], part: int) -> str:
-        parts = [self.account]
-        if self.container is not None:
-            parts.append(self.container)
-        if self.obj is not None:
-            parts.append(self.obj)
-        entity = "/".join(parts)
-        return f"/{wire_quote(node['device'])}/{part}/{wire_quote(entity)}"
+    @cached_property
+    def report(self) -> NodeReporter:
+        """
+        Where this request reports what it learns about its nodes.
+        """
+        return NodeReporter(self.context.limiter, self.server_type,
+                            self.request.environ.get("swift.trans_id"))
 
-    def nodes(self, ring: "RingLike", part: int) -> Iterator[dict[str, Any]]:
+    def backend_path(self, node: Node, part: int, query: str = "") -> str:
+        """
+        The path of this request's account, container or object on C{node}.
+        """
+        name = "/".join(
+            part_name for part_name in (self.account, self.container, self.obj)
+            if part_name is not None)
+        return node_path(node, part, name, query)
+
+    def nodes(self, ring: "RingLike", part: int) -> Iterator[Node]:
+        """
+        The nodes a request for partition C{part} of C{ring} tries, in order.
+        """
         ctx = self.context
         return iter_nodes(
             ring,
@@ -284,239 +233,46 @@ class Controller:
             ctx.timings,
         )
 
-    # -- node errors ---------------------------------------------------
-
-    def note_status(self, node: dict[str, Any], status: int) -> None:
-        if status == 507:
-            self.context.limiter.limit_now(node, "507 Insufficient Storage")
-        elif status >= 500:
-            self.context.limiter.error(node, f"status {status}")
-
-    def note_error(self, node: dict[str, Any], error: BaseException) -> None:
-        self.context.limiter.error(node, str(error))
-        _log.warn(
-            "ERROR with {server} server {node}: {error} (txn {txn})",
-            server=self.server_type,
-            node=f"{node['ip']}:{node['port']}/{node['device']}",
-            error=error,
-            txn=self.request.environ.get("swift.trans_id"),
-        )
-
     # -- reads ---------------------------------------------------------
 
-    async def read_from_nodes(
+    def source_finder(
         self,
-        ring: "RingLike",
         part: int,
         method: str,
         headers: HeaderDict,
         query: str = "",
-        good: Callable[[int], bool] = lambda status: 200 <= status < 400,
-        keep_body: bool = True,
-        node_iter: Optional[Iterator[dict[str, Any]]] = None,
-    ) -> tuple[Optional[tuple[IResponse, dict[str, Any]]], list[BackendAnswer]]:
+        good: Callable[[int], bool] = good_status,
+    ) -> SourceFinder:
         """
-        Find a source for a read, by the rules of Swift's GetOrHeadHandler:
-
-          - nodes are tried one at a time (primaries, then handoffs) until
-            one answers with a C{good} status;
-          - a 404 carrying C{X-Backend-Timestamp} is a tombstone: a source
-            older than the newest tombstone seen is not served;
-          - a 404 from a handoff without C{X-Backend-Timestamp} says nothing
-            (a handoff usually has no copy) and is not counted;
-          - with C{X-Newest: true}, every primary is asked and the source
-            with the newest timestamp is served, the others closed.
-
-        @param node_iter: the nodes to try (by default a fresh iteration of
-            the partition's); sharing it lets a later resume carry on where
-            this search stopped.
-        @return: the chosen response with its node, or C{None}, and the
-            answers collected on the way (the chosen one's body read into
-            the last answer when C{keep_body}; unread otherwise).
+        The search for a source of this request's read in partition
+        C{part}, asking every primary when the client sent a true
+        C{X-Newest}, with the settings' C{concurrent_gets}.
         """
-        answers: list[BackendAnswer] = []
-        if node_iter is None:
-            node_iter = self.nodes(ring, part)
-        newest = _true(self.request.headers.get("X-Newest"))
-        tombstone = Timestamp(0)
-        candidates: list[tuple[Timestamp, IResponse, dict[str, Any]]] = []
-        concurrent = self.settings.concurrent_gets and not newest
-
-        def enough(node: dict[str, Any]) -> bool:
-            # X-Newest asks every primary, and a handoff only when none
-            # answered.
-            return newest and "handoff_index" in node and bool(candidates)
-
-        try:
-            async with aclosing(self._answers(node_iter, part, method, query, headers,
-                                              concurrent, enough)) as arriving:
-                async for node, outcome in arriving:
-                    if isinstance(outcome, NodeError):
-                        self.note_error(node, outcome)
-                        continue
-                    response = outcome
-                    status = response.code
-                    self.note_status(node, status)
-                    backend = response_headers(response)
-                    if good(status):
-                        stamp = _source_timestamp(backend)
-                        if stamp < tombstone:
-                            await discard_body(response, close=True)
-                            answers.append((404, "Not Found", b"", backend))
-                            continue
-                        if newest:
-                            candidates.append((stamp, response, node))
-                            continue
-                        return await self._chosen(response, node, backend, answers,
-                                                  keep_body)
-                    try:
-                        body = await read_body(response)
-                    except CancelledError:
-                        raise
-                    except Exception as error:
-                        self.note_error(node, error)
-                        continue
-                    if status == 404:
-                        deleted = _timestamp(backend.get("X-Backend-Timestamp"))
-                        if not deleted and "handoff_index" in node:
-                            continue
-                        if deleted is not None and deleted > tombstone:
-                            tombstone = deleted
-                    answers.append((status, response.phrase.decode("latin-1"), body,
-                                    backend))
-        except BaseException:
-            # Given up (the client went away): versions held open for
-            # X-Newest are let go.
-            for _, held, _ in candidates:
-                discard_body(held, close=True)
-            raise
-        for _, stale, _ in [c for c in candidates if c[0] < tombstone]:
-            # Older than a deletion: not served, and counted as the 404 it
-            # stands for, as when it is found after the tombstone.
-            await discard_body(stale, close=True)
-            answers.append((404, "Not Found", b"", response_headers(stale)))
-        candidates = [c for c in candidates if c[0] >= tombstone]
-        if not candidates:
-            return None, answers
-        candidates.sort(key=lambda c: c[0])
-        _, response, node = candidates.pop()
-        for _, other, _ in candidates:
-            await discard_body(other, close=True)
-        return await self._chosen(response, node, response_headers(response), answers,
-                                  keep_body)
-
-    async def _answers(
-        self,
-        node_iter: Iterator[dict[str, Any]],
-        part: int,
-        method: str,
-        query: str,
-        headers: HeaderDict,
-        concurrent: bool,
-        enough: Callable[[dict[str, Any]], bool],
-    ) -> AsyncGenerator[tuple[dict[str, Any], Union[IResponse, NodeError]], None]:
-        """
-        The nodes' answers to a read, as they arrive: a response (body
-        unread) or the L{NodeError} a node failed with.
-
-        One node at a time; with C{concurrent} (Swift's C{concurrent_gets}),
-        the next node is asked too whenever none has answered within
-        C{concurrency_timeout}, and the first answers win. On exit, requests
-        still under way are cancelled and answers nobody took are closed.
-        No node is asked once C{enough} says so of it.
-        """
-        client = self.context.node_client
-        clock = self.context.reactor
-
-        def ask(node: dict[str, Any]) -> "Deferred[IResponse]":
-            path = self.backend_path(node, part) + (f"?{query}" if query else "")
-            started = clock.seconds()
-
-            def timed(result: Any) -> Any:
-                if not isinstance(result, Failure):
-                    self.context.timings.record(node, clock.seconds() - started)
-                return result
-
-            return client.request(node, method, path, headers).addBoth(timed)
-
-        if not concurrent:
-            for node in node_iter:
-                if enough(node):
-                    return
-                try:
-                    yield node, await ask(node)
-                except NodeError as error:
-                    yield node, error
-            return
-
         settings = self.settings
         wait = settings.concurrency_timeout
-        if wait is None:
-            wait = settings.conn_timeout
-        arrived: DeferredQueue[tuple[dict[str, Any], Any]] = DeferredQueue()
-        inflight: dict[int, Deferred[IResponse]] = {}
-        exhausted = False
+        return SourceFinder(
+            self.context.node_client,
+            self.context.reactor,
+            self.context.timings,
+            self.report,
+            lambda node: self.backend_path(node, part, query),
+            method,
+            headers,
+            newest=is_true(self.request.headers.get("X-Newest")),
+            good=good,
+            concurrent_gets=settings.concurrent_gets,
+            concurrency_timeout=settings.conn_timeout if wait is None else wait,
+        )
 
-        def launch() -> bool:
-            nonlocal exhausted
-            node = None if exhausted else next(node_iter, None)
-            if node is None or enough(node):
-                exhausted = True
-                return False
-            d = ask(node)
-            inflight[id(d)] = d
-
-            def landed(result: Any) -> None:
-                inflight.pop(id(d), None)
-                arrived.put((node, result))
-
-            d.addBoth(landed)
-            return True
-
-        try:
-            launch()
-            while inflight or arrived.pending:
-                getting = arrived.get()
-                timer = None
-                if not exhausted:
-                    timer = clock.callLater(wait, getting.cancel)
-                try:
-                    node, result = await getting
-                except CancelledError:
-                    if timer is not None and not timer.active():
-                        # Nobody answered in time: ask the next node too.
-                        launch()
-                        continue
-                    raise
-                finally:
-                    if timer is not None and timer.active():
-                        timer.cancel()
-                if isinstance(result, Failure):
-                    if not result.check(NodeError):
-                        result.raiseException()
-                    yield node, result.value  # type: ignore[misc]
-                else:
-                    yield node, result
-                if not inflight and not arrived.pending:
-                    launch()
-        finally:
-            for d in list(inflight.values()):
-                d.addErrback(lambda _: None)
-                d.cancel()
-            while arrived.pending:
-                _, left = arrived.pending.pop()
-                if not isinstance(left, Failure):
-                    discard_body(left, close=True).addErrback(lambda _: None)
-
-    async def _chosen(
-        self, response: IResponse, node: dict[str, Any], backend: HeaderDict,
-        answers: list[BackendAnswer], keep_body: bool,
-    ) -> tuple[Optional[tuple[IResponse, dict[str, Any]]], list[BackendAnswer]]:
-        if keep_body:
-            body = await read_body(response)
-            answers.append((response.code, response.phrase.decode("latin-1"), body,
-                            backend))
-        return (response, node), answers
+    async def read_from_nodes(
+        self, ring: "RingLike", part: int, method: str, headers: HeaderDict, query: str = "",
+    ) -> Found:
+        """
+        Find a source for a read among the partition's nodes, its body read
+        into the last answer (see L{SourceFinder.find}).
+        """
+        finder = self.source_finder(part, method, headers, query)
+        return await finder.find(self.nodes(ring, part))
 
     async def get_or_head(
         self, ring: "RingLike", part: int, query: str = ""
@@ -564,6 +320,10 @@ class Controller:
         the answers by quorum.
 
         @param headers_for: the headers for the replica slot C{i}.
+        @raise CancelledError: when cancelled (the client went away).
+        @raise Exception: a proxy bug met while writing some replica (only
+            node and connection failures count against a node), once every
+            replica's write has ended.
         """
         node_iter = self.nodes(ring, part)
         replicas = len(ring.get_part_nodes(part))
@@ -572,24 +332,18 @@ class Controller:
         async def one(slot: int) -> Optional[BackendAnswer]:
             headers = headers_for(slot)
             for node in node_iter:
-                path = self.backend_path(node, part) + (f"?{query}" if query else "")
                 body = body_for(slot) if body_for is not None else None
                 try:
-                    response = await client.request(node, method, path, headers, body)
-                    payload = await read_body(response)
-                except NodeError as error:
-                    self.note_error(node, error)
+                    response = await client.request(
+                        node, method, self.backend_path(node, part, query), headers, body)
+                    answer = await read_answer(response)
+                except NODE_FAILURES as error:
+                    self.report.error(node, error)
                     continue
-                except CancelledError:
-                    raise
-                except Exception as error:
-                    self.note_error(node, error)
+                self.report.status(node, answer[0])
+                if answer[0] >= 500:
                     continue
-                self.note_status(node, response.code)
-                if response.code >= 500:
-                    continue
-                return (response.code, response.phrase.decode("latin-1"), payload,
-                        response_headers(response))
+                return answer
             return None
 
         results = await DeferredList(
@@ -598,14 +352,13 @@ class Controller:
         )
         answers: list[BackendAnswer] = []
         for ok, value in results:
-            if ok:
-                if value is not None:
-                    answers.append(value)
-                continue
-            failure: Failure = value  # type: ignore[assignment]
-            if failure.check(CancelledError):
+            if not ok:
+                # The client went away, or the proxy has a bug: no answer
+                # is made up for it.
+                failure: Failure = value  # type: ignore[assignment]
                 failure.raiseException()
-            _log.failure("backend write", failure)
+            if value is not None:
+                answers.append(value)
         while len(answers) < replicas:
             answers.append((503, "Service Unavailable", b"", HeaderDict()))
         return self.best(answers, replicas, overrides)

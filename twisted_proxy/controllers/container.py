@@ -10,7 +10,6 @@ from typing import Optional
 
 from twisted_proxy.controllers.account import _listing_query
 from twisted_proxy.controllers.base import (
-    OWNER_HEADERS,
     Controller,
     backend_request_headers,
     finish_listing,
@@ -21,6 +20,7 @@ from twisted_proxy.info.cache import account_key, container_key, headers_to_cont
 from twisted_proxy.swift.constraints import (
     check_metadata,
     check_name_length,
+    remove_owner_headers,
     transform_remove_headers,
 )
 from twisted_proxy.swift.http import HTML, HeaderDict, SwiftResponse, error_response
@@ -119,8 +119,7 @@ class ContainerController(Controller):
 
     def _strip_owner_headers(self) -> None:
         if not self.request.environ.get("swift_owner"):
-            for name in OWNER_HEADERS:
-                self.request.headers.pop(name, None)
+            remove_owner_headers(self.request.headers)
 
     def _policy_headers(self) -> tuple[dict[str, str], Optional[SwiftResponse]]:
         name = self.request.headers.pop("X-Storage-Policy", None)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Awaitable, Callable, Optional
 
-from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -271,10 +271,3 @@ class InfoCache:
         Keep C{info} for the rest of this request only.
         """
         environ.setdefault(INFO_ENVIRON_KEY, {})[key] = info
-
-
-def fetch_later(f: Callable[[], Awaitable[dict[str, Any]]]) -> Fetch:
-    """
-    Adapt a coroutine function for L{InfoCache.get}.
-    """
-    return lambda: ensureDeferred(f())  # type: ignore[arg-type,return-value]

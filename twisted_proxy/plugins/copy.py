@@ -86,7 +86,6 @@ _NOT_FROM_SOURCE = frozenset({
 })
 
 _UPDATE_OVERRIDE_PREFIX = "x-object-sysmeta-container-update-override-"
-_TRANSIENT_SYSMETA_PREFIX = "x-object-transient-sysmeta-"
 
 _HEARTBEAT_FORMATS = ("text/plain", "application/json")
 
@@ -123,12 +122,6 @@ def _html_error(status: int, body: str, method: str) -> SwiftResponse:
 
 def _is_object_sysmeta(name: str) -> bool:
     return is_sys_meta("object", name)
-
-
-def _is_transient_sysmeta(name: str) -> bool:
-    lowered = name.lower()
-    return (len(lowered) > len(_TRANSIENT_SYSMETA_PREFIX)
-            and lowered.startswith(_TRANSIENT_SYSMETA_PREFIX))
 
 
 def _body_length(response: SwiftResponse) -> Optional[int]:

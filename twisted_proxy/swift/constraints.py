@@ -50,7 +50,6 @@ __all__ = [
     "filter_inbound_headers",
     "remove_owner_headers",
     "transform_remove_headers",
-    "transfer_headers",
     "config_true_value",
 ]
 
@@ -200,7 +199,7 @@ def check_path_utf8(request: SwiftRequest) -> Optional[SwiftResponse]:
     if check_utf8(request.path, internal=internal):
         return None
     return error_response(
-        412, "Invalid UTF8 or contains NULL", method=request.method
+        412, "Invalid UTF8 or contains NULL", method=request.method, content_type=HTML
     )
 
 
@@ -326,24 +325,27 @@ def _declared_length(headers: HeaderDict) -> Optional[int]:
 
 def check_framing_headers(request: SwiftRequest) -> Optional[SwiftResponse]:
     """
-    What the proxy does to every request before routing it: when the last
-    transfer coding is C{chunked}, drop any Content-Length (the coding wins,
-    and forwarding both invites request smuggling); then refuse a
-    Content-Length that is negative or not a number with 400 C{Invalid
-    Content-Length}.
+    What the proxy does to every request before routing it: refuse a
+    request framed both by C{Transfer-Encoding} and C{Content-Length} with
+    400, as eventlet (C{reject_bad_requests}) does in front of Swift, since
+    the two may be read differently along the way (request smuggling); then
+    refuse a Content-Length that is negative or not a number with 400
+    C{Invalid Content-Length}.
     """
     headers = request.headers
-    coding = headers.get("Transfer-Encoding", "").lower()
-    if coding.rsplit(",", 1)[-1].strip() == "chunked":
-        headers.pop("Content-Length", None)
     length = headers.get("Content-Length")
+    if length is not None and "Transfer-Encoding" in headers:
+        return error_response(
+            400, "Content-Length and Transfer-Encoding are not allowed together",
+            method=request.method)
     if length is not None:
         try:
             valid = int(length) >= 0
         except ValueError:
             valid = False
         if not valid:
-            return _bad_request(request, "Invalid Content-Length")
+            return error_response(400, "Invalid Content-Length", method=request.method,
+                                  content_type=HTML)
     return None
 
 
@@ -743,20 +745,6 @@ def _removal_targets(server_type: str) -> tuple[str, ...]:
     return ()
 
 
-_PASS_THROUGH = {
-    "account": frozenset(),
-    "container": frozenset(
-        (
-            "x-container-read",
-            "x-container-write",
-            "x-container-sync-key",
-            "x-container-sync-to",
-            "x-versions-location",
-        )
-    ),
-}
-
-
 def _removals(
     headers: HeaderDict | MutableMapping[str, str], kind: str
 ) -> list[tuple[str, str]]:
@@ -801,27 +789,3 @@ def transform_remove_headers(
     for name, value in added.items():
         headers[name] = value
     return added
-
-
-def transfer_headers(
-    headers: HeaderDict | MutableMapping[str, str], server_type: str
-) -> HeaderDict:
-    """
-    The client headers an account or container PUT/POST carries to the
-    backend, as Swift selects them (it forwards nothing else from the
-    client but X-Backend-* and X-Timestamp): the removals of
-    L{transform_remove_headers} valued C{''}, then (overriding them) the
-    user and system metadata and, for containers, the ACL, sync and
-    X-Versions-Location headers. C{headers} is not changed; names come
-    back lower-cased.
-    """
-    kind = server_type.lower()
-    result = HeaderDict(
-        [(target, "") for _name, target in _removals(headers, kind)]
-    )
-    passed = _PASS_THROUGH.get(kind, frozenset())
-    for name, value in headers.items():
-        lowered = name.lower()
-        if lowered in passed or is_user_meta(kind, name) or is_sys_meta(kind, name):
-            result[lowered] = value
-    return result

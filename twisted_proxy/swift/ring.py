@@ -38,7 +38,18 @@ import sys
 import zlib
 from dataclasses import dataclass
 from itertools import chain, count
-from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
+from typing import (
+    Any,
+    Callable,
+    Iterable,
+    Iterator,
+    Optional,
+    Required,
+    Sequence,
+    TypedDict,
+    Union,
+    cast,
+)
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
@@ -58,13 +69,30 @@ __all__ = [
 
 _log = Logger()
 
-Node = dict[str, Any]
-"""
-A device of a ring, with Swift's keys: C{id}, C{region}, C{zone}, C{ip},
-C{port}, C{device}, C{weight}, C{replication_ip}, C{replication_port},
-C{meta}. Nodes handed out by a L{Ring} are copies, with C{index} (primaries)
-or C{handoff_index} (handoffs) added.
-"""
+class Node(TypedDict, total=False):
+    """
+    A device of a ring, with Swift's keys. C{id}, C{region}, C{zone}, C{ip},
+    C{port} and C{device} are always there (a ring without them is refused);
+    C{replication_ip} and C{replication_port} are filled in from C{ip} and
+    C{port} when the ring has none. Nodes handed out by a L{Ring} are
+    copies, with C{index} (primaries) or C{handoff_index} (handoffs) added.
+    A ring's devices may carry further keys of their own (C{parts},
+    C{parts_wanted}...), which are kept but not described here.
+    """
+
+    id: Required[int]
+    region: Required[int]
+    zone: Required[int]
+    ip: Required[str]
+    port: Required[int]
+    device: Required[str]
+    weight: float
+    replication_ip: str
+    replication_port: int
+    meta: str
+    index: int
+    handoff_index: int
+
 
 PartitionTable = Sequence["array.array[int]"]
 
@@ -331,7 +359,7 @@ class Ring:
         @raise ValueError: if C{part} is not a partition of this ring.
         """
         self._check_part(part)
-        return [dict(dev, index=i) for i, dev in enumerate(self._primary_devices(part))]
+        return [_marked(dev, "index", i) for i, dev in enumerate(self._primary_devices(part))]
 
     def get_nodes(
         self,
@@ -383,16 +411,17 @@ class Ring:
 
     def _handoffs(self, part: int) -> Iterator[Node]:
         primaries = self._primary_devices(part)
-        used = {dev["id"] for dev in primaries}
+        used: set[Any] = {dev["id"] for dev in primaries}
         # Tiers already holding a node, shallowest first; the device tier
         # is `used` itself.
-        taken = [{_tier(dev, depth) for dev in primaries} for depth in _DEPTHS[:-1]]
+        taken: list[set[Any]] = [
+            {_tier(dev, depth) for dev in primaries} for depth in _DEPTHS[:-1]]
         taken.append(used)
         start = self._sweep_start(part)
         handoff_index = count()
         for depth in _DEPTHS:
             for dev in self._handoff_pass(start, depth, used, taken):
-                yield dict(dev, handoff_index=next(handoff_index))
+                yield _marked(dev, "handoff_index", next(handoff_index))
 
     def _handoff_pass(
         self, start: int, depth: int, used: set[Any], taken: list[set[Any]]
@@ -484,18 +513,29 @@ def _checked_devices(devs: Any, name: str) -> list[Optional[Node]]:
     return checked
 
 
-def _normalized(dev: Node) -> Node:
+def _normalized(dev: dict[str, Any]) -> Node:
     """
-    A copy of C{dev} with the replication address defaulting to the
-    ordinary one, as Swift fills it in for rings older than replication
-    networks.
+    A copy of C{dev} (checked to have the required keys) with the
+    replication address defaulting to the ordinary one, as Swift fills it
+    in for rings older than replication networks.
     """
-    dev = dict(dev)
-    if "ip" in dev:
-        dev.setdefault("replication_ip", dev["ip"])
-    if "port" in dev:
-        dev.setdefault("replication_port", dev["port"])
-    return dev
+    node = cast(Node, dict(dev))
+    node.setdefault("replication_ip", node["ip"])
+    node.setdefault("replication_port", node["port"])
+    return node
+
+
+def _marked(dev: Node, key: str, position: int) -> Node:
+    """
+    A copy of C{dev} with C{key} (C{index} or C{handoff_index}) set to
+    C{position}.
+    """
+    node = dev.copy()
+    if key == "index":
+        node["index"] = position
+    else:
+        node["handoff_index"] = position
+    return node
 
 
 # -- reading ring files

@@ -20,7 +20,7 @@ from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.controllers.obj import ObjectController
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter
 from twisted_proxy.swift.acl import ACCOUNT_ACL_ENVIRON_KEY
-from twisted_proxy.swift.constraints import check_utf8
+from twisted_proxy.swift.constraints import check_framing_headers, check_path_utf8
 from twisted_proxy.swift.http import HTML, SwiftRequest, SwiftResponse, error_response
 from twisted_proxy.swift.listing import listing_format
 from twisted_proxy.swift.paths import split_swift_path
@@ -69,14 +69,9 @@ class ProxyApplication:
 
     async def _route(self, request: SwiftRequest) -> SwiftResponse:
         method = request.method
-        try:
-            length = request.content_length
-        except ValueError:
-            return error_response(400, "Invalid Content-Length", method=method, content_type=HTML)
-        del length
-        if not check_utf8(request.path):
-            return error_response(412, "Invalid UTF8 or contains NULL", method=method,
-                                  content_type=HTML)
+        refused = check_framing_headers(request) or check_path_utf8(request)
+        if refused is not None:
+            return refused
         if request.path == "/info":
             return self._info(request)
         try:

@@ -1,0 +1,104 @@
+"""
+Tests for L{twisted_proxy.controllers.base}, through the application over
+the fake cluster: what a proxy bug becomes, and which headers a client sees.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from tests.fakenodes import FakeCluster, InRingOrder, StoredObject, make_proxy
+from twisted_proxy.backend import nodes
+from twisted_proxy.swift.http import SwiftRequest, SwiftResponse
+
+OBJ = StoredObject(b"x" * 20, timestamp="1700000100.00000")
+
+
+class BugTests(SynchronousTestCase):
+    """
+    A bug in the proxy met while talking to object nodes is a logged 500,
+    and no node is error-limited for it.
+    """
+
+    def setUp(self) -> None:
+        self.patch(nodes, "_RANDOM", InRingOrder())
+        self.clock = Clock()
+        self.cluster = FakeCluster(self.clock)
+        self.cluster.serve(OBJ)
+        self.proxy = make_proxy(self.clock, self.cluster)
+        client = self.proxy.context.node_client
+        real = client.request
+
+        def buggy(node: Any, *args: Any, **kwargs: Any) -> "Deferred[Any]":
+            if node["device"] == "sdb":
+                raise TypeError("a bug in the proxy")
+            return real(node, *args, **kwargs)
+
+        client.request = buggy  # type: ignore[method-assign]
+
+    def tearDown(self) -> None:
+        self.clock.advance(0)
+        self.assertEqual(self.cluster.open_connections(), [])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def answer(self, method: str, headers: dict[str, str]) -> SwiftResponse:
+        response = self.successResultOf(self.proxy.request(method, "/v1/a/c/o", headers))
+        self.assertEqual(len(self.flushLoggedErrors(TypeError)), 1)
+        limiter = self.proxy.context.limiter
+        self.assertEqual([limiter.errors(node.ring_node) for node in self.cluster.objects],
+                         [0] * len(self.cluster.objects))
+        return response
+
+    def test_get(self) -> None:
+        self.assertEqual(self.answer("GET", {}).status, 500)
+
+    def test_put(self) -> None:
+        self.assertEqual(self.answer("PUT", {"Content-Length": "0"}).status, 500)
+
+    def test_post(self) -> None:
+        self.assertEqual(self.answer("POST", {}).status, 500)
+
+    def test_delete(self) -> None:
+        self.assertEqual(self.answer("DELETE", {}).status, 500)
+
+
+class OwnerHeaderTests(SynchronousTestCase):
+    """
+    Owner-only headers (ACLs, sync settings, temp-URL keys) reach owners
+    only, whatever their spelling.
+    """
+
+    HIDDEN = {"X-Container-Read": ".r:*", "x-container-sync-key": "secret",
+              "X-CONTAINER-META-TEMP-URL-KEY": "k"}
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.cluster = FakeCluster(self.clock)
+        for node in self.cluster.containers:
+            node.answer(204, {**self.HIDDEN, "X-Container-Meta-Color": "red",
+                              "X-Backend-Storage-Policy-Index": "0",
+                              "X-Put-Timestamp": "1600000000.00000"})
+        self.proxy = make_proxy(self.clock, self.cluster)
+
+    def head(self, owner: bool) -> SwiftResponse:
+        request = SwiftRequest("HEAD", b"/v1/a/c")
+        if owner:
+            request.environ["swift_owner"] = True
+        d = self.proxy.app(request)
+        self.clock.advance(0)
+        return self.successResultOf(d)
+
+    def test_hidden(self) -> None:
+        headers = self.head(owner=False).headers
+        self.assertEqual(headers.get("X-Container-Meta-Color"), "red")
+        for name in self.HIDDEN:
+            self.assertNotIn(name, headers)
+
+    def test_owner(self) -> None:
+        headers = self.head(owner=True).headers
+        for name, value in self.HIDDEN.items():
+            self.assertEqual(headers.get(name), value)

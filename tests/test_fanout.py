@@ -1,0 +1,294 @@
+"""
+Tests for L{twisted_proxy.backend.fanout}: an object PUT streamed to nodes
+that take the body into L{StringTransport}s and answer when told to.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from twisted.internet.defer import CancelledError, Deferred, ensureDeferred, fail
+from twisted.internet.interfaces import IConsumer
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.http_headers import Headers
+from twisted.web.iweb import IBodyProducer, IResponse
+from zope.interface import implementer
+
+from tests.test_streaming import makeResponse
+from twisted_proxy.backend.content import BackendAnswer
+from twisted_proxy.backend.fanout import PutFanout
+from twisted_proxy.backend.nodeclient import NodeError, node_key
+from twisted_proxy.backend.nodes import ErrorLimiter, NodeReporter
+from twisted_proxy.swift.http import HeaderDict
+
+NODE_TIMEOUT = 10.0
+
+
+def _node(index: int) -> dict[str, Any]:
+    return {"id": index, "region": 1, "zone": index, "ip": f"10.0.0.{index + 1}",
+            "port": 6200, "device": "sdb"}
+
+
+NODES = [_node(i) for i in range(3)]
+
+
+class _Put:
+    """
+    One PUT a node received: its body arrives in C{received}.
+    """
+
+    def __init__(self, node: dict[str, Any], headers: HeaderDict,
+                 body: IBodyProducer) -> None:
+        self.node = node
+        self.headers = headers
+        self.received = StringTransport()
+        self.cancelled = False
+        self.answer: Deferred[IResponse] = Deferred(self._cancel)
+        self.body = body
+        self.body_done = body.startProducing(self.received)
+        self.body_done.addErrback(lambda _: None)
+
+    def _cancel(self, _: object) -> None:
+        self.cancelled = True
+        self.body.stopProducing()
+
+    def respond(self, status: int, etag: str = '"abc"') -> None:
+        response, _ = makeResponse(0)
+        response.code = status
+        response.headers = Headers({b"Etag": [etag.encode("ascii")]})
+        self.answer.callback(response)
+        response._bodyDataFinished()
+
+
+class _Nodes:
+    """
+    An L{INodeClient} over scripted nodes: C{refusing} nodes cannot be
+    reached; a C{buggy} one hits a bug in the proxy.
+    """
+
+    def __init__(self) -> None:
+        self.puts: dict[str, _Put] = {}
+        self.refusing: set[str] = set()
+        self.buggy: set[str] = set()
+
+    def request(self, node: dict[str, Any], method: str, path: str, headers: HeaderDict,
+                bodyProducer: Optional[IBodyProducer] = None,
+                timeout: Optional[float] = None) -> "Deferred[IResponse]":
+        key = node_key(node)  # type: ignore[arg-type]
+        if key in self.buggy:
+            raise TypeError("a bug in the proxy")
+        if key in self.refusing:
+            return fail(NodeError(node, "connection refused"))  # type: ignore[arg-type]
+        assert bodyProducer is not None and timeout == 0
+        put = self.puts[key] = _Put(node, headers, bodyProducer)
+        return put.answer
+
+    def put(self, index: int) -> _Put:
+        return self.puts[node_key(NODES[index])]  # type: ignore[arg-type]
+
+
+@implementer(IBodyProducer)
+class _Source:
+    """
+    The client's body: written by the test, paused by the fan-out.
+    """
+
+    length = 6
+
+    def __init__(self) -> None:
+        self.consumer: Optional[IConsumer] = None
+        self.done: Deferred[None] = Deferred()
+        self.paused = False
+
+    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
+        self.consumer = consumer
+        return self.done
+
+    def pauseProducing(self) -> None:
+        self.paused = True
+
+    def resumeProducing(self) -> None:
+        self.paused = False
+
+    def stopProducing(self) -> None:
+        pass
+
+    def send(self, data: bytes) -> None:
+        assert self.consumer is not None
+        self.consumer.write(data)
+
+    def end(self) -> None:
+        self.done.callback(None)
+
+
+class PutFanoutTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.nodes = _Nodes()
+        self.limiter = ErrorLimiter(self.clock, 10, 60.0)
+        self.source = _Source()
+
+    def tearDown(self) -> None:
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def start(self) -> "Deferred[Optional[list[BackendAnswer]]]":
+        fanout = PutFanout(self.nodes, self.clock, NODE_TIMEOUT,  # type: ignore[arg-type]
+                           NodeReporter(self.limiter, "Object", "tx1"))
+        return ensureDeferred(fanout.put(
+            NODES, 3, lambda node: f"/{node['device']}/1/a/c/o",  # type: ignore[arg-type]
+            lambda index: HeaderDict({"X-Slot": str(index)}), 6, self.source))
+
+    def errors(self) -> list[int]:
+        return [self.limiter.errors(node) for node in NODES]  # type: ignore[arg-type]
+
+    def test_everyNode(self) -> None:
+        """
+        Every node gets the whole body with its own headers, and every
+        answer is returned.
+        """
+        d = self.start()
+        self.source.send(b"abc")
+        self.source.send(b"def")
+        self.source.end()
+        for index in range(3):
+            put = self.nodes.put(index)
+            self.assertEqual(put.received.value(), b"abcdef")
+            self.assertEqual(put.headers["X-Slot"], str(index))
+            self.successResultOf(put.body_done)
+            put.respond(201)
+        answers = self.successResultOf(d)
+        assert answers is not None
+        self.assertEqual([a[0] for a in answers], [201, 201, 201])
+        self.assertEqual(answers[0][3]["Etag"], '"abc"')
+
+    def test_unreachable(self) -> None:
+        """
+        A node that cannot be reached counts one error and an answer of
+        503; the others get the body.
+        """
+        self.nodes.refusing.add(node_key(NODES[1]))  # type: ignore[arg-type]
+        d = self.start()
+        self.source.send(b"abcdef")
+        self.source.end()
+        for index in (0, 2):
+            self.assertEqual(self.nodes.put(index).received.value(), b"abcdef")
+            self.nodes.put(index).respond(201)
+        answers = self.successResultOf(d)
+        assert answers is not None
+        self.assertEqual(sorted(a[0] for a in answers), [201, 201, 503])
+        self.assertEqual(self.errors(), [0, 1, 0])
+
+    def test_tooFewNodes(self) -> None:
+        """
+        Fewer nodes than a quorum: nothing is sent.
+        """
+        fanout = PutFanout(self.nodes, self.clock, NODE_TIMEOUT,  # type: ignore[arg-type]
+                           NodeReporter(self.limiter, "Object", "tx1"))
+        d = ensureDeferred(fanout.put(NODES[:1], 3, lambda node: "/",  # type: ignore[arg-type]
+                                      lambda index: HeaderDict(), 6, self.source))
+        self.assertIsNone(self.successResultOf(d))
+        self.assertEqual(self.nodes.puts, {})
+
+    def test_noQuorumReady(self) -> None:
+        """
+        When fewer than a quorum of nodes could be reached, the body is not
+        read at all.
+        """
+        self.nodes.refusing.update(node_key(n) for n in NODES[:2])  # type: ignore[arg-type]
+        d = self.start()
+        self.assertIsNone(self.successResultOf(d))
+        self.assertIsNone(self.source.consumer)
+        self.assertTrue(self.nodes.put(2).cancelled)
+
+    def test_stalledNode(self) -> None:
+        """
+        A node that takes no data for C{node_timeout} is dropped and counts
+        one error; the upload goes on to the others.
+        """
+        d = self.start()
+        stalled = self.nodes.put(0)
+        self.nodes.put(0).body.pauseProducing()
+        self.assertTrue(self.source.paused)
+        self.clock.advance(NODE_TIMEOUT + 1)
+        self.assertTrue(stalled.cancelled)
+        self.assertFalse(self.source.paused)
+        self.source.send(b"abcdef")
+        self.source.end()
+        for index in (1, 2):
+            self.nodes.put(index).respond(201)
+        answers = self.successResultOf(d)
+        assert answers is not None
+        self.assertEqual(sorted(a[0] for a in answers), [201, 201, 503])
+        self.assertEqual(self.errors(), [1, 0, 0])
+
+    def test_finalAnswerTimeout(self) -> None:
+        """
+        Once the body is out, each node has C{node_timeout} to answer; one
+        that does not counts as 503.
+        """
+        d = self.start()
+        self.source.send(b"abcdef")
+        self.source.end()
+        self.nodes.put(0).respond(201)
+        self.nodes.put(1).respond(201)
+        self.clock.advance(NODE_TIMEOUT - 0.1)
+        self.assertNoResult(d)
+        self.clock.advance(0.1)
+        answers = self.successResultOf(d)
+        assert answers is not None
+        self.assertEqual([a[0] for a in answers], [201, 201, 503])
+        self.assertTrue(self.nodes.put(2).cancelled)
+
+    def test_quorumLost(self) -> None:
+        """
+        When too few nodes are left taking the body, the upload stops.
+        """
+        d = self.start()
+        self.source.send(b"abc")
+        self.nodes.put(0).respond(503)
+        self.nodes.put(1).respond(503)
+        self.clock.advance(1)
+        self.assertIsNone(self.successResultOf(d))
+        self.assertTrue(self.nodes.put(2).cancelled)
+
+    def test_clientGone(self) -> None:
+        """
+        Cancelled (the client went away), every request is cancelled and
+        no node is blamed.
+        """
+        d = self.start()
+        self.source.send(b"abc")
+        d.cancel()
+        self.failureResultOf(d, CancelledError)
+        self.assertEqual([self.nodes.put(i).cancelled for i in range(3)], [True] * 3)
+        self.assertEqual(self.errors(), [0, 0, 0])
+
+    def test_bug(self) -> None:
+        """
+        A proxy bug met for one node fails the PUT with it once the other
+        requests are ended; no node is blamed.
+        """
+        self.nodes.buggy.add(node_key(NODES[1]))  # type: ignore[arg-type]
+        d = self.start()
+        self.failureResultOf(d, TypeError)
+        self.assertTrue(self.nodes.put(0).cancelled)
+        self.assertTrue(self.nodes.put(2).cancelled)
+        self.assertEqual(self.errors(), [0, 0, 0])
+
+    def test_bugAfterBody(self) -> None:
+        """
+        The same for a bug met reading a node's answer.
+        """
+        d = self.start()
+        self.source.send(b"abcdef")
+        self.source.end()
+        self.nodes.put(0).respond(201)
+        self.nodes.put(1).respond(201)
+        response, _ = makeResponse(0)
+        response.headers = None  # type: ignore[assignment]
+        self.nodes.put(2).answer.callback(response)
+        response._bodyDataFinished()
+        self.failureResultOf(d, AttributeError)
+        self.assertEqual(self.errors(), [0, 0, 0])

@@ -1,0 +1,255 @@
+# -*- test-case-name: tests.test_fanout -*-
+"""
+An object PUT streamed to its nodes at once, with Swift's time limits and
+quorum: what Swift's object controller does with its putters.
+
+The body goes through one L{UploadFanout}, one slot per node. A node that
+cannot be reached, fails, or refuses the body is dropped and the upload goes
+on to the others while a quorum remains.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from twisted.internet.defer import CancelledError, Deferred, DeferredList, ensureDeferred
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.task import LoopingCall
+from twisted.python.failure import Failure
+from twisted.web.iweb import IBodyProducer
+
+from twisted_proxy.backend.content import BackendAnswer, read_answer
+from twisted_proxy.backend.nodes import NODE_FAILURES, NodeReporter
+from twisted_proxy.backend.upload import UploadFanout, UploadSlot
+from twisted_proxy.interfaces import INodeClient
+from twisted_proxy.swift.bestresponse import quorum_size
+from twisted_proxy.swift.http import HeaderDict
+from twisted_proxy.swift.ring import Node
+
+__all__ = ["PutFanout", "QuorumLost"]
+
+
+class QuorumLost(Exception):
+    """
+    Too few nodes were left taking the body: the upload was stopped.
+    """
+
+
+def _unavailable() -> BackendAnswer:
+    return (503, "Service Unavailable", b"", HeaderDict())
+
+
+class PutFanout:
+    """
+    Streams object PUTs to storage nodes.
+
+    @param client: sends the requests.
+    @param clock: for the time limits.
+    @param node_timeout: seconds a node may take no data while the body is
+        going out, and seconds each node has to answer once it has all of
+        it (Swift's C{node_timeout} for both).
+    @param report: told of each node's status and failures.
+    """
+
+    def __init__(self, client: INodeClient, clock: IReactorTime, node_timeout: float,
+                 report: NodeReporter) -> None:
+        self._client = client
+        self._clock = clock
+        self._node_timeout = node_timeout
+        self._report = report
+
+    async def put(
+        self,
+        nodes: list[Node],
+        replicas: int,
+        path: Callable[[Node], str],
+        headers_for: Callable[[int], HeaderDict],
+        length: Optional[int],
+        source: Optional[IBodyProducer],
+    ) -> Optional[list[BackendAnswer]]:
+        """
+        Stream C{source} to C{nodes}.
+
+        @param nodes: the nodes to write to, at most C{replicas}.
+        @param replicas: the ring's replica count, which sets the quorum.
+        @param path: the backend path of the object on a node.
+        @param headers_for: the headers of the request to C{nodes[i]}.
+        @param length: the body length, or C{None} when chunked.
+        @param source: the body, or C{None} for an empty one.
+        @return: one answer per replica (those that gave none count as
+            503), or C{None} when fewer than a quorum of nodes took the
+            body.
+        @raise CancelledError: when cancelled (the client went away).
+        @raise Exception: a proxy bug met while writing to some node; the
+            other requests are ended first.
+        """
+        quorum = quorum_size(replicas)
+        if len(nodes) < quorum:
+            return None
+        fanout = UploadFanout(length, self._clock)
+        slots = [fanout.slot() for _ in nodes]
+        bugs: list[Failure] = []
+
+        async def one(index: int) -> BackendAnswer:
+            node = nodes[index]
+            slot = slots[index]
+            try:
+                # No overall limit: the watch below bounds each write and
+                # the final answer by node_timeout, as Swift does.
+                response = await self._client.request(
+                    node, "PUT", path(node), headers_for(index), slot, timeout=0)
+                answer = await read_answer(response)
+            except NODE_FAILURES as error:
+                fanout.dropSlot(slot)
+                self._report.error(node, error)
+                return _unavailable()
+            except CancelledError:
+                fanout.dropSlot(slot)
+                raise
+            except Exception:
+                # Not the node's fault: no error counted against it.
+                fanout.dropSlot(slot)
+                bugs.append(Failure())
+                raise
+            self._report.status(node, answer[0])
+            if slot.live and answer[0] >= 300:
+                fanout.dropSlot(slot)
+            return answer
+
+        pending = [ensureDeferred(one(index)) for index in range(len(nodes))]
+        watch: Optional[_UploadWatch] = None
+
+        def abandon() -> None:
+            # Nobody will wait for these answers: end them quietly.
+            for d in pending:
+                d.addErrback(lambda _: None)
+                d.cancel()
+            if watch is not None:
+                watch.stop()
+
+        def raiseBug() -> None:
+            if bugs:
+                abandon()
+                bugs[0].raiseException()
+
+        try:
+            await fanout.whenReady()
+            raiseBug()
+            if len(fanout.live_slots) < quorum:
+                abandon()
+                return None
+            watch = _UploadWatch(self._clock, self._node_timeout, quorum, fanout, slots,
+                                 pending,
+                                 lambda index, why: self._report.error(nodes[index], why))
+            try:
+                await _pump(source, fanout, watch)
+            finally:
+                watch.bodyDone()
+            raiseBug()
+            if watch.quorum_lost:
+                abandon()
+                return None
+            results = await DeferredList(pending, consumeErrors=True)
+            watch.stop()
+        except CancelledError:
+            # The client went away.
+            abandon()
+            raise
+        raiseBug()
+        answers: list[BackendAnswer] = [value for ok, value in results if ok]
+        while len(answers) < replicas:
+            answers.append(_unavailable())
+        return answers
+
+
+async def _pump(source: Optional[IBodyProducer], fanout: UploadFanout,
+                watch: "_UploadWatch") -> None:
+    """
+    Feed C{source} into C{fanout} until it ends, or until too few nodes
+    remain to make a quorum.
+    """
+    if source is None:
+        fanout.finish()
+        return
+    producing = source.startProducing(fanout)  # type: ignore[arg-type]
+    fanout.registerSource(source)  # type: ignore[arg-type]
+    watch.producing = producing
+    try:
+        await producing
+    except CancelledError:
+        if watch.quorum_lost:
+            fanout.fail(Failure(QuorumLost("too few nodes left")))
+            return
+        raise
+    except Exception as error:
+        # Whatever the source failed with, the nodes must not commit a
+        # partial object.
+        fanout.fail(Failure(error))
+        return
+    fanout.finish()
+
+
+class _UploadWatch:
+    """
+    Swift's time limits on an upload: a node that takes no data for
+    C{node_timeout} is dropped (its request cancelled), and once the body
+    has gone out each node has C{node_timeout} to answer. When fewer than
+    a quorum of nodes remain, the upload stops (C{quorum_lost}).
+    """
+
+    def __init__(self, clock: IReactorTime, node_timeout: float, quorum: int,
+                 fanout: UploadFanout, slots: list[UploadSlot],
+                 pending: list["Deferred[BackendAnswer]"],
+                 failed: Callable[[int, BaseException], None]) -> None:
+        self._clock = clock
+        self._timeout = node_timeout
+        self._quorum = quorum
+        self._fanout = fanout
+        self._slots = slots
+        self._pending = pending
+        self._failed = failed
+        self.quorum_lost = False
+        self.producing: Optional[Deferred[None]] = None
+        self._answers: list[IDelayedCall] = []
+        self._loop = LoopingCall(self._check)
+        self._loop.clock = clock
+        self._loop.start(min(1.0, node_timeout / 4), now=False)
+
+    def _check(self) -> None:
+        now = self._clock.seconds()
+        for index, slot in enumerate(self._slots):
+            since = slot.paused_since
+            if slot.live and since is not None and now - since > self._timeout:
+                self._failed(index, TimeoutError(
+                    f"took no upload data for {self._timeout}s"))
+                self._pending[index].cancel()
+        if len(self._fanout.live_slots) < self._quorum and not self.quorum_lost:
+            self.quorum_lost = True
+            if self.producing is not None and not self.producing.called:
+                self.producing.cancel()
+
+    def bodyDone(self) -> None:
+        """
+        The whole body went out: the stall check ends, and each node gets
+        C{node_timeout} to answer.
+        """
+        if self._loop.running:
+            self._loop.stop()
+        for d in self._pending:
+            if not d.called:
+                call = self._clock.callLater(self._timeout, d.cancel)
+                d.addBoth(_cancelCall, call)
+                self._answers.append(call)
+
+    def stop(self) -> None:
+        if self._loop.running:
+            self._loop.stop()
+        for call in self._answers:
+            if call.active():
+                call.cancel()
+
+
+def _cancelCall(result: object, call: IDelayedCall) -> object:
+    if call.active():
+        call.cancel()
+    return result
