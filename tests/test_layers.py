@@ -20,8 +20,8 @@ import twisted_proxy_aio
 #: plugins package for that, and nothing below it may name a layer above.
 ALLOWED: dict[str, frozenset[str]] = {
     "interfaces": frozenset(),
-    "config": frozenset(),
-    "swift": frozenset({"config", "interfaces"}),
+    "config": frozenset({"swift", "interfaces"}),
+    "swift": frozenset({"interfaces"}),
     "backend": frozenset({"swift", "config", "interfaces"}),
     "info": frozenset({"swift", "config", "interfaces"}),
     "controllers": frozenset({"backend", "info", "swift", "config", "interfaces"}),

@@ -57,7 +57,6 @@ from twisted_proxy.plugins._support.subrequest import (
 )
 from twisted_proxy.swift.constraints import (
     check_account_format,
-    config_true_value,
     is_sys_meta,
     is_user_meta,
     remove_backend_and_sysmeta_headers,
@@ -73,6 +72,7 @@ from twisted_proxy.swift.http import (
 )
 from twisted_proxy.swift.listing import best_accept_match
 from twisted_proxy.swift.transid import make_trans_id
+from twisted_proxy.swift.truthy import is_true
 
 __all__ = ["ServerSideCopy", "copyPlugin"]
 
@@ -392,7 +392,7 @@ class ServerSideCopy:
             if is_user_meta("object", name) or name.lower() == "x-delete-at":
                 copied[name] = value
 
-        if config_true_value(request.params.get("heartbeat")):
+        if is_true(request.params.get("heartbeat")):
             return self._heartbeat(request, app, sink, body, copied)
         try:
             response = await app(sink)
@@ -429,7 +429,7 @@ class ServerSideCopy:
         the source's system metadata).
         """
         client = request.headers
-        if config_true_value(client.get("X-Fresh-Metadata", "false")):
+        if is_true(client.get("X-Fresh-Metadata", "false")):
             sink = client.copy()
             for name, value in source.headers.items():
                 if _is_object_sysmeta(name) and name not in client:

@@ -57,11 +57,12 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
-from twisted_proxy.config import ConfigError, config_true, parse_list
+from twisted_proxy.config import ConfigError, parse_list
 from twisted_proxy.info.cache import INFO_ENVIRON_KEY, container_key
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.swift.http import SwiftRequest, SwiftResponse, wire_quote
 from twisted_proxy.swift.transid import make_trans_id
+from twisted_proxy.swift.truthy import is_true
 
 __all__ = [
     "DEFAULT_LOG_MSG_TEMPLATE",
@@ -842,7 +843,7 @@ class _ProxyLoggingFactory:
             reactor,
             template,
             emit,
-            log_headers=config_true(conf.get("access_log_headers",
+            log_headers=is_true(conf.get("access_log_headers",
                                              conf.get("log_headers", "no"))),
             log_headers_only=parse_list(conf.get("access_log_headers_only", "")),
             reveal_sensitive_prefix=reveal,

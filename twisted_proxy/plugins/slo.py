@@ -65,7 +65,7 @@ from twisted_proxy.plugins._support.subrequest import (
     sub_environ,
 )
 from twisted_proxy.plugins.bulk import result_body
-from twisted_proxy.swift.constraints import config_true_value, is_sys_meta
+from twisted_proxy.swift.constraints import is_sys_meta
 from twisted_proxy.swift.http import (
     HTML,
     HeaderDict,
@@ -77,6 +77,7 @@ from twisted_proxy.swift.http import (
 )
 from twisted_proxy.swift.listing import best_accept_match
 from twisted_proxy.swift.ranges import parse_range_header, resolve
+from twisted_proxy.swift.truthy import is_true
 
 __all__ = ["StaticLargeObject", "sloPlugin"]
 
@@ -195,7 +196,7 @@ def _annotate(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
             entry["raw_data"] = base64.b64decode(entry.pop("data"))
             entry["segment_length"] = len(entry["raw_data"])
             continue
-        if config_true_value(entry.get("sub_slo")):
+        if is_true(entry.get("sub_slo")):
             # A nested manifest's listed size is its own; its content type
             # carries the size of what it stands for.
             for param in str(entry.get("content_type", "")).split(";")[1:]:
@@ -453,7 +454,7 @@ class StaticLargeObject:
         finally:
             if not sysmeta_ok:
                 environ.pop("swift.sysmeta_ok", None)
-        if not config_true_value(response.headers.get(_SLO)):
+        if not is_true(response.headers.get(_SLO)):
             if not sysmeta_ok:
                 _strip_object_sysmeta(response.headers)
             return response
@@ -705,7 +706,7 @@ class StaticLargeObject:
                 rng = entry.get("range")
                 start, end = (0, size - 1) if not rng else (
                     int(x) for x in rng.split("-"))
-                if config_true_value(entry.get("sub_slo")):
+                if is_true(entry.get("sub_slo")):
                     if depth >= _MAX_DEPTH:
                         raise _ManifestError(
                             f"While processing manifest {request.path!r}, "
@@ -808,7 +809,7 @@ class StaticLargeObject:
             out_type = None
         out_type = out_type or "text/plain"
 
-        if config_true_value(request.params.get("heartbeat")):
+        if is_true(request.params.get("heartbeat")):
             async def outcome() -> bytes:
                 try:
                     summary, errors = await self._store(request, app, parsed, objects)
@@ -862,7 +863,7 @@ class StaticLargeObject:
         if client_etag and client_etag != slo_etag:
             summary = {"Response Status": "422 Unprocessable Entity",
                        "Response Body": _reason_text(422)}
-            if not config_true_value(request.params.get("heartbeat")):
+            if not is_true(request.params.get("heartbeat")):
                 summary["response"] = error_response(422, method=request.method)
             return summary, []
 
@@ -890,7 +891,7 @@ class StaticLargeObject:
             response.headers["Etag"] = f'"{slo_etag}"'
             summary["Etag"] = response.headers["Etag"]
             summary["Last Modified"] = response.headers.get("Last-Modified", "")
-        if config_true_value(request.params.get("heartbeat")):
+        if is_true(request.params.get("heartbeat")):
             summary["Response Body"] = (
                 await read_body(response.body)).decode("utf-8", "replace")
         else:
@@ -971,7 +972,7 @@ class StaticLargeObject:
         }
         if rng:
             record["range"] = rng
-        if config_true_value(head.headers.get(_SLO)):
+        if is_true(head.headers.get(_SLO)):
             record["sub_slo"] = True
         return length, record
 
@@ -1050,7 +1051,7 @@ class StaticLargeObject:
         path = f"/{version}/{account}/{_wsgi_name(name.lstrip('/'))}"
         response: SwiftResponse = await app(self._subrequest(
             request, "GET", path, "multipart-manifest=get", "MultipartDELETE"))
-        if response.is_success and config_true_value(response.headers.get(_SLO)):
+        if response.is_success and is_true(response.headers.get(_SLO)):
             try:
                 entries = json.loads(await read_body(response.body))
             except ValueError:

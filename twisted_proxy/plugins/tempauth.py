@@ -116,7 +116,7 @@ from twisted.plugin import IPlugin
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from twisted_proxy.config import ConfigError, config_true
+from twisted_proxy.config import ConfigError
 from twisted_proxy.interfaces import IProxyFilter, IProxyPluginFactory
 from twisted_proxy.swift.acl import (
     ACCOUNT_ACL_ENVIRON_KEY,
@@ -133,6 +133,7 @@ from twisted_proxy.swift.http import (
     error_response,
     wire_quote,
 )
+from twisted_proxy.swift.truthy import is_true
 
 __all__ = [
     "DEFAULT_TOKEN_LIFE",
@@ -386,7 +387,7 @@ class TempAuth:
             raise ValueError(
                 f"token_life must be a whole number: {token_life!r}"
             ) from None
-        self.allow_overrides = config_true(conf.get("allow_overrides", "t"))
+        self.allow_overrides = is_true(conf.get("allow_overrides", "t"))
         self.storage_url_scheme = conf.get("storage_url_scheme", "default")
         self.users = _read_users(conf, self.reseller_prefix)
 
