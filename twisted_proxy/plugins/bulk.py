@@ -90,6 +90,7 @@ from twisted_proxy.swift.http import (
     SwiftResponse,
     error_response,
     status_reason,
+    str_to_wsgi,
     wire_quote,
 )
 from twisted_proxy.swift.listing import best_accept_match
@@ -741,14 +742,6 @@ def _pax_header(key: str) -> Optional[str]:
     return None
 
 
-def _wsgi(text: str) -> str:
-    """
-    A str (possibly holding surrogate escapes of undecodable bytes) as the
-    WSGI string of its UTF-8 bytes.
-    """
-    return text.encode("utf-8", "surrogateescape").decode("latin-1")
-
-
 def _split_account_path(path: str) -> tuple[str, str, str]:
     """
     C{(version, account, rest)} of a path under an account.
@@ -1030,7 +1023,7 @@ class Bulk:
                     break
                 if not member.isfile():
                     continue
-                obj_path = _wsgi(member.name)
+                obj_path = str_to_wsgi(member.name)
                 if obj_path.startswith("./"):
                     obj_path = obj_path[2:]
                 obj_path = obj_path.lstrip("/")
@@ -1142,7 +1135,7 @@ class Bulk:
         for key, value in member.pax_headers.items():
             header = _pax_header(key)
             if header is not None:
-                headers[_wsgi(header)] = _wsgi(value)
+                headers[str_to_wsgi(header)] = str_to_wsgi(value)
         body = _MemberBody(reader, member.size) if member.size else None
         put = self._subrequest(request, "PUT", destination, "EA", "BulkExpand",
                                headers, body)

@@ -81,6 +81,7 @@ from twisted_proxy.swift.http import (
     SwiftRequest,
     SwiftResponse,
     error_response,
+    str_to_wsgi,
     wire_quote,
 )
 from twisted_proxy.swift.ranges import ByteRange, parse_range_header
@@ -303,13 +304,6 @@ def _subrequest(request: SwiftRequest, path: str, query: str,
                         environ=sub_environ(request.environ, "DLO"))
 
 
-def _wsgi_name(name: str) -> str:
-    """
-    A listed (Unicode) name as a WSGI string.
-    """
-    return name.encode("utf-8", "surrogateescape").decode("latin-1")
-
-
 @implementer(IProxyFilter)
 class DynamicLargeObject:
     """
@@ -484,7 +478,7 @@ class DynamicLargeObject:
 
         @raise SegmentError: when it cannot be read.
         """
-        path = f"{container_path}/{_wsgi_name(name)}"
+        path = f"{container_path}/{str_to_wsgi(name)}"
         extra = {}
         if first is not None or last is not None:
             extra["Range"] = f"bytes={first or 0}-{'' if last is None else last}"

@@ -73,7 +73,9 @@ from twisted_proxy.swift.http import (
     SwiftResponse,
     error_response,
     status_reason,
+    str_to_wsgi,
     wire_quote,
+    wsgi_to_str,
 )
 from twisted_proxy.swift.listing import best_accept_match
 from twisted_proxy.swift.ranges import parse_range_header, resolve
@@ -727,7 +729,7 @@ class StaticLargeObject:
     async def _sub_manifest(self, request: SwiftRequest, app: IProxyApplication,
                             version: str, account: str, name: str
                             ) -> list[dict[str, Any]]:
-        path = f"/{version}/{account}/{_wsgi_name(name.lstrip('/'))}"
+        path = f"/{version}/{account}/{str_to_wsgi(name.lstrip('/'))}"
         response: SwiftResponse = await app(self._subrequest(
             request, "GET", path, "multipart-manifest=get", "SLO MultipartGET"))
         if not response.is_success:
@@ -746,7 +748,7 @@ class StaticLargeObject:
         @raise SegmentError: when it cannot be read or is no longer what
             the manifest lists.
         """
-        path = f"/{version}/{account}/{_wsgi_name(target['name'].lstrip('/'))}"
+        path = f"/{version}/{account}/{str_to_wsgi(target['name'].lstrip('/'))}"
         size = int(target["bytes"])
         first, last = target["first_byte"], target["last_byte"]
         whole = first == 0 and last == size - 1
@@ -910,7 +912,7 @@ class StaticLargeObject:
 
         async def worker() -> None:
             for name in pending:
-                wsgi = _wsgi_name(name.lstrip("/"))
+                wsgi = str_to_wsgi(name.lstrip("/"))
                 sub = self._subrequest(request, "HEAD", f"/{version}/{account}/{wsgi}",
                                        "", "SLO MultipartPUT")
                 answer: SwiftResponse = await self._get_or_head(sub, app)
@@ -1000,7 +1002,7 @@ class StaticLargeObject:
     async def _delete_all(self, request: SwiftRequest, app: IProxyApplication,
                           summary: dict[str, Any], failed: list[list[str]]) -> None:
         version, account, container, obj = request.path.split("/", 4)[1:]
-        own = f"/{container}/{obj}".encode("latin-1").decode("utf-8", "surrogateescape")
+        own = wsgi_to_str(f"/{container}/{obj}")
         todo: list[dict[str, Any]] = [{"sub_slo": True, "name": own}]
         failure_status = 400
         while todo:
@@ -1024,7 +1026,7 @@ class StaticLargeObject:
             if "error" in entry:
                 failed.append([quoted, entry["error"]])
                 continue
-            path = f"/{version}/{account}/{_wsgi_name(name.lstrip('/'))}"
+            path = f"/{version}/{account}/{str_to_wsgi(name.lstrip('/'))}"
             sub = self._subrequest(request, "DELETE", path, "", "MultipartDELETE",
                                    {"Content-Length": "0"})
             response: SwiftResponse = await app(sub)
@@ -1048,7 +1050,7 @@ class StaticLargeObject:
 
         @raise _DeleteError: when it cannot be read or is no manifest.
         """
-        path = f"/{version}/{account}/{_wsgi_name(name.lstrip('/'))}"
+        path = f"/{version}/{account}/{str_to_wsgi(name.lstrip('/'))}"
         response: SwiftResponse = await app(self._subrequest(
             request, "GET", path, "multipart-manifest=get", "MultipartDELETE"))
         if response.is_success and is_true(response.headers.get(_SLO)):
@@ -1118,13 +1120,6 @@ def _is_container_path(path: str) -> bool:
     if segments[0] or len(segments) < 4 or not all(segments[1:4]):
         return False
     return len(segments) == 4 or not segments[4]
-
-
-def _wsgi_name(name: str) -> str:
-    """
-    A manifest's (Unicode) name as a WSGI string.
-    """
-    return name.encode("utf-8", "surrogateescape").decode("latin-1")
 
 
 @implementer(IPlugin, IProxyPluginFactory)

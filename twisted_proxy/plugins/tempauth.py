@@ -131,7 +131,10 @@ from twisted_proxy.swift.http import (
     SwiftRequest,
     SwiftResponse,
     error_response,
+    str_to_wsgi,
     wire_quote,
+    wsgi_to_bytes,
+    wsgi_to_str,
 )
 from twisted_proxy.swift.truthy import is_true
 
@@ -174,18 +177,6 @@ class _Store(Protocol):
     def get(self, key: str) -> "Deferred[Any]": ...
 
     def set(self, key: str, value: Any, ttl: float) -> "Deferred[None]": ...
-
-
-def _wsgi_to_str(value: str) -> str:
-    """
-    A WSGI string (latin-1 characters standing for bytes) as the native
-    string its UTF-8 bytes spell.
-    """
-    return value.encode("latin-1").decode("utf-8", errors="surrogateescape")
-
-
-def _str_to_wsgi(value: str) -> str:
-    return value.encode("utf-8", errors="surrogateescape").decode("latin-1")
 
 
 def _split_path(path: str, minsegs: int, maxsegs: int) -> list[Optional[str]]:
@@ -559,7 +550,7 @@ class TempAuth:
         if value is None:
             return None
         try:
-            check_account_acl(_wsgi_to_str(value))
+            check_account_acl(wsgi_to_str(value))
         except ValueError as error:
             return error_response(
                 400,
@@ -607,7 +598,7 @@ class TempAuth:
             return None
 
         # An owner may do anything but create or delete the account itself.
-        if _wsgi_to_str(account) in user_groups and (
+        if wsgi_to_str(account) in user_groups and (
             container or method not in ("PUT", "DELETE")
         ):
             required = self.require_groups.get(prefix, "")
@@ -709,7 +700,7 @@ class TempAuth:
                 named_account, user = user.split(":", 1)
                 # Swift compares the decoded path account with the header's
                 # undecoded one.
-                if _wsgi_to_str(account) != named_account:
+                if wsgi_to_str(account) != named_account:
                     return _unauthorized(request, account)
             key = headers.get("X-Storage-Pass") or headers.get("X-Auth-Key")
         elif version in ("auth", "v1.0"):
@@ -727,11 +718,11 @@ class TempAuth:
     async def _issue_token(
         self, request: SwiftRequest, wsgi_account: str, wsgi_user: str, wsgi_key: str
     ) -> SwiftResponse:
-        account = _wsgi_to_str(wsgi_account)
-        account_user = f"{account}:{_wsgi_to_str(wsgi_user)}"
+        account = wsgi_to_str(wsgi_account)
+        account_user = f"{account}:{wsgi_to_str(wsgi_user)}"
         request.environ.setdefault("swift.access_logging", {})["user_id"] = account_user
         entry = self.users.get(account_user)
-        offered = _wsgi_to_str(wsgi_key).encode("utf-8", errors="surrogateescape")
+        offered = wsgi_to_bytes(wsgi_key)
         expected = entry.key.encode("utf-8", errors="surrogateescape") if entry else b""
         if entry is None or not hmac.compare_digest(offered, expected):
             return _unauthorized(request, wsgi_account)
@@ -742,7 +733,7 @@ class TempAuth:
         if token is None:
             token, expires = await self._new_token(account_user, groups)
 
-        host_url = _wsgi_to_str(_host_url(request))
+        host_url = wsgi_to_str(_host_url(request))
         url = entry.url.replace("$HOST", host_url)
         if self.storage_url_scheme != "default":
             url = self.storage_url_scheme + ":" + url.partition(":")[2]
@@ -752,7 +743,7 @@ class TempAuth:
                 ("X-Auth-Token", token),
                 ("X-Storage-Token", token),
                 ("X-Auth-Token-Expires", str(int(expires - self._clock.seconds()))),
-                ("X-Storage-Url", _str_to_wsgi(url)),
+                ("X-Storage-Url", str_to_wsgi(url)),
             ]
         )
         return SwiftResponse(200, headers, b"")

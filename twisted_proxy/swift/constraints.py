@@ -19,7 +19,14 @@ from dataclasses import dataclass, fields
 from typing import Any, Iterable, MutableMapping, Optional, Union
 from urllib.parse import unquote
 
-from twisted_proxy.swift.http import HTML, HeaderDict, SwiftRequest, SwiftResponse, error_response
+from twisted_proxy.swift.http import (
+    HTML,
+    HeaderDict,
+    SwiftRequest,
+    SwiftResponse,
+    error_response,
+    wsgi_to_bytes,
+)
 from twisted_proxy.swift.timestamp import Timestamp, normalize_delete_at_timestamp
 from twisted_proxy.swift.truthy import is_true
 
@@ -153,7 +160,7 @@ def _bad_request(request: SwiftRequest, body: Union[str, bytes]) -> SwiftRespons
 
 def _wsgi_bytes(text: str) -> Optional[bytes]:
     try:
-        return text.encode("latin-1")
+        return wsgi_to_bytes(text)
     except UnicodeEncodeError:
         return None
 
