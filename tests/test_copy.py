@@ -576,6 +576,16 @@ class MetadataTests(_CopyTestCase):
         self.assertNotIn("X-Object-Sysmeta-Test", response.headers)
         self.assertNotIn("X-Object-Transient-Sysmeta-Test", response.headers)
 
+    def test_quotedSourceEtag(self) -> None:
+        """
+        The source's etag, as object servers quote it, is checked by the
+        destination's servers without its quotes.
+        """
+        headers = dict(self.source_headers, Etag='"0123456789abcdef0123456789abcdef"')
+        response = self.copy(source=_source(headers=headers))
+        self.assertEqual(response.status, 201)
+        self.assertEqual(self.put_call().headers["Etag"], "0123456789abcdef0123456789abcdef")
+
     def test_requestOverrides(self) -> None:
         updates = {
             "Content-Type": "text/not_original",

@@ -62,6 +62,7 @@ from twisted_proxy.swift.constraints import (
     remove_backend_and_sysmeta_headers,
     unquote_name_header,
 )
+from twisted_proxy.swift.etags import normalize_etag
 from twisted_proxy.swift.http import (
     Body,
     HeaderDict,
@@ -448,7 +449,7 @@ class ServerSideCopy:
             # The object servers then check the copy against the source.
             etag = source.headers.get("Etag")
             if etag:
-                sink["Etag"] = etag.strip('"')
+                sink["Etag"] = normalize_etag(etag)
             else:
                 sink.pop("Etag", None)
         else:

@@ -75,6 +75,7 @@ from twisted_proxy.plugins._support.subrequest import (
     sub_environ,
 )
 from twisted_proxy.swift.constraints import remove_backend_and_sysmeta_headers, unquote_name_header
+from twisted_proxy.swift.etags import normalize_etag
 from twisted_proxy.swift.http import (
     HTML,
     HeaderDict,
@@ -124,17 +125,11 @@ def _bad_manifest_header(request: SwiftRequest) -> bool:
             or "&" in value or prefix.startswith("/"))
 
 
-def _normalize_etag(tag: str) -> str:
-    if len(tag) >= 2 and tag[0] == tag[-1] == '"':
-        return tag[1:-1]
-    return tag
-
-
 def _etag_matches(header: str, etag: str) -> bool:
     """
     Whether an C{If-Match}/C{If-None-Match} list names C{etag} (or C{*}).
     """
-    tags = {_normalize_etag(tag.strip()) for tag in header.split(",") if tag.strip()}
+    tags = {normalize_etag(tag.strip()) for tag in header.split(",") if tag.strip()}
     return "*" in tags or etag in tags
 
 
@@ -415,7 +410,7 @@ class DynamicLargeObject:
         if complete:
             digest = hashlib.md5(usedforsecurity=False)
             for entry in first_page:
-                digest.update(_normalize_etag(entry["hash"]).encode("utf-8"))
+                digest.update(normalize_etag(entry["hash"]).encode("utf-8"))
             headers["Etag"] = f'"{digest.hexdigest()}"'
 
         refused = _conditional_status(request, headers)
@@ -490,7 +485,7 @@ class DynamicLargeObject:
                 f"While processing manifest {request.path}, got "
                 f"{response.status} while retrieving {path}", response.status)
         segment = Segment(path, response)
-        etag = _normalize_etag(response.headers.get("Etag", ""))
+        etag = normalize_etag(response.headers.get("Etag", ""))
         if etag and not extra:
             segment.digest = hashlib.md5(usedforsecurity=False)
             segment.etag = etag

@@ -66,6 +66,7 @@ from twisted_proxy.plugins._support.subrequest import (
 )
 from twisted_proxy.plugins.bulk import result_body
 from twisted_proxy.swift.constraints import is_sys_meta
+from twisted_proxy.swift.etags import normalize_etag
 from twisted_proxy.swift.http import (
     HTML,
     HeaderDict,
@@ -137,14 +138,6 @@ class _BytesBody:
 
     def stopProducing(self) -> None:
         pass
-
-
-def _normalize_etag(tag: Optional[str]) -> str:
-    if not tag:
-        return ""
-    if len(tag) >= 2 and tag[0] == tag[-1] == '"':
-        return tag[1:-1]
-    return tag
 
 
 def _append_header(request: SwiftRequest, name: str, value: str) -> None:
@@ -535,7 +528,7 @@ class StaticLargeObject:
             headers = response.headers
             _strip_object_sysmeta(headers)
             if etag:
-                headers["X-Manifest-Etag"] = _normalize_etag(headers.get("Etag"))
+                headers["X-Manifest-Etag"] = normalize_etag(headers.get("Etag", ""))
                 headers["Etag"] = f'"{etag}"'
             headers.pop("Content-Range", None)
             headers["Content-Length"] = "0"
@@ -548,7 +541,7 @@ class StaticLargeObject:
         except ValueError:
             slo_size = -1
         legacy = not slo_etag or slo_size < 0
-        manifest_etag = _normalize_etag(headers.get("Etag"))
+        manifest_etag = normalize_etag(headers.get("Etag", ""))
         part_param = request.params.get("part-number")
         part_num: Optional[int] = None
         if part_param is not None:
@@ -760,7 +753,7 @@ class StaticLargeObject:
             raise SegmentError(
                 f"While processing manifest {request.path}, got "
                 f"{response.status} while retrieving {path}", response.status)
-        etag = _normalize_etag(response.headers.get("Etag"))
+        etag = normalize_etag(response.headers.get("Etag", ""))
         declared = response.headers.get("Content-Length")
         listed = target.get("hash")
         if (listed and etag != listed) or (
@@ -861,7 +854,7 @@ class StaticLargeObject:
             return {"Response Status": "400 Bad Request",
                     "Response Body": _reason_text(400)}, problems
         slo_etag = _large_object_etag(stored)
-        client_etag = _normalize_etag(request.headers.get("Etag"))
+        client_etag = normalize_etag(request.headers.get("Etag", ""))
         if client_etag and client_etag != slo_etag:
             summary = {"Response Status": "422 Unprocessable Entity",
                        "Response Body": _reason_text(422)}
@@ -961,7 +954,7 @@ class StaticLargeObject:
             problems.append([quoted, "Too small; each segment must be at least 1 byte."])
         if entry.get("size_bytes") is not None and entry["size_bytes"] != size:
             problems.append([quoted, "Size Mismatch"])
-        etag = _normalize_etag(head.headers.get("Etag"))
+        etag = normalize_etag(head.headers.get("Etag", ""))
         if entry.get("etag") is not None and entry["etag"] != etag:
             problems.append([quoted, "Etag Mismatch"])
         content_type = head.headers.get("Content-Type", "").split(";")[0]
