@@ -373,6 +373,19 @@ class DeleteTests(_BulkTestCase):
         self.assertEqual(summary["Response Status"], "404 Not Found")
         self.assertEqual(self.app.calls, [])
 
+    def test_accountPaths(self) -> None:
+        """
+        Any path naming an account (and maybe more) will do; without a
+        version and an account it is C{404}.
+        """
+        for path in ("/v1/a/", "/v1/a//", "/v1/a/c/o"):
+            self.app.objects["/v1/a/c/o"] = b""
+            self.assertEqual(_summary(self.delete(b"c/o", path=path))["Number Deleted"], 1,
+                             path)
+        for path in ("/v1/", "/v1//c", "//a"):
+            summary = _summary(self.delete(b"c/o", path=path))
+            self.assertEqual(summary["Response Status"], "404 Not Found", path)
+
     def test_chunked(self) -> None:
         self.app.objects["/v1/a/c/o"] = b""
         request = self.request("POST", "/v1/a", "bulk-delete", {

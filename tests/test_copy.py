@@ -715,6 +715,16 @@ class ErrorTests(_CopyTestCase):
         response = self.call(self.request("COPY", "/v1/a/c/o", {"Destination": ""}))
         self.assertRefused(response, 412, b"Destination header required")
 
+    def test_oddDestination(self) -> None:
+        """
+        The object part of a destination keeps every slash after the
+        container's.
+        """
+        for destination, path in (("c2//o", "/v1/a/c2//o"), ("/c2/o/", "/v1/a/c2/o/"),
+                                  ("c2/o%2Fp", "/v1/a/c2/o/p")):
+            self.assertEqual(self.copy(destination=destination).status, 201)
+            self.assertEqual(self.app.call("PUT")[-1].path, path)
+
     def test_badDestination(self) -> None:
         for destination in ("o", "/o", "//o", "c/", "/c/", "%2Fc", "/"):
             response = self.copy(destination=destination)

@@ -22,7 +22,10 @@ from twisted_proxy.plugins._support.subrequest import (
 class ObjectPathTests(SynchronousTestCase):
     def test_paths(self) -> None:
         self.assertEqual(object_path("/v1/a/c/o/x"), ("v1", "a", "c", "o/x"))
-        for path in ("/v1/a/c", "/v1/a/c/", "/v1//c/o", "v1/a/c/o"):
+        self.assertEqual(object_path("/v1/a/c//"), ("v1", "a", "c", "/"))
+        self.assertEqual(object_path("/v1/a/c/o/"), ("v1", "a", "c", "o/"))
+        for path in ("/v1/a/c", "/v1/a/c/", "/v1//c/o", "v1/a/c/o", "//a/c/o",
+                     "/v1/a//o", ""):
             self.assertIsNone(object_path(path), path)
 
 

@@ -94,6 +94,7 @@ from twisted_proxy.swift.http import (
     wire_quote,
 )
 from twisted_proxy.swift.listing import best_accept_match
+from twisted_proxy.swift.paths import split_path
 from twisted_proxy.swift.transid import make_trans_id
 
 __all__ = ["Bulk", "bulkPlugin", "result_body", "MAX_MEMBER_HEADER"]
@@ -748,10 +749,12 @@ def _split_account_path(path: str) -> tuple[str, str, str]:
 
     @raise _BulkError: C{404} for any other path.
     """
-    segments = path.split("/", 3)
-    if segments[0] or len(segments) < 3 or not segments[1] or not segments[2]:
-        raise _BulkError(404)
-    return segments[1], segments[2], segments[3] if len(segments) == 4 else ""
+    try:
+        version, account, rest = split_path(path, 2, 3, True)
+    except ValueError:
+        raise _BulkError(404) from None
+    assert version is not None and account is not None
+    return version, account, rest or ""
 
 
 class _ContainerError(Exception):

@@ -29,7 +29,7 @@ The plugin adds C{container_quotas} to C{/info}.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
@@ -41,6 +41,7 @@ from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPlug
 from twisted_proxy.plugins._support.subrequest import fetch_info
 from twisted_proxy.swift.acl import ACCOUNT_ACL_ENVIRON_KEY
 from twisted_proxy.swift.http import HTML, SwiftRequest, SwiftResponse, error_response
+from twisted_proxy.swift.paths import split_path
 from twisted_proxy.swift.transid import make_trans_id
 
 __all__ = ["ContainerQuotas", "containerQuotasPlugin"]
@@ -55,18 +56,6 @@ def _is_digits(value: str) -> bool:
     # str.isdigit alone would also take non-ASCII digits, which int() then
     # refuses.
     return value.isascii() and value.isdigit()
-
-
-def _split_path(path: str) -> Optional[tuple[str, str, str, str]]:
-    """
-    C{(version, account, container, object)} of a container or object path,
-    the object C{''} for a container; C{None} for anything else.
-    """
-    segments = path.split("/", 4)
-    if segments[0] or len(segments) < 4 or not all(segments[1:4]):
-        return None
-    obj = segments[4] if len(segments) == 5 else ""
-    return segments[1], segments[2], segments[3], obj
 
 
 @implementer(IProxyFilter)
@@ -86,10 +75,12 @@ class ContainerQuotas:
     def __call__(
         self, request: SwiftRequest, app: IProxyApplication
     ) -> "Deferred[SwiftResponse]":
-        parts = _split_path(request.path)
-        if parts is None:
+        try:
+            # As Swift's middleware: a container or object path.
+            version, account, container, obj = split_path(request.path, 3, 4, True)
+        except ValueError:
             return app(request)  # type: ignore[no-any-return]
-        version, account, container, obj = parts
+        assert version is not None and account is not None and container is not None
         method = request.method
         if not obj and method in ("PUT", "POST"):
             for name, complaint in _QUOTA_HEADERS:

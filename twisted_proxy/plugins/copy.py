@@ -72,6 +72,7 @@ from twisted_proxy.swift.http import (
     wire_quote,
 )
 from twisted_proxy.swift.listing import best_accept_match
+from twisted_proxy.swift.paths import split_path
 from twisted_proxy.swift.transid import make_trans_id
 from twisted_proxy.swift.truthy import is_true
 
@@ -108,10 +109,12 @@ def _container_and_object(value: str) -> Optional[tuple[str, str]]:
     path = unquote_name_header(value)
     if not path.startswith("/"):
         path = "/" + path
-    segments = path.split("/", 2)
-    if len(segments) != 3 or not segments[1] or not segments[2]:
+    try:
+        container, obj = split_path(path, 2, 2, True)
+    except ValueError:
         return None
-    return segments[1], segments[2]
+    assert container and obj
+    return container, obj
 
 
 def _html_error(status: int, body: str, method: str) -> SwiftResponse:
@@ -340,7 +343,9 @@ class ServerSideCopy:
             return self._own(request, error_response(
                 400, "Copy requests require a zero byte body",
                 headers={"Content-Type": "text/plain"}, method=method))
-        version, account = request.path.split("/", 3)[1:3]
+        # An object path: the client's, or the destination a COPY names.
+        version, account, _ = split_path(request.path, 2, 3, True)
+        assert version is not None and account is not None
         source_account = account
         if headers.get("X-Copy-From-Account"):
             source_account = unquote_name_header(headers["X-Copy-From-Account"])

@@ -40,7 +40,7 @@ import hashlib
 import os
 import string
 import time
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any, Callable, Container, Iterable, Optional, Union
 from urllib.parse import quote_from_bytes, urlencode
 
 from twisted.internet.defer import CancelledError, Deferred
@@ -61,6 +61,7 @@ from twisted_proxy.config import ConfigError, parse_list
 from twisted_proxy.info.cache import INFO_ENVIRON_KEY, container_key
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.swift.http import SwiftRequest, SwiftResponse, wire_quote
+from twisted_proxy.swift.paths import split_path
 from twisted_proxy.swift.transid import make_trans_id
 from twisted_proxy.swift.truthy import is_true
 
@@ -333,19 +334,20 @@ def _cap(value: Optional[str], limit: int) -> Optional[str]:
     return value
 
 
-def _split_path(path: str, versions: Iterable[str]
-                ) -> tuple[Optional[str], Optional[str], Optional[str]]:
+def _account_container_object(
+    path: str, versions: Container[str]
+) -> tuple[Optional[str], Optional[str], Optional[str]]:
     """
     Account, container and object of a quoted C{/version/a/c/o} path, as
-    Swift's C{split_path(path, 1, 4, True)}; C{None}s for anything else.
+    Swift's proxy logging finds them; C{None}s for anything else.
     """
-    segments = path.split("/", 4)
-    if segments[0] or len(segments) < 2 or not segments[1]:
+    try:
+        version, account, container, obj = split_path(path, 1, 4, True)
+    except ValueError:
         return None, None, None
-    if segments[1] not in versions:
+    if version not in versions:
         return None, None, None
-    padded: list[Optional[str]] = [*segments[2:], None, None, None]
-    return padded[0], padded[1], padded[2]
+    return account, container, obj
 
 
 def _header_name(name: str) -> str:
@@ -627,7 +629,7 @@ class ProxyLogging:
         if names & {"account", "container", "object"}:
             path = environ.get("swift.backend_path") or wire_quote(request.path)
             values["account"], values["container"], values["object"] = (
-                _split_path(path, self._versions))
+                _account_container_object(path, self._versions))
         return values
 
     def _path(self, request: SwiftRequest) -> str:
@@ -683,12 +685,13 @@ class ProxyLogging:
         if index is None:
             index = request.headers.get(_POLICY_HEADER)
         if index is None:
-            parts = request.path.split("/", 4)
-            if len(parts) >= 4 and parts[2] and parts[3] and (
-                    (len(parts) == 5 and parts[4])
-                    or request.method in ("GET", "HEAD")):
+            try:
+                _, account, container, obj = split_path(request.path, 1, 4, True)
+            except ValueError:
+                account = container = obj = None
+            if account and container and (obj or request.method in ("GET", "HEAD")):
                 infos = request.environ.get(INFO_ENVIRON_KEY)
-                info = infos.get(container_key(parts[2], parts[3])) if infos else None
+                info = infos.get(container_key(account, container)) if infos else None
                 if info is not None:
                     index = info.get("storage_policy")
         return None if index is None else str(index)

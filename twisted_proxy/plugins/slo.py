@@ -79,6 +79,7 @@ from twisted_proxy.swift.http import (
     wsgi_to_str,
 )
 from twisted_proxy.swift.listing import best_accept_match
+from twisted_proxy.swift.paths import split_path
 from twisted_proxy.swift.ranges import parse_range_header, resolve
 from twisted_proxy.swift.truthy import is_true
 
@@ -218,7 +219,7 @@ def _parse_manifest(body: bytes, path: str) -> Union[list[dict[str, Any]], Swift
         return error_response(400, "Manifest must be valid JSON.\n", content_type=HTML)
     if not isinstance(parsed, list):
         return error_response(400, "Manifest must be a list.\n", content_type=HTML)
-    version, account = path.split("/", 3)[1:3]
+    version, account = _version_and_account(path)
     errors = []
     last_index = len(parsed) - 1
     for index, entry in enumerate(parsed):
@@ -618,7 +619,7 @@ class StaticLargeObject:
             return SwiftResponse(answer, headers, b"")
         assert entries is not None
 
-        version, account = request.path.split("/", 3)[1:3]
+        version, account = _version_and_account(request.path)
         started = self._clock.seconds()
         pieces = self._pieces(request, app, version, account, entries, spans)
         if answer == 206 and len(spans) > 1:
@@ -899,7 +900,7 @@ class StaticLargeObject:
         Each distinct segment path's C{HEAD} answer, C{concurrency} at a
         time, made through this plugin.
         """
-        version, account = request.path.split("/", 3)[1:3]
+        version, account = _version_and_account(request.path)
         answers: dict[str, SwiftResponse] = {}
         pending = iter(dict.fromkeys(paths))
 
@@ -994,7 +995,9 @@ class StaticLargeObject:
 
     async def _delete_all(self, request: SwiftRequest, app: IProxyApplication,
                           summary: dict[str, Any], failed: list[list[str]]) -> None:
-        version, account, container, obj = request.path.split("/", 4)[1:]
+        parts = object_path(request.path)
+        assert parts is not None
+        version, account, container, obj = parts
         own = wsgi_to_str(f"/{container}/{obj}")
         todo: list[dict[str, Any]] = [{"sub_slo": True, "name": own}]
         failure_status = 400
@@ -1109,10 +1112,21 @@ class _DeleteError(Exception):
 
 
 def _is_container_path(path: str) -> bool:
-    segments = path.split("/", 4)
-    if segments[0] or len(segments) < 4 or not all(segments[1:4]):
+    try:
+        _, _, _, obj = split_path(path, 3, 4, True)
+    except ValueError:
         return False
-    return len(segments) == 4 or not segments[4]
+    return not obj
+
+
+def _version_and_account(path: str) -> tuple[str, str]:
+    """
+    The version and account of an object path (the client's, or a
+    segment's made from it).
+    """
+    version, account, _ = split_path(path, 2, 3, True)
+    assert version is not None and account is not None
+    return version, account
 
 
 @implementer(IPlugin, IProxyPluginFactory)

@@ -136,6 +136,7 @@ from twisted_proxy.swift.http import (
     wsgi_to_bytes,
     wsgi_to_str,
 )
+from twisted_proxy.swift.paths import split_path
 from twisted_proxy.swift.truthy import is_true
 
 __all__ = [
@@ -179,31 +180,13 @@ class _Store(Protocol):
     def set(self, key: str, value: Any, ttl: float) -> "Deferred[None]": ...
 
 
-def _split_path(path: str, minsegs: int, maxsegs: int) -> list[Optional[str]]:
-    """
-    Split C{/a/b/rest...} into exactly C{maxsegs} items, the last holding
-    whatever remains, padded with C{None}.
-
-    @raise ValueError: when C{path} is not absolute, has fewer than
-        C{minsegs} segments, or has an empty segment other than the last.
-    """
-    if not path.startswith("/"):
-        raise ValueError(path)
-    parts = path[1:].split("/", maxsegs - 1)
-    if len(parts) < minsegs or "" in parts[:minsegs] or "" in parts[:-1]:
-        raise ValueError(path)
-    padded: list[Optional[str]] = list(parts)
-    padded.extend([None] * (maxsegs - len(parts)))
-    return padded
-
-
 def _default_realm(path: str) -> str:
     """
     The C{Www-Authenticate} realm Swift puts on a 401 nobody chose one for:
     the account named by the path, else C{unknown}.
     """
     try:
-        realm = _split_path(path, 2, 3)[1]
+        realm = split_path(path, 2, 3, True)[1]
     except ValueError:
         return "unknown"
     if realm is None or realm in ("v1.0", "auth"):
@@ -400,7 +383,7 @@ class TempAuth:
 
     def _is_definitive_auth(self, path: str) -> bool:
         try:
-            account = _split_path(path, 1, 3)[1]
+            account = split_path(path, 1, 3, True)[1]
         except ValueError:
             return False
         # Accounts may only be claimed by a non-empty prefix, as in Swift.
@@ -505,7 +488,7 @@ class TempAuth:
         elif self.reseller_prefix:
             # The token has our prefix, so nobody else can vouch for it.
             try:
-                realm = _split_path(request.path, 2, 3)[1] or "unknown"
+                realm = split_path(request.path, 2, 3, True)[1] or "unknown"
             except ValueError:
                 realm = "unknown"
             return _unauthorized(request, realm)
@@ -569,7 +552,7 @@ class TempAuth:
         @return: C{None} to allow it, else the response to send instead.
         """
         try:
-            _, account, container, obj = _split_path(request.path, 1, 4)
+            _, account, container, obj = split_path(request.path, 1, 4, True)
         except ValueError:
             return error_response(404, method=request.method)
         prefix = self._account_prefix(account)
@@ -662,7 +645,7 @@ class TempAuth:
         # What follows the prefix, keeping its leading slash.
         path = request.path[len(self.auth_prefix) - 1:]
         try:
-            version = _split_path(path, 1, 4)[0]
+            version = split_path(path, 1, 4, True)[0]
         except ValueError:
             return error_response(404, method=request.method)
         if version not in _TOKEN_VERSIONS:
@@ -686,7 +669,7 @@ class TempAuth:
         C{X-Auth-Key} (or C{X-Storage-Pass}).
         """
         try:
-            version, path_account, rest = _split_path(path, 1, 3)
+            version, path_account, rest = split_path(path, 1, 3, True)
         except ValueError:
             return error_response(404, method=request.method)
         headers = request.headers

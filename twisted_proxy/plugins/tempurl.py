@@ -64,6 +64,7 @@ from twisted_proxy.swift.http import (
     error_response,
     wire_quote,
 )
+from twisted_proxy.swift.paths import split_path
 from twisted_proxy.swift.transid import make_trans_id
 
 __all__ = [
@@ -208,16 +209,15 @@ def _path_parts(path: str, container_root: bool) -> Optional[tuple[str, str, str
     C{container_root}, container path, whose object is C{''}), as WSGI
     strings; C{None} for any other path.
     """
-    segments = path.split("/", 4)
-    least = 4 if container_root else 5
-    if segments[0] or not least <= len(segments) <= 5 or "" in segments[1:least]:
+    try:
+        version, account, container, obj = split_path(
+            path, 3 if container_root else 4, 4, True)
+    except ValueError:
         return None
-    if segments[1] != "v1":
+    if version != "v1" or not (container_root or (obj and obj.strip("/"))):
         return None
-    obj = segments[4] if len(segments) == 5 else ""
-    if not container_root and not obj.strip("/"):
-        return None
-    return segments[2], segments[3], obj
+    assert account is not None and container is not None
+    return account, container, obj or ""
 
 
 def _unauthorized(request: SwiftRequest, realm: str = "unknown") -> SwiftResponse:
@@ -233,14 +233,17 @@ def _same_scope(account: str, container: Optional[str]
     """
 
     def authorize(request: SwiftRequest) -> Optional[SwiftResponse]:
-        segments = request.path.split("/", 4)
-        wanted = 4 if container is not None else 3
-        if segments[0] or len(segments) < wanted or "" in segments[1:wanted]:
+        try:
+            if container is None:
+                _, path_account, _ = split_path(request.path, 2, 3, True)
+                path_container = None
+            else:
+                _, path_account, path_container, _ = split_path(request.path, 3, 4, True)
+        except ValueError:
             return _unauthorized(request)
-        if segments[2] != account:
-            return _unauthorized(request, wire_quote(segments[2]))
-        if container is not None and segments[3] != container:
-            return _unauthorized(request, wire_quote(segments[2]))
+        assert path_account is not None
+        if path_account != account or path_container != container:
+            return _unauthorized(request, wire_quote(path_account))
         return None
 
     return authorize

@@ -15,6 +15,7 @@ from zope.interface import implementer
 from twisted_proxy.info.cache import INFO_ENVIRON_KEY, InfoCache
 from twisted_proxy.interfaces import IProxyApplication
 from twisted_proxy.swift.http import Body, SwiftRequest, SwiftResponse, wire_quote
+from twisted_proxy.swift.paths import split_path
 
 __all__ = ["object_path", "read_body", "drop_body", "sub_environ", "fetch_info"]
 
@@ -22,12 +23,15 @@ __all__ = ["object_path", "read_body", "drop_body", "sub_environ", "fetch_info"]
 def object_path(path: str) -> Optional[tuple[str, str, str, str]]:
     """
     C{(version, account, container, object)} when C{path} names an object
-    (all four non-empty, the object keeping its slashes), else C{None}.
+    (all four non-empty, the object keeping its slashes), else C{None}: the
+    paths Swift's middlewares take with C{split_path(path, 4, 4, True)}.
     """
-    segments = path.split("/", 4)
-    if len(segments) != 5 or segments[0] or not all(segments[1:]):
+    try:
+        version, account, container, obj = split_path(path, 4, 4, True)
+    except ValueError:
         return None
-    return segments[1], segments[2], segments[3], segments[4]
+    assert version and account and container and obj
+    return version, account, container, obj
 
 
 @implementer(IConsumer)
