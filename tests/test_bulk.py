@@ -268,13 +268,14 @@ class DispatchTests(_BulkTestCase):
         """
         The answer is a C{200} whose body does the work.
         """
-        environ: dict[str, Any] = {}
+        environ: dict[str, Any] = {"swift.trans_id": "txbulk"}
         response = self.call(self.request("POST", "/v1/a", "bulk-delete",
                                           {"Accept": "application/json"},
                                           _Upload(b"c/o"), environ))
         self.assertEqual(response.status, 200)
         self.assertEqual(response.headers["Content-Type"], "application/json")
-        self.assertEqual(response.headers["X-Trans-Id"], environ["swift.trans_id"])
+        self.assertEqual(response.headers["X-Trans-Id"], "txbulk")
+        self.assertEqual(response.headers["X-Openstack-Request-Id"], "txbulk")
         self.assertEqual(self.app.calls, [])
 
 
@@ -318,7 +319,7 @@ class DeleteTests(_BulkTestCase):
         self.assertEqual(_summary(body)["Number Deleted"], 1)
 
     def test_subrequests(self) -> None:
-        environ = {"swift_owner": True, "other": 1}
+        environ = {"swift_owner": True, "other": 1, "swift.trans_id": "txbulk"}
         self.delete(b"c/o", {"Referer": "http://x/", "X-Object-Meta-A": "1"},
                     environ=environ)
         [sub] = self.app.calls
@@ -333,7 +334,7 @@ class DeleteTests(_BulkTestCase):
         self.assertEqual(sub.environ["other"], 1)
         self.assertNotIn("swift_owner", sub.environ)
         self.assertEqual(sub.environ["swift.source"], "BD")
-        self.assertEqual(sub.environ["swift.trans_id"], environ["swift.trans_id"])
+        self.assertEqual(sub.environ["swift.trans_id"], "txbulk")
 
     def test_failures(self) -> None:
         self.app.objects.update({"/v1/a/c/ok": b""})

@@ -32,6 +32,7 @@ from twisted_proxy.swift.http import (
 )
 
 _LAST_MODIFIED = "Tue, 01 Jul 2025 10:00:00 GMT"
+TRANS_ID = "tx0123456789abcdef01234-006553f100"
 
 
 @implementer(IBodyProducer)
@@ -226,9 +227,11 @@ class _CopyTestCase(SynchronousTestCase):
         for name, value in (headers or {}).items():
             all_headers[name] = value
         uri = wire_quote(path) + ("?" + query if query else "")
+        # The transaction id the pipeline gives a request as it enters.
         return SwiftRequest(
             method, uri.encode("latin-1"), all_headers,
-            environ={"swift.authorize": self.authorize, "REMOTE_USER": "a,a:u"},
+            environ={"swift.authorize": self.authorize, "REMOTE_USER": "a,a:u",
+                     "swift.trans_id": TRANS_ID},
         )
 
     def call(self, request: SwiftRequest) -> SwiftResponse:
@@ -463,12 +466,25 @@ class CopyTranslationTests(_CopyTestCase):
 
     def test_transId(self) -> None:
         """
-        The sub-requests share a transaction id, which the answer carries.
+        The sub-requests carry the request's transaction id, which the
+        answer carries too.
         """
         response = self.copy()
         trans_ids = {call.environ["swift.trans_id"] for call in self.app.calls}
-        self.assertEqual(len(trans_ids), 1)
-        self.assertEqual(response.headers["X-Trans-Id"], trans_ids.pop())
+        self.assertEqual(trans_ids, {TRANS_ID})
+        self.assertEqual(response.headers["X-Trans-Id"], TRANS_ID)
+
+    def test_noTransId(self) -> None:
+        """
+        The plugin makes no transaction id of its own: a request that
+        reaches it without one (outside a pipeline) is answered without.
+        """
+        request = self.request("COPY", "/v1/a/c/o")
+        del request.environ["swift.trans_id"]
+        response = self.call(request)
+        self.assertEqual(response.status, 412)
+        self.assertNotIn("X-Trans-Id", response.headers)
+        self.assertNotIn("swift.trans_id", request.environ)
 
     def test_origMethod(self) -> None:
         request = self.request("COPY", "/v1/a/c/o", {"Destination": "c2/o2"})

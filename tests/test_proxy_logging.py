@@ -356,14 +356,26 @@ class LineTests(_LoggingTestCase):
 
     def test_transIdGiven(self) -> None:
         """
-        A request that has no transaction id yet gets one, shared with the
-        rest of the pipeline.
+        A request that has no transaction id yet gets one as it enters the
+        pipeline, shared with the rest of the pipeline and logged.
         """
         request = _request(trans_id=None)
-        self.exchange(request, SwiftResponse(200, {}, b""))
+        answer = Pipeline([self.filter()], self.app, self.clock)(request)
+        self.app.answers[-1].callback(SwiftResponse(200, {}, b""))
+        self.successResultOf(answer)
         trans_id = self.app.requests[0].environ["swift.trans_id"]
         self.assertRegex(trans_id, r"^tx[0-9a-f]{21}-[0-9a-f]{10}$")
         self.assertEqual(self.lines[0].split(" ")[13], trans_id)
+
+    def test_noTransIdOfItsOwn(self) -> None:
+        """
+        The plugin makes no transaction id: a request that reaches it
+        without one (outside a pipeline) is logged with C{-}, as Swift's
+        middleware does.
+        """
+        self.exchange(_request(trans_id=None), SwiftResponse(200, {}, b""))
+        self.assertNotIn("swift.trans_id", self.app.requests[0].environ)
+        self.assertEqual(self.lines[0].split(" ")[13], "-")
 
     def test_customTemplate(self) -> None:
         """

@@ -95,7 +95,7 @@ from twisted_proxy.swift.http import (
 )
 from twisted_proxy.swift.listing import best_accept_match
 from twisted_proxy.swift.paths import split_path
-from twisted_proxy.swift.transid import make_trans_id
+from twisted_proxy.swift.transid import TRANS_ID_ENVIRON_KEY
 
 __all__ = ["Bulk", "bulkPlugin", "result_body", "MAX_MEMBER_HEADER"]
 
@@ -824,18 +824,16 @@ class Bulk:
         The C{200} whose body runs C{work(out_type)} (a coroutine making the
         summary) with heartbeats.
         """
-        environ = request.environ
-        if "swift.trans_id" not in environ:
-            environ["swift.trans_id"] = make_trans_id(self._clock.seconds())
         try:
             out_type = best_accept_match(request.headers.get("Accept"), _ACCEPTABLE_FORMATS)
         except ValueError:
             out_type = None
-        headers = HeaderDict({
-            "Content-Type": out_type or "text/html; charset=UTF-8",
-            "X-Trans-Id": environ["swift.trans_id"],
-            "X-Openstack-Request-Id": environ["swift.trans_id"],
-        })
+        headers = HeaderDict({"Content-Type": out_type or "text/html; charset=UTF-8"})
+        # The application never sees this request, so the answer carries
+        # the transaction id the pipeline gave it here.
+        trans_id = request.environ.get(TRANS_ID_ENVIRON_KEY)
+        if trans_id is not None:
+            headers["X-Trans-Id"] = headers["X-Openstack-Request-Id"] = trans_id
         # The work starts when the body is wanted; the first beat of an XML
         # answer is the XML declaration.
         xml = bool(out_type and out_type.endswith("/xml"))

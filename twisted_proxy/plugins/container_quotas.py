@@ -32,7 +32,6 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IReactorTime
 from twisted.plugin import IPlugin
 from zope.interface import implementer
 
@@ -42,7 +41,6 @@ from twisted_proxy.plugins._support.subrequest import fetch_info
 from twisted_proxy.swift.acl import ACCOUNT_ACL_ENVIRON_KEY
 from twisted_proxy.swift.http import HTML, SwiftRequest, SwiftResponse, error_response
 from twisted_proxy.swift.paths import split_path
-from twisted_proxy.swift.transid import make_trans_id
 
 __all__ = ["ContainerQuotas", "containerQuotasPlugin"]
 
@@ -64,12 +62,10 @@ class ContainerQuotas:
     Validates quota metadata and refuses object uploads that would exceed
     a container's quota.
 
-    @param clock: for transaction ids.
     @param info_cache: the proxy's account and container info.
     """
 
-    def __init__(self, clock: IReactorTime, info_cache: InfoCache) -> None:
-        self._clock = clock
+    def __init__(self, info_cache: InfoCache) -> None:
         self._info_cache = info_cache
 
     def __call__(
@@ -148,9 +144,7 @@ class ContainerQuotas:
         pre-authorized C{HEAD} of C{path} through the rest of the pipeline.
         """
         return await fetch_info(
-            request, app, self._info_cache,
-            lambda: make_trans_id(self._clock.seconds()), key, path,
-            _preauthorized_environ)
+            request, app, self._info_cache, key, path, _preauthorized_environ)
 
 
 def _preauthorized_environ(environ: dict[str, Any]) -> dict[str, Any]:
@@ -173,11 +167,10 @@ class _ContainerQuotasFactory:
     def makeFilter(self, conf: dict[str, str], context: Any) -> ContainerQuotas:
         """
         @param conf: unused; Swift's middleware has no options.
-        @param context: provides C{reactor}, C{info_cache} and
-            C{register_info}.
+        @param context: provides C{info_cache} and C{register_info}.
         """
         context.register_info("container_quotas")
-        return ContainerQuotas(context.reactor, context.info_cache)
+        return ContainerQuotas(context.info_cache)
 
 
 containerQuotasPlugin = _ContainerQuotasFactory()

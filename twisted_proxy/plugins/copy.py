@@ -73,7 +73,7 @@ from twisted_proxy.swift.http import (
 )
 from twisted_proxy.swift.listing import best_accept_match
 from twisted_proxy.swift.paths import split_path
-from twisted_proxy.swift.transid import make_trans_id
+from twisted_proxy.swift.transid import TRANS_ID_ENVIRON_KEY
 from twisted_proxy.swift.truthy import is_true
 
 __all__ = ["ServerSideCopy", "copyPlugin"]
@@ -270,10 +270,8 @@ class ServerSideCopy:
             return app(request)
         method = request.method
         if method == "PUT" and request.headers.get("X-Copy-From"):
-            self._ensure_trans_id(request)
             return Deferred.fromCoroutine(self._put(request, app))
         if method == "COPY":
-            self._ensure_trans_id(request)
             request.environ["swift.orig_req_method"] = "COPY"
             return Deferred.fromCoroutine(self._copy(request, app, *parts))
         if method == "OPTIONS":
@@ -281,15 +279,15 @@ class ServerSideCopy:
             return d.addCallback(_allow_copy)
         return app(request)
 
-    def _ensure_trans_id(self, request: SwiftRequest) -> None:
-        # Sub-requests and the client's answer share one transaction id.
-        if "swift.trans_id" not in request.environ:
-            request.environ["swift.trans_id"] = make_trans_id(self._clock.seconds())
-
     def _own(self, request: SwiftRequest, response: SwiftResponse) -> SwiftResponse:
-        trans_id = request.environ["swift.trans_id"]
-        response.headers["X-Trans-Id"] = trans_id
-        response.headers["X-Openstack-Request-Id"] = trans_id
+        """
+        C{response}, made here, with the transaction id the pipeline gave
+        the request (which its sub-requests carry too).
+        """
+        trans_id = request.environ.get(TRANS_ID_ENVIRON_KEY)
+        if trans_id is not None:
+            response.headers["X-Trans-Id"] = trans_id
+            response.headers["X-Openstack-Request-Id"] = trans_id
         return response
 
     async def _copy(self, request: SwiftRequest, app: IProxyApplication,

@@ -62,7 +62,6 @@ from twisted_proxy.info.cache import INFO_ENVIRON_KEY, container_key
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.swift.http import SwiftRequest, SwiftResponse, wire_quote
 from twisted_proxy.swift.paths import split_path
-from twisted_proxy.swift.transid import make_trans_id
 from twisted_proxy.swift.truthy import is_true
 
 __all__ = [
@@ -541,10 +540,6 @@ class ProxyLogging:
             return app(request)  # type: ignore[no-any-return]
         environ[LOGGED_ENVIRON_KEY] = True
         start = self.clock.seconds()
-        # Swift's catch_errors gives every request a transaction id before
-        # anything can answer it; a line without one cannot be traced.
-        if "swift.trans_id" not in environ:
-            environ["swift.trans_id"] = make_trans_id(start)
         exchange = _Exchange(self, request, start)
         try:
             answer: Deferred[SwiftResponse] = app(request)

@@ -65,7 +65,6 @@ from twisted_proxy.swift.http import (
     wire_quote,
 )
 from twisted_proxy.swift.paths import split_path
-from twisted_proxy.swift.transid import make_trans_id
 
 __all__ = [
     "TempURL",
@@ -258,7 +257,7 @@ class TempURL:
     """
     Admits requests carrying a valid temp URL signature.
 
-    @param clock: the time, for expiry and transaction ids.
+    @param clock: the time, for expiry.
     @param info_cache: the proxy's account and container info.
     @param methods: the methods a temp URL may be used for.
     @param allowed_digests: the digests a signature may use.
@@ -434,9 +433,7 @@ class TempURL:
         pre-authorized C{HEAD} of C{path} through the rest of the pipeline.
         """
         return await fetch_info(
-            request, app, self._info_cache,
-            lambda: make_trans_id(self._clock.seconds()), key, path,
-            _preauthorized_environ)
+            request, app, self._info_cache, key, path, _preauthorized_environ)
 
 
 def _preauthorized_environ(environ: dict[str, Any]) -> dict[str, Any]:

@@ -45,7 +45,7 @@ def build_proxy(
     store = make_info_store(config, reactor)
     context = ProxyContext(reactor, settings, swift_conf, rings, node_client, store)
     filters = build_filters(config, context)
-    app = Pipeline(filters, ProxyApplication(context))
+    app = Pipeline(filters, ProxyApplication(context), reactor)
     site = ProxySite(ProxyResource(app, reactor, settings.client_timeout))
     site.timeOut = settings.client_timeout
     return site, context, rings

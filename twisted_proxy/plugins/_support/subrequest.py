@@ -98,7 +98,6 @@ async def fetch_info(
     request: SwiftRequest,
     app: IProxyApplication,
     info_cache: InfoCache,
-    trans_id: Callable[[], str],
     key: str,
     path: str,
     environ_of: Callable[[dict[str, Any]], dict[str, Any]],
@@ -109,15 +108,11 @@ async def fetch_info(
     fetched by a C{HEAD} of C{path} through the rest of the pipeline (whose
     controller remembers what it read for this request), made with the
     environ C{environ_of} derives from the request's (the plugin's way of
-    pre-authorizing its own sub-request).
-
-    @param trans_id: makes the transaction id the request and its
-        sub-request share, when the request has none yet.
+    pre-authorizing its own sub-request), which carries the request's
+    transaction id.
     """
     environ = request.environ
     cache: dict[str, Any] = environ.setdefault(INFO_ENVIRON_KEY, {})
-    if "swift.trans_id" not in environ:
-        environ["swift.trans_id"] = trans_id()
 
     async def fetch() -> dict[str, Any]:
         head = SwiftRequest("HEAD", wire_quote(path).encode("ascii"),
