@@ -23,7 +23,7 @@ from zope.interface.verify import verifyObject
 from tests.doubles import Collector
 from twisted_proxy.config import ConfigError
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
-from twisted_proxy.plugins.bulk import bulkPlugin, consume_body, read_body, result_body
+from twisted_proxy.plugins.bulk import bulkPlugin, result_body
 from twisted_proxy.swift.constraints import Constraints
 from twisted_proxy.swift.http import HeaderDict, SwiftRequest, SwiftResponse, error_response
 from twisted_proxy.web.requestbody import RequestBody
@@ -834,34 +834,6 @@ class ExtractStreamingTests(_BulkTestCase):
 
 
 class HelperTests(SynchronousTestCase):
-    def test_readBody(self) -> None:
-        self.assertEqual(self.successResultOf(read_body(_Upload(b"abcdefghij"), 10)),
-                         b"abcdefghij")
-        self.assertEqual(self.successResultOf(read_body(None, 10)), b"")
-        upload = _Upload(b"x" * 100)
-        self.failureResultOf(read_body(upload, 10), ValueError)
-        self.assertTrue(upload.stopped)
-
-    def test_consumeBodyFailure(self) -> None:
-        failed: Deferred[None] = Deferred()
-
-        @implementer(IBodyProducer)
-        class Failing:
-            length = 3
-
-            def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
-                consumer.write(b"ab")
-                return failed
-
-            def stopProducing(self) -> None:
-                pass
-
-        seen: list[bytes] = []
-        d = consume_body(Failing(), seen.append)
-        failed.errback(Failure(ValueError("broken")))
-        self.failureResultOf(d, ValueError)
-        self.assertEqual(seen, [b"ab"])
-
     def test_resultBody(self) -> None:
         summary = {"Response Status": "201 Created", "Response Body": "a<b"}
         self.assertEqual(

@@ -81,7 +81,7 @@ from twisted_proxy.info.cache import INFO_ENVIRON_KEY
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins._support.heartbeat import Heartbeat
 from twisted_proxy.plugins._support.segments import sleep
-from twisted_proxy.plugins._support.subrequest import drop_body
+from twisted_proxy.plugins._support.subrequest import consume_body, drop_body
 from twisted_proxy.swift.constraints import check_utf8, is_user_meta
 from twisted_proxy.swift.http import (
     ClientGone,
@@ -172,95 +172,6 @@ def result_body(out_type: Optional[str], summary: dict[str, Any],
 
 
 # -- bodies -------------------------------------------------------------
-
-
-@implementer(IConsumer)
-class _Feed:
-    """
-    Hands each chunk of a body to C{sink}; when C{sink} raises, stops the
-    body and fails C{result} with the exception.
-    """
-
-    def __init__(self, body: IBodyProducer, sink: Callable[[bytes], None]) -> None:
-        self._body = body
-        self._sink = sink
-        self.result: Deferred[None] = Deferred(lambda _: self._stop())
-        self._over = False
-
-    def registerProducer(self, producer: Any, streaming: bool) -> None:
-        pass
-
-    def unregisterProducer(self) -> None:
-        pass
-
-    def write(self, data: bytes) -> None:
-        if self._over:
-            return
-        try:
-            self._sink(data)
-        except Exception:
-            failure = Failure()
-            self._stop()
-            self.result.errback(failure)
-
-    def _stop(self) -> None:
-        if self._over:
-            return
-        self._over = True
-        try:
-            self._body.stopProducing()
-        except Exception:
-            # A body that already ended cannot be stopped.
-            pass
-
-    def ended(self, _: object) -> None:
-        if not self._over:
-            self._over = True
-            self.result.callback(None)
-
-    def failed(self, reason: Failure) -> None:
-        if not self._over:
-            self._over = True
-            self.result.errback(reason)
-
-
-def consume_body(body: Optional[IBodyProducer], sink: Callable[[bytes], None]
-                 ) -> "Deferred[None]":
-    """
-    Read a request body to its end, handing each chunk to C{sink} as it
-    arrives (so that C{sink} can bound what it keeps).
-
-    @param body: the body, or C{None} for none.
-    @param sink: called with each chunk; an exception it raises stops the
-        body at once.
-    @return: a L{Deferred} that fires when the body has ended, or fails with
-        C{sink}'s exception or the body's own failure.
-    """
-    if body is None:
-        return succeed(None)
-    feed = _Feed(body, sink)
-    body.startProducing(feed).addCallbacks(feed.ended, feed.failed)
-    return feed.result
-
-
-def read_body(body: Optional[IBodyProducer], limit: int) -> "Deferred[bytes]":
-    """
-    The whole of a request body of at most C{limit} bytes.
-
-    @return: a L{Deferred} firing with the body, or failing with
-        L{ValueError} (after stopping the body) once it exceeds C{limit}.
-    """
-    chunks: list[bytes] = []
-    size = [0]
-
-    def sink(data: bytes) -> None:
-        size[0] += len(data)
-        if size[0] > limit:
-            raise ValueError(f"body longer than {limit} bytes")
-        chunks.append(data)
-
-    d = consume_body(body, sink)
-    return d.addCallback(lambda _: b"".join(chunks))
 
 
 class _NameList:

@@ -1,15 +1,19 @@
 # -*- test-case-name: tests.test_subrequest -*-
 """
 What plugins that make their own requests through the pipeline (copy, dlo,
-bulk, container quotas) share: telling object paths, reading or dropping a
-response body, and the environ of a sub-request made as the client.
+slo, bulk, container quotas, tempurl) share: telling object paths, reading
+or dropping a request's or response's body, and the environ of a
+sub-request made as the client.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IConsumer
+from twisted.python.failure import Failure
+from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
 from twisted_proxy.info.cache import INFO_ENVIRON_KEY, InfoCache
@@ -17,7 +21,15 @@ from twisted_proxy.interfaces import IProxyApplication
 from twisted_proxy.swift.http import Body, SwiftRequest, SwiftResponse, wire_quote
 from twisted_proxy.swift.paths import split_path
 
-__all__ = ["object_path", "read_body", "drop_body", "sub_environ", "fetch_info"]
+__all__ = [
+    "BodyTooLarge",
+    "object_path",
+    "consume_body",
+    "read_body",
+    "drop_body",
+    "sub_environ",
+    "fetch_info",
+]
 
 
 def object_path(path: str) -> Optional[tuple[str, str, str, str]]:
@@ -34,15 +46,24 @@ def object_path(path: str) -> Optional[tuple[str, str, str, str]]:
     return version, account, container, obj
 
 
-@implementer(IConsumer)
-class _Collector:
+class BodyTooLarge(ValueError):
     """
-    Gathers a body into memory (or, with C{keep} false, throws it away).
+    A body went past the limit its reader set.
     """
 
-    def __init__(self, keep: bool = True) -> None:
-        self.chunks: list[bytes] = []
-        self._keep = keep
+
+@implementer(IConsumer)
+class _Feed:
+    """
+    Hands each chunk of a body to C{sink}; when C{sink} raises, stops the
+    body and fails C{result} with the exception.
+    """
+
+    def __init__(self, body: IBodyProducer, sink: Callable[[bytes], None]) -> None:
+        self._body = body
+        self._sink = sink
+        self.result: Deferred[None] = Deferred(lambda _: self._stop())
+        self._over = False
 
     def registerProducer(self, producer: Any, streaming: bool) -> None:
         pass
@@ -51,19 +72,84 @@ class _Collector:
         pass
 
     def write(self, data: bytes) -> None:
-        if self._keep:
-            self.chunks.append(data)
+        if self._over:
+            return
+        try:
+            self._sink(data)
+        except Exception:
+            failure = Failure()
+            self._stop()
+            self.result.errback(failure)
+
+    def _stop(self) -> None:
+        if self._over:
+            return
+        self._over = True
+        try:
+            self._body.stopProducing()
+        except Exception:
+            # A body that already ended cannot be stopped.
+            pass
+
+    def ended(self, _: object) -> None:
+        if not self._over:
+            self._over = True
+            self.result.callback(None)
+
+    def failed(self, reason: Failure) -> None:
+        if not self._over:
+            self._over = True
+            self.result.errback(reason)
 
 
-async def read_body(body: Body) -> bytes:
+def consume_body(body: Optional[Body], sink: Callable[[bytes], None]) -> "Deferred[None]":
     """
-    The whole of a (small) response body.
+    Read a request or response body to its end, handing each chunk to
+    C{sink} as it arrives (so that C{sink} can bound what it keeps).
+
+    @param body: the body: bytes, a producer, or C{None} for none.
+    @param sink: called with each chunk; an exception it raises stops the
+        body at once.
+    @return: a L{Deferred} that fires when the body has ended, or fails with
+        C{sink}'s exception or the body's own failure. Cancelling it stops
+        the body.
     """
-    if isinstance(body, bytes):
-        return body
-    collector = _Collector()
-    await body.startProducing(collector)
-    return b"".join(collector.chunks)
+    if body is None or isinstance(body, bytes):
+        try:
+            if body:
+                sink(body)
+        except Exception:
+            return fail()
+        return succeed(None)
+    feed = _Feed(body, sink)
+    body.startProducing(feed).addCallbacks(feed.ended, feed.failed)
+    return feed.result
+
+
+def read_body(body: Optional[Body], limit: Optional[int] = None) -> "Deferred[bytes]":
+    """
+    The whole of a (small) body.
+
+    @param limit: the most bytes to take, or C{None} for no limit.
+    @return: a L{Deferred} firing with the body, or failing with
+        L{BodyTooLarge} (after stopping the body) once it exceeds C{limit},
+        or with the body's own failure.
+    """
+    chunks: list[bytes] = []
+    size = 0
+
+    def sink(data: bytes) -> None:
+        nonlocal size
+        size += len(data)
+        if limit is not None and size > limit:
+            raise BodyTooLarge(f"body longer than {limit} bytes")
+        chunks.append(data)
+
+    return consume_body(body, sink).addCallback(lambda _: b"".join(chunks))
+
+
+def _ignore(data: bytes) -> None:
+    pass
 
 
 def drop_body(body: Body) -> None:
@@ -73,8 +159,7 @@ def drop_body(body: Body) -> None:
     """
     if isinstance(body, bytes):
         return
-    done = body.startProducing(_Collector(keep=False))
-    done.addErrback(lambda _: None)
+    consume_body(body, _ignore).addErrback(lambda _: None)
     body.stopProducing()
 
 
