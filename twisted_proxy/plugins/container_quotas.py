@@ -35,9 +35,9 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.plugin import IPlugin
 from zope.interface import implementer
 
-from twisted_proxy.info.cache import InfoCache, account_key, container_key
+from twisted_proxy.info.cache import ContainerInfo, InfoCache
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
-from twisted_proxy.plugins._support.subrequest import fetch_info
+from twisted_proxy.plugins._support.subrequest import fetch_account_info, fetch_container_info
 from twisted_proxy.swift.acl import ACCOUNT_ACL_ENVIRON_KEY
 from twisted_proxy.swift.http import HTML, SwiftRequest, SwiftResponse, error_response
 from twisted_proxy.swift.paths import split_path
@@ -91,9 +91,11 @@ class ContainerQuotas:
 
     async def _put(self, request: SwiftRequest, app: IProxyApplication,
                    version: str, account: str, container: str) -> SwiftResponse:
-        info = await self._info(
-            request, app, container_key(account, container),
-            f"/{version}/{account}/{container}")
+        # Fetched, when nobody knows it yet, with a pre-authorized HEAD
+        # through the rest of the pipeline.
+        info = await fetch_container_info(
+            request, app, self._info_cache, version, account, container,
+            _preauthorized_environ)
         status = info.get("status") or 0
         if not 200 <= status < 300:
             # The application has its own answer for a missing container.
@@ -115,7 +117,7 @@ class ContainerQuotas:
         return await app(request)  # type: ignore[no-any-return]
 
     async def _refuse(self, request: SwiftRequest, app: IProxyApplication,
-                      info: dict[str, Any], version: str, account: str
+                      info: ContainerInfo, version: str, account: str
                       ) -> SwiftResponse:
         """
         The 413 for an upload over quota, or the auth plugin's refusal when
@@ -126,8 +128,9 @@ class ContainerQuotas:
             if request.environ.get("REMOTE_USER"):
                 # The auth plugin judges account ACLs from the account's
                 # info, as the application gives it before authorizing.
-                account_info = await self._info(
-                    request, app, account_key(account), f"/{version}/{account}")
+                account_info = await fetch_account_info(
+                    request, app, self._info_cache, version, account,
+                    _preauthorized_environ)
                 request.environ[ACCOUNT_ACL_ENVIRON_KEY] = (
                     account_info.get("sysmeta") or {}).get("core-access-control")
             request.acl = info.get("write_acl")  # type: ignore[attr-defined]
@@ -136,15 +139,6 @@ class ContainerQuotas:
                 return denied  # type: ignore[no-any-return]
         return error_response(413, "Upload exceeds quota.", method=request.method,
                               content_type=HTML)
-
-    async def _info(self, request: SwiftRequest, app: IProxyApplication,
-                    key: str, path: str) -> dict[str, Any]:
-        """
-        The info under C{key}, fetched when nobody knows it yet with a
-        pre-authorized C{HEAD} of C{path} through the rest of the pipeline.
-        """
-        return await fetch_info(
-            request, app, self._info_cache, key, path, _preauthorized_environ)
 
 
 def _preauthorized_environ(environ: dict[str, Any]) -> dict[str, Any]:

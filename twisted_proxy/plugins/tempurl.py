@@ -53,9 +53,13 @@ from twisted.plugin import IPlugin
 from zope.interface import implementer
 
 from twisted_proxy.config import ConfigError
-from twisted_proxy.info.cache import InfoCache, account_key, container_key
+from twisted_proxy.info.cache import InfoCache
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
-from twisted_proxy.plugins._support.subrequest import drop_body, fetch_info
+from twisted_proxy.plugins._support.subrequest import (
+    drop_body,
+    fetch_account_info,
+    fetch_container_info,
+)
 from twisted_proxy.swift.http import (
     HTML,
     HeaderDict,
@@ -415,25 +419,19 @@ class TempURL:
         The temp URL keys of the account and then of the container, each
         with its scope.
         """
+        # Each is fetched, when nobody knows it yet, with a pre-authorized
+        # HEAD through the rest of the pipeline.
+        account_info = await fetch_account_info(
+            request, app, self._info_cache, "v1", account, _preauthorized_environ)
+        container_info = await fetch_container_info(
+            request, app, self._info_cache, "v1", account, container,
+            _preauthorized_environ)
         keys: list[tuple[str, str]] = []
-        for key, path, scope in (
-                (account_key(account), f"/v1/{account}", _ACCOUNT_SCOPE),
-                (container_key(account, container), f"/v1/{account}/{container}",
-                 _CONTAINER_SCOPE)):
-            info = await self._info(request, app, key, path)
-            meta = info.get("meta") or {}
+        for meta, scope in ((account_info.get("meta") or {}, _ACCOUNT_SCOPE),
+                            (container_info.get("meta") or {}, _CONTAINER_SCOPE)):
             keys.extend((value, scope) for name, value in meta.items()
                         if name.lower() in ("temp-url-key", "temp-url-key-2"))
         return keys
-
-    async def _info(self, request: SwiftRequest, app: IProxyApplication,
-                    key: str, path: str) -> dict[str, Any]:
-        """
-        The info under C{key}, fetched when nobody knows it yet with a
-        pre-authorized C{HEAD} of C{path} through the rest of the pipeline.
-        """
-        return await fetch_info(
-            request, app, self._info_cache, key, path, _preauthorized_environ)
 
 
 def _preauthorized_environ(environ: dict[str, Any]) -> dict[str, Any]:

@@ -20,11 +20,12 @@ the origin is allowed, or always when C{strict_cors_mode} is off.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Optional, Protocol
+from typing import Iterable, Optional, Protocol, TypedDict
 
 from twisted_proxy.swift.http import HeaderDict, SwiftResponse, error_response
 
 __all__ = [
+    "CORSInfo",
     "CORSPolicy",
     "CORSSettings",
     "SIMPLE_EXPOSE_HEADERS",
@@ -49,7 +50,15 @@ SIMPLE_EXPOSE_HEADERS = frozenset(
 
 _USER_META = ("x-container-meta", "x-object-meta")
 
-CORSInfo = Mapping[str, Optional[str]]
+class CORSInfo(TypedDict, total=False):
+    """
+    The C{cors} section of a container's info: its CORS metadata as set
+    (missing or C{None} when not).
+    """
+
+    allow_origin: Optional[str]
+    expose_headers: Optional[str]
+    max_age: Optional[str]
 
 
 def split_list(value: str, separator: str = ",") -> list[str]:

@@ -8,7 +8,7 @@ sub-request made as the client.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, TypeVar
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IConsumer
@@ -16,7 +16,14 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
-from twisted_proxy.info.cache import INFO_ENVIRON_KEY, InfoCache
+from twisted_proxy.info.cache import (
+    INFO_ENVIRON_KEY,
+    AccountInfo,
+    ContainerInfo,
+    InfoCache,
+    account_key,
+    container_key,
+)
 from twisted_proxy.interfaces import IProxyApplication
 from twisted_proxy.swift.http import Body, SwiftRequest, SwiftResponse, wire_quote
 from twisted_proxy.swift.paths import split_path
@@ -28,7 +35,9 @@ __all__ = [
     "read_body",
     "drop_body",
     "sub_environ",
-    "fetch_info",
+    "EnvironOf",
+    "fetch_account_info",
+    "fetch_container_info",
 ]
 
 
@@ -179,27 +188,70 @@ def sub_environ(environ: dict[str, Any], source: str) -> dict[str, Any]:
     return sub
 
 
-async def fetch_info(
+#: Derives the environ of an info sub-request from its client request's.
+EnvironOf = Callable[[dict[str, Any]], dict[str, Any]]
+
+_InfoT = TypeVar("_InfoT", AccountInfo, ContainerInfo)
+
+
+async def fetch_account_info(
     request: SwiftRequest,
     app: IProxyApplication,
     info_cache: InfoCache,
-    key: str,
-    path: str,
-    environ_of: Callable[[dict[str, Any]], dict[str, Any]],
-) -> dict[str, Any]:
+    version: str,
+    account: str,
+    environ_of: EnvironOf,
+) -> AccountInfo:
     """
-    The account or container info under C{key}, for a plugin that runs
-    before the controllers: known to this request or the info store, else
-    fetched by a C{HEAD} of C{path} through the rest of the pipeline (whose
+    The info of C{account}, for a plugin that runs before the controllers
+    (see L{fetch_container_info}).
+    """
+    return await _fetch_info(
+        request, app, info_cache, account_key(account), f"/{version}/{account}",
+        environ_of, lambda status: AccountInfo(status=status, meta={}, sysmeta={}))
+
+
+async def fetch_container_info(
+    request: SwiftRequest,
+    app: IProxyApplication,
+    info_cache: InfoCache,
+    version: str,
+    account: str,
+    container: str,
+    environ_of: EnvironOf,
+) -> ContainerInfo:
+    """
+    The info of C{container} in C{account}, for a plugin that runs before
+    the controllers: known to this request or the info store, else fetched
+    by a C{HEAD} of the container through the rest of the pipeline (whose
     controller remembers what it read for this request), made with the
     environ C{environ_of} derives from the request's (the plugin's way of
     pre-authorizing its own sub-request), which carries the request's
     transaction id.
     """
+    return await _fetch_info(
+        request, app, info_cache, container_key(account, container),
+        f"/{version}/{account}/{container}", environ_of,
+        lambda status: ContainerInfo(status=status, meta={}, sysmeta={}))
+
+
+async def _fetch_info(
+    request: SwiftRequest,
+    app: IProxyApplication,
+    info_cache: InfoCache,
+    key: str,
+    path: str,
+    environ_of: EnvironOf,
+    unknown: Callable[[int], _InfoT],
+) -> _InfoT:
+    """
+    The info under C{key}, fetched if need be with a C{HEAD} of C{path};
+    C{unknown(status)} when the controller remembered nothing.
+    """
     environ = request.environ
     cache: dict[str, Any] = environ.setdefault(INFO_ENVIRON_KEY, {})
 
-    async def fetch() -> dict[str, Any]:
+    async def fetch() -> _InfoT:
         head = SwiftRequest("HEAD", wire_quote(path).encode("ascii"),
                             client_ip=request.client_ip, environ=environ_of(environ))
         for name in ("User-Agent", "Host"):
@@ -210,6 +262,6 @@ async def fetch_info(
         known = cache.get(key)
         if known is not None:
             return known  # type: ignore[no-any-return]
-        return {"status": response.status, "meta": {}, "sysmeta": {}}
+        return unknown(response.status)
 
     return await info_cache.get(environ, key, fetch)
