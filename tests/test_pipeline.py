@@ -10,9 +10,15 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_proxy.interfaces import IProxyApplication
+from tests.fakenodes import make_swift_conf
+from twisted_proxy.config import ProxyConfig, ProxySettings
+from twisted_proxy.controllers.context import ProxyContext
+from twisted_proxy.info.memorystore import MemoryInfoStore
+from twisted_proxy.interfaces import IProxyApplication, IProxyFilter
 from twisted_proxy.swift.http import HeaderDict, SwiftRequest, SwiftResponse
+from twisted_proxy.web import pipeline
 from twisted_proxy.web.app import Pipeline
+from twisted_proxy.web.pipeline import build_filters
 
 
 class _Recorder:
@@ -89,3 +95,64 @@ class TransIdTests(SynchronousTestCase):
         pipeline = Pipeline([self.first], self.app)  # type: ignore[list-item]
         self.successResultOf(pipeline(SwiftRequest("GET", b"/v1/a/c/o")))
         self.assertEqual(self.first.seen, [None])
+
+
+class BuildFiltersTests(SynchronousTestCase):
+    """
+    L{build_filters} makes each stage with its plugin and the proxy's
+    L{ProxyContext}.
+    """
+
+    def context(self) -> ProxyContext:
+        clock = Clock()
+        return ProxyContext(clock, ProxySettings(), make_swift_conf(),
+                            None,  # type: ignore[arg-type]
+                            None,  # type: ignore[arg-type]
+                            MemoryInfoStore(clock))
+
+    def test_builtIn(self) -> None:
+        """
+        Every plugin this package ships is made from a real context, in the
+        pipeline's order; Swift's stages whose work the proxy does itself
+        are skipped.
+        """
+        stages = ["catch_errors", "gatekeeper", "healthcheck", "proxy-logging", "cache",
+                  "container_quotas", "bulk", "tempurl", "tempauth", "copy", "slo",
+                  "dlo", "proxy-logging", "proxy-server"]
+        sections: dict[str, dict[str, str]] = {
+            "filter:proxy-logging": {"use": "egg:swift#proxy_logging"},
+            "filter:tempauth": {"use": "egg:swift#tempauth",
+                                "user_admin_admin": "admin .admin"},
+            "app:proxy-server": {},
+        }
+        config = ProxyConfig("/etc/swift/proxy-server.conf", {}, stages, sections)
+        context = self.context()
+        filters = build_filters(config, context)
+        self.assertEqual([type(f).__name__ for f in filters], [
+            "HealthCheck", "ProxyLogging", "ContainerQuotas", "Bulk", "TempURL",
+            "TempAuth", "ServerSideCopy", "StaticLargeObject", "DynamicLargeObject",
+            "ProxyLogging"])
+        for f in filters:
+            self.assertTrue(IProxyFilter.providedBy(f), f)
+        self.assertTrue({"bulk_delete", "container_quotas", "tempurl", "tempauth",
+                         "slo", "swift"} <= set(context.info_registry))
+
+    def test_sectionOverDefaults(self) -> None:
+        """
+        A stage's options are its section's over C{[DEFAULT]}'s.
+        """
+        seen: list[dict[str, str]] = []
+
+        class Factory:
+            name = "recorder"
+
+            def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> Any:
+                seen.append(conf)
+                return _Recorder()
+
+        self.patch(pipeline, "available_plugins", lambda: {"recorder": Factory()})
+        config = ProxyConfig("/x.conf", {"a": "default", "b": "default"},
+                             ["recorder", "proxy-server"],
+                             {"filter:recorder": {"b": "own"}, "app:proxy-server": {}})
+        build_filters(config, self.context())
+        self.assertEqual(seen, [{"a": "default", "b": "own"}])

@@ -72,8 +72,10 @@ class IProxyPluginFactory(Interface):
 
         @param conf: the C{[filter:NAME]} section merged over C{[DEFAULT]},
             a C{dict} of C{str} to C{str}.
-        @param context: the L{twisted_proxy.web.app.ProxyContext}: reactor,
-            info store, settings.
+        @param context: the proxy's
+            L{twisted_proxy.controllers.context.ProxyContext}: its reactor,
+            settings, constraints, info store and cache, and
+            C{register_info} for its C{/info} section.
         @return: an L{IProxyFilter} provider.
         @raise twisted_proxy.config.ConfigError: for a bad option.
         """

@@ -77,6 +77,7 @@ from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
 from twisted_proxy.config import int_option
+from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.info.cache import INFO_ENVIRON_KEY
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins._support.heartbeat import Heartbeat
@@ -1064,7 +1065,7 @@ class Bulk:
 class _BulkFactory:
     name = "bulk"
 
-    def makeFilter(self, conf: dict[str, str], context: Any) -> Bulk:
+    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> Bulk:
         """
         @param conf: C{max_containers_per_extraction} (10000),
             C{max_failed_extractions} (1000), C{max_deletes_per_request}

@@ -35,6 +35,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.plugin import IPlugin
 from zope.interface import implementer
 
+from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.info.cache import ContainerInfo, InfoCache
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins._support.subrequest import fetch_account_info, fetch_container_info
@@ -158,7 +159,7 @@ def _preauthorized_environ(environ: dict[str, Any]) -> dict[str, Any]:
 class _ContainerQuotasFactory:
     name = "container_quotas"
 
-    def makeFilter(self, conf: dict[str, str], context: Any) -> ContainerQuotas:
+    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> ContainerQuotas:
         """
         @param conf: unused; Swift's middleware has no options.
         @param context: provides C{info_cache} and C{register_info}.

@@ -47,6 +47,7 @@ from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
 from twisted_proxy.config import ConfigError
+from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins._support.heartbeat import Heartbeat
 from twisted_proxy.plugins._support.subrequest import (
@@ -526,7 +527,7 @@ def _allow_copy(response: SwiftResponse) -> SwiftResponse:
 class _CopyFactory:
     name = "copy"
 
-    def makeFilter(self, conf: dict[str, str], context: Any) -> ServerSideCopy:
+    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> ServerSideCopy:
         """
         @param conf: C{yield_frequency}, seconds between heartbeats
             (default 10).

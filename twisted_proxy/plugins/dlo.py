@@ -60,6 +60,7 @@ from twisted.web.iweb import UNKNOWN_LENGTH
 from zope.interface import implementer
 
 from twisted_proxy.config import int_option
+from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins._support.segments import (
     Pacer,
@@ -498,7 +499,7 @@ class DynamicLargeObject:
 class _DynamicLargeObjectFactory:
     name = "dlo"
 
-    def makeFilter(self, conf: dict[str, str], context: Any) -> DynamicLargeObject:
+    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> DynamicLargeObject:
         """
         @param conf: C{max_get_time} (seconds, default 86400),
             C{rate_limit_after_segment} (10), C{rate_limit_segments_per_sec}

@@ -58,6 +58,7 @@ from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
 from twisted_proxy.config import ConfigError, parse_list
+from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.info.cache import INFO_ENVIRON_KEY, container_key
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.swift.http import SwiftRequest, SwiftResponse, wire_quote
@@ -799,7 +800,7 @@ def _option_error(option: str, problem: str) -> ConfigError:
 class _ProxyLoggingFactory:
     name = "proxy_logging"
 
-    def makeFilter(self, conf: dict[str, str], context: Any) -> ProxyLogging:
+    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> ProxyLogging:
         """
         @param conf: C{log_msg_template}, C{access_log_headers} (or
             C{log_headers}), C{access_log_headers_only},
@@ -836,7 +837,6 @@ class _ProxyLoggingFactory:
         path = conf.get("access_log_file", "").strip()
         if path:
             emit = self._fileEmitter(path, conf, reactor)
-        constraints = getattr(context, "constraints", None)
         return ProxyLogging(
             reactor,
             template,
@@ -845,8 +845,7 @@ class _ProxyLoggingFactory:
                                              conf.get("log_headers", "no"))),
             log_headers_only=parse_list(conf.get("access_log_headers_only", "")),
             reveal_sensitive_prefix=reveal,
-            valid_api_versions=getattr(constraints, "valid_api_versions",
-                                       ("v1", "v1.0")),
+            valid_api_versions=context.constraints.valid_api_versions,
         )
 
     def _fileEmitter(self, path: str, conf: dict[str, str], reactor: Any) -> Emit:

@@ -49,6 +49,7 @@ from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
 from twisted_proxy.config import int_option
+from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins._support.heartbeat import Heartbeat
 from twisted_proxy.plugins._support.segments import (
@@ -1133,7 +1134,7 @@ def _version_and_account(path: str) -> tuple[str, str]:
 class _StaticLargeObjectFactory:
     name = "slo"
 
-    def makeFilter(self, conf: dict[str, str], context: Any) -> StaticLargeObject:
+    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> StaticLargeObject:
         """
         @param conf: C{max_manifest_segments} (1000), C{max_manifest_size}
             (8 MiB), C{yield_frequency} (10), C{max_get_time} (86400),

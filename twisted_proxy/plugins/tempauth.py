@@ -117,6 +117,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from twisted_proxy.config import ConfigError
+from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.interfaces import IProxyFilter, IProxyPluginFactory
 from twisted_proxy.swift.acl import (
     ACCOUNT_ACL_ENVIRON_KEY,
@@ -773,7 +774,7 @@ class TempAuthPluginFactory:
 
     name = "tempauth"
 
-    def makeFilter(self, conf: Mapping[str, str], context: Any) -> TempAuth:
+    def makeFilter(self, conf: Mapping[str, str], context: ProxyContext) -> TempAuth:
         """
         Build the filter, and announce C{tempauth: {account_acls: true}} in
         C{/info} as Swift does.

@@ -53,6 +53,7 @@ from twisted.plugin import IPlugin
 from zope.interface import implementer
 
 from twisted_proxy.config import ConfigError
+from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.info.cache import InfoCache
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins._support.subrequest import (
@@ -467,7 +468,7 @@ def _allowed_digests(conf: dict[str, str]) -> tuple[list[str], list[str]]:
 class _TempURLFactory:
     name = "tempurl"
 
-    def makeFilter(self, conf: dict[str, str], context: Any) -> TempURL:
+    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> TempURL:
         """
         @param conf: C{methods}, C{allowed_digests},
             C{incoming_remove_headers}, C{incoming_allow_headers},
