@@ -23,7 +23,7 @@ from zope.interface.verify import verifyObject
 from tests.doubles import Collector
 from twisted_proxy.config import ConfigError
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
-from twisted_proxy.plugins.bulk import bulkPlugin, consume_body, read_body, result_body
+from twisted_proxy.plugins.bulk import bulkPlugin, result_body
 from twisted_proxy.swift.constraints import Constraints
 from twisted_proxy.swift.http import HeaderDict, SwiftRequest, SwiftResponse, error_response
 from twisted_proxy.web.requestbody import RequestBody
@@ -268,13 +268,14 @@ class DispatchTests(_BulkTestCase):
         """
         The answer is a C{200} whose body does the work.
         """
-        environ: dict[str, Any] = {}
+        environ: dict[str, Any] = {"swift.trans_id": "txbulk"}
         response = self.call(self.request("POST", "/v1/a", "bulk-delete",
                                           {"Accept": "application/json"},
                                           _Upload(b"c/o"), environ))
         self.assertEqual(response.status, 200)
         self.assertEqual(response.headers["Content-Type"], "application/json")
-        self.assertEqual(response.headers["X-Trans-Id"], environ["swift.trans_id"])
+        self.assertEqual(response.headers["X-Trans-Id"], "txbulk")
+        self.assertEqual(response.headers["X-Openstack-Request-Id"], "txbulk")
         self.assertEqual(self.app.calls, [])
 
 
@@ -318,7 +319,7 @@ class DeleteTests(_BulkTestCase):
         self.assertEqual(_summary(body)["Number Deleted"], 1)
 
     def test_subrequests(self) -> None:
-        environ = {"swift_owner": True, "other": 1}
+        environ = {"swift_owner": True, "other": 1, "swift.trans_id": "txbulk"}
         self.delete(b"c/o", {"Referer": "http://x/", "X-Object-Meta-A": "1"},
                     environ=environ)
         [sub] = self.app.calls
@@ -333,7 +334,7 @@ class DeleteTests(_BulkTestCase):
         self.assertEqual(sub.environ["other"], 1)
         self.assertNotIn("swift_owner", sub.environ)
         self.assertEqual(sub.environ["swift.source"], "BD")
-        self.assertEqual(sub.environ["swift.trans_id"], environ["swift.trans_id"])
+        self.assertEqual(sub.environ["swift.trans_id"], "txbulk")
 
     def test_failures(self) -> None:
         self.app.objects.update({"/v1/a/c/ok": b""})
@@ -372,6 +373,19 @@ class DeleteTests(_BulkTestCase):
         summary = _summary(self.delete(b"c/o", path="/v1"))
         self.assertEqual(summary["Response Status"], "404 Not Found")
         self.assertEqual(self.app.calls, [])
+
+    def test_accountPaths(self) -> None:
+        """
+        Any path naming an account (and maybe more) will do; without a
+        version and an account it is C{404}.
+        """
+        for path in ("/v1/a/", "/v1/a//", "/v1/a/c/o"):
+            self.app.objects["/v1/a/c/o"] = b""
+            self.assertEqual(_summary(self.delete(b"c/o", path=path))["Number Deleted"], 1,
+                             path)
+        for path in ("/v1/", "/v1//c", "//a"):
+            summary = _summary(self.delete(b"c/o", path=path))
+            self.assertEqual(summary["Response Status"], "404 Not Found", path)
 
     def test_chunked(self) -> None:
         self.app.objects["/v1/a/c/o"] = b""
@@ -820,34 +834,6 @@ class ExtractStreamingTests(_BulkTestCase):
 
 
 class HelperTests(SynchronousTestCase):
-    def test_readBody(self) -> None:
-        self.assertEqual(self.successResultOf(read_body(_Upload(b"abcdefghij"), 10)),
-                         b"abcdefghij")
-        self.assertEqual(self.successResultOf(read_body(None, 10)), b"")
-        upload = _Upload(b"x" * 100)
-        self.failureResultOf(read_body(upload, 10), ValueError)
-        self.assertTrue(upload.stopped)
-
-    def test_consumeBodyFailure(self) -> None:
-        failed: Deferred[None] = Deferred()
-
-        @implementer(IBodyProducer)
-        class Failing:
-            length = 3
-
-            def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
-                consumer.write(b"ab")
-                return failed
-
-            def stopProducing(self) -> None:
-                pass
-
-        seen: list[bytes] = []
-        d = consume_body(Failing(), seen.append)
-        failed.errback(Failure(ValueError("broken")))
-        self.failureResultOf(d, ValueError)
-        self.assertEqual(seen, [b"ab"])
-
     def test_resultBody(self) -> None:
         summary = {"Response Status": "201 Created", "Response Body": "a<b"}
         self.assertEqual(

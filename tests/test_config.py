@@ -16,7 +16,6 @@ from twisted_proxy.config import (
     ConfigError,
     ProxyConfig,
     ProxySettings,
-    config_true,
     load_config,
     parse_list,
 )
@@ -351,14 +350,8 @@ class ProxyConfigTests(SynchronousTestCase):
 
 class HelperTests(SynchronousTestCase):
     """
-    Tests for L{config_true} and L{parse_list}.
+    Tests for L{parse_list}.
     """
-
-    def test_configTrue(self) -> None:
-        for value in ("true", "True", " yes ", "1", "on", "t", "Y"):
-            self.assertTrue(config_true(value), value)
-        for value in ("false", "0", "no", "off", "", "maybe"):
-            self.assertFalse(config_true(value), value)
 
     def test_parseList(self) -> None:
         self.assertEqual(parse_list("a, b,c  d,,"), ["a", "b", "c", "d"])
@@ -406,6 +399,19 @@ class ProxySettingsTests(ConfigFileMixin, SynchronousTestCase):
         self.assertEqual(settings.sorting_method, "timing")
         self.assertEqual(settings.effective_recoverable_node_timeout, 1.0)
         self.assertEqual(settings.node_count(3), 5)
+
+    def test_booleans(self) -> None:
+        """
+        A boolean option takes Swift's true and false words in any case;
+        the space around a value in the file is not part of it.
+        """
+        settings = self.settings(
+            "account_autocreate =   On  \nallow_account_management = T\n"
+            "expose_info = NO\t\nstrict_cors_mode = f\n")
+        self.assertEqual(
+            (settings.account_autocreate, settings.allow_account_management,
+             settings.expose_info, settings.strict_cors_mode),
+            (True, True, False, False))
 
     def test_nodeCountReplicas(self) -> None:
         """

@@ -263,14 +263,15 @@ class InfoTests(_QuotaTestCase):
         """
         self.app.containers["c"] = _container_info()
         authorize = _Authorizer(allow=False)
-        environ = {"swift.authorize": authorize, "swift_owner": True}
+        environ = {"swift.authorize": authorize, "swift_owner": True,
+                   "swift.trans_id": "txcq"}
         self.put(1, environ)
         [head] = self.app.heads()
         self.assertEqual(head.path, "/v1/a/c")
         self.assertNotIn("swift.authorize", head.environ)
         self.assertNotIn("swift_owner", head.environ)
         self.assertEqual(head.environ["swift.source"], "CQ")
-        self.assertEqual(head.environ["swift.trans_id"], environ["swift.trans_id"])
+        self.assertEqual(head.environ["swift.trans_id"], "txcq")
 
     def test_perRequestInfo(self) -> None:
         """

@@ -32,6 +32,7 @@ from twisted_proxy.swift.http import (
 )
 
 _LAST_MODIFIED = "Tue, 01 Jul 2025 10:00:00 GMT"
+TRANS_ID = "tx0123456789abcdef01234-006553f100"
 
 
 @implementer(IBodyProducer)
@@ -226,9 +227,11 @@ class _CopyTestCase(SynchronousTestCase):
         for name, value in (headers or {}).items():
             all_headers[name] = value
         uri = wire_quote(path) + ("?" + query if query else "")
+        # The transaction id the pipeline gives a request as it enters.
         return SwiftRequest(
             method, uri.encode("latin-1"), all_headers,
-            environ={"swift.authorize": self.authorize, "REMOTE_USER": "a,a:u"},
+            environ={"swift.authorize": self.authorize, "REMOTE_USER": "a,a:u",
+                     "swift.trans_id": TRANS_ID},
         )
 
     def call(self, request: SwiftRequest) -> SwiftResponse:
@@ -463,12 +466,25 @@ class CopyTranslationTests(_CopyTestCase):
 
     def test_transId(self) -> None:
         """
-        The sub-requests share a transaction id, which the answer carries.
+        The sub-requests carry the request's transaction id, which the
+        answer carries too.
         """
         response = self.copy()
         trans_ids = {call.environ["swift.trans_id"] for call in self.app.calls}
-        self.assertEqual(len(trans_ids), 1)
-        self.assertEqual(response.headers["X-Trans-Id"], trans_ids.pop())
+        self.assertEqual(trans_ids, {TRANS_ID})
+        self.assertEqual(response.headers["X-Trans-Id"], TRANS_ID)
+
+    def test_noTransId(self) -> None:
+        """
+        The plugin makes no transaction id of its own: a request that
+        reaches it without one (outside a pipeline) is answered without.
+        """
+        request = self.request("COPY", "/v1/a/c/o")
+        del request.environ["swift.trans_id"]
+        response = self.call(request)
+        self.assertEqual(response.status, 412)
+        self.assertNotIn("X-Trans-Id", response.headers)
+        self.assertNotIn("swift.trans_id", request.environ)
 
     def test_origMethod(self) -> None:
         request = self.request("COPY", "/v1/a/c/o", {"Destination": "c2/o2"})
@@ -575,6 +591,16 @@ class MetadataTests(_CopyTestCase):
         # System metadata never reaches the client.
         self.assertNotIn("X-Object-Sysmeta-Test", response.headers)
         self.assertNotIn("X-Object-Transient-Sysmeta-Test", response.headers)
+
+    def test_quotedSourceEtag(self) -> None:
+        """
+        The source's etag, as object servers quote it, is checked by the
+        destination's servers without its quotes.
+        """
+        headers = dict(self.source_headers, Etag='"0123456789abcdef0123456789abcdef"')
+        response = self.copy(source=_source(headers=headers))
+        self.assertEqual(response.status, 201)
+        self.assertEqual(self.put_call().headers["Etag"], "0123456789abcdef0123456789abcdef")
 
     def test_requestOverrides(self) -> None:
         updates = {
@@ -704,6 +730,16 @@ class ErrorTests(_CopyTestCase):
     def test_emptyDestination(self) -> None:
         response = self.call(self.request("COPY", "/v1/a/c/o", {"Destination": ""}))
         self.assertRefused(response, 412, b"Destination header required")
+
+    def test_oddDestination(self) -> None:
+        """
+        The object part of a destination keeps every slash after the
+        container's.
+        """
+        for destination, path in (("c2//o", "/v1/a/c2//o"), ("/c2/o/", "/v1/a/c2/o/"),
+                                  ("c2/o%2Fp", "/v1/a/c2/o/p")):
+            self.assertEqual(self.copy(destination=destination).status, 201)
+            self.assertEqual(self.app.call("PUT")[-1].path, path)
 
     def test_badDestination(self) -> None:
         for destination in ("o", "/o", "//o", "c/", "/c/", "%2Fc", "/"):

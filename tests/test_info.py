@@ -14,7 +14,10 @@ from zope.interface.verify import verifyObject
 
 from twisted_proxy.info.cache import (
     INFO_ENVIRON_KEY,
+    AccountInfo,
+    ContainerInfo,
     InfoCache,
+    ObjectInfo,
     account_key,
     container_key,
     headers_to_account_info,
@@ -23,6 +26,7 @@ from twisted_proxy.info.cache import (
 )
 from twisted_proxy.info.memorystore import LayeredInfoStore, MemoryInfoStore
 from twisted_proxy.interfaces import IInfoStore
+from twisted_proxy.swift.cors import CORSInfo
 from twisted_proxy.swift.http import HeaderDict
 
 
@@ -164,6 +168,20 @@ class InfoHeadersTests(SynchronousTestCase):
         self.assertEqual(info["length"], 4)
         self.assertEqual(info["etag"], "abc")
         self.assertEqual(info["meta"], {"a": "b"})
+
+    def test_typedKeys(self) -> None:
+        """
+        Each info has exactly the keys its L{TypedDict} declares, C{status}
+        the only one every info must have.
+        """
+        for made, kind in ((headers_to_account_info, AccountInfo),
+                           (headers_to_container_info, ContainerInfo),
+                           (headers_to_object_info, ObjectInfo)):
+            info = made(HeaderDict(), 200)
+            self.assertEqual(set(info), set(kind.__annotations__) | {"status"}, kind)
+            self.assertEqual(kind.__required_keys__, frozenset({"status"}), kind)
+        self.assertEqual(set(headers_to_container_info(HeaderDict(), 200)["cors"]),
+                         set(CORSInfo.__annotations__))
 
 
 class Fetcher:

@@ -21,8 +21,8 @@ import twisted_proxy_aio
 ALLOWED: dict[str, frozenset[str]] = {
     "_twisted": frozenset(),
     "interfaces": frozenset(),
-    "config": frozenset(),
-    "swift": frozenset({"config", "interfaces"}),
+    "config": frozenset({"swift", "interfaces"}),
+    "swift": frozenset({"interfaces"}),
     "backend": frozenset({"swift", "config", "interfaces"}),
     "info": frozenset({"swift", "config", "interfaces"}),
     "controllers": frozenset({"backend", "info", "swift", "config", "interfaces"}),

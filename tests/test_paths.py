@@ -2,6 +2,8 @@
 Tests for L{twisted_proxy.swift.paths}.
 """
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
@@ -29,6 +31,43 @@ class SplitPathTests(SynchronousTestCase):
             self.assertRaises(ValueError, split_path, path, minsegs, maxsegs, rest_with_last)
         else:
             self.assertEqual(split_path(path, minsegs, maxsegs, rest_with_last), expected)
+
+    def test_agreesWithSwiftEverywhere(self) -> None:
+        """
+        Every path of up to six segments from a small alphabet, with and
+        without a leading slash, for every C{minsegs}, C{maxsegs} and
+        C{rest_with_last}: sampling alone missed that Swift refuses an
+        empty segment before the last.
+        """
+        from swift.common.utils import split_path as swift_split_path
+
+        differ = []
+        for length in range(7):
+            for parts in itertools.product(["", "v1", "a"], repeat=length):
+                for path in ("/".join(parts), "/" + "/".join(parts)):
+                    for minsegs, maxsegs, rest in itertools.product(
+                            range(1, 5), range(1, 5), (False, True)):
+                        if minsegs > maxsegs:
+                            continue
+                        outcomes = []
+                        for split in (split_path, swift_split_path):
+                            try:
+                                outcomes.append(split(path, minsegs, maxsegs, rest))
+                            except ValueError:
+                                outcomes.append(ValueError)
+                        if outcomes[0] != outcomes[1]:
+                            differ.append((path, minsegs, maxsegs, rest, *outcomes))
+        self.assertEqual(differ[:5], [])
+
+    def test_emptyBeforeLast(self) -> None:
+        """
+        Only the last segment present may be empty.
+        """
+        self.assertEqual(split_path("/v1/a/", 1, 4, True), ["v1", "a", "", None])
+        self.assertEqual(split_path("/v1/a/c//", 1, 4, True), ["v1", "a", "c", "/"])
+        for path in ("/v1//c", "/v1/a//o", "/v1//"):
+            self.assertRaises(ValueError, split_path, path, 1, 4, True)
+            self.assertRaises(ValueError, split_path, path, 1, 4)
 
     def test_minAboveMax(self) -> None:
         self.assertRaises(ValueError, split_path, "/a/b", 3, 2)

@@ -357,14 +357,26 @@ class LineTests(_LoggingTestCase):
 
     def test_transIdGiven(self) -> None:
         """
-        A request that has no transaction id yet gets one, shared with the
-        rest of the pipeline.
+        A request that has no transaction id yet gets one as it enters the
+        pipeline, shared with the rest of the pipeline and logged.
         """
         request = _request(trans_id=None)
-        self.exchange(request, SwiftResponse(200, {}, b""))
+        answer = Pipeline([self.filter()], self.app, self.clock)(request)
+        self.app.answers[-1].callback(SwiftResponse(200, {}, b""))
+        self.successResultOf(answer)
         trans_id = self.app.requests[0].environ["swift.trans_id"]
         self.assertRegex(trans_id, r"^tx[0-9a-f]{21}-[0-9a-f]{10}$")
         self.assertEqual(self.lines[0].split(" ")[13], trans_id)
+
+    def test_noTransIdOfItsOwn(self) -> None:
+        """
+        The plugin makes no transaction id: a request that reaches it
+        without one (outside a pipeline) is logged with C{-}, as Swift's
+        middleware does.
+        """
+        self.exchange(_request(trans_id=None), SwiftResponse(200, {}, b""))
+        self.assertNotIn("swift.trans_id", self.app.requests[0].environ)
+        self.assertEqual(self.lines[0].split(" ")[13], "-")
 
     def test_customTemplate(self) -> None:
         """
@@ -381,6 +393,46 @@ class LineTests(_LoggingTestCase):
             "GET /v1/AUTH_test/c/o%2520x/y 206 2023-11-14T22:13:20.625 "
             "1700000000 [{MD5}f528764d624db129b32c21fbca0cb8d6] AUTH_test c "
             f"o%2520x/y 127.0.0.1 0.125 206 {os.getpid()} HTTP/1.0"])
+
+    def test_oddPathParts(self) -> None:
+        """
+        C{account}, C{container} and C{object} split the path as Swift's
+        C{split_path(path, 1, 4, True)}: the last part may be empty (and is
+        logged as C{-}); a path with another empty part, no version or an
+        unknown one has none of them.
+        """
+        template = LogTemplate("{account} {container} {object}")
+        for uri, expected in [
+            (b"/v1/a/", "a - -"),
+            (b"/v1//c/o", "- - -"),
+            (b"/v1/a//o/", "- - -"),
+            (b"/v1/a/c//", "a c /"),
+            (b"/v1.0/a/c", "a c -"),
+            (b"/v1", "- - -"),
+            (b"//a/c", "- - -"),
+            (b"/v2/a/c/o", "- - -"),
+            (b"/info", "- - -"),
+        ]:
+            del self.lines[:]
+            self.exchange(_request(uri=uri), SwiftResponse(200, {}, b""),
+                          template=template)
+            self.assertEqual(self.lines, [expected], uri)
+
+    def test_policyIndexOddPaths(self) -> None:
+        """
+        The container's policy is looked up only for a path naming an
+        account and a container.
+        """
+        info = {container_key("a", "c"): {"status": 204, "storage_policy": "3"},
+                container_key("", "c"): {"status": 204, "storage_policy": "4"}}
+        for method, uri in [("PUT", b"/v1/a/c/o"), ("PUT", b"/v1/a/c/"),
+                            ("HEAD", b"/v1/a/c/"), ("GET", b"/v1//c/o"),
+                            ("GET", b"/v1/a/c//")]:
+            request = _request(method, uri=uri)
+            request.environ[INFO_ENVIRON_KEY] = info
+            self.exchange(request, SwiftResponse(200, {}, b""))
+        self.assertEqual([line.split(" ")[20] for line in self.lines],
+                         ["3", "-", "3", "-", "3"])
 
     def test_badTemplate(self) -> None:
         """

@@ -5,13 +5,21 @@ Tests for L{twisted_proxy.plugins._support.subrequest}.
 from __future__ import annotations
 
 from io import BytesIO
+from typing import Optional
 
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.interfaces import IConsumer
 from twisted.internet.task import Cooperator
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.client import FileBodyProducer
+from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
+from zope.interface import implementer
 
 from twisted_proxy.info.cache import INFO_ENVIRON_KEY
 from twisted_proxy.plugins._support.subrequest import (
+    BodyTooLarge,
+    consume_body,
     drop_body,
     object_path,
     read_body,
@@ -22,8 +30,38 @@ from twisted_proxy.plugins._support.subrequest import (
 class ObjectPathTests(SynchronousTestCase):
     def test_paths(self) -> None:
         self.assertEqual(object_path("/v1/a/c/o/x"), ("v1", "a", "c", "o/x"))
-        for path in ("/v1/a/c", "/v1/a/c/", "/v1//c/o", "v1/a/c/o"):
+        self.assertEqual(object_path("/v1/a/c//"), ("v1", "a", "c", "/"))
+        self.assertEqual(object_path("/v1/a/c/o/"), ("v1", "a", "c", "o/"))
+        for path in ("/v1/a/c", "/v1/a/c/", "/v1//c/o", "v1/a/c/o", "//a/c/o",
+                     "/v1/a//o", ""):
             self.assertIsNone(object_path(path), path)
+
+
+@implementer(IBodyProducer)
+class _Held:
+    """
+    A body that writes what it is given and ends when told.
+    """
+
+    length = UNKNOWN_LENGTH
+
+    def __init__(self) -> None:
+        self.consumer: Optional[IConsumer] = None
+        self.done: Deferred[None] = Deferred()
+        self.stopped = False
+
+    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
+        self.consumer = consumer
+        return self.done
+
+    def pauseProducing(self) -> None:
+        pass
+
+    def resumeProducing(self) -> None:
+        pass
+
+    def stopProducing(self) -> None:
+        self.stopped = True
 
 
 class BodyTests(SynchronousTestCase):
@@ -33,11 +71,50 @@ class BodyTests(SynchronousTestCase):
         return FileBodyProducer(BytesIO(data), cooperator=cooperator, readSize=3)
 
     def test_readBytes(self) -> None:
-        self.assertEqual(self.successResultOf(_d(read_body(b"abc"))), b"abc")
+        self.assertEqual(self.successResultOf(read_body(b"abc")), b"abc")
+        self.assertEqual(self.successResultOf(read_body(None)), b"")
 
     def test_readProducer(self) -> None:
         body = self._producer(b"hello world")
-        self.assertEqual(self.successResultOf(_d(read_body(body))), b"hello world")
+        self.assertEqual(self.successResultOf(read_body(body)), b"hello world")
+
+    def test_limit(self) -> None:
+        """
+        A body may reach the limit; past it, it is stopped and the read
+        fails.
+        """
+        self.assertEqual(self.successResultOf(read_body(self._producer(b"x" * 10), 10)),
+                         b"x" * 10)
+        self.failureResultOf(read_body(b"x" * 11, 10), BodyTooLarge)
+        body = _Held()
+        reading = read_body(body, 10)
+        assert body.consumer is not None
+        body.consumer.write(b"x" * 6)
+        body.consumer.write(b"x" * 6)
+        self.assertTrue(body.stopped)
+        self.failureResultOf(reading, BodyTooLarge)
+        body.done.errback(Failure(ConnectionError("stopped")))
+
+    def test_bodyFails(self) -> None:
+        body = _Held()
+        seen: list[bytes] = []
+        consuming = consume_body(body, seen.append)
+        assert body.consumer is not None
+        body.consumer.write(b"ab")
+        body.done.errback(Failure(ValueError("broken")))
+        self.failureResultOf(consuming, ValueError)
+        self.assertEqual(seen, [b"ab"])
+
+    def test_cancel(self) -> None:
+        """
+        Cancelling a read stops the body; its end no longer matters.
+        """
+        body = _Held()
+        reading = read_body(body)
+        reading.cancel()
+        self.assertTrue(body.stopped)
+        self.failureResultOf(reading, CancelledError)
+        body.done.errback(Failure(ConnectionError("stopped")))
 
     def test_drop(self) -> None:
         """
@@ -50,6 +127,10 @@ class BodyTests(SynchronousTestCase):
         drop_body(body)
         self.assertEqual(stopped, [True])
         drop_body(b"bytes need nothing")
+        held = _Held()
+        drop_body(held)
+        self.assertTrue(held.stopped)
+        held.done.errback(Failure(ConnectionError("stopped")))
 
 
 class EnvironTests(SynchronousTestCase):
@@ -63,10 +144,3 @@ class EnvironTests(SynchronousTestCase):
         self.assertNotIn("swift.proxy_access_log_made", sub)
         self.assertIs(sub[INFO_ENVIRON_KEY], environ[INFO_ENVIRON_KEY])
         self.assertIn("swift_owner", environ)
-
-
-def _d(coroutine):  # type: ignore[no-untyped-def]
-    from twisted.internet.defer import Deferred
-
-    return Deferred.fromCoroutine(coroutine)
-

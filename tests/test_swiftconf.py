@@ -208,6 +208,20 @@ class PolicyTests(_ConfTestCase):
         self.assertIs(conf.policy_by_name("Silver"), silver)
         self.assertIsNone(conf.policy_by_name("bronze"))
 
+    def test_booleanWords(self) -> None:
+        """
+        C{default} and C{deprecated} take Swift's true words in any case,
+        with any Unicode space around them (Swift reads the file as UTF-8);
+        anything else is false.
+        """
+        conf = self.load(
+            _HASH + "[storage-policy:0]\nname = gold\ndefault = On\u3000\n"
+            "[storage-policy:1]\nname = silver\ndeprecated = T\n"
+            "[storage-policy:2]\nname = bronze\ndeprecated = sure\n"
+        )
+        self.assertEqual([p.is_default for p in conf.policies], [True, False, False])
+        self.assertEqual([p.is_deprecated for p in conf.policies], [False, True, False])
+
     def test_lone_policy_is_default(self) -> None:
         conf = self.load(_HASH + "[storage-policy:0]\nname = only\n")
         self.assertTrue(conf.policies[0].is_default)

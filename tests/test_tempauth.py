@@ -302,6 +302,18 @@ class GetTokenTests(_TempAuthTestCase):
             )
             self.assertEqual(response.status, 200, path)
 
+    def test_oddPaths(self) -> None:
+        """
+        As in Swift, a token path with an empty segment before its last is
+        not found, whatever the credentials.
+        """
+        for path in ("/auth/v1.0//x", "/auth/v1.0/a//x", "/auth/v1//auth",
+                     "/auth/v1/test//", "/auth//v1.0", "/auth/auth//"):
+            response = self.call(self.request("GET", path, {
+                "X-Auth-User": "test:tester", "X-Auth-Key": "testing",
+                "X-Storage-User": "tester", "X-Storage-Pass": "testing"}))
+            self.assertEqual(response.status, 404, path)
+
     def test_v1Path(self) -> None:
         """
         C{/auth/v1/<account>/auth} takes the account from the path; an
@@ -755,6 +767,10 @@ class OwnerTests(_TempAuthTestCase):
     def test_badPath(self) -> None:
         self.assertEqual(self.authorize("GET", "/v1//c", "test:tester"), (404, False))
         self.assertEqual(self.authorize("GET", "/v1", "test:tester"), (403, False))
+        self.assertEqual(self.authorize("GET", "/v1/AUTH_test//o", "test:tester"),
+                         (404, False))
+        self.assertEqual(self.authorize("GET", "/v1/AUTH_test/c//", "test:tester"),
+                         (None, True))
 
     def test_syncKey(self) -> None:
         """

@@ -312,6 +312,17 @@ class SignatureTests(_TempURLTestCase):
         for path in ("/v1/a/c", "/v1/a/c/", "/v2/a/c/o", "/v1/a"):
             self.assertInvalid(self.signed("GET", path))
 
+    def test_odd_object_paths(self) -> None:
+        """
+        An object name may hold any slashes but must be more than slashes;
+        every part before it must be there.
+        """
+        for path in ("/v1/a/c//x", "/v1/a/c/o/", "/v1/a/c/d//"):
+            self.assertEqual(self.signed("GET", path).status, 200, path)
+        for path in ("/v1/a/c//", "/v1/a/c///", "/v1//c/o", "/v1/a//o", "//a/c/o",
+                     "v1/a/c/o"):
+            self.assertInvalid(self.signed("GET", path))
+
     def test_prefix(self) -> None:
         prefix_path = "prefix:/v1/a/c/pre"
         sig = _sign("akey", "GET", prefix_path, self.expires)
@@ -347,6 +358,26 @@ class ScopeTests(_TempURLTestCase):
         authorize = request.environ["swift.authorize"]
         self.assertIsNone(authorize(request.copy_for(path="/v1/a/other/o")))
         self.assertEqual(authorize(request.copy_for(path="/v1/b/c/o")).status, 401)
+
+    def test_account_scope_odd_paths(self) -> None:
+        self.signed("GET", "/v1/a/c/o")
+        [request] = self.app.passed()
+        authorize = request.environ["swift.authorize"]
+        for path in ("/v1/a", "/v1/a/", "/v1/a//o", "/v2/a/c"):
+            self.assertIsNone(authorize(request.copy_for(path=path)), path)
+        for path in ("/v1", "/v1/", "/v1//a", "//a/c"):
+            self.assertEqual(authorize(request.copy_for(path=path)).status, 401, path)
+
+    def test_container_scope_odd_paths(self) -> None:
+        self.app.account_meta = {}
+        self.app.container_meta = {"temp-url-key": "ckey"}
+        self.signed("GET", "/v1/a/c/o", key="ckey")
+        [request] = self.app.passed()
+        authorize = request.environ["swift.authorize"]
+        for path in ("/v1/a/c", "/v1/a/c/", "/v1/a/c//o"):
+            self.assertIsNone(authorize(request.copy_for(path=path)), path)
+        for path in ("/v1/a", "/v1/a/", "/v1/a//o", "//a/c/o"):
+            self.assertEqual(authorize(request.copy_for(path=path)).status, 401, path)
 
     def test_container_scope(self) -> None:
         self.app.account_meta = {}

@@ -3,10 +3,11 @@ Tests for L{twisted_proxy.swift.transid}.
 """
 
 import re
+from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_proxy.swift.transid import make_trans_id
+from twisted_proxy.swift.transid import ensure_trans_id, make_trans_id
 
 
 class MakeTransIdTests(SynchronousTestCase):
@@ -15,3 +16,23 @@ class MakeTransIdTests(SynchronousTestCase):
         self.assertRegex(trans_id, r"^tx[0-9a-f]{21}-006553f100$")
         self.assertNotEqual(trans_id, make_trans_id(1700000000.5))
         self.assertTrue(re.fullmatch(r"tx[0-9a-f]{21}-[0-9a-f]{10}", trans_id))
+
+
+class EnsureTransIdTests(SynchronousTestCase):
+    def test_minted(self) -> None:
+        """
+        A request without an id gets one made at the time given, kept in
+        its environ.
+        """
+        environ: dict[str, Any] = {}
+        trans_id = ensure_trans_id(environ, 1700000000)
+        self.assertRegex(trans_id, r"^tx[0-9a-f]{21}-006553f100$")
+        self.assertEqual(environ, {"swift.trans_id": trans_id})
+
+    def test_kept(self) -> None:
+        """
+        A request that has an id keeps it.
+        """
+        environ: dict[str, Any] = {"swift.trans_id": "txgiven"}
+        self.assertEqual(ensure_trans_id(environ, 1700000000), "txgiven")
+        self.assertEqual(environ, {"swift.trans_id": "txgiven"})

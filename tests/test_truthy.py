@@ -4,20 +4,45 @@ Tests for L{twisted_proxy.swift.truthy}.
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_proxy.swift.truthy import is_false, is_true
+from twisted_proxy.swift.truthy import FALSE_VALUES, TRUE_VALUES, is_false, is_true
 
 
 class TruthyTests(SynchronousTestCase):
     def test_true(self) -> None:
-        for value in ("true", "1", "yes", "on", "t", "y", "TRUE", " On ", True):
+        for value in ("true", "1", "yes", "on", "t", "y", "TRUE", "On", "yEs", True):
             self.assertTrue(is_true(value), value)
 
     def test_notTrue(self) -> None:
-        for value in (None, "", "false", "2", "yess", False, 1):
+        for value in (None, "", "false", "2", "yess", False, 1, b"yes", "tru e"):
             self.assertFalse(is_true(value), value)
 
+    def test_spacesNotStripped(self) -> None:
+        """
+        As Swift's C{config_true_value}, white space around a word is not
+        ignored: callers get stripped values from their parsers, and a
+        query parameter keeps its spaces.
+        """
+        for value in (" On ", "yes ", "\ttrue", "1\n"):
+            self.assertFalse(is_true(value), repr(value))
+        for value in (" Off ", "no ", "\tfalse", "0\n"):
+            self.assertFalse(is_false(value), repr(value))
+
+    def test_agreesWithSwift(self) -> None:
+        """
+        L{is_true} is Swift's C{config_true_value} for every word either
+        side knows, in several cases and with spaces.
+        """
+        from swift.common.utils import config_true_value
+
+        words = set(TRUE_VALUES | FALSE_VALUES) | {"", "2", "maybe", "auto"}
+        for word in words:
+            for value in (word, word.upper(), word.title(), f" {word}", f"{word} "):
+                self.assertEqual(is_true(value), config_true_value(value), repr(value))
+        for value in (None, True, False, 1, 0):
+            self.assertEqual(is_true(value), config_true_value(value), repr(value))
+
     def test_false(self) -> None:
-        for value in ("false", "0", "no", "off", "f", "n", "OFF"):
+        for value in ("false", "0", "no", "off", "f", "n", "OFF", False):
             self.assertTrue(is_false(value), value)
-        for value in (None, "", "true", "maybe"):
+        for value in (None, "", "true", "maybe", True, 0):
             self.assertFalse(is_false(value), value)

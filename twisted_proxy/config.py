@@ -24,20 +24,18 @@ from typing import Callable, Optional
 
 from twisted.logger import Logger
 
+from twisted_proxy.swift.truthy import is_false, is_true
+
 __all__ = [
     "ConfigError",
     "ProxyConfig",
     "ProxySettings",
     "load_config",
-    "config_true",
     "parse_list",
     "int_option",
 ]
 
 _log = Logger()
-
-_TRUE = frozenset({"true", "1", "yes", "on", "t", "y"})
-_FALSE = frozenset({"false", "0", "no", "off", "f", "n"})
 
 
 class ConfigError(Exception):
@@ -45,13 +43,6 @@ class ConfigError(Exception):
     The configuration cannot be used; the message is one line naming the
     file, the section and the option.
     """
-
-
-def config_true(value: str) -> bool:
-    """
-    Swift's notion of a true option value (C{true}, C{yes}, C{on}, C{1}, ...).
-    """
-    return value.strip().lower() in _TRUE
 
 
 def parse_list(value: str) -> list[str]:
@@ -248,10 +239,12 @@ def _port(text: str) -> int:
 
 
 def _boolean(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in _TRUE:
+    # Stricter than Swift, which takes any other word for false: a typo in
+    # the proxy's own options is refused rather than silently read as no.
+    word = text.strip()
+    if is_true(word):
         return True
-    if lowered in _FALSE:
+    if is_false(word):
         return False
     raise ValueError("expected true or false")
 

@@ -72,10 +72,12 @@ class IProxyPluginFactory(Interface):
 
         @param conf: the C{[filter:NAME]} section merged over C{[DEFAULT]},
             a C{dict} of C{str} to C{str}.
-        @param context: the L{twisted_proxy.controllers.context.ProxyContext}:
-            reactor, info store, settings. A filter that holds something
-            open (a file, a connection) opens it in a service attached to
-            C{context.services}, an
+        @param context: the proxy's
+            L{twisted_proxy.controllers.context.ProxyContext}: its reactor,
+            settings, constraints, info store and cache, and
+            C{register_info} for its C{/info} section. A filter that holds
+            something open (a file, a connection) opens it in a service
+            attached to C{context.services}, an
             L{twisted.application.service.IServiceCollection}: the process
             starts it before serving and stops it (waiting for the
             L{Deferred} its C{stopService} returns) when it stops.

@@ -63,6 +63,7 @@ from twisted.python.failure import Failure
 
 from twisted_proxy.service.backoff import RestartBackoff
 from twisted_proxy.service.launcher import launcher_arguments
+from twisted_proxy.swift.truthy import is_false, is_true
 
 __all__ = [
     "AIO_OPTIONS",
@@ -143,8 +144,6 @@ _DAEMON_SECTIONS = {
 }
 
 _POLICY_NAME = re.compile(r"^[A-Za-z0-9-]+$")
-_TRUE = frozenset(["true", "1", "yes", "on", "t", "y"])
-_FALSE = frozenset(["false", "0", "no", "off", "f", "n"])
 
 _PROBE_INTERVAL = 0.1
 _PROBE_CONNECT_TIMEOUT = 2.0
@@ -269,10 +268,10 @@ AIO_OPTIONS = frozenset(
 
 
 def _bool(name: str, value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in _TRUE:
+    word = value.strip()
+    if is_true(word):
         return True
-    if lowered in _FALSE:
+    if is_false(word):
         return False
     raise AioError(f"{name} = {value!r}: expected true or false")
 

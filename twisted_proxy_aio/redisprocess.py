@@ -26,6 +26,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from twisted_proxy.service.launcher import launcher_arguments
+from twisted_proxy.swift.truthy import is_false, is_true
 
 __all__ = ["RedisProcessService", "find_redis_server", "wants_redis"]
 
@@ -46,14 +47,14 @@ def wants_redis(section: dict[str, str]) -> bool:
 
     @raise ValueError: for another value, or C{true} without the program.
     """
-    value = section.get("redis", "auto").strip().lower()
-    if value in ("false", "no", "off", "0"):
+    value = section.get("redis", "auto").strip()
+    if is_false(value):
         return False
-    if value in ("true", "yes", "on", "1"):
+    if is_true(value):
         if find_redis_server() is None:
             raise ValueError("redis = true but no redis-server is installed")
         return True
-    if value == "auto":
+    if value.lower() == "auto":
         return find_redis_server() is not None
     raise ValueError(f"redis = {value}: expected true, false or auto")
 

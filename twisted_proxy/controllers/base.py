@@ -9,7 +9,7 @@ answers by quorum, and account/container info lookups.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Awaitable, Callable, Iterator, Optional
 
 from twisted.internet.defer import DeferredList, ensureDeferred
 from twisted.python.failure import Failure
@@ -20,6 +20,8 @@ from twisted_proxy.backend.nodes import NODE_FAILURES, NodeReporter, iter_nodes,
 from twisted_proxy.backend.sources import Found, SourceFinder, good_status
 from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.info.cache import (
+    AccountInfo,
+    ContainerInfo,
     account_key,
     container_key,
     headers_to_account_info,
@@ -365,7 +367,7 @@ class Controller:
 
     # -- info ----------------------------------------------------------
 
-    async def account_info(self, account: Optional[str] = None) -> dict[str, Any]:
+    async def account_info(self, account: Optional[str] = None) -> AccountInfo:
         """
         The account's info: existence, counts, metadata.
         """
@@ -373,7 +375,7 @@ class Controller:
         ring = self.context.rings.account
         part = partition(ring, account)
 
-        async def fetch() -> dict[str, Any]:
+        async def fetch() -> AccountInfo:
             probe = AccountProbe(self.context, self.request, account)
             headers = _info_headers(self.request)
             found, answers = await probe.read_from_nodes(ring, part, "HEAD", headers)
@@ -389,7 +391,7 @@ class Controller:
 
     async def container_info(
         self, account: Optional[str] = None, container: Optional[str] = None
-    ) -> dict[str, Any]:
+    ) -> ContainerInfo:
         """
         The container's info: existence, ACLs, storage policy, metadata. A
         container whose account does not exist is reported as 404.
@@ -400,7 +402,7 @@ class Controller:
         ring = self.context.rings.container
         part = partition(ring, account, container)
 
-        async def fetch() -> dict[str, Any]:
+        async def fetch() -> ContainerInfo:
             probe = ContainerProbe(self.context, self.request, account, container)
             headers = _info_headers(self.request)
             found, answers = await probe.read_from_nodes(ring, part, "HEAD", headers)
@@ -471,7 +473,7 @@ async def with_cors(
     origin = request.headers.get("Origin")
     if not origin or controller.container is None or request.method == "OPTIONS":
         return await handler()
-    info: dict[str, Any] = await controller.container_info()
+    info: ContainerInfo = await controller.container_info()
     cors_info = info.get("cors") or {}
     response = await handler()
     add_cors_headers(response, origin, cors_info, CORSPolicy.from_settings(controller.settings))

@@ -8,7 +8,7 @@ client to every primary replica at once through a L{PutFanout}.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Literal, Optional
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
@@ -25,6 +25,7 @@ from twisted_proxy.controllers.base import (
     format_timestamp,
     partition,
 )
+from twisted_proxy.info.cache import ContainerInfo
 from twisted_proxy.swift.constraints import (
     check_delete_headers,
     check_metadata,
@@ -56,15 +57,15 @@ class ObjectController(Controller):
     allowed_methods = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"})
     delay_denial = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE"})
 
-    async def _container_and_policy(self, acl_key: str
-                                    ) -> tuple[dict[str, Any], Optional[SwiftResponse]]:
+    async def _container_and_policy(self, acl_key: Literal["read_acl", "write_acl"]
+                                    ) -> tuple[ContainerInfo, Optional[SwiftResponse]]:
         info = await self.container_info()
         denied = self.authorize(info.get(acl_key))
         if denied is not None:
             return info, denied
         return info, None
 
-    def _object_ring(self, info: dict[str, Any]) -> tuple[RingLike, int]:
+    def _object_ring(self, info: ContainerInfo) -> tuple[RingLike, int]:
         index = int(info.get("storage_policy") or 0)
         if self.context.swift_conf.policy_by_index(index) is None:
             index = self.context.swift_conf.default_policy().index
@@ -168,7 +169,7 @@ class ObjectController(Controller):
                 headers[name] = value
         return headers
 
-    async def _writable_container(self) -> tuple[dict[str, Any], Optional[SwiftResponse]]:
+    async def _writable_container(self) -> tuple[ContainerInfo, Optional[SwiftResponse]]:
         info, denied = await self._container_and_policy("write_acl")
         if denied is not None:
             return info, denied
@@ -199,7 +200,7 @@ class ObjectController(Controller):
             return bad
         return await self._write_replicas("DELETE", info, self.context.reactor.seconds())
 
-    async def _write_replicas(self, method: str, info: dict[str, Any], now: float
+    async def _write_replicas(self, method: str, info: ContainerInfo, now: float
                               ) -> SwiftResponse:
         """
         Send a bodiless C{method} to every replica of the object, each

@@ -12,16 +12,21 @@ C{get_info} does; concurrent misses for one key share one HEAD.
 from __future__ import annotations
 
 import copy
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Awaitable, Callable, Optional, TypedDict, TypeVar, Union
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from twisted_proxy.interfaces import IInfoStore
+from twisted_proxy.swift.cors import CORSInfo
 from twisted_proxy.swift.http import HeaderDict
 
 __all__ = [
+    "AccountInfo",
+    "ContainerInfo",
+    "Info",
+    "ObjectInfo",
     "account_key",
     "container_key",
     "headers_to_account_info",
@@ -50,6 +55,70 @@ def container_key(account: str, container: str) -> str:
     return f"container/{account}/{container}"
 
 
+class _Status(TypedDict):
+    status: int
+
+
+class AccountInfo(_Status, total=False):
+    """
+    What the proxy knows of an account (Swift's account info). Only
+    C{status} is sure to be there: info made before a key existed, or for a
+    request that failed, may lack the others.
+
+    @ivar status: the status of the backend C{HEAD} it was read from.
+    @ivar meta: user metadata, lower-case names without their prefix.
+    @ivar sysmeta: system metadata, the same way.
+    """
+
+    container_count: Optional[int]
+    total_object_count: Optional[int]
+    bytes: Optional[int]
+    storage_policies: dict[str, Any]
+    meta: dict[str, str]
+    sysmeta: dict[str, str]
+
+
+class ContainerInfo(_Status, total=False):
+    """
+    What the proxy knows of a container (Swift's container info); only
+    C{status} is sure to be there.
+
+    @ivar storage_policy: the policy index, a string of digits.
+    """
+
+    read_acl: Optional[str]
+    write_acl: Optional[str]
+    sync_to: Optional[str]
+    sync_key: Optional[str]
+    object_count: Optional[int]
+    bytes: Optional[int]
+    versions: Optional[str]
+    storage_policy: str
+    cors: CORSInfo
+    created_at: Optional[str]
+    put_timestamp: Optional[str]
+    meta: dict[str, str]
+    sysmeta: dict[str, str]
+
+
+class ObjectInfo(_Status, total=False):
+    """
+    What a response tells of an object (Swift's object info).
+    """
+
+    length: Optional[int]
+    type: Optional[str]
+    etag: Optional[str]
+    meta: dict[str, str]
+    sysmeta: dict[str, str]
+
+
+#: The info L{InfoCache} keeps: an account's or a container's.
+Info = Union[AccountInfo, ContainerInfo]
+
+_InfoT = TypeVar("_InfoT", AccountInfo, ContainerInfo)
+
+
 def _int_or_none(value: Optional[str]) -> Optional[int]:
     try:
         return int(value) if value is not None else None
@@ -66,7 +135,7 @@ def _prefixed(headers: HeaderDict, prefix: str) -> dict[str, str]:
     }
 
 
-def headers_to_account_info(headers: HeaderDict, status: int) -> dict[str, Any]:
+def headers_to_account_info(headers: HeaderDict, status: int) -> AccountInfo:
     """
     Account info from a backend account response.
     """
@@ -81,7 +150,7 @@ def headers_to_account_info(headers: HeaderDict, status: int) -> dict[str, Any]:
     }
 
 
-def headers_to_container_info(headers: HeaderDict, status: int) -> dict[str, Any]:
+def headers_to_container_info(headers: HeaderDict, status: int) -> ContainerInfo:
     """
     Container info from a backend container response.
     """
@@ -108,7 +177,7 @@ def headers_to_container_info(headers: HeaderDict, status: int) -> dict[str, Any
     }
 
 
-def headers_to_object_info(headers: HeaderDict, status: int) -> dict[str, Any]:
+def headers_to_object_info(headers: HeaderDict, status: int) -> ObjectInfo:
     """
     Object info from a backend object response.
     """
@@ -122,7 +191,8 @@ def headers_to_object_info(headers: HeaderDict, status: int) -> dict[str, Any]:
     }
 
 
-Fetch = Callable[[], Awaitable[dict[str, Any]]]
+#: Reads an account's or a container's info from its storage nodes.
+Fetch = Callable[[], Awaitable[_InfoT]]
 
 
 class _Flight:
@@ -131,20 +201,20 @@ class _Flight:
     """
 
     def __init__(self) -> None:
-        self.waiters: list[Deferred[dict[str, Any]]] = []
+        self.waiters: list[Deferred[Any]] = []
 
-    def join(self) -> "Deferred[dict[str, Any]]":
-        waiter: Deferred[dict[str, Any]] = Deferred(self._leave)
+    def join(self) -> "Deferred[Any]":
+        waiter: Deferred[Any] = Deferred(self._leave)
         self.waiters.append(waiter)
         return waiter
 
-    def _leave(self, waiter: "Deferred[dict[str, Any]]") -> None:
+    def _leave(self, waiter: "Deferred[Any]") -> None:
         # One waiter giving up (its client went away) must not cancel the
         # fetch the others are waiting for.
         if waiter in self.waiters:
             self.waiters.remove(waiter)
 
-    def land(self, result: "dict[str, Any] | Failure") -> None:
+    def land(self, result: "Info | Failure") -> None:
         waiters, self.waiters = self.waiters, []
         for waiter in waiters:
             if isinstance(result, Failure):
@@ -173,7 +243,7 @@ class InfoCache:
         self.container_ttl = container_ttl
         self._inflight: dict[str, _Flight] = {}
 
-    def _ttl_for(self, key: str, info: dict[str, Any]) -> float:
+    def _ttl_for(self, key: str, info: Info) -> float:
         """
         Seconds to keep C{info} in the store, as Swift's C{set_info_cache}:
         a success for the full time, a 404 or 410 for a tenth of it, anything
@@ -188,8 +258,8 @@ class InfoCache:
         return 0.0
 
     async def get(
-        self, environ: dict[str, Any], key: str, fetch: Fetch
-    ) -> dict[str, Any]:
+        self, environ: dict[str, Any], key: str, fetch: Fetch[_InfoT]
+    ) -> _InfoT:
         """
         The info for C{key}: from the request's context, the store, or
         C{fetch()} (a backend HEAD), remembering the answer in both.
@@ -209,7 +279,7 @@ class InfoCache:
         context[key] = info
         return info  # type: ignore[no-any-return]
 
-    def _single_flight(self, key: str, fetch: Fetch) -> "Deferred[dict[str, Any]]":
+    def _single_flight(self, key: str, fetch: Fetch[_InfoT]) -> "Deferred[_InfoT]":
         flight = self._inflight.get(key)
         if flight is not None:
             return flight.join()
@@ -219,7 +289,7 @@ class InfoCache:
         Deferred.fromCoroutine(self._fetch(key, fetch, flight))
         return waiter
 
-    async def _fetch(self, key: str, fetch: Fetch, flight: _Flight) -> None:
+    async def _fetch(self, key: str, fetch: Fetch[_InfoT], flight: _Flight) -> None:
         try:
             info = await fetch()
         except Exception:
@@ -252,8 +322,7 @@ class InfoCache:
         self._inflight.pop(key, None)
         await self._store.delete(key)
 
-    async def store(self, environ: dict[str, Any], key: str, info: dict[str, Any]
-                    ) -> None:
+    async def store(self, environ: dict[str, Any], key: str, info: Info) -> None:
         """
         Remember C{info}, just read from the storage nodes, for this request
         and (when it is worth keeping) for others. A fetch already in flight
@@ -265,8 +334,7 @@ class InfoCache:
         if ttl > 0:
             await self._store.set(key, info, ttl)
 
-    def remember(self, environ: dict[str, Any], key: str, info: dict[str, Any]
-                 ) -> None:
+    def remember(self, environ: dict[str, Any], key: str, info: Info) -> None:
         """
         Keep C{info} for the rest of this request only.
         """

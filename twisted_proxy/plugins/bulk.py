@@ -77,11 +77,12 @@ from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
 from twisted_proxy.config import int_option
+from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.info.cache import INFO_ENVIRON_KEY
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins._support.heartbeat import Heartbeat
 from twisted_proxy.plugins._support.segments import sleep
-from twisted_proxy.plugins._support.subrequest import drop_body
+from twisted_proxy.plugins._support.subrequest import consume_body, drop_body
 from twisted_proxy.swift.constraints import check_utf8, is_user_meta
 from twisted_proxy.swift.http import (
     ClientGone,
@@ -90,10 +91,12 @@ from twisted_proxy.swift.http import (
     SwiftResponse,
     error_response,
     status_reason,
+    str_to_wsgi,
     wire_quote,
 )
 from twisted_proxy.swift.listing import best_accept_match
-from twisted_proxy.swift.transid import make_trans_id
+from twisted_proxy.swift.paths import split_path
+from twisted_proxy.swift.transid import TRANS_ID_ENVIRON_KEY
 
 __all__ = ["Bulk", "bulkPlugin", "result_body", "MAX_MEMBER_HEADER"]
 
@@ -170,95 +173,6 @@ def result_body(out_type: Optional[str], summary: dict[str, Any],
 
 
 # -- bodies -------------------------------------------------------------
-
-
-@implementer(IConsumer)
-class _Feed:
-    """
-    Hands each chunk of a body to C{sink}; when C{sink} raises, stops the
-    body and fails C{result} with the exception.
-    """
-
-    def __init__(self, body: IBodyProducer, sink: Callable[[bytes], None]) -> None:
-        self._body = body
-        self._sink = sink
-        self.result: Deferred[None] = Deferred(lambda _: self._stop())
-        self._over = False
-
-    def registerProducer(self, producer: Any, streaming: bool) -> None:
-        pass
-
-    def unregisterProducer(self) -> None:
-        pass
-
-    def write(self, data: bytes) -> None:
-        if self._over:
-            return
-        try:
-            self._sink(data)
-        except Exception:
-            failure = Failure()
-            self._stop()
-            self.result.errback(failure)
-
-    def _stop(self) -> None:
-        if self._over:
-            return
-        self._over = True
-        try:
-            self._body.stopProducing()
-        except Exception:
-            # A body that already ended cannot be stopped.
-            pass
-
-    def ended(self, _: object) -> None:
-        if not self._over:
-            self._over = True
-            self.result.callback(None)
-
-    def failed(self, reason: Failure) -> None:
-        if not self._over:
-            self._over = True
-            self.result.errback(reason)
-
-
-def consume_body(body: Optional[IBodyProducer], sink: Callable[[bytes], None]
-                 ) -> "Deferred[None]":
-    """
-    Read a request body to its end, handing each chunk to C{sink} as it
-    arrives (so that C{sink} can bound what it keeps).
-
-    @param body: the body, or C{None} for none.
-    @param sink: called with each chunk; an exception it raises stops the
-        body at once.
-    @return: a L{Deferred} that fires when the body has ended, or fails with
-        C{sink}'s exception or the body's own failure.
-    """
-    if body is None:
-        return succeed(None)
-    feed = _Feed(body, sink)
-    body.startProducing(feed).addCallbacks(feed.ended, feed.failed)
-    return feed.result
-
-
-def read_body(body: Optional[IBodyProducer], limit: int) -> "Deferred[bytes]":
-    """
-    The whole of a request body of at most C{limit} bytes.
-
-    @return: a L{Deferred} firing with the body, or failing with
-        L{ValueError} (after stopping the body) once it exceeds C{limit}.
-    """
-    chunks: list[bytes] = []
-    size = [0]
-
-    def sink(data: bytes) -> None:
-        size[0] += len(data)
-        if size[0] > limit:
-            raise ValueError(f"body longer than {limit} bytes")
-        chunks.append(data)
-
-    d = consume_body(body, sink)
-    return d.addCallback(lambda _: b"".join(chunks))
 
 
 class _NameList:
@@ -741,24 +655,18 @@ def _pax_header(key: str) -> Optional[str]:
     return None
 
 
-def _wsgi(text: str) -> str:
-    """
-    A str (possibly holding surrogate escapes of undecodable bytes) as the
-    WSGI string of its UTF-8 bytes.
-    """
-    return text.encode("utf-8", "surrogateescape").decode("latin-1")
-
-
 def _split_account_path(path: str) -> tuple[str, str, str]:
     """
     C{(version, account, rest)} of a path under an account.
 
     @raise _BulkError: C{404} for any other path.
     """
-    segments = path.split("/", 3)
-    if segments[0] or len(segments) < 3 or not segments[1] or not segments[2]:
-        raise _BulkError(404)
-    return segments[1], segments[2], segments[3] if len(segments) == 4 else ""
+    try:
+        version, account, rest = split_path(path, 2, 3, True)
+    except ValueError:
+        raise _BulkError(404) from None
+    assert version is not None and account is not None
+    return version, account, rest or ""
 
 
 class _ContainerError(Exception):
@@ -828,18 +736,16 @@ class Bulk:
         The C{200} whose body runs C{work(out_type)} (a coroutine making the
         summary) with heartbeats.
         """
-        environ = request.environ
-        if "swift.trans_id" not in environ:
-            environ["swift.trans_id"] = make_trans_id(self._clock.seconds())
         try:
             out_type = best_accept_match(request.headers.get("Accept"), _ACCEPTABLE_FORMATS)
         except ValueError:
             out_type = None
-        headers = HeaderDict({
-            "Content-Type": out_type or "text/html; charset=UTF-8",
-            "X-Trans-Id": environ["swift.trans_id"],
-            "X-Openstack-Request-Id": environ["swift.trans_id"],
-        })
+        headers = HeaderDict({"Content-Type": out_type or "text/html; charset=UTF-8"})
+        # The application never sees this request, so the answer carries
+        # the transaction id the pipeline gave it here.
+        trans_id = request.environ.get(TRANS_ID_ENVIRON_KEY)
+        if trans_id is not None:
+            headers["X-Trans-Id"] = headers["X-Openstack-Request-Id"] = trans_id
         # The work starts when the body is wanted; the first beat of an XML
         # answer is the XML declaration.
         xml = bool(out_type and out_type.endswith("/xml"))
@@ -1030,7 +936,7 @@ class Bulk:
                     break
                 if not member.isfile():
                     continue
-                obj_path = _wsgi(member.name)
+                obj_path = str_to_wsgi(member.name)
                 if obj_path.startswith("./"):
                     obj_path = obj_path[2:]
                 obj_path = obj_path.lstrip("/")
@@ -1142,7 +1048,7 @@ class Bulk:
         for key, value in member.pax_headers.items():
             header = _pax_header(key)
             if header is not None:
-                headers[_wsgi(header)] = _wsgi(value)
+                headers[str_to_wsgi(header)] = str_to_wsgi(value)
         body = _MemberBody(reader, member.size) if member.size else None
         put = self._subrequest(request, "PUT", destination, "EA", "BulkExpand",
                                headers, body)
@@ -1159,7 +1065,7 @@ class Bulk:
 class _BulkFactory:
     name = "bulk"
 
-    def makeFilter(self, conf: dict[str, str], context: Any) -> Bulk:
+    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> Bulk:
         """
         @param conf: C{max_containers_per_extraction} (10000),
             C{max_failed_extractions} (1000), C{max_deletes_per_request}

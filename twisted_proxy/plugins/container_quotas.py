@@ -29,19 +29,19 @@ The plugin adds C{container_quotas} to C{/info}.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IReactorTime
 from twisted.plugin import IPlugin
 from zope.interface import implementer
 
-from twisted_proxy.info.cache import InfoCache, account_key, container_key
+from twisted_proxy.controllers.context import ProxyContext
+from twisted_proxy.info.cache import ContainerInfo, InfoCache
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
-from twisted_proxy.plugins._support.subrequest import fetch_info
+from twisted_proxy.plugins._support.subrequest import fetch_account_info, fetch_container_info
 from twisted_proxy.swift.acl import ACCOUNT_ACL_ENVIRON_KEY
 from twisted_proxy.swift.http import HTML, SwiftRequest, SwiftResponse, error_response
-from twisted_proxy.swift.transid import make_trans_id
+from twisted_proxy.swift.paths import split_path
 
 __all__ = ["ContainerQuotas", "containerQuotasPlugin"]
 
@@ -57,39 +57,27 @@ def _is_digits(value: str) -> bool:
     return value.isascii() and value.isdigit()
 
 
-def _split_path(path: str) -> Optional[tuple[str, str, str, str]]:
-    """
-    C{(version, account, container, object)} of a container or object path,
-    the object C{''} for a container; C{None} for anything else.
-    """
-    segments = path.split("/", 4)
-    if segments[0] or len(segments) < 4 or not all(segments[1:4]):
-        return None
-    obj = segments[4] if len(segments) == 5 else ""
-    return segments[1], segments[2], segments[3], obj
-
-
 @implementer(IProxyFilter)
 class ContainerQuotas:
     """
     Validates quota metadata and refuses object uploads that would exceed
     a container's quota.
 
-    @param clock: for transaction ids.
     @param info_cache: the proxy's account and container info.
     """
 
-    def __init__(self, clock: IReactorTime, info_cache: InfoCache) -> None:
-        self._clock = clock
+    def __init__(self, info_cache: InfoCache) -> None:
         self._info_cache = info_cache
 
     def __call__(
         self, request: SwiftRequest, app: IProxyApplication
     ) -> "Deferred[SwiftResponse]":
-        parts = _split_path(request.path)
-        if parts is None:
+        try:
+            # As Swift's middleware: a container or object path.
+            version, account, container, obj = split_path(request.path, 3, 4, True)
+        except ValueError:
             return app(request)  # type: ignore[no-any-return]
-        version, account, container, obj = parts
+        assert version is not None and account is not None and container is not None
         method = request.method
         if not obj and method in ("PUT", "POST"):
             for name, complaint in _QUOTA_HEADERS:
@@ -104,9 +92,11 @@ class ContainerQuotas:
 
     async def _put(self, request: SwiftRequest, app: IProxyApplication,
                    version: str, account: str, container: str) -> SwiftResponse:
-        info = await self._info(
-            request, app, container_key(account, container),
-            f"/{version}/{account}/{container}")
+        # Fetched, when nobody knows it yet, with a pre-authorized HEAD
+        # through the rest of the pipeline.
+        info = await fetch_container_info(
+            request, app, self._info_cache, version, account, container,
+            _preauthorized_environ)
         status = info.get("status") or 0
         if not 200 <= status < 300:
             # The application has its own answer for a missing container.
@@ -128,7 +118,7 @@ class ContainerQuotas:
         return await app(request)  # type: ignore[no-any-return]
 
     async def _refuse(self, request: SwiftRequest, app: IProxyApplication,
-                      info: dict[str, Any], version: str, account: str
+                      info: ContainerInfo, version: str, account: str
                       ) -> SwiftResponse:
         """
         The 413 for an upload over quota, or the auth plugin's refusal when
@@ -139,8 +129,9 @@ class ContainerQuotas:
             if request.environ.get("REMOTE_USER"):
                 # The auth plugin judges account ACLs from the account's
                 # info, as the application gives it before authorizing.
-                account_info = await self._info(
-                    request, app, account_key(account), f"/{version}/{account}")
+                account_info = await fetch_account_info(
+                    request, app, self._info_cache, version, account,
+                    _preauthorized_environ)
                 request.environ[ACCOUNT_ACL_ENVIRON_KEY] = (
                     account_info.get("sysmeta") or {}).get("core-access-control")
             request.acl = info.get("write_acl")  # type: ignore[attr-defined]
@@ -149,17 +140,6 @@ class ContainerQuotas:
                 return denied  # type: ignore[no-any-return]
         return error_response(413, "Upload exceeds quota.", method=request.method,
                               content_type=HTML)
-
-    async def _info(self, request: SwiftRequest, app: IProxyApplication,
-                    key: str, path: str) -> dict[str, Any]:
-        """
-        The info under C{key}, fetched when nobody knows it yet with a
-        pre-authorized C{HEAD} of C{path} through the rest of the pipeline.
-        """
-        return await fetch_info(
-            request, app, self._info_cache,
-            lambda: make_trans_id(self._clock.seconds()), key, path,
-            _preauthorized_environ)
 
 
 def _preauthorized_environ(environ: dict[str, Any]) -> dict[str, Any]:
@@ -179,14 +159,13 @@ def _preauthorized_environ(environ: dict[str, Any]) -> dict[str, Any]:
 class _ContainerQuotasFactory:
     name = "container_quotas"
 
-    def makeFilter(self, conf: dict[str, str], context: Any) -> ContainerQuotas:
+    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> ContainerQuotas:
         """
         @param conf: unused; Swift's middleware has no options.
-        @param context: provides C{reactor}, C{info_cache} and
-            C{register_info}.
+        @param context: provides C{info_cache} and C{register_info}.
         """
         context.register_info("container_quotas")
-        return ContainerQuotas(context.reactor, context.info_cache)
+        return ContainerQuotas(context.info_cache)
 
 
 containerQuotasPlugin = _ContainerQuotasFactory()

@@ -47,6 +47,7 @@ from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
 from twisted_proxy.config import ConfigError
+from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins._support.heartbeat import Heartbeat
 from twisted_proxy.plugins._support.subrequest import (
@@ -57,12 +58,12 @@ from twisted_proxy.plugins._support.subrequest import (
 )
 from twisted_proxy.swift.constraints import (
     check_account_format,
-    config_true_value,
     is_sys_meta,
     is_user_meta,
     remove_backend_and_sysmeta_headers,
     unquote_name_header,
 )
+from twisted_proxy.swift.etags import normalize_etag
 from twisted_proxy.swift.http import (
     Body,
     HeaderDict,
@@ -72,7 +73,9 @@ from twisted_proxy.swift.http import (
     wire_quote,
 )
 from twisted_proxy.swift.listing import best_accept_match
-from twisted_proxy.swift.transid import make_trans_id
+from twisted_proxy.swift.paths import split_path
+from twisted_proxy.swift.transid import TRANS_ID_ENVIRON_KEY
+from twisted_proxy.swift.truthy import is_true
 
 __all__ = ["ServerSideCopy", "copyPlugin"]
 
@@ -106,10 +109,12 @@ def _container_and_object(value: str) -> Optional[tuple[str, str]]:
     path = unquote_name_header(value)
     if not path.startswith("/"):
         path = "/" + path
-    segments = path.split("/", 2)
-    if len(segments) != 3 or not segments[1] or not segments[2]:
+    try:
+        container, obj = split_path(path, 2, 2, True)
+    except ValueError:
         return None
-    return segments[1], segments[2]
+    assert container and obj
+    return container, obj
 
 
 def _html_error(status: int, body: str, method: str) -> SwiftResponse:
@@ -259,10 +264,8 @@ class ServerSideCopy:
             return app(request)
         method = request.method
         if method == "PUT" and request.headers.get("X-Copy-From"):
-            self._ensure_trans_id(request)
             return Deferred.fromCoroutine(self._put(request, app))
         if method == "COPY":
-            self._ensure_trans_id(request)
             request.environ["swift.orig_req_method"] = "COPY"
             return Deferred.fromCoroutine(self._copy(request, app, *parts))
         if method == "OPTIONS":
@@ -270,15 +273,15 @@ class ServerSideCopy:
             return d.addCallback(_allow_copy)
         return app(request)
 
-    def _ensure_trans_id(self, request: SwiftRequest) -> None:
-        # Sub-requests and the client's answer share one transaction id.
-        if "swift.trans_id" not in request.environ:
-            request.environ["swift.trans_id"] = make_trans_id(self._clock.seconds())
-
     def _own(self, request: SwiftRequest, response: SwiftResponse) -> SwiftResponse:
-        trans_id = request.environ["swift.trans_id"]
-        response.headers["X-Trans-Id"] = trans_id
-        response.headers["X-Openstack-Request-Id"] = trans_id
+        """
+        C{response}, made here, with the transaction id the pipeline gave
+        the request (which its sub-requests carry too).
+        """
+        trans_id = request.environ.get(TRANS_ID_ENVIRON_KEY)
+        if trans_id is not None:
+            response.headers["X-Trans-Id"] = trans_id
+            response.headers["X-Openstack-Request-Id"] = trans_id
         return response
 
     async def _copy(self, request: SwiftRequest, app: IProxyApplication,
@@ -332,7 +335,9 @@ class ServerSideCopy:
             return self._own(request, error_response(
                 400, "Copy requests require a zero byte body",
                 headers={"Content-Type": "text/plain"}, method=method))
-        version, account = request.path.split("/", 3)[1:3]
+        # An object path: the client's, or the destination a COPY names.
+        version, account, _ = split_path(request.path, 2, 3, True)
+        assert version is not None and account is not None
         source_account = account
         if headers.get("X-Copy-From-Account"):
             source_account = unquote_name_header(headers["X-Copy-From-Account"])
@@ -385,7 +390,7 @@ class ServerSideCopy:
             if is_user_meta("object", name) or name.lower() == "x-delete-at":
                 copied[name] = value
 
-        if config_true_value(request.params.get("heartbeat")):
+        if is_true(request.params.get("heartbeat")):
             return self._heartbeat(request, app, sink, body, copied)
         try:
             response = await app(sink)
@@ -422,7 +427,7 @@ class ServerSideCopy:
         the source's system metadata).
         """
         client = request.headers
-        if config_true_value(client.get("X-Fresh-Metadata", "false")):
+        if is_true(client.get("X-Fresh-Metadata", "false")):
             sink = client.copy()
             for name, value in source.headers.items():
                 if _is_object_sysmeta(name) and name not in client:
@@ -441,7 +446,7 @@ class ServerSideCopy:
             # The object servers then check the copy against the source.
             etag = source.headers.get("Etag")
             if etag:
-                sink["Etag"] = etag.strip('"')
+                sink["Etag"] = normalize_etag(etag)
             else:
                 sink.pop("Etag", None)
         else:
@@ -515,7 +520,7 @@ def _allow_copy(response: SwiftResponse) -> SwiftResponse:
 class _CopyFactory:
     name = "copy"
 
-    def makeFilter(self, conf: dict[str, str], context: Any) -> ServerSideCopy:
+    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> ServerSideCopy:
         """
         @param conf: C{yield_frequency}, seconds between heartbeats
             (default 10).

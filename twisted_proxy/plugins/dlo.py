@@ -60,6 +60,7 @@ from twisted.web.iweb import UNKNOWN_LENGTH
 from zope.interface import implementer
 
 from twisted_proxy.config import int_option
+from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins._support.segments import (
     Pacer,
@@ -75,12 +76,14 @@ from twisted_proxy.plugins._support.subrequest import (
     sub_environ,
 )
 from twisted_proxy.swift.constraints import remove_backend_and_sysmeta_headers, unquote_name_header
+from twisted_proxy.swift.etags import normalize_etag
 from twisted_proxy.swift.http import (
     HTML,
     HeaderDict,
     SwiftRequest,
     SwiftResponse,
     error_response,
+    str_to_wsgi,
     wire_quote,
 )
 from twisted_proxy.swift.ranges import ByteRange, parse_range_header
@@ -123,17 +126,11 @@ def _bad_manifest_header(request: SwiftRequest) -> bool:
             or "&" in value or prefix.startswith("/"))
 
 
-def _normalize_etag(tag: str) -> str:
-    if len(tag) >= 2 and tag[0] == tag[-1] == '"':
-        return tag[1:-1]
-    return tag
-
-
 def _etag_matches(header: str, etag: str) -> bool:
     """
     Whether an C{If-Match}/C{If-None-Match} list names C{etag} (or C{*}).
     """
-    tags = {_normalize_etag(tag.strip()) for tag in header.split(",") if tag.strip()}
+    tags = {normalize_etag(tag.strip()) for tag in header.split(",") if tag.strip()}
     return "*" in tags or etag in tags
 
 
@@ -303,13 +300,6 @@ def _subrequest(request: SwiftRequest, path: str, query: str,
                         environ=sub_environ(request.environ, "DLO"))
 
 
-def _wsgi_name(name: str) -> str:
-    """
-    A listed (Unicode) name as a WSGI string.
-    """
-    return name.encode("utf-8", "surrogateescape").decode("latin-1")
-
-
 @implementer(IProxyFilter)
 class DynamicLargeObject:
     """
@@ -421,7 +411,7 @@ class DynamicLargeObject:
         if complete:
             digest = hashlib.md5(usedforsecurity=False)
             for entry in first_page:
-                digest.update(_normalize_etag(entry["hash"]).encode("utf-8"))
+                digest.update(normalize_etag(entry["hash"]).encode("utf-8"))
             headers["Etag"] = f'"{digest.hexdigest()}"'
 
         refused = _conditional_status(request, headers)
@@ -484,7 +474,7 @@ class DynamicLargeObject:
 
         @raise SegmentError: when it cannot be read.
         """
-        path = f"{container_path}/{_wsgi_name(name)}"
+        path = f"{container_path}/{str_to_wsgi(name)}"
         extra = {}
         if first is not None or last is not None:
             extra["Range"] = f"bytes={first or 0}-{'' if last is None else last}"
@@ -496,7 +486,7 @@ class DynamicLargeObject:
                 f"While processing manifest {request.path}, got "
                 f"{response.status} while retrieving {path}", response.status)
         segment = Segment(path, response)
-        etag = _normalize_etag(response.headers.get("Etag", ""))
+        etag = normalize_etag(response.headers.get("Etag", ""))
         if etag and not extra:
             segment.digest = hashlib.md5(usedforsecurity=False)
             segment.etag = etag
@@ -509,7 +499,7 @@ class DynamicLargeObject:
 class _DynamicLargeObjectFactory:
     name = "dlo"
 
-    def makeFilter(self, conf: dict[str, str], context: Any) -> DynamicLargeObject:
+    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> DynamicLargeObject:
         """
         @param conf: C{max_get_time} (seconds, default 86400),
             C{rate_limit_after_segment} (10), C{rate_limit_segments_per_sec}

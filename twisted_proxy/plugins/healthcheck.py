@@ -7,12 +7,12 @@ proxy itself, or C{503} while the file named by C{disable_path} exists.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.plugin import IPlugin
 from zope.interface import implementer
 
+from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.swift.http import SwiftRequest, SwiftResponse
 
@@ -51,7 +51,7 @@ class HealthCheck:
 class _HealthCheckFactory:
     name = "healthcheck"
 
-    def makeFilter(self, conf: dict[str, str], context: Any) -> HealthCheck:
+    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> HealthCheck:
         return HealthCheck(conf.get("disable_path", ""))
 
 

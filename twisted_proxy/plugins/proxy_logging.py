@@ -41,7 +41,7 @@ import hashlib
 import os
 import string
 import time
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any, Callable, Container, Iterable, Optional, Union
 from urllib.parse import quote_from_bytes, urlencode
 
 from twisted.application.service import Service
@@ -58,11 +58,13 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
-from twisted_proxy.config import ConfigError, config_true, parse_list
+from twisted_proxy.config import ConfigError, parse_list
+from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.info.cache import INFO_ENVIRON_KEY, container_key
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.swift.http import SwiftRequest, SwiftResponse, wire_quote
-from twisted_proxy.swift.transid import make_trans_id
+from twisted_proxy.swift.paths import split_path
+from twisted_proxy.swift.truthy import is_true
 
 __all__ = [
     "DEFAULT_LOG_MSG_TEMPLATE",
@@ -333,19 +335,20 @@ def _cap(value: Optional[str], limit: int) -> Optional[str]:
     return value
 
 
-def _split_path(path: str, versions: Iterable[str]
-                ) -> tuple[Optional[str], Optional[str], Optional[str]]:
+def _account_container_object(
+    path: str, versions: Container[str]
+) -> tuple[Optional[str], Optional[str], Optional[str]]:
     """
     Account, container and object of a quoted C{/version/a/c/o} path, as
-    Swift's C{split_path(path, 1, 4, True)}; C{None}s for anything else.
+    Swift's proxy logging finds them; C{None}s for anything else.
     """
-    segments = path.split("/", 4)
-    if segments[0] or len(segments) < 2 or not segments[1]:
+    try:
+        version, account, container, obj = split_path(path, 1, 4, True)
+    except ValueError:
         return None, None, None
-    if segments[1] not in versions:
+    if version not in versions:
         return None, None, None
-    padded: list[Optional[str]] = [*segments[2:], None, None, None]
-    return padded[0], padded[1], padded[2]
+    return account, container, obj
 
 
 def _header_name(name: str) -> str:
@@ -539,10 +542,6 @@ class ProxyLogging:
             return app(request)  # type: ignore[no-any-return]
         environ[LOGGED_ENVIRON_KEY] = True
         start = self.clock.seconds()
-        # Swift's catch_errors gives every request a transaction id before
-        # anything can answer it; a line without one cannot be traced.
-        if "swift.trans_id" not in environ:
-            environ["swift.trans_id"] = make_trans_id(start)
         exchange = _Exchange(self, request, start)
         try:
             answer: Deferred[SwiftResponse] = app(request)
@@ -627,7 +626,7 @@ class ProxyLogging:
         if names & {"account", "container", "object"}:
             path = environ.get("swift.backend_path") or wire_quote(request.path)
             values["account"], values["container"], values["object"] = (
-                _split_path(path, self._versions))
+                _account_container_object(path, self._versions))
         return values
 
     def _path(self, request: SwiftRequest) -> str:
@@ -683,12 +682,13 @@ class ProxyLogging:
         if index is None:
             index = request.headers.get(_POLICY_HEADER)
         if index is None:
-            parts = request.path.split("/", 4)
-            if len(parts) >= 4 and parts[2] and parts[3] and (
-                    (len(parts) == 5 and parts[4])
-                    or request.method in ("GET", "HEAD")):
+            try:
+                _, account, container, obj = split_path(request.path, 1, 4, True)
+            except ValueError:
+                account = container = obj = None
+            if account and container and (obj or request.method in ("GET", "HEAD")):
                 infos = request.environ.get(INFO_ENVIRON_KEY)
-                info = infos.get(container_key(parts[2], parts[3])) if infos else None
+                info = infos.get(container_key(account, container)) if infos else None
                 if info is not None:
                     index = info.get("storage_policy")
         return None if index is None else str(index)
@@ -832,7 +832,7 @@ def _option_error(option: str, problem: str) -> ConfigError:
 class _ProxyLoggingFactory:
     name = "proxy_logging"
 
-    def makeFilter(self, conf: dict[str, str], context: Any) -> ProxyLogging:
+    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> ProxyLogging:
         """
         @param conf: C{log_msg_template}, C{access_log_headers} (or
             C{log_headers}), C{access_log_headers_only},
@@ -872,17 +872,15 @@ class _ProxyLoggingFactory:
             writer = self._accessLogFile(path, conf, reactor)
             writer.setServiceParent(context.services)
             emit = writer.write
-        constraints = getattr(context, "constraints", None)
         return ProxyLogging(
             reactor,
             template,
             emit,
-            log_headers=config_true(conf.get("access_log_headers",
+            log_headers=is_true(conf.get("access_log_headers",
                                              conf.get("log_headers", "no"))),
             log_headers_only=parse_list(conf.get("access_log_headers_only", "")),
             reveal_sensitive_prefix=reveal,
-            valid_api_versions=getattr(constraints, "valid_api_versions",
-                                       ("v1", "v1.0")),
+            valid_api_versions=context.constraints.valid_api_versions,
         )
 
     def _accessLogFile(self, path: str, conf: dict[str, str],

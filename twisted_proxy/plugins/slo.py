@@ -49,6 +49,7 @@ from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
 from twisted_proxy.config import int_option
+from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins._support.heartbeat import Heartbeat
 from twisted_proxy.plugins._support.segments import (
@@ -65,7 +66,8 @@ from twisted_proxy.plugins._support.subrequest import (
     sub_environ,
 )
 from twisted_proxy.plugins.bulk import result_body
-from twisted_proxy.swift.constraints import config_true_value, is_sys_meta
+from twisted_proxy.swift.constraints import is_sys_meta
+from twisted_proxy.swift.etags import normalize_etag
 from twisted_proxy.swift.http import (
     HTML,
     HeaderDict,
@@ -73,10 +75,14 @@ from twisted_proxy.swift.http import (
     SwiftResponse,
     error_response,
     status_reason,
+    str_to_wsgi,
     wire_quote,
+    wsgi_to_str,
 )
 from twisted_proxy.swift.listing import best_accept_match
+from twisted_proxy.swift.paths import split_path
 from twisted_proxy.swift.ranges import parse_range_header, resolve
+from twisted_proxy.swift.truthy import is_true
 
 __all__ = ["StaticLargeObject", "sloPlugin"]
 
@@ -136,14 +142,6 @@ class _BytesBody:
         pass
 
 
-def _normalize_etag(tag: Optional[str]) -> str:
-    if not tag:
-        return ""
-    if len(tag) >= 2 and tag[0] == tag[-1] == '"':
-        return tag[1:-1]
-    return tag
-
-
 def _append_header(request: SwiftRequest, name: str, value: str) -> None:
     old = request.headers.get(name)
     request.headers[name] = f"{old},{value}" if old else value
@@ -195,7 +193,7 @@ def _annotate(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
             entry["raw_data"] = base64.b64decode(entry.pop("data"))
             entry["segment_length"] = len(entry["raw_data"])
             continue
-        if config_true_value(entry.get("sub_slo")):
+        if is_true(entry.get("sub_slo")):
             # A nested manifest's listed size is its own; its content type
             # carries the size of what it stands for.
             for param in str(entry.get("content_type", "")).split(";")[1:]:
@@ -222,7 +220,7 @@ def _parse_manifest(body: bytes, path: str) -> Union[list[dict[str, Any]], Swift
         return error_response(400, "Manifest must be valid JSON.\n", content_type=HTML)
     if not isinstance(parsed, list):
         return error_response(400, "Manifest must be a list.\n", content_type=HTML)
-    version, account = path.split("/", 3)[1:3]
+    version, account = _version_and_account(path)
     errors = []
     last_index = len(parsed) - 1
     for index, entry in enumerate(parsed):
@@ -453,7 +451,7 @@ class StaticLargeObject:
         finally:
             if not sysmeta_ok:
                 environ.pop("swift.sysmeta_ok", None)
-        if not config_true_value(response.headers.get(_SLO)):
+        if not is_true(response.headers.get(_SLO)):
             if not sysmeta_ok:
                 _strip_object_sysmeta(response.headers)
             return response
@@ -532,7 +530,7 @@ class StaticLargeObject:
             headers = response.headers
             _strip_object_sysmeta(headers)
             if etag:
-                headers["X-Manifest-Etag"] = _normalize_etag(headers.get("Etag"))
+                headers["X-Manifest-Etag"] = normalize_etag(headers.get("Etag", ""))
                 headers["Etag"] = f'"{etag}"'
             headers.pop("Content-Range", None)
             headers["Content-Length"] = "0"
@@ -545,7 +543,7 @@ class StaticLargeObject:
         except ValueError:
             slo_size = -1
         legacy = not slo_etag or slo_size < 0
-        manifest_etag = _normalize_etag(headers.get("Etag"))
+        manifest_etag = normalize_etag(headers.get("Etag", ""))
         part_param = request.params.get("part-number")
         part_num: Optional[int] = None
         if part_param is not None:
@@ -622,7 +620,7 @@ class StaticLargeObject:
             return SwiftResponse(answer, headers, b"")
         assert entries is not None
 
-        version, account = request.path.split("/", 3)[1:3]
+        version, account = _version_and_account(request.path)
         started = self._clock.seconds()
         pieces = self._pieces(request, app, version, account, entries, spans)
         if answer == 206 and len(spans) > 1:
@@ -705,7 +703,7 @@ class StaticLargeObject:
                 rng = entry.get("range")
                 start, end = (0, size - 1) if not rng else (
                     int(x) for x in rng.split("-"))
-                if config_true_value(entry.get("sub_slo")):
+                if is_true(entry.get("sub_slo")):
                     if depth >= _MAX_DEPTH:
                         raise _ManifestError(
                             f"While processing manifest {request.path!r}, "
@@ -726,7 +724,7 @@ class StaticLargeObject:
     async def _sub_manifest(self, request: SwiftRequest, app: IProxyApplication,
                             version: str, account: str, name: str
                             ) -> list[dict[str, Any]]:
-        path = f"/{version}/{account}/{_wsgi_name(name.lstrip('/'))}"
+        path = f"/{version}/{account}/{str_to_wsgi(name.lstrip('/'))}"
         response: SwiftResponse = await app(self._subrequest(
             request, "GET", path, "multipart-manifest=get", "SLO MultipartGET"))
         if not response.is_success:
@@ -745,7 +743,7 @@ class StaticLargeObject:
         @raise SegmentError: when it cannot be read or is no longer what
             the manifest lists.
         """
-        path = f"/{version}/{account}/{_wsgi_name(target['name'].lstrip('/'))}"
+        path = f"/{version}/{account}/{str_to_wsgi(target['name'].lstrip('/'))}"
         size = int(target["bytes"])
         first, last = target["first_byte"], target["last_byte"]
         whole = first == 0 and last == size - 1
@@ -757,7 +755,7 @@ class StaticLargeObject:
             raise SegmentError(
                 f"While processing manifest {request.path}, got "
                 f"{response.status} while retrieving {path}", response.status)
-        etag = _normalize_etag(response.headers.get("Etag"))
+        etag = normalize_etag(response.headers.get("Etag", ""))
         declared = response.headers.get("Content-Length")
         listed = target.get("hash")
         if (listed and etag != listed) or (
@@ -808,7 +806,7 @@ class StaticLargeObject:
             out_type = None
         out_type = out_type or "text/plain"
 
-        if config_true_value(request.params.get("heartbeat")):
+        if is_true(request.params.get("heartbeat")):
             async def outcome() -> bytes:
                 try:
                     summary, errors = await self._store(request, app, parsed, objects)
@@ -858,11 +856,11 @@ class StaticLargeObject:
             return {"Response Status": "400 Bad Request",
                     "Response Body": _reason_text(400)}, problems
         slo_etag = _large_object_etag(stored)
-        client_etag = _normalize_etag(request.headers.get("Etag"))
+        client_etag = normalize_etag(request.headers.get("Etag", ""))
         if client_etag and client_etag != slo_etag:
             summary = {"Response Status": "422 Unprocessable Entity",
                        "Response Body": _reason_text(422)}
-            if not config_true_value(request.params.get("heartbeat")):
+            if not is_true(request.params.get("heartbeat")):
                 summary["response"] = error_response(422, method=request.method)
             return summary, []
 
@@ -890,7 +888,7 @@ class StaticLargeObject:
             response.headers["Etag"] = f'"{slo_etag}"'
             summary["Etag"] = response.headers["Etag"]
             summary["Last Modified"] = response.headers.get("Last-Modified", "")
-        if config_true_value(request.params.get("heartbeat")):
+        if is_true(request.params.get("heartbeat")):
             summary["Response Body"] = (
                 await read_body(response.body)).decode("utf-8", "replace")
         else:
@@ -903,13 +901,13 @@ class StaticLargeObject:
         Each distinct segment path's C{HEAD} answer, C{concurrency} at a
         time, made through this plugin.
         """
-        version, account = request.path.split("/", 3)[1:3]
+        version, account = _version_and_account(request.path)
         answers: dict[str, SwiftResponse] = {}
         pending = iter(dict.fromkeys(paths))
 
         async def worker() -> None:
             for name in pending:
-                wsgi = _wsgi_name(name.lstrip("/"))
+                wsgi = str_to_wsgi(name.lstrip("/"))
                 sub = self._subrequest(request, "HEAD", f"/{version}/{account}/{wsgi}",
                                        "", "SLO MultipartPUT")
                 answer: SwiftResponse = await self._get_or_head(sub, app)
@@ -958,7 +956,7 @@ class StaticLargeObject:
             problems.append([quoted, "Too small; each segment must be at least 1 byte."])
         if entry.get("size_bytes") is not None and entry["size_bytes"] != size:
             problems.append([quoted, "Size Mismatch"])
-        etag = _normalize_etag(head.headers.get("Etag"))
+        etag = normalize_etag(head.headers.get("Etag", ""))
         if entry.get("etag") is not None and entry["etag"] != etag:
             problems.append([quoted, "Etag Mismatch"])
         content_type = head.headers.get("Content-Type", "").split(";")[0]
@@ -971,7 +969,7 @@ class StaticLargeObject:
         }
         if rng:
             record["range"] = rng
-        if config_true_value(head.headers.get(_SLO)):
+        if is_true(head.headers.get(_SLO)):
             record["sub_slo"] = True
         return length, record
 
@@ -998,8 +996,10 @@ class StaticLargeObject:
 
     async def _delete_all(self, request: SwiftRequest, app: IProxyApplication,
                           summary: dict[str, Any], failed: list[list[str]]) -> None:
-        version, account, container, obj = request.path.split("/", 4)[1:]
-        own = f"/{container}/{obj}".encode("latin-1").decode("utf-8", "surrogateescape")
+        parts = object_path(request.path)
+        assert parts is not None
+        version, account, container, obj = parts
+        own = wsgi_to_str(f"/{container}/{obj}")
         todo: list[dict[str, Any]] = [{"sub_slo": True, "name": own}]
         failure_status = 400
         while todo:
@@ -1023,7 +1023,7 @@ class StaticLargeObject:
             if "error" in entry:
                 failed.append([quoted, entry["error"]])
                 continue
-            path = f"/{version}/{account}/{_wsgi_name(name.lstrip('/'))}"
+            path = f"/{version}/{account}/{str_to_wsgi(name.lstrip('/'))}"
             sub = self._subrequest(request, "DELETE", path, "", "MultipartDELETE",
                                    {"Content-Length": "0"})
             response: SwiftResponse = await app(sub)
@@ -1047,10 +1047,10 @@ class StaticLargeObject:
 
         @raise _DeleteError: when it cannot be read or is no manifest.
         """
-        path = f"/{version}/{account}/{_wsgi_name(name.lstrip('/'))}"
+        path = f"/{version}/{account}/{str_to_wsgi(name.lstrip('/'))}"
         response: SwiftResponse = await app(self._subrequest(
             request, "GET", path, "multipart-manifest=get", "MultipartDELETE"))
-        if response.is_success and config_true_value(response.headers.get(_SLO)):
+        if response.is_success and is_true(response.headers.get(_SLO)):
             try:
                 entries = json.loads(await read_body(response.body))
             except ValueError:
@@ -1113,24 +1113,28 @@ class _DeleteError(Exception):
 
 
 def _is_container_path(path: str) -> bool:
-    segments = path.split("/", 4)
-    if segments[0] or len(segments) < 4 or not all(segments[1:4]):
+    try:
+        _, _, _, obj = split_path(path, 3, 4, True)
+    except ValueError:
         return False
-    return len(segments) == 4 or not segments[4]
+    return not obj
 
 
-def _wsgi_name(name: str) -> str:
+def _version_and_account(path: str) -> tuple[str, str]:
     """
-    A manifest's (Unicode) name as a WSGI string.
+    The version and account of an object path (the client's, or a
+    segment's made from it).
     """
-    return name.encode("utf-8", "surrogateescape").decode("latin-1")
+    version, account, _ = split_path(path, 2, 3, True)
+    assert version is not None and account is not None
+    return version, account
 
 
 @implementer(IPlugin, IProxyPluginFactory)
 class _StaticLargeObjectFactory:
     name = "slo"
 
-    def makeFilter(self, conf: dict[str, str], context: Any) -> StaticLargeObject:
+    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> StaticLargeObject:
         """
         @param conf: C{max_manifest_segments} (1000), C{max_manifest_size}
             (8 MiB), C{yield_frequency} (10), C{max_get_time} (86400),

@@ -116,7 +116,8 @@ from twisted.plugin import IPlugin
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from twisted_proxy.config import ConfigError, config_true
+from twisted_proxy.config import ConfigError
+from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.interfaces import IProxyFilter, IProxyPluginFactory
 from twisted_proxy.swift.acl import (
     ACCOUNT_ACL_ENVIRON_KEY,
@@ -131,8 +132,13 @@ from twisted_proxy.swift.http import (
     SwiftRequest,
     SwiftResponse,
     error_response,
+    str_to_wsgi,
     wire_quote,
+    wsgi_to_bytes,
+    wsgi_to_str,
 )
+from twisted_proxy.swift.paths import split_path
+from twisted_proxy.swift.truthy import is_true
 
 __all__ = [
     "DEFAULT_TOKEN_LIFE",
@@ -175,43 +181,13 @@ class _Store(Protocol):
     def set(self, key: str, value: Any, ttl: float) -> "Deferred[None]": ...
 
 
-def _wsgi_to_str(value: str) -> str:
-    """
-    A WSGI string (latin-1 characters standing for bytes) as the native
-    string its UTF-8 bytes spell.
-    """
-    return value.encode("latin-1").decode("utf-8", errors="surrogateescape")
-
-
-def _str_to_wsgi(value: str) -> str:
-    return value.encode("utf-8", errors="surrogateescape").decode("latin-1")
-
-
-def _split_path(path: str, minsegs: int, maxsegs: int) -> list[Optional[str]]:
-    """
-    Split C{/a/b/rest...} into exactly C{maxsegs} items, the last holding
-    whatever remains, padded with C{None}.
-
-    @raise ValueError: when C{path} is not absolute, has fewer than
-        C{minsegs} segments, or has an empty segment other than the last.
-    """
-    if not path.startswith("/"):
-        raise ValueError(path)
-    parts = path[1:].split("/", maxsegs - 1)
-    if len(parts) < minsegs or "" in parts[:minsegs] or "" in parts[:-1]:
-        raise ValueError(path)
-    padded: list[Optional[str]] = list(parts)
-    padded.extend([None] * (maxsegs - len(parts)))
-    return padded
-
-
 def _default_realm(path: str) -> str:
     """
     The C{Www-Authenticate} realm Swift puts on a 401 nobody chose one for:
     the account named by the path, else C{unknown}.
     """
     try:
-        realm = _split_path(path, 2, 3)[1]
+        realm = split_path(path, 2, 3, True)[1]
     except ValueError:
         return "unknown"
     if realm is None or realm in ("v1.0", "auth"):
@@ -386,7 +362,7 @@ class TempAuth:
             raise ValueError(
                 f"token_life must be a whole number: {token_life!r}"
             ) from None
-        self.allow_overrides = config_true(conf.get("allow_overrides", "t"))
+        self.allow_overrides = is_true(conf.get("allow_overrides", "t"))
         self.storage_url_scheme = conf.get("storage_url_scheme", "default")
         self.users = _read_users(conf, self.reseller_prefix)
 
@@ -408,7 +384,7 @@ class TempAuth:
 
     def _is_definitive_auth(self, path: str) -> bool:
         try:
-            account = _split_path(path, 1, 3)[1]
+            account = split_path(path, 1, 3, True)[1]
         except ValueError:
             return False
         # Accounts may only be claimed by a non-empty prefix, as in Swift.
@@ -513,7 +489,7 @@ class TempAuth:
         elif self.reseller_prefix:
             # The token has our prefix, so nobody else can vouch for it.
             try:
-                realm = _split_path(request.path, 2, 3)[1] or "unknown"
+                realm = split_path(request.path, 2, 3, True)[1] or "unknown"
             except ValueError:
                 realm = "unknown"
             return _unauthorized(request, realm)
@@ -558,7 +534,7 @@ class TempAuth:
         if value is None:
             return None
         try:
-            check_account_acl(_wsgi_to_str(value))
+            check_account_acl(wsgi_to_str(value))
         except ValueError as error:
             return error_response(
                 400,
@@ -577,7 +553,7 @@ class TempAuth:
         @return: C{None} to allow it, else the response to send instead.
         """
         try:
-            _, account, container, obj = _split_path(request.path, 1, 4)
+            _, account, container, obj = split_path(request.path, 1, 4, True)
         except ValueError:
             return error_response(404, method=request.method)
         prefix = self._account_prefix(account)
@@ -606,7 +582,7 @@ class TempAuth:
             return None
 
         # An owner may do anything but create or delete the account itself.
-        if _wsgi_to_str(account) in user_groups and (
+        if wsgi_to_str(account) in user_groups and (
             container or method not in ("PUT", "DELETE")
         ):
             required = self.require_groups.get(prefix, "")
@@ -670,7 +646,7 @@ class TempAuth:
         # What follows the prefix, keeping its leading slash.
         path = request.path[len(self.auth_prefix) - 1:]
         try:
-            version = _split_path(path, 1, 4)[0]
+            version = split_path(path, 1, 4, True)[0]
         except ValueError:
             return error_response(404, method=request.method)
         if version not in _TOKEN_VERSIONS:
@@ -694,7 +670,7 @@ class TempAuth:
         C{X-Auth-Key} (or C{X-Storage-Pass}).
         """
         try:
-            version, path_account, rest = _split_path(path, 1, 3)
+            version, path_account, rest = split_path(path, 1, 3, True)
         except ValueError:
             return error_response(404, method=request.method)
         headers = request.headers
@@ -708,7 +684,7 @@ class TempAuth:
                 named_account, user = user.split(":", 1)
                 # Swift compares the decoded path account with the header's
                 # undecoded one.
-                if _wsgi_to_str(account) != named_account:
+                if wsgi_to_str(account) != named_account:
                     return _unauthorized(request, account)
             key = headers.get("X-Storage-Pass") or headers.get("X-Auth-Key")
         elif version in ("auth", "v1.0"):
@@ -726,11 +702,11 @@ class TempAuth:
     async def _issue_token(
         self, request: SwiftRequest, wsgi_account: str, wsgi_user: str, wsgi_key: str
     ) -> SwiftResponse:
-        account = _wsgi_to_str(wsgi_account)
-        account_user = f"{account}:{_wsgi_to_str(wsgi_user)}"
+        account = wsgi_to_str(wsgi_account)
+        account_user = f"{account}:{wsgi_to_str(wsgi_user)}"
         request.environ.setdefault("swift.access_logging", {})["user_id"] = account_user
         entry = self.users.get(account_user)
-        offered = _wsgi_to_str(wsgi_key).encode("utf-8", errors="surrogateescape")
+        offered = wsgi_to_bytes(wsgi_key)
         expected = entry.key.encode("utf-8", errors="surrogateescape") if entry else b""
         if entry is None or not hmac.compare_digest(offered, expected):
             return _unauthorized(request, wsgi_account)
@@ -741,7 +717,7 @@ class TempAuth:
         if token is None:
             token, expires = await self._new_token(account_user, groups)
 
-        host_url = _wsgi_to_str(_host_url(request))
+        host_url = wsgi_to_str(_host_url(request))
         url = entry.url.replace("$HOST", host_url)
         if self.storage_url_scheme != "default":
             url = self.storage_url_scheme + ":" + url.partition(":")[2]
@@ -751,7 +727,7 @@ class TempAuth:
                 ("X-Auth-Token", token),
                 ("X-Storage-Token", token),
                 ("X-Auth-Token-Expires", str(int(expires - self._clock.seconds()))),
-                ("X-Storage-Url", _str_to_wsgi(url)),
+                ("X-Storage-Url", str_to_wsgi(url)),
             ]
         )
         return SwiftResponse(200, headers, b"")
@@ -798,7 +774,7 @@ class TempAuthPluginFactory:
 
     name = "tempauth"
 
-    def makeFilter(self, conf: Mapping[str, str], context: Any) -> TempAuth:
+    def makeFilter(self, conf: Mapping[str, str], context: ProxyContext) -> TempAuth:
         """
         Build the filter, and announce C{tempauth: {account_acls: true}} in
         C{/info} as Swift does.

@@ -53,9 +53,14 @@ from twisted.plugin import IPlugin
 from zope.interface import implementer
 
 from twisted_proxy.config import ConfigError
-from twisted_proxy.info.cache import InfoCache, account_key, container_key
+from twisted_proxy.controllers.context import ProxyContext
+from twisted_proxy.info.cache import InfoCache
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
-from twisted_proxy.plugins._support.subrequest import drop_body, fetch_info
+from twisted_proxy.plugins._support.subrequest import (
+    drop_body,
+    fetch_account_info,
+    fetch_container_info,
+)
 from twisted_proxy.swift.http import (
     HTML,
     HeaderDict,
@@ -64,7 +69,7 @@ from twisted_proxy.swift.http import (
     error_response,
     wire_quote,
 )
-from twisted_proxy.swift.transid import make_trans_id
+from twisted_proxy.swift.paths import split_path
 
 __all__ = [
     "TempURL",
@@ -208,16 +213,15 @@ def _path_parts(path: str, container_root: bool) -> Optional[tuple[str, str, str
     C{container_root}, container path, whose object is C{''}), as WSGI
     strings; C{None} for any other path.
     """
-    segments = path.split("/", 4)
-    least = 4 if container_root else 5
-    if segments[0] or not least <= len(segments) <= 5 or "" in segments[1:least]:
+    try:
+        version, account, container, obj = split_path(
+            path, 3 if container_root else 4, 4, True)
+    except ValueError:
         return None
-    if segments[1] != "v1":
+    if version != "v1" or not (container_root or (obj and obj.strip("/"))):
         return None
-    obj = segments[4] if len(segments) == 5 else ""
-    if not container_root and not obj.strip("/"):
-        return None
-    return segments[2], segments[3], obj
+    assert account is not None and container is not None
+    return account, container, obj or ""
 
 
 def _unauthorized(request: SwiftRequest, realm: str = "unknown") -> SwiftResponse:
@@ -233,14 +237,17 @@ def _same_scope(account: str, container: Optional[str]
     """
 
     def authorize(request: SwiftRequest) -> Optional[SwiftResponse]:
-        segments = request.path.split("/", 4)
-        wanted = 4 if container is not None else 3
-        if segments[0] or len(segments) < wanted or "" in segments[1:wanted]:
+        try:
+            if container is None:
+                _, path_account, _ = split_path(request.path, 2, 3, True)
+                path_container = None
+            else:
+                _, path_account, path_container, _ = split_path(request.path, 3, 4, True)
+        except ValueError:
             return _unauthorized(request)
-        if segments[2] != account:
-            return _unauthorized(request, wire_quote(segments[2]))
-        if container is not None and segments[3] != container:
-            return _unauthorized(request, wire_quote(segments[2]))
+        assert path_account is not None
+        if path_account != account or path_container != container:
+            return _unauthorized(request, wire_quote(path_account))
         return None
 
     return authorize
@@ -255,7 +262,7 @@ class TempURL:
     """
     Admits requests carrying a valid temp URL signature.
 
-    @param clock: the time, for expiry and transaction ids.
+    @param clock: the time, for expiry.
     @param info_cache: the proxy's account and container info.
     @param methods: the methods a temp URL may be used for.
     @param allowed_digests: the digests a signature may use.
@@ -413,27 +420,19 @@ class TempURL:
         The temp URL keys of the account and then of the container, each
         with its scope.
         """
+        # Each is fetched, when nobody knows it yet, with a pre-authorized
+        # HEAD through the rest of the pipeline.
+        account_info = await fetch_account_info(
+            request, app, self._info_cache, "v1", account, _preauthorized_environ)
+        container_info = await fetch_container_info(
+            request, app, self._info_cache, "v1", account, container,
+            _preauthorized_environ)
         keys: list[tuple[str, str]] = []
-        for key, path, scope in (
-                (account_key(account), f"/v1/{account}", _ACCOUNT_SCOPE),
-                (container_key(account, container), f"/v1/{account}/{container}",
-                 _CONTAINER_SCOPE)):
-            info = await self._info(request, app, key, path)
-            meta = info.get("meta") or {}
+        for meta, scope in ((account_info.get("meta") or {}, _ACCOUNT_SCOPE),
+                            (container_info.get("meta") or {}, _CONTAINER_SCOPE)):
             keys.extend((value, scope) for name, value in meta.items()
                         if name.lower() in ("temp-url-key", "temp-url-key-2"))
         return keys
-
-    async def _info(self, request: SwiftRequest, app: IProxyApplication,
-                    key: str, path: str) -> dict[str, Any]:
-        """
-        The info under C{key}, fetched when nobody knows it yet with a
-        pre-authorized C{HEAD} of C{path} through the rest of the pipeline.
-        """
-        return await fetch_info(
-            request, app, self._info_cache,
-            lambda: make_trans_id(self._clock.seconds()), key, path,
-            _preauthorized_environ)
 
 
 def _preauthorized_environ(environ: dict[str, Any]) -> dict[str, Any]:
@@ -469,7 +468,7 @@ def _allowed_digests(conf: dict[str, str]) -> tuple[list[str], list[str]]:
 class _TempURLFactory:
     name = "tempurl"
 
-    def makeFilter(self, conf: dict[str, str], context: Any) -> TempURL:
+    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> TempURL:
         """
         @param conf: C{methods}, C{allowed_digests},
             C{incoming_remove_headers}, C{incoming_allow_headers},

@@ -147,7 +147,7 @@ class ProxyProcess(MultiService):
         self.context = ProxyContext(reactor, settings, swift_conf, rings, node_client,
                                     info_store)
         filters = build_filters(config, self.context)
-        app = Pipeline(filters, ProxyApplication(self.context))
+        app = Pipeline(filters, ProxyApplication(self.context), reactor)
         self.site = ProxySite(ProxyResource(app, reactor, settings.client_timeout))
         self.site.timeOut = settings.client_timeout
         RingReloader(rings).setServiceParent(self)

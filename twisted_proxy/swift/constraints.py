@@ -19,8 +19,16 @@ from dataclasses import dataclass, fields
 from typing import Any, Iterable, MutableMapping, Optional, Union
 from urllib.parse import unquote
 
-from twisted_proxy.swift.http import HTML, HeaderDict, SwiftRequest, SwiftResponse, error_response
+from twisted_proxy.swift.http import (
+    HTML,
+    HeaderDict,
+    SwiftRequest,
+    SwiftResponse,
+    error_response,
+    wsgi_to_bytes,
+)
 from twisted_proxy.swift.timestamp import Timestamp, normalize_delete_at_timestamp
+from twisted_proxy.swift.truthy import is_true
 
 __all__ = [
     "Constraints",
@@ -50,7 +58,6 @@ __all__ = [
     "filter_inbound_headers",
     "remove_owner_headers",
     "transform_remove_headers",
-    "config_true_value",
 ]
 
 
@@ -146,24 +153,13 @@ DEFAULT_OWNER_HEADERS = (
     "x-account-access-control",
 )
 
-_TRUE_WORDS = frozenset(("true", "1", "yes", "on", "t", "y"))
-
-
-def config_true_value(value: object) -> bool:
-    """
-    Whether a header or config value means "yes" to Swift
-    (C{true 1 yes on t y}, any case).
-    """
-    return value is True or (isinstance(value, str) and value.lower() in _TRUE_WORDS)
-
-
 def _bad_request(request: SwiftRequest, body: Union[str, bytes]) -> SwiftResponse:
     return error_response(400, body, method=request.method)
 
 
 def _wsgi_bytes(text: str) -> Optional[bytes]:
     try:
-        return text.encode("latin-1")
+        return wsgi_to_bytes(text)
     except UnicodeEncodeError:
         return None
 
@@ -193,7 +189,7 @@ def check_path_utf8(request: SwiftRequest) -> Optional[SwiftResponse]:
     NULL} unless the path is valid UTF-8 without NUL (NUL is allowed when
     C{X-Backend-Allow-Reserved-Names} is true).
     """
-    internal = config_true_value(
+    internal = is_true(
         request.headers.get("X-Backend-Allow-Reserved-Names")
     )
     if check_utf8(request.path, internal=internal):
@@ -372,7 +368,7 @@ def update_content_type(request: SwiftRequest) -> None:
     guess it from the path; C{X-Detect-Content-Type} is then removed.
     """
     headers = request.headers
-    detect = config_true_value(headers.get("X-Detect-Content-Type"))
+    detect = is_true(headers.get("X-Detect-Content-Type"))
     if detect or not headers.get("Content-Type"):
         headers["Content-Type"] = guess_content_type(request.path)
         if detect:
@@ -474,7 +470,7 @@ def check_delete_headers(
             delete_at = normalize_delete_at_timestamp(int(headers["X-Delete-At"]))
         except ValueError:
             return _bad_request(request, "Non-integer X-Delete-At")
-        if int(delete_at) <= now and not config_true_value(
+        if int(delete_at) <= now and not is_true(
             headers.get("X-Backend-Replication", "f")
         ):
             return _bad_request(request, "X-Delete-At in past")

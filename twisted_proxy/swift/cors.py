@@ -20,15 +20,14 @@ the origin is allowed, or always when C{strict_cors_mode} is off.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Mapping, Optional
+from typing import Iterable, Optional, Protocol, TypedDict
 
 from twisted_proxy.swift.http import HeaderDict, SwiftResponse, error_response
 
-if TYPE_CHECKING:
-    from twisted_proxy.config import ProxySettings
-
 __all__ = [
+    "CORSInfo",
     "CORSPolicy",
+    "CORSSettings",
     "SIMPLE_EXPOSE_HEADERS",
     "split_list",
     "container_origins",
@@ -51,7 +50,15 @@ SIMPLE_EXPOSE_HEADERS = frozenset(
 
 _USER_META = ("x-container-meta", "x-object-meta")
 
-CORSInfo = Mapping[str, Optional[str]]
+class CORSInfo(TypedDict, total=False):
+    """
+    The C{cors} section of a container's info: its CORS metadata as set
+    (missing or C{None} when not).
+    """
+
+    allow_origin: Optional[str]
+    expose_headers: Optional[str]
+    max_age: Optional[str]
 
 
 def split_list(value: str, separator: str = ",") -> list[str]:
@@ -60,6 +67,31 @@ def split_list(value: str, separator: str = ",") -> list[str]:
     order (Swift's C{list_from_csv} for the default separator).
     """
     return [item.strip() for item in value.split(separator) if item.strip()]
+
+
+class CORSSettings(Protocol):
+    """
+    The operator's CORS options as the proxy's settings hold them
+    (L{twisted_proxy.config.ProxySettings} provides them).
+    """
+
+    @property
+    def cors_allow_origin(self) -> str:
+        """
+        C{cors_allow_origin}: a comma separated list of origins.
+        """
+
+    @property
+    def cors_expose_headers(self) -> str:
+        """
+        C{cors_expose_headers}: a comma separated list of header names.
+        """
+
+    @property
+    def strict_cors_mode(self) -> bool:
+        """
+        C{strict_cors_mode}.
+        """
 
 
 @dataclass(frozen=True)
@@ -80,7 +112,10 @@ class CORSPolicy:
     strict: bool = True
 
     @classmethod
-    def from_settings(cls, settings: "ProxySettings") -> "CORSPolicy":
+    def from_settings(cls, settings: CORSSettings) -> "CORSPolicy":
+        """
+        The policy C{settings} configure.
+        """
         return cls(
             tuple(split_list(settings.cors_allow_origin)),
             tuple(split_list(settings.cors_expose_headers)),

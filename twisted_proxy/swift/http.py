@@ -27,6 +27,9 @@ __all__ = [
     "HTML",
     "PLAIN",
     "wsgi_str",
+    "wsgi_to_bytes",
+    "wsgi_to_str",
+    "str_to_wsgi",
     "wire_quote",
     "ClientGone",
 ]
@@ -113,6 +116,33 @@ def wsgi_str(raw: bytes) -> str:
     Decode wire bytes the way WSGI does: latin-1, one character per byte.
     """
     return raw.decode("latin-1")
+
+
+def wsgi_to_bytes(wsgi: str) -> bytes:
+    """
+    The bytes a WSGI string stands for (the inverse of L{wsgi_str}).
+
+    @raise UnicodeEncodeError: for a string with a character above
+        U+00FF, which is no WSGI string.
+    """
+    return wsgi.encode("latin-1")
+
+
+def wsgi_to_str(wsgi: str) -> str:
+    """
+    The text a WSGI string's bytes spell in UTF-8 (Swift's C{wsgi_to_str});
+    bytes that are not UTF-8 become lone surrogates (C{surrogateescape}),
+    so that L{str_to_wsgi} gives them back.
+    """
+    return wsgi.encode("latin-1").decode("utf-8", "surrogateescape")
+
+
+def str_to_wsgi(text: str) -> str:
+    """
+    The WSGI string of C{text}'s UTF-8 bytes (Swift's C{str_to_wsgi}), lone
+    surrogates from L{wsgi_to_str} becoming the bytes they stand for.
+    """
+    return text.encode("utf-8", "surrogateescape").decode("latin-1")
 
 
 def wire_quote(name: str) -> str:

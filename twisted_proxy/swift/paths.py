@@ -16,10 +16,11 @@ def split_path(path: str, minsegs: int = 1, maxsegs: Optional[int] = None,
     C{minsegs} and at most C{maxsegs} (default C{minsegs}), padded with
     C{None} to C{maxsegs} items.
 
-    The first C{minsegs} segments must not be empty; later ones may be. With
-    C{rest_with_last} the last segment keeps every slash after it (an object
-    name); without, a trailing slash after C{maxsegs} segments is allowed and
-    more segments are an error.
+    No segment but the last present may be empty (C{/v1/a/} has an empty
+    container; C{/v1//c} is refused), and the first C{minsegs} never may.
+    With C{rest_with_last} the last segment keeps every slash after it (an
+    object name); without, a trailing slash after C{maxsegs} segments is
+    allowed and more segments are an error.
 
     @raise ValueError: for a path that breaks these rules.
     """
@@ -41,6 +42,8 @@ def split_path(path: str, minsegs: int = 1, maxsegs: Optional[int] = None,
                 or (count == maxsegs + 2 and parts[maxsegs + 1])):
             raise ValueError(f"invalid path: {path!r}")
     segments: list[Optional[str]] = list(parts[1:maxsegs + 1])
+    if not all(segments[:-1]):
+        raise ValueError(f"invalid path: {path!r}")
     segments.extend([None] * (maxsegs - len(segments)))
     return segments
 
@@ -56,7 +59,4 @@ def split_swift_path(
     @raise ValueError: for a path Swift answers with 404.
     """
     version, account, container, obj = split_path(path, 1, 4, rest_with_last=True)
-    present = [part for part in (version, account, container, obj) if part is not None]
-    if not all(present[:-1]):
-        raise ValueError(f"invalid path: {path!r}")
     return version, account, container, obj

@@ -24,6 +24,8 @@ import string
 from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Optional, Union
 
+from twisted_proxy.swift.truthy import is_true
+
 __all__ = [
     "ERASURE_CODING",
     "LEGACY_POLICY_NAME",
@@ -51,7 +53,6 @@ _POLICY_SECTION_PREFIX = "storage-policy:"
 
 # Policy names travel in HTTP headers, so Swift keeps them to this alphabet.
 _NAME_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-")
-_TRUE = frozenset({"true", "1", "yes", "on", "t", "y"})
 
 _COMMON_POLICY_OPTIONS = frozenset(
     {"name", "aliases", "policy_type", "default", "deprecated", "diskfile_module"}
@@ -354,8 +355,10 @@ def _policy(
 
     name = values.pop("name", "")
     names = _policy_names(index, name, values.pop("aliases", ""), fail)
-    is_default = _true(values.pop("default", ""))
-    is_deprecated = _true(values.pop("deprecated", ""))
+    # The file is read as latin-1 so configparser strips only ASCII-range
+    # space around a value; Swift reads UTF-8 and strips any Unicode space.
+    is_default = is_true(values.pop("default", "").strip())
+    is_deprecated = is_true(values.pop("deprecated", "").strip())
     if is_default and is_deprecated:
         raise fail("default", "a deprecated policy cannot be the default")
     return StoragePolicy(
@@ -368,13 +371,6 @@ def _policy(
         ring_name="object" if index == 0 else f"object-{index}",
         options=values,
     )
-
-
-def _true(value: str) -> bool:
-    """
-    Swift's reading of a boolean option: anything not true-ish is false.
-    """
-    return value.strip().lower() in _TRUE
 
 
 def _policy_names(

@@ -2,16 +2,38 @@
 """
 Transaction ids: one per client request, minted where the request enters
 the proxy and carried to every backend request and log line it causes.
+
+L{ensure_trans_id} is the one place a request gets its id: the pipeline
+calls it as a request enters (as Swift's C{catch_errors} does), the
+application for a request that reaches it without one. Sub-requests made
+by plugins copy their client request's environ, id included, as Swift's
+C{make_env} does.
 """
 
-import uuid
+from __future__ import annotations
 
-__all__ = ["make_trans_id"]
+import uuid
+from typing import Any, MutableMapping
+
+__all__ = ["TRANS_ID_ENVIRON_KEY", "ensure_trans_id", "make_trans_id"]
+
+#: Where a request's environ holds its transaction id.
+TRANS_ID_ENVIRON_KEY = "swift.trans_id"
 
 
 def make_trans_id(now: float) -> str:
     """
-    A transaction id in Swift's form: C{tx} + 21 hex digits + C{-} + the time
-    in hex.
+    A new transaction id in Swift's form: C{tx} + 21 hex digits + C{-} +
+    C{now} (seconds since the epoch) in hex.
     """
     return f"tx{uuid.uuid4().hex[:21]}-{int(now):010x}"
+
+
+def ensure_trans_id(environ: MutableMapping[str, Any], now: float) -> str:
+    """
+    The transaction id of the request whose environ is C{environ}: the one
+    it has, or a new one made at C{now} and kept there.
+    """
+    if TRANS_ID_ENVIRON_KEY not in environ:
+        environ[TRANS_ID_ENVIRON_KEY] = make_trans_id(now)
+    return environ[TRANS_ID_ENVIRON_KEY]  # type: ignore[no-any-return]

@@ -7,9 +7,10 @@ path, after the pipeline's plugins have seen it.
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from typing import Optional, Sequence
 
 from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from zope.interface import implementer
 
@@ -24,7 +25,7 @@ from twisted_proxy.swift.constraints import check_framing_headers, check_path_ut
 from twisted_proxy.swift.http import HTML, SwiftRequest, SwiftResponse, error_response
 from twisted_proxy.swift.listing import listing_format
 from twisted_proxy.swift.paths import split_swift_path
-from twisted_proxy.swift.transid import make_trans_id
+from twisted_proxy.swift.transid import ensure_trans_id
 
 __all__ = ["ProxyApplication", "Pipeline"]
 
@@ -54,8 +55,7 @@ class ProxyApplication:
         Answer C{request}; unexpected errors become a 500, logged.
         """
         environ = request.environ
-        if "swift.trans_id" not in environ:
-            environ["swift.trans_id"] = make_trans_id(self.context.reactor.seconds())
+        ensure_trans_id(environ, self.context.reactor.seconds())
         try:
             response = await self._route(request)
         except CancelledError:
@@ -151,16 +151,24 @@ class Pipeline:
     """
     The filters of C{[pipeline:main]} in front of the application: the
     first filter sees the request first and the response last.
+
+    @param clock: gives a request entering the pipeline its transaction
+        id, before any filter sees it (as Swift's C{catch_errors}); without
+        it, the application gives one to a request that has none.
     """
 
-    def __init__(self, filters: Sequence[IProxyFilter], app: IProxyApplication) -> None:
+    def __init__(self, filters: Sequence[IProxyFilter], app: IProxyApplication,
+                 clock: Optional[IReactorTime] = None) -> None:
         self.filters = list(filters)
         entry = app
         for stage in reversed(self.filters):
             entry = _bind(stage, entry)
         self._entry = entry
+        self._clock = clock
 
     def __call__(self, request: SwiftRequest) -> "Deferred[SwiftResponse]":
+        if self._clock is not None:
+            ensure_trans_id(request.environ, self._clock.seconds())
         return self._entry(request)  # type: ignore[no-any-return]
 
 

@@ -18,6 +18,7 @@ from twisted.plugin import getPlugins
 
 from twisted_proxy import plugins as builtin_plugins
 from twisted_proxy.config import ProxyConfig
+from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.interfaces import IProxyFilter, IProxyPluginFactory
 
 __all__ = ["available_plugins", "build_filters", "BUILT_IN_STAGES"]
@@ -57,9 +58,10 @@ def _plugin_name(stage: str, section: Optional[dict[str, str]]) -> str:
     return stage
 
 
-def build_filters(config: ProxyConfig, context: Any) -> list[IProxyFilter]:
+def build_filters(config: ProxyConfig, context: ProxyContext) -> list[IProxyFilter]:
     """
-    The filters of C{config}'s pipeline, in order.
+    The filters of C{config}'s pipeline, in order, each made by its plugin
+    from its section (merged over C{[DEFAULT]}) and C{context}.
 
     @raise twisted_proxy.config.ConfigError: when a plugin rejects its
         options.

@@ -1,44 +1,78 @@
 # -*- test-case-name: tests.test_subrequest -*-
 """
 What plugins that make their own requests through the pipeline (copy, dlo,
-bulk, container quotas) share: telling object paths, reading or dropping a
-response body, and the environ of a sub-request made as the client.
+slo, bulk, container quotas, tempurl) share: telling object paths, reading
+or dropping a request's or response's body, and the environ of a
+sub-request made as the client.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, TypeVar
 
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IConsumer
+from twisted.python.failure import Failure
+from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
-from twisted_proxy.info.cache import INFO_ENVIRON_KEY, InfoCache
+from twisted_proxy.info.cache import (
+    INFO_ENVIRON_KEY,
+    AccountInfo,
+    ContainerInfo,
+    InfoCache,
+    account_key,
+    container_key,
+)
 from twisted_proxy.interfaces import IProxyApplication
 from twisted_proxy.swift.http import Body, SwiftRequest, SwiftResponse, wire_quote
+from twisted_proxy.swift.paths import split_path
 
-__all__ = ["object_path", "read_body", "drop_body", "sub_environ", "fetch_info"]
+__all__ = [
+    "BodyTooLarge",
+    "object_path",
+    "consume_body",
+    "read_body",
+    "drop_body",
+    "sub_environ",
+    "EnvironOf",
+    "fetch_account_info",
+    "fetch_container_info",
+]
 
 
 def object_path(path: str) -> Optional[tuple[str, str, str, str]]:
     """
     C{(version, account, container, object)} when C{path} names an object
-    (all four non-empty, the object keeping its slashes), else C{None}.
+    (all four non-empty, the object keeping its slashes), else C{None}: the
+    paths Swift's middlewares take with C{split_path(path, 4, 4, True)}.
     """
-    segments = path.split("/", 4)
-    if len(segments) != 5 or segments[0] or not all(segments[1:]):
+    try:
+        version, account, container, obj = split_path(path, 4, 4, True)
+    except ValueError:
         return None
-    return segments[1], segments[2], segments[3], segments[4]
+    assert version and account and container and obj
+    return version, account, container, obj
+
+
+class BodyTooLarge(ValueError):
+    """
+    A body went past the limit its reader set.
+    """
 
 
 @implementer(IConsumer)
-class _Collector:
+class _Feed:
     """
-    Gathers a body into memory (or, with C{keep} false, throws it away).
+    Hands each chunk of a body to C{sink}; when C{sink} raises, stops the
+    body and fails C{result} with the exception.
     """
 
-    def __init__(self, keep: bool = True) -> None:
-        self.chunks: list[bytes] = []
-        self._keep = keep
+    def __init__(self, body: IBodyProducer, sink: Callable[[bytes], None]) -> None:
+        self._body = body
+        self._sink = sink
+        self.result: Deferred[None] = Deferred(lambda _: self._stop())
+        self._over = False
 
     def registerProducer(self, producer: Any, streaming: bool) -> None:
         pass
@@ -47,19 +81,84 @@ class _Collector:
         pass
 
     def write(self, data: bytes) -> None:
-        if self._keep:
-            self.chunks.append(data)
+        if self._over:
+            return
+        try:
+            self._sink(data)
+        except Exception:
+            failure = Failure()
+            self._stop()
+            self.result.errback(failure)
+
+    def _stop(self) -> None:
+        if self._over:
+            return
+        self._over = True
+        try:
+            self._body.stopProducing()
+        except Exception:
+            # A body that already ended cannot be stopped.
+            pass
+
+    def ended(self, _: object) -> None:
+        if not self._over:
+            self._over = True
+            self.result.callback(None)
+
+    def failed(self, reason: Failure) -> None:
+        if not self._over:
+            self._over = True
+            self.result.errback(reason)
 
 
-async def read_body(body: Body) -> bytes:
+def consume_body(body: Optional[Body], sink: Callable[[bytes], None]) -> "Deferred[None]":
     """
-    The whole of a (small) response body.
+    Read a request or response body to its end, handing each chunk to
+    C{sink} as it arrives (so that C{sink} can bound what it keeps).
+
+    @param body: the body: bytes, a producer, or C{None} for none.
+    @param sink: called with each chunk; an exception it raises stops the
+        body at once.
+    @return: a L{Deferred} that fires when the body has ended, or fails with
+        C{sink}'s exception or the body's own failure. Cancelling it stops
+        the body.
     """
-    if isinstance(body, bytes):
-        return body
-    collector = _Collector()
-    await body.startProducing(collector)
-    return b"".join(collector.chunks)
+    if body is None or isinstance(body, bytes):
+        try:
+            if body:
+                sink(body)
+        except Exception:
+            return fail()
+        return succeed(None)
+    feed = _Feed(body, sink)
+    body.startProducing(feed).addCallbacks(feed.ended, feed.failed)
+    return feed.result
+
+
+def read_body(body: Optional[Body], limit: Optional[int] = None) -> "Deferred[bytes]":
+    """
+    The whole of a (small) body.
+
+    @param limit: the most bytes to take, or C{None} for no limit.
+    @return: a L{Deferred} firing with the body, or failing with
+        L{BodyTooLarge} (after stopping the body) once it exceeds C{limit},
+        or with the body's own failure.
+    """
+    chunks: list[bytes] = []
+    size = 0
+
+    def sink(data: bytes) -> None:
+        nonlocal size
+        size += len(data)
+        if limit is not None and size > limit:
+            raise BodyTooLarge(f"body longer than {limit} bytes")
+        chunks.append(data)
+
+    return consume_body(body, sink).addCallback(lambda _: b"".join(chunks))
+
+
+def _ignore(data: bytes) -> None:
+    pass
 
 
 def drop_body(body: Body) -> None:
@@ -69,8 +168,7 @@ def drop_body(body: Body) -> None:
     """
     if isinstance(body, bytes):
         return
-    done = body.startProducing(_Collector(keep=False))
-    done.addErrback(lambda _: None)
+    consume_body(body, _ignore).addErrback(lambda _: None)
     body.stopProducing()
 
 
@@ -90,32 +188,70 @@ def sub_environ(environ: dict[str, Any], source: str) -> dict[str, Any]:
     return sub
 
 
-async def fetch_info(
+#: Derives the environ of an info sub-request from its client request's.
+EnvironOf = Callable[[dict[str, Any]], dict[str, Any]]
+
+_InfoT = TypeVar("_InfoT", AccountInfo, ContainerInfo)
+
+
+async def fetch_account_info(
     request: SwiftRequest,
     app: IProxyApplication,
     info_cache: InfoCache,
-    trans_id: Callable[[], str],
-    key: str,
-    path: str,
-    environ_of: Callable[[dict[str, Any]], dict[str, Any]],
-) -> dict[str, Any]:
+    version: str,
+    account: str,
+    environ_of: EnvironOf,
+) -> AccountInfo:
     """
-    The account or container info under C{key}, for a plugin that runs
-    before the controllers: known to this request or the info store, else
-    fetched by a C{HEAD} of C{path} through the rest of the pipeline (whose
+    The info of C{account}, for a plugin that runs before the controllers
+    (see L{fetch_container_info}).
+    """
+    return await _fetch_info(
+        request, app, info_cache, account_key(account), f"/{version}/{account}",
+        environ_of, lambda status: AccountInfo(status=status, meta={}, sysmeta={}))
+
+
+async def fetch_container_info(
+    request: SwiftRequest,
+    app: IProxyApplication,
+    info_cache: InfoCache,
+    version: str,
+    account: str,
+    container: str,
+    environ_of: EnvironOf,
+) -> ContainerInfo:
+    """
+    The info of C{container} in C{account}, for a plugin that runs before
+    the controllers: known to this request or the info store, else fetched
+    by a C{HEAD} of the container through the rest of the pipeline (whose
     controller remembers what it read for this request), made with the
     environ C{environ_of} derives from the request's (the plugin's way of
-    pre-authorizing its own sub-request).
+    pre-authorizing its own sub-request), which carries the request's
+    transaction id.
+    """
+    return await _fetch_info(
+        request, app, info_cache, container_key(account, container),
+        f"/{version}/{account}/{container}", environ_of,
+        lambda status: ContainerInfo(status=status, meta={}, sysmeta={}))
 
-    @param trans_id: makes the transaction id the request and its
-        sub-request share, when the request has none yet.
+
+async def _fetch_info(
+    request: SwiftRequest,
+    app: IProxyApplication,
+    info_cache: InfoCache,
+    key: str,
+    path: str,
+    environ_of: EnvironOf,
+    unknown: Callable[[int], _InfoT],
+) -> _InfoT:
+    """
+    The info under C{key}, fetched if need be with a C{HEAD} of C{path};
+    C{unknown(status)} when the controller remembered nothing.
     """
     environ = request.environ
     cache: dict[str, Any] = environ.setdefault(INFO_ENVIRON_KEY, {})
-    if "swift.trans_id" not in environ:
-        environ["swift.trans_id"] = trans_id()
 
-    async def fetch() -> dict[str, Any]:
+    async def fetch() -> _InfoT:
         head = SwiftRequest("HEAD", wire_quote(path).encode("ascii"),
                             client_ip=request.client_ip, environ=environ_of(environ))
         for name in ("User-Agent", "Host"):
@@ -126,6 +262,6 @@ async def fetch_info(
         known = cache.get(key)
         if known is not None:
             return known  # type: ignore[no-any-return]
-        return {"status": response.status, "meta": {}, "sysmeta": {}}
+        return unknown(response.status)
 
     return await info_cache.get(environ, key, fetch)
