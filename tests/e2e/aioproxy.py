@@ -24,7 +24,7 @@ from typing import Optional
 
 __all__ = ["RunningProxy", "running_proxy", "free_port", "REPO", "twistd_command"]
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def free_port() -> int:
