@@ -2,6 +2,8 @@
 Tests for L{twisted_proxy.swift.truthy}.
 """
 
+from typing import Optional
+
 from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_proxy.swift.truthy import is_false, is_true
@@ -17,6 +19,7 @@ class TruthyTests(SynchronousTestCase):
             self.assertFalse(is_true(value), value)
 
     def test_false(self) -> None:
+        value: Optional[str]
         for value in ("false", "0", "no", "off", "f", "n", "OFF"):
             self.assertTrue(is_false(value), value)
         for value in (None, "", "true", "maybe"):
