@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_resuming -*-
+# -*- test-case-name: tests.test_getfailover -*-
 """
 The reconnecting producer: an object body that survives its storage node
 stalling, dying or cutting the body short.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_controllers -*-
+# -*- test-case-name: tests.test_getfailover,tests.test_cors,tests.test_partition -*-
 """
 What the account, container and object controllers share: building backend
 requests, trying nodes for a read, writing to every replica and merging the

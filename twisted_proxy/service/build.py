@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_tap -*-
+# -*- test-case-name: tests.test_tap,tests.e2e.test_e2e -*-
 """
 Building one proxy process's site from its configuration: the one startup
 path of the twistd plugin and of every worker process.
