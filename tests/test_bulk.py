@@ -434,7 +434,9 @@ class DeleteTests(_BulkTestCase):
                               b"<response_body></response_body>\n"
                               b"<response_status>200 OK</response_status>\n"
                               b"<errors>\n</errors>\n</delete>\n")
-        self.assertEqual(minidom.parseString(xml).documentElement.tagName, "delete")
+        root = minidom.parseString(xml).documentElement
+        assert root is not None
+        self.assertEqual(root.tagName, "delete")
 
 
 class DeleteFlowTests(_BulkTestCase):
@@ -539,7 +541,8 @@ def _tar(members: list[tuple[str, bytes]], mode: str = "w",
          pax: Optional[dict[str, dict[str, str]]] = None,
          fmt: int = tarfile.PAX_FORMAT) -> bytes:
     out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode=mode, format=fmt) as archive:
+    # mode is any of tarfile's write modes: too many literals to spell out.
+    with tarfile.open(fileobj=out, mode=mode, format=fmt) as archive:  # type: ignore[call-overload]
         for name, data in members:
             info = tarfile.TarInfo(name)
             if name.endswith("/"):

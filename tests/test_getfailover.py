@@ -957,6 +957,7 @@ class ClientTimeoutTests(_Base):
         client = ClientConnection(self.proxy, client_timeout=5.0)
         client.send("GET", "/v1/a/c/o")
         self.assertIsNotNone(client.transport.producer)
+        assert client.transport.producer is not None
         client.transport.producer.pauseProducing()
         self.clock.advance(4.9)
         self.assertFalse(client.aborted)

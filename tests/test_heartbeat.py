@@ -27,7 +27,7 @@ class HeartbeatTests(SynchronousTestCase):
 
     def test_lazyWorkStartsWithTheBody(self) -> None:
         started = []
-        body = Heartbeat(Clock(), 10, lambda: started.append(1) or succeed(b"done"),
+        body = Heartbeat(Clock(), 10, lambda: started.append(1) or succeed(b"done"),  # type: ignore[func-returns-value]
                          opening=b"", separator=b"\r\n\r\n")
         self.assertEqual(started, [])
         written: list[bytes] = []

@@ -1,12 +1,28 @@
 """
-Tests for L{twisted_proxy.swift.http}.
+Tests for L{twisted_proxy.swift.http}: the request and response model, and
+WSGI strings.
 """
+
+from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_proxy.swift.http import str_to_wsgi, wsgi_str, wsgi_to_bytes, wsgi_to_str
+from twisted_proxy.swift.http import (
+    HTML,
+    PLAIN,
+    HeaderDict,
+    SwiftRequest,
+    SwiftResponse,
+    error_response,
+    status_reason,
+    str_to_wsgi,
+    wire_quote,
+    wsgi_str,
+    wsgi_to_bytes,
+    wsgi_to_str,
+)
 
 
 class WSGIStringTests(SynchronousTestCase):
@@ -48,3 +64,135 @@ class WSGIStringTests(SynchronousTestCase):
         self.assertEqual(wsgi_to_str(wsgi), swift_wsgi_to_str(wsgi))
         text = wsgi_to_str(wsgi)
         self.assertEqual(str_to_wsgi(text), swift_str_to_wsgi(text))
+
+
+class HeaderDictTests(SynchronousTestCase):
+    def test_caseInsensitive(self) -> None:
+        """
+        Names match whatever their case; values are stored as text.
+        """
+        headers = HeaderDict([("x-object-meta-Color", "red")])
+        headers["X-OBJECT-META-COLOR"] = "blue"
+        headers["Content-Length"] = 3
+        self.assertEqual(headers["X-Object-Meta-Color"], "blue")
+        self.assertIn("x-object-meta-color", headers)
+        self.assertNotIn(b"Content-Length", headers)
+        self.assertEqual([name.lower() for name in headers],
+                         ["x-object-meta-color", "content-length"])
+        self.assertEqual(headers["content-length"], "3")
+        del headers["CONTENT-LENGTH"]
+        self.assertEqual(len(headers), 1)
+
+    def test_wireItems(self) -> None:
+        """
+        L{HeaderDict.wire_items} title-cases names as Swift sends them.
+        """
+        headers = HeaderDict({"x-object-meta-color": "red", "ETAG": "e"})
+        self.assertEqual(
+            list(headers.wire_items()), [("X-Object-Meta-Color", "red"), ("Etag", "e")]
+        )
+
+    def test_copy(self) -> None:
+        """
+        A copy changes independently of its original.
+        """
+        headers = HeaderDict({"A": "1"})
+        copy = headers.copy()
+        copy["a"] = "2"
+        copy["B"] = "3"
+        self.assertEqual(dict(headers), {"A": "1"})
+        self.assertEqual((copy["A"], copy["B"], len(copy)), ("2", "3", 2))
+
+
+class SwiftRequestTests(SynchronousTestCase):
+    def test_pathAndQuery(self) -> None:
+        """
+        The path is percent-decoded into a WSGI string; the raw path and
+        query are kept; the last of repeated parameters wins; C{+} is a
+        space in parameters.
+        """
+        request = SwiftRequest(
+            "get", b"/v1/a/c/%E2%98%83%20x?format=json&b=1+2&format=xml&flag"
+        )
+        self.assertEqual(request.method, "GET")
+        self.assertEqual(request.raw_path, b"/v1/a/c/%E2%98%83%20x")
+        self.assertEqual(request.path, "/v1/a/c/\xe2\x98\x83 x")
+        self.assertEqual(request.query_string, "format=json&b=1+2&format=xml&flag")
+        self.assertEqual(
+            request.query, [("format", "json"), ("b", "1 2"), ("format", "xml"), ("flag", "")]
+        )
+        self.assertEqual(request.params, {"format": "xml", "b": "1 2", "flag": ""})
+
+    def test_contentLength(self) -> None:
+        """
+        C{content_length} is the header as a number, C{None} without it,
+        and a C{ValueError} when it is not a non-negative integer.
+        """
+        request = SwiftRequest("PUT", b"/v1/a/c/o")
+        self.assertIsNone(request.content_length)
+        request.headers["Content-Length"] = "12"
+        self.assertEqual(request.content_length, 12)
+        for bad in ("-1", "twelve", ""):
+            request.headers["Content-Length"] = bad
+            self.assertRaises(ValueError, lambda: request.content_length)
+
+    def test_copyFor(self) -> None:
+        """
+        A sub-request shares the environ and client, copies the headers,
+        drops the body, and quotes a new path for the wire.
+        """
+        request = SwiftRequest(
+            "PUT", b"/v1/a/c/o?multipart-manifest=put",
+            HeaderDict({"X-Auth-Token": "t"}), client_ip="10.0.0.1",
+        )
+        sub = request.copy_for("GET", "/v1/a/c/\xe2\x98\x83 x")
+        self.assertEqual(sub.method, "GET")
+        self.assertEqual(sub.raw_path, b"/v1/a/c/%E2%98%83%20x")
+        self.assertEqual(sub.params, {"multipart-manifest": "put"})
+        self.assertIsNone(sub.body)
+        self.assertEqual(sub.client_ip, "10.0.0.1")
+        self.assertIs(sub.environ, request.environ)
+        sub.headers["X-Auth-Token"] = "other"
+        self.assertEqual(request.headers["X-Auth-Token"], "t")
+        same = request.copy_for()
+        self.assertEqual((same.method, same.path, same.raw_path),
+                         (request.method, request.path, request.raw_path))
+
+
+class SwiftResponseTests(SynchronousTestCase):
+    def test_defaults(self) -> None:
+        """
+        Headers given as a dict become a L{HeaderDict}; the reason is
+        Swift's for the status.
+        """
+        response = SwiftResponse(201, {"etag": "x"})
+        self.assertIsInstance(response.headers, HeaderDict)
+        self.assertEqual(response.headers["ETag"], "x")
+        self.assertEqual(response.reason, "Created")
+        self.assertTrue(response.is_success)
+        self.assertFalse(SwiftResponse(404).is_success)
+        self.assertEqual(status_reason(599), "Unknown")
+
+    def test_errorResponse(self) -> None:
+        """
+        An error response carries Swift's HTML page, or the plain text
+        given; to HEAD, only its length.
+        """
+        page = error_response(404)
+        self.assertEqual(page.headers["Content-Type"], HTML)
+        self.assertEqual(
+            page.body,
+            b"<html><h1>Not Found</h1><p>The resource could not be found.</p></html>",
+        )
+        text = error_response(400, "Bad name", headers={"X-Trans-Id": "tx"})
+        self.assertEqual((text.body, text.headers["Content-Type"]), (b"Bad name", PLAIN))
+        self.assertEqual(text.headers["X-Trans-Id"], "tx")
+        head = error_response(404, method="HEAD")
+        self.assertEqual(head.body, b"")
+        self.assertEqual(head.headers["Content-Length"], "70")
+
+    def test_wireQuote(self) -> None:
+        """
+        A WSGI-string path is quoted as its UTF-8 bytes; C{/} is kept.
+        """
+        self.assertEqual(wire_quote("/a/\xe2\x98\x83 %"), "/a/%E2%98%83%20%25")

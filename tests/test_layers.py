@@ -59,7 +59,7 @@ def _imports(path: str) -> set[str]:
     """
     with open(path) as f:
         tree = ast.parse(f.read(), path)
-    named = set()
+    named: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             named.update(alias.name for alias in node.names)

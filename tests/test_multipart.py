@@ -88,7 +88,7 @@ class LayoutTests(SynchronousTestCase):
         header = range_header(rest)
         if header is not None:
             served = b"".join(
-                _OBJ.data[r.first:r.last + 1]  # type: ignore[misc]
+                _OBJ.data[r.first:r.last + 1]  # type: ignore[operator]
                 for r in (parse_range_header(header) or []))
             reframer.write(served)
         self.assertTrue(reframer.complete)

@@ -24,7 +24,7 @@ from zope.interface.verify import verifyObject
 from tests.doubles import Collector
 from twisted_proxy.config import ConfigError
 from twisted_proxy.info.cache import INFO_ENVIRON_KEY, container_key
-from twisted_proxy.interfaces import IProxyFilter, IProxyPluginFactory
+from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins.proxy_logging import (
     DEFAULT_LOG_MSG_TEMPLATE,
     LOGGED_ENVIRON_KEY,
@@ -91,6 +91,7 @@ class _Body:
         self.stopped = True
 
 
+@implementer(IProxyApplication)
 class _App:
     """
     The rest of the pipeline: answers each request with a Deferred the test
@@ -111,7 +112,7 @@ class _App:
 def _request(
     method: str = "GET",
     uri: bytes = b"/v1/AUTH_test/c/o",
-    headers: Optional[dict[str, str]] = None,
+    headers: Optional[dict[str, Optional[str]]] = None,
     body: Optional[IBodyProducer] = None,
     trans_id: Optional[str] = TRANS_ID,
 ) -> SwiftRequest:
@@ -705,7 +706,7 @@ class FactoryTests(SynchronousTestCase):
         made = proxyLoggingPlugin.makeFilter(
             {"access_log_route": "proxy-access", "log_name": "proxy-server",
              "log_statsd_host": "localhost"}, _Context(clock))
-        answer = made(_request(), lambda request: succeed(SwiftResponse(200, {}, b"")))
+        answer = made(_request(), lambda request: succeed(SwiftResponse(200, {}, b"")))  # type: ignore[arg-type]
         self.successResultOf(answer)
         access = [event for event in events.events
                   if event.get("log_namespace") == "proxy-server"]
@@ -723,7 +724,7 @@ class FactoryTests(SynchronousTestCase):
              "reveal_sensitive_prefix": "3"}, _Context(Clock()))
         lines: list[str] = []
         made._emit = lines.append
-        self.successResultOf(made(_request(), lambda request: succeed(
+        self.successResultOf(made(_request(), lambda request: succeed(  # type: ignore[arg-type]
             SwiftResponse(200, {}, b""))))
         self.assertEqual(lines, ["AUT... X-Auth-Token:%20AUT..."])
 
@@ -756,7 +757,7 @@ class FactoryTests(SynchronousTestCase):
             {"access_log_file": path, "access_log_flush_interval": "0.5"},
             _Context(clock))
         for _ in range(2):
-            self.successResultOf(made(_request(), lambda request: succeed(
+            self.successResultOf(made(_request(), lambda request: succeed(  # type: ignore[arg-type]
                 SwiftResponse(200, {}, b"hi"))))
         with open(path) as f:
             self.assertEqual(f.read(), "")

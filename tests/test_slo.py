@@ -13,11 +13,12 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 from twisted.plugin import IPlugin
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from tests.doubles import Collector, StoredBody
 from twisted_proxy.config import ConfigError
-from twisted_proxy.interfaces import IProxyFilter, IProxyPluginFactory
+from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins._support.subrequest import read_body
 from twisted_proxy.plugins.slo import sloPlugin
 from twisted_proxy.swift.http import (
@@ -35,6 +36,7 @@ def _md5(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
 
 
+@implementer(IProxyApplication)
 class _App:
     """
     The rest of the pipeline as an object store: PUT, GET, HEAD, DELETE
@@ -209,6 +211,7 @@ class SloTests(SynchronousTestCase):
         response = self.put_manifest([{"path": "nocontainer"}, {"bogus": 1},
                                       {"path": "/c/man"}])
         self.assertEqual(response.status, 400)
+        assert isinstance(response.body, bytes)
         self.assertEqual(response.body.decode("ascii").splitlines(), [
             "Index 0: path does not refer to an object. Path must be of the "
             "form /container/object.",

@@ -66,7 +66,7 @@ class _Held:
 
 class BodyTests(SynchronousTestCase):
     def _producer(self, data: bytes) -> FileBodyProducer:
-        cooperator = Cooperator(scheduler=lambda f: f(),
+        cooperator = Cooperator(scheduler=lambda f: f(),  # type: ignore[arg-type,return-value]
                                 terminationPredicateFactory=lambda: lambda: False)
         return FileBodyProducer(BytesIO(data), cooperator=cooperator, readSize=3)
 
@@ -123,7 +123,7 @@ class BodyTests(SynchronousTestCase):
         stopped = []
         body = self._producer(b"x" * 100)
         original = body.stopProducing
-        body.stopProducing = lambda: (stopped.append(True), original())  # type: ignore[method-assign]
+        body.stopProducing = lambda: (stopped.append(True), original())  # type: ignore[method-assign,func-returns-value]
         drop_body(body)
         self.assertEqual(stopped, [True])
         drop_body(b"bytes need nothing")

@@ -1,29 +1,16 @@
 """
-Tests for L{twisted_proxy.swift.swiftconf}.
-
-Besides the rules checked one by one, L{SwiftAgreesTests} hands the same
-files to Swift's own C{swift-get-nodes} (run as a subprocess; Swift is never
-imported here) to check that Swift accepts and rejects the same files and
-finds the same policies by name.
+Tests for L{twisted_proxy.swift.swiftconf}: the rules, checked one by one.
+L{tests.e2e.test_swiftconf} checks that Swift itself agrees.
 """
 
 from __future__ import annotations
 
-import array
-import gzip
-import json
 import os
-import re
-import shutil
-import struct
-import subprocess
-import sys
 import textwrap
-from typing import Optional
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from twisted.trial.unittest import SkipTest, SynchronousTestCase
+from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_proxy.swift.swiftconf import (
     ERASURE_CODING,
@@ -339,115 +326,3 @@ _BAD_POLICIES: list[tuple[str, tuple[str, ...]]] = [
         ("[storage-policy:0] ec_type", "replication"),
     ),
 ]
-
-
-# -- Swift's opinion, from swift-get-nodes
-
-
-def _tool(name: str) -> str:
-    beside = os.path.join(os.path.dirname(sys.executable), name)
-    if os.access(beside, os.X_OK):
-        return beside
-    found = shutil.which(name)
-    if found is None:
-        raise SkipTest(f"{name} is not installed")
-    return found
-
-
-def _tiny_ring() -> bytes:
-    """
-    A format 1 ring: one device, two partitions, one replica.
-    """
-    device = {
-        "id": 0, "region": 1, "zone": 1, "ip": "127.0.0.1", "port": 6000,
-        "device": "sda", "weight": 1.0, "meta": "",
-    }
-    header = json.dumps(
-        {"devs": [device], "part_shift": 31, "replica_count": 1, "byteorder": sys.byteorder}
-    ).encode("ascii")
-    table = array.array("H", [0, 0]).tobytes()
-    return gzip.compress(b"R1NG" + struct.pack("!HI", 1, len(header)) + header + table)
-
-
-_INDEX_HEADER = re.compile(rb"X-Backend-Storage-Policy-Index: (\d+)")
-
-
-class SwiftAgreesTests(_ConfTestCase):
-    """
-    Swift accepts the files L{load_swift_conf} accepts, rejects those it
-    rejects, and finds the same policy for a name.
-    """
-
-    def swift_lookups(self, text: str, names: list[str]) -> list[Optional[int]] | None:
-        """
-        Ask C{swift-get-nodes} for the policy of each name in C{names}, with
-        C{text} as C{swift.conf}.
-
-        @return: the policy index found for each name (C{None} for none),
-            or C{None} if Swift refuses the file.
-        """
-        directory = os.path.dirname(self.write(text))
-        for index in range(4):
-            ring_name = "object" if index == 0 else f"object-{index}"
-            with open(os.path.join(directory, ring_name + ".ring.gz"), "wb") as f:
-                f.write(_tiny_ring())
-        running = [
-            subprocess.Popen(
-                [_tool("swift-get-nodes"), "-d", directory, "-P", name, "-p", "1"],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )
-            for name in names or ["any"]
-        ]
-        found: list[Optional[int]] = []
-        refused = False
-        for process in running:
-            out, err = process.communicate()
-            if b"Invalid Storage Policy Configuration" in err or b"Error:" in err:
-                refused = True
-            match = _INDEX_HEADER.search(out)
-            found.append(None if match is None else int(match.group(1)))
-        return None if refused else found
-
-    def test_rejections(self) -> None:
-        """
-        Swift also refuses each file L{PolicyTests.test_rejected} checks,
-        and a file without a hash prefix or suffix.
-        """
-        texts = [_HASH + policies for policies, _ in _BAD_POLICIES]
-        texts.append("[swift-hash]\nswift_hash_path_suffix =\n")
-        for text in texts:
-            self.assertIsNone(self.swift_lookups(text, []), text)
-
-    def test_lookups(self) -> None:
-        """
-        Swift finds the same policy for each name, alias and case, and none
-        where L{SwiftConf.policy_by_name} finds none.
-        """
-        text = _HASH + textwrap.dedent(
-            """
-            [storage-policy:0]
-            name = gold
-            aliases = yellow
-            [storage-policy:3]
-            name = Silver-3
-            default = true
-            [storage-policy:1]
-            name = bronze
-            deprecated = yes
-            """
-        )
-        names = ["GOLD", "Yellow", "silver-3", "bronze", "Policy-0", "nothing"]
-        conf = self.load(text)
-        ours = [getattr(conf.policy_by_name(name), "index", None) for name in names]
-        self.assertEqual(ours, [0, 0, 3, 1, None, None])
-        self.assertEqual(self.swift_lookups(text, names), ours)
-
-    def test_legacy(self) -> None:
-        """
-        Without policy sections, both have C{Policy-0} alone.
-        """
-        names = ["policy-0", "gold"]
-        conf = self.load(_HASH)
-        ours = [getattr(conf.policy_by_name(name), "index", None) for name in names]
-        self.assertEqual(self.swift_lookups(_HASH, names), ours)

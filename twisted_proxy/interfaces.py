@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_interfaces -*-
+# -*- test-case-name: tests.test_info,tests.test_nodeclient,tests.test_upload,tests.test_healthcheck -*-
 """
 The interfaces that hold twisted-proxy together.
 

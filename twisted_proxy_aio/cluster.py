@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_aio -*-
+# -*- test-case-name: tests.test_aio,tests.e2e.test_aio -*-
 """
 The all-in-one cluster: a real local Swift storage cluster run as child
 processes, for development, tests and benchmarks.

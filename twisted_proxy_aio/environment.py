@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_aio -*-
+# -*- test-case-name: tests.e2e.test_e2e,tests.e2e.test_workers -*-
 """
 The all-in-one cluster as an L{IProxyEnvironment}: a proxy whose
 configuration has an C{[aio]} section runs Swift's storage servers and,

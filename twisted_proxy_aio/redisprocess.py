@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_aioredis -*-
+# -*- test-case-name: tests.e2e.test_workers,tests.e2e.test_e2e -*-
 """
 A private C{redis-server} for the all-in-one cluster.
 

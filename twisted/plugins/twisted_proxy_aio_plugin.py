@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.e2e.test_packaging,tests.e2e.test_e2e -*-
 """
 The all-in-one cluster as a twisted-proxy environment plugin: a
 configuration with an C{[aio]} section gets Swift's storage servers (and a

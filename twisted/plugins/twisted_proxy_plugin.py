@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.e2e.test_packaging -*-
 """
 The twistd dropin: C{twistd -n twisted-proxy --config proxy-server.conf}.
 """

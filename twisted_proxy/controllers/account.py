@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_e2e -*-
+# -*- test-case-name: tests.e2e.test_e2e -*-
 """
 The account controller: C{/v1/<account>}.
 """

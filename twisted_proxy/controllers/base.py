@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_controllers -*-
+# -*- test-case-name: tests.test_getfailover,tests.test_cors,tests.test_partition -*-
 """
 What the account, container and object controllers share: building backend
 requests and client responses, finding a source for a read (with

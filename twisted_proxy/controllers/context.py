@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_app -*-
+# -*- test-case-name: tests.test_getfailover,tests.test_multipart -*-
 """
 L{ProxyContext}: the state one proxy process shares between its requests
 (settings, rings, the node client, the info cache, error limiting), handed

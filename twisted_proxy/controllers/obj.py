@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_e2e -*-
+# -*- test-case-name: tests.test_getfailover,tests.e2e.test_e2e,tests.e2e.test_e2e_failover -*-
 """
 The object controller: C{/v1/<account>/<container>/<object>}.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_redisstore -*-
+# -*- test-case-name: tests.test_redisstore,tests.e2e.test_redisstore -*-
 """
 An L{IInfoStore} in Redis, so that every proxy process, on every proxy
 host, shares cached account/container info and tempauth tokens.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_workers -*-
+# -*- test-case-name: tests.e2e.test_workers -*-
 """
 Starting child processes that die with their parent.
 """

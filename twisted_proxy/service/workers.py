@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_workers -*-
+# -*- test-case-name: tests.test_workers,tests.e2e.test_workers -*-
 """
 C{workers = N}: several proxy processes serving one listening socket.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_paths -*-
+# -*- test-case-name: tests.test_paths,tests.e2e.test_paths -*-
 """
 Splitting request paths into their Swift parts (version, account,
 container, object) the way Swift's C{split_path} does.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_ring -*-
+# -*- test-case-name: tests.test_ring,tests.e2e.test_ring -*-
 """
 Swift's rings: which storage devices hold an account, a container or an
 object.

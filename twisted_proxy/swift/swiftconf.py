@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_swiftconf -*-
+# -*- test-case-name: tests.test_swiftconf,tests.e2e.test_swiftconf -*-
 """
 Reading Swift's cluster-wide C{swift.conf}.
 

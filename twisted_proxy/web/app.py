@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_app -*-
+# -*- test-case-name: tests.test_getfailover,tests.test_proxy_logging,tests.e2e.test_e2e -*-
 """
 The proxy application: routes a L{SwiftRequest} to the controller for its
 path, after the pipeline's plugins have seen it.

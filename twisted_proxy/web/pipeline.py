@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_pipeline -*-
+# -*- test-case-name: tests.test_proxy_logging,tests.e2e.test_e2e -*-
 """
 Building the C{[pipeline:main]} stages from plugins.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_server -*-
+# -*- test-case-name: tests.test_getfailover,tests.test_multipart,tests.e2e.test_e2e -*-
 """
 The twisted.web side of the proxy: a L{Site} whose root L{Resource} turns
 each HTTP request into a L{SwiftRequest}, runs it through the pipeline, and

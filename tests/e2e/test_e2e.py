@@ -13,7 +13,7 @@ from swiftclient import client as swift
 from swiftclient.exceptions import ClientException
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.aioproxy import running_proxy
+from tests.e2e.aioproxy import running_proxy
 
 
 def _connection(user: str = "test:tester", key: str = "testing") -> swift.Connection:

@@ -21,7 +21,7 @@ from typing import Optional
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from tests.aioproxy import RunningProxy, running_proxy
+from tests.e2e.aioproxy import RunningProxy, running_proxy
 
 #: conf/aio.conf's recoverable_node_timeout.
 RECOVERABLE_NODE_TIMEOUT = 3.0

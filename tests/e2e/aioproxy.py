@@ -20,11 +20,11 @@ import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 __all__ = ["RunningProxy", "running_proxy", "free_port", "REPO", "twistd_command"]
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def free_port() -> int:
@@ -83,11 +83,16 @@ class RunningProxy:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def start_proxy(config: str, extra_args: tuple[str, ...] = (), timeout: float = 90.0
-                ) -> RunningProxy:
+def start_proxy(config: str, extra_args: tuple[str, ...] = (), timeout: float = 90.0,
+                twistd: Optional[Sequence[str]] = None,
+                env: Optional[dict[str, str]] = None) -> RunningProxy:
     """
-    Start twistd with C{config} on a free port and wait until it answers
-    C{/healthcheck}.
+    Start twistd with C{config} on a free port, in a new temporary
+    directory, and wait until it answers C{/healthcheck}.
+
+    @param twistd: how to run twistd; by default, this Python's
+        (L{twistd_command}).
+    @param env: the environment of the process; by default, this one's.
 
     @raise RuntimeError: with the log's tail if it exits or does not answer
         within C{timeout} seconds.
@@ -95,13 +100,13 @@ def start_proxy(config: str, extra_args: tuple[str, ...] = (), timeout: float = 
     workdir = tempfile.mkdtemp(prefix="twisted-proxy-e2e-")
     port = free_port()
     logfile = os.path.join(workdir, "twistd.log")
-    command = twistd_command() + [
+    command = list(twistd or twistd_command()) + [
         "-n", "--pidfile=", f"--logfile={logfile}",
         "twisted-proxy", "--config", config,
         "--port", f"tcp:{port}:interface=127.0.0.1", *extra_args,
     ]
     process = subprocess.Popen(command, cwd=workdir, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env=env)
     proxy = RunningProxy(process, port, logfile, workdir)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
