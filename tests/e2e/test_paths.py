@@ -3,6 +3,8 @@ L{twisted_proxy.swift.paths} agrees with Swift. Swift is imported here,
 which runs C{ldconfig}: so this is not a unit test.
 """
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
@@ -30,3 +32,30 @@ class SwiftAgreesTests(SynchronousTestCase):
             self.assertRaises(ValueError, split_path, path, minsegs, maxsegs, rest_with_last)
         else:
             self.assertEqual(split_path(path, minsegs, maxsegs, rest_with_last), expected)
+
+    def test_agreesWithSwiftEverywhere(self) -> None:
+        """
+        Every path of up to six segments from a small alphabet, with and
+        without a leading slash, for every C{minsegs}, C{maxsegs} and
+        C{rest_with_last}: sampling alone missed that Swift refuses an
+        empty segment before the last.
+        """
+        from swift.common.utils import split_path as swift_split_path
+
+        differ = []
+        for length in range(7):
+            for parts in itertools.product(["", "v1", "a"], repeat=length):
+                for path in ("/".join(parts), "/" + "/".join(parts)):
+                    for minsegs, maxsegs, rest in itertools.product(
+                            range(1, 5), range(1, 5), (False, True)):
+                        if minsegs > maxsegs:
+                            continue
+                        outcomes = []
+                        for split in (split_path, swift_split_path):
+                            try:
+                                outcomes.append(split(path, minsegs, maxsegs, rest))
+                            except ValueError:
+                                outcomes.append(ValueError)
+                        if outcomes[0] != outcomes[1]:
+                            differ.append((path, minsegs, maxsegs, rest, *outcomes))
+        self.assertEqual(differ[:5], [])
