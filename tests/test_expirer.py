@@ -101,15 +101,17 @@ class ExpirerQueueTests(SynchronousTestCase):
 
     def test_nonASCIINames(self) -> None:
         """
-        Names are hashed as the WSGI strings the proxy holds, UTF-8
-        encoded, as Swift's proxy and object servers both do.
+        Names are hashed as the UTF-8 bytes of the path, as Swift's proxy
+        hashes its decoded names; text is UTF-8 encoded.
         """
-        wsgi_container = "c\u00e9".encode("utf-8").decode("latin-1")
-        wsgi_object = "o\u20ac".encode("utf-8").decode("latin-1")
+        queue = _queue()
         self.assertEqual(
-            _queue().task_container(1700000000, "AUTH_test", wsgi_container, wsgi_object),
-            "1699919988",
-        )
+            queue.task_container(1700000000, "AUTH_test", "c\u00e9", "o\u20ac"),
+            "1699919962")
+        self.assertEqual(
+            queue.task_container(1700000000, b"AUTH_test", "c\u00e9".encode("utf-8"),
+                                 "o\u20ac".encode("utf-8")),
+            "1699919962")
 
     def test_deprecatedOptions(self) -> None:
         """
@@ -413,6 +415,17 @@ class ObjectWriteTests(_ProxyBase):
         response = self.send(proxy, "POST", "/v1/a/c/o", {"X-Delete-At": str(DELETE_AT)})
         self.assertEqual(response.status, 202)
         self.assertEqual(self.object_headers("POST"), _expected(str(DELETE_AT)))
+
+    def test_nonASCIIName(self) -> None:
+        """
+        The task container of a non-ASCII name is the one Swift's proxy
+        computes: from the UTF-8 bytes the client sent.
+        """
+        proxy = self.proxy()
+        self.send(proxy, "POST", "/v1/AUTH_test/c%C3%A9/o%E2%82%AC",
+                  {"X-Delete-At": str(DELETE_AT)})
+        self.assertEqual({h["X-Delete-At-Container"] for h in self.object_headers("POST")},
+                         {"1699919962"})
 
     def test_delete(self) -> None:
         """

@@ -333,8 +333,10 @@ class ObjectController(Controller):
                 settings.expiring_objects_account_name,
                 settings.expiring_objects_container_divisor,
             )
+            # Hashed as the bytes the client sent, as partitions are.
             task_container = expirer.task_container(
-                int(delete_at), self.account, self.container, self.obj)
+                int(delete_at), self.account.encode("latin-1"),
+                self.container.encode("latin-1"), self.obj.encode("latin-1"))
             ring = self.context.rings.container
             task_part = ring.get_part(expirer.account, task_container)
             target = (task_container, task_part, ring.get_part_nodes(task_part))

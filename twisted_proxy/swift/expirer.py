@@ -24,7 +24,7 @@ container ring.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, Union
 
 from twisted_proxy.swift.bestresponse import quorum_size
 from twisted_proxy.swift.ring import hash_path
@@ -125,15 +125,17 @@ class ExpirerQueue:
             hash_suffix=hash_suffix,
         )
 
-    def task_container(self, delete_at: int, account: str, container: str, obj: str) -> str:
+    def task_container(self, delete_at: int, account: Union[str, bytes],
+                       container: Union[str, bytes], obj: Union[str, bytes]) -> str:
         """
         The task container, ten digits, holding the queue entry of the
         object C{account/container/obj} that expires at C{delete_at}.
 
-        The names are hashed as the text given (UTF-8 encoded), as Swift's
-        proxy and object servers both hash their WSGI strings, so a
-        non-ASCII name lands in the task container the object servers
-        expect.
+        The names are hashed as the bytes of the path (text is UTF-8
+        encoded): pass a proxy's WSGI strings as their latin-1 bytes, as
+        Swift's proxy hashes the decoded names. (Swift's object servers
+        hash their WSGI strings, so for a non-ASCII name they expect
+        another container; they log that and use the proxy's.)
         """
         digest = hash_path(account, container, obj,
                            prefix=self.hash_prefix, suffix=self.hash_suffix)
