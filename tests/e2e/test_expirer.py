@@ -196,7 +196,7 @@ class _Cluster:
         script = os.path.join(self.workdir, "read_queue.py")
         output = subprocess.run(
             self.swift_command(script, *self.devices), check=True,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120).stdout
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300).stdout
         rows: list[dict[str, Any]] = json.loads(output)
         return rows
 
@@ -285,7 +285,9 @@ def _shared_cluster() -> _Cluster:
         config = os.path.join(workdir, "proxy-server.conf")
         with open(config, "w") as handle:
             handle.write(_PROXY_CONF.format(data_dir=os.path.join(workdir, "data")))
-        proxy = start_proxy(config)
+        # Generous: a cluster starts in seconds, but minutes on a loaded
+        # machine.
+        proxy = start_proxy(config, timeout=300)
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
@@ -302,7 +304,7 @@ def _shared_cluster() -> _Cluster:
 
 def _request(port: int, method: str, path: str, headers: Optional[dict[str, str]] = None,
              body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     try:
         conn.request(method, path, body=body if method in ("PUT", "POST") else None,
                      headers=headers or {})
@@ -408,7 +410,7 @@ class SwiftProxyComparisonTests(_Base):
             cluster.swift_command("swift-proxy-server", conf, "-v"),
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         self.addCleanup(self._stop, process)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300
         while True:
             if process.poll() is not None:
                 raise AssertionError("swift-proxy-server exited")
