@@ -279,6 +279,35 @@ def _text(text: str) -> str:
     return text
 
 
+def _workers(text: str) -> int:
+    """
+    C{workers}: a count, or C{auto} for one per CPU (as Swift counts
+    them).
+    """
+    if text.strip().lower() == "auto":
+        return os.cpu_count() or 1
+    return _non_negative_int(text)
+
+
+def _host_list(text: str) -> tuple[str, ...]:
+    """
+    A comma-separated list, as Swift splits C{deny_host_headers} and
+    C{max_containers_whitelist}: blanks around items dropped, empty items
+    ignored.
+    """
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+def _container_divisor(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    # Swift refuses a divisor of 100 or less: task containers would overlap.
+    if value <= 100:
+        raise ValueError("must be greater than 100")
+    return value
+
+
 _Parser = Callable[[str], object]
 
 
@@ -297,7 +326,7 @@ class ProxySettings:
     swift_dir: str = _opt("/etc/swift", _text, path=True)  # type: ignore[assignment]
     bind_ip: str = _opt("0.0.0.0", _text)  # type: ignore[assignment]
     bind_port: int = _opt(8080, _port)  # type: ignore[assignment]
-    workers: int = _opt(1, _non_negative_int)  # type: ignore[assignment]
+    workers: int = _opt(1, _workers)  # type: ignore[assignment]
     node_timeout: float = _opt(10.0, _positive_float)  # type: ignore[assignment]
     conn_timeout: float = _opt(0.5, _positive_float)  # type: ignore[assignment]
     recoverable_node_timeout: Optional[float] = _opt(None, _positive_float)  # type: ignore[assignment]
@@ -322,6 +351,11 @@ class ProxySettings:
     cors_expose_headers: str = _opt("", _text)  # type: ignore[assignment]
     strict_cors_mode: bool = _opt(True, _boolean)  # type: ignore[assignment]
     log_name: str = _opt("proxy-server", _text)  # type: ignore[assignment]
+    allow_open_expired: bool = _opt(False, _boolean)  # type: ignore[assignment]
+    deny_host_headers: tuple[str, ...] = _opt((), _host_list)  # type: ignore[assignment]
+    max_containers_whitelist: tuple[str, ...] = _opt((), _host_list)  # type: ignore[assignment]
+    expiring_objects_container_divisor: int = _opt(86400, _container_divisor)  # type: ignore[assignment]
+    expiring_objects_account_name: Optional[str] = _opt(None, _text)  # type: ignore[assignment]
 
     # Options Swift operators commonly have that this proxy accepts and
     # does not need; they are not warned about.
@@ -331,12 +365,11 @@ class ProxySettings:
             "log_headers", "log_udp_host", "log_udp_port", "log_statsd_host",
             "log_statsd_port", "log_statsd_default_sample_rate",
             "log_statsd_metric_prefix", "eventlet_debug", "log_handoffs",
-            "put_queue_depth", "allow_open_expired", "node_timings_expiry",
+            "put_queue_depth", "node_timings_expiry",
             "disallowed_sections", "admin_key", "max_clients", "backlog",
-            "keep_idle", "cert_file", "key_file", "expiring_objects_container_divisor",
-            "expiring_objects_account_name", "auto_create_account_prefix",
+            "keep_idle", "cert_file", "key_file", "auto_create_account_prefix",
             "write_affinity", "write_affinity_node_count", "read_affinity",
-            "max_containers_whitelist", "deny_host_headers", "account_autocreate_prefix",
+            "account_autocreate_prefix",
             "swift_owner_headers", "rate_limit_after_segment", "rate_limit_segments_per_sec",
             "memcache_servers", "set log_name", "object_post_as_copy",
             "log_max_line_length", "log_custom_handlers", "log_requests",
@@ -344,6 +377,14 @@ class ProxySettings:
             "recheck_listing_shard_ranges", "statsd_emit_legacy",
         }
     )
+
+    # Options Swift still reads but has deprecated; setting one is warned
+    # about, as Swift does.
+    _DEPRECATED = {
+        "expiring_objects_container_divisor": "deprecated",
+        "expiring_objects_account_name":
+            "deprecated; you need to migrate to the standard .expiring_objects account",
+    }
 
     @property
     def effective_recoverable_node_timeout(self) -> float:
@@ -392,6 +433,10 @@ class ProxySettings:
             if spec.metadata["path"]:
                 value = config.resolve_path(str(value))
             setattr(settings, spec.name, value)
+        for name, why in cls._DEPRECATED.items():
+            if name in section:
+                _log.warn("{path}: [{section}] {option}: {why}", path=config.path,
+                          section=section_name, option=name, why=why)
         for name in section:
             if name in known or name in cls._QUIET or name in config.defaults:
                 continue

@@ -196,10 +196,14 @@ class ContainerController(Controller):
                 return error_response(404, method="PUT")
             await self.autocreate_account(self.account)
         limit = self.settings.max_containers_per_account
-        if limit and (account.get("container_count") or 0) >= limit:
-            if not self.request.environ.get("reseller_request"):
+        if (limit and (account.get("container_count") or 0) >= limit
+                and self.account not in self.settings.max_containers_whitelist):
+            # As in Swift: only a new container counts against the limit.
+            existing = await self.container_info()
+            if not 200 <= existing["status"] < 300:
                 return error_response(
-                    403, f"Reached container limit of {limit}", method="PUT"
+                    403, f"Reached container limit of {limit}", method="PUT",
+                    content_type=HTML,
                 )
         return await self._write("PUT", policy_headers)
 

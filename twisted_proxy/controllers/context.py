@@ -94,5 +94,6 @@ class ProxyContext:
             policies=policies,
             allow_account_management=settings.allow_account_management,
             account_autocreate=settings.account_autocreate,
+            allow_open_expired=settings.allow_open_expired,
             **self.constraints.as_info(),
         )

@@ -35,6 +35,12 @@ from twisted_proxy.swift.constraints import (
     update_content_type,
 )
 from twisted_proxy.swift.etags import normalize_etag
+from twisted_proxy.swift.expirer import (
+    CLEAN_QUEUE_HEADER,
+    ExpirerQueue,
+    expirer_slot_headers,
+    open_expired,
+)
 from twisted_proxy.swift.http import HeaderDict, SwiftResponse, error_response, wsgi_str
 from twisted_proxy.swift.ranges import parse_range_header
 from twisted_proxy.swift.ring import Node
@@ -88,6 +94,7 @@ class ObjectController(Controller):
             return error_response(503, method=request.method)
         ring, policy_index = self._object_ring(info)
         part = partition(ring, self.account, self.container, self.obj)
+        self._allow_open_expired()
         headers = backend_request_headers(
             request, {"X-Backend-Storage-Policy-Index": str(policy_index)}
         )
@@ -192,6 +199,7 @@ class ObjectController(Controller):
         if bad is not None:
             return bad
         transform_remove_headers(request.headers, "object")
+        self._allow_open_expired()
         return await self._write_replicas("POST", info, now)
 
     async def DELETE(self) -> SwiftResponse:
@@ -213,6 +221,8 @@ class ObjectController(Controller):
             "X-Backend-Storage-Policy-Index": str(policy_index),
         })
         updates = self._container_update_headers()
+        updates = self._with_expirer_queue(
+            updates, len(ring.get_part_nodes(part)), base, queue=method == "POST")
         response = await self.write_to_nodes(
             ring, part, method, lambda slot: self._slot_headers(base, updates, slot),
         )
@@ -247,7 +257,63 @@ class ObjectController(Controller):
         }
         base = backend_request_headers(request, extra)
         updates = self._container_update_headers()
+        updates = self._with_expirer_queue(
+            updates, len(ring.get_part_nodes(part)), base, queue=True)
         return await self.stream_put(ring, part, base, updates, length, request.body)
+
+    # -- the expirer queue (see twisted_proxy.swift.expirer) ------------
+
+    def _allow_open_expired(self) -> None:
+        """
+        Let the object servers open an object past its C{X-Delete-At}
+        when the proxy allows it and the client asks, as Swift's proxy
+        does for GET, HEAD and POST.
+        """
+        headers = self.request.headers
+        if open_expired(self.settings.allow_open_expired, headers.get("X-Open-Expired")):
+            headers["X-Backend-Open-Expired"] = "true"
+
+    def _with_expirer_queue(self, updates: list[dict[str, str]], replicas: int,
+                            base: HeaderDict, queue: bool) -> list[dict[str, str]]:
+        """
+        The per-slot C{updates} of a write to C{replicas} object nodes,
+        each with the expirer headers Swift sends: whether to clean the old
+        queue entry, and with C{queue} and an C{X-Delete-At} (already
+        validated) the task container and its nodes, so that the object
+        servers queue the object for the expirer.
+        """
+        request = self.request
+        delete_at = request.headers.get("X-Delete-At") if queue else None
+        target = None
+        if delete_at is not None:
+            assert self.container is not None and self.obj is not None
+            request.environ.setdefault("swift.log_info", []).append(
+                f"x-delete-at:{delete_at}")
+            settings = self.settings
+            expirer = ExpirerQueue.configure(
+                self.context.swift_conf.hash_prefix,
+                self.context.swift_conf.hash_suffix,
+                self.context.constraints.auto_create_account_prefix,
+                settings.expiring_objects_account_name,
+                settings.expiring_objects_container_divisor,
+            )
+            # Hashed as the bytes the client sent, as partitions are.
+            task_container = expirer.task_container(
+                int(delete_at), self.account.encode("latin-1"),
+                self.container.encode("latin-1"), self.obj.encode("latin-1"))
+            ring = self.context.rings.container
+            task_part = ring.get_part(expirer.account, task_container)
+            target = (task_container, task_part, ring.get_part_nodes(task_part))
+        extra = expirer_slot_headers(replicas, len(updates), target)
+        slots = []
+        for slot in range(replicas):
+            headers = dict(updates[slot % len(updates)]) if updates else {}
+            headers.update(extra[slot])
+            if CLEAN_QUEUE_HEADER in base:
+                # What a plugin asked for stands (Swift only sets a default).
+                del headers[CLEAN_QUEUE_HEADER]
+            slots.append(headers)
+        return slots
 
     async def stream_put(
         self,

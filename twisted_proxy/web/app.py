@@ -73,7 +73,7 @@ class ProxyApplication:
         if refused is not None:
             return refused
         if request.path == "/info":
-            return self._info(request)
+            return self._denied_host(request) or self._info(request)
         try:
             version, account, container, obj = split_swift_path(request.path)
         except ValueError:
@@ -100,6 +100,9 @@ class ProxyApplication:
             _, refused = listing_format(request)
             if refused is not None:
                 return refused
+        denied_host = self._denied_host(request)
+        if denied_host is not None:
+            return denied_host
         if method not in controller.allowed_methods:
             return error_response(
                 405,
@@ -126,6 +129,24 @@ class ProxyApplication:
         finally:
             if restore is not None:
                 request.environ["swift.authorize"] = restore
+
+    def _denied_host(self, request: SwiftRequest) -> Optional[SwiftResponse]:
+        """
+        403 when the request's host (its C{Host} header without the port,
+        or the server's name without one) is in C{deny_host_headers}, as
+        Swift's proxy answers once it knows the path is one it serves.
+        """
+        denied = self.context.settings.deny_host_headers
+        if not denied:
+            return None
+        host = request.headers.get("Host")
+        if host is None:
+            environ = request.environ
+            host = f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}"
+        if host.split(":")[0] in denied:
+            return error_response(403, "Invalid host header", method=request.method,
+                                  content_type=HTML)
+        return None
 
     def _info(self, request: SwiftRequest) -> SwiftResponse:
         if request.method not in ("GET", "HEAD", "OPTIONS"):

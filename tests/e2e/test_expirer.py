@@ -1,0 +1,463 @@
+"""
+End to end: objects written through twisted-proxy with C{X-Delete-At} or
+C{X-Delete-After} reach the queue of Swift's object expirer, and one pass
+of C{swift-object-expirer} removes them from storage and from their
+container's listing; Swift's own C{swift-proxy-server} queues an object in
+the very same queue entry.
+
+One all-in-one cluster (real Swift storage servers, started by
+C{twistd twisted-proxy}) serves every test of this module; it and any
+Swift proxy a test starts are stopped by process id, also on failure.
+The queue is read straight from the task containers' databases on the
+container servers' devices (by a small script run with Swift's
+C{ContainerBroker}), so what a proxy sent is judged by what the storage
+servers did with it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import configparser
+import getpass
+import glob
+import http.client
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
+
+from tests.aioproxy import RunningProxy, free_port, start_proxy
+from twisted_proxy_aio.cluster import AioError, find_swift_bin_dir
+
+#: Swift 2.38 reads swift.conf from a fixed path; this runs one of its
+#: programs (or scripts) with the cluster's own swift.conf instead.
+_WITH_SWIFT_CONF = """\
+import runpy, sys
+conf, program, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+from swift.common import utils
+utils.SWIFT_CONF_FILE = conf
+from swift.common import constraints, storage_policy
+storage_policy.reload_storage_policies()
+constraints.reload_constraints()
+utils.validate_hash_conf()
+sys.argv = [program] + args
+runpy.run_path(program, run_name="__main__")
+"""
+
+#: Prints, as JSON, every row of every C{.expiring_objects} task
+#: container database under the devices directories given.
+_READ_QUEUE = """\
+import glob, json, os, sys
+from swift.container.backend import ContainerBroker
+rows = []
+for devices in sys.argv[1:]:
+    for path in glob.glob(os.path.join(devices, "*", "containers", "*", "*", "*", "*.db")):
+        broker = ContainerBroker(path)
+        broker._commit_puts()
+        info = broker.get_info()
+        if info["account"] != ".expiring_objects":
+            continue
+        for row in broker.get_objects():
+            rows.append({"db": path, "container": info["container"],
+                         "name": row["name"], "created_at": row["created_at"],
+                         "deleted": row["deleted"]})
+json.dump(rows, sys.stdout)
+"""
+
+_PROXY_CONF = """\
+[DEFAULT]
+bind_ip = 127.0.0.1
+
+[aio]
+data_dir = {data_dir}
+ephemeral = true
+devices = 4
+replicas = 3
+part_power = 8
+redis = false
+
+[pipeline:main]
+pipeline = catch_errors gatekeeper healthcheck proxy-logging cache proxy-server
+
+[app:proxy-server]
+use = egg:swift#proxy
+account_autocreate = true
+allow_open_expired = true
+
+[filter:healthcheck]
+use = egg:swift#healthcheck
+
+[filter:catch_errors]
+use = egg:swift#catch_errors
+
+[filter:gatekeeper]
+use = egg:swift#gatekeeper
+
+[filter:proxy-logging]
+use = egg:swift#proxy_logging
+
+[filter:cache]
+use = egg:swift#memcache
+"""
+
+#: Logging for Swift's programs: their syslog datagrams go to the discard
+#: port (there is no /dev/log); -v sends their lines to stderr.
+_SWIFT_DEFAULTS = """\
+[DEFAULT]
+swift_dir = {swift_dir}
+user = {user}
+recon_cache_path = {recon}
+log_udp_host = 127.0.0.1
+log_udp_port = 9
+"""
+
+#: Swift's own proxy, with no auth and nothing that needs memcached.
+_SWIFT_PROXY_CONF = _SWIFT_DEFAULTS + """\
+bind_ip = 127.0.0.1
+bind_port = {port}
+workers = 0
+
+[pipeline:main]
+pipeline = catch_errors proxy-logging proxy-server
+
+[app:proxy-server]
+use = egg:swift#proxy
+account_autocreate = true
+
+[filter:catch_errors]
+use = egg:swift#catch_errors
+
+[filter:proxy-logging]
+use = egg:swift#proxy_logging
+"""
+
+_EXPIRER_CONF = _SWIFT_DEFAULTS + """\
+
+[object-expirer]
+dequeue_from_legacy = true
+internal_client_conf_path = {internal_client}
+"""
+
+
+@dataclass
+class _Cluster:
+    """
+    twisted-proxy and its all-in-one cluster, and the files Swift's
+    programs need to work on that cluster.
+    """
+
+    proxy: RunningProxy
+    workdir: str
+    swift_dir: str
+    devices: list[str]
+    bin_dir: str
+
+    @property
+    def swift_conf(self) -> str:
+        return os.path.join(self.swift_dir, "swift.conf")
+
+    def stop(self) -> None:
+        self.proxy.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def swift_command(self, program: str, *args: str) -> list[str]:
+        """
+        How to run Swift's C{program} (a name in Swift's bin directory, or
+        a script's path) on this cluster.
+        """
+        shim = os.path.join(self.workdir, "with_swift_conf.py")
+        path = program if os.sep in program else os.path.join(self.bin_dir, program)
+        return [sys.executable, shim, self.swift_conf, path, *args]
+
+    def write(self, name: str, text: str) -> str:
+        path = os.path.join(self.workdir, name)
+        with open(path, "w") as handle:
+            handle.write(text)
+        return path
+
+    def swift_conf_text(self, template: str, **values: Any) -> str:
+        return template.format(swift_dir=self.swift_dir, user=getpass.getuser(),
+                               recon=os.path.join(self.workdir, "recon"), **values)
+
+    def queue_rows(self) -> list[dict[str, Any]]:
+        """
+        Every row of the expirer queue, as each container server's
+        database holds it.
+        """
+        script = os.path.join(self.workdir, "read_queue.py")
+        output = subprocess.run(
+            self.swift_command(script, *self.devices), check=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300).stdout
+        rows: list[dict[str, Any]] = json.loads(output)
+        return rows
+
+    def run(self, program: str, *confs: str) -> str:
+        """
+        One pass (C{once}) of Swift's daemon C{program} for each of
+        C{confs}, all at once; their logs.
+
+        @raise AssertionError: if one fails or takes over five minutes (all
+            are then killed).
+        """
+        runs = []
+        try:
+            for conf in confs:
+                output = tempfile.TemporaryFile()
+                runs.append((subprocess.Popen(
+                    self.swift_command(program, conf, "once", "-v"),
+                    stdin=subprocess.DEVNULL, stdout=output,
+                    stderr=subprocess.STDOUT), output))
+            logs = []
+            for process, output in runs:
+                process.wait(300)
+                output.seek(0)
+                log = output.read().decode("utf-8", "replace")
+                if process.returncode != 0:
+                    raise AssertionError(f"{program} failed:\n{log}")
+                logs.append(log)
+            return "".join(logs)
+        finally:
+            for process, output in runs:
+                if process.poll() is None:
+                    os.kill(process.pid, signal.SIGKILL)
+                    process.wait()
+                output.close()
+
+    def run_container_updaters(self) -> str:
+        """
+        One pass of C{swift-container-updater} on every container server:
+        how the account of the queue learns of new task containers (the
+        container servers create them without telling it).
+        """
+        confs = []
+        for conf in sorted(glob.glob(os.path.join(self.swift_dir, "container-server",
+                                                  "*.conf"))):
+            parser = configparser.ConfigParser(interpolation=None)
+            parser.read(conf)
+            parser["DEFAULT"]["user"] = getpass.getuser()
+            parser["DEFAULT"]["recon_cache_path"] = os.path.join(self.workdir, "recon")
+            path = os.path.join(self.workdir, "updater-" + os.path.basename(conf))
+            with open(path, "w") as handle:
+                parser.write(handle)
+            confs.append(path)
+        return self.run("swift-container-updater", *confs)
+
+    def run_expirer(self) -> str:
+        """
+        One pass of C{swift-object-expirer}; its log.
+        """
+        internal = self.write("internal-client.conf", self.swift_conf_text(
+            _SWIFT_PROXY_CONF, port=free_port()))
+        conf = self.write("expirer.conf", self.swift_conf_text(
+            _EXPIRER_CONF, internal_client=internal))
+        return self.run("swift-object-expirer", conf)
+
+
+_cluster: Optional[_Cluster] = None
+
+
+def _shared_cluster() -> _Cluster:
+    """
+    The cluster of this module's tests, started on first use and stopped
+    when the test process exits.
+    """
+    global _cluster
+    if _cluster is not None and _cluster.proxy.process.poll() is None:
+        return _cluster
+    try:
+        bin_dir = find_swift_bin_dir()
+    except AioError as error:
+        raise SkipTest(str(error))
+    if not os.path.exists(os.path.join(bin_dir, "swift-object-expirer")):
+        raise SkipTest("needs swift-object-expirer")
+    base = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    workdir = tempfile.mkdtemp(prefix="twisted-proxy-expirer-", dir=base)
+    try:
+        config = os.path.join(workdir, "proxy-server.conf")
+        with open(config, "w") as handle:
+            handle.write(_PROXY_CONF.format(data_dir=os.path.join(workdir, "data")))
+        # Generous: a cluster starts in seconds, but minutes on a loaded
+        # machine.
+        proxy = start_proxy(config, timeout=300)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    [swift_dir] = glob.glob(os.path.join(workdir, "data", "aio-*", "etc"))
+    devices = sorted(glob.glob(os.path.join(os.path.dirname(swift_dir), "data", "*")))
+    cluster = _Cluster(proxy, workdir, swift_dir, devices, bin_dir)
+    atexit.register(cluster.stop)
+    cluster.write("with_swift_conf.py", _WITH_SWIFT_CONF)
+    cluster.write("read_queue.py", _READ_QUEUE)
+    os.makedirs(os.path.join(workdir, "recon"))
+    _cluster = cluster
+    return cluster
+
+
+def _request(port: int, method: str, path: str, headers: Optional[dict[str, str]] = None,
+             body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        conn.request(method, path, body=body if method in ("PUT", "POST") else None,
+                     headers=headers or {})
+        reply = conn.getresponse()
+        data = reply.read()
+        return reply.status, {k.lower(): v for k, v in reply.getheaders()}, data
+    finally:
+        conn.close()
+
+
+class _Base(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.cluster = _shared_cluster()
+        self.port = self.cluster.proxy.port
+        self.container = f"expiring-{uuid.uuid4().hex}"
+        status, _, _ = _request(self.port, "PUT", f"/v1/AUTH_test/{self.container}")
+        self.assertEqual(status, 201)
+
+    def rows_for(self, obj: str) -> list[dict[str, Any]]:
+        """
+        The queue rows (on every container replica) of the objects of this
+        test's container whose names start with C{obj}.
+        """
+        infix = f"-AUTH_test/{self.container}/{obj}"
+        return [row for row in self.cluster.queue_rows() if infix in row["name"]]
+
+
+class ExpirerTests(_Base):
+    """
+    One pass of C{swift-object-expirer} removes what twisted-proxy wrote
+    with C{X-Delete-After}.
+    """
+
+    def test_deleteAfterReaped(self) -> None:
+        """
+        An object PUT with C{X-Delete-After: 1} is queued on every replica
+        of its task container; once expired it is hidden (but opened with
+        C{X-Open-Expired}, which this proxy allows); one expirer pass then
+        removes it from storage, its container listing and the queue.
+        """
+        path = f"/v1/AUTH_test/{self.container}/o"
+        status, _, _ = _request(self.port, "PUT", path, {"X-Delete-After": "1"}, b"expiring")
+        self.assertEqual(status, 201)
+        # It may have expired already (a loaded machine is slow): open it.
+        status, headers, _ = _request(self.port, "HEAD", path, {"X-Open-Expired": "true"})
+        self.assertEqual(status, 200)
+        delete_at = int(headers["x-delete-at"])
+
+        rows = self.rows_for("o")
+        self.assertEqual({row["name"] for row in rows},
+                         {f"{delete_at}-AUTH_test/{self.container}/o"})
+        self.assertEqual(len({row["db"] for row in rows}), 3, rows)
+
+        while time.time() < delete_at + 1:
+            time.sleep(0.2)
+        self.assertEqual(_request(self.port, "GET", path)[0], 404)
+        status, _, body = _request(self.port, "GET", path, {"X-Open-Expired": "true"})
+        self.assertEqual((status, body), (200, b"expiring"))
+        listing = _request(self.port, "GET", f"/v1/AUTH_test/{self.container}")[2]
+        self.assertEqual(listing, b"o\n")
+
+        log = self.cluster.run_container_updaters()
+        log += self.cluster.run_expirer()
+
+        status, _, _ = _request(self.port, "HEAD", path,
+                                {"X-Open-Expired": "true", "X-Newest": "true"})
+        self.assertEqual(status, 404, log)
+        status, _, listing = _request(self.port, "GET", f"/v1/AUTH_test/{self.container}")
+        self.assertEqual((status, listing), (204, b""), log)
+        self.assertEqual([row for row in self.rows_for("o") if not row["deleted"]], [], log)
+
+    def test_postDeleteAtQueued(self) -> None:
+        """
+        A POST setting C{X-Delete-At} queues the object as a PUT does.
+        """
+        path = f"/v1/AUTH_test/{self.container}/posted"
+        self.assertEqual(_request(self.port, "PUT", path, {}, b"x")[0], 201)
+        self.assertEqual(self.rows_for("posted"), [])
+        delete_at = int(time.time()) + 86400 * 3
+        status, _, _ = _request(self.port, "POST", path, {"X-Delete-At": str(delete_at)})
+        self.assertEqual(status, 202)
+        rows = self.rows_for("posted")
+        self.assertEqual({row["name"] for row in rows},
+                         {f"{delete_at}-AUTH_test/{self.container}/posted"})
+        self.assertEqual(len({row["db"] for row in rows}), 3, rows)
+
+
+class SwiftProxyComparisonTests(_Base):
+    """
+    Swift's C{swift-proxy-server} on the same cluster queues an object in
+    the same task container, under the same name, as twisted-proxy.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        cluster = self.cluster
+        port = free_port()
+        conf = cluster.write("swift-proxy.conf", cluster.swift_conf_text(
+            _SWIFT_PROXY_CONF, port=port))
+        log = open(os.path.join(cluster.workdir, "swift-proxy.log"), "wb")
+        self.addCleanup(log.close)
+        process = subprocess.Popen(
+            cluster.swift_command("swift-proxy-server", conf, "-v"),
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        self.addCleanup(self._stop, process)
+        deadline = time.monotonic() + 300
+        while True:
+            if process.poll() is not None:
+                raise AssertionError("swift-proxy-server exited")
+            try:
+                if _request(port, "GET", "/info")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("swift-proxy-server did not answer")
+            time.sleep(0.2)
+        self.swift_port = port
+
+    @staticmethod
+    def _stop(process: subprocess.Popen[bytes]) -> None:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def test_sameQueueEntry(self) -> None:
+        """
+        The object written with C{X-Delete-At} through twisted-proxy, then
+        through Swift's proxy: Swift's write updates the very rows
+        twisted-proxy's made (same task container, same name, on the same
+        three replicas), and makes no other.
+        """
+        path = f"/v1/AUTH_test/{self.container}/same \u00e9"
+        quoted = path.replace(" ", "%20").replace("\u00e9", "%C3%A9")
+        delete_at = int(time.time()) + 86400 * 3
+        status, _, _ = _request(self.port, "PUT", quoted, {"X-Delete-At": str(delete_at)}, b"a")
+        self.assertEqual(status, 201)
+        ours = self.rows_for("same ")
+        self.assertEqual(len({row["db"] for row in ours}), 3, ours)
+        self.assertEqual(len({(row["container"], row["name"]) for row in ours}), 1, ours)
+
+        status, _, _ = _request(self.swift_port, "PUT", quoted,
+                                {"X-Delete-At": str(delete_at)}, b"b")
+        self.assertEqual(status, 201)
+        status, headers, _ = _request(self.swift_port, "HEAD", quoted)
+        self.assertEqual(status, 200)
+        theirs = self.rows_for("same ")
+        self.assertEqual(
+            sorted((row["db"], row["container"], row["name"]) for row in theirs),
+            sorted((row["db"], row["container"], row["name"]) for row in ours))
+        self.assertEqual({row["created_at"] for row in theirs},
+                         {headers["x-timestamp"]}, theirs)
