@@ -235,10 +235,13 @@ class SlotHeadersTests(SynchronousTestCase):
         C{X-Open-Expired}.
         """
         self.assertTrue(open_expired(True, "true"))
-        self.assertTrue(open_expired(True, " Yes "))
+        self.assertTrue(open_expired(True, "Yes"))
         self.assertFalse(open_expired(True, "false"))
         self.assertFalse(open_expired(True, None))
         self.assertFalse(open_expired(False, "true"))
+        # As Swift's config_true_value: the HTTP parser strips header
+        # values, so a padded word never arrives and is not taken for yes.
+        self.assertFalse(open_expired(True, " yes "))
 
 
 @implementer(IAgent)
