@@ -82,8 +82,8 @@ def _check_endpoint(description: str) -> None:
         raise usage.UsageError(f"--port {description!r}: {problem}")
     # Listening on a memory reactor only records the port asked for.
     endpoint.listen(Factory()).addErrback(lambda _: None)
-    ports = [server[0] for server in reactor.tcpServers + reactor.sslServers]
-    for port in ports:
+    for listening in reactor.tcpServers + reactor.sslServers:
+        port = listening[0]
         if isinstance(port, int) and not 0 <= port <= 65535:
             raise usage.UsageError(f"--port {description!r}: {port} is not a TCP port")
 
