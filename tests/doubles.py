@@ -1,11 +1,14 @@
 """
-Test doubles shared by the plugin tests: a consumer that collects what it is
-given, and a stored object's body as the object controller streams it.
+Test doubles shared by the tests: a consumer that collects what it is given,
+a stored object's body as the object controller streams it, and typed
+builders for the ring's and the info cache's dicts (L{make_node},
+L{make_cors}), and L{partial_context} for the plugin tests' stand-ins for
+the proxy's context.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IConsumer
@@ -13,7 +16,71 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
-__all__ = ["Collector", "StoredBody"]
+from twisted_proxy.controllers.context import ProxyContext
+from twisted_proxy.swift.cors import CORSInfo
+from twisted_proxy.swift.ring import Node
+
+__all__ = ["Collector", "StoredBody", "make_cors", "make_node", "partial_context"]
+
+
+def make_node(
+    ip: str = "127.0.0.1",
+    port: int = 6200,
+    device: str = "sda",
+    *,
+    id: int = 0,
+    region: int = 1,
+    zone: int = 1,
+    replication_ip: Optional[str] = None,
+    replication_port: Optional[int] = None,
+    weight: Optional[float] = None,
+    meta: Optional[str] = None,
+    index: Optional[int] = None,
+    handoff_index: Optional[int] = None,
+) -> Node:
+    """
+    A ring device with the keys a ring always has (C{id}, C{region},
+    C{zone}, C{ip}, C{port}, C{device}) and those of the optional ones that
+    are given; an optional key left at C{None} is absent.
+    """
+    node = Node(id=id, region=region, zone=zone, ip=ip, port=port, device=device)
+    if replication_ip is not None:
+        node["replication_ip"] = replication_ip
+    if replication_port is not None:
+        node["replication_port"] = replication_port
+    if weight is not None:
+        node["weight"] = weight
+    if meta is not None:
+        node["meta"] = meta
+    if index is not None:
+        node["index"] = index
+    if handoff_index is not None:
+        node["handoff_index"] = handoff_index
+    return node
+
+
+def partial_context(double: object) -> ProxyContext:
+    """
+    C{double}, a stand-in for the parts of a L{ProxyContext} that the plugin
+    under test reads, typed as the whole context it stands in for. The
+    plugin tests pass such partial doubles on purpose: a real context would
+    need rings, a node client and settings they never use.
+    """
+    return cast(ProxyContext, double)
+
+
+def make_cors(
+    allow_origin: Optional[str] = None,
+    expose_headers: Optional[str] = None,
+    max_age: Optional[str] = None,
+) -> CORSInfo:
+    """
+    The C{cors} section of a container's info, every key present (C{None}
+    when not set), as the info cache builds it from a container's headers.
+    """
+    return CORSInfo(
+        allow_origin=allow_origin, expose_headers=expose_headers, max_age=max_age
+    )
 
 
 @implementer(IConsumer)

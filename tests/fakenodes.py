@@ -50,12 +50,14 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import UNKNOWN_LENGTH, IAgent, IBodyProducer, IResponse
 from zope.interface import implementer
 
+from tests.doubles import make_node
 from twisted_proxy.backend.nodeclient import NodeClient, node_key
 from twisted_proxy.config import ProxySettings
 from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.info.memorystore import MemoryInfoStore
 from twisted_proxy.swift.http import HeaderDict, SwiftRequest, SwiftResponse, status_reason
 from twisted_proxy.swift.ranges import parse_range_header, resolve
+from twisted_proxy.swift.ring import Node
 from twisted_proxy.swift.swiftconf import REPLICATION, StoragePolicy, SwiftConf
 from twisted_proxy.swift.timestamp import Timestamp, http_date
 from twisted_proxy.web.app import ProxyApplication
@@ -106,12 +108,11 @@ class InRingOrder(random.Random):
 # -- the ring -----------------------------------------------------------
 
 
-def _device(index: int, ip: str, port: int, device: str) -> dict[str, Any]:
-    return {
-        "id": index, "index": index, "region": 1, "zone": index + 1,
-        "ip": ip, "port": port, "replication_ip": ip, "replication_port": port,
-        "device": device, "weight": 100.0, "meta": "",
-    }
+def _device(index: int, ip: str, port: int, device: str) -> Node:
+    return make_node(
+        ip, port, device, id=index, index=index, region=1, zone=index + 1,
+        replication_ip=ip, replication_port=port, weight=100.0, meta="",
+    )
 
 
 class FakeRing:
@@ -120,8 +121,7 @@ class FakeRing:
     marked with C{handoff_index}, as Swift's ring marks them).
     """
 
-    def __init__(self, primaries: list[dict[str, Any]],
-                 handoffs: list[dict[str, Any]]) -> None:
+    def __init__(self, primaries: list[Node], handoffs: list[Node]) -> None:
         self._primaries = primaries
         self._handoffs = handoffs
 
@@ -134,14 +134,14 @@ class FakeRing:
                  obj: Union[str, bytes, None] = None) -> int:
         return PART
 
-    def get_part_nodes(self, part: int) -> list[dict[str, Any]]:
+    def get_part_nodes(self, part: int) -> list[Node]:
         assert part == PART, part
-        return [dict(node) for node in self._primaries]
+        return [node.copy() for node in self._primaries]
 
-    def get_more_nodes(self, part: int) -> Iterator[dict[str, Any]]:
+    def get_more_nodes(self, part: int) -> Iterator[Node]:
         assert part == PART, part
         for index, node in enumerate(self._handoffs):
-            yield dict(node, handoff_index=index)
+            yield {**node, "handoff_index": index}
 
 
 class FakeRingSet:
@@ -488,7 +488,7 @@ class FakeNode:
     @ivar requests: what it received, in order.
     """
 
-    def __init__(self, cluster: "FakeCluster", ring_node: dict[str, Any],
+    def __init__(self, cluster: "FakeCluster", ring_node: Node,
                  handler: Handler = _not_found) -> None:
         self._cluster = cluster
         self.ring_node = ring_node
@@ -686,7 +686,7 @@ class FakeCluster:
         )
         self.agent = FakeAgent(self)
 
-    def _add(self, ring_node: dict[str, Any], handler: Handler = _not_found) -> FakeNode:
+    def _add(self, ring_node: Node, handler: Handler = _not_found) -> FakeNode:
         node = FakeNode(self, ring_node, handler)
         self._nodes[node_key(ring_node)] = node
         return node

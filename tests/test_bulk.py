@@ -20,7 +20,7 @@ from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from tests.doubles import Collector
+from tests.doubles import Collector, partial_context
 from twisted_proxy.config import ConfigError
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins.bulk import bulkPlugin, result_body
@@ -184,7 +184,7 @@ class _BulkTestCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.context = _Context()
         self.clock = self.context.reactor
-        self.filter = bulkPlugin.makeFilter(self.conf, self.context)
+        self.filter = bulkPlugin.makeFilter(self.conf, partial_context(self.context))
         self.app = _App()
 
     def request(self, method: str, path: str, query: str,
@@ -232,7 +232,7 @@ class PluginTests(_BulkTestCase):
             "max_containers_per_extraction": "5", "max_failed_extractions": "6",
             "max_deletes_per_request": "7", "max_failed_deletes": "8",
             "yield_frequency": "9", "delete_concurrency": "5000",
-            "delete_container_retry_count": "2"}, context)
+            "delete_container_retry_count": "2"}, partial_context(context))
         self.assertEqual(context.info["bulk_upload"],
                          {"max_containers_per_extraction": 5, "max_failed_extractions": 6})
         self.assertEqual(context.info["bulk_delete"],
@@ -702,14 +702,15 @@ class ExtractTests(_BulkTestCase):
 
     def test_tooManyContainers(self) -> None:
         self.filter = bulkPlugin.makeFilter({"max_containers_per_extraction": "1"},
-                                            self.context)
+                                            partial_context(self.context))
         summary = self.extract(_tar([("c/1", b""), ("d/1", b"")]))
         self.assertEqual(summary["Response Status"], "400 Bad Request")
         self.assertEqual(summary["Response Body"],
                          "More than 1 containers to create from tar.")
 
     def test_maxFailures(self) -> None:
-        self.filter = bulkPlugin.makeFilter({"max_failed_extractions": "2"}, self.context)
+        self.filter = bulkPlugin.makeFilter({"max_failed_extractions": "2"},
+                                            partial_context(self.context))
         for name in "123":
             self.app.statuses[("PUT", f"/v1/a/c/{name}")] = 400
         summary = self.extract(_tar([(f"c/{n}", b"") for n in "1234"]))
@@ -775,7 +776,7 @@ class ExtractStreamingTests(_BulkTestCase):
         data = b"x" * 900_000
         archive = _tar([("c/big", data), ("c/next", b"n")], mode="w:gz")
         self.context.constraints = Constraints(max_file_size=10 ** 7)
-        self.filter = bulkPlugin.makeFilter({}, self.context)
+        self.filter = bulkPlugin.makeFilter({}, partial_context(self.context))
         raw = _tar([("c/big", data)])
         body, collector, done = self.start(len(archive), "tar.gz")
         body.dataReceived(archive)
@@ -789,7 +790,7 @@ class ExtractStreamingTests(_BulkTestCase):
     def test_clientPaused(self) -> None:
         self.app.reader = lambda request: Collector(request.body, pause_after=1)
         self.context.constraints = Constraints(max_file_size=10 ** 8)
-        self.filter = bulkPlugin.makeFilter({}, self.context)
+        self.filter = bulkPlugin.makeFilter({}, partial_context(self.context))
         data = b"z" * 3_000_000
         archive = _tar([("c/big", data)])
         body, collector, done = self.start(len(archive))

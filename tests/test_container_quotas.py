@@ -13,6 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
+from tests.doubles import partial_context
 from twisted_proxy.info.cache import INFO_ENVIRON_KEY, InfoCache, account_key, container_key
 from twisted_proxy.info.memorystore import MemoryInfoStore
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
@@ -93,7 +94,7 @@ class _Authorizer:
 class _QuotaTestCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.context = _Context()
-        self.filter = containerQuotasPlugin.makeFilter({}, self.context)
+        self.filter = containerQuotasPlugin.makeFilter({}, partial_context(self.context))
         self.app = _App()
 
     def request(self, method: str, path: str, headers: Optional[dict[str, str]] = None,

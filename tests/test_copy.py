@@ -18,7 +18,7 @@ from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from tests.doubles import Collector
+from tests.doubles import Collector, partial_context
 from twisted_proxy.config import ConfigError
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins.copy import ServerSideCopy, copyPlugin
@@ -216,7 +216,7 @@ class _CopyTestCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.context = _Context(self.max_file_size)
         self.clock = self.context.reactor
-        self.filter = copyPlugin.makeFilter(self.conf, self.context)
+        self.filter = copyPlugin.makeFilter(self.conf, partial_context(self.context))
         self.app = _App()
         self.authorize = _Authorizer()
 

@@ -6,17 +6,20 @@ L{twisted_proxy.controllers.base.Controller.OPTIONS}.
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from hypothesis import given
 from hypothesis import strategies as st
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.doubles import make_cors
 from twisted_proxy.config import ProxySettings
 from twisted_proxy.controllers.base import Controller, with_cors
+from twisted_proxy.info.cache import ContainerInfo
 from twisted_proxy.swift.cors import (
     SIMPLE_EXPOSE_HEADERS,
+    CORSInfo,
     CORSPolicy,
     add_cors_headers,
     add_vary,
@@ -32,15 +35,6 @@ _METHODS = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"})
 _ALLOW = "DELETE, GET, HEAD, OPTIONS, POST, PUT"
 
 _origins = st.from_regex(r"\Ahttps?://[a-z0-9]{1,8}(\.[a-z]{2,4}){0,2}(:[0-9]{2,5})?\Z")
-
-
-def cors(allow_origin: Optional[str] = None, expose_headers: Optional[str] = None,
-         max_age: Optional[str] = None) -> dict[str, Optional[str]]:
-    """
-    A container info's C{cors} section.
-    """
-    return {"allow_origin": allow_origin, "expose_headers": expose_headers,
-            "max_age": max_age}
 
 
 class SplitTests(SynchronousTestCase):
@@ -83,17 +77,17 @@ class OriginTests(SynchronousTestCase):
     """
 
     def test_container_lists(self) -> None:
-        info = cors("http://a.com http://b.com")
+        info = make_cors("http://a.com http://b.com")
         self.assertTrue(is_origin_allowed(info, "http://b.com", CORSPolicy()))
         self.assertFalse(is_origin_allowed(info, "http://c.com", CORSPolicy()))
         self.assertFalse(is_origin_allowed(info, "http://B.com", CORSPolicy()))
         self.assertFalse(is_origin_allowed(info, "https://b.com", CORSPolicy()))
 
     def test_wildcard(self) -> None:
-        self.assertTrue(is_origin_allowed(cors("*"), "http://x.org", CORSPolicy()))
-        self.assertTrue(is_origin_allowed(cors("http://a.com *"), "http://x.org",
+        self.assertTrue(is_origin_allowed(make_cors("*"), "http://x.org", CORSPolicy()))
+        self.assertTrue(is_origin_allowed(make_cors("http://a.com *"), "http://x.org",
                                           CORSPolicy()))
-        self.assertTrue(is_origin_allowed(cors(), "http://x.org", CORSPolicy(("*",))))
+        self.assertTrue(is_origin_allowed(make_cors(), "http://x.org", CORSPolicy(("*",))))
 
     def test_operator_lists(self) -> None:
         """
@@ -101,12 +95,12 @@ class OriginTests(SynchronousTestCase):
         its own list.
         """
         policy = CORSPolicy(("http://ops.com",))
-        self.assertTrue(is_origin_allowed(cors(), "http://ops.com", policy))
-        self.assertTrue(is_origin_allowed(cors("http://a.com"), "http://ops.com", policy))
-        self.assertFalse(is_origin_allowed(cors(), "http://a.com", policy))
+        self.assertTrue(is_origin_allowed(make_cors(), "http://ops.com", policy))
+        self.assertTrue(is_origin_allowed(make_cors("http://a.com"), "http://ops.com", policy))
+        self.assertFalse(is_origin_allowed(make_cors(), "http://a.com", policy))
 
     def test_nothing_set(self) -> None:
-        self.assertFalse(is_origin_allowed(cors(), "http://a.com", CORSPolicy()))
+        self.assertFalse(is_origin_allowed(make_cors(), "http://a.com", CORSPolicy()))
         self.assertFalse(is_origin_allowed({}, "http://a.com", CORSPolicy()))
 
     @given(st.lists(_origins, max_size=4), _origins, st.lists(_origins, max_size=4))
@@ -114,7 +108,7 @@ class OriginTests(SynchronousTestCase):
         """
         An origin anywhere in the container's list is allowed.
         """
-        info = cors(" ".join(before + [origin] + after))
+        info = make_cors(" ".join(before + [origin] + after))
         self.assertTrue(is_origin_allowed(info, origin, CORSPolicy()))
 
 
@@ -144,7 +138,7 @@ class PreflightTests(SynchronousTestCase):
     L{preflight_response} answers an C{OPTIONS} with an C{Origin}.
     """
 
-    def preflight(self, info: dict[str, Optional[str]], policy: CORSPolicy = CORSPolicy(),
+    def preflight(self, info: CORSInfo, policy: CORSPolicy = CORSPolicy(),
                   **headers: str) -> SwiftResponse:
         request_headers = HeaderDict(
             {name.replace("_", "-"): value for name, value in headers.items()})
@@ -159,27 +153,27 @@ class PreflightTests(SynchronousTestCase):
 
     def test_origin_not_allowed(self) -> None:
         self.assertRefused(self.preflight(
-            cors("http://a.com"), Origin="http://m.com",
+            make_cors("http://a.com"), Origin="http://m.com",
             Access_Control_Request_Method="GET"))
 
     def test_no_cors_configured(self) -> None:
         self.assertRefused(self.preflight(
-            cors(), Origin="http://m.com", Access_Control_Request_Method="GET"))
+            make_cors(), Origin="http://m.com", Access_Control_Request_Method="GET"))
 
     def test_no_request_method(self) -> None:
-        self.assertRefused(self.preflight(cors("*"), Origin="http://m.com"))
+        self.assertRefused(self.preflight(make_cors("*"), Origin="http://m.com"))
 
     def test_method_not_allowed(self) -> None:
         self.assertRefused(self.preflight(
-            cors("*"), Origin="http://m.com", Access_Control_Request_Method="COPY"))
+            make_cors("*"), Origin="http://m.com", Access_Control_Request_Method="COPY"))
         self.assertRefused(self.preflight(
-            cors("*"), Origin="http://m.com", Access_Control_Request_Method="get"))
+            make_cors("*"), Origin="http://m.com", Access_Control_Request_Method="get"))
 
     def test_wildcard(self) -> None:
         """
         A container allowing C{*} is answered with C{*}; nothing varies.
         """
-        response = self.preflight(cors("*"), Origin="http://m.com",
+        response = self.preflight(make_cors("*"), Origin="http://m.com",
                                   Access_Control_Request_Method="GET")
         self.assertEqual(response.status, 200)
         self.assertEqual(response.body, b"")
@@ -195,7 +189,7 @@ class PreflightTests(SynchronousTestCase):
         for, and the answer varies with both.
         """
         response = self.preflight(
-            cors("http://a.com http://m.com", max_age="60"),
+            make_cors("http://a.com http://m.com", max_age="60"),
             Origin="http://m.com", Access_Control_Request_Method="PUT",
             Access_Control_Request_Headers="x-auth-token, Content-Type,x-auth-token")
         self.assertEqual(response.status, 200)
@@ -215,11 +209,11 @@ class PreflightTests(SynchronousTestCase):
         allows C{*} among others.
         """
         response = self.preflight(
-            cors(), CORSPolicy(("http://m.com",)), Origin="http://m.com",
+            make_cors(), CORSPolicy(("http://m.com",)), Origin="http://m.com",
             Access_Control_Request_Method="GET")
         self.assertEqual(response.headers["Access-Control-Allow-Origin"], "http://m.com")
         response = self.preflight(
-            cors("http://a.com *"), Origin="http://m.com",
+            make_cors("http://a.com *"), Origin="http://m.com",
             Access_Control_Request_Method="GET")
         self.assertEqual(response.headers["Access-Control-Allow-Origin"], "http://m.com")
 
@@ -228,7 +222,7 @@ class PreflightTests(SynchronousTestCase):
         """
         A preflight succeeds exactly when the method is allowed.
         """
-        response = self.preflight(cors("*"), Origin=origin,
+        response = self.preflight(make_cors("*"), Origin=origin,
                                   Access_Control_Request_Method=method)
         self.assertEqual(response.status, 200 if method in _METHODS else 401)
 
@@ -245,7 +239,7 @@ class ActualRequestTests(SynchronousTestCase):
 
     def test_wildcard(self) -> None:
         response = self.response(X_Object_Meta_Color="red")
-        add_cors_headers(response, "http://m.com", cors("*"), CORSPolicy())
+        add_cors_headers(response, "http://m.com", make_cors("*"), CORSPolicy())
         self.assertEqual(response.headers["Access-Control-Allow-Origin"], "*")
         self.assertNotIn("Vary", response.headers)
         self.assertEqual(
@@ -254,7 +248,7 @@ class ActualRequestTests(SynchronousTestCase):
 
     def test_listed_origin(self) -> None:
         response = self.response()
-        add_cors_headers(response, "http://m.com", cors("http://m.com"), CORSPolicy())
+        add_cors_headers(response, "http://m.com", make_cors("http://m.com"), CORSPolicy())
         self.assertEqual(response.headers["Access-Control-Allow-Origin"], "http://m.com")
         self.assertEqual(response.headers["Vary"], "Origin")
 
@@ -263,7 +257,7 @@ class ActualRequestTests(SynchronousTestCase):
         In strict mode, an origin that is not allowed gets no CORS headers.
         """
         response = self.response()
-        add_cors_headers(response, "http://m.com", cors("http://secret.com"), CORSPolicy())
+        add_cors_headers(response, "http://m.com", make_cors("http://secret.com"), CORSPolicy())
         self.assertEqual(dict(response.headers), {})
 
     def test_lax(self) -> None:
@@ -271,7 +265,7 @@ class ActualRequestTests(SynchronousTestCase):
         Without strict mode, any origin gets the headers, its own echoed.
         """
         response = self.response()
-        add_cors_headers(response, "http://m.com", cors("http://secret.com"),
+        add_cors_headers(response, "http://m.com", make_cors("http://secret.com"),
                          CORSPolicy(strict=False))
         self.assertEqual(response.headers["Access-Control-Allow-Origin"], "http://m.com")
         self.assertIn("Access-Control-Expose-Headers", response.headers)
@@ -282,7 +276,7 @@ class ActualRequestTests(SynchronousTestCase):
         """
         response = self.response(Access_Control_Allow_Origin="http://x.com",
                                  Access_Control_Expose_Headers="etag")
-        add_cors_headers(response, "http://m.com", cors("*"), CORSPolicy())
+        add_cors_headers(response, "http://m.com", make_cors("*"), CORSPolicy())
         self.assertEqual(response.headers["Access-Control-Allow-Origin"], "http://x.com")
         self.assertEqual(response.headers["Access-Control-Expose-Headers"], "etag")
 
@@ -295,18 +289,26 @@ class ActualRequestTests(SynchronousTestCase):
             "X-Container-Meta-Flavour": "x", "x-object-meta-Size": "1",
             "X-Object-Sysmeta-Secret": "y", "Content-Length": "0",
         })
-        exposed = expose_headers(headers, cors(expose_headers=" X-Custom  x-other "),
+        exposed = expose_headers(headers, make_cors(expose_headers=" X-Custom  x-other "),
                                  CORSPolicy(expose_headers=("X-Ops",)))
         self.assertEqual(exposed, sorted(SIMPLE_EXPOSE_HEADERS | {
             "x-container-meta-flavour", "x-object-meta-size", "X-Ops", "x-custom",
             "x-other"}))
 
 
+def cors_only_info(cors_info: CORSInfo) -> ContainerInfo:
+    """
+    A container's info holding only its CORS settings, all that the CORS
+    code reads (a partial info on purpose: no C{status}).
+    """
+    return cast(ContainerInfo, {"cors": cors_info})
+
+
 class _Controller(Controller):
     server_type = "Object"
     allowed_methods = _METHODS
 
-    def __init__(self, request: SwiftRequest, info: dict[str, Any],
+    def __init__(self, request: SwiftRequest, info: ContainerInfo,
                  settings: ProxySettings, container: Optional[str] = "c") -> None:
         context: Any = SimpleNamespace(settings=settings)
         super().__init__(context, request, "AUTH_a", container,
@@ -315,14 +317,14 @@ class _Controller(Controller):
         self.lookups = 0
 
     async def container_info(self, account: Optional[str] = None,
-                             container: Optional[str] = None) -> dict[str, Any]:
+                             container: Optional[str] = None) -> ContainerInfo:
         self.lookups += 1
         return self.info
 
     async def GET(self) -> SwiftResponse:
         # A POST in the same request may change the stored settings; the
         # request still answers by the ones it started with.
-        self.info = {"cors": cors("http://other.com")}
+        self.info = cors_only_info(make_cors("http://other.com"))
         return SwiftResponse(200, {"X-Object-Meta-Color": "red"})
 
 
@@ -343,7 +345,7 @@ class ControllerTests(SynchronousTestCase):
         return result
 
     def test_options_without_origin(self) -> None:
-        controller = _Controller(_request("OPTIONS"), {"cors": cors()}, ProxySettings())
+        controller = _Controller(_request("OPTIONS"), cors_only_info(make_cors()), ProxySettings())
         response = self.run_handler(controller, "OPTIONS")
         self.assertEqual(response.status, 200)
         self.assertEqual(response.headers["Allow"], _ALLOW)
@@ -352,7 +354,7 @@ class ControllerTests(SynchronousTestCase):
     def test_preflight(self) -> None:
         controller = _Controller(
             _request("OPTIONS", Origin="http://m.com", Access_Control_Request_Method="GET"),
-            {"cors": cors("*")}, ProxySettings())
+            cors_only_info(make_cors("*")), ProxySettings())
         response = self.run_handler(controller, "OPTIONS")
         self.assertEqual(response.status, 200)
         self.assertEqual(response.headers["Access-Control-Allow-Origin"], "*")
@@ -361,7 +363,7 @@ class ControllerTests(SynchronousTestCase):
     def test_preflight_refused(self) -> None:
         controller = _Controller(
             _request("OPTIONS", Origin="http://m.com", Access_Control_Request_Method="GET"),
-            {"cors": cors("http://secret.com")}, ProxySettings())
+            cors_only_info(make_cors("http://secret.com")), ProxySettings())
         self.assertEqual(self.run_handler(controller, "OPTIONS").status, 401)
 
     def test_preflight_operator_origin(self) -> None:
@@ -377,7 +379,7 @@ class ControllerTests(SynchronousTestCase):
         """
         controller = _Controller(
             _request("OPTIONS", Origin="http://m.com", Access_Control_Request_Method="GET"),
-            {"cors": cors("*")}, ProxySettings(), container=None)
+            cors_only_info(make_cors("*")), ProxySettings(), container=None)
         response = self.run_handler(controller, "OPTIONS")
         self.assertEqual(response.status, 200)
         self.assertNotIn("Access-Control-Allow-Origin", response.headers)
@@ -389,21 +391,21 @@ class ControllerTests(SynchronousTestCase):
         before it.
         """
         controller = _Controller(_request("GET", Origin="http://m.com"),
-                                 {"cors": cors("http://m.com")}, ProxySettings())
+                                 cors_only_info(make_cors("http://m.com")), ProxySettings())
         response = self.run_handler(controller, "GET")
         self.assertEqual(response.headers["Access-Control-Allow-Origin"], "http://m.com")
         self.assertIn("x-object-meta-color",
                       response.headers["Access-Control-Expose-Headers"].split(", "))
 
     def test_actual_without_origin(self) -> None:
-        controller = _Controller(_request("GET"), {"cors": cors("*")}, ProxySettings())
+        controller = _Controller(_request("GET"), cors_only_info(make_cors("*")), ProxySettings())
         response = self.run_handler(controller, "GET")
         self.assertNotIn("Access-Control-Allow-Origin", response.headers)
         self.assertEqual(controller.lookups, 0)
 
     def test_actual_lax(self) -> None:
         controller = _Controller(_request("GET", Origin="http://m.com"),
-                                 {"cors": cors("http://secret.com")},
+                                 cors_only_info(make_cors("http://secret.com")),
                                  ProxySettings(strict_cors_mode=False))
         response = self.run_handler(controller, "GET")
         self.assertEqual(response.headers["Access-Control-Allow-Origin"], "http://m.com")

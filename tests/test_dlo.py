@@ -20,7 +20,7 @@ from twisted.web.iweb import UNKNOWN_LENGTH
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from tests.doubles import Collector, StoredBody
+from tests.doubles import Collector, StoredBody, partial_context
 from twisted_proxy.config import ConfigError
 from twisted_proxy.info.cache import INFO_ENVIRON_KEY
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
@@ -165,7 +165,7 @@ class _DloTestCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.context = _Context(self.limit)
         self.clock = self.context.reactor
-        self.filter = dloPlugin.makeFilter(self.conf, self.context)
+        self.filter = dloPlugin.makeFilter(self.conf, partial_context(self.context))
         self.app = _App(self.limit)
         self.app.segments("segs", "part/", b"aaaa", b"bbbbb", b"cc")
         self.app.put("/v1/a/c/man", b"", X_Object_Manifest="segs/part/")
@@ -216,7 +216,8 @@ class PluginTests(_DloTestCase):
 
     def test_options(self) -> None:
         dlo = dloPlugin.makeFilter({"max_get_time": "5", "rate_limit_after_segment": "3",
-                                    "rate_limit_segments_per_sec": "0"}, self.context)
+                                    "rate_limit_segments_per_sec": "0"},
+                                   partial_context(self.context))
         self.assertEqual((dlo.max_get_time, dlo.rate_limit_after_segment,
                           dlo.rate_limit_segments_per_sec), (5, 3, 0))
 
@@ -485,7 +486,7 @@ class SegmentErrorTests(_DloTestCase):
         self.failureResultOf(done, ValueError)
 
     def test_maxGetTime(self) -> None:
-        dlo = dloPlugin.makeFilter({"max_get_time": "10"}, self.context)
+        dlo = dloPlugin.makeFilter({"max_get_time": "10"}, partial_context(self.context))
         self.app.hold = True
         response = self.successResultOf(dlo(self.request("GET"), self.app))
         collector = Collector()

@@ -35,6 +35,7 @@ from tests.fakenodes import (
 )
 from twisted_proxy.backend import nodes
 from twisted_proxy.backend.resuming import NoMoreSources, ResumingBody
+from twisted_proxy.swift.ring import Node
 
 DATA = bytes(range(256)) * 4
 OBJ = StoredObject(DATA[:100], timestamp="1700000100.00000")
@@ -73,7 +74,7 @@ class _Base(SynchronousTestCase):
         return [(r.node.ring_node["ip"], r.range)
                 for r in self.cluster.object_requests("GET")]
 
-    def ring_node(self, index: int) -> dict[str, object]:
+    def ring_node(self, index: int) -> Node:
         return self.cluster.objects[index].ring_node
 
     def assertAborted(self, download: Download, why: type = NoMoreSources) -> None:

@@ -8,15 +8,25 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.plugin import IPlugin
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from twisted_proxy.interfaces import IProxyFilter, IProxyPluginFactory
+from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins.healthcheck import healthcheckPlugin
 from twisted_proxy.swift.http import SwiftRequest, SwiftResponse
 
 
-def _app(request: SwiftRequest) -> "Deferred[SwiftResponse]":
-    return succeed(SwiftResponse(204, {"X-Passed": "yes"}, b""))
+@implementer(IProxyApplication)
+class _App:
+    """
+    The rest of the pipeline: answers 204 with C{X-Passed}.
+    """
+
+    def __call__(self, request: SwiftRequest) -> "Deferred[SwiftResponse]":
+        return succeed(SwiftResponse(204, {"X-Passed": "yes"}, b""))
+
+
+_app = _App()
 
 
 class HealthCheckTests(SynchronousTestCase):

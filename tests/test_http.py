@@ -55,16 +55,6 @@ class WSGIStringTests(SynchronousTestCase):
         self.assertEqual(wsgi_to_bytes(wsgi), raw)
         self.assertEqual(str_to_wsgi(wsgi_to_str(wsgi)), wsgi)
 
-    @given(st.binary())
-    def test_agreesWithSwift(self, raw: bytes) -> None:
-        from swift.common.swob import str_to_wsgi as swift_str_to_wsgi
-        from swift.common.swob import wsgi_to_str as swift_wsgi_to_str
-
-        wsgi = wsgi_str(raw)
-        self.assertEqual(wsgi_to_str(wsgi), swift_wsgi_to_str(wsgi))
-        text = wsgi_to_str(wsgi)
-        self.assertEqual(str_to_wsgi(text), swift_str_to_wsgi(text))
-
 
 class HeaderDictTests(SynchronousTestCase):
     def test_caseInsensitive(self) -> None:

@@ -16,6 +16,7 @@ from twisted_proxy.info.cache import (
     INFO_ENVIRON_KEY,
     AccountInfo,
     ContainerInfo,
+    Info,
     InfoCache,
     ObjectInfo,
     account_key,
@@ -190,16 +191,16 @@ class Fetcher:
     """
 
     def __init__(self) -> None:
-        self.calls: list[Deferred[dict[str, Any]]] = []
+        self.calls: list[Deferred[Info]] = []
 
-    def __call__(self) -> "Deferred[dict[str, Any]]":
-        d: Deferred[dict[str, Any]] = Deferred()
+    def __call__(self) -> "Deferred[Info]":
+        d: Deferred[Info] = Deferred()
         self.calls.append(d)
         return d
 
 
-def answer(status: int, **extra: Any) -> dict[str, Any]:
-    return {"status": status, "meta": {"k": "v"}, **extra}
+def answer(status: int) -> AccountInfo:
+    return AccountInfo(status=status, meta={"k": "v"})
 
 
 class InfoCacheTests(SynchronousTestCase):
@@ -367,10 +368,10 @@ class InfoCacheTests(SynchronousTestCase):
             answer(200),
         )
 
-        async def coroutine() -> dict[str, Any]:
+        async def coroutine() -> Info:
             return answer(204)
 
-        fetch: Callable[[], Coroutine[Any, Any, dict[str, Any]]] = coroutine
+        fetch: Callable[[], Coroutine[Any, Any, Info]] = coroutine
         self.assertEqual(
             self.successResultOf(self.get({}, "account/b", fetch)), answer(204)
         )

@@ -26,6 +26,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
+from tests.doubles import make_node
 from twisted_proxy.backend.nodeclient import (
     NodeClient,
     NodeError,
@@ -38,7 +39,7 @@ from twisted_proxy.backend.content import read_body
 from twisted_proxy.interfaces import INodeClient
 from twisted_proxy.swift.http import HeaderDict
 
-NODE = {"ip": "10.1.2.3", "port": 6200, "device": "sdb1"}
+NODE = make_node("10.1.2.3", 6200, "sdb1")
 
 
 class FakeStorageNode(Resource):
@@ -246,7 +247,7 @@ class NodeClientTraversalTests(SynchronousTestCase):
         """
         An IPv6 node is reached with a bracketed host.
         """
-        node = {"ip": "fe80::1", "port": 6201, "device": "d"}
+        node = make_node("fe80::1", 6201, "d")
         self.successResultOf(self.client.request(node, "GET", "/d/1/a", HeaderDict()))
         self.assertEqual(
             self.node.requests[0]["headers"].getRawHeaders(b"host"), [b"[fe80::1]:6201"]
@@ -320,7 +321,7 @@ class NodeClientFakeAgentTests(SynchronousTestCase):
             ("[2001:db8::5]", b"[2001:db8::5]"),
         ]:
             self.client.request(
-                {"ip": ip, "port": "6000", "device": "d"}, "DELETE", "/d/3/a", HeaderDict()
+                make_node(ip, 6000, "d"), "DELETE", "/d/3/a", HeaderDict()
             )
             method, uri, _, _ = self.agent.requests[-1]
             self.assertEqual(method, b"DELETE")

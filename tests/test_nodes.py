@@ -13,6 +13,7 @@ from twisted.internet.task import Clock
 from twisted.logger import capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.doubles import make_node
 from twisted_proxy.backend.nodes import (
     ErrorLimiter,
     NodeReporter,
@@ -20,10 +21,11 @@ from twisted_proxy.backend.nodes import (
     iter_nodes,
     node_path,
 )
+from twisted_proxy.swift.ring import Node
 
 
-def node(index: int) -> dict[str, Any]:
-    return {"id": index, "ip": f"10.0.0.{index}", "port": 6200, "device": f"d{index}"}
+def node(index: int) -> Node:
+    return make_node(f"10.0.0.{index}", 6200, f"d{index}", id=index)
 
 
 class FakeRing:
@@ -45,10 +47,10 @@ class FakeRing:
                  obj: str | bytes | None = None) -> int:
         raise NotImplementedError("these tests give partitions directly")
 
-    def get_part_nodes(self, part: int) -> list[dict[str, Any]]:
+    def get_part_nodes(self, part: int) -> list[Node]:
         return list(self.primaries)
 
-    def get_more_nodes(self, part: int) -> Iterator[dict[str, Any]]:
+    def get_more_nodes(self, part: int) -> Iterator[Node]:
         self.handoffCalls += 1
         for handoff in self.handoffs:
             self.pulled += 1
@@ -99,9 +101,9 @@ class ErrorLimiterTests(SynchronousTestCase):
         device count as one node.
         """
         for _ in range(3):
-            self.limiter.error(dict(node(1)))
+            self.limiter.error(node(1).copy())
         self.assertTrue(self.limiter.is_limited(node(1)))
-        other = dict(node(1), device="other")
+        other: Node = {**node(1), "device": "other"}
         self.assertFalse(self.limiter.is_limited(other))
 
     def test_expires(self) -> None:
@@ -368,7 +370,7 @@ class NodePathTests(SynchronousTestCase):
         The device and the name are percent-quoted (the name's slashes
         kept), the query appended.
         """
-        device = {**node(1), "device": "sd b"}
+        device: Node = {**node(1), "device": "sd b"}
         self.assertEqual(node_path(device, 7, "a/c/o n\xc3\xa9"),
                          "/sd%20b/7/a/c/o%20n%C3%A9")
         self.assertEqual(node_path(node(1), 7, "a/c", "format=json"),

@@ -11,14 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.doubles import make_node
 from twisted_proxy.controllers.base import partition
 from twisted_proxy.swift.http import wsgi_str
 from twisted_proxy.swift.ring import Ring
 
 
 def _ring() -> Ring:
-    devs = [{"id": 0, "region": 1, "zone": 1, "ip": "127.0.0.1", "port": 6000,
-             "device": "sdb1", "weight": 1.0}]
+    devs = [make_node("127.0.0.1", 6000, "sdb1", id=0, region=1, zone=1, weight=1.0)]
     return Ring(devs, [array("H", [0] * 1024)], 32 - 10,
                 hash_prefix=b"prefix", hash_suffix=b"suffix")
 

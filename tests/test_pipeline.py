@@ -9,6 +9,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
 
 from tests.fakenodes import make_swift_conf
 from twisted_proxy.config import ProxyConfig, ProxySettings
@@ -39,6 +40,7 @@ class _Recorder:
         return d.addCallback(lambda _: app(request))
 
 
+@implementer(IProxyApplication)
 class _App:
     def __init__(self) -> None:
         self.requests: list[SwiftRequest] = []

@@ -21,7 +21,7 @@ from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from tests.doubles import Collector
+from tests.doubles import Collector, partial_context
 from twisted_proxy.config import ConfigError
 from twisted_proxy.info.cache import INFO_ENVIRON_KEY, container_key
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
@@ -692,7 +692,7 @@ class FactoryTests(SynchronousTestCase):
         self.assertTrue(verifyObject(IPlugin, proxyLoggingPlugin))
         self.assertTrue(verifyObject(IProxyPluginFactory, proxyLoggingPlugin))
         self.assertIs(available_plugins()["proxy_logging"], proxyLoggingPlugin)
-        made = proxyLoggingPlugin.makeFilter({}, _Context(Clock()))
+        made = proxyLoggingPlugin.makeFilter({}, partial_context(_Context(Clock())))
         self.assertTrue(verifyObject(IProxyFilter, made))
 
     def test_twistedLog(self) -> None:
@@ -705,7 +705,7 @@ class FactoryTests(SynchronousTestCase):
         clock = Clock()
         made = proxyLoggingPlugin.makeFilter(
             {"access_log_route": "proxy-access", "log_name": "proxy-server",
-             "log_statsd_host": "localhost"}, _Context(clock))
+             "log_statsd_host": "localhost"}, partial_context(_Context(clock)))
         answer = made(_request(), lambda request: succeed(SwiftResponse(200, {}, b"")))  # type: ignore[arg-type]
         self.successResultOf(answer)
         access = [event for event in events.events
@@ -721,7 +721,7 @@ class FactoryTests(SynchronousTestCase):
         made = proxyLoggingPlugin.makeFilter(
             {"log_msg_template": "{auth_token} {headers}",
              "access_log_headers": "yes", "access_log_headers_only": "X-Auth-Token",
-             "reveal_sensitive_prefix": "3"}, _Context(Clock()))
+             "reveal_sensitive_prefix": "3"}, partial_context(_Context(Clock())))
         lines: list[str] = []
         made._emit = lines.append
         self.successResultOf(made(_request(), lambda request: succeed(  # type: ignore[arg-type]
@@ -755,7 +755,7 @@ class FactoryTests(SynchronousTestCase):
         clock.advance(START)
         made = proxyLoggingPlugin.makeFilter(
             {"access_log_file": path, "access_log_flush_interval": "0.5"},
-            _Context(clock))
+            partial_context(_Context(clock)))
         for _ in range(2):
             self.successResultOf(made(_request(), lambda request: succeed(  # type: ignore[arg-type]
                 SwiftResponse(200, {}, b"hi"))))

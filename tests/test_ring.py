@@ -19,14 +19,15 @@ import shutil
 import struct
 import sys
 from itertools import islice
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_proxy.swift.ring import Ring, RingError, RingSet, hash_path
+from tests.doubles import make_node
+from twisted_proxy.swift.ring import Node, Ring, RingError, RingSet, hash_path
 from twisted_proxy.swift.swiftconf import SwiftConf, load_swift_conf
 
 #: The ring sets made by Swift's C{swift-ring-builder}, one directory each.
@@ -76,7 +77,7 @@ def _ring(cluster: str, ring_name: str) -> Ring:
 
 
 def _format1_ring(
-    devs: list[dict[str, Any]], table: list[list[int]], part_shift: int
+    devs: Sequence[Optional[Mapping[str, Any]]], table: list[list[int]], part_shift: int
 ) -> bytes:
     """
     A ring file in format 1, written here so that any table at all can be
@@ -99,17 +100,11 @@ _MAGIC_V1 = b"R1NG\x00\x01"
 _HAND_MADE_CONF = b"[swift-hash]\nswift_hash_path_prefix = hand\n"
 
 
-def _dev(dev_id: int, region: int, zone: int, ip: str) -> dict[str, Any]:
-    return {
-        "id": dev_id,
-        "region": region,
-        "zone": zone,
-        "ip": ip,
-        "port": 6000 + dev_id,
-        "device": f"d{dev_id}",
-        "weight": 1.0,
-        "meta": "",
-    }
+def _dev(dev_id: int, region: int, zone: int, ip: str) -> Node:
+    return make_node(
+        ip, 6000 + dev_id, f"d{dev_id}", id=dev_id, region=region, zone=zone,
+        weight=1.0, meta="",
+    )
 
 
 
@@ -336,7 +331,7 @@ class RingTests(SynchronousTestCase):
     """
 
     def ring(
-        self, devs: Sequence[Optional[dict[str, Any]]], table: list[list[int]], part_shift: int
+        self, devs: Sequence[Optional[Node]], table: list[list[int]], part_shift: int
     ) -> Ring:
         return Ring(
             devs,
@@ -361,7 +356,7 @@ class RingTests(SynchronousTestCase):
         """
         Nodes are copies: changing one changes nothing in the ring.
         """
-        devs: list[Optional[dict[str, Any]]] = [
+        devs: list[Optional[Node]] = [
             _dev(0, 1, 1, "a"), _dev(1, 1, 1, "a"), _dev(2, 1, 1, "a"),
         ]
         ring = self.ring(devs, [[0, 1], [1, 2]], 31)
@@ -385,7 +380,7 @@ class RingTests(SynchronousTestCase):
         A table naming a device that does not exist, or sized wrongly for
         the part power, is refused.
         """
-        devs: list[Optional[dict[str, Any]]] = [_dev(0, 1, 1, "a"), None]
+        devs: list[Optional[Node]] = [_dev(0, 1, 1, "a"), None]
         self.assertRaises(RingError, self.ring, devs, [[0, 1]], 31)
         self.assertRaises(RingError, self.ring, devs, [[0, 2]], 31)
         self.assertRaises(RingError, self.ring, devs, [[0, 0, 0]], 31)
@@ -429,7 +424,7 @@ class RingTests(SynchronousTestCase):
         partition but the first (which the sweep may skip; see
         L{tests.e2e.test_ring.MatchesSwiftTests.test_any_table}).
         """
-        devs: list[Optional[dict[str, Any]]] = [
+        devs: list[Optional[Node]] = [
             _dev(i, region, zone, f"{region}.{zone}.{ip}")
             for i, (region, zone, ip) in enumerate(places)
         ]

@@ -18,6 +18,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.client import HTTPConnectionPool
 from zope.interface import implementer
 
+from tests.doubles import partial_context
 from tests.test_ring import _dev, _format1_ring
 from twisted_proxy.backend.nodeclient import NodeClient
 from twisted_proxy.config import ConfigError, ProxySettings, load_config
@@ -386,7 +387,7 @@ class AccessLogServiceTests(SynchronousTestCase):
             constraints = Constraints()
             services = MultiService()
 
-        proxyLoggingPlugin.makeFilter({"access_log_file": self.path}, Context)
+        proxyLoggingPlugin.makeFilter({"access_log_file": self.path}, partial_context(Context))
         [writer] = list(Context.services)
         assert isinstance(writer, AccessLogFile)
         self.assertEqual(writer.path, self.path)

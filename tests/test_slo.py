@@ -16,7 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from tests.doubles import Collector, StoredBody
+from tests.doubles import Collector, StoredBody, partial_context
 from twisted_proxy.config import ConfigError
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins._support.subrequest import read_body
@@ -124,7 +124,7 @@ class _Context:
 class SloTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.context = _Context()
-        self.filter = sloPlugin.makeFilter({}, self.context)
+        self.filter = sloPlugin.makeFilter({}, partial_context(self.context))
         self.app = _App()
         self.app.store("/v1/a/segs/one", b"aaaa")
         self.app.store("/v1/a/segs/two", b"bbbbbb")

@@ -196,7 +196,7 @@ class SourceFinderTests(SynchronousTestCase):
         """
 
         def buggy(response: Any) -> "Deferred[Any]":
-            return read_body(response).addCallback(lambda _: {}["missing"])
+            return read_body(response).addCallback(lambda _: dict[str, Any]()["missing"])
 
         self.patch(sources, "read_answer", buggy)
         self.failureResultOf(self.find(), KeyError)

@@ -4,13 +4,14 @@ Tests for L{twisted_proxy.service.tap}'s command-line options.
 
 from __future__ import annotations
 
-import array
 import os
 
 from twisted.logger import globalLogPublisher
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.doubles import make_node
+from tests.test_ring import _format1_ring
 from twisted_proxy._twisted import QuietTwistedLogging
 from twisted_proxy.config import ProxyConfig, ProxySettings
 from twisted_proxy.service.tap import Options, _endpoint_description, makeService
@@ -185,19 +186,16 @@ class MakeServiceTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        from swift.common.ring import RingData
-
         swift_dir = os.path.abspath(self.mktemp())
         os.makedirs(swift_dir)
         with open(os.path.join(swift_dir, "swift.conf"), "w") as handle:
             handle.write("[swift-hash]\nswift_hash_path_suffix = s\n"
                          "swift_hash_path_prefix = p\n\n"
                          "[storage-policy:0]\nname = gold\ndefault = yes\n")
-        device = {"id": 0, "region": 1, "zone": 1, "ip": "127.0.0.1", "port": 6200,
-                  "device": "d0", "weight": 1.0}
+        device = make_node("127.0.0.1", 6200, "d0", id=0, region=1, zone=1, weight=1.0)
         for ring in ("account", "container", "object"):
-            RingData([array.array("H", [0, 0])], [dict(device)], 31).save(
-                os.path.join(swift_dir, f"{ring}.ring.gz"))
+            with open(os.path.join(swift_dir, f"{ring}.ring.gz"), "wb") as ring_file:
+                ring_file.write(_format1_ring([device], [[0, 0]], 31))
         path = os.path.join(swift_dir, "proxy-server.conf")
         with open(path, "w") as handle:
             handle.write(_CONFIG.replace("[DEFAULT]\n", f"[DEFAULT]\nswift_dir = {swift_dir}\n"))

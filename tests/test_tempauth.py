@@ -13,6 +13,7 @@ from twisted.plugin import IPlugin
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
+from tests.doubles import partial_context
 from twisted_proxy.config import ConfigError
 from twisted_proxy.info.memorystore import MemoryInfoStore
 from twisted_proxy.interfaces import IProxyFilter, IProxyPluginFactory
@@ -71,7 +72,7 @@ class _TempAuthTestCase(SynchronousTestCase):
         self.context = _Context()
         self.clock = self.context.reactor
         self.clock.advance(1_000_000)
-        self.auth = tempauthPlugin.makeFilter(self.conf, self.context)
+        self.auth = tempauthPlugin.makeFilter(self.conf, partial_context(self.context))
         self.app = _App()
 
     def request(
@@ -424,7 +425,7 @@ class GetTokenTests(_TempAuthTestCase):
         """
         old = self.token("test:tester")
         self.auth = tempauthPlugin.makeFilter(
-            dict(self.conf, user_test_tester="testing .admin extra"), self.context
+            dict(self.conf, user_test_tester="testing .admin extra"), partial_context(self.context)
         )
         new = self.token("test:tester")
         self.assertNotEqual(new, old)
@@ -470,7 +471,7 @@ class GetTokenTests(_TempAuthTestCase):
                 user_test_tester="testing .admin $HOST/v1/AUTH_moved",
                 user_test2_tester2="testing2 .admin http://elsewhere:81/v1/AUTH_x",
             ),
-            self.context,
+            partial_context(self.context),
         )
         self.assertEqual(
             self.getToken("test:tester", "testing").headers["X-Storage-Url"],
@@ -487,7 +488,7 @@ class GetTokenTests(_TempAuthTestCase):
         account too.
         """
         self.conf = dict(FUNCTIONAL_CONF, user_test_tester="testing .admin $HOST/v1/AUTH_moved")
-        self.auth = tempauthPlugin.makeFilter(self.conf, self.context)
+        self.auth = tempauthPlugin.makeFilter(self.conf, partial_context(self.context))
         self.assertEqual(
             self.authorize("POST", "/v1/AUTH_moved", "test:tester"), (None, True)
         )
@@ -637,7 +638,7 @@ class AuthenticateTests(_TempAuthTestCase):
         self.assertNotIn("swift.authorize", request.environ)
 
         self.auth = tempauthPlugin.makeFilter(
-            dict(self.conf, allow_overrides="false"), self.context
+            dict(self.conf, allow_overrides="false"), partial_context(self.context)
         )
         request = self.request(
             "GET",

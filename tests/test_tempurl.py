@@ -17,6 +17,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
+from tests.doubles import partial_context
 from twisted_proxy.config import ConfigError
 from twisted_proxy.info.cache import INFO_ENVIRON_KEY, InfoCache, account_key, container_key
 from twisted_proxy.info.memorystore import MemoryInfoStore
@@ -91,7 +92,7 @@ class _TempURLTestCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.context = _Context()
         self.clock = self.context.reactor
-        self.filter = tempurlPlugin.makeFilter({}, self.context)
+        self.filter = tempurlPlugin.makeFilter({}, partial_context(self.context))
         self.app = _App()
         self.app.account_meta = {"temp-url-key": "akey"}
         self.expires = NOW + 60
@@ -142,7 +143,7 @@ class PluginTests(_TempURLTestCase):
 
     def test_info_configured_digests(self) -> None:
         context = _Context()
-        tempurlPlugin.makeFilter({"allowed_digests": "sha512 md5"}, context)
+        tempurlPlugin.makeFilter({"allowed_digests": "sha512 md5"}, partial_context(context))
         self.assertEqual(context.info["tempurl"]["allowed_digests"], ["sha512"])
         self.assertNotIn("deprecated_digests", context.info["tempurl"])
 
@@ -273,7 +274,8 @@ class SignatureTests(_TempURLTestCase):
         self.assertEqual(response.status, 200)
 
     def test_disallowed_digest(self) -> None:
-        self.filter = tempurlPlugin.makeFilter({"allowed_digests": "sha256"}, self.context)
+        self.filter = tempurlPlugin.makeFilter(
+            {"allowed_digests": "sha256"}, partial_context(self.context))
         sig = _sign("akey", "GET", "/v1/a/c/o", self.expires, "sha1")
         self.assertInvalid(self.call(
             "GET", "/v1/a/c/o", f"temp_url_sig={sig}&temp_url_expires={self.expires}"))
@@ -399,7 +401,7 @@ class HeaderTests(_TempURLTestCase):
     def test_incoming_allow(self) -> None:
         self.filter = tempurlPlugin.makeFilter(
             {"incoming_remove_headers": "x-object-meta-*",
-             "incoming_allow_headers": "x-object-meta-keep"}, self.context)
+             "incoming_allow_headers": "x-object-meta-keep"}, partial_context(self.context))
         self.signed("PUT", "/v1/a/c/o", headers={
             "X-Object-Meta-Drop": "1", "X-Object-Meta-Keep": "2"})
         [request] = self.app.passed()

@@ -6,7 +6,7 @@ over L{StringTransport} or L{twisted.test.iosim} (no sockets, no reactor).
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
@@ -14,7 +14,7 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Protocol
 from twisted.internet.testing import MemoryReactorClock, StringTransport
-from twisted.logger import LogLevel, LogPublisher
+from twisted.logger import ILogObserver, LogLevel, LogPublisher
 from twisted.python.failure import Failure
 from twisted.test import iosim
 from twisted.trial.unittest import SynchronousTestCase
@@ -346,6 +346,7 @@ class StreamingBodyTests(_ChannelTestCase):
         self.send(b"c")
         [request] = self.resource.requests
         self.assertIsNone(request.streamingBody)  # type: ignore[attr-defined]
+        assert request.content is not None
         self.assertEqual(request.content.read(), b"abc")
         answer(request)
         self.send(put(0))
@@ -618,7 +619,7 @@ class QuietTwistedClientTests(SynchronousTestCase):
 
     def setUp(self) -> None:
         self.events: list[dict[str, Any]] = []
-        self.observer = quiet_observer(self.events.append)
+        self.observer = quiet_observer(cast(ILogObserver, self.events.append))
 
     def emit(self, namespace: Optional[str], level: Optional[LogLevel]) -> None:
         event: dict[str, Any] = {"log_format": "x"}
@@ -681,7 +682,8 @@ class QuietTwistedLoggingTests(SynchronousTestCase):
         """
         publisher = LogPublisher()
         seen: list[dict[str, Any]] = []
-        publisher.addObserver(seen.append)
+        observer = cast(ILogObserver, seen.append)
+        publisher.addObserver(observer)
         quiet = QuietTwistedLogging(publisher)
         noise = {"log_namespace": QUIET_NAMESPACES[0], "log_level": LogLevel.info}
         warning = {"log_namespace": QUIET_NAMESPACES[0], "log_level": LogLevel.warn}
@@ -692,7 +694,7 @@ class QuietTwistedLoggingTests(SynchronousTestCase):
         quiet.stopService()
         publisher(noise)
         self.assertEqual(seen, [warning, noise])
-        publisher.removeObserver(seen.append)
+        publisher.removeObserver(observer)
         publisher(noise)
         self.assertEqual(seen, [warning, noise])
 
@@ -725,7 +727,7 @@ class QuietTwistedLoggingTests(SynchronousTestCase):
         events: list[dict[str, Any]] = []
         # A Logger of the class's, with the class's namespace, of our own.
         logger = HTTPClientParser._log  # type: ignore[attr-defined]
-        logger.observer = quiet_observer(events.append)
+        logger.observer = quiet_observer(cast(ILogObserver, events.append))
         logger.info("Ignoring unexpected {code} response", code=100)
         logger.warn("a real problem")
         self.assertEqual([e["log_format"] for e in events], ["a real problem"])

@@ -1,7 +1,9 @@
 """
 Unit tests for L{twisted_proxy.service.workers}: the worker pool's restarts,
 the workers' log lines in the parent, and the adopted socket. No process is
-started (the end-to-end tests of C{workers = N} are in L{tests.test_workers}).
+started and no socket bound: the pool's listening socket is a stand-in
+(L{_ListeningSocket}); L{tests.e2e.test_workers} runs real workers on a real
+one.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
+from twisted_proxy.service import workers
 from twisted_proxy.service.workers import (
     WORKER_FD,
     AdoptedPort,
@@ -183,6 +186,31 @@ class _ProcessReactor(MemoryReactorClock):
         return transport
 
 
+class _ListeningSocket:
+    """
+    Stands in for the socket L{workers.bind_listening_socket} binds: it has
+    the address asked for (port 0 taken as an ephemeral port) and a
+    descriptor number, and records being closed. Nothing is bound.
+    """
+
+    EPHEMERAL_PORT = 43210
+    FD = 42
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port or self.EPHEMERAL_PORT
+        self.closed = False
+
+    def getsockname(self) -> tuple[str, int]:
+        return (self.host, self.port)
+
+    def fileno(self) -> int:
+        return self.FD
+
+    def close(self) -> None:
+        self.closed = True
+
+
 class WorkerPoolTests(SynchronousTestCase):
     """
     L{WorkerPoolService}: starting, restarting with backoff, stopping.
@@ -191,11 +219,18 @@ class WorkerPoolTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.reactor = _ProcessReactor()
         self.events = _Events()
+        self.sockets: list[_ListeningSocket] = []
+        self.patch(workers, "bind_listening_socket", self._bind)
         self.pool = WorkerPoolService(self.reactor, "127.0.0.1", 0, 2,
                                       WorkerSpec("/p.conf"), lambda: succeed(None),
                                       self.events)
         self.pool.startService()
         self.addCleanup(self._stop)
+
+    def _bind(self, host: str, port: int) -> _ListeningSocket:
+        listening = _ListeningSocket(host, port)
+        self.sockets.append(listening)
+        return listening
 
     def _stop(self) -> None:
         if self.pool.running:
@@ -237,6 +272,8 @@ class WorkerPoolTests(SynchronousTestCase):
         self.assertEqual(childFDs[1], "r")
         self.assertEqual(childFDs[2], "r")
         self.assertIsInstance(childFDs[WORKER_FD], int)
+        [listening] = self.sockets
+        self.assertEqual(childFDs[WORKER_FD], listening.fileno())
 
     def test_backoff(self) -> None:
         """
@@ -288,6 +325,7 @@ class WorkerPoolTests(SynchronousTestCase):
         survivor.processEnded(Failure(ProcessDone(0)))
         self.successResultOf(stopped)
         self.assertIsNone(self.pool.address)
+        self.assertTrue(self.sockets[0].closed)
         self.reactor.advance(60)
         self.assertEqual(self.spawns(0), 1)
 
@@ -302,10 +340,10 @@ class AdoptedPortTests(SynchronousTestCase):
         Starting adopts the socket with its family and closes the inherited
         descriptor; stopping stops listening.
         """
+        # An IPv6 socket that is never bound: the reactor here only records
+        # what it adopts, and the family is read from the descriptor.
         listening = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
         self.addCleanup(listening.close)
-        listening.bind(("::1", 0))
-        listening.listen(1)
         fd = os.dup(listening.fileno())
         reactor = MemoryReactorClock()
         factory = Factory()

@@ -35,7 +35,7 @@ from tests.test_ring import (
     _ring_in,
     _write,
 )
-from twisted_proxy.swift.ring import Ring, hash_path
+from twisted_proxy.swift.ring import Node, Ring, hash_path
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ def _placement(arguments: list[str], output: str, status: Any) -> _Placement:
     )
 
 
-def _address(node: dict[str, Any]) -> tuple[str, int, str]:
+def _address(node: Node) -> tuple[str, int, str]:
     return (node["ip"], node["port"], node["device"])
 
 
@@ -168,7 +168,7 @@ _names = st.text(
 
 
 @st.composite
-def _small_rings(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[list[int]]]:
+def _small_rings(draw: st.DrawFn) -> tuple[list[Node], list[list[int]]]:
     """
     Devices scattered over a few regions, zones and IPs, and an arbitrary
     table of 8 partitions by 1 to 3 replicas, maybe with a partial one.
@@ -347,7 +347,7 @@ class MatchesSwiftTests(SynchronousTestCase):
             [[0, 0, 1, 2, 0, 1, 1, 2], [0, 1, 1, 2, 2, 0, 1, 0], [0, 1, 2]],
         )
     )
-    def test_any_table(self, ring: tuple[list[dict[str, Any]], list[list[int]]]) -> None:
+    def test_any_table(self, ring: tuple[list[Node], list[list[int]]]) -> None:
         """
         Rings the builder would never make (unbalanced, with duplicate
         assignments, with devices holding a single partition) still get
