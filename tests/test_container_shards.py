@@ -51,7 +51,8 @@ def broker_listing(
     C{list_objects_iter}, without C{path}): names, and C{("subdir", name)}
     for each pseudo-directory of C{delimiter} after C{prefix}.
 
-    Checked against Swift's own C{ContainerBroker} by L{ListingModelTests}.
+    Checked against Swift's own C{ContainerBroker} by
+    C{tests.e2e.test_sharding}.
     """
     ordered = sorted(set(names), reverse=reverse)
     if reverse:
@@ -105,39 +106,6 @@ def broker_listing(
         if not rows:
             break
     return results
-
-
-class ListingModelTests(SynchronousTestCase):
-    """
-    L{broker_listing} lists as Swift's C{ContainerBroker} does.
-    """
-
-    NAMES = ["a", "a/1", "a/2", "a/b/3", "a-", "b", "b/", "b//c", "c/x/y", "d",
-             "\u00e9/1", "\u00e9/2", "\U0001f600"]
-
-    def setUp(self) -> None:
-        from swift.common.utils import Timestamp
-        from swift.container.backend import ContainerBroker
-        path = self.mktemp()
-        self.broker = ContainerBroker(f"{path}/c.db", account="a", container="c")
-        self.broker.initialize(Timestamp(1).internal, 0)
-        for name in self.NAMES:
-            self.broker.put_object(name, Timestamp(2).internal, 1, "text/plain", "e")
-
-    @settings(max_examples=300)
-    @given(st.integers(1, 15), st.sampled_from(["", "a", "a/", "b", "b/", "c", "\u00e9/1"]),
-           st.sampled_from([None, "", "a/2", "b/", "c", "z"]),
-           st.sampled_from([None, "", "a", "a/", "b/", "\u00e9"]),
-           st.sampled_from([None, "", "/", "-", "/b"]), st.booleans())
-    def test_likeSwift(self, limit: int, marker: str, end_marker: Optional[str],
-                       prefix: Optional[str], delimiter: Optional[str], reverse: bool
-                       ) -> None:
-        rows = self.broker.list_objects_iter(limit, marker, end_marker, prefix, delimiter,
-                                             reverse=reverse)
-        expected = [row[0] if row[3] is not None else ("subdir", row[0]) for row in rows]
-        self.assertEqual(
-            broker_listing(self.NAMES, limit, marker, end_marker, prefix, delimiter, reverse),
-            expected)
 
 
 # -- container servers that shard ---------------------------------------------------

@@ -25,6 +25,8 @@ import json
 from typing import Any, Optional
 from urllib.parse import quote, urlencode
 
+from twisted.logger import Logger
+
 from twisted_proxy.controllers.base import Controller, backend_request_headers, partition
 from twisted_proxy.info.cache import (
     container_info_headers,
@@ -56,6 +58,8 @@ __all__ = [
 SHARD_LISTING_HISTORY = "swift.shard_listing_history"
 
 _CONSTRAINING = ("marker", "end_marker", "path", "prefix", "delimiter")
+
+_log = Logger()
 
 
 def to_text(wsgi: str) -> str:
@@ -329,11 +333,20 @@ class ContainerListing:
                 shard_account, shard_container, shard_params, one_headers)
             objects = _parse_listing(shard_response)
             if objects is None:
+                _log.error("Aborting listing of {path} from shards: shard {shard} answered "
+                           "{status} (txn {txn})", path=f"{account}/{container}",
+                           shard=namespace.name, status=shard_response.status,
+                           txn=self._request.environ.get("swift.trans_id"))
                 return error_response(503, method=self._request.method)
             shard_policy = shard_response.headers.get(
                 "X-Backend-Record-Storage-Policy-Index",
                 shard_response.headers.get("X-Backend-Storage-Policy-Index"))
             if shard_policy != policy:
+                _log.error("Aborting listing of {path} from shards: shard {shard} lists "
+                           "policy {found}, not {policy} (txn {txn})",
+                           path=f"{account}/{container}", shard=namespace.name,
+                           found=shard_policy, policy=policy,
+                           txn=self._request.environ.get("swift.trans_id"))
                 return error_response(503, method=self._request.method)
             response.headers["X-Backend-Record-Storage-Policy-Index"] = policy
             walk.received(objects)
