@@ -131,10 +131,11 @@ class ParseTests(SynchronousTestCase):
         """
         What is not a list of namespaces gives C{None}.
         """
-        for data in ({}, "x", [1], [{"name": "a/c", "lower": ""}],
-                     [{"name": 1, "lower": "", "upper": ""}],
-                     [{"name": "a/c", "lower": 2, "upper": ""}],
-                     [{"name": "a/c", "lower": "z", "upper": "a"}]):
+        bad: list[Any] = [{}, "x", [1], [{"name": "a/c", "lower": ""}],
+                          [{"name": 1, "lower": "", "upper": ""}],
+                          [{"name": "a/c", "lower": 2, "upper": ""}],
+                          [{"name": "a/c", "lower": "z", "upper": "a"}]]
+        for data in bad:
             self.assertIsNone(parse_namespaces(data), data)
 
     def test_nullBounds(self) -> None:
@@ -226,7 +227,8 @@ class BoundListTests(SynchronousTestCase):
         """
         bounds = NamespaceBoundList([["", "a/c1"], ["f", "a/c2"]])
         self.assertEqual(NamespaceBoundList.from_json(bounds.to_json()), bounds)
-        for bad in (None, [], {}, [["", "a/c", "x"]], [[1, "a/c"]], ["a"]):
+        refused: list[Any] = [None, [], {}, [["", "a/c", "x"]], [[1, "a/c"]], ["a"]]
+        for bad in refused:
             self.assertIsNone(NamespaceBoundList.from_json(bad), bad)
 
     @given(_contiguous(), _names)
@@ -262,7 +264,7 @@ class WalkTests(SynchronousTestCase):
 
     def walk(self, walk: ShardListingWalk, reverse: bool = False, prefix: str = ""
              ) -> list[ShardFetch]:
-        fetches = []
+        fetches: list[ShardFetch] = []
         while True:
             fetch = walk.next_fetch()
             if fetch is None:
