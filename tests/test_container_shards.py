@@ -572,6 +572,9 @@ class ListingTests(_ShardedCase):
         proxy.app.handle = as_reseller  # type: ignore[method-assign]
         response = _run(self.clock, proxy.request("HEAD", "/v1/a/c"))
         self.assertEqual(response.headers["X-Container-Sharding"], "True")
+        response = _run(self.clock, proxy.request("HEAD", "/v1/a/missing"))
+        self.assertEqual((response.status, response.headers["X-Container-Sharding"]),
+                         (404, "False"))
         _run(self.clock, proxy.request("POST", "/v1/a/c", {"X-Container-Sharding": "off"}))
         post = [r for r in self.server.requests if r.method == "POST"][-1]
         self.assertEqual(post.headers["X-Container-Sysmeta-Sharding"], "False")

@@ -160,8 +160,9 @@ class ContainerController(Controller):
         if denied is not None:
             return denied
         if not 200 <= response.status < 300:
-            response.headers = self._client_headers(response.headers, name_policy=False)
-            self._sharding_for_reseller(response.headers, HeaderDict())
+            backend = response.headers
+            response.headers = self._client_headers(backend, name_policy=False)
+            self._sharding_for_reseller(response.headers, backend)
             return response
         headers = self._client_headers(response.headers)
         self._sharding_for_reseller(headers, response.headers)
