@@ -336,6 +336,8 @@ class ProxySettings:
     client_chunk_size: int = _opt(65536, _non_negative_int)  # type: ignore[assignment]
     recheck_account_existence: float = _opt(60.0, _positive_float)  # type: ignore[assignment]
     recheck_container_existence: float = _opt(60.0, _positive_float)  # type: ignore[assignment]
+    recheck_listing_shard_ranges: int = _opt(600, _non_negative_int)  # type: ignore[assignment]
+    recheck_updating_shard_ranges: int = _opt(3600, _non_negative_int)  # type: ignore[assignment]
     account_autocreate: bool = _opt(False, _boolean)  # type: ignore[assignment]
     allow_account_management: bool = _opt(False, _boolean)  # type: ignore[assignment]
     error_suppression_limit: int = _opt(10, _non_negative_int)  # type: ignore[assignment]
@@ -373,8 +375,12 @@ class ProxySettings:
             "swift_owner_headers", "rate_limit_after_segment", "rate_limit_segments_per_sec",
             "memcache_servers", "set log_name", "object_post_as_copy",
             "log_max_line_length", "log_custom_handlers", "log_requests",
-            "client_timeout_seconds", "recheck_updating_shard_ranges",
-            "recheck_listing_shard_ranges", "statsd_emit_legacy",
+            "client_timeout_seconds", "statsd_emit_legacy",
+            # Swift's knobs for its memcache-based namespace caching; this
+            # proxy shares one fetch per process instead.
+            "container_listing_shard_ranges_skip_cache_pct",
+            "container_updating_shard_ranges_skip_cache_pct",
+            "namespace_avg_backend_fetch_time", "namespace_cache_tokens_per_session",
         }
     )
 

@@ -1,6 +1,9 @@
-# -*- test-case-name: tests.e2e.test_e2e -*-
+# -*- test-case-name: tests.test_container_shards -*-
 """
 The container controller: C{/v1/<account>/<container>}.
+
+A GET of a sharded container lists its shards' objects (see
+L{twisted_proxy.controllers.shards}).
 """
 
 from __future__ import annotations
@@ -16,7 +19,13 @@ from twisted_proxy.controllers.base import (
     format_timestamp,
     partition,
 )
-from twisted_proxy.info.cache import account_key, container_key, headers_to_container_info
+from twisted_proxy.controllers.shards import ContainerListing
+from twisted_proxy.info.cache import (
+    account_key,
+    container_key,
+    headers_to_container_info,
+    listing_namespaces_key,
+)
 from twisted_proxy.swift.constraints import (
     check_metadata,
     check_name_length,
@@ -29,10 +38,18 @@ from twisted_proxy.swift.listing import (
     render_container_listing,
     render_listing_head,
 )
+from twisted_proxy.swift.truthy import is_true
 
 __all__ = ["ContainerController"]
 
 _ACL_HEADERS = ("X-Container-Read", "X-Container-Write")
+
+_SHARDING_SYSMETA = "X-Container-Sysmeta-Sharding"
+
+# The query parameters a container GET must have as UTF-8, as Swift checks
+# them before anything else.
+_UTF8_PARAMS = ("marker", "end_marker", "prefix", "delimiter", "path", "format",
+                "reverse", "states", "includes")
 
 
 class ContainerController(Controller):
@@ -63,6 +80,47 @@ class ContainerController(Controller):
                 headers["X-Storage-Policy"] = policy.name
         return headers
 
+    def _sharding_for_reseller(self, headers: HeaderDict, backend: HeaderDict) -> None:
+        """
+        Show a reseller whether the container may be sharded (Swift's
+        C{X-Container-Sharding}, kept as sysmeta).
+        """
+        if self.request.environ.get("reseller_request"):
+            headers["X-Container-Sharding"] = str(
+                is_true(backend.get(_SHARDING_SYSMETA, "False")))
+
+    def _set_sharding(self) -> None:
+        """
+        A reseller's C{X-Container-Sharding} on PUT or POST, kept as
+        sysmeta.
+        """
+        value = self.request.headers.get("X-Container-Sharding")
+        if self.request.environ.get("reseller_request") and value is not None:
+            self.request.headers[_SHARDING_SYSMETA] = str(is_true(value))
+
+    def _check_params(self) -> Optional[SwiftResponse]:
+        """
+        Swift's first checks of a container GET's query: UTF-8 values and
+        a C{limit} within the container listing limit.
+        """
+        params = self.request.params
+        method = self.request.method
+        for name in _UTF8_PARAMS:
+            value = params.get(name)
+            if not value:
+                continue
+            try:
+                value.encode("latin-1").decode("utf-8")
+            except UnicodeDecodeError:
+                return error_response(400, f'"{name}" parameter not valid UTF-8',
+                                      method=method)
+        limit = params.get("limit")
+        most = self.context.constraints.container_listing_limit
+        if limit and limit.isdigit() and limit.isascii() and int(limit) > most:
+            return error_response(412, f"Maximum limit is {most}", method=method,
+                                  content_type=HTML)
+        return None
+
     async def GET(self) -> SwiftResponse:
         return await self._get_or_head()
 
@@ -74,17 +132,25 @@ class ContainerController(Controller):
         fmt, refused = listing_format(request)
         if refused is not None:
             return refused
+        if request.method == "GET":
+            bad = self._check_params()
+            if bad is not None:
+                return bad
         account = await self.account_info()
         if not 200 <= account["status"] < 300 and not self.settings.account_autocreate:
             denied = self.authorize()
             if denied is not None:
                 return denied
             return error_response(404, method=request.method)
-        ring = self.context.rings.container
         assert self.container is not None
-        part = partition(ring, self.account, self.container)
-        response = await self.get_or_head(ring, part, _listing_query(request.query_string))
-        if 200 <= response.status < 300 or response.status == 404:
+        cached = False
+        if request.method == "GET":
+            response, cached = await ContainerListing(self).get()
+        else:
+            ring = self.context.rings.container
+            part = partition(ring, self.account, self.container)
+            response = await self.get_or_head(ring, part, _listing_query(request.query_string))
+        if not cached and (200 <= response.status < 300 or response.status == 404):
             await self.context.info_cache.store(
                 request.environ,
                 container_key(self.account, self.container),
@@ -94,9 +160,12 @@ class ContainerController(Controller):
         if denied is not None:
             return denied
         if not 200 <= response.status < 300:
-            response.headers = self._client_headers(response.headers, name_policy=False)
+            backend = response.headers
+            response.headers = self._client_headers(backend, name_policy=False)
+            self._sharding_for_reseller(response.headers, backend)
             return response
         headers = self._client_headers(response.headers)
+        self._sharding_for_reseller(headers, response.headers)
         if request.method == "HEAD":
             return finish_listing(render_listing_head(fmt, response.status, headers))
         items = json.loads(response.body or b"[]") if isinstance(response.body, bytes) else []
@@ -165,6 +234,8 @@ class ContainerController(Controller):
         part = partition(ring, self.account, self.container)
         cache = self.context.info_cache
         await cache.invalidate(request.environ, container_key(self.account, self.container))
+        await cache.invalidate(request.environ,
+                               listing_namespaces_key(self.account, self.container))
         await cache.invalidate(request.environ, account_key(self.account))
         response = await self.write_to_nodes(ring, part, method, headers_for)
         response.headers = self._client_headers(response.headers)
@@ -189,6 +260,7 @@ class ContainerController(Controller):
         if bad is not None:
             return bad
         self._strip_owner_headers()
+        self._set_sharding()
         transform_remove_headers(self.request.headers, "container")
         account = await self.account_info()
         if not 200 <= account["status"] < 300:
@@ -214,6 +286,7 @@ class ContainerController(Controller):
         # A container's policy is set once, by PUT; POST ignores it.
         self.request.headers.pop("X-Storage-Policy", None)
         self._strip_owner_headers()
+        self._set_sharding()
         transform_remove_headers(self.request.headers, "container")
         account = await self.account_info()
         if not 200 <= account["status"] < 300:

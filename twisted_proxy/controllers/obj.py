@@ -25,6 +25,7 @@ from twisted_proxy.controllers.base import (
     format_timestamp,
     partition,
 )
+from twisted_proxy.controllers.shards import container_update_headers
 from twisted_proxy.info.cache import ContainerInfo
 from twisted_proxy.swift.constraints import (
     check_delete_headers,
@@ -146,23 +147,14 @@ class ObjectController(Controller):
 
     # -- writes --------------------------------------------------------
 
-    def _container_update_headers(self) -> list[dict[str, str]]:
+    async def _container_update_headers(self, info: ContainerInfo
+                                        ) -> list[dict[str, str]]:
         """
         For each object replica, the container node it tells about the
-        change (C{X-Container-Host} and friends), as Swift pairs them.
+        change (C{X-Container-Host} and friends), as Swift pairs them: the
+        root's nodes, or a sharding or sharded root's shard for the name.
         """
-        assert self.container is not None
-        ring = self.context.rings.container
-        part = partition(ring, self.account, self.container)
-        nodes = ring.get_part_nodes(part)
-        return [
-            {
-                "X-Container-Host": f"{node['ip']}:{node['port']}",
-                "X-Container-Partition": str(part),
-                "X-Container-Device": node["device"],
-            }
-            for node in nodes
-        ]
+        return await container_update_headers(self, info)
 
     def _slot_headers(self, base: HeaderDict, updates: list[dict[str, str]],
                       slot: int) -> HeaderDict:
@@ -220,7 +212,7 @@ class ObjectController(Controller):
             "X-Timestamp": format_timestamp(now),
             "X-Backend-Storage-Policy-Index": str(policy_index),
         })
-        updates = self._container_update_headers()
+        updates = await self._container_update_headers(info)
         updates = self._with_expirer_queue(
             updates, len(ring.get_part_nodes(part)), base, queue=method == "POST")
         response = await self.write_to_nodes(
@@ -256,7 +248,7 @@ class ObjectController(Controller):
             "Expect": "100-continue",
         }
         base = backend_request_headers(request, extra)
-        updates = self._container_update_headers()
+        updates = await self._container_update_headers(info)
         updates = self._with_expirer_queue(
             updates, len(ring.get_part_nodes(part)), base, queue=True)
         return await self.stream_put(ring, part, base, updates, length, request.body)

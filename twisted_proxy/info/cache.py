@@ -7,12 +7,17 @@ trusts it.
 Lookups go to the per-request context first, then to the shared
 L{IInfoStore}, then to the storage nodes (a HEAD), as Swift's
 C{get_info} does; concurrent misses for one key share one HEAD.
+
+A sharded container's namespaces are kept the same way (Swift keeps them in
+memcache): those for listings under L{listing_namespaces_key}, those that
+take object updates under L{updating_namespaces_key}, each as the bounds
+list of L{twisted_proxy.swift.shardrange.NamespaceBoundList}.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any, Awaitable, Callable, Optional, TypedDict, TypeVar, Union
+from typing import Any, Awaitable, Callable, Mapping, Optional, TypedDict, TypeVar, Union
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
@@ -21,6 +26,7 @@ from twisted.python.failure import Failure
 from twisted_proxy.interfaces import IInfoStore
 from twisted_proxy.swift.cors import CORSInfo
 from twisted_proxy.swift.http import HeaderDict
+from twisted_proxy.swift.timestamp import Timestamp, http_date
 
 __all__ = [
     "AccountInfo",
@@ -29,6 +35,9 @@ __all__ = [
     "ObjectInfo",
     "account_key",
     "container_key",
+    "listing_namespaces_key",
+    "updating_namespaces_key",
+    "container_info_headers",
     "headers_to_account_info",
     "headers_to_container_info",
     "headers_to_object_info",
@@ -94,6 +103,7 @@ class ContainerInfo(_Status, total=False):
     bytes: Optional[int]
     versions: Optional[str]
     storage_policy: str
+    sharding_state: str
     cors: CORSInfo
     created_at: Optional[str]
     put_timestamp: Optional[str]
@@ -117,6 +127,23 @@ class ObjectInfo(_Status, total=False):
 Info = Union[AccountInfo, ContainerInfo]
 
 _InfoT = TypeVar("_InfoT", AccountInfo, ContainerInfo)
+_T = TypeVar("_T")
+
+
+def listing_namespaces_key(account: str, container: str) -> str:
+    """
+    The info store key of a sharded container's listing namespaces (Swift's
+    memcache key).
+    """
+    return f"shard-listing-v2/{account}/{container}"
+
+
+def updating_namespaces_key(account: str, container: str) -> str:
+    """
+    The info store key of the namespaces that take a sharded container's
+    object updates (Swift's memcache key).
+    """
+    return f"shard-updating-v2/{account}/{container}"
 
 
 def _int_or_none(value: Optional[str]) -> Optional[int]:
@@ -174,7 +201,54 @@ def headers_to_container_info(headers: HeaderDict, status: int) -> ContainerInfo
         "put_timestamp": headers.get("X-Put-Timestamp"),
         "meta": meta,
         "sysmeta": _prefixed(headers, "X-Container-Sysmeta-"),
+        "sharding_state": headers.get("X-Backend-Sharding-State", "unsharded"),
     }
+
+
+def container_info_headers(info: Mapping[str, Any]) -> Optional[HeaderDict]:
+    """
+    The headers of a container GET rebuilt from its cached info, as Swift
+    rebuilds them to answer a sharded container's listing from cached
+    namespaces: counts, timestamps (and C{Last-Modified}), policy, ACLs,
+    metadata and sysmeta.
+
+    @return: the headers, or C{None} when C{info} lacks what they need.
+    """
+    required = (
+        ("X-Backend-Storage-Policy-Index", "storage_policy"),
+        ("X-Container-Object-Count", "object_count"),
+        ("X-Container-Bytes-Used", "bytes"),
+        ("X-Backend-Sharding-State", "sharding_state"),
+        ("X-Timestamp", "created_at"),
+        ("X-Put-Timestamp", "put_timestamp"),
+    )
+    headers = HeaderDict()
+    for name, key in required:
+        value = info.get(key)
+        if value is None:
+            return None
+        headers[name] = value
+    try:
+        last_modified = http_date(Timestamp(headers["X-Put-Timestamp"]))
+    except ValueError:
+        return None
+    optional = (
+        ("X-Container-Read", "read_acl"),
+        ("X-Container-Write", "write_acl"),
+        ("X-Container-Sync-Key", "sync_key"),
+        ("X-Container-Sync-To", "sync_to"),
+        ("X-Versions-Location", "versions"),
+    )
+    for name, key in optional:
+        if info.get(key) is not None:
+            headers[name] = info[key]
+    for key, value in (info.get("meta") or {}).items():
+        headers["X-Container-Meta-" + key] = value
+    for key, value in (info.get("sysmeta") or {}).items():
+        headers["X-Container-Sysmeta-" + key] = value
+    headers["Last-Modified"] = last_modified
+    headers["Content-Type"] = "application/json"
+    return headers
 
 
 def headers_to_object_info(headers: HeaderDict, status: int) -> ObjectInfo:
@@ -279,17 +353,22 @@ class InfoCache:
         context[key] = info
         return info  # type: ignore[no-any-return]
 
-    def _single_flight(self, key: str, fetch: Fetch[_InfoT]) -> "Deferred[_InfoT]":
+    def _single_flight(self, key: str, fetch: Callable[[], Awaitable[_T]],
+                       ttl_for: Optional[Callable[[Any], float]] = None
+                       ) -> "Deferred[_T]":
         flight = self._inflight.get(key)
         if flight is not None:
             return flight.join()
         flight = self._inflight[key] = _Flight()
         # Join before starting: the fetch may finish synchronously.
         waiter = flight.join()
-        Deferred.fromCoroutine(self._fetch(key, fetch, flight))
+        if ttl_for is None:
+            ttl_for = lambda info: self._ttl_for(key, info)  # noqa: E731
+        Deferred.fromCoroutine(self._fetch(key, fetch, flight, ttl_for))
         return waiter
 
-    async def _fetch(self, key: str, fetch: Fetch[_InfoT], flight: _Flight) -> None:
+    async def _fetch(self, key: str, fetch: Callable[[], Awaitable[Any]], flight: _Flight,
+                     ttl_for: Callable[[Any], float]) -> None:
         try:
             info = await fetch()
         except Exception:
@@ -300,7 +379,7 @@ class InfoCache:
         # A flight that was invalidated meanwhile may hold what was true
         # before this proxy's own change: hand it to its waiters only.
         if self._inflight.get(key) is flight:
-            ttl = self._ttl_for(key, info)
+            ttl = ttl_for(info)
             if ttl > 0:
                 try:
                     await self._store.set(key, info, ttl)
@@ -339,3 +418,62 @@ class InfoCache:
         Keep C{info} for the rest of this request only.
         """
         environ.setdefault(INFO_ENVIRON_KEY, {})[key] = info
+
+    # -- shard namespaces ------------------------------------------------
+
+    async def peek(self, environ: dict[str, Any], key: str) -> Optional[Any]:
+        """
+        What is cached under C{key}, from the request's context or the
+        store, without fetching (Swift's C{cache_only} lookup); C{None} on
+        a miss.
+        """
+        context: dict[str, Any] = environ.setdefault(INFO_ENVIRON_KEY, {})
+        found = context.get(key)
+        if found:
+            return found
+        found = await self._store.get(key)
+        if not found:
+            return None
+        context[key] = found
+        return found
+
+    async def get_namespaces(
+        self,
+        environ: dict[str, Any],
+        key: str,
+        fetch: Callable[[], Awaitable[Optional[list[list[str]]]]],
+        ttl: float,
+    ) -> Optional[list[list[str]]]:
+        """
+        The namespace bounds cached under C{key}, or else those C{fetch()}
+        finds (kept for C{ttl} seconds when there are any). Concurrent
+        misses for one key share one C{fetch()}, as for info.
+
+        @return: the bounds, or C{None} when none are cached and
+            C{fetch()} found none.
+        @raise Exception: whatever C{fetch()} raised.
+        """
+        found = await self.peek(environ, key)
+        if found:
+            return found  # type: ignore[no-any-return]
+        fetched = await self._single_flight(
+            key, fetch, lambda bounds: ttl if bounds else 0.0)  # type: ignore[arg-type]
+        if fetched:
+            environ.setdefault(INFO_ENVIRON_KEY, {})[key] = fetched
+        return fetched  # type: ignore[return-value]
+
+    async def store_namespaces(self, environ: dict[str, Any], key: str,
+                               bounds: list[list[str]], ttl: float) -> None:
+        """
+        Keep C{bounds}, just read from a container server, for this request
+        and for C{ttl} seconds for others. A fetch in flight for C{key} is
+        not stored over them.
+        """
+        environ.setdefault(INFO_ENVIRON_KEY, {})[key] = bounds
+        self._inflight.pop(key, None)
+        if ttl > 0:
+            try:
+                await self._store.set(key, bounds, ttl)
+            except Exception:
+                _log.failure("Cannot store namespaces for {key}", key=key)
+
