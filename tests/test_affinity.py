@@ -9,9 +9,11 @@ import os
 
 from hypothesis import given
 from hypothesis import strategies as st
+from twisted.internet.task import Clock
 from twisted.logger import capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.fakenodes import FakeCluster, make_proxy
 from twisted_proxy.config import ConfigError, PolicyOptions, ProxySettings, load_config
 from twisted_proxy.swift.affinity import (
     AFFINITY_UNMATCHED,
@@ -279,3 +281,52 @@ class PolicyOptionsTests(SynchronousTestCase):
         settings.check_policy_overrides([0, 3])
         error = self.assertRaises(ConfigError, settings.check_policy_overrides, [0, 1])
         self.assertIn("No policy found for override config, index: 3", str(error))
+
+
+class ControllerAffinityTests(SynchronousTestCase):
+    """
+    The object controller orders its nodes by the policy's affinity
+    options (over L{tests.fakenodes.FakeCluster}).
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.cluster = FakeCluster(self.clock, replicas=3, handoffs=3)
+        # Primaries 0 and 2 in region 2; primary 1 and every handoff in 1.
+        for index, node in enumerate(self.cluster.objects):
+            node.ring_node["region"] = 2 if index in (0, 2) else 1
+
+    def test_readAffinityFirst(self) -> None:
+        """
+        With C{sorting_method = affinity}, a GET asks the region 1 primary
+        first, whatever the shuffle.
+        """
+        for _ in range(5):
+            proxy = make_proxy(self.clock, self.cluster, sorting_method="affinity",
+                               read_affinity="r1=100")
+            del self.cluster.requests[:]
+            proxy.request("GET", "/v1/a/c/o")
+            self.clock.advance(0)
+            first = self.cluster.object_requests("GET")[0]
+            self.assertIs(first.node, self.cluster.primaries[1])
+
+    def test_deleteLocalHandoffs(self) -> None:
+        """
+        With C{write_affinity}, a DELETE also goes to as many local handoffs
+        as there are non-local primaries (C{auto}).
+        """
+        proxy = make_proxy(self.clock, self.cluster, write_affinity="r1")
+        self.successResultOf(proxy.request("DELETE", "/v1/a/c/o"))
+        asked = [r.node for r in self.cluster.object_requests("DELETE")]
+        self.assertEqual(sorted(id(n) for n in asked),
+                         sorted(id(n) for n in self.cluster.objects[:5]))
+
+    def test_deleteWithoutAffinity(self) -> None:
+        """
+        Without C{write_affinity}, a DELETE goes to the primaries only.
+        """
+        proxy = make_proxy(self.clock, self.cluster)
+        self.successResultOf(proxy.request("DELETE", "/v1/a/c/o"))
+        asked = [r.node for r in self.cluster.object_requests("DELETE")]
+        self.assertEqual(sorted(id(n) for n in asked),
+                         sorted(id(n) for n in self.cluster.primaries))

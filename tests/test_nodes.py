@@ -5,7 +5,7 @@ Tests for L{twisted_proxy.backend.nodes}.
 from __future__ import annotations
 
 import random
-from typing import Any, Iterator
+from typing import Any, Iterator, cast
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -24,6 +24,7 @@ from twisted_proxy.backend.nodes import (
     node_path,
 )
 from twisted_proxy.swift.affinity import parse_read_affinity, parse_write_affinity
+from twisted_proxy.swift.ring import Node
 
 
 def node(index: int) -> dict[str, Any]:
@@ -379,17 +380,32 @@ class NodePathTests(SynchronousTestCase):
                          "/d1/7/a/c?format=json")
 
 
-class _RegionRing(FakeRing):
+class _RegionRing:
     """
-    A L{FakeRing} whose primaries and handoffs are in the regions given.
+    A ring of one partition whose primaries (ids 0...) and handoffs (ids
+    100...) are in the regions given.
     """
 
     def __init__(self, primary_regions: list[int], handoff_regions: list[int]) -> None:
-        super().__init__(len(primary_regions), len(handoff_regions))
-        for each, region in zip(self.primaries + self.handoffs,
-                                primary_regions + handoff_regions):
-            each["region"] = region
-            each["zone"] = 1
+        def made(index: int, region: int) -> Node:
+            return cast(Node, dict(node(index), region=region, zone=1))
+
+        self.primaries = [made(i, r) for i, r in enumerate(primary_regions)]
+        self.handoffs = [made(100 + i, r) for i, r in enumerate(handoff_regions)]
+
+    @property
+    def replica_count(self) -> float:
+        return float(len(self.primaries))
+
+    def get_part(self, account: str | bytes, container: str | bytes | None = None,
+                 obj: str | bytes | None = None) -> int:
+        raise NotImplementedError("these tests give partitions directly")
+
+    def get_part_nodes(self, part: int) -> list[Node]:
+        return list(self.primaries)
+
+    def get_more_nodes(self, part: int) -> Iterator[Node]:
+        yield from self.handoffs
 
 
 class AffinityOrderTests(SynchronousTestCase):
