@@ -20,6 +20,7 @@ from twisted_proxy.swift.affinity import (
     parse_read_affinity,
     parse_write_affinity,
 )
+from twisted_proxy_aio.cluster import AioError, parse_aio_settings, region_of
 
 
 def _node(region: int, zone: int) -> dict[str, object]:
@@ -330,3 +331,27 @@ class ControllerAffinityTests(SynchronousTestCase):
         asked = [r.node for r in self.cluster.object_requests("DELETE")]
         self.assertEqual(sorted(id(n) for n in asked),
                          sorted(id(n) for n in self.cluster.primaries))
+
+
+class ClusterRegionsTests(SynchronousTestCase):
+    """
+    The all-in-one cluster's C{regions} option.
+    """
+
+    def test_regions(self) -> None:
+        """
+        Devices are split into consecutive groups, one per region, the
+        first in region 1.
+        """
+        settings = parse_aio_settings({"devices": "5", "regions": "2"}, "/")
+        self.assertEqual([region_of(i, settings) for i in range(1, 6)], [1, 1, 1, 2, 2])
+        single = parse_aio_settings({}, "/")
+        self.assertEqual({region_of(i, single) for i in range(1, 5)}, {1})
+
+    def test_badRegions(self) -> None:
+        """
+        Between 1 and as many regions as devices.
+        """
+        for value in ("0", "5", "two"):
+            self.assertRaises(AioError, parse_aio_settings,
+                              {"devices": "4", "regions": value}, "/")
