@@ -514,19 +514,15 @@ class ProxySettingsTests(ConfigFileMixin, SynchronousTestCase):
         path = self.writeConfig(
             _MINIMAL
             + "post_quorum_timeout = 0.5\nobject_chunk_size = 8192\n"
-            + "client_chunk_size = 4096\nread_affinity = r1=100\n"
-            + "write_affinity = r1\nwrite_affinity_node_count = 3\n"
-            + "sorting_method = affinity\n"
+            + "client_chunk_size = 4096\n"
         )
         with capturedLogs() as events:
             ProxySettings.from_section(load_config(path))
         messages = [formatEvent(event) for event in events]
-        self.assertEqual(len(messages), 7, messages)
+        self.assertEqual(len(messages), 3, messages)
         for option, value in [
             ("post_quorum_timeout", "0.5"), ("object_chunk_size", "8192"),
-            ("client_chunk_size", "4096"), ("read_affinity", "r1=100"),
-            ("write_affinity", "r1"), ("write_affinity_node_count", "3"),
-            ("sorting_method", "affinity"),
+            ("client_chunk_size", "4096"),
         ]:
             self.assertIn(
                 f"{path}: [app:proxy-server] {option} = {value}: accepted but not "
@@ -536,13 +532,13 @@ class ProxySettingsTests(ConfigFileMixin, SynchronousTestCase):
     def test_unsupportedAsTheProxyDoes(self) -> None:
         """
         Set to what the proxy does anyway, those options are not warned
-        about.
+        about; the affinity options are supported.
         """
         path = self.writeConfig(
             _MINIMAL
             + "node_timeout = 3\npost_quorum_timeout = 3\nobject_chunk_size = 65536\n"
-            + "client_chunk_size = 65536\nread_affinity =\nwrite_affinity = \n"
-            + "write_affinity_node_count = 2*replicas\nsorting_method = timing\n"
+            + "client_chunk_size = 65536\nread_affinity = r1=100\nwrite_affinity = r1\n"
+            + "write_affinity_node_count = 3\nsorting_method = affinity\n"
         )
         with capturedLogs() as events:
             ProxySettings.from_section(load_config(path))

@@ -292,3 +292,80 @@ class PutFanoutTests(SynchronousTestCase):
         response._bodyDataFinished()
         self.failureResultOf(d, AttributeError)
         self.assertEqual(self.errors(), [0, 0, 0])
+
+
+class HandoffTests(SynchronousTestCase):
+    """
+    A replica whose node cannot be reached goes to the next node.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.nodes = _Nodes()
+        self.limiter = ErrorLimiter(self.clock, 10, 60.0)
+        self.source = _Source()
+        self.all = NODES + [_node(3), _node(4)]
+
+    def tearDown(self) -> None:
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def start(self) -> "Deferred[Optional[list[BackendAnswer]]]":
+        fanout = PutFanout(self.nodes, self.clock, NODE_TIMEOUT,  # type: ignore[arg-type]
+                           NodeReporter(self.limiter, "Object", "tx1"))
+        return ensureDeferred(fanout.put(
+            iter(self.all), 3, lambda node: f"/{node['device']}/1/a/c/o",  # type: ignore[arg-type]
+            lambda index: HeaderDict({"X-Slot": str(index)}), 6, self.source))
+
+    def test_refusedPrimaryReplaced(self) -> None:
+        """
+        A primary that refuses the connection (not error limited) counts
+        one error, and the next node takes its replica, with its headers
+        and the whole body: three replicas are written.
+        """
+        self.nodes.refusing.add(node_key(NODES[1]))  # type: ignore[arg-type]
+        self.nodes.refusing.add(node_key(self.all[3]))  # type: ignore[arg-type]
+        d = self.start()
+        self.source.send(b"abcdef")
+        self.source.end()
+        handoff = self.nodes.puts[node_key(self.all[4])]  # type: ignore[arg-type]
+        self.assertEqual(handoff.headers["X-Slot"], "1")
+        for put in (self.nodes.put(0), handoff, self.nodes.put(2)):
+            self.assertEqual(put.received.value(), b"abcdef")
+            put.respond(201)
+        answers = self.successResultOf(d)
+        assert answers is not None
+        self.assertEqual([a[0] for a in answers], [201, 201, 201])
+        self.assertEqual(self.limiter.errors(NODES[1]), 1)  # type: ignore[arg-type]
+        self.assertEqual(self.limiter.errors(self.all[3]), 1)  # type: ignore[arg-type]
+
+    def test_noMoreNodes(self) -> None:
+        """
+        When the nodes run out, the replica is a 503 and the others go on.
+        """
+        self.all = list(NODES)
+        self.nodes.refusing.add(node_key(NODES[0]))  # type: ignore[arg-type]
+        d = self.start()
+        self.source.send(b"abcdef")
+        self.source.end()
+        for index in (1, 2):
+            self.nodes.put(index).respond(201)
+        answers = self.successResultOf(d)
+        assert answers is not None
+        self.assertEqual(sorted(a[0] for a in answers), [201, 201, 503])
+
+    def test_failureAfterConnectNotReplaced(self) -> None:
+        """
+        A node that fails once it has started taking the body is dropped,
+        not replaced: the next node would miss what was sent.
+        """
+        d = self.start()
+        self.source.send(b"abc")
+        self.nodes.put(1).answer.errback(NodeError(NODES[1], "reset"))  # type: ignore[arg-type]
+        self.source.send(b"def")
+        self.source.end()
+        for index in (0, 2):
+            self.nodes.put(index).respond(201)
+        answers = self.successResultOf(d)
+        assert answers is not None
+        self.assertEqual(sorted(a[0] for a in answers), [201, 201, 503])
+        self.assertEqual(len(self.nodes.puts), 3)

@@ -5,7 +5,7 @@ Tests for L{twisted_proxy.backend.nodes}.
 from __future__ import annotations
 
 import random
-from typing import Any, Iterator
+from typing import Any, Iterator, cast
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -16,11 +16,15 @@ from twisted.trial.unittest import SynchronousTestCase
 from tests.doubles import make_node
 from twisted_proxy.backend.nodes import (
     ErrorLimiter,
+    HandoffLog,
     NodeReporter,
     NodeTimings,
     iter_nodes,
+    local_first,
+    local_handoffs_first,
     node_path,
 )
+from twisted_proxy.swift.affinity import parse_read_affinity, parse_write_affinity
 from twisted_proxy.swift.ring import Node
 
 
@@ -375,3 +379,147 @@ class NodePathTests(SynchronousTestCase):
                          "/sd%20b/7/a/c/o%20n%C3%A9")
         self.assertEqual(node_path(node(1), 7, "a/c", "format=json"),
                          "/d1/7/a/c?format=json")
+
+
+class _RegionRing:
+    """
+    A ring of one partition whose primaries (ids 0...) and handoffs (ids
+    100...) are in the regions given.
+    """
+
+    def __init__(self, primary_regions: list[int], handoff_regions: list[int]) -> None:
+        def made(index: int, region: int) -> Node:
+            return cast(Node, dict(node(index), region=region, zone=1))
+
+        self.primaries = [made(i, r) for i, r in enumerate(primary_regions)]
+        self.handoffs = [made(100 + i, r) for i, r in enumerate(handoff_regions)]
+
+    @property
+    def replica_count(self) -> float:
+        return float(len(self.primaries))
+
+    def get_part(self, account: str | bytes, container: str | bytes | None = None,
+                 obj: str | bytes | None = None) -> int:
+        raise NotImplementedError("these tests give partitions directly")
+
+    def get_part_nodes(self, part: int) -> list[Node]:
+        return list(self.primaries)
+
+    def get_more_nodes(self, part: int) -> Iterator[Node]:
+        yield from self.handoffs
+
+
+class AffinityOrderTests(SynchronousTestCase):
+    """
+    Tests for read and write affinity in L{iter_nodes}, L{local_first} and
+    L{local_handoffs_first}.
+    """
+
+    def setUp(self) -> None:
+        self.limiter = ErrorLimiter(Clock(), limit=0, interval=60)
+        # Primaries 0 (r2), 1 (r1), 2 (r2); handoffs 100 (r2), 101 (r1), 102 (r1).
+        self.ring = _RegionRing([2, 1, 2], [2, 1, 1])
+
+    def test_readAffinity(self) -> None:
+        """
+        With C{sorting_method = affinity}, primaries come in C{read_affinity}
+        order whatever the shuffle; handoffs keep the ring's order.
+        """
+        key = parse_read_affinity("r1=100")
+        for seed in range(10):
+            result = ids(iter_nodes(self.ring, 1, self.limiter, 6, "affinity",
+                                    rng=random.Random(seed), read_key=key))
+            self.assertEqual(result[0], 1)
+            self.assertEqual(sorted(result[1:3]), [0, 2])
+            self.assertEqual(result[3:], [100, 101, 102])
+
+    def test_readKeyIgnoredOtherwise(self) -> None:
+        """
+        With another sorting method the key is not used.
+        """
+        key = parse_read_affinity("r1=100")
+        firsts = {ids(iter_nodes(self.ring, 1, self.limiter, 3, "shuffle",
+                                 rng=random.Random(seed), read_key=key))[0]
+                  for seed in range(20)}
+        self.assertGreater(len(firsts), 1)
+
+    def test_localFirst(self) -> None:
+        """
+        L{local_first} puts the first C{local_count} local nodes (primaries,
+        then handoffs, in ring order) first, then all others in ring order.
+        """
+        is_local = parse_write_affinity("r1")
+        assert is_local is not None
+        self.assertEqual(ids(local_first(self.ring, 1, is_local, 6)),
+                         [1, 101, 102, 0, 2, 100])
+        self.assertEqual(ids(local_first(self.ring, 1, is_local, 2)),
+                         [1, 101, 0, 2, 100, 102])
+
+    def test_writeAffinityNodes(self) -> None:
+        """
+        Through L{iter_nodes}, the first as many nodes as there are
+        primaries of the local-first order are the ones written to.
+        """
+        is_local = parse_write_affinity("r1")
+        assert is_local is not None
+        for seed in range(5):
+            result = ids(iter_nodes(self.ring, 1, self.limiter, 6,
+                                    order=local_first(self.ring, 1, is_local, 6),
+                                    rng=random.Random(seed)))
+            self.assertEqual(sorted(result[:3]), [1, 101, 102])
+            self.assertEqual(result[3:], [0, 2, 100])
+
+    def test_localHandoffsFirst(self) -> None:
+        """
+        For a DELETE: every primary, then as many local handoffs as there
+        are non-local primaries (C{auto}), or as many as asked.
+        """
+        is_local = parse_write_affinity("r1")
+        assert is_local is not None
+        order, count = local_handoffs_first(self.ring, 1, is_local, None)
+        self.assertEqual(count, 2)
+        self.assertEqual(ids(order), [0, 1, 2, 101, 102, 100])
+        order, count = local_handoffs_first(self.ring, 1, is_local, 1)
+        self.assertEqual(count, 1)
+        self.assertEqual(ids(order), [0, 1, 2, 101, 100, 102])
+
+    def test_limitedOnceUsedIsReplaced(self) -> None:
+        """
+        A node limited while it was being tried (a 507) does not count
+        toward the node count: one more node is yielded in its place.
+        """
+        iterator = iter_nodes(self.ring, 1, self.limiter, 3, rng=random.Random(1))
+        first = next(iterator)
+        self.limiter.limit_now(first)
+        self.assertEqual(len(list(iterator)), 3)
+
+    def test_handoffLog(self) -> None:
+        """
+        A handoff beyond those C{node_count} planned for is logged, naming
+        Swift's metric; one taken for every primary names the "all" metric.
+        """
+        log = HandoffLog("Object", "tx9")
+        with capturedLogs() as events:
+            log.handoff(3, 3, 3)
+        self.assertEqual(events, [])
+        with capturedLogs() as events:
+            log.handoff(4, 3, 3)
+            log.handoff(6, 3, 3)
+        self.assertEqual([formatEvent(e) for e in events],
+                         ["Handoff requested (4) (txn tx9)", "Handoff requested (6) (txn tx9)"])
+        self.assertEqual(events[0]["metric"], "object.handoff_count")
+        self.assertEqual(events[1]["metric"],
+                         "object.handoff_count object.handoff_all_count")
+
+    def test_handoffLogFromIterNodes(self) -> None:
+        """
+        L{iter_nodes} tells its L{HandoffLog} of each handoff it takes.
+        """
+        for each in self.ring.primaries:
+            self.limiter.error(each)
+        with capturedLogs() as events:
+            result = ids(iter_nodes(self.ring, 1, self.limiter, 3,
+                                    handoff_log=HandoffLog("Object")))
+        self.assertEqual(result, [100, 101, 102])
+        self.assertEqual([formatEvent(e) for e in events],
+                         [f"Handoff requested ({n}) (txn None)" for n in (1, 2, 3)])

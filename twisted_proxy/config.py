@@ -20,14 +20,22 @@ import configparser
 import math
 import os
 from dataclasses import dataclass, field, fields
-from typing import Callable, Optional
+from functools import lru_cache
+from typing import Callable, Iterable, Optional
 
 from twisted.logger import Logger
 
+from twisted_proxy.swift.affinity import (
+    AffinityKey,
+    LocalityPredicate,
+    parse_read_affinity,
+    parse_write_affinity,
+)
 from twisted_proxy.swift.truthy import is_false, is_true
 
 __all__ = [
     "ConfigError",
+    "PolicyOptions",
     "ProxyConfig",
     "ProxySettings",
     "load_config",
@@ -279,6 +287,29 @@ def _text(text: str) -> str:
     return text
 
 
+def _read_affinity(text: str) -> str:
+    parse_read_affinity(text)
+    return text.strip()
+
+
+def _write_affinity(text: str) -> str:
+    parse_write_affinity(text)
+    return text.strip()
+
+
+def _auto_int(text: str) -> Optional[int]:
+    """
+    An integer, or C{auto} (C{None}), as Swift's C{config_auto_int_value}
+    reads it.
+    """
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError("expected an integer or auto") from None
+
+
 def _workers(text: str) -> int:
     """
     C{workers}: a count, or C{auto} for one per CPU (as Swift counts
@@ -344,6 +375,11 @@ class ProxySettings:
     error_suppression_interval: float = _opt(60.0, _positive_float)  # type: ignore[assignment]
     request_node_count: str = _opt("2 * replicas", _node_count)  # type: ignore[assignment]
     sorting_method: str = _opt("shuffle", _sorting)  # type: ignore[assignment]
+    read_affinity: str = _opt("", _read_affinity)  # type: ignore[assignment]
+    write_affinity: str = _opt("", _write_affinity)  # type: ignore[assignment]
+    write_affinity_node_count: str = _opt("2 * replicas", _node_count)  # type: ignore[assignment]
+    write_affinity_handoff_delete_count: Optional[int] = _opt(None, _auto_int)  # type: ignore[assignment]
+    log_handoffs: bool = _opt(True, _boolean)  # type: ignore[assignment]
     timing_expiry: float = _opt(300.0, _positive_float)  # type: ignore[assignment]
     expose_info: bool = _opt(True, _boolean)  # type: ignore[assignment]
     max_containers_per_account: int = _opt(0, _non_negative_int)  # type: ignore[assignment]
@@ -358,6 +394,9 @@ class ProxySettings:
     max_containers_whitelist: tuple[str, ...] = _opt((), _host_list)  # type: ignore[assignment]
     expiring_objects_container_divisor: int = _opt(86400, _container_divisor)  # type: ignore[assignment]
     expiring_objects_account_name: Optional[str] = _opt(None, _text)  # type: ignore[assignment]
+    #: The C{[<app>:policy:<index>]} sections' options, by policy index;
+    #: see L{policy_options}.
+    _policy_sections: dict[int, dict[str, str]] = field(default_factory=dict)
 
     # Options Swift operators commonly have that this proxy accepts and
     # does not need; they are not warned about.
@@ -366,11 +405,10 @@ class ProxySettings:
             "use", "user", "log_facility", "log_level", "log_address",
             "log_headers", "log_udp_host", "log_udp_port", "log_statsd_host",
             "log_statsd_port", "log_statsd_default_sample_rate",
-            "log_statsd_metric_prefix", "eventlet_debug", "log_handoffs",
+            "log_statsd_metric_prefix", "eventlet_debug",
             "put_queue_depth", "node_timings_expiry",
             "disallowed_sections", "admin_key", "max_clients", "backlog",
             "keep_idle", "cert_file", "key_file", "auto_create_account_prefix",
-            "write_affinity", "write_affinity_node_count", "read_affinity",
             "account_autocreate_prefix",
             "swift_owner_headers", "rate_limit_after_segment", "rate_limit_segments_per_sec",
             "memcache_servers", "set log_name", "object_post_as_copy",
@@ -403,10 +441,41 @@ class ProxySettings:
         How many nodes (primaries and handoffs) a request may try for a ring
         of C{replicas} replicas.
         """
-        words = self.request_node_count.replace("*", " * ").split()
-        if len(words) == 1:
-            return int(words[0])
-        return int(words[0]) * replicas
+        return _count_for(self.request_node_count, replicas)
+
+    def policy_options(self, policy_index: Optional[int] = None) -> "PolicyOptions":
+        """
+        The node-choosing options for requests to storage policy
+        C{policy_index}'s object ring: the application section's, with what
+        a C{[<app>:policy:<index>]} section overrides. C{None} (accounts and
+        containers) and policies without such a section get the
+        application section's.
+        """
+        values = {name: getattr(self, name) for name in _POLICY_OPTIONS}
+        if policy_index is not None:
+            for name, raw in self._policy_sections.get(policy_index, {}).items():
+                values[name] = _POLICY_OPTIONS[name](raw)
+        return PolicyOptions(**values)
+
+    @property
+    def policy_override_indexes(self) -> list[int]:
+        """
+        The policy indexes that have a C{[<app>:policy:<index>]} section.
+        """
+        return sorted(self._policy_sections)
+
+    def check_policy_overrides(self, policy_indexes: Iterable[int]) -> None:
+        """
+        Refuse a C{[<app>:policy:<index>]} section for a policy that
+        C{swift.conf} does not have, as Swift does.
+
+        @raise ConfigError: naming the first such index.
+        """
+        known = set(policy_indexes)
+        for index in self.policy_override_indexes:
+            if index not in known:
+                raise ConfigError(
+                    f"No policy found for override config, index: {index}")
 
     @classmethod
     def from_section(
@@ -452,8 +521,142 @@ class ProxySettings:
                 section=section_name,
                 option=name,
             )
+        settings._policy_sections = _policy_sections(config, section_name)
+        _warn_affinity_unused(config, section_name, settings)
         _warn_unsupported(config, section_name, section, settings)
         return settings
+
+
+def _count_for(value: str, replicas: int) -> int:
+    """
+    The count an C{N} or C{N * replicas} option gives for C{replicas}.
+    """
+    words = value.replace("*", " * ").split()
+    if len(words) == 1:
+        return int(words[0])
+    return int(words[0]) * replicas
+
+
+@dataclass(frozen=True)
+class PolicyOptions:
+    """
+    The options Swift lets a C{[<app>:policy:<index>]} section override:
+    how a request to that policy's object ring orders and picks its nodes.
+
+    @ivar sorting_method: C{shuffle}, C{timing} or C{affinity}.
+    @ivar read_affinity: the C{read_affinity} text (see L{read_key}).
+    @ivar write_affinity: the C{write_affinity} text (see L{is_local}).
+    @ivar write_affinity_node_count: C{N} or C{N * replicas}: how many
+        local nodes a write tries before any other.
+    @ivar write_affinity_handoff_delete_count: how many local handoffs a
+        DELETE also goes to; C{None} (C{auto}) for as many as there are
+        non-local primaries.
+    """
+
+    sorting_method: str = "shuffle"
+    read_affinity: str = ""
+    write_affinity: str = ""
+    write_affinity_node_count: str = "2 * replicas"
+    write_affinity_handoff_delete_count: Optional[int] = None
+    concurrent_gets: bool = False
+    concurrency_timeout: Optional[float] = None
+
+    @property
+    def read_key(self) -> Optional[AffinityKey]:
+        """
+        The node order of reads: the C{read_affinity} key with
+        C{sorting_method = affinity}, else C{None}.
+        """
+        if self.sorting_method != "affinity":
+            return None
+        return _read_key(self.read_affinity)
+
+    @property
+    def is_local(self) -> Optional[LocalityPredicate]:
+        """
+        Whether a node is local for writes; C{None} without
+        C{write_affinity}.
+        """
+        return _is_local(self.write_affinity)
+
+    def write_node_count(self, replicas: int) -> int:
+        """
+        How many local nodes a write to a ring of C{replicas} replicas
+        tries first.
+        """
+        return _count_for(self.write_affinity_node_count, replicas)
+
+
+# Options are read once per request: what they parse to is kept.
+_read_key = lru_cache(maxsize=64)(parse_read_affinity)
+_is_local = lru_cache(maxsize=64)(parse_write_affinity)
+
+
+#: The options a per-policy section may set, with their parsers.
+_POLICY_OPTIONS: dict[str, _Parser] = {
+    "sorting_method": _sorting,
+    "read_affinity": _read_affinity,
+    "write_affinity": _write_affinity,
+    "write_affinity_node_count": _node_count,
+    "write_affinity_handoff_delete_count": _auto_int,
+    "concurrent_gets": _boolean,
+    "concurrency_timeout": _positive_float,
+}
+
+
+def _policy_sections(config: ProxyConfig, app_section: str) -> dict[int, dict[str, str]]:
+    """
+    The C{[<app>:policy:<index>]} sections of C{config} (C{<app>} being the
+    name in C{app_section}, C{[app:<app>]}), each reduced to the options it
+    may override, validated.
+
+    @raise ConfigError: for a section not named by an integer index, or a
+        bad value.
+    """
+    app = app_section.split(":", 1)[1] if ":" in app_section else app_section
+    prefix = f"{app}:policy:"
+    found: dict[int, dict[str, str]] = {}
+    for name, options in config.sections.items():
+        if not name.startswith(prefix):
+            continue
+        reference = name[len(prefix):]
+        try:
+            index = int(reference)
+        except ValueError:
+            raise ConfigError(
+                f"{config.path}: [{name}]: Override config must refer to policy "
+                f"index: {reference!r}") from None
+        overrides = {}
+        for option, raw in options.items():
+            parse = _POLICY_OPTIONS.get(option)
+            if parse is None:
+                # [DEFAULT]'s options, and what Swift ignores there too.
+                continue
+            try:
+                parse(raw)
+            except ValueError as error:
+                raise config.error(name, option, f"bad value {raw!r} ({error})")
+            overrides[option] = raw
+        found[index] = overrides
+    return found
+
+
+def _warn_affinity_unused(config: ProxyConfig, section_name: str,
+                          settings: ProxySettings) -> None:
+    """
+    Warn, as Swift does, of a C{read_affinity} that has no effect because
+    C{sorting_method} is not C{affinity}, for the application section and
+    each per-policy section.
+    """
+    labels: list[tuple[str, PolicyOptions]] = [("default", settings.policy_options(None))]
+    labels += [(f"policy {index}", settings.policy_options(index))
+               for index in settings.policy_override_indexes]
+    for label, options in labels:
+        if options.read_affinity and options.sorting_method != "affinity":
+            _log.warn(
+                "{path}: sorting_method is set to '{method}', not 'affinity'; "
+                "{label} read_affinity setting will have no effect.",
+                path=config.path, method=options.sorting_method, label=label)
 
 
 def _warn_unsupported(config: ProxyConfig, section_name: str, section: dict[str, str],
@@ -463,7 +666,6 @@ def _warn_unsupported(config: ProxyConfig, section_name: str, section: dict[str,
     proxy accepts without implementing yet, when it is set to anything but
     what the proxy does anyway (said in the warning).
     """
-    words = " ".join(section.get("write_affinity_node_count", "").replace("*", " * ").split())
     differs = {
         "post_quorum_timeout": (
             settings.post_quorum_timeout < settings.node_timeout,
@@ -474,16 +676,6 @@ def _warn_unsupported(config: ProxyConfig, section_name: str, section: dict[str,
         "client_chunk_size": (
             settings.client_chunk_size != 65536,
             "client data is relayed as it arrives, read 65536 bytes at a time"),
-        "read_affinity": (
-            bool(section.get("read_affinity", "").strip()),
-            "reads try nodes in sorting_method order, regardless of region or zone"),
-        "write_affinity": (
-            bool(section.get("write_affinity", "").strip()),
-            "writes go to the primary nodes, regardless of region or zone"),
-        "write_affinity_node_count": (
-            words != "2 * replicas", "write_affinity is not supported either"),
-        "sorting_method": (
-            settings.sorting_method == "affinity", "nodes are tried in shuffle order"),
     }
     for option, (unlike, instead) in differs.items():
         if option in section and unlike:

@@ -75,6 +75,7 @@ __all__ = [
     "SERVER_KINDS",
     "SWIFT_PROGRAMS",
     "parse_aio_settings",
+    "region_of",
     "find_swift_bin_dir",
     "build_cluster",
     "main",
@@ -230,6 +231,10 @@ class AioSettings:
         would otherwise fill C{data_dir}.
     @ivar ready_timeout: (C{ready_timeout}, default 60) seconds the servers
         have to start accepting connections.
+    @ivar regions: (C{regions}, default 1) the number of ring regions, at
+        most C{devices}: the devices are split into that many consecutive
+        groups, the first in region 1 (device I{i} of I{n} is in region
+        C{1 + (i - 1) * regions // n}), for trying read and write affinity.
     """
 
     data_dir: str = field(default_factory=_defaultDataDir)
@@ -245,6 +250,7 @@ class AioSettings:
     policies: tuple[str, ...] = ("gold", "silver")
     log_requests: bool = True
     ready_timeout: float = 60.0
+    regions: int = 1
 
 
 #: The option names of the C{[aio]} section.
@@ -263,6 +269,7 @@ AIO_OPTIONS = frozenset(
         "policies",
         "log_requests",
         "ready_timeout",
+        "regions",
     ]
 )
 
@@ -387,6 +394,8 @@ def parse_aio_settings(section: Mapping[str, str], config_dir: str) -> AioSettin
 
     devices = values.get("devices", defaults.devices)
     replicas = values.get("replicas", defaults.replicas)
+    if "regions" in section:
+        values["regions"] = _int("regions", section["regions"], 1, devices)
     if replicas > devices:
         raise AioError(
             f"replicas = {replicas}: at most devices ({devices}), "
@@ -612,6 +621,13 @@ def _runRingBuilder(program: str, builder: str, args: Sequence[str]) -> None:
         )
 
 
+def region_of(index: int, settings: AioSettings) -> int:
+    """
+    The ring region of device C{index} (1-based) of the cluster.
+    """
+    return 1 + (index - 1) * settings.regions // settings.devices
+
+
 def _buildRing(
     program: str,
     swift_dir: str,
@@ -629,8 +645,9 @@ def _buildRing(
     add: list[str] = ["add"]
     for server in servers:
         # One zone per device: every replica of a partition on its own server.
+        region = region_of(server.index, settings)
         add += [
-            f"r1z{server.index}-{bind_ip}:{server.port}/{server.device}",
+            f"r{region}z{server.index}-{bind_ip}:{server.port}/{server.device}",
             "1",
         ]
     _runRingBuilder(program, builder, add)

@@ -3,14 +3,18 @@
 An object PUT streamed to its nodes at once, with Swift's time limits and
 quorum: what Swift's object controller does with its putters.
 
-The body goes through one L{UploadFanout}, one slot per node. A node that
-cannot be reached, fails, or refuses the body is dropped and the upload goes
-on to the others while a quorum remains.
+The body goes through one L{UploadFanout}, one slot per replica. A slot
+whose node cannot be reached (refused, or no connection in time) moves on
+to the next node, a handoff, before any of the body goes out, as Swift
+moves on to handoffs until it has as many connections as replicas. A node
+that fails later, or refuses the body, is dropped and the upload goes on to
+the others while a quorum remains.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from itertools import islice
+from typing import Callable, Iterable, Optional
 
 from twisted.internet.defer import CancelledError, Deferred, DeferredList, ensureDeferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -60,7 +64,7 @@ class PutFanout:
 
     async def put(
         self,
-        nodes: list[Node],
+        nodes: Iterable[Node],
         replicas: int,
         path: Callable[[Node], str],
         headers_for: Callable[[int], HeaderDict],
@@ -70,10 +74,15 @@ class PutFanout:
         """
         Stream C{source} to C{nodes}.
 
-        @param nodes: the nodes to write to, at most C{replicas}.
-        @param replicas: the ring's replica count, which sets the quorum.
+        @param nodes: the nodes to write to, in order: the first
+            C{replicas} are tried at once, and each one that cannot be
+            reached is replaced by the next (a handoff). Pulled from only
+            here, one at a time (an iterator may be given).
+        @param replicas: the ring's replica count, which sets the quorum
+            and the number of nodes written to.
         @param path: the backend path of the object on a node.
-        @param headers_for: the headers of the request to C{nodes[i]}.
+        @param headers_for: the headers of the request of replica C{i},
+            whichever node takes it.
         @param length: the body length, or C{None} when chunked.
         @param source: the body, or C{None} for an empty one.
         @return: one answer per replica (those that gave none count as
@@ -84,39 +93,50 @@ class PutFanout:
             other requests are ended first.
         """
         quorum = quorum_size(replicas)
-        if len(nodes) < quorum:
+        spare = iter(nodes)
+        current = list(islice(spare, replicas))
+        if len(current) < quorum:
             return None
         fanout = UploadFanout(length, self._clock)
-        slots = [fanout.slot() for _ in nodes]
+        slots = [fanout.slot() for _ in current]
         bugs: list[Failure] = []
 
         async def one(index: int) -> BackendAnswer:
-            node = nodes[index]
             slot = slots[index]
-            try:
-                # No overall limit: the watch below bounds each write and
-                # the final answer by node_timeout, as Swift does.
-                response = await self._client.request(
-                    node, "PUT", path(node), headers_for(index), slot, timeout=0)
-                answer = await read_answer(response)
-            except NODE_FAILURES as error:
-                fanout.dropSlot(slot)
-                self._report.error(node, error)
-                return _unavailable()
-            except CancelledError:
-                fanout.dropSlot(slot)
-                raise
-            except Exception:
-                # Not the node's fault: no error counted against it.
-                fanout.dropSlot(slot)
-                bugs.append(Failure())
-                raise
+            while True:
+                node = current[index]
+                try:
+                    # No overall limit: the watch below bounds each write
+                    # and the final answer by node_timeout, as Swift does.
+                    response = await self._client.request(
+                        node, "PUT", path(node), headers_for(index), slot, timeout=0)
+                    answer = await read_answer(response)
+                except NODE_FAILURES as error:
+                    self._report.error(node, error)
+                    if slot.live and slot.consumer is None:
+                        # Never connected: none of the body went to it, so
+                        # the next node (a handoff) takes this replica.
+                        following = next(spare, None)
+                        if following is not None:
+                            current[index] = following
+                            continue
+                    fanout.dropSlot(slot)
+                    return _unavailable()
+                except CancelledError:
+                    fanout.dropSlot(slot)
+                    raise
+                except Exception:
+                    # Not the node's fault: no error counted against it.
+                    fanout.dropSlot(slot)
+                    bugs.append(Failure())
+                    raise
+                break
             self._report.status(node, answer[0])
             if slot.live and answer[0] >= 300:
                 fanout.dropSlot(slot)
             return answer
 
-        pending = [ensureDeferred(one(index)) for index in range(len(nodes))]
+        pending = [ensureDeferred(one(index)) for index in range(len(current))]
         watch: Optional[_UploadWatch] = None
 
         def abandon() -> None:
@@ -140,7 +160,7 @@ class PutFanout:
                 return None
             watch = _UploadWatch(self._clock, self._node_timeout, quorum, fanout, slots,
                                  pending,
-                                 lambda index, why: self._report.error(nodes[index], why))
+                                 lambda index, why: self._report.error(current[index], why))
             try:
                 await _pump(source, fanout, watch)
             finally:

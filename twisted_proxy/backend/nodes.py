@@ -8,6 +8,7 @@ node a request goes; and what a node's failure counts for.
 from __future__ import annotations
 
 import random
+from itertools import chain, islice
 from typing import Iterable, Iterator, Optional, Protocol
 
 from twisted.internet.error import ConnectError, ConnectionClosed
@@ -17,15 +18,19 @@ from twisted.logger import Logger
 from twisted.web.client import ResponseFailed
 
 from twisted_proxy.backend.nodeclient import NodeError, node_key
+from twisted_proxy.swift.affinity import AffinityKey, LocalityPredicate
 from twisted_proxy.swift.http import wire_quote
 from twisted_proxy.swift.ring import Node
 
 __all__ = [
     "ErrorLimiter",
+    "HandoffLog",
     "NodeTimings",
     "NodeReporter",
     "NODE_FAILURES",
     "iter_nodes",
+    "local_first",
+    "local_handoffs_first",
     "node_path",
     "RingLike",
 ]
@@ -189,12 +194,86 @@ def _sorted_primaries(
     sorting_method: str,
     timings: Optional[NodeTimings],
     rng: random.Random,
+    read_key: Optional[AffinityKey] = None,
 ) -> list[Node]:
     nodes = list(nodes)
+    # Shuffled first in every method: nodes the sort ranks equal are
+    # still spread (the sort is stable).
     rng.shuffle(nodes)
     if sorting_method == "timing" and timings is not None:
         nodes.sort(key=timings.timing)
+    elif sorting_method == "affinity" and read_key is not None:
+        nodes.sort(key=read_key)
     return nodes
+
+
+class HandoffLog:
+    """
+    Swift's C{log_handoffs}: a warning each time a request takes more
+    handoffs than its node count planned for (C{node_count} minus the
+    primaries), which means primaries were skipped.
+
+    @param server_type: C{Account}, C{Container} or C{Object}; the warning
+        names Swift's metric, C{<server_type>.handoff_count} (and
+        C{.handoff_all_count} when every primary was skipped).
+    """
+
+    def __init__(self, server_type: str, trans_id: Optional[str] = None) -> None:
+        self._type = server_type.lower()
+        self._trans_id = trans_id
+
+    def handoff(self, handoffs: int, expected: int, primaries: int) -> None:
+        """
+        The request is about to use its C{handoffs}-th handoff, having
+        planned for C{expected} handoffs with C{primaries} primaries.
+        """
+        extra = handoffs - expected
+        if extra <= 0:
+            return
+        metric = f"{self._type}.handoff_count"
+        if extra == primaries:
+            metric += f" {self._type}.handoff_all_count"
+        _log.warn("Handoff requested ({handoffs}) (txn {txn})", handoffs=handoffs,
+                  metric=metric, txn=self._trans_id)
+
+
+def local_first(ring: RingLike, part: int, is_local: LocalityPredicate,
+                local_count: int) -> Iterator[Node]:
+    """
+    Swift's write affinity: the partition's primaries and handoffs
+    reordered so that the first C{local_count} local ones (primaries or
+    handoffs, in ring order) come first, then every other node in ring
+    order. No node is left out.
+    """
+    primaries = ring.get_part_nodes(part)
+    preferred = list(islice(
+        (node for node in chain(primaries, ring.get_more_nodes(part)) if is_local(node)),
+        local_count))
+    taken = {node_key(node) for node in preferred}
+    rest = (node for node in chain(primaries, ring.get_more_nodes(part))
+            if node_key(node) not in taken)
+    return chain(preferred, rest)
+
+
+def local_handoffs_first(ring: RingLike, part: int, is_local: LocalityPredicate,
+                         handoff_count: Optional[int]) -> tuple[Iterator[Node], int]:
+    """
+    Swift's write affinity for a DELETE: every primary, then the first
+    local handoffs, then the other handoffs in ring order.
+
+    @param handoff_count: how many local handoffs to put first; C{None}
+        (Swift's C{auto}) for as many as there are non-local primaries.
+    @return: the nodes, and how many local handoffs were wanted (the DELETE
+        goes to that many nodes beyond the primaries).
+    """
+    primaries = ring.get_part_nodes(part)
+    if handoff_count is None:
+        handoff_count = sum(1 for node in primaries if not is_local(node))
+    handoffs = ring.get_more_nodes(part)
+    preferred = list(islice((node for node in handoffs if is_local(node)), handoff_count))
+    taken = {node_key(node) for node in primaries + preferred}
+    rest = (node for node in ring.get_more_nodes(part) if node_key(node) not in taken)
+    return chain(primaries, preferred, rest), handoff_count
 
 
 def iter_nodes(
@@ -206,37 +285,68 @@ def iter_nodes(
     timings: Optional[NodeTimings] = None,
     primaries: Optional[Iterable[Node]] = None,
     rng: Optional[random.Random] = None,
+    read_key: Optional[AffinityKey] = None,
+    order: Optional[Iterable[Node]] = None,
+    handoff_log: Optional[HandoffLog] = None,
 ) -> Iterator[Node]:
     """
-    The nodes to try for partition C{part}, at most C{node_count} of them:
-    the primaries (in C{sorting_method} order) that are not error limited,
-    then handoffs in the ring's order, skipping error-limited ones. Each
-    handoff taken stands in for one limited or exhausted primary, as in
-    Swift, so up to C{node_count} nodes are yielded in all.
+    The nodes to try for partition C{part}, as Swift's C{NodeIter} gives
+    them: the primaries (in C{sorting_method} order) that are not error
+    limited, then handoffs in the ring's order, skipping error-limited ones.
+
+    Up to C{node_count} nodes are used; a node counts once it has been
+    yielded and was not error limited by the time the next one is asked
+    for, so a handoff stands in for each primary skipped or limited while
+    it was being tried, as in Swift.
+
+    @param read_key: the C{read_affinity} order, for C{sorting_method =
+        affinity}.
+    @param order: all the candidate nodes in order (see L{local_first}),
+        instead of the ring's primaries then handoffs; as in Swift, the
+        first as many as the ring has primaries are sorted and count as the
+        primaries, the rest as handoffs.
+    @param handoff_log: told of each handoff taken (C{log_handoffs}).
     """
     if rng is None:
         rng = _RANDOM
-    if primaries is None:
-        primaries = ring.get_part_nodes(part)
     if node_count <= 0:
         return
-    yielded = 0
-    for node in _sorted_primaries(list(primaries), sorting_method, timings, rng):
+    candidates: Iterator[Node]
+    if order is not None:
+        candidates = iter(order)
+        first = list(islice(candidates, len(ring.get_part_nodes(part))))
+    else:
+        first = list(ring.get_part_nodes(part) if primaries is None else primaries)
+        # Asked for only once the primaries are used up: a ring's handoff
+        # iterator does real work per node.
+        candidates = _lazy_handoffs(ring, part)
+    primary_count = len(first)
+    expected = node_count - primary_count
+    left = node_count
+    for node in _sorted_primaries(first, sorting_method, timings, rng, read_key):
         if limiter.is_limited(node):
             continue
         yield node
-        yielded += 1
-        if yielded >= node_count:
-            return
-    # Asked for only once the primaries are used up: a ring's handoff
-    # iterator does real work per node.
-    for node in ring.get_more_nodes(part):
+        if not limiter.is_limited(node):
+            left -= 1
+            if left <= 0:
+                return
+    handoffs = 0
+    for node in candidates:
         if limiter.is_limited(node):
             continue
+        handoffs += 1
+        if handoff_log is not None:
+            handoff_log.handoff(handoffs, expected, primary_count)
         yield node
-        yielded += 1
-        if yielded >= node_count:
-            return
+        if not limiter.is_limited(node):
+            left -= 1
+            if left <= 0:
+                return
+
+
+def _lazy_handoffs(ring: RingLike, part: int) -> Iterator[Node]:
+    yield from ring.get_more_nodes(part)
 
 
 def node_path(node: Node, part: int, name: str, query: str = "") -> str:

@@ -9,14 +9,20 @@ answers by quorum, and account/container info lookups.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Awaitable, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Awaitable, Callable, Iterable, Iterator, Optional
 
 from twisted.internet.defer import DeferredList, ensureDeferred
 from twisted.python.failure import Failure
 from twisted.web.iweb import IBodyProducer
 
 from twisted_proxy.backend.content import BackendAnswer, read_answer
-from twisted_proxy.backend.nodes import NODE_FAILURES, NodeReporter, iter_nodes, node_path
+from twisted_proxy.backend.nodes import (
+    NODE_FAILURES,
+    HandoffLog,
+    NodeReporter,
+    iter_nodes,
+    node_path,
+)
 from twisted_proxy.backend.sources import Found, SourceFinder, good_status
 from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.info.cache import (
@@ -221,19 +227,36 @@ class Controller:
             if part_name is not None)
         return node_path(node, part, name, query)
 
-    def nodes(self, ring: "RingLike", part: int) -> Iterator[Node]:
+    def nodes(self, ring: "RingLike", part: int, policy_index: Optional[int] = None,
+              order: Optional[Iterable[Node]] = None) -> Iterator[Node]:
         """
-        The nodes a request for partition C{part} of C{ring} tries, in order.
+        The nodes a request for partition C{part} of C{ring} tries, in order:
+        sorted by the options of storage policy C{policy_index} (C{None}:
+        the application section's, as for accounts and containers).
+
+        @param order: all candidate nodes in order, instead of the ring's
+            primaries then handoffs (see L{iter_nodes}).
         """
         ctx = self.context
+        options = self.settings.policy_options(policy_index)
         return iter_nodes(
             ring,
             part,
             ctx.limiter,
             self.settings.node_count(len(ring.get_part_nodes(part))),
-            self.settings.sorting_method,
+            options.sorting_method,
             ctx.timings,
+            read_key=options.read_key,
+            order=order,
+            handoff_log=self.handoff_log if self.settings.log_handoffs else None,
         )
+
+    @cached_property
+    def handoff_log(self) -> HandoffLog:
+        """
+        Where this request's handoffs are logged (C{log_handoffs}).
+        """
+        return HandoffLog(self.server_type, self.request.environ.get("swift.trans_id"))
 
     # -- reads ---------------------------------------------------------
 
@@ -244,13 +267,15 @@ class Controller:
         headers: HeaderDict,
         query: str = "",
         good: Callable[[int], bool] = good_status,
+        policy_index: Optional[int] = None,
     ) -> SourceFinder:
         """
         The search for a source of this request's read in partition
         C{part}, asking every primary when the client sent a true
-        C{X-Newest}, with the settings' C{concurrent_gets}.
+        C{X-Newest}, with the C{concurrent_gets} of storage policy
+        C{policy_index} (C{None}: the application section's).
         """
-        settings = self.settings
+        settings = self.settings.policy_options(policy_index)
         wait = settings.concurrency_timeout
         return SourceFinder(
             self.context.node_client,
@@ -263,7 +288,7 @@ class Controller:
             newest=is_true(self.request.headers.get("X-Newest")),
             good=good,
             concurrent_gets=settings.concurrent_gets,
-            concurrency_timeout=settings.conn_timeout if wait is None else wait,
+            concurrency_timeout=self.settings.conn_timeout if wait is None else wait,
         )
 
     async def read_from_nodes(
@@ -315,6 +340,8 @@ class Controller:
         query: str = "",
         body_for: Optional[Callable[[int], Optional[IBodyProducer]]] = None,
         overrides: Optional[dict[int, int]] = None,
+        node_iter: Optional[Iterator[Node]] = None,
+        node_count: Optional[int] = None,
     ) -> SwiftResponse:
         """
         Send C{method} for every replica at once, each replica trying the
@@ -322,18 +349,23 @@ class Controller:
         the answers by quorum.
 
         @param headers_for: the headers for the replica slot C{i}.
+        @param node_iter: the nodes to use, instead of L{nodes}.
+        @param node_count: how many requests to make (and answers to merge),
+            instead of one per replica.
         @raise CancelledError: when cancelled (the client went away).
         @raise Exception: a proxy bug met while writing some replica (only
             node and connection failures count against a node), once every
             replica's write has ended.
         """
-        node_iter = self.nodes(ring, part)
-        replicas = len(ring.get_part_nodes(part))
+        if node_iter is None:
+            node_iter = self.nodes(ring, part)
+        nodes = node_iter
+        replicas = node_count or len(ring.get_part_nodes(part))
         client = self.context.node_client
 
         async def one(slot: int) -> Optional[BackendAnswer]:
             headers = headers_for(slot)
-            for node in node_iter:
+            for node in nodes:
                 body = body_for(slot) if body_for is not None else None
                 try:
                     response = await client.request(

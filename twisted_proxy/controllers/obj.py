@@ -8,7 +8,7 @@ client to every primary replica at once through a L{PutFanout}.
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Iterator, Literal, Optional
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
@@ -16,7 +16,7 @@ from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from twisted_proxy.backend.content import read_body
 from twisted_proxy.backend.fanout import PutFanout
 from twisted_proxy.backend.nodeclient import response_headers
-from twisted_proxy.backend.nodes import RingLike
+from twisted_proxy.backend.nodes import RingLike, local_first, local_handoffs_first
 from twisted_proxy.backend.resuming import ResumingBody, Source
 from twisted_proxy.controllers.base import (
     Controller,
@@ -100,8 +100,9 @@ class ObjectController(Controller):
             request, {"X-Backend-Storage-Policy-Index": str(policy_index)}
         )
         # Shared with the resumes, which carry on where the search stopped.
-        node_iter = self.nodes(ring, part)
-        finder = self.source_finder(part, request.method, headers, good=_good_object_status)
+        node_iter = self.nodes(ring, part, policy_index)
+        finder = self.source_finder(part, request.method, headers, good=_good_object_status,
+                                    policy_index=policy_index)
         found, answers = await finder.find(node_iter, keep_body=False)
         if found is None:
             # A merged answer (404, 412, 304...) carries a backend's
@@ -200,6 +201,24 @@ class ObjectController(Controller):
             return bad
         return await self._write_replicas("DELETE", info, self.context.reactor.seconds())
 
+    def _delete_nodes(self, ring: RingLike, part: int, policy_index: int
+                      ) -> tuple[Optional[Iterator[Node]], int]:
+        """
+        The nodes of a DELETE and how many to send it to: with
+        C{write_affinity}, every primary and then as many local handoffs as
+        C{write_affinity_handoff_delete_count} says (where a write with
+        affinity may have put the object), as Swift does; else the
+        primaries (C{None}: the usual node order).
+        """
+        replicas = len(ring.get_part_nodes(part))
+        is_local = self.settings.policy_options(policy_index).is_local
+        if is_local is None:
+            return None, replicas
+        options = self.settings.policy_options(policy_index)
+        order, handoffs = local_handoffs_first(
+            ring, part, is_local, options.write_affinity_handoff_delete_count)
+        return self.nodes(ring, part, policy_index, order=order), replicas + handoffs
+
     async def _write_replicas(self, method: str, info: ContainerInfo, now: float
                               ) -> SwiftResponse:
         """
@@ -212,11 +231,15 @@ class ObjectController(Controller):
             "X-Timestamp": format_timestamp(now),
             "X-Backend-Storage-Policy-Index": str(policy_index),
         })
+        node_iter: Optional[Iterator[Node]] = None
+        count = len(ring.get_part_nodes(part))
+        if method == "DELETE":
+            node_iter, count = self._delete_nodes(ring, part, policy_index)
         updates = await self._container_update_headers(info)
-        updates = self._with_expirer_queue(
-            updates, len(ring.get_part_nodes(part)), base, queue=method == "POST")
+        updates = self._with_expirer_queue(updates, count, base, queue=method == "POST")
         response = await self.write_to_nodes(
             ring, part, method, lambda slot: self._slot_headers(base, updates, slot),
+            node_iter=node_iter, node_count=count,
         )
         response.headers = client_response_headers(response.headers)
         return response
@@ -251,7 +274,8 @@ class ObjectController(Controller):
         updates = await self._container_update_headers(info)
         updates = self._with_expirer_queue(
             updates, len(ring.get_part_nodes(part)), base, queue=True)
-        return await self.stream_put(ring, part, base, updates, length, request.body)
+        return await self.stream_put(ring, part, base, updates, length, request.body,
+                                     policy_index)
 
     # -- the expirer queue (see twisted_proxy.swift.expirer) ------------
 
@@ -315,22 +339,25 @@ class ObjectController(Controller):
         updates: list[dict[str, str]],
         length: Optional[int],
         source: Optional[IBodyProducer],
+        policy_index: Optional[int] = None,
     ) -> SwiftResponse:
         """
-        Stream C{source} to the nodes of C{part} (the primaries, handoffs
-        standing in for error-limited ones) and merge their answers by
-        quorum.
+        Stream C{source} to the nodes of C{part} and merge their answers by
+        quorum: the primaries, or with C{write_affinity} (of storage policy
+        C{policy_index}) the first local nodes; handoffs stand in for
+        error-limited nodes and for those that cannot be reached.
         """
         replicas = len(ring.get_part_nodes(part))
-        nodes: list[Node] = []
-        for node in self.nodes(ring, part):
-            nodes.append(node)
-            if len(nodes) == replicas:
-                break
+        options = self.settings.policy_options(policy_index)
+        order = None
+        if options.is_local is not None:
+            order = local_first(ring, part, options.is_local,
+                                options.write_node_count(replicas))
         fanout = PutFanout(self.context.node_client, self.context.reactor,
                            self.settings.node_timeout, self.report)
         answers = await fanout.put(
-            nodes, replicas, lambda node: self.backend_path(node, part),
+            self.nodes(ring, part, policy_index, order=order), replicas,
+            lambda node: self.backend_path(node, part),
             lambda index: self._slot_headers(base, updates, index), length, source)
         if answers is None:
             return error_response(503, method="PUT")

@@ -184,6 +184,7 @@ def build_proxy_service(
         rings = RingSet(swift_dir, swift_conf, reactor)
     except (SwiftConfError, RingError, OSError) as error:
         raise ConfigError(str(error))
+    settings.check_policy_overrides(policy.index for policy in swift_conf.policies)
     node_client = NodeClient(reactor, settings.node_timeout, settings.conn_timeout)
     store = make_info_store(config, reactor)
     try:
