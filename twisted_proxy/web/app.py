@@ -18,6 +18,7 @@ from twisted_proxy.controllers.base import Controller, with_cors
 from twisted_proxy.controllers.container import ContainerController
 from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.controllers.obj import ObjectController
+from twisted_proxy.controllers.obj_ec import object_controller
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter
 from twisted_proxy.swift.acl import ACCOUNT_ACL_ENVIRON_KEY
 from twisted_proxy.swift.constraints import check_utf8
@@ -99,6 +100,9 @@ class ProxyApplication:
             container if kind != "account" else None,
             obj if kind == "object" else None,
         )
+        if kind == "object":
+            # The container's storage policy decides (erasure coding).
+            controller = await object_controller(controller)
         if kind != "object" and method in ("GET", "HEAD"):
             # As Swift's listing_formats stage, refuse an unusable format
             # before anyone looks at credentials.

@@ -1,0 +1,1 @@
+"""End-to-end tests: real Swift storage servers, redis-server, twistd."""
