@@ -159,11 +159,14 @@ class _Base(SynchronousTestCase):
     Six primaries and three handoffs, primaries asked in ring order.
     """
 
+    settings: dict[str, object] = {}
+
     def setUp(self) -> None:
         self.patch(nodes, "_RANDOM", InRingOrder())
         self.clock = Clock()
         self.cluster = FakeCluster(self.clock, replicas=6, handoffs=3, chunk_size=997)
-        settings = ProxySettings(node_timeout=10.0, recoverable_node_timeout=TIMEOUT)
+        settings = ProxySettings(node_timeout=10.0, recoverable_node_timeout=TIMEOUT,
+                                 **self.settings)  # type: ignore[arg-type]
         client = NodeClient(self.clock, settings.node_timeout, settings.conn_timeout,
                             agent=self.cluster.agent)
         self.context = ProxyContext(self.clock, settings, _swift_conf(),
@@ -437,3 +440,43 @@ class RecoveryTests(_Base):
         self.assertIn(download.status, (404, 503))
         self.assertTrue(download.finished)
         self.assertNotEqual(download.status, 200)
+
+
+class ConcurrentTests(_Base):
+    """
+    C{concurrent_gets} with C{concurrent_ec_extra_requests}.
+    """
+
+    settings = {"concurrent_gets": True, "concurrent_ec_extra_requests": 1,
+                "concurrency_timeout": 0.5}
+
+    def test_extraRequests(self) -> None:
+        """
+        C{k} plus the extra requests are sent at once; the answers are all
+        decoded from.
+        """
+        obj = ECObject(_data(1000))
+        self.store(obj)
+        download = self.get()
+        self.assertEqual(download.body, obj.data)
+        self.assertEqual(self.fragment_gets(), [(i, None) for i in range(5)])
+
+    def test_slowNode(self) -> None:
+        """
+        While primaries have not answered, another is asked every
+        C{concurrency_timeout}, before the slow ones time out.
+        """
+        obj = ECObject(_data(1000))
+        self.store(obj)
+        self.cluster.primaries[0].hang()
+        self.cluster.primaries[1].hang()
+        d = self.app(SwiftRequest("GET", b"/v1/a/c/o", HeaderDict()))
+        self.settle()
+        self.assertEqual([n for n, _ in self.fragment_gets()], [0, 1, 2, 3, 4])
+        self.assertNoResult(d)
+        self.settle(0.6)
+        self.assertEqual([n for n, _ in self.fragment_gets()], [0, 1, 2, 3, 4, 5])
+        download = Download(self.clock, self.successResultOf(d))
+        self.settle()
+        self.assertEqual(download.body, obj.data)
+        self.assertEqual(self.cluster.pending_requests(), [])

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_ec_controller -*-
+# -*- test-case-name: tests.test_ec_get -*-
 """
 The object controller of erasure-coded storage policies.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_ec_decoder -*-
+# -*- test-case-name: tests.test_ec_get -*-
 """
 The body of an erasure-coded GET: fragments decoded a segment at a time.
 

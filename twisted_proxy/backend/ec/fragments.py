@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_ec_decoder -*-
+# -*- test-case-name: tests.test_ec_get -*-
 """
 Reading the fragments of one fragment archive for a GET.
 
