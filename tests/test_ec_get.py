@@ -119,6 +119,9 @@ class ECObject:
             }
             if durable:
                 headers["X-Backend-Durable-Timestamp"] = stamp.internal
+            ignore = request.headers.get("X-Backend-Ignore-Range-If-Metadata-Present", "")
+            if any(name in headers for name in ignore.split(",")):
+                request.headers.pop("Range", None)
             at = request.headers.get("X-Backend-Etag-Is-At")
             etag = self.etag if at == "X-Object-Sysmeta-Ec-Etag" else "archive"
             if request.headers.get("If-None-Match") == etag:
@@ -299,6 +302,38 @@ class ReadTests(_Base):
         self.assertEqual(self.get({"If-Match": obj.etag}).status, 200)
         self.assertEqual(self.request("HEAD", {"If-None-Match": obj.etag}).status, 304)
 
+    def test_oneOfTwoRanges(self) -> None:
+        """
+        Two ranges of which only the first is in the object: the nodes hold
+        fragments for both, and answer multipart bodies; the client gets a
+        plain 206 of the object's own type.
+        """
+        obj = ECObject(_data(1000))
+        self.store(obj)
+        download = self.get({"Range": "bytes=0-9,1000-1009"})
+        self.assertEqual((download.status, download.body), (206, obj.data[:10]))
+        self.assertEqual(download.headers["Content-Type"], obj.content_type)
+        self.assertEqual(download.headers["Content-Range"], "bytes 0-9/1000")
+
+    def test_ignoreRange(self) -> None:
+        """
+        When the object has the metadata named by
+        C{X-Backend-Ignore-Range-If-Metadata-Present} (a large object's
+        manifest), the nodes ignore the Range, and so does the answer: the
+        whole object, 200.
+        """
+        obj = ECObject(_data(1000))
+        self.store(obj)
+        download = self.get({
+            "Range": "bytes=10-20",
+            "X-Backend-Ignore-Range-If-Metadata-Present": "X-Other,X-Object-Meta-Color"})
+        self.assertEqual((download.status, download.body), (200, obj.data))
+        self.assertNotIn("Content-Range", download.headers)
+        download = self.get({
+            "Range": "bytes=10-20",
+            "X-Backend-Ignore-Range-If-Metadata-Present": "X-Other"})
+        self.assertEqual((download.status, download.body), (206, obj.data[10:21]))
+
     def test_notFound(self) -> None:
         self.assertEqual(self.get().status, 404)
 
@@ -329,6 +364,8 @@ class ReadTests(_Base):
         self.assertEqual(download.body, body)
         self.assertEqual(download.headers["Content-Length"], str(len(body)))
         plan = plan_read(specs, size)
+        if not plan.multipart:
+            self.assertEqual(download.headers["Content-Type"], obj.content_type)
         if status == 206 and not plan.multipart:
             first, last = plan.spans[0]
             self.assertEqual(download.headers["Content-Range"],

@@ -300,7 +300,8 @@ class InteropTests(SynchronousTestCase):
         size = len(body)
         ranges = ["bytes=0-0", "bytes=-1", "bytes=-700000", f"bytes={max(size - 3, 0)}-",
                   "bytes=5-15,1048570-1048580", "bytes=0-9,-5,20-29",
-                  f"bytes={size}-", "bytes=100-200,50-", "bytes=-0"]
+                  f"bytes={size}-", "bytes=100-200,50-", "bytes=-0",
+                  f"bytes=0-9,{size}-{size + 9}"]
         for value in ranges:
             ours = self.cluster.request("GET", path, {"Range": value})
             theirs = self.cluster.request("GET", path, {"Range": value}, which="swift")

@@ -457,6 +457,12 @@ class ECObjectController(Controller):
             for extra in bucket_answers[1:]:
                 _drop_answer(extra)
         length = int(backend.get("X-Object-Sysmeta-Ec-Content-Length") or 0)
+        ignore = request.headers.get("X-Backend-Ignore-Range-If-Metadata-Present", "")
+        if specs and any(name.strip() and name.strip() in backend
+                         for name in ignore.split(",")):
+            # The nodes sent the whole object (a large object's manifest):
+            # so is the client.
+            specs = None
         first = chosen[0].source
         span = content_range(first.headers.getRawHeaders(b"content-range", [b""])[-1]
                              .decode("latin-1")) if first.code == 206 else None
@@ -496,9 +502,10 @@ class ECObjectController(Controller):
                 scheme.fragment_size, self.context.reactor,
                 self.settings.effective_recoverable_node_timeout, find, self.note_error))
         pieces: list[Union[bytes, Want]]
+        part_type = await self._part_type(backend, streams)
+        client["Content-Type"] = part_type.decode("latin-1")
         if plan.multipart:
             boundary = make_boundary().decode("ascii")[:32]
-            part_type = await self._part_type(backend, streams)
             layout = MultipartLayout(boundary.encode("ascii"), part_type,
                                      plan.spans, length)
             want_iter = iter(wants)
@@ -524,10 +531,10 @@ class ECObjectController(Controller):
     async def _part_type(self, backend: HeaderDict, streams: list[FragmentStream]
                          ) -> bytes:
         """
-        The object's content type, for the parts of a multipart answer.
-        When the nodes answered with multipart bodies too, it is only in
-        their parts' headers: the streams start, and the first part read
-        tells it.
+        The object's content type: the nodes' C{Content-Type}, except when
+        they answered with multipart bodies (the client asked for several
+        ranges): then it is only in their parts' headers, so the streams
+        start, and the first part read tells it.
         """
         content_type = backend.get("Content-Type", "application/octet-stream")
         if not content_type.lower().startswith("multipart/byteranges"):
