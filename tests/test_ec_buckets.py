@@ -144,3 +144,18 @@ class CollectionTests(SynchronousTestCase):
         node = answers.provide_alternate_node()
         self.assertEqual(node, _node(1))
         self.assertIsNone(answers.provide_alternate_node())
+
+    def test_closeOthers(self) -> None:
+        """
+        Every answer of the buckets not chosen is to be closed, a second
+        answer for one index included.
+        """
+        answers = self.collection()
+        first, second = _good(0, stamp=T2, etag="f"), _good(0, stamp=T2, etag="f")
+        answers.add(first)
+        answers.add(second)
+        for index in range(4):
+            answers.add(_good(index))
+        best = answers.best_bucket
+        self.assertEqual(best.timestamp, Timestamp(T1))
+        self.assertEqual(answers.close_others(best), [first, second])

@@ -18,6 +18,7 @@ from zope.interface import implementer
 
 from twisted_proxy.backend.ec.putter import MIMEPutter
 from twisted_proxy.backend.ec.upload import ECUpload, QuorumLost, TooLarge
+from twisted_proxy.controllers.obj_ec import _assign_fragments
 from twisted_proxy.swift.ec.scheme import ECScheme
 
 SCHEME = ECScheme("liberasurecode_rs_vand", 4, 2, segment_size=1000)
@@ -162,3 +163,37 @@ class UploadTests(SynchronousTestCase):
                              hashlib.md5(putters[index].archive).hexdigest())
 
 
+
+
+class AssignTests(SynchronousTestCase):
+    """
+    L{twisted_proxy.controllers.obj_ec._assign_fragments}: which archive
+    each putter carries.
+    """
+
+    def putter(self, **node: object) -> MIMEPutter:
+        return MIMEPutter(Clock(), dict(node, ip="1", port=1, device="d"), b"B", 10)
+
+    def test_primaries(self) -> None:
+        """
+        A primary carries the archive of its ring slot.
+        """
+        putters = [self.putter(index=i) for i in (3, 0, 5, 1, 2, 4)]
+        _assign_fragments(putters, SCHEME)
+        self.assertEqual([p.frag_index for p in putters], [3, 0, 5, 1, 2, 4])
+
+    def test_handoffs(self) -> None:
+        """
+        Handoffs carry the archives of the missing primaries; with
+        duplication, the most-missing index first.
+        """
+        putters = [self.putter(index=i) for i in (0, 2, 3, 5)]
+        handoffs = [self.putter(handoff_index=i) for i in range(2)]
+        _assign_fragments(putters + handoffs, SCHEME)
+        self.assertEqual([p.frag_index for p in handoffs], [1, 4])
+        scheme = ECScheme("liberasurecode_rs_vand", 4, 2, duplication=2)
+        putters = [self.putter(index=i) for i in range(12) if i not in (1, 7, 8)]
+        handoffs = [self.putter(handoff_index=i) for i in range(3)]
+        _assign_fragments(putters + handoffs, scheme)
+        # Index 1 lacks both copies: its second hole is filled first.
+        self.assertEqual([p.frag_index for p in handoffs], [1, 1, 2])

@@ -287,8 +287,9 @@ class ECObjectController(Controller):
         if best.durable and best.shortfall <= 0:
             return await self._serve(part, headers, specs, collection, best.responses(),
                                      best.headers or HeaderDict(), nodes, best)
-        for answer in best.responses():
-            _drop_answer(answer)
+        for answers in best.gets.values():
+            for answer in answers:
+                _drop_answer(answer)
         return self._error_answer(collection, len(ring.get_part_nodes(part)))
 
     def _fragment_path(self, node: dict[str, Any], part: int) -> str:

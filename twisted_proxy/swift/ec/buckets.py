@@ -310,5 +310,6 @@ class AnswerCollection:
         out: list[FragmentAnswer] = []
         for bucket in self.buckets.values():
             if bucket is not chosen:
-                out.extend(bucket.responses())
+                for answers in bucket.gets.values():
+                    out.extend(answers)
         return out
