@@ -22,6 +22,8 @@ setup(
         "twisted[tls]>=23.10,<27",
         "treq>=23.11",
         "txredisapi>=1.6.0",
+        # Erasure-coded policies; its wheels bundle liberasurecode and ISA-L.
+        "pyeclib>=1.6.0",
         "zope.interface>=6",
     ],
     extras_require={

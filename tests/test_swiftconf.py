@@ -222,7 +222,7 @@ class PolicyTests(_ConfTestCase):
 
     def test_erasure_coding(self) -> None:
         """
-        Erasure coding policies are recognised, with their options, but not
+        Erasure coding policies are recognised, with their options, and
         supported.
         """
         conf = self.load(
@@ -234,7 +234,7 @@ class PolicyTests(_ConfTestCase):
         )
         ec = conf.policies[1]
         self.assertEqual(ec.policy_type, ERASURE_CODING)
-        self.assertFalse(ec.supported)
+        self.assertTrue(ec.supported)
         self.assertEqual(ec.options["ec_type"], "liberasurecode_rs_vand")
         self.assertEqual(ec.options["ec_num_data_fragments"], "4")
 

@@ -385,6 +385,7 @@ class ProxySettings:
     max_containers_per_account: int = _opt(0, _non_negative_int)  # type: ignore[assignment]
     concurrent_gets: bool = _opt(False, _boolean)  # type: ignore[assignment]
     concurrency_timeout: Optional[float] = _opt(None, _positive_float)  # type: ignore[assignment]
+    concurrent_ec_extra_requests: int = _opt(0, _non_negative_int)  # type: ignore[assignment]
     cors_allow_origin: str = _opt("", _text)  # type: ignore[assignment]
     cors_expose_headers: str = _opt("", _text)  # type: ignore[assignment]
     strict_cors_mode: bool = _opt(True, _boolean)  # type: ignore[assignment]

@@ -18,6 +18,16 @@ Layout of one cluster's directory (C{<data_dir>/aio-<pid>-<random>/})::
     etc/{account,container,object}.ring.gz, etc/object-<n>.ring.gz
     etc/<kind>-server/<index>.conf  one per storage server
     data/<index>/sdb<index>/        device <index>, shared by its three servers
+    data/<index>/sdc<index>/ ...    more devices of object server <index>, in
+                                    erasure-coded rings only, when there are
+                                    fewer object servers than fragments
+
+Erasure coding: the policies named in C{ec_policies} are C{erasure_coding}
+policies, all with the C{ec_*} options of the section; each gets an object
+ring of C{(ec_num_data_fragments + ec_num_parity_fragments) *
+ec_duplication_factor} replicas, one zone per object server. With fewer
+object servers than that, each object server serves as many devices as it
+takes (C{sdb<i>}, C{sdc<i>}, ...), so a lost server loses several fragments.
     log/<kind>-<index>.log          a server's stdout, stderr and log lines
 
 Ports: with C{base_port = 0} every server gets a free loopback port chosen
@@ -145,6 +155,10 @@ _DAEMON_SECTIONS = {
 }
 
 _POLICY_NAME = re.compile(r"^[A-Za-z0-9-]+$")
+_EC_TYPE = re.compile(r"^[a-z0-9_]+$")
+# Device names of one object server: sdb<i> first (in every ring), then the
+# extra devices of erasure-coded rings.
+_DEVICE_LETTERS = "bcdefghijklmnopqrstuvwxyz"
 
 _PROBE_INTERVAL = 0.1
 _PROBE_CONNECT_TIMEOUT = 2.0
@@ -226,6 +240,20 @@ class AioSettings:
     @ivar policies: (C{policies}, default C{gold, silver}) comma-separated
         names of the replication storage policies, indexes 0, 1, ...; the
         first is the default policy.
+    @ivar default_policy: (C{default_policy}, default the first of
+        C{policies}) the name of the default policy.
+    @ivar ec_policies: (C{ec_policies}, default none) comma-separated names,
+        among C{policies}, of the erasure-coded policies; the others are
+        replicated.
+    @ivar ec_type: (C{ec_type}, default C{liberasurecode_rs_vand}) the
+        PyECLib backend of every erasure-coded policy, such as
+        C{isa_l_rs_vand}.
+    @ivar ec_num_data_fragments: (C{ec_num_data_fragments}, default 4).
+    @ivar ec_num_parity_fragments: (C{ec_num_parity_fragments}, default 2).
+    @ivar ec_object_segment_size: (C{ec_object_segment_size}, default
+        1048576) bytes of object encoded at a time.
+    @ivar ec_duplication_factor: (C{ec_duplication_factor}, default 1) how
+        many copies of each fragment are stored.
     @ivar log_requests: (C{log_requests}, default true) whether the servers
         log a line per request; turn off for long benchmarks, whose logs
         would otherwise fill C{data_dir}.
@@ -248,9 +276,33 @@ class AioSettings:
     hash_path_prefix: Optional[str] = None
     hash_path_suffix: Optional[str] = None
     policies: tuple[str, ...] = ("gold", "silver")
+    default_policy: Optional[str] = None
+    ec_policies: tuple[str, ...] = ()
+    ec_type: str = "liberasurecode_rs_vand"
+    ec_num_data_fragments: int = 4
+    ec_num_parity_fragments: int = 2
+    ec_object_segment_size: int = 1048576
+    ec_duplication_factor: int = 1
     log_requests: bool = True
     ready_timeout: float = 60.0
     regions: int = 1
+
+    @property
+    def ec_replicas(self) -> int:
+        """
+        The replica count of an erasure-coded policy's ring: one per
+        fragment archive.
+        """
+        return (
+            self.ec_num_data_fragments + self.ec_num_parity_fragments
+        ) * self.ec_duplication_factor
+
+    @property
+    def default_policy_name(self) -> str:
+        """
+        The name of the default policy.
+        """
+        return self.default_policy or self.policies[0]
 
 
 #: The option names of the C{[aio]} section.
@@ -267,6 +319,13 @@ AIO_OPTIONS = frozenset(
         "hash_path_prefix",
         "hash_path_suffix",
         "policies",
+        "default_policy",
+        "ec_policies",
+        "ec_type",
+        "ec_num_data_fragments",
+        "ec_num_parity_fragments",
+        "ec_object_segment_size",
+        "ec_duplication_factor",
         "log_requests",
         "ready_timeout",
         "regions",
@@ -379,6 +438,43 @@ def parse_aio_settings(section: Mapping[str, str], config_dir: str) -> AioSettin
                 f"policies = {section['policies']!r}: names repeat"
             )
         values["policies"] = names
+    policies = values.get("policies", defaults.policies)
+    known = {n.lower(): n for n in policies}
+    if "default_policy" in section:
+        name = section["default_policy"].strip()
+        if name.lower() not in known:
+            raise AioError(
+                f"default_policy = {name!r}: not one of policies "
+                f"({', '.join(policies)})"
+            )
+        values["default_policy"] = known[name.lower()]
+    if "ec_policies" in section:
+        names = tuple(
+            n.strip() for n in section["ec_policies"].split(",") if n.strip()
+        )
+        for name in names:
+            if name.lower() not in known:
+                raise AioError(
+                    f"ec_policies: {name!r} is not one of policies "
+                    f"({', '.join(policies)})"
+                )
+        values["ec_policies"] = tuple(known[n.lower()] for n in names)
+    if "ec_type" in section:
+        raw = section["ec_type"].strip()
+        if not _EC_TYPE.match(raw):
+            raise AioError(
+                f"ec_type = {raw!r}: expected a PyECLib backend name, "
+                "such as liberasurecode_rs_vand or isa_l_rs_vand"
+            )
+        values["ec_type"] = raw
+    for name, high in (
+        ("ec_num_data_fragments", 32),
+        ("ec_num_parity_fragments", 32),
+        ("ec_object_segment_size", 1 << 30),
+        ("ec_duplication_factor", 8),
+    ):
+        if name in section:
+            values[name] = _int(name, section[name], 1, high)
     if "ready_timeout" in section:
         raw = section["ready_timeout"].strip()
         try:
@@ -401,6 +497,19 @@ def parse_aio_settings(section: Mapping[str, str], config_dir: str) -> AioSettin
             f"replicas = {replicas}: at most devices ({devices}), "
             "each replica needs its own device"
         )
+    if values.get("ec_policies"):
+        data = values.get("ec_num_data_fragments", defaults.ec_num_data_fragments)
+        parity = values.get(
+            "ec_num_parity_fragments", defaults.ec_num_parity_fragments
+        )
+        duplication = values.get(
+            "ec_duplication_factor", defaults.ec_duplication_factor
+        )
+        if -(-(data + parity) * duplication // devices) > len(_DEVICE_LETTERS):
+            raise AioError(
+                f"ec_num_data_fragments + ec_num_parity_fragments = "
+                f"{data + parity}: too many fragments for {devices} devices"
+            )
     if values.get("base_port", 0) and devices > _MAX_DEVICES_WITH_BASE_PORT:
         raise AioError(
             f"devices = {devices}: at most "
@@ -420,6 +529,8 @@ class StorageServer:
     @ivar device: the device name in the rings, C{sdb<index>}.
     @ivar conf_path: its configuration file.
     @ivar devices_dir: its C{devices} directory, which holds C{device}.
+    @ivar extra_devices: the further devices (in C{devices_dir}) that an
+        object server serves for the erasure-coded rings only.
     """
 
     kind: str
@@ -428,6 +539,7 @@ class StorageServer:
     device: str
     conf_path: str
     devices_dir: str
+    extra_devices: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -451,7 +563,10 @@ class ClusterLayout:
     @ivar swift_bin_dir: the directory of Swift's programs.
     @ivar ephemeral: whether stopping the service removes C{root}.
     @ivar bind_ip: the address every server listens on.
-    @ivar policies: storage policy names by index; index 0 is the default.
+    @ivar policies: storage policy names by index.
+    @ivar default_policy: the default policy's name (by default, that of
+        index 0).
+    @ivar ec_policies: the names of the erasure-coded policies.
     """
 
     root: str
@@ -463,6 +578,8 @@ class ClusterLayout:
     ephemeral: bool = True
     bind_ip: str = "127.0.0.1"
     policies: tuple[str, ...] = ("gold",)
+    default_policy: str = ""
+    ec_policies: tuple[str, ...] = ()
 
     @property
     def log_dir(self) -> str:
@@ -635,21 +752,28 @@ def _buildRing(
     servers: Sequence[StorageServer],
     settings: AioSettings,
     bind_ip: str,
+    erasure_coded: bool = False,
 ) -> None:
     builder = os.path.join(swift_dir, f"{name}.builder")
+    replicas = settings.ec_replicas if erasure_coded else settings.replicas
     _runRingBuilder(
         program,
         builder,
-        ["create", str(settings.part_power), str(settings.replicas), "1"],
+        ["create", str(settings.part_power), str(replicas), "1"],
     )
     add: list[str] = ["add"]
     for server in servers:
-        # One zone per device: every replica of a partition on its own server.
+        # One zone per server: every replica of a partition on its own
+        # server, as far as there are servers.
         region = region_of(server.index, settings)
-        add += [
-            f"r{region}z{server.index}-{bind_ip}:{server.port}/{server.device}",
-            "1",
-        ]
+        devices: tuple[str, ...] = (server.device,)
+        if erasure_coded:
+            devices += server.extra_devices
+        for device in devices:
+            add += [
+                f"r{region}z{server.index}-{bind_ip}:{server.port}/{device}",
+                "1",
+            ]
     _runRingBuilder(program, builder, add)
     # Format 1 is readable by every Swift release and by twisted_proxy.
     _runRingBuilder(program, builder, ["rebalance", "--format-version=1"])
@@ -657,17 +781,30 @@ def _buildRing(
         raise AioError(f"swift-ring-builder made no {name}.ring.gz in {swift_dir}")
 
 
-def _swiftConf(prefix: str, suffix: str, policies: Sequence[str]) -> str:
+def _swiftConf(prefix: str, suffix: str, settings: AioSettings) -> str:
     lines = [
         "[swift-hash]",
         f"swift_hash_path_prefix = {prefix}",
         f"swift_hash_path_suffix = {suffix}",
         "",
     ]
-    for index, name in enumerate(policies):
+    for index, name in enumerate(settings.policies):
         lines += [f"[storage-policy:{index}]", f"name = {name}"]
-        lines += ["policy_type = replication"]
-        if index == 0:
+        if name in settings.ec_policies:
+            lines += [
+                "policy_type = erasure_coding",
+                f"ec_type = {settings.ec_type}",
+                f"ec_num_data_fragments = {settings.ec_num_data_fragments}",
+                f"ec_num_parity_fragments = {settings.ec_num_parity_fragments}",
+                f"ec_object_segment_size = {settings.ec_object_segment_size}",
+            ]
+            if settings.ec_duplication_factor != 1:
+                lines += [
+                    f"ec_duplication_factor = {settings.ec_duplication_factor}"
+                ]
+        else:
+            lines += ["policy_type = replication"]
+        if name == settings.default_policy_name:
             lines += ["default = yes"]
         lines += [""]
     lines += ["[swift-constraints]"]
@@ -768,6 +905,11 @@ def _buildIn(root: str, bin_dir: str, settings: AioSettings) -> ClusterLayout:
     else:
         ports = _pickPorts(bind_ip, count * len(SERVER_KINDS))
 
+    # An erasure-coded ring needs a device per fragment archive; object
+    # servers share them out when there are fewer servers than that.
+    per_server = 1
+    if settings.ec_policies:
+        per_server = max(1, -(-settings.ec_replicas // count))
     servers = []
     for k, kind in enumerate(SERVER_KINDS):
         os.makedirs(os.path.join(swift_dir, f"{kind}-server"))
@@ -775,6 +917,13 @@ def _buildIn(root: str, bin_dir: str, settings: AioSettings) -> ClusterLayout:
             devices_dir = os.path.join(root, "data", str(i))
             device = f"sdb{i}"
             os.makedirs(os.path.join(devices_dir, device), exist_ok=True)
+            extra: tuple[str, ...] = ()
+            if kind == "object":
+                extra = tuple(
+                    f"sd{letter}{i}" for letter in _DEVICE_LETTERS[1:per_server]
+                )
+                for name in extra:
+                    os.makedirs(os.path.join(devices_dir, name), exist_ok=True)
             servers.append(
                 StorageServer(
                     kind=kind,
@@ -783,6 +932,7 @@ def _buildIn(root: str, bin_dir: str, settings: AioSettings) -> ClusterLayout:
                     device=device,
                     conf_path=os.path.join(swift_dir, f"{kind}-server", f"{i}.conf"),
                     devices_dir=devices_dir,
+                    extra_devices=extra,
                 )
             )
 
@@ -790,7 +940,7 @@ def _buildIn(root: str, bin_dir: str, settings: AioSettings) -> ClusterLayout:
     suffix = settings.hash_path_suffix or secrets.token_hex(8)
     _writeFile(
         os.path.join(swift_dir, "swift.conf"),
-        _swiftConf(prefix, suffix, settings.policies),
+        _swiftConf(prefix, suffix, settings),
     )
     for server in servers:
         _writeFile(
@@ -798,10 +948,10 @@ def _buildIn(root: str, bin_dir: str, settings: AioSettings) -> ClusterLayout:
             _serverConf(server, swift_dir, bind_ip, settings.log_requests),
         )
 
-    rings = [(kind, kind) for kind in ("account", "container")]
+    rings = [(kind, kind, False) for kind in ("account", "container")]
     rings += [
-        ("object", _ringName("object", index))
-        for index in range(len(settings.policies))
+        ("object", _ringName("object", index), name in settings.ec_policies)
+        for index, name in enumerate(settings.policies)
     ]
     builder = os.path.join(bin_dir, "swift-ring-builder")
     with ThreadPoolExecutor(max_workers=len(rings)) as pool:
@@ -814,8 +964,9 @@ def _buildIn(root: str, bin_dir: str, settings: AioSettings) -> ClusterLayout:
                 [s for s in servers if s.kind == kind],
                 settings,
                 bind_ip,
+                erasure_coded,
             )
-            for kind, name in rings
+            for kind, name, erasure_coded in rings
         ]
         for job in jobs:
             job.result()
@@ -830,6 +981,8 @@ def _buildIn(root: str, bin_dir: str, settings: AioSettings) -> ClusterLayout:
         ephemeral=settings.ephemeral,
         bind_ip=bind_ip,
         policies=settings.policies,
+        default_policy=settings.default_policy_name,
+        ec_policies=settings.ec_policies,
     )
 
 
@@ -1216,7 +1369,15 @@ async def _run(reactor: Any, settings: AioSettings) -> None:
     print(f"root       {layout.root}")
     print(f"swift_dir  {layout.swift_dir}")
     print(f"hash       prefix={layout.hash_prefix} suffix={layout.hash_suffix}")
-    print(f"policies   {', '.join(layout.policies)}")
+    print(
+        "policies   "
+        + ", ".join(
+            name
+            + (" (erasure coded)" if name in layout.ec_policies else "")
+            + (" (default)" if name == layout.default_policy else "")
+            for name in layout.policies
+        )
+    )
     for kind in SERVER_KINDS:
         ports = " ".join(
             f"{s.device}={layout.bind_ip}:{s.port}" for s in layout.servers_of(kind)
@@ -1254,6 +1415,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--storage-ip", help="address (default 127.0.0.1)")
     parser.add_argument("--swift-bin-dir", help="where Swift's programs are")
     parser.add_argument("--policies", help="policy names (default gold,silver)")
+    parser.add_argument("--default-policy", help="the default policy's name")
+    parser.add_argument(
+        "--ec-policies", help="names of the erasure-coded (4+2) policies"
+    )
     parser.add_argument(
         "--keep", action="store_true", help="keep the cluster directory at exit"
     )

@@ -35,7 +35,7 @@ from typing import Any, Optional
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from tests.aioproxy import RunningProxy, free_port, start_proxy
+from tests.e2e.aioproxy import RunningProxy, free_port, start_proxy
 from twisted_proxy_aio.cluster import AioError, find_swift_bin_dir
 
 #: Swift 2.38 reads swift.conf from a fixed path; this runs one of its

@@ -34,6 +34,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
+from tests.e2e.aioproxy import REPO, RunningProxy, free_port, start_proxy
 from tests.test_container_shards import broker_listing
 from twisted_proxy.swift.shardrange import (
     Namespace,
@@ -41,16 +42,6 @@ from twisted_proxy.swift.shardrange import (
     filter_namespaces,
     find_namespace,
 )
-
-try:
-    from tests.e2e.aioproxy import REPO, RunningProxy, free_port, start_proxy
-except ImportError:  # before the end-to-end helpers moved into tests/e2e
-    from tests.aioproxy import (  # type: ignore[no-redef]
-        REPO,
-        RunningProxy,
-        free_port,
-        start_proxy,
-    )
 
 # -- the pure parts, against Swift's code -----------------------------------------
 

@@ -117,11 +117,10 @@ class StoragePolicy:
     @property
     def supported(self) -> bool:
         """
-        Whether this proxy can serve objects in this policy: only
-        replication policies can be served; erasure coding is recognised so
-        that C{swift.conf} files using it load, but is not implemented.
+        Whether this proxy can serve objects in this policy: replication
+        and erasure coding policies both can.
         """
-        return self.policy_type == REPLICATION
+        return self.policy_type in (REPLICATION, ERASURE_CODING)
 
 
 @dataclass(frozen=True)

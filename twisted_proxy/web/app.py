@@ -19,6 +19,7 @@ from twisted_proxy.controllers.base import Controller, with_cors
 from twisted_proxy.controllers.container import ContainerController
 from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.controllers.obj import ObjectController
+from twisted_proxy.controllers.obj_ec import object_controller
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter
 from twisted_proxy.swift.acl import ACCOUNT_ACL_ENVIRON_KEY
 from twisted_proxy.swift.constraints import check_framing_headers, check_path_utf8
@@ -103,6 +104,10 @@ class ProxyApplication:
         denied_host = self._denied_host(request)
         if denied_host is not None:
             return denied_host
+        if kind == "object":
+            # The container's storage policy decides (erasure coding): a
+            # lookup, so only for a request that got this far.
+            controller = await object_controller(controller)
         if method not in controller.allowed_methods:
             return error_response(
                 405,

@@ -1,0 +1,408 @@
+"""
+End to end, erasure coding: twisted-proxy and Swift's own swift-proxy-server
+2.38.3 on one all-in-one cluster whose default policy is erasure-coded (4+2,
+C{conf/aio-ec.conf}). An object either proxy writes, the other reads byte
+for byte, with the same etag, metadata and ranges.
+
+L{ECCluster} is shared with the other EC end-to-end modules.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import http.client
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from typing import Optional
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from tests.e2e.aioproxy import REPO, RunningProxy, free_port, start_proxy
+
+MIB = 1024 * 1024
+_SHM = "/dev/shm" if os.path.isdir("/dev/shm") else None
+_SWIFT_WITH_CONF = "/work/shared/tools/swift-with-conf"
+
+Reply = tuple[int, dict[str, str], bytes]
+
+
+def _config(data_dir: str, aio: dict[str, str], app: dict[str, str]) -> str:
+    """
+    C{conf/aio-ec.conf} with its cluster in C{data_dir} and the given
+    options changed.
+    """
+    with open(os.path.join(REPO, "conf", "aio-ec.conf")) as f:
+        text = f.read()
+    # Eighteen storage servers start slowly on a busy machine.
+    aio = dict({"ready_timeout": "300"}, **aio, data_dir=data_dir)
+    for section, options in (("aio", aio), ("app:proxy-server", app)):
+        lines = "".join(f"{name} = {value}\n" for name, value in options.items())
+        text = text.replace(f"[{section}]\n", f"[{section}]\n{lines}", 1)
+    return text
+
+
+class ECCluster:
+    """
+    twisted-proxy with its all-in-one EC cluster and, optionally, Swift's
+    proxy beside it on the same storage servers.
+
+    @ivar proxy: the twisted-proxy process.
+    @ivar swift_dir: the cluster's rings and swift.conf.
+    @ivar reference_port: the port of swift-proxy-server (no auth), or
+        C{None}.
+    """
+
+    def __init__(self, aio: Optional[dict[str, str]] = None,
+                 app: Optional[dict[str, str]] = None, reference: bool = False) -> None:
+        self.data_dir = tempfile.mkdtemp(prefix="ec-e2e-", dir=_SHM)
+        self.workdir = tempfile.mkdtemp(prefix="ec-e2e-conf-")
+        self.reference: Optional[subprocess.Popen[bytes]] = None
+        self.reference_port: Optional[int] = None
+        config = os.path.join(self.workdir, "proxy.conf")
+        with open(config, "w") as f:
+            f.write(_config(self.data_dir, aio or {}, app or {}))
+        try:
+            self.proxy: RunningProxy = start_proxy(config, timeout=240)
+            roots = [d for d in os.listdir(self.data_dir) if d.startswith("aio-")]
+            self.root = os.path.join(self.data_dir, roots[0])
+            self.swift_dir = os.path.join(self.root, "etc")
+            self.token, self.account = self._token()
+            if reference:
+                self._start_reference()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _token(self) -> tuple[str, str]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.proxy.port, timeout=30)
+        conn.request("GET", "/auth/v1.0",
+                     headers={"X-Auth-User": "test:tester", "X-Auth-Key": "testing"})
+        reply = conn.getresponse()
+        reply.read()
+        conn.close()
+        url = reply.getheader("X-Storage-Url") or ""
+        return reply.getheader("X-Auth-Token") or "", url.split("/v1/", 1)[1]
+
+    def _start_reference(self) -> None:
+        port = free_port()
+        conf = os.path.join(self.workdir, "swift-proxy.conf")
+        with open(conf, "w") as f:
+            f.write(f"""[DEFAULT]
+bind_ip = 127.0.0.1
+bind_port = {port}
+swift_dir = {self.swift_dir}
+workers = 0
+log_udp_host = 127.0.0.1
+log_udp_port = 9
+
+[pipeline:main]
+pipeline = catch_errors proxy-logging proxy-server
+
+[app:proxy-server]
+use = egg:swift#proxy
+account_autocreate = true
+conn_timeout = 0.5
+node_timeout = 10
+recoverable_node_timeout = 3
+
+[filter:catch_errors]
+use = egg:swift#catch_errors
+
+[filter:proxy-logging]
+use = egg:swift#proxy_logging
+""")
+        log = open(os.path.join(self.workdir, "swift-proxy.log"), "wb")
+        self.reference = subprocess.Popen(
+            [sys.executable, _SWIFT_WITH_CONF, os.path.join(self.swift_dir, "swift.conf"),
+             "swift-proxy-server", conf],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        self.reference_port = port
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.reference.poll() is not None:
+                raise RuntimeError("swift-proxy-server exited")
+            try:
+                status, _, _ = self.request("GET", "/info", which="swift")
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError("swift-proxy-server did not answer")
+
+    def stop(self) -> None:
+        reference, self.reference = self.reference, None
+        if reference is not None and reference.poll() is None:
+            reference.send_signal(signal.SIGTERM)
+            try:
+                reference.wait(20)
+            except subprocess.TimeoutExpired:
+                reference.kill()
+                reference.wait()
+        proxy = getattr(self, "proxy", None)
+        if proxy is not None:
+            proxy.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def path(self, container: str, obj: Optional[str] = None) -> str:
+        base = f"/v1/{self.account}/{container}"
+        return base if obj is None else f"{base}/{obj}"
+
+    def connect(self, which: str = "twisted", timeout: float = 120
+                ) -> http.client.HTTPConnection:
+        port = self.proxy.port if which == "twisted" else self.reference_port
+        assert port is not None
+        return http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+
+    def request(self, method: str, path: str, headers: Optional[dict[str, str]] = None,
+                body: Optional[bytes] = None, which: str = "twisted") -> Reply:
+        """
+        One request to twisted-proxy (with a token) or to Swift's proxy.
+        """
+        headers = dict(headers or {})
+        if which == "twisted":
+            headers["X-Auth-Token"] = self.token
+        conn = self.connect(which)
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            reply = conn.getresponse()
+            data = reply.read()
+            return reply.status, {k.lower(): v for k, v in reply.getheaders()}, data
+        finally:
+            conn.close()
+
+    def object_servers(self) -> dict[int, int]:
+        """
+        The pids of the object servers, by index.
+        """
+        found = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    args = f.read().split(b"\0")
+            except OSError:
+                continue
+            for arg in args:
+                match = re.search(rb"object-server/(\d+)\.conf$", arg)
+                if match and arg.startswith(self.swift_dir.encode()):
+                    found[int(match.group(1))] = int(entry)
+        return found
+
+    def object_server_port(self, index: int) -> int:
+        with open(os.path.join(self.swift_dir, "object-server", f"{index}.conf")) as f:
+            match = re.search(r"bind_port = (\d+)", f.read())
+        assert match is not None
+        return int(match.group(1))
+
+
+_shared: Optional[ECCluster] = None
+_failed: Optional[BaseException] = None
+
+
+def interop_cluster() -> ECCluster:
+    """
+    The cluster of this module's tests, with both proxies, started on first
+    use and stopped when the test process exits. If it cannot start, every
+    test fails at once with the same error.
+    """
+    global _shared, _failed
+    if _failed is not None:
+        raise RuntimeError(f"the EC cluster did not start: {_failed}")
+    if _shared is None:
+        try:
+            _shared = ECCluster(reference=True)
+        except BaseException as error:
+            _failed = error
+            raise
+        atexit.register(_shared.stop)
+    return _shared
+
+
+def _body(size: int, seed: int = 1) -> bytes:
+    """
+    C{size} bytes that differ from segment to segment.
+    """
+    block = hashlib.sha256(str(seed).encode()).digest() * 2048
+    out = bytearray()
+    counter = 0
+    while len(out) < size:
+        out += block[counter % 64:] + counter.to_bytes(4, "big")
+        counter += 1
+    return bytes(out[:size])
+
+
+def _unboundary(reply: Reply) -> tuple[int, bytes]:
+    """
+    A multipart body with its boundary replaced, for comparing two
+    answers.
+    """
+    status, headers, body = reply
+    match = re.search(r"boundary=([0-9a-f]+)", headers.get("content-type", ""))
+    if match:
+        body = body.replace(match.group(1).encode(), b"BOUNDARY")
+    return status, body
+
+
+#: Headers both proxies must give alike.
+_SAME = ("content-length", "content-type", "etag", "last-modified", "x-timestamp",
+         "x-object-meta-color", "accept-ranges", "content-range")
+
+
+class InteropTests(SynchronousTestCase):
+    """
+    Objects written through one proxy and read through the other.
+    """
+
+    sizes = (0, 1, MIB - 1, MIB, 3 * MIB + 12345)
+
+    def setUp(self) -> None:
+        self.cluster = interop_cluster()
+        self.container = f"ec-{uuid.uuid4().hex}"
+        status, _, _ = self.cluster.request("PUT", self.cluster.path(self.container))
+        self.assertIn(status, (201, 202))
+
+    def put(self, which: str, name: str, body: bytes) -> Reply:
+        return self.cluster.request(
+            "PUT", self.cluster.path(self.container, name),
+            {"Content-Type": "application/x-ec-test", "X-Object-Meta-Color": "blue",
+             "Content-Length": str(len(body))}, body, which=which)
+
+    def assertSameObject(self, name: str, body: bytes) -> None:
+        """
+        Both proxies serve the object alike: body, etag, metadata, and
+        ranges.
+        """
+        path = self.cluster.path(self.container, name)
+        ours = self.cluster.request("GET", path)
+        theirs = self.cluster.request("GET", path, which="swift")
+        self.assertEqual(ours[0], 200)
+        self.assertEqual(ours[2], body)
+        self.assertEqual(theirs[2], body)
+        self.assertEqual(ours[1]["etag"], hashlib.md5(body).hexdigest())
+        for header in _SAME:
+            self.assertEqual(ours[1].get(header), theirs[1].get(header), header)
+        head_ours = self.cluster.request("HEAD", path)
+        head_theirs = self.cluster.request("HEAD", path, which="swift")
+        for header in _SAME:
+            self.assertEqual(head_ours[1].get(header), head_theirs[1].get(header), header)
+        size = len(body)
+        ranges = ["bytes=0-0", "bytes=-1", "bytes=-700000", f"bytes={max(size - 3, 0)}-",
+                  "bytes=5-15,1048570-1048580", "bytes=0-9,-5,20-29",
+                  f"bytes={size}-", "bytes=100-200,50-", "bytes=-0",
+                  f"bytes=0-9,{size}-{size + 9}"]
+        for value in ranges:
+            ours = self.cluster.request("GET", path, {"Range": value})
+            theirs = self.cluster.request("GET", path, {"Range": value}, which="swift")
+            self.assertEqual(_unboundary(ours), _unboundary(theirs), value)
+            for header in ("content-range", "content-length", "etag"):
+                self.assertEqual(ours[1].get(header), theirs[1].get(header),
+                                 f"{value}: {header}")
+
+    def test_swiftWritesTwistedReads(self) -> None:
+        """
+        Objects of 0 bytes, less than a segment, a segment and several
+        segments written by swift-proxy-server are read through
+        twisted-proxy byte for byte.
+        """
+        for size in self.sizes:
+            body = _body(size, seed=size)
+            status, headers, _ = self.put("swift", f"s{size}", body)
+            self.assertEqual(status, 201)
+            self.assertEqual(headers["etag"], hashlib.md5(body).hexdigest())
+            self.assertSameObject(f"s{size}", body)
+
+    def test_twistedWritesSwiftReads(self) -> None:
+        """
+        And the reverse: what twisted-proxy writes, Swift's proxy reads,
+        and the container listing has the object's own size and etag.
+        """
+        for size in self.sizes:
+            body = _body(size, seed=size + 7)
+            status, headers, _ = self.put("twisted", f"t{size}", body)
+            self.assertEqual(status, 201)
+            self.assertEqual(headers["etag"], hashlib.md5(body).hexdigest())
+            self.assertSameObject(f"t{size}", body)
+        status, _, listing = self.cluster.request(
+            "GET", self.cluster.path(self.container) + "?format=json")
+        import json
+
+        rows = {row["name"]: row for row in json.loads(listing)}
+        for size in self.sizes:
+            body = _body(size, seed=size + 7)
+            self.assertEqual(rows[f"t{size}"]["bytes"], size)
+            self.assertEqual(rows[f"t{size}"]["hash"], hashlib.md5(body).hexdigest())
+
+    def test_chunkedUpload(self) -> None:
+        """
+        A body of unknown length (chunked) is stored whole.
+        """
+        body = _body(2 * MIB + 5, seed=3)
+        conn = self.cluster.connect()
+        path = self.cluster.path(self.container, "chunked")
+        conn.putrequest("PUT", path)
+        conn.putheader("X-Auth-Token", self.cluster.token)
+        conn.putheader("Transfer-Encoding", "chunked")
+        conn.endheaders()
+        for start in range(0, len(body), 300000):
+            piece = body[start:start + 300000]
+            conn.send(b"%x\r\n%s\r\n" % (len(piece), piece))
+        conn.send(b"0\r\n\r\n")
+        reply = conn.getresponse()
+        reply.read()
+        conn.close()
+        self.assertEqual(reply.status, 201)
+        status, _, data = self.cluster.request("GET", path, which="swift")
+        self.assertEqual(data, body)
+
+    def test_badEtag(self) -> None:
+        """
+        A body that does not match the client's Etag is refused (422) and
+        not stored.
+        """
+        body = _body(1000)
+        path = self.cluster.path(self.container, "bad-etag")
+        status, _, _ = self.cluster.request("PUT", path, {"Etag": "0" * 32}, body)
+        self.assertEqual(status, 422)
+        self.assertEqual(self.cluster.request("HEAD", path, which="swift")[0], 404)
+
+    def test_postDeleteConditional(self) -> None:
+        """
+        POST replaces metadata on every archive, conditional GETs compare the
+        object's own etag, and DELETE removes it, for either proxy to see.
+        """
+        body = _body(100000, seed=9)
+        self.put("twisted", "p", body)
+        path = self.cluster.path(self.container, "p")
+        status, _, _ = self.cluster.request("POST", path, {"X-Object-Meta-Shape": "round"})
+        self.assertEqual(status, 202)
+        _, headers, _ = self.cluster.request("HEAD", path, which="swift")
+        self.assertEqual(headers.get("x-object-meta-shape"), "round")
+        self.assertNotIn("x-object-meta-color", headers)
+        etag = hashlib.md5(body).hexdigest()
+        for conditions, expected in [
+            ({"If-Match": etag}, 200), ({"If-Match": "nope"}, 412),
+            ({"If-None-Match": etag}, 304), ({"If-None-Match": "nope"}, 200),
+        ]:
+            for method in ("GET", "HEAD"):
+                ours = self.cluster.request(method, path, conditions)
+                theirs = self.cluster.request(method, path, conditions, which="swift")
+                self.assertEqual((ours[0], theirs[0]), (expected, expected),
+                                 (method, conditions))
+                self.assertEqual(ours[1].get("etag"), theirs[1].get("etag"))
+        status, _, _ = self.cluster.request("DELETE", path)
+        self.assertEqual(status, 204)
+        self.assertEqual(self.cluster.request("GET", path, which="swift")[0], 404)
+        self.assertEqual(self.cluster.request("GET", path)[0], 404)
+        self.assertEqual(self.cluster.request("HEAD", path)[0], 404)

@@ -1,0 +1,319 @@
+"""
+End to end, erasure coding under failure: a 64 MiB object in a 4+2 policy
+(C{conf/aio-ec.conf}, six object servers, one fragment archive each) is
+read byte for byte while an object server serving one of its fragments is
+SIGKILLed or SIGSTOPped mid-GET; with two servers down before the read the
+GET still succeeds; with three down it fails cleanly (503, or an aborted
+connection once the body started), never with a short or corrupt 200.
+
+Servers are frozen with SIGSTOP and always thawed (SIGCONT) by pid, even
+when a test fails; a SIGKILLed server is restarted by the cluster's
+supervisor.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import http.client
+import os
+import re
+import signal
+import subprocess
+import time
+import uuid
+from typing import Optional
+
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
+
+from tests.e2e.test_ec import MIB, ECCluster, _body
+
+#: conf/aio-ec.conf's recoverable_node_timeout.
+RECOVERABLE_NODE_TIMEOUT = 3.0
+SIZE = 64 * MIB
+
+_shared: Optional[ECCluster] = None
+_failed: Optional[BaseException] = None
+
+
+def recovery_cluster() -> ECCluster:
+    """
+    This module's cluster (twisted-proxy only), started on first use and
+    stopped when the test process exits.
+    """
+    global _shared, _failed
+    if _failed is not None:
+        raise RuntimeError(f"the EC cluster did not start: {_failed}")
+    if _shared is None:
+        try:
+            _shared = ECCluster()
+        except BaseException as error:
+            _failed = error
+            raise
+        atexit.register(_shared.stop)
+    return _shared
+
+
+def _received_by_port(pid: int) -> dict[int, int]:
+    """
+    Bytes received so far on each established TCP connection of C{pid},
+    by the peer's port.
+    """
+    lines = subprocess.check_output(["ss", "-tnpi"], text=True).splitlines()
+    found: dict[int, int] = {}
+    for index, line in enumerate(lines):
+        if f"pid={pid}," not in line or not line.startswith("ESTAB"):
+            continue
+        peer = line.split()[4]
+        info = lines[index + 1] if index + 1 < len(lines) else ""
+        match = re.search(r"bytes_received:(\d+)", info)
+        port = int(peer.rsplit(":", 1)[1])
+        found[port] = found.get(port, 0) + (int(match.group(1)) if match else 0)
+    return found
+
+
+class RecoveryTests(SynchronousTestCase):
+    """
+    One 64 MiB object, read while object servers fail.
+    """
+
+    #: The object's path, once stored (by the first test; the others read
+    #: it too).
+    stored: Optional[str] = None
+
+    def setUp(self) -> None:
+        self.cluster = recovery_cluster()
+        self.frozen: list[int] = []
+        self.addCleanup(self.thaw)
+        self.body = _body(SIZE, seed=64)
+        self.digest = hashlib.md5(self.body).hexdigest()
+        if RecoveryTests.stored is None:
+            container = f"ec-recovery-{uuid.uuid4().hex}"
+            status, _, _ = self.cluster.request("PUT", self.cluster.path(container))
+            self.assertIn(status, (201, 202))
+            path = self.cluster.path(container, "big")
+            status, headers, _ = self.cluster.request("PUT", path, body=self.body)
+            self.assertEqual(status, 201)
+            self.assertEqual(headers["etag"], self.digest)
+            RecoveryTests.stored = path
+        self.path = RecoveryTests.stored
+
+    def thaw(self) -> None:
+        frozen, self.frozen = self.frozen, []
+        for pid in frozen:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+
+    def freeze(self, index: int) -> None:
+        """
+        SIGSTOP object server C{index} (1 to 6) until the test ends.
+        """
+        pid = self.cluster.object_servers()[index]
+        self.frozen.append(pid)
+        os.kill(pid, signal.SIGSTOP)
+
+    def start_get(self) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+        conn = self.cluster.connect(timeout=120)
+        conn.request("GET", self.path, headers={"X-Auth-Token": self.cluster.token})
+        reply = conn.getresponse()
+        self.assertEqual(reply.status, 200)
+        self.assertEqual(reply.getheader("Content-Length"), str(SIZE))
+        return conn, reply
+
+    def serving(self) -> list[int]:
+        """
+        The object servers (by index) the proxy is reading fragments from
+        now.
+        """
+        ports = {self.cluster.object_server_port(i): i
+                 for i in self.cluster.object_servers()}
+        received = _received_by_port(self.cluster.proxy.process.pid)
+        return sorted(ports[port] for port, count in received.items()
+                      if port in ports and count > MIB)
+
+    def interrupted_read(self, how: signal.Signals) -> float:
+        """
+        Read a quarter of the object, make one serving object server fail
+        with C{how}, read the rest.
+
+        @return: seconds the rest took.
+        """
+        conn, reply = self.start_get()
+        try:
+            head = reply.read(SIZE // 4)
+            # The proxy's streams are paused now: the client is not reading.
+            time.sleep(0.5)
+            serving = self.serving()
+            self.assertGreaterEqual(len(serving), 4, serving)
+            victim = serving[1]
+            pid = self.cluster.object_servers()[victim]
+            if how == signal.SIGSTOP:
+                self.frozen.append(pid)
+            os.kill(pid, how)
+            started = time.monotonic()
+            rest = reply.read()
+            took = time.monotonic() - started
+        finally:
+            conn.close()
+        self.assertEqual(len(head) + len(rest), SIZE)
+        self.assertEqual(hashlib.md5(head + rest).hexdigest(), self.digest)
+        return took
+
+    def test_killedMidGet(self) -> None:
+        """
+        A serving object server SIGKILLed mid-GET: its fragments come from
+        another server from the next segment on.
+        """
+        self.interrupted_read(signal.SIGKILL)
+
+    def test_frozenMidGet(self) -> None:
+        """
+        A serving object server SIGSTOPped mid-GET is given up after
+        C{recoverable_node_timeout} and replaced.
+        """
+        took = self.interrupted_read(signal.SIGSTOP)
+        self.assertGreaterEqual(took, RECOVERABLE_NODE_TIMEOUT * 0.9)
+
+    def test_twoDownBeforeRead(self) -> None:
+        """
+        With two object servers down (frozen) before the read, the four
+        others serve it.
+        """
+        self.freeze(1)
+        self.freeze(4)
+        status, headers, data = self.cluster.request("GET", self.path)
+        self.assertEqual(status, 200)
+        self.assertEqual(hashlib.md5(data).hexdigest(), self.digest)
+
+    def test_threeDownBeforeRead(self) -> None:
+        """
+        With three down, four fragments cannot be found: 503.
+        """
+        for index in (1, 3, 5):
+            self.freeze(index)
+        status, _, _ = self.cluster.request("GET", self.path)
+        self.assertEqual(status, 503)
+
+    def test_putWithOneDown(self) -> None:
+        """
+        An object server that never answers the PUT's C{100 Continue} is
+        given up after C{node_timeout}; five archives make the quorum, and
+        the object reads back whole.
+        """
+        body = _body(3 * MIB + 5, seed=11)
+        path = self.path + "-put1"
+        self.freeze(2)
+        status, headers, _ = self.cluster.request("PUT", path, body=body)
+        self.assertEqual(status, 201)
+        self.assertEqual(headers["etag"], hashlib.md5(body).hexdigest())
+        self.thaw()
+        status, _, data = self.cluster.request("GET", path)
+        self.assertEqual((status, hashlib.md5(data).hexdigest()),
+                         (200, hashlib.md5(body).hexdigest()))
+
+    def test_putWithTwoDown(self) -> None:
+        """
+        With two of six servers down, four archives cannot make the quorum
+        of five: 503, as from Swift.
+        """
+        self.freeze(6)
+        self.freeze(3)
+        status, _, _ = self.cluster.request("PUT", self.path + "-put2",
+                                            body=_body(100000, seed=12))
+        self.assertEqual(status, 503)
+
+    def test_threeDownMidRead(self) -> None:
+        """
+        Three serving servers lost mid-GET: fewer than four fragments are
+        left, and the client's connection is aborted before the body's end,
+        never ended as if whole.
+        """
+        conn, reply = self.start_get()
+        try:
+            head = reply.read(SIZE // 4)
+            time.sleep(0.5)
+            serving = self.serving()
+            for index in serving[:3]:
+                self.freeze(index)
+            with self.assertRaises((http.client.IncompleteRead, ConnectionError)):
+                reply.read()
+        finally:
+            conn.close()
+        self.assertEqual(len(head), SIZE // 4)
+
+
+def _peak_rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def _rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+class FlatMemoryTests(SynchronousTestCase):
+    """
+    EC bodies stream through the proxy a segment at a time: its memory does
+    not grow with their size. C{TWISTED_PROXY_SOAK_GIB} sets the size
+    (default 0.25 GiB; 2 GiB on request).
+    """
+
+    def test_putAndGetFlatMemory(self) -> None:
+        cluster = recovery_cluster()
+        size = int(float(os.environ.get("TWISTED_PROXY_SOAK_GIB", "0.25")) * 1024 * MIB)
+        pid = cluster.proxy.process.pid
+        try:
+            with open(f"/proc/{pid}/clear_refs", "w") as refs:
+                refs.write("5")
+        except OSError:
+            raise SkipTest("cannot reset the proxy's peak RSS")
+        start_rss = _rss_kib(pid)
+        container = f"ec-soak-{uuid.uuid4().hex}"
+        cluster.request("PUT", cluster.path(container))
+        path = cluster.path(container, "huge")
+        block = _body(MIB, seed=5)
+        digest = hashlib.md5()
+        conn = cluster.connect()
+        conn.putrequest("PUT", path)
+        conn.putheader("X-Auth-Token", cluster.token)
+        conn.putheader("Content-Length", str(size))
+        conn.endheaders()
+        sent = 0
+        while sent < size:
+            piece = block[: min(MIB, size - sent)]
+            conn.send(piece)
+            digest.update(piece)
+            sent += len(piece)
+        reply = conn.getresponse()
+        reply.read()
+        conn.close()
+        self.assertEqual(reply.status, 201)
+        self.assertEqual(reply.getheader("Etag"), digest.hexdigest())
+        conn = cluster.connect()
+        conn.request("GET", path, headers={"X-Auth-Token": cluster.token})
+        reply = conn.getresponse()
+        check = hashlib.md5()
+        got = 0
+        while True:
+            data = reply.read(MIB)
+            if not data:
+                break
+            check.update(data)
+            got += len(data)
+        conn.close()
+        self.assertEqual(got, size)
+        self.assertEqual(check.hexdigest(), digest.hexdigest())
+        growth_mib = (_peak_rss_kib(pid) - start_rss) / 1024
+        print(f"\nEC {size / MIB:.0f} MiB PUT+GET: proxy peak RSS grew {growth_mib:.1f} MiB "
+              f"(from {start_rss / 1024:.1f} MiB)")
+        self.assertLess(growth_mib, 64, f"proxy peak RSS grew by {growth_mib:.1f} MiB")
+        self.assertEqual(cluster.request("DELETE", path)[0], 204)
