@@ -529,6 +529,23 @@ class ProxySettingsTests(ConfigFileMixin, SynchronousTestCase):
                 "supported yet: ",
                 "\n".join(messages))
 
+    def test_tlsFilesWarned(self) -> None:
+        """
+        C{cert_file} and C{key_file} (Swift serves HTTPS with them) are
+        named in a warning saying the proxy serves plain HTTP.
+        """
+        path = self.writeConfig(
+            _MINIMAL.replace("[DEFAULT]\n", "[DEFAULT]\ncert_file = /c.pem\nkey_file = /k.pem\n")
+            if "[DEFAULT]\n" in _MINIMAL else
+            "[DEFAULT]\ncert_file = /c.pem\nkey_file = /k.pem\n" + _MINIMAL)
+        with capturedLogs() as events:
+            ProxySettings.from_section(load_config(path))
+        messages = "\n".join(formatEvent(event) for event in events)
+        for option, value in [("cert_file", "/c.pem"), ("key_file", "/k.pem")]:
+            self.assertIn(
+                f"{option} = {value}: accepted but not supported yet: this proxy "
+                "serves plain HTTP", messages)
+
     def test_unsupportedAsTheProxyDoes(self) -> None:
         """
         Set to what the proxy does anyway, those options are not warned

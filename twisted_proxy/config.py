@@ -409,7 +409,7 @@ class ProxySettings:
             "log_statsd_metric_prefix", "eventlet_debug",
             "put_queue_depth", "node_timings_expiry",
             "disallowed_sections", "admin_key", "max_clients", "backlog",
-            "keep_idle", "cert_file", "key_file", "auto_create_account_prefix",
+            "keep_idle", "auto_create_account_prefix",
             "account_autocreate_prefix",
             "swift_owner_headers", "rate_limit_after_segment", "rate_limit_segments_per_sec",
             "memcache_servers", "set log_name", "object_post_as_copy",
@@ -677,6 +677,10 @@ def _warn_unsupported(config: ProxyConfig, section_name: str, section: dict[str,
         "client_chunk_size": (
             settings.client_chunk_size != 65536,
             "client data is relayed as it arrives, read 65536 bytes at a time"),
+        # Swift serves HTTPS with these; serving plain HTTP instead must not
+        # go unsaid.
+        "cert_file": (True, "this proxy serves plain HTTP; put TLS in front of it"),
+        "key_file": (True, "this proxy serves plain HTTP; put TLS in front of it"),
     }
     for option, (unlike, instead) in differs.items():
         if option in section and unlike:
