@@ -18,8 +18,8 @@ from twisted.logger import Logger
 from twisted.web.client import ResponseFailed
 
 from twisted_proxy.backend.nodeclient import NodeError, node_key
-from twisted_proxy.swift.affinity import AffinityKey, LocalityPredicate
 from twisted_proxy.interfaces import IMetrics
+from twisted_proxy.swift.affinity import AffinityKey, LocalityPredicate
 from twisted_proxy.swift.http import wire_quote
 from twisted_proxy.swift.metrics import NULL_METRICS
 from twisted_proxy.swift.ring import Node

@@ -16,8 +16,8 @@ from twisted_proxy.backend.nodes import ErrorLimiter, NodeTimings
 from twisted_proxy.config import ProxySettings
 from twisted_proxy.info.cache import InfoCache
 from twisted_proxy.interfaces import IInfoStore, INodeClient
-from twisted_proxy.swift.metrics import MetricsFanout
 from twisted_proxy.swift.constraints import Constraints
+from twisted_proxy.swift.metrics import MetricsFanout
 from twisted_proxy.swift.ring import RingSet
 from twisted_proxy.swift.swiftconf import SwiftConf
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from twisted.internet.defer import CancelledError, Deferred
-from twisted.internet.protocol import connectionDone
 from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
+from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import server
