@@ -25,6 +25,8 @@ setup(
         # Erasure-coded policies; its wheels bundle liberasurecode and ISA-L.
         "pyeclib>=1.6.0",
         "zope.interface>=6",
+        # The metrics plugin's /metrics (Prometheus text format).
+        "prometheus-client>=0.17",
     ],
     extras_require={
         # The all-in-one cluster runs Swift's own storage servers.

@@ -22,6 +22,7 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from tests.doubles import Collector, partial_context
+from tests.fakenodes import make_swift_conf
 from twisted_proxy.config import ConfigError
 from twisted_proxy.info.cache import INFO_ENVIRON_KEY, container_key
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
@@ -678,6 +679,7 @@ class _Context:
         self.reactor = reactor
         self.constraints = Constraints()
         self.services = MultiService()
+        self.swift_conf = make_swift_conf()
 
 
 class FactoryTests(SynchronousTestCase):

@@ -404,9 +404,10 @@ class ProxySettings:
     _QUIET = frozenset(
         {
             "use", "user", "log_facility", "log_level", "log_address",
-            "log_headers", "log_udp_host", "log_udp_port", "log_statsd_host",
-            "log_statsd_port", "log_statsd_default_sample_rate",
-            "log_statsd_metric_prefix", "eventlet_debug",
+            "log_headers", "log_udp_host", "log_udp_port",
+            # Read by the statsd metrics (service.build), not by the settings.
+            "log_statsd_host", "log_statsd_port", "log_statsd_default_sample_rate",
+            "log_statsd_metric_prefix", "log_statsd_sample_rate_factor", "eventlet_debug",
             "put_queue_depth", "node_timings_expiry",
             "disallowed_sections", "admin_key", "max_clients", "backlog",
             "keep_idle", "auto_create_account_prefix",

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_info,tests.test_nodeclient,tests.test_upload,tests.test_healthcheck -*-
+# -*- test-case-name: tests.test_info,tests.test_nodeclient,tests.test_upload,tests.test_healthcheck,tests.test_metrics -*-
 """
 The interfaces that hold twisted-proxy together.
 
@@ -19,6 +19,7 @@ __all__ = [
     "INodeClient",
     "IProxyEnvironment",
     "IPreparedEnvironment",
+    "IMetrics",
 ]
 
 
@@ -180,4 +181,92 @@ class IProxyEnvironment(Interface):
         @return: an L{IPreparedEnvironment}.
         @raise twisted_proxy.config.ConfigError: when the section cannot be
             used; the message names the file and the section.
+        """
+
+
+class IMetrics(Interface):
+    """
+    Where the proxy reports what it does, for statsd and Prometheus. Every
+    layer is handed one (the process's, through C{ProxyContext.metrics})
+    and calls it as things happen; a recorder must answer at once, never
+    block and never raise. C{twisted_proxy.swift.metrics.NULL_METRICS}
+    records nothing.
+
+    C{kind} is a request's Swift metric type (C{account}, C{container},
+    C{object}, or the C{swift.source} / C{UNKNOWN} of another path);
+    C{server_type} the controller's (C{account}, C{container},
+    C{object}); C{node} a node's C{ip:port/device}.
+    """
+
+    def request_finished(kind, method, status, policy, seconds, bytes_in, bytes_out):
+        """
+        A client request is over (as the access log records it).
+
+        @param method: C{str}, as the client sent it.
+        @param status: the logged status, C{int}.
+        @param policy: the storage policy index (C{str}) or C{None}.
+        @param seconds: from the request's start to its end, C{float}.
+        @param bytes_in: request body bytes read; C{bytes_out}: response
+            body bytes sent.
+        """
+
+    def first_byte(kind, method, status, policy, seconds):
+        """
+        A GET's response headers went out C{seconds} after it started.
+        """
+
+    def backend_request(node, method, status):
+        """
+        A request to a storage node answered with C{status} (C{int}), or
+        failed (C{status} is C{None}: unreachable, no answer in time).
+        """
+
+    def node_error_limited(node, forced):
+        """
+        An error counted against C{node} left it error limited
+        (C{forced}: limited at once, as for a 507).
+        """
+
+    def node_skipped(node):
+        """
+        C{node} was skipped because it is error limited.
+        """
+
+    def handoff(server_type, all_handoffs):
+        """
+        A request took a handoff its node count did not plan for
+        (C{log_handoffs}); C{all_handoffs} when every primary was skipped.
+        """
+
+    def resumed(server_type):
+        """
+        A response body moved to another node in the middle of its stream.
+        """
+
+    def client_timeout(server_type):
+        """
+        A client stopped reading (or sending) for C{client_timeout}.
+        """
+
+    def client_disconnect(server_type):
+        """
+        A client went away in the middle of a request body.
+        """
+
+    def info_lookup(outcome):
+        """
+        An account/container info lookup: C{"hit"} (the request's own or
+        the store's copy), C{"miss"} (read from the storage nodes) or
+        C{"merged"} (joined a read already in flight for the same key).
+        """
+
+    def redis_available(up):
+        """
+        The Redis info store's circuit breaker closed (C{up} true) or
+        opened (an outage began).
+        """
+
+    def client_connections(delta):
+        """
+        Client connections opened (C{delta} 1) or closed (-1).
         """

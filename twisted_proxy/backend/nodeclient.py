@@ -24,8 +24,9 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IBodyProducer, IResponse
 from zope.interface import implementer
 
-from twisted_proxy.interfaces import INodeClient
+from twisted_proxy.interfaces import IMetrics, INodeClient
 from twisted_proxy.swift.http import HeaderDict, wsgi_str
+from twisted_proxy.swift.metrics import NULL_METRICS
 from twisted_proxy.swift.ring import Node
 
 __all__ = [
@@ -98,6 +99,8 @@ class NodeClient:
     @param agent: the L{IAgent} to send through; by default an L{Agent} over
         C{pool} with C{conn_timeout} as its connect timeout.
     @param node_timeout: seconds a node may take to send response headers.
+    @param metrics: told of each request's status, or of its failure
+        (not of a cancelled one: that is the client's going).
     """
 
     def __init__(
@@ -107,8 +110,10 @@ class NodeClient:
         conn_timeout: float,
         agent: Optional[IAgent] = None,
         pool: Optional[HTTPConnectionPool] = None,
+        metrics: IMetrics = NULL_METRICS,
     ) -> None:
         self._reactor = reactor
+        self.metrics = metrics
         self.node_timeout = node_timeout
         self.conn_timeout = conn_timeout
         if agent is None:
@@ -153,7 +158,7 @@ class NodeClient:
         if timeout <= 0:
             # The caller bounds this request itself (an upload, whose
             # answer only comes once its whole body went out).
-            return d.addErrback(_translate, node, None)
+            return self._counted(d.addErrback(_translate, node, None), node, method)
         expired: list[float] = []
 
         def expire() -> None:
@@ -169,7 +174,28 @@ class NodeClient:
 
         d.addBoth(done)
         d.addErrback(lambda failure: _translate(failure, node, expired[0] if expired else None))
-        return d
+        return self._counted(d, node, method)
+
+    def _counted(self, d: "Deferred[IResponse]", node: Node, method: str
+                 ) -> "Deferred[IResponse]":
+        """
+        C{d}, reporting its outcome to C{metrics}.
+        """
+        metrics = self.metrics
+        if metrics is NULL_METRICS:
+            return d
+        key = node_key(node)
+
+        def answered(response: IResponse) -> IResponse:
+            metrics.backend_request(key, method, response.code)
+            return response
+
+        def failed(failure: Failure) -> Failure:
+            if failure.check(NodeError):
+                metrics.backend_request(key, method, None)
+            return failure
+
+        return d.addCallbacks(answered, failed)
 
 
 def _translate(failure: Failure, node: Node, timed_out: Optional[float]) -> Any:

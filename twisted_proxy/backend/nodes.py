@@ -18,8 +18,10 @@ from twisted.logger import Logger
 from twisted.web.client import ResponseFailed
 
 from twisted_proxy.backend.nodeclient import NodeError, node_key
+from twisted_proxy.interfaces import IMetrics
 from twisted_proxy.swift.affinity import AffinityKey, LocalityPredicate
 from twisted_proxy.swift.http import wire_quote
+from twisted_proxy.swift.metrics import NULL_METRICS
 from twisted_proxy.swift.ring import Node
 
 __all__ = [
@@ -75,12 +77,17 @@ class ErrorLimiter:
     passed since its last error.
 
     @param clock: tells the time.
+    @param metrics: told of each error that leaves a node limited
+        (C{error_limiter.incremented_limit}), each node limited at once
+        (C{forced_limit}) and each limited node skipped (C{is_limited}).
     """
 
-    def __init__(self, clock: IReactorTime, limit: int, interval: float) -> None:
+    def __init__(self, clock: IReactorTime, limit: int, interval: float,
+                 metrics: IMetrics = NULL_METRICS) -> None:
         self._clock = clock
         self.limit = limit
         self.interval = interval
+        self.metrics = metrics
         self._errors: dict[str, tuple[int, float]] = {}
 
     def is_limited(self, node: Node) -> bool:
@@ -94,7 +101,10 @@ class ErrorLimiter:
         if self._clock.seconds() - last > self.interval:
             del self._errors[node_key(node)]
             return False
-        return count > self.limit
+        if count > self.limit:
+            self.metrics.node_skipped(node_key(node))
+            return True
+        return False
 
     def error(self, node: Node, why: str = "") -> None:
         """
@@ -107,6 +117,8 @@ class ErrorLimiter:
             count = 0
         count += 1
         self._errors[key] = (count, now)
+        if count > self.limit:
+            self.metrics.node_error_limited(key, False)
         if count == self.limit + 1:
             _log.warn("Node error limited {node}: {why}", node=key, why=why)
 
@@ -115,6 +127,7 @@ class ErrorLimiter:
         Skip C{node} at once, as for a 507 Insufficient Storage.
         """
         self._errors[node_key(node)] = (self.limit + 1, self._clock.seconds())
+        self.metrics.node_error_limited(node_key(node), True)
         _log.warn("Node error limited {node}: {why}", node=node_key(node), why=why)
 
     def errors(self, node: Node) -> int:
@@ -216,11 +229,14 @@ class HandoffLog:
     @param server_type: C{Account}, C{Container} or C{Object}; the warning
         names Swift's metric, C{<server_type>.handoff_count} (and
         C{.handoff_all_count} when every primary was skipped).
+    @param metrics: counts the same.
     """
 
-    def __init__(self, server_type: str, trans_id: Optional[str] = None) -> None:
+    def __init__(self, server_type: str, trans_id: Optional[str] = None,
+                 metrics: IMetrics = NULL_METRICS) -> None:
         self._type = server_type.lower()
         self._trans_id = trans_id
+        self._metrics = metrics
 
     def handoff(self, handoffs: int, expected: int, primaries: int) -> None:
         """
@@ -233,6 +249,7 @@ class HandoffLog:
         metric = f"{self._type}.handoff_count"
         if extra == primaries:
             metric += f" {self._type}.handoff_all_count"
+        self._metrics.handoff(self._type, extra == primaries)
         _log.warn("Handoff requested ({handoffs}) (txn {txn})", handoffs=handoffs,
                   metric=metric, txn=self._trans_id)
 

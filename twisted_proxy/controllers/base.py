@@ -256,7 +256,8 @@ class Controller:
         """
         Where this request's handoffs are logged (C{log_handoffs}).
         """
-        return HandoffLog(self.server_type, self.request.environ.get("swift.trans_id"))
+        return HandoffLog(self.server_type, self.request.environ.get("swift.trans_id"),
+                          self.context.metrics)
 
     # -- reads ---------------------------------------------------------
 

@@ -7,7 +7,7 @@ to every controller and plugin.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from twisted.application.service import MultiService
 from twisted.internet.interfaces import IReactorTime
@@ -17,6 +17,7 @@ from twisted_proxy.config import ProxySettings
 from twisted_proxy.info.cache import InfoCache
 from twisted_proxy.interfaces import IInfoStore, INodeClient
 from twisted_proxy.swift.constraints import Constraints
+from twisted_proxy.swift.metrics import MetricsFanout
 from twisted_proxy.swift.ring import RingSet
 from twisted_proxy.swift.swiftconf import SwiftConf
 
@@ -31,6 +32,9 @@ class ProxyContext:
     Everything a controller or plugin needs beyond its request.
 
     @ivar info_registry: the sections of C{/info}, by name.
+    @ivar metrics: where everything the process does is reported (an
+        L{twisted_proxy.interfaces.IMetrics}): a L{MetricsFanout} to which
+        a plugin adds its recorder (C{context.metrics.add(recorder)}).
     @ivar services: where a plugin puts what it holds open (an access-log
         file, a connection): a service attached here
         (C{service.setServiceParent(context.services)}) is started before
@@ -46,8 +50,10 @@ class ProxyContext:
         rings: RingSet,
         node_client: INodeClient,
         info_store: IInfoStore,
+        metrics: Optional[MetricsFanout] = None,
     ) -> None:
         self.reactor = reactor
+        self.metrics = metrics if metrics is not None else MetricsFanout()
         self.settings = settings
         self.swift_conf = swift_conf
         self.constraints = Constraints.from_conf(swift_conf.constraints)
@@ -58,9 +64,11 @@ class ProxyContext:
             info_store,
             settings.recheck_account_existence,
             settings.recheck_container_existence,
+            self.metrics,
         )
         self.limiter = ErrorLimiter(
-            reactor, settings.error_suppression_limit, settings.error_suppression_interval
+            reactor, settings.error_suppression_limit, settings.error_suppression_interval,
+            self.metrics,
         )
         self.timings = NodeTimings(reactor, settings.timing_expiry)
         self.info_registry: dict[str, dict[str, Any]] = {}

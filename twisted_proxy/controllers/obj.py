@@ -132,6 +132,7 @@ class ObjectController(Controller):
                 # An error or redirect body (a 416's) is no object data:
                 # what is left of it cannot come from another node.
                 return succeed(None)
+            self.context.metrics.resumed("object")
             return Deferred.fromCoroutine(finder.resume(node_iter, range_header, etag))
 
         body = ResumingBody(

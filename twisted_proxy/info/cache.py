@@ -23,9 +23,10 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from twisted_proxy.interfaces import IInfoStore
+from twisted_proxy.interfaces import IInfoStore, IMetrics
 from twisted_proxy.swift.cors import CORSInfo
 from twisted_proxy.swift.http import HeaderDict
+from twisted_proxy.swift.metrics import NULL_METRICS
 from twisted_proxy.swift.timestamp import Timestamp, http_date
 
 __all__ = [
@@ -307,12 +308,17 @@ class InfoCache:
         (C{recheck_account_existence}).
     @param container_ttl: seconds container info is trusted
         (C{recheck_container_existence}).
+    @param metrics: told of each lookup's outcome: a hit (the request's
+        copy or the store's), a miss (fetched), or merged into a fetch
+        already in flight.
     """
 
     def __init__(
-        self, store: IInfoStore, account_ttl: float, container_ttl: float
+        self, store: IInfoStore, account_ttl: float, container_ttl: float,
+        metrics: IMetrics = NULL_METRICS,
     ) -> None:
         self._store = store
+        self.metrics = metrics
         self.account_ttl = account_ttl
         self.container_ttl = container_ttl
         self._inflight: dict[str, _Flight] = {}
@@ -346,10 +352,13 @@ class InfoCache:
         """
         context: dict[str, Any] = environ.setdefault(INFO_ENVIRON_KEY, {})
         if key in context:
+            self.metrics.info_lookup("hit")
             return context[key]  # type: ignore[no-any-return]
         info = await self._store.get(key)
         if info is None:
             info = await self._single_flight(key, fetch)
+        else:
+            self.metrics.info_lookup("hit")
         context[key] = info
         return info  # type: ignore[no-any-return]
 
@@ -358,7 +367,9 @@ class InfoCache:
                        ) -> "Deferred[_T]":
         flight = self._inflight.get(key)
         if flight is not None:
+            self.metrics.info_lookup("merged")
             return flight.join()
+        self.metrics.info_lookup("miss")
         flight = self._inflight[key] = _Flight()
         # Join before starting: the fetch may finish synchronously.
         waiter = flight.join()
@@ -455,6 +466,7 @@ class InfoCache:
         """
         found = await self.peek(environ, key)
         if found:
+            self.metrics.info_lookup("hit")
             return found  # type: ignore[no-any-return]
         fetched = await self._single_flight(
             key, fetch, lambda bounds: ttl if bounds else 0.0)  # type: ignore[arg-type]

@@ -39,7 +39,8 @@ from zope.interface import implementer
 
 from twisted_proxy.config import ConfigError, ProxyConfig
 from twisted_proxy.info.memorystore import LayeredInfoStore, MemoryInfoStore
-from twisted_proxy.interfaces import IInfoStore
+from twisted_proxy.interfaces import IInfoStore, IMetrics
+from twisted_proxy.swift.metrics import NULL_METRICS
 
 __all__ = [
     "RedisClient",
@@ -320,7 +321,11 @@ class RedisInfoStore:
     @param key_prefix: put before every key.
     @param retry_interval: seconds to go without Redis after a failure.
     @param address: names the server in log lines (no credentials).
+    @ivar metrics: told when the circuit opens (an outage begins) and
+        closes again.
     """
+
+    metrics: IMetrics = NULL_METRICS
 
     def __init__(
         self,
@@ -522,6 +527,7 @@ class RedisInfoStore:
             if not self._up:
                 self._epoch += 1
                 self._up = True
+                self.metrics.redis_available(True)
                 _log.info(
                     "Redis info store {address} is back after {outage:.1f} s; "
                     "{skipped} operations went without it",
@@ -536,6 +542,7 @@ class RedisInfoStore:
             self._up = False
             self._down_since = now
             self._skipped = 0
+            self.metrics.redis_available(False)
             _log.warn(
                 "Redis info store {address} is unavailable ({problem}); "
                 "going on without it, trying again every {interval:g} s",
@@ -551,12 +558,14 @@ def _describe(failure: Failure) -> str:
     return f"{name}: {message}" if message else name
 
 
-def make_info_store(config: ProxyConfig, reactor: Any) -> IInfoStore:
+def make_info_store(config: ProxyConfig, reactor: Any,
+                    metrics: IMetrics = NULL_METRICS) -> IInfoStore:
     """
     The proxy's L{IInfoStore}: a L{RedisInfoStore} when C{[filter:cache]}
     has a C{redis_url}, else a L{MemoryInfoStore}.
 
     @param reactor: an L{IReactorTime} and L{IReactorTCP} provider.
+    @param metrics: told of the Redis store's outages.
     @raise ConfigError: for a bad Redis option.
     """
     settings = RedisSettings.from_config(config)
@@ -580,4 +589,7 @@ def make_info_store(config: ProxyConfig, reactor: Any) -> IInfoStore:
     except ValueError:
         raise ConfigError(f"{config.path}: [filter:cache] info_local_ttl: "
                           f"expected seconds (0 or more), got {raw!r}")
-    return LayeredInfoStore(RedisInfoStore.connect(reactor, settings), reactor, local_ttl)
+    redis = RedisInfoStore.connect(reactor, settings)
+    redis.metrics = metrics
+    metrics.redis_available(True)
+    return LayeredInfoStore(redis, reactor, local_ttl)

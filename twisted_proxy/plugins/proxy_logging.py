@@ -32,6 +32,13 @@ log), or with C{access_log_file} to that file through L{AccessLogFile},
 which buffers lines and appends them with one write per flush interval
 rather than touching the disk for every request. The file is a service of
 the proxy process (see C{ProxyContext.services}): open while it runs.
+
+Each logged request is also reported to the process's metrics
+(C{ProxyContext.metrics}: Prometheus), and with C{log_statsd_host} (or
+C{access_log_statsd_host}) sent to statsd under Swift's names
+(L{AccessStatsd}): C{proxy-server.<type>.<verb>.<status>.timing},
+C{.xfer}, C{.first-byte.timing} for a GET, and the
+C{proxy-server.object.policy.<index>....} variants.
 """
 
 from __future__ import annotations
@@ -61,9 +68,21 @@ from zope.interface import implementer
 from twisted_proxy.config import ConfigError, parse_list
 from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.info.cache import INFO_ENVIRON_KEY, container_key
-from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
+from twisted_proxy.interfaces import (
+    IMetrics,
+    IProxyApplication,
+    IProxyFilter,
+    IProxyPluginFactory,
+)
+from twisted_proxy.plugins._support.statsd import (
+    DEFAULT_VALID_METHODS,
+    AccessStatsd,
+    statsd_for,
+)
 from twisted_proxy.swift.http import SwiftRequest, SwiftResponse, wire_quote
+from twisted_proxy.swift.metrics import NULL_METRICS, MetricsFanout, metric_type
 from twisted_proxy.swift.paths import split_path
+from twisted_proxy.swift.statsd import StatsdConf
 from twisted_proxy.swift.truthy import is_true
 
 __all__ = [
@@ -467,6 +486,7 @@ class _Exchange:
         now = self._logger.clock.seconds()
         if request.environ.get("swift.orig_req_method", request.method) == "GET":
             self.first_byte = now - self.start
+            self._logger.report_first_byte(self)
         body = response.body
         if isinstance(body, bytes):
             # The server writes it in the same turn; HEAD answers carry none.
@@ -513,6 +533,8 @@ class ProxyLogging:
     @param reveal_sensitive_prefix: characters kept of a token or signature.
     @param valid_api_versions: the versions C{account}/C{container}/
         C{object} recognise in a path.
+    @param metrics: told of each request logged, and of each GET's first
+        byte (statsd, Prometheus).
     """
 
     def __init__(
@@ -524,8 +546,10 @@ class ProxyLogging:
         log_headers_only: Iterable[str] = (),
         reveal_sensitive_prefix: int = 16,
         valid_api_versions: Iterable[str] = ("v1", "v1.0"),
+        metrics: IMetrics = NULL_METRICS,
     ) -> None:
         self.clock = clock
+        self.metrics = metrics
         self.template = template or LogTemplate(DEFAULT_LOG_MSG_TEMPLATE)
         self._emit = emit
         self._names = self.template.names
@@ -564,10 +588,46 @@ class ProxyLogging:
             return
         exchange.logged = True
         try:
-            self._emit(self.template.render(
-                self._values(exchange, wire_status, bytes_sent, forced_status)))
+            values = self._values(exchange, wire_status, bytes_sent, forced_status)
+            self._emit(self.template.render(values))
         except Exception:
             _log.failure("Cannot write the access log line")
+            return
+        if self.metrics is not NULL_METRICS:
+            self._report(exchange, values)
+
+    def _metric_type(self, request: SwiftRequest) -> str:
+        environ = request.environ
+        path = environ.get("swift.backend_path") or wire_quote(request.path)
+        return metric_type(path, environ.get("swift.source"), self._versions)
+
+    def _report(self, exchange: _Exchange, values: dict[str, Any]) -> None:
+        """
+        Report a logged request to C{metrics}: a PUT's client that went
+        away as a client disconnect of its type.
+        """
+        request = exchange.request
+        kind = self._metric_type(request)
+        upload = exchange.upload
+        bytes_in = upload.bytes if upload is not None else 0
+        self.metrics.request_finished(
+            kind, values["method"], int(values["status_int"]), values["policy_index"],
+            max(0.0, self.clock.seconds() - exchange.start), bytes_in, values["bytes_sent"])
+        if exchange.client_gone and upload is not None and kind in (
+                "account", "container", "object"):
+            self.metrics.client_disconnect(kind)
+
+    def report_first_byte(self, exchange: _Exchange) -> None:
+        """
+        Report a GET's time to its response headers to C{metrics}.
+        """
+        if self.metrics is NULL_METRICS or exchange.response is None:
+            return
+        request = exchange.request
+        self.metrics.first_byte(
+            self._metric_type(request),
+            request.environ.get("swift.orig_req_method", request.method),
+            exchange.response.status, self._policy_index(exchange), exchange.first_byte)
 
     def _values(self, exchange: _Exchange, wire_status: int, bytes_sent: int,
                 forced_status: Optional[int]) -> dict[str, Any]:
@@ -838,10 +898,16 @@ class _ProxyLoggingFactory:
             C{log_headers}), C{access_log_headers_only},
             C{reveal_sensitive_prefix} (16), C{log_anonymization_method}
             (md5), C{log_anonymization_salt}, C{access_log_file} and
-            C{access_log_flush_interval} (1 s). Swift's routing, syslog and
-            statsd options are accepted and ignored.
-        @param context: provides C{reactor}, C{constraints} and
-            C{services}, which gets the L{AccessLogFile} service.
+            C{access_log_flush_interval} (1 s); C{log_statsd_host},
+            C{log_statsd_port}, C{log_statsd_metric_prefix},
+            C{log_statsd_default_sample_rate},
+            C{log_statsd_sample_rate_factor} and
+            C{log_statsd_valid_http_methods}, each read first with an
+            C{access_} prefix, as Swift does. Swift's routing and syslog
+            options are accepted and ignored.
+        @param context: provides C{reactor}, C{constraints},
+            C{swift_conf}, C{metrics} and C{services}, which gets the
+            L{AccessLogFile} service and the statsd sender.
         @raise ConfigError: for a bad option, or an access log file that
             cannot be opened.
         """
@@ -881,7 +947,29 @@ class _ProxyLoggingFactory:
             log_headers_only=parse_list(conf.get("access_log_headers_only", "")),
             reveal_sensitive_prefix=reveal,
             valid_api_versions=context.constraints.valid_api_versions,
+            metrics=self._metrics(conf, context),
         )
+
+    def _metrics(self, conf: dict[str, str], context: ProxyContext) -> IMetrics:
+        """
+        The process's metrics, and statsd when it is configured.
+        """
+        try:
+            statsd = StatsdConf.from_conf(conf, "filter:proxy-logging", access=True)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+        if statsd is None:
+            return getattr(context, "metrics", NULL_METRICS)  # type: ignore[no-any-return]
+        methods = conf.get("access_log_statsd_valid_http_methods",
+                           conf.get("log_statsd_valid_http_methods"))
+        valid = (parse_list(methods.upper()) if methods is not None
+                 else DEFAULT_VALID_METHODS)
+        policies = frozenset(str(policy.index) for policy in context.swift_conf.policies)
+        both = MetricsFanout()
+        both.add(AccessStatsd(statsd_for(context.reactor, statsd, context.services),
+                              policies, valid))
+        both.add(getattr(context, "metrics", NULL_METRICS))
+        return both
 
     def _accessLogFile(self, path: str, conf: dict[str, str],
                        reactor: Any) -> AccessLogFile:

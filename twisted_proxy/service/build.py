@@ -27,7 +27,10 @@ from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.info.memorystore import LayeredInfoStore
 from twisted_proxy.info.redisstore import RedisInfoStore, make_info_store
 from twisted_proxy.interfaces import IInfoStore
+from twisted_proxy.plugins._support.statsd import StatsdMetrics, statsd_for
+from twisted_proxy.swift.metrics import MetricsFanout
 from twisted_proxy.swift.ring import RingError, RingSet
+from twisted_proxy.swift.statsd import StatsdConf
 from twisted_proxy.swift.swiftconf import SwiftConf, SwiftConfError, load_swift_conf
 from twisted_proxy.web.app import Pipeline, ProxyApplication
 from twisted_proxy.web.pipeline import build_filters
@@ -112,7 +115,8 @@ class ProxyProcess(MultiService):
       1. ring reloading (L{RingReloader});
       2. the node client's connection pool, closed when stopping;
       3. the info store's connections (Redis), closed when stopping;
-      4. C{context.services}, what the plugins hold open (an access log);
+      4. C{context.services}, what the plugins hold open (an access log,
+         the statsd port of C{log_statsd_host});
       5. what C{serve} made of the site: it stops first, so no client is
          served by a process whose resources are closing.
 
@@ -129,7 +133,12 @@ class ProxyProcess(MultiService):
     @param info_store: the info store; its connections are closed when
         stopping.
     @param serve: makes the service serving the site.
-    @raise ConfigError: a plugin rejects its options.
+    @param metrics: what the node client and info store report to; the
+        plugins add their recorders to it, and with C{log_statsd_host}
+        in the application's section the proxy-server statsd counters go
+        to it too.
+    @raise ConfigError: a plugin rejects its options, or a statsd option
+        is not a number.
     """
 
     def __init__(
@@ -142,14 +151,17 @@ class ProxyProcess(MultiService):
         node_client: NodeClient,
         info_store: IInfoStore,
         serve: Serve,
+        metrics: Optional[MetricsFanout] = None,
     ) -> None:
         super().__init__()
         self.context = ProxyContext(reactor, settings, swift_conf, rings, node_client,
-                                    info_store)
+                                    info_store, metrics)
+        _add_app_statsd(config, self.context)
         filters = build_filters(config, self.context)
         app = Pipeline(filters, ProxyApplication(self.context), reactor)
         self.site = ProxySite(ProxyResource(app, reactor, settings.client_timeout))
         self.site.timeOut = settings.client_timeout
+        self.site.metrics = self.context.metrics
         RingReloader(rings).setServiceParent(self)
         ClosingService("node connection pool", node_client.close, reactor
                        ).setServiceParent(self)
@@ -158,6 +170,23 @@ class ProxyProcess(MultiService):
         self.context.services.setServiceParent(self)
         self.server = serve(self.site)
         self.server.setServiceParent(self)
+
+
+def _add_app_statsd(config: ProxyConfig, context: ProxyContext) -> None:
+    """
+    With C{log_statsd_host} in the application's section (or
+    C{[DEFAULT]}), send its statsd counters (L{StatsdMetrics}).
+    """
+    conf = dict(config.defaults)
+    conf.update(config.app_section())
+    section = f"app:{config.app_name}"
+    try:
+        statsd = StatsdConf.from_conf(conf, section)
+    except ValueError as error:
+        raise ConfigError(f"{config.path}: {error}") from None
+    if statsd is not None:
+        context.metrics.add(StatsdMetrics(statsd_for(context.reactor, statsd,
+                                                     context.services)))
 
 
 def build_proxy_service(
@@ -185,11 +214,13 @@ def build_proxy_service(
     except (SwiftConfError, RingError, OSError) as error:
         raise ConfigError(str(error))
     settings.check_policy_overrides(policy.index for policy in swift_conf.policies)
-    node_client = NodeClient(reactor, settings.node_timeout, settings.conn_timeout)
-    store = make_info_store(config, reactor)
+    metrics = MetricsFanout()
+    node_client = NodeClient(reactor, settings.node_timeout, settings.conn_timeout,
+                             metrics=metrics)
+    store = make_info_store(config, reactor, metrics)
     try:
         return ProxyProcess(config, settings, reactor, swift_conf, rings, node_client,
-                            store, serve)
+                            store, serve, metrics)
     except BaseException:
         # Nothing will stop a process that was never made: close what the
         # info store already opened (Redis connects as it is made).

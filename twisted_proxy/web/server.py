@@ -11,6 +11,7 @@ from typing import Any, Callable, Optional
 
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
+from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import server
@@ -20,9 +21,10 @@ from twisted.web.resource import Resource
 from zope.interface import implementer
 
 from twisted_proxy._twisted import StreamingChannel, StreamingRequest, is_disconnected
-from twisted_proxy.interfaces import IProxyApplication
+from twisted_proxy.interfaces import IMetrics, IProxyApplication
 from twisted_proxy.swift.constraints import filter_inbound_headers
-from twisted_proxy.swift.http import HeaderDict, SwiftRequest, SwiftResponse, wsgi_str
+from twisted_proxy.swift.http import HeaderDict, SwiftRequest, SwiftResponse, wire_quote, wsgi_str
+from twisted_proxy.swift.metrics import NULL_METRICS, metric_type
 from twisted_proxy.web.requestbody import RequestBody
 
 __all__ = ["ProxyChannel", "ProxyRequest", "ProxyResource", "ProxySite", "to_swift_request"]
@@ -47,6 +49,11 @@ class ProxyChannel(StreamingChannel):
         super().connectionMade()
         if self.transport is not None and hasattr(self.transport, "bufferSize"):
             self.transport.bufferSize = READ_SIZE
+        getattr(self, "site", ProxySite).metrics.client_connections(1)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        getattr(self, "site", ProxySite).metrics.client_connections(-1)
+        super().connectionLost(reason)
 
 
 class ProxyRequest(StreamingRequest):
@@ -190,7 +197,7 @@ class ProxyResource(Resource):
             return None
         if self._clock is not None and self._client_timeout:
             body = _ReaderWatch(body, self._clock, self._client_timeout,
-                                lambda: _abort(request))
+                                lambda: _timed_out(request, swift_request))
         state["body"] = body
         request.registerProducer(body, True)
         streaming = body.startProducing(request)
@@ -274,6 +281,13 @@ class _ReaderWatch:
         self._gone()
 
 
+def _timed_out(request: server.Request, swift_request: SwiftRequest) -> None:
+    getattr(request, "site", ProxySite).metrics.client_timeout(metric_type(
+        wire_quote(swift_request.path), swift_request.environ.get("swift.source"),
+        ("v1", "v1.0")))
+    _abort(request)
+
+
 def _abort(request: server.Request) -> None:
     """
     Drop the client connection so that a short or corrupt body is never
@@ -297,6 +311,9 @@ class ProxySite(server.Site):
     requestFactory = ProxyRequest
     protocol = ProxyChannel  # type: ignore[assignment]
     displayTracebacks = False
+    #: Told of client connections opening and closing, and of clients
+    #: dropped by C{client_timeout}.
+    metrics: IMetrics = NULL_METRICS
 
     def __init__(self, resource: Resource, **kwargs: Any) -> None:
         kwargs.setdefault("logPath", None)
