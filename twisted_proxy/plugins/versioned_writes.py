@@ -224,8 +224,13 @@ class VersionedWrites:
                 enabled = True
         if not (enabled and location):
             return await app(request)  # type: ignore[no-any-return]
-        # Kept as the client sent it, which may be percent-quoted.
-        versions = wsgi_str(unquote_to_bytes(location)).split("/")[0]
+        # Kept as the client sent it (a WSGI string), which may be
+        # percent-quoted.
+        try:
+            raw = location.encode("latin-1")
+        except UnicodeEncodeError:
+            raw = location.encode("utf-8")
+        versions = wsgi_str(unquote_to_bytes(raw)).split("/")[0]
         versioning = _Versioning(self, request, app, version, account, container, obj,
                                  versions, info)
         if request.method == "PUT":
