@@ -201,9 +201,11 @@ class Controller:
     def client_headers(self, backend: HeaderDict) -> HeaderDict:
         """
         What the client may see of a backend answer: no backend headers or
-        sysmeta, and the owner-only headers only for the account's owner.
+        sysmeta (unless a plugin asked for it with C{swift.sysmeta_ok}),
+        and the owner-only headers only for the account's owner.
         """
-        headers = client_response_headers(backend)
+        headers = client_response_headers(
+            backend, keep_sysmeta=bool(self.request.environ.get("swift.sysmeta_ok")))
         if not self.request.environ.get("swift_owner"):
             remove_owner_headers(headers)
         return headers

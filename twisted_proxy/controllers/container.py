@@ -34,6 +34,7 @@ from twisted_proxy.swift.constraints import (
 )
 from twisted_proxy.swift.http import HTML, HeaderDict, SwiftResponse, error_response
 from twisted_proxy.swift.listing import (
+    apply_listing_rewrites,
     listing_format,
     render_container_listing,
     render_listing_head,
@@ -169,6 +170,7 @@ class ContainerController(Controller):
         if request.method == "HEAD":
             return finish_listing(render_listing_head(fmt, response.status, headers))
         items = json.loads(response.body or b"[]") if isinstance(response.body, bytes) else []
+        items = apply_listing_rewrites(request.environ, items)
         return finish_listing(
             render_container_listing(items, fmt, self.container, headers, response.status))
 

@@ -108,7 +108,8 @@ class ObjectController(Controller):
             # A merged answer (404, 412, 304...) carries a backend's
             # headers: only what a client may see goes out.
             merged = self.best(answers, len(ring.get_part_nodes(part)))
-            merged.headers = client_response_headers(merged.headers)
+            merged.headers = client_response_headers(
+                merged.headers, keep_sysmeta=bool(request.environ.get("swift.sysmeta_ok")))
             return merged
         response, node = found
         backend = response_headers(response)
@@ -242,7 +243,10 @@ class ObjectController(Controller):
             ring, part, method, lambda slot: self._slot_headers(base, updates, slot),
             node_iter=node_iter, node_count=count,
         )
-        response.headers = client_response_headers(response.headers)
+        # A plugin may learn what an object is from a POST's answer (a
+        # symlink's target).
+        response.headers = client_response_headers(
+            response.headers, keep_sysmeta=bool(self.request.environ.get("swift.sysmeta_ok")))
         return response
 
     async def PUT(self) -> SwiftResponse:

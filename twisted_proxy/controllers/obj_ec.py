@@ -873,7 +873,8 @@ class ECObjectController(Controller):
         base = self._base_headers({"X-Timestamp": format_timestamp(now)})
         slots = self._slot_headers(base, len(ring.get_part_nodes(part)))
         response = await self.write_to_nodes(ring, part, method, lambda slot: slots[slot])
-        response.headers = client_response_headers(response.headers)
+        response.headers = client_response_headers(
+            response.headers, keep_sysmeta=bool(self.request.environ.get("swift.sysmeta_ok")))
         return response
 
 

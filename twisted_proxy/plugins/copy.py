@@ -40,10 +40,10 @@ import json
 from typing import Any, Optional
 from urllib.parse import urlencode
 
-from twisted.internet.defer import CancelledError, Deferred, succeed
-from twisted.internet.interfaces import IConsumer, IPushProducer, IReactorTime
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.plugin import IPlugin
-from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
+from twisted.web.iweb import UNKNOWN_LENGTH
 from zope.interface import implementer
 
 from twisted_proxy.config import ConfigError
@@ -51,6 +51,7 @@ from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins._support.heartbeat import Heartbeat
 from twisted_proxy.plugins._support.subrequest import (
+    SourceBody,
     drop_body,
     object_path,
     read_body,
@@ -65,7 +66,6 @@ from twisted_proxy.swift.constraints import (
 )
 from twisted_proxy.swift.etags import normalize_etag
 from twisted_proxy.swift.http import (
-    Body,
     HeaderDict,
     SwiftRequest,
     SwiftResponse,
@@ -168,52 +168,6 @@ def _sub_environ(request: SwiftRequest) -> dict[str, Any]:
     environ = sub_environ(request.environ, "SSC")
     environ["swift.sysmeta_ok"] = True
     return environ
-
-
-@implementer(IBodyProducer, IPushProducer)
-class _SourceBody:
-    """
-    The destination PUT's body: the source GET's body, passed through.
-
-    @ivar started: whether the PUT began reading; if it never does, the
-        source must be dropped by whoever made this.
-    """
-
-    def __init__(self, inner: Body, length: int) -> None:
-        self._inner = inner
-        self.length = length
-        self.started = False
-
-    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
-        self.started = True
-        inner = self._inner
-        if isinstance(inner, bytes):
-            if inner:
-                consumer.write(inner)
-            return succeed(None)
-        return inner.startProducing(consumer)
-
-    def pauseProducing(self) -> None:
-        pause = getattr(self._inner, "pauseProducing", None)
-        if pause is not None:
-            pause()
-
-    def resumeProducing(self) -> None:
-        resume = getattr(self._inner, "resumeProducing", None)
-        if resume is not None:
-            resume()
-
-    def stopProducing(self) -> None:
-        if not isinstance(self._inner, bytes):
-            self._inner.stopProducing()
-
-    def drop(self) -> None:
-        """
-        Release the source when the PUT never read it.
-        """
-        if not self.started:
-            self.started = True
-            drop_body(self._inner)
 
 
 def _heartbeat_summary(
@@ -365,7 +319,7 @@ class ServerSideCopy:
         sink.environ = _sub_environ(request)
         sink.headers = self._sink_headers(request, source)
         sink.headers["Content-Length"] = str(length)
-        body = _SourceBody(source.body, length)
+        body = SourceBody(source.body, length)
         sink.body = body
         params = dict(sink.params)
         if params.get("multipart-manifest") == "get":
@@ -464,7 +418,7 @@ class ServerSideCopy:
         return sink
 
     def _heartbeat(self, request: SwiftRequest, app: IProxyApplication,
-                   sink: SwiftRequest, body: _SourceBody, copied: HeaderDict
+                   sink: SwiftRequest, body: SourceBody, copied: HeaderDict
                    ) -> SwiftResponse:
         """
         Answer 202 at once and keep the client's connection alive while

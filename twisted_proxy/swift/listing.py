@@ -17,6 +17,25 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 from twisted_proxy.swift.http import HeaderDict, SwiftRequest, SwiftResponse, error_response
 from twisted_proxy.swift.timestamp import Timestamp
 
+#: The request environ key under which plugins leave the rewrites a
+#: container GET's JSON items get before they are rendered in the format
+#: the client asked for: a tuple of callables taking and returning the
+#: list of items. A plugin adds its own on the way in (a new tuple, so
+#: that sub-requests' copied environs are not changed) and puts the old
+#: value back on the way out. As Swift's middlewares see the JSON body in
+#: turn from the application outwards, the last added runs first.
+LISTING_REWRITES_ENVIRON_KEY = "twisted_proxy.listing_rewrites"
+
+
+def apply_listing_rewrites(environ: Mapping[str, Any], items: list[Any]) -> list[Any]:
+    """
+    C{items} after the rewrites of L{LISTING_REWRITES_ENVIRON_KEY} in
+    C{environ}, innermost first.
+    """
+    for rewrite in reversed(tuple(environ.get(LISTING_REWRITES_ENVIRON_KEY, ()))):
+        items = rewrite(items)
+    return items
+
 __all__ = [
     "FORMAT_CONTENT_TYPES",
     "MAX_LISTING_BODY",
@@ -33,6 +52,8 @@ __all__ = [
     "render_account_listing",
     "render_container_listing",
     "render_listing_head",
+    "LISTING_REWRITES_ENVIRON_KEY",
+    "apply_listing_rewrites",
     "fake_account_listing_headers",
 ]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable, Optional, TypeVar
 
 from twisted.internet.defer import Deferred, fail, succeed
-from twisted.internet.interfaces import IConsumer
+from twisted.internet.interfaces import IConsumer, IPushProducer
 from twisted.python.failure import Failure
 from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
@@ -30,6 +30,7 @@ from twisted_proxy.swift.paths import split_path
 
 __all__ = [
     "BodyTooLarge",
+    "SourceBody",
     "object_path",
     "consume_body",
     "read_body",
@@ -170,6 +171,53 @@ def drop_body(body: Body) -> None:
         return
     consume_body(body, _ignore).addErrback(lambda _: None)
     body.stopProducing()
+
+
+@implementer(IBodyProducer, IPushProducer)
+class SourceBody:
+    """
+    A sub-request PUT's body made of a GET's answer body, passed through
+    (a copy's destination, a version kept by versioned writes).
+
+    @ivar started: whether the PUT began reading; if it never does, the
+        source must be dropped by whoever made this.
+    """
+
+    def __init__(self, inner: Body, length: int) -> None:
+        self._inner = inner
+        self.length = length
+        self.started = False
+
+    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
+        self.started = True
+        inner = self._inner
+        if isinstance(inner, bytes):
+            if inner:
+                consumer.write(inner)
+            return succeed(None)
+        return inner.startProducing(consumer)
+
+    def pauseProducing(self) -> None:
+        pause = getattr(self._inner, "pauseProducing", None)
+        if pause is not None:
+            pause()
+
+    def resumeProducing(self) -> None:
+        resume = getattr(self._inner, "resumeProducing", None)
+        if resume is not None:
+            resume()
+
+    def stopProducing(self) -> None:
+        if not isinstance(self._inner, bytes):
+            self._inner.stopProducing()
+
+    def drop(self) -> None:
+        """
+        Release the source when the PUT never read it.
+        """
+        if not self.started:
+            self.started = True
+            drop_body(self._inner)
 
 
 def sub_environ(environ: dict[str, Any], source: str) -> dict[str, Any]:
