@@ -56,8 +56,11 @@ __all__ = [
     "auth",
     "connection_bytes",
     "free_port",
+    "get_streamed",
     "listener_pid",
     "proc_status_kib",
+    "put_streamed",
+    "read_chunks",
     "request",
     "reset_peak_rss",
     "running_proxy",
@@ -232,6 +235,67 @@ def auth(port: int, user: str = "test:tester", key: str = "testing") -> tuple[st
     return reply.getheader("X-Auth-Token") or "", reply.getheader("X-Storage-Url") or ""
 
 
+def read_chunks(reply: http.client.HTTPResponse, chunk: int) -> Iterator[bytes]:
+    """
+    The rest of C{reply}'s body, C{chunk} bytes at a time (the last may be
+    shorter).
+    """
+    while True:
+        data = reply.read(chunk)
+        if not data:
+            return
+        yield data
+
+
+def put_streamed(port: int, path: str, token: str, size: int, block: bytes,
+                 timeout: float = 120) -> tuple[http.client.HTTPResponse, str]:
+    """
+    PUT C{size} bytes to C{path}, sent C{block} after C{block} (the last
+    cut short) with a C{Content-Length}: more than fits in memory, if need
+    be.
+
+    @return: the reply (its body read) and the MD5 of what was sent.
+    """
+    digest = hashlib.md5()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.putrequest("PUT", path)
+        conn.putheader("X-Auth-Token", token)
+        conn.putheader("Content-Length", str(size))
+        conn.endheaders()
+        sent = 0
+        while sent < size:
+            piece = block[: min(len(block), size - sent)]
+            conn.send(piece)
+            digest.update(piece)
+            sent += len(piece)
+        reply = conn.getresponse()
+        reply.read()
+    finally:
+        conn.close()
+    return reply, digest.hexdigest()
+
+
+def get_streamed(port: int, path: str, token: str, timeout: float = 120,
+                 chunk: int = 1024 * 1024) -> tuple[int, str]:
+    """
+    GET C{path}, reading the body C{chunk} bytes at a time, keeping none.
+
+    @return: how many bytes came, and their MD5.
+    """
+    digest = hashlib.md5()
+    got = 0
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"X-Auth-Token": token})
+        for data in read_chunks(conn.getresponse(), chunk):
+            digest.update(data)
+            got += len(data)
+    finally:
+        conn.close()
+    return got, digest.hexdigest()
+
+
 # -- twisted-proxy ------------------------------------------------------------
 
 
@@ -335,15 +399,28 @@ class SharedFixture(Generic[F]):
 
     An exception from C{start} (C{SkipTest} among them) is raised to each
     caller in turn; nothing is kept of a failed start.
+
+    @param once: start it once at the most, for a fixture too slow to start
+        twice: a failed start's exception is raised again to every later
+        caller, and a fixture that stopped running is not started again.
     """
 
-    def __init__(self, start: Callable[[], F]) -> None:
+    def __init__(self, start: Callable[[], F], once: bool = False) -> None:
         self._start = start
+        self._once = once
         self._fixture: Optional[F] = None
+        self._failed: Optional[BaseException] = None
 
     def __call__(self) -> F:
-        if self._fixture is None or not self._fixture.running:
-            fixture = self._start()
+        if self._failed is not None:
+            raise self._failed
+        if self._fixture is None or not (self._once or self._fixture.running):
+            try:
+                fixture = self._start()
+            except BaseException as error:
+                if self._once:
+                    self._failed = error
+                raise
             atexit.register(fixture.stop)
             self._fixture = fixture
         return self._fixture

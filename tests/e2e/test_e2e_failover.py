@@ -24,8 +24,11 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase
 from tests.e2e.aioproxy import (
     auth,
     connection_bytes,
+    get_streamed,
     listener_pid,
     proc_status_kib,
+    put_streamed,
+    read_chunks,
     reset_peak_rss,
     running_proxy,
     signalled,
@@ -87,11 +90,7 @@ class FailoverTests(_Transfers):
         server = listener_pid(serving.rsplit(":", 1)[1])
         with signalled(server, how):
             started = time.monotonic()
-            while True:
-                data = reply.read(MIB)
-                if not data:
-                    break
-                chunks.append(data)
+            chunks.extend(read_chunks(reply, MIB))
         elapsed = time.monotonic() - started
         conn.close()
         received = b"".join(chunks)
@@ -179,40 +178,13 @@ class FlatMemoryTests(_Transfers):
         pid = self.proxy.process.pid
         reset_peak_rss(pid)
         start_rss = proc_status_kib(pid, "VmRSS")
-        block = os.urandom(MIB)
-        digest = hashlib.md5()
-        conn = self.connect()
-        conn.putrequest("PUT", f"/v1{self.account}/{self.container}/huge")
-        conn.putheader("X-Auth-Token", self.token)
-        conn.putheader("Content-Length", str(size))
-        conn.endheaders()
-        sent = 0
-        while sent < size:
-            piece = block[: min(MIB, size - sent)]
-            conn.send(piece)
-            digest.update(piece)
-            sent += len(piece)
-        reply = conn.getresponse()
-        reply.read()
-        conn.close()
+        path = f"/v1{self.account}/{self.container}/huge"
+        reply, digest = put_streamed(self.proxy.port, path, self.token, size,
+                                     os.urandom(MIB), timeout=60)
         self.assertEqual(reply.status, 201)
-        self.assertEqual(reply.getheader("Etag"), digest.hexdigest())
-
-        conn = self.connect()
-        conn.request("GET", f"/v1{self.account}/{self.container}/huge",
-                     headers={"X-Auth-Token": self.token})
-        reply = conn.getresponse()
-        check = hashlib.md5()
-        got = 0
-        while True:
-            data = reply.read(MIB)
-            if not data:
-                break
-            check.update(data)
-            got += len(data)
-        conn.close()
-        self.assertEqual(got, size)
-        self.assertEqual(check.hexdigest(), digest.hexdigest())
+        self.assertEqual(reply.getheader("Etag"), digest)
+        self.assertEqual(get_streamed(self.proxy.port, path, self.token, timeout=60),
+                         (size, digest))
         growth_mib = (proc_status_kib(pid, "VmHWM") - start_rss) / 1024
         print(f"\n{size / MIB:.0f} MiB PUT+GET: proxy peak RSS grew {growth_mib:.1f} MiB "
               f"(from {start_rss / 1024:.1f} MiB)")
