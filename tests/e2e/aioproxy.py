@@ -1,16 +1,33 @@
+# -*- test-case-name: tests.e2e.test_handoffs -*-
 """
-One real twisted-proxy for the end-to-end tests of a test run.
+Real twisted-proxy processes, with their all-in-one clusters of real Swift
+storage servers, for the end-to-end tests; and the few process-level tools
+those tests use to watch and hurt them (by pid, never by name).
 
 L{running_proxy} starts C{twistd -n twisted-proxy --config conf/aio.conf}
-(the proxy with its all-in-one cluster of real Swift storage servers) on a
-free loopback port the first time it is called, and stops it when the test
-process exits. The tests talk to it over real sockets, as any client would.
+(the proxy with its all-in-one cluster) on a free loopback port the first
+time it is called, and stops it when the test process exits.
+
+L{AioCluster} starts a proxy of its own from a configuration written for
+one test module by L{aio_config}, in a temporary directory, and knows where
+that cluster keeps its rings, devices and logs. L{SharedFixture} gives a
+module one such cluster, started on first use and stopped by pid when the
+test process exits.
+
+The tests talk to the proxies over real sockets, as any client would
+(L{request}, L{auth}).
 """
 
 from __future__ import annotations
 
 import atexit
+import configparser
+import contextlib
+import glob
+import hashlib
+import http.client
 import os
+import re
 import shutil
 import signal
 import socket
@@ -20,11 +37,50 @@ import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Callable, Generic, Iterator, Mapping, Optional, Protocol, Sequence, TypeVar
 
-__all__ = ["RunningProxy", "running_proxy", "free_port", "REPO", "twistd_command"]
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SkipTest
+
+from twisted_proxy.swift.ring import RingSet
+from twisted_proxy.swift.swiftconf import load_swift_conf
+from twisted_proxy_aio.cluster import AioError, find_swift_bin_dir
+
+__all__ = [
+    "REPO",
+    "AioCluster",
+    "Reply",
+    "RunningProxy",
+    "SharedFixture",
+    "aio_config",
+    "auth",
+    "connection_bytes",
+    "free_port",
+    "get_streamed",
+    "listener_pid",
+    "proc_status_kib",
+    "put_streamed",
+    "read_chunks",
+    "request",
+    "reset_peak_rss",
+    "running_proxy",
+    "signalled",
+    "start_proxy",
+    "stop_process",
+    "twistd_command",
+    "wait_until_answers",
+]
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+#: Where clusters keep their data: memory, when the machine has it.
+_SHM = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+#: An HTTP exchange: status, headers (lower-case names), body.
+Reply = tuple[int, dict[str, str], bytes]
+
+
+# -- processes ----------------------------------------------------------------
 
 
 def free_port() -> int:
@@ -34,6 +90,213 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """
+    Stop C{process} by its pid: C{SIGTERM}, then C{SIGKILL} if it has not
+    exited within C{timeout} seconds. Returns once it has exited.
+    """
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_until_answers(process: subprocess.Popen[bytes], url: str, timeout: float,
+                       what: str) -> None:
+    """
+    Poll C{url} until it answers 200, every 0.2 s.
+
+    @param what: the process's name, for the error.
+    @raise RuntimeError: if C{process} exits first, or C{url} does not
+        answer within C{timeout} seconds. C{process} is left as it is.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} did not answer within {timeout}s")
+
+
+def listener_pid(port: int | str) -> int:
+    """
+    The pid of the process listening on TCP C{port} (by C{ss -tlnp}).
+
+    @raise AssertionError: if nothing listens there.
+    """
+    for line in subprocess.check_output(["ss", "-tlnp"], text=True).splitlines():
+        if f":{port} " in line:
+            match = re.search(r"pid=(\d+)", line)
+            if match:
+                return int(match.group(1))
+    raise AssertionError(f"nothing listens on port {port}")
+
+
+def connection_bytes(pid: int, counter: str) -> dict[str, int]:
+    """
+    A counter of C{ss -tnpi} (C{"bytes_received"}, C{"bytes_sent"}) on each
+    established TCP connection of C{pid}, by peer address (C{host:port}).
+    """
+    lines = subprocess.check_output(["ss", "-tnpi"], text=True).splitlines()
+    found: dict[str, int] = {}
+    for index, line in enumerate(lines):
+        if f"pid={pid}," not in line or not line.startswith("ESTAB"):
+            continue
+        info = lines[index + 1] if index + 1 < len(lines) else ""
+        match = re.search(rf"{counter}:(\d+)", info)
+        found[line.split()[4]] = int(match.group(1)) if match else 0
+    return found
+
+
+@contextlib.contextmanager
+def signalled(pid: int, how: signal.Signals) -> Iterator[None]:
+    """
+    Send C{how} to C{pid}; on leaving, thaw it (C{SIGCONT}) if C{how} froze
+    it, whether or not the block raised.
+    """
+    os.kill(pid, how)
+    try:
+        yield
+    finally:
+        if how == signal.SIGSTOP:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+
+def proc_status_kib(pid: int, field: str) -> int:
+    """
+    A size field (C{"VmRSS"}, C{"VmHWM"}: peak RSS) of C{/proc/PID/status},
+    in KiB.
+    """
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no {field}")
+
+
+def reset_peak_rss(pid: int) -> None:
+    """
+    Make C{VmHWM} start again from the current RSS (Linux's C{clear_refs}
+    5), so that earlier tests' peaks do not count.
+
+    @raise SkipTest: if this kernel or user may not.
+    """
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as refs:
+            refs.write("5")
+    except OSError:
+        raise SkipTest("cannot reset the proxy's peak RSS")
+
+
+# -- HTTP ---------------------------------------------------------------------
+
+
+def request(port: int, method: str, path: str, headers: Optional[dict[str, str]] = None,
+            body: bytes = b"", timeout: float = 120) -> Reply:
+    """
+    One HTTP exchange with 127.0.0.1:C{port}, on a connection of its own;
+    C{body} is sent with PUT and POST only.
+    """
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body if method in ("PUT", "POST") else None,
+                     headers=headers or {})
+        reply = conn.getresponse()
+        data = reply.read()
+        return reply.status, {k.lower(): v for k, v in reply.getheaders()}, data
+    finally:
+        conn.close()
+
+
+def auth(port: int, user: str = "test:tester", key: str = "testing") -> tuple[str, str]:
+    """
+    A token from the proxy's tempauth, and the storage URL that goes with
+    it (empty strings where the reply has none).
+    """
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", "/auth/v1.0", headers={"X-Auth-User": user, "X-Auth-Key": key})
+        reply = conn.getresponse()
+        reply.read()
+    finally:
+        conn.close()
+    return reply.getheader("X-Auth-Token") or "", reply.getheader("X-Storage-Url") or ""
+
+
+def read_chunks(reply: http.client.HTTPResponse, chunk: int) -> Iterator[bytes]:
+    """
+    The rest of C{reply}'s body, C{chunk} bytes at a time (the last may be
+    shorter).
+    """
+    while True:
+        data = reply.read(chunk)
+        if not data:
+            return
+        yield data
+
+
+def put_streamed(port: int, path: str, token: str, size: int, block: bytes,
+                 timeout: float = 120) -> tuple[http.client.HTTPResponse, str]:
+    """
+    PUT C{size} bytes to C{path}, sent C{block} after C{block} (the last
+    cut short) with a C{Content-Length}: more than fits in memory, if need
+    be.
+
+    @return: the reply (its body read) and the MD5 of what was sent.
+    """
+    digest = hashlib.md5()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.putrequest("PUT", path)
+        conn.putheader("X-Auth-Token", token)
+        conn.putheader("Content-Length", str(size))
+        conn.endheaders()
+        sent = 0
+        while sent < size:
+            piece = block[: min(len(block), size - sent)]
+            conn.send(piece)
+            digest.update(piece)
+            sent += len(piece)
+        reply = conn.getresponse()
+        reply.read()
+    finally:
+        conn.close()
+    return reply, digest.hexdigest()
+
+
+def get_streamed(port: int, path: str, token: str, timeout: float = 120,
+                 chunk: int = 1024 * 1024) -> tuple[int, str]:
+    """
+    GET C{path}, reading the body C{chunk} bytes at a time, keeping none.
+
+    @return: how many bytes came, and their MD5.
+    """
+    digest = hashlib.md5()
+    got = 0
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"X-Auth-Token": token})
+        for data in read_chunks(conn.getresponse(), chunk):
+            digest.update(data)
+            got += len(data)
+    finally:
+        conn.close()
+    return got, digest.hexdigest()
+
+
+# -- twisted-proxy ------------------------------------------------------------
 
 
 def twistd_command() -> list[str]:
@@ -58,6 +321,10 @@ class RunningProxy:
     workdir: str
 
     @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
@@ -73,13 +340,7 @@ class RunningProxy:
             return ""
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
@@ -95,7 +356,7 @@ def start_proxy(config: str, extra_args: tuple[str, ...] = (), timeout: float = 
     @param env: the environment of the process; by default, this one's.
 
     @raise RuntimeError: with the log's tail if it exits or does not answer
-        within C{timeout} seconds.
+        within C{timeout} seconds (it is stopped then).
     """
     workdir = tempfile.mkdtemp(prefix="twisted-proxy-e2e-")
     port = free_port()
@@ -108,25 +369,65 @@ def start_proxy(config: str, extra_args: tuple[str, ...] = (), timeout: float = 
     process = subprocess.Popen(command, cwd=workdir, stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env=env)
     proxy = RunningProxy(process, port, logfile, workdir)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            tail = proxy.log_tail()
-            proxy.stop()
-            raise RuntimeError(f"twistd exited with {process.returncode}:\n{tail}")
-        try:
-            with urllib.request.urlopen(f"{proxy.url}/healthcheck", timeout=2) as reply:
-                if reply.status == 200:
-                    return proxy
-        except OSError:
-            pass
-        time.sleep(0.2)
-    tail = proxy.log_tail()
-    proxy.stop()
-    raise RuntimeError(f"twisted-proxy did not answer within {timeout}s:\n{tail}")
+    try:
+        wait_until_answers(process, f"{proxy.url}/healthcheck", timeout, "twisted-proxy")
+    except RuntimeError as error:
+        tail = proxy.log_tail()
+        proxy.stop()
+        raise RuntimeError(f"{error}:\n{tail}") from None
+    except BaseException:
+        proxy.stop()
+        raise
+    return proxy
 
 
-_shared: Optional[RunningProxy] = None
+class _Fixture(Protocol):
+    @property
+    def running(self) -> bool: ...
+
+    def stop(self) -> None: ...
+
+
+F = TypeVar("F", bound=_Fixture)
+
+
+class SharedFixture(Generic[F]):
+    """
+    One fixture (a proxy, a cluster) shared by the tests of a test run:
+    started by C{start} on first call, started again if it has stopped
+    running, and stopped when the test process exits.
+
+    An exception from C{start} (C{SkipTest} among them) is raised to each
+    caller in turn; nothing is kept of a failed start.
+
+    @param once: start it once at the most, for a fixture too slow to start
+        twice: a failed start's exception is raised again to every later
+        caller, and a fixture that stopped running is not started again.
+    """
+
+    def __init__(self, start: Callable[[], F], once: bool = False) -> None:
+        self._start = start
+        self._once = once
+        self._fixture: Optional[F] = None
+        self._failed: Optional[BaseException] = None
+
+    def __call__(self) -> F:
+        if self._failed is not None:
+            raise self._failed
+        if self._fixture is None or not (self._once or self._fixture.running):
+            try:
+                fixture = self._start()
+            except BaseException as error:
+                if self._once:
+                    self._failed = error
+                raise
+            atexit.register(fixture.stop)
+            self._fixture = fixture
+        return self._fixture
+
+
+_shared_proxy = SharedFixture(
+    lambda: start_proxy(os.path.join(REPO, "conf", "aio.conf")))
 
 
 def running_proxy() -> RunningProxy:
@@ -134,8 +435,179 @@ def running_proxy() -> RunningProxy:
     The proxy shared by this test run's end-to-end tests, started on first
     use with C{conf/aio.conf}.
     """
-    global _shared
-    if _shared is None or _shared.process.poll() is not None:
-        _shared = start_proxy(os.path.join(REPO, "conf", "aio.conf"))
-        atexit.register(_shared.stop)
-    return _shared
+    return _shared_proxy()
+
+
+# -- all-in-one clusters of a test module's own -------------------------------
+
+#: What the clusters' proxies run by default, and the filters they may name.
+DEFAULT_FILTERS = ("catch_errors", "healthcheck", "proxy-logging", "cache")
+_FILTER_EGGS = {
+    "catch_errors": "egg:swift#catch_errors",
+    "gatekeeper": "egg:swift#gatekeeper",
+    "healthcheck": "egg:swift#healthcheck",
+    "proxy-logging": "egg:swift#proxy_logging",
+    "cache": "egg:swift#memcache",
+}
+
+
+def aio_config(data_dir: str, aio: Mapping[str, object],
+               app: Mapping[str, object] = {},
+               sections: Mapping[str, Mapping[str, object]] = {},
+               filters: Sequence[str] = DEFAULT_FILTERS) -> str:
+    """
+    The text of a proxy configuration whose C{[aio]} section starts a
+    throw-away cluster in C{data_dir} (C{ephemeral = true}, no Redis):
+    C{aio} adds to or overrides that section, C{app} adds to
+    C{[app:proxy-server]} (which autocreates accounts), C{sections} are
+    further sections by name, and C{filters} (names of L{_FILTER_EGGS}) are
+    the pipeline before C{proxy-server}.
+    """
+    def section(name: str, options: Mapping[str, object]) -> str:
+        return f"[{name}]\n" + "".join(f"{key} = {value}\n" for key, value in options.items())
+
+    parts = [
+        section("DEFAULT", {"bind_ip": "127.0.0.1"}),
+        section("aio", {"data_dir": data_dir, "ephemeral": "true", "redis": "false", **aio}),
+        section("pipeline:main", {"pipeline": " ".join([*filters, "proxy-server"])}),
+        section("app:proxy-server",
+                {"use": "egg:swift#proxy", "account_autocreate": "true", **app}),
+        *(section(name, options) for name, options in sections.items()),
+        *(section(f"filter:{name}", {"use": _FILTER_EGGS[name]}) for name in filters),
+    ]
+    return "\n".join(parts)
+
+
+class AioCluster:
+    """
+    twisted-proxy with an all-in-one cluster of its own, started from a
+    configuration made by L{aio_config}, and where that cluster keeps its
+    files. L{stop} stops the proxy (which stops the storage servers) by pid
+    and removes every file.
+
+    @ivar proxy: the twisted-proxy process.
+    @ivar workdir: a temporary directory holding the configuration and the
+        cluster's data directory (C{data}).
+    @ivar root: the cluster's own directory (C{data/aio-*}): C{etc} (rings,
+        swift.conf, servers' configurations), C{data} (devices), C{log}.
+    @ivar bin_dir: where Swift's programs are.
+    """
+
+    def __init__(self, prefix: str, aio: Mapping[str, object],
+                 app: Mapping[str, object] = {},
+                 sections: Mapping[str, Mapping[str, object]] = {},
+                 filters: Sequence[str] = DEFAULT_FILTERS, programs: Sequence[str] = (),
+                 timeout: float = 300) -> None:
+        """
+        Start the cluster and wait until its proxy answers.
+
+        @param prefix: names the temporary directory (under C{/dev/shm}
+            where there is one).
+        @param aio: see L{aio_config}, as are C{app}, C{sections} and
+            C{filters}.
+        @param programs: other programs of Swift's the tests need, found
+            beside its storage servers.
+        @param timeout: seconds the proxy has to answer. Generous: a cluster
+            starts in seconds, but minutes on a loaded machine.
+
+        @raise SkipTest: if Swift's storage servers or C{programs} are not
+            installed.
+        """
+        try:
+            self.bin_dir = find_swift_bin_dir()
+        except AioError as error:
+            raise SkipTest(str(error))
+        for program in programs:
+            if not os.path.exists(os.path.join(self.bin_dir, program)):
+                raise SkipTest(f"needs {program}")
+        self.workdir = tempfile.mkdtemp(prefix=f"twisted-proxy-{prefix}-", dir=_SHM)
+        self.proxy: Optional[RunningProxy] = None
+        try:
+            config = os.path.join(self.workdir, "proxy-server.conf")
+            with open(config, "w") as handle:
+                handle.write(aio_config(os.path.join(self.workdir, "data"), aio, app,
+                                        sections, filters))
+            self.proxy = start_proxy(config, timeout=timeout)
+            found = glob.glob(os.path.join(self.workdir, "data", "aio-*"))
+            if len(found) != 1:
+                raise AssertionError(f"the cluster's directory is not one: {found}")
+            self.root = found[0]
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def port(self) -> int:
+        assert self.proxy is not None
+        return self.proxy.port
+
+    @property
+    def running(self) -> bool:
+        return self.proxy is not None and self.proxy.running
+
+    def stop(self) -> None:
+        if self.proxy is not None:
+            self.proxy.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    @property
+    def swift_dir(self) -> str:
+        return os.path.join(self.root, "etc")
+
+    @property
+    def devices_dirs(self) -> list[str]:
+        """
+        The storage servers' C{devices} directories, one per server.
+        """
+        return sorted(glob.glob(os.path.join(self.root, "data", "*")))
+
+    def object_hash(self, container: str, obj: str) -> str:
+        """
+        The hash directory name of C{AUTH_test/container/obj}.
+        """
+        parser = configparser.ConfigParser()
+        parser.read(os.path.join(self.swift_dir, "swift.conf"))
+        prefix = parser["swift-hash"]["swift_hash_path_prefix"]
+        suffix = parser["swift-hash"]["swift_hash_path_suffix"]
+        path = f"/AUTH_test/{container}/{obj}"
+        return hashlib.md5((prefix + path + suffix).encode("utf-8")).hexdigest()
+
+    def data_devices(self, container: str, obj: str, policy: int = 0) -> list[str]:
+        """
+        The devices holding a C{.data} file of the object, one entry per
+        file.
+        """
+        objects = "objects" if policy == 0 else f"objects-{policy}"
+        found = glob.glob(os.path.join(
+            self.root, "data", "*", "sdb*", objects, "*", "*",
+            self.object_hash(container, obj), "*.data"))
+        return sorted(path.split(os.sep)[-6] for path in found)
+
+    def primaries(self, container: str, obj: str, policy: int = 0) -> list[str]:
+        """
+        The devices of the object's primary nodes, by the ring.
+        """
+        conf = load_swift_conf(os.path.join(self.swift_dir, "swift.conf"))
+        ring = RingSet(self.swift_dir, conf, Clock()).object_ring(policy)
+        _, nodes = ring.get_nodes("AUTH_test", container, obj)
+        return sorted(node["device"] for node in nodes)
+
+    def object_log(self, device: str) -> str:
+        """
+        What object server C{sdbN} logged so far.
+        """
+        index = device[len("sdb"):]
+        with open(os.path.join(self.root, "log", f"object-{index}.log"),
+                  encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+
+    def object_server_pid(self, device: str) -> int:
+        """
+        The pid of the object server of C{sdbN}, found by the port its
+        configuration names.
+        """
+        index = device[len("sdb"):]
+        with open(os.path.join(self.swift_dir, "object-server", f"{index}.conf")) as conf:
+            match = re.search(r"^bind_port\s*=\s*(\d+)", conf.read(), re.M)
+        assert match is not None
+        return listener_pid(match.group(1))

@@ -9,10 +9,10 @@ found by watching which of the proxy's connections is receiving data.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import os
-import re
 import signal
 import subprocess
 import time
@@ -21,76 +21,22 @@ from typing import Optional
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from tests.e2e.aioproxy import RunningProxy, running_proxy
+from tests.e2e.aioproxy import (
+    auth,
+    connection_bytes,
+    get_streamed,
+    listener_pid,
+    proc_status_kib,
+    put_streamed,
+    read_chunks,
+    reset_peak_rss,
+    running_proxy,
+    signalled,
+)
 
 #: conf/aio.conf's recoverable_node_timeout.
 RECOVERABLE_NODE_TIMEOUT = 3.0
 MIB = 1024 * 1024
-
-
-def _token(proxy: RunningProxy) -> tuple[str, str]:
-    conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=30)
-    conn.request("GET", "/auth/v1.0",
-                 headers={"X-Auth-User": "test:tester", "X-Auth-Key": "testing"})
-    reply = conn.getresponse()
-    reply.read()
-    conn.close()
-    url = reply.getheader("X-Storage-Url") or ""
-    return reply.getheader("X-Auth-Token") or "", url.split("/v1", 1)[1]
-
-
-def _received_by_peer(pid: int) -> dict[str, int]:
-    """
-    Bytes received so far on each established TCP connection of C{pid}, by
-    peer address.
-    """
-    lines = subprocess.check_output(["ss", "-tnpi"], text=True).splitlines()
-    found: dict[str, int] = {}
-    for index, line in enumerate(lines):
-        if f"pid={pid}," not in line or not line.startswith("ESTAB"):
-            continue
-        peer = line.split()[4]
-        info = lines[index + 1] if index + 1 < len(lines) else ""
-        match = re.search(r"bytes_received:(\d+)", info)
-        found[peer] = int(match.group(1)) if match else 0
-    return found
-
-
-def _listener_pid(port: str) -> int:
-    for line in subprocess.check_output(["ss", "-tlnp"], text=True).splitlines():
-        if f":{port} " in line:
-            match = re.search(r"pid=(\d+)", line)
-            if match:
-                return int(match.group(1))
-    raise AssertionError(f"nothing listens on port {port}")
-
-
-def _peak_rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmHWM")
-
-
-def _reset_peak_rss(pid: int) -> None:
-    """
-    Make VmHWM start again from the current RSS (Linux's clear_refs 5), so
-    that earlier tests' peaks do not count.
-    """
-    try:
-        with open(f"/proc/{pid}/clear_refs", "w") as refs:
-            refs.write("5")
-    except OSError:
-        raise SkipTest("cannot reset the proxy's peak RSS")
-
-
-def _rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 class _Transfers(SynchronousTestCase):
@@ -100,7 +46,8 @@ class _Transfers(SynchronousTestCase):
         except (OSError, subprocess.CalledProcessError):
             raise SkipTest("needs ss (iproute2) to find the serving node")
         self.proxy = running_proxy()
-        self.token, self.account = _token(self.proxy)
+        self.token, url = auth(self.proxy.port)
+        self.account = url.split("/v1", 1)[1]
         self.container = f"failover-{uuid.uuid4().hex}"
         self.request("PUT", self.container)
 
@@ -135,23 +82,15 @@ class FailoverTests(_Transfers):
         self.assertEqual(reply.status, 200)
         pid = self.proxy.process.pid
         chunks = [reply.read(4 * MIB)]
-        before = _received_by_peer(pid)
+        before = connection_bytes(pid, "bytes_received")
         chunks.append(reply.read(4 * MIB))
         time.sleep(0.3)
-        after = _received_by_peer(pid)
+        after = connection_bytes(pid, "bytes_received")
         serving = max(after, key=lambda peer: after[peer] - before.get(peer, 0))
-        server = _listener_pid(serving.rsplit(":", 1)[1])
-        os.kill(server, how)
-        started = time.monotonic()
-        try:
-            while True:
-                data = reply.read(MIB)
-                if not data:
-                    break
-                chunks.append(data)
-        finally:
-            if how == signal.SIGSTOP:
-                os.kill(server, signal.SIGCONT)
+        server = listener_pid(serving.rsplit(":", 1)[1])
+        with signalled(server, how):
+            started = time.monotonic()
+            chunks.extend(read_chunks(reply, MIB))
         elapsed = time.monotonic() - started
         conn.close()
         received = b"".join(chunks)
@@ -176,18 +115,6 @@ class FailoverTests(_Transfers):
         self.assertLess(elapsed, 10)
 
 
-def _sent_by_peer(pid: int) -> dict[str, int]:
-    lines = subprocess.check_output(["ss", "-tnpi"], text=True).splitlines()
-    found: dict[str, int] = {}
-    for index, line in enumerate(lines):
-        if f"pid={pid}," not in line or not line.startswith("ESTAB"):
-            continue
-        info = lines[index + 1] if index + 1 < len(lines) else ""
-        match = re.search(r"bytes_sent:(\d+)", info)
-        found[line.split()[4]] = int(match.group(1)) if match else 0
-    return found
-
-
 #: conf/aio.conf's node_timeout.
 NODE_TIMEOUT = 10.0
 
@@ -209,27 +136,24 @@ class UploadFailoverTests(_Transfers):
         pid = self.proxy.process.pid
         sent, frozen = 0, None
         digest = hashlib.md5()
-        try:
+        with contextlib.ExitStack() as thaw:
             while sent < size:
                 conn.send(block)
                 digest.update(block)
                 sent += MIB
                 if frozen is None and sent >= 16 * MIB:
-                    before = _sent_by_peer(pid)
+                    before = connection_bytes(pid, "bytes_sent")
                     conn.send(block)
                     digest.update(block)
                     sent += MIB
                     time.sleep(0.2)
-                    after = _sent_by_peer(pid)
+                    after = connection_bytes(pid, "bytes_sent")
                     peer = max(after, key=lambda p: after[p] - before.get(p, 0))
-                    frozen = _listener_pid(peer.rsplit(":", 1)[1])
-                    os.kill(frozen, signal.SIGSTOP)
+                    frozen = listener_pid(peer.rsplit(":", 1)[1])
+                    thaw.enter_context(signalled(frozen, signal.SIGSTOP))
                     started = time.monotonic()
             reply = conn.getresponse()
             reply.read()
-        finally:
-            if frozen is not None:
-                os.kill(frozen, signal.SIGCONT)
         elapsed = time.monotonic() - started
         self.assertEqual(reply.status, 201)
         self.assertEqual(reply.getheader("Etag"), digest.hexdigest())
@@ -252,43 +176,16 @@ class FlatMemoryTests(_Transfers):
     def test_putAndGetFlatMemory(self) -> None:
         size = int(float(os.environ.get("TWISTED_PROXY_SOAK_GIB", "0.25")) * 1024 * MIB)
         pid = self.proxy.process.pid
-        _reset_peak_rss(pid)
-        start_rss = _rss_kib(pid)
-        block = os.urandom(MIB)
-        digest = hashlib.md5()
-        conn = self.connect()
-        conn.putrequest("PUT", f"/v1{self.account}/{self.container}/huge")
-        conn.putheader("X-Auth-Token", self.token)
-        conn.putheader("Content-Length", str(size))
-        conn.endheaders()
-        sent = 0
-        while sent < size:
-            piece = block[: min(MIB, size - sent)]
-            conn.send(piece)
-            digest.update(piece)
-            sent += len(piece)
-        reply = conn.getresponse()
-        reply.read()
-        conn.close()
+        reset_peak_rss(pid)
+        start_rss = proc_status_kib(pid, "VmRSS")
+        path = f"/v1{self.account}/{self.container}/huge"
+        reply, digest = put_streamed(self.proxy.port, path, self.token, size,
+                                     os.urandom(MIB), timeout=60)
         self.assertEqual(reply.status, 201)
-        self.assertEqual(reply.getheader("Etag"), digest.hexdigest())
-
-        conn = self.connect()
-        conn.request("GET", f"/v1{self.account}/{self.container}/huge",
-                     headers={"X-Auth-Token": self.token})
-        reply = conn.getresponse()
-        check = hashlib.md5()
-        got = 0
-        while True:
-            data = reply.read(MIB)
-            if not data:
-                break
-            check.update(data)
-            got += len(data)
-        conn.close()
-        self.assertEqual(got, size)
-        self.assertEqual(check.hexdigest(), digest.hexdigest())
-        growth_mib = (_peak_rss_kib(pid) - start_rss) / 1024
+        self.assertEqual(reply.getheader("Etag"), digest)
+        self.assertEqual(get_streamed(self.proxy.port, path, self.token, timeout=60),
+                         (size, digest))
+        growth_mib = (proc_status_kib(pid, "VmHWM") - start_rss) / 1024
         print(f"\n{size / MIB:.0f} MiB PUT+GET: proxy peak RSS grew {growth_mib:.1f} MiB "
               f"(from {start_rss / 1024:.1f} MiB)")
         self.assertLess(growth_mib, 64, f"proxy peak RSS grew by {growth_mib:.1f} MiB")

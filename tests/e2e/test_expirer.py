@@ -16,27 +16,29 @@ servers did with it.
 
 from __future__ import annotations
 
-import atexit
 import configparser
 import getpass
 import glob
-import http.client
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
-from twisted.trial.unittest import SkipTest, SynchronousTestCase
+from twisted.trial.unittest import SynchronousTestCase
 
-from tests.e2e.aioproxy import RunningProxy, free_port, start_proxy
-from twisted_proxy_aio.cluster import AioError, find_swift_bin_dir
+from tests.e2e.aioproxy import (
+    AioCluster,
+    SharedFixture,
+    free_port,
+    request,
+    stop_process,
+    wait_until_answers,
+)
 
 #: Swift 2.38 reads swift.conf from a fixed path; this runs one of its
 #: programs (or scripts) with the cluster's own swift.conf instead.
@@ -71,42 +73,6 @@ for devices in sys.argv[1:]:
                          "name": row["name"], "created_at": row["created_at"],
                          "deleted": row["deleted"]})
 json.dump(rows, sys.stdout)
-"""
-
-_PROXY_CONF = """\
-[DEFAULT]
-bind_ip = 127.0.0.1
-
-[aio]
-data_dir = {data_dir}
-ephemeral = true
-devices = 4
-replicas = 3
-part_power = 8
-redis = false
-
-[pipeline:main]
-pipeline = catch_errors gatekeeper healthcheck proxy-logging cache proxy-server
-
-[app:proxy-server]
-use = egg:swift#proxy
-account_autocreate = true
-allow_open_expired = true
-
-[filter:healthcheck]
-use = egg:swift#healthcheck
-
-[filter:catch_errors]
-use = egg:swift#catch_errors
-
-[filter:gatekeeper]
-use = egg:swift#gatekeeper
-
-[filter:proxy-logging]
-use = egg:swift#proxy_logging
-
-[filter:cache]
-use = egg:swift#memcache
 """
 
 #: Logging for Swift's programs: their syslog datagrams go to the discard
@@ -148,26 +114,29 @@ internal_client_conf_path = {internal_client}
 """
 
 
-@dataclass
-class _Cluster:
+class _Cluster(AioCluster):
     """
     twisted-proxy and its all-in-one cluster, and the files Swift's
     programs need to work on that cluster.
     """
 
-    proxy: RunningProxy
-    workdir: str
-    swift_dir: str
-    devices: list[str]
-    bin_dir: str
+    def __init__(self) -> None:
+        super().__init__(
+            "expirer", aio={"devices": 4, "replicas": 3, "part_power": 8},
+            app={"allow_open_expired": "true"},
+            filters=("catch_errors", "gatekeeper", "healthcheck", "proxy-logging", "cache"),
+            programs=("swift-object-expirer",))
+        try:
+            self.write("with_swift_conf.py", _WITH_SWIFT_CONF)
+            self.write("read_queue.py", _READ_QUEUE)
+            os.makedirs(os.path.join(self.workdir, "recon"))
+        except BaseException:
+            self.stop()
+            raise
 
     @property
     def swift_conf(self) -> str:
         return os.path.join(self.swift_dir, "swift.conf")
-
-    def stop(self) -> None:
-        self.proxy.stop()
-        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def swift_command(self, program: str, *args: str) -> list[str]:
         """
@@ -195,7 +164,7 @@ class _Cluster:
         """
         script = os.path.join(self.workdir, "read_queue.py")
         output = subprocess.run(
-            self.swift_command(script, *self.devices), check=True,
+            self.swift_command(script, *self.devices_dirs), check=True,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300).stdout
         rows: list[dict[str, Any]] = json.loads(output)
         return rows
@@ -262,65 +231,17 @@ class _Cluster:
         return self.run("swift-object-expirer", conf)
 
 
-_cluster: Optional[_Cluster] = None
-
-
-def _shared_cluster() -> _Cluster:
-    """
-    The cluster of this module's tests, started on first use and stopped
-    when the test process exits.
-    """
-    global _cluster
-    if _cluster is not None and _cluster.proxy.process.poll() is None:
-        return _cluster
-    try:
-        bin_dir = find_swift_bin_dir()
-    except AioError as error:
-        raise SkipTest(str(error))
-    if not os.path.exists(os.path.join(bin_dir, "swift-object-expirer")):
-        raise SkipTest("needs swift-object-expirer")
-    base = "/dev/shm" if os.path.isdir("/dev/shm") else None
-    workdir = tempfile.mkdtemp(prefix="twisted-proxy-expirer-", dir=base)
-    try:
-        config = os.path.join(workdir, "proxy-server.conf")
-        with open(config, "w") as handle:
-            handle.write(_PROXY_CONF.format(data_dir=os.path.join(workdir, "data")))
-        # Generous: a cluster starts in seconds, but minutes on a loaded
-        # machine.
-        proxy = start_proxy(config, timeout=300)
-    except BaseException:
-        shutil.rmtree(workdir, ignore_errors=True)
-        raise
-    [swift_dir] = glob.glob(os.path.join(workdir, "data", "aio-*", "etc"))
-    devices = sorted(glob.glob(os.path.join(os.path.dirname(swift_dir), "data", "*")))
-    cluster = _Cluster(proxy, workdir, swift_dir, devices, bin_dir)
-    atexit.register(cluster.stop)
-    cluster.write("with_swift_conf.py", _WITH_SWIFT_CONF)
-    cluster.write("read_queue.py", _READ_QUEUE)
-    os.makedirs(os.path.join(workdir, "recon"))
-    _cluster = cluster
-    return cluster
-
-
-def _request(port: int, method: str, path: str, headers: Optional[dict[str, str]] = None,
-             body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    try:
-        conn.request(method, path, body=body if method in ("PUT", "POST") else None,
-                     headers=headers or {})
-        reply = conn.getresponse()
-        data = reply.read()
-        return reply.status, {k.lower(): v for k, v in reply.getheaders()}, data
-    finally:
-        conn.close()
+#: The cluster of this module's tests, started on first use and stopped
+#: when the test process exits.
+_shared_cluster = SharedFixture(_Cluster)
 
 
 class _Base(SynchronousTestCase):
     def setUp(self) -> None:
         self.cluster = _shared_cluster()
-        self.port = self.cluster.proxy.port
+        self.port = self.cluster.port
         self.container = f"expiring-{uuid.uuid4().hex}"
-        status, _, _ = _request(self.port, "PUT", f"/v1/AUTH_test/{self.container}")
+        status, _, _ = request(self.port, "PUT", f"/v1/AUTH_test/{self.container}")
         self.assertEqual(status, 201)
 
     def rows_for(self, obj: str) -> list[dict[str, Any]]:
@@ -346,10 +267,10 @@ class ExpirerTests(_Base):
         removes it from storage, its container listing and the queue.
         """
         path = f"/v1/AUTH_test/{self.container}/o"
-        status, _, _ = _request(self.port, "PUT", path, {"X-Delete-After": "1"}, b"expiring")
+        status, _, _ = request(self.port, "PUT", path, {"X-Delete-After": "1"}, b"expiring")
         self.assertEqual(status, 201)
         # It may have expired already (a loaded machine is slow): open it.
-        status, headers, _ = _request(self.port, "HEAD", path, {"X-Open-Expired": "true"})
+        status, headers, _ = request(self.port, "HEAD", path, {"X-Open-Expired": "true"})
         self.assertEqual(status, 200)
         delete_at = int(headers["x-delete-at"])
 
@@ -360,19 +281,19 @@ class ExpirerTests(_Base):
 
         while time.time() < delete_at + 1:
             time.sleep(0.2)
-        self.assertEqual(_request(self.port, "GET", path)[0], 404)
-        status, _, body = _request(self.port, "GET", path, {"X-Open-Expired": "true"})
+        self.assertEqual(request(self.port, "GET", path)[0], 404)
+        status, _, body = request(self.port, "GET", path, {"X-Open-Expired": "true"})
         self.assertEqual((status, body), (200, b"expiring"))
-        listing = _request(self.port, "GET", f"/v1/AUTH_test/{self.container}")[2]
+        listing = request(self.port, "GET", f"/v1/AUTH_test/{self.container}")[2]
         self.assertEqual(listing, b"o\n")
 
         log = self.cluster.run_container_updaters()
         log += self.cluster.run_expirer()
 
-        status, _, _ = _request(self.port, "HEAD", path,
+        status, _, _ = request(self.port, "HEAD", path,
                                 {"X-Open-Expired": "true", "X-Newest": "true"})
         self.assertEqual(status, 404, log)
-        status, _, listing = _request(self.port, "GET", f"/v1/AUTH_test/{self.container}")
+        status, _, listing = request(self.port, "GET", f"/v1/AUTH_test/{self.container}")
         self.assertEqual((status, listing), (204, b""), log)
         self.assertEqual([row for row in self.rows_for("o") if not row["deleted"]], [], log)
 
@@ -381,10 +302,10 @@ class ExpirerTests(_Base):
         A POST setting C{X-Delete-At} queues the object as a PUT does.
         """
         path = f"/v1/AUTH_test/{self.container}/posted"
-        self.assertEqual(_request(self.port, "PUT", path, {}, b"x")[0], 201)
+        self.assertEqual(request(self.port, "PUT", path, {}, b"x")[0], 201)
         self.assertEqual(self.rows_for("posted"), [])
         delete_at = int(time.time()) + 86400 * 3
-        status, _, _ = _request(self.port, "POST", path, {"X-Delete-At": str(delete_at)})
+        status, _, _ = request(self.port, "POST", path, {"X-Delete-At": str(delete_at)})
         self.assertEqual(status, 202)
         rows = self.rows_for("posted")
         self.assertEqual({row["name"] for row in rows},
@@ -409,30 +330,10 @@ class SwiftProxyComparisonTests(_Base):
         process = subprocess.Popen(
             cluster.swift_command("swift-proxy-server", conf, "-v"),
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-        self.addCleanup(self._stop, process)
-        deadline = time.monotonic() + 300
-        while True:
-            if process.poll() is not None:
-                raise AssertionError("swift-proxy-server exited")
-            try:
-                if _request(port, "GET", "/info")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("swift-proxy-server did not answer")
-            time.sleep(0.2)
+        self.addCleanup(stop_process, process)
+        wait_until_answers(process, f"http://127.0.0.1:{port}/info", 300,
+                           "swift-proxy-server")
         self.swift_port = port
-
-    @staticmethod
-    def _stop(process: subprocess.Popen[bytes]) -> None:
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.kill(process.pid, signal.SIGKILL)
-                process.wait()
 
     def test_sameQueueEntry(self) -> None:
         """
@@ -444,16 +345,16 @@ class SwiftProxyComparisonTests(_Base):
         path = f"/v1/AUTH_test/{self.container}/same \u00e9"
         quoted = path.replace(" ", "%20").replace("\u00e9", "%C3%A9")
         delete_at = int(time.time()) + 86400 * 3
-        status, _, _ = _request(self.port, "PUT", quoted, {"X-Delete-At": str(delete_at)}, b"a")
+        status, _, _ = request(self.port, "PUT", quoted, {"X-Delete-At": str(delete_at)}, b"a")
         self.assertEqual(status, 201)
         ours = self.rows_for("same ")
         self.assertEqual(len({row["db"] for row in ours}), 3, ours)
         self.assertEqual(len({(row["container"], row["name"]) for row in ours}), 1, ours)
 
-        status, _, _ = _request(self.swift_port, "PUT", quoted,
+        status, _, _ = request(self.swift_port, "PUT", quoted,
                                 {"X-Delete-At": str(delete_at)}, b"b")
         self.assertEqual(status, 201)
-        status, headers, _ = _request(self.swift_port, "HEAD", quoted)
+        status, headers, _ = request(self.swift_port, "HEAD", quoted)
         self.assertEqual(status, 200)
         theirs = self.rows_for("same ")
         self.assertEqual(

@@ -13,20 +13,16 @@ C{tests.test_container_shards}) against Swift's own code.
 
 from __future__ import annotations
 
-import atexit
 import configparser
 import glob
 import hashlib
-import http.client
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from typing import Any, Optional
 from urllib.parse import quote
 
@@ -34,7 +30,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from tests.e2e.aioproxy import REPO, RunningProxy, free_port, start_proxy
+from tests.e2e.aioproxy import (
+    REPO,
+    Reply,
+    RunningProxy,
+    SharedFixture,
+    free_port,
+    request,
+    start_proxy,
+    stop_process,
+    wait_until_answers,
+)
 from tests.test_container_shards import broker_listing
 from twisted_proxy.swift.shardrange import (
     Namespace,
@@ -205,19 +211,11 @@ def _swift_program(name: str) -> str:
 
 
 def _request(port: int, method: str, path: str, headers: Optional[dict[str, str]] = None,
-             body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+             body: bytes = b"") -> Reply:
     """
-    One HTTP exchange with 127.0.0.1:C{port}: status, headers (lower-case
-    names), body.
+    L{request}, with time for a loaded machine.
     """
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-    try:
-        conn.request(method, path, body=body or None, headers=headers or {})
-        reply = conn.getresponse()
-        data = reply.read()
-        return reply.status, {k.lower(): v for k, v in reply.getheaders()}, data
-    finally:
-        conn.close()
+    return request(port, method, path, headers, body, timeout=300)
 
 
 class ShardedCluster:
@@ -266,14 +264,13 @@ class ShardedCluster:
         assert status == 204, status
         self._start_reference()
 
+    @property
+    def running(self) -> bool:
+        return self.proxy is not None and self.proxy.running
+
     def stop(self) -> None:
-        if self.reference is not None and self.reference.poll() is None:
-            os.kill(self.reference.pid, signal.SIGTERM)
-            try:
-                self.reference.wait(30)
-            except subprocess.TimeoutExpired:
-                os.kill(self.reference.pid, signal.SIGKILL)
-                self.reference.wait()
+        if self.reference is not None:
+            stop_process(self.reference)
         if self.proxy is not None:
             self.proxy.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -442,44 +439,20 @@ class ShardedCluster:
              _swift_program("swift-proxy-server"), conf],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         log.close()
-        deadline = time.monotonic() + _START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.reference.poll() is not None:
-                raise AssertionError(f"swift-proxy-server exited with "
-                                     f"{self.reference.returncode}")
-            try:
-                status, _, _ = _request(self.reference_port, "GET", "/info")
-            except OSError:
-                time.sleep(0.5)
-                continue
-            if status == 200:
-                return
-        raise AssertionError("swift-proxy-server did not answer")
+        wait_until_answers(self.reference, f"http://127.0.0.1:{self.reference_port}/info",
+                           _START_TIMEOUT, "swift-proxy-server")
 
 
-_cluster: Optional[ShardedCluster] = None
-_failed: Optional[BaseException] = None
+def _start_sharded_cluster() -> ShardedCluster:
+    for program in ("swift-proxy-server", "swift-manage-shard-ranges",
+                    "swift-container-sharder"):
+        _swift_program(program)
+    return ShardedCluster()
 
 
-def sharded_cluster() -> ShardedCluster:
-    """
-    The cluster this module's tests share, built on first use and stopped
-    when the test process exits.
-    """
-    global _cluster, _failed
-    if _failed is not None:
-        raise _failed
-    if _cluster is None:
-        for program in ("swift-proxy-server", "swift-manage-shard-ranges",
-                        "swift-container-sharder"):
-            _swift_program(program)
-        try:
-            _cluster = ShardedCluster()
-        except BaseException as error:
-            _failed = error
-            raise
-        atexit.register(_cluster.stop)
-    return _cluster
+#: The cluster this module's tests share, built on first use and stopped
+#: when the test process exits.
+sharded_cluster = SharedFixture(_start_sharded_cluster, once=True)
 
 
 #: Listings compared, as query strings.
