@@ -185,40 +185,56 @@ class RecoveryTests(SynchronousTestCase):
             found[ports[peer]] = max(archive - received - in_flight, 0)
         return found
 
-    def interrupted_read(self, how: signal.Signals) -> tuple[int, float]:
+    def interrupted_read(self, *failures: signal.Signals) -> tuple[list[int], float]:
         """
-        Read the start of the object, make the serving object server that
-        still holds most of its archive fail with C{how}, read the rest; it
-        must be byte-exact.
+        Read the object, a mebibyte at a time, making one more of the
+        object servers it started from fail after each mebibyte, with each
+        of C{failures} in turn; then read the rest. Each time, the server
+        chosen still holds most of its archive (not sent, nor in a socket
+        buffer), so that the read cannot finish without it: the proxy has
+        to replace it. The bytes read must be the object's.
 
-        @return: the failed server's port, and seconds the rest took.
+        @return: the failed servers' ports, and the seconds the rest took
+            after the last failure.
         """
         before = _sockets()
         conn, reply = self.start_get()
+        read: list[bytes] = []
+        failed: list[int] = []
+        first: Optional[set[int]] = None
+        started = time.monotonic()
         try:
-            head = reply.read(MIB)
-            # The proxy's streams are paused now: the client is not reading.
-            time.sleep(0.5)
-            serving = self.serving(before)
-            self.assertEqual(len(serving), self.scheme.ndata, serving)
-            victim, left = max(serving.items(), key=lambda item: item[1])
-            # The read cannot finish on what the victim already sent: it
-            # waits for the victim, and has to replace it.
-            self.assertGreater(left, 2 * self.scheme.fragment_size, serving)
-            pid = self.cluster.object_servers()[victim]
-            if how == signal.SIGSTOP:
-                self.frozen.append(pid)
-            else:
-                self.addCleanup(self.cluster.wait_for_object_servers)
-            os.kill(pid, how)
-            started = time.monotonic()
-            rest = reply.read()
+            for how in failures:
+                read.append(reply.read(MIB))
+                # The proxy's streams are paused now: the client is not
+                # reading.
+                time.sleep(0.5)
+                serving = self.serving(before)
+                if first is None:
+                    self.assertEqual(len(serving), self.scheme.ndata, serving)
+                    first = set(serving)
+                # Replacements are not chosen: they started past the
+                # archive's start, so their bytes left are not known.
+                candidates = {index: left for index, left in serving.items()
+                              if index in first and index not in failed}
+                victim, left = max(candidates.items(), key=lambda item: item[1])
+                self.assertGreater(left, 2 * self.scheme.fragment_size, serving)
+                pid = self.cluster.object_servers()[victim]
+                if how == signal.SIGSTOP:
+                    self.frozen.append(pid)
+                else:
+                    self.addCleanup(self.cluster.wait_for_object_servers)
+                os.kill(pid, how)
+                failed.append(victim)
+                started = time.monotonic()
+            read.append(reply.read())
             took = time.monotonic() - started
         finally:
             conn.close()
-        self.assertEqual(len(head) + len(rest), SIZE)
-        self.assertEqual(hashlib.md5(head + rest).hexdigest(), self.digest)
-        return self.cluster.object_server_port(victim), took
+        data = b"".join(read)
+        self.assertEqual(len(data), SIZE)
+        self.assertEqual(hashlib.md5(data).hexdigest(), self.digest)
+        return [self.cluster.object_server_port(index) for index in failed], took
 
     def proxy_log(self) -> str:
         with open(self.cluster.proxy.logfile, encoding="utf-8", errors="replace") as f:
@@ -230,7 +246,7 @@ class RecoveryTests(SynchronousTestCase):
         another server from the next fragment on.
         """
         logged = len(self.proxy_log())
-        port, _ = self.interrupted_read(signal.SIGKILL)
+        [port], _ = self.interrupted_read(signal.SIGKILL)
         self.assertRegex(self.proxy_log()[logged:],
                          rf"ERROR with Object server 127\.0\.0\.1:{port}/")
 
@@ -240,11 +256,26 @@ class RecoveryTests(SynchronousTestCase):
         C{recoverable_node_timeout} and replaced.
         """
         logged = len(self.proxy_log())
-        port, took = self.interrupted_read(signal.SIGSTOP)
+        [port], took = self.interrupted_read(signal.SIGSTOP)
         self.assertGreaterEqual(took, RECOVERABLE_NODE_TIMEOUT * 0.9)
         self.assertRegex(
             self.proxy_log()[logged:],
             rf"ERROR with Object server 127\.0\.0\.1:{port}/\S+: no data for "
+            rf"{RECOVERABLE_NODE_TIMEOUT}s")
+
+    def test_killedThenFrozenMidGet(self) -> None:
+        """
+        In one GET, a serving object server SIGKILLed, then another
+        SIGSTOPped: each is replaced (the two spare fragments), and the
+        object still reads whole.
+        """
+        logged = len(self.proxy_log())
+        [killed, frozen], took = self.interrupted_read(signal.SIGKILL, signal.SIGSTOP)
+        self.assertGreaterEqual(took, RECOVERABLE_NODE_TIMEOUT * 0.9)
+        log = self.proxy_log()[logged:]
+        self.assertRegex(log, rf"ERROR with Object server 127\.0\.0\.1:{killed}/")
+        self.assertRegex(
+            log, rf"ERROR with Object server 127\.0\.0\.1:{frozen}/\S+: no data for "
             rf"{RECOVERABLE_NODE_TIMEOUT}s")
 
     def test_twoDownBeforeRead(self) -> None:
