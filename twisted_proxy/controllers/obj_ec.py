@@ -65,6 +65,7 @@ from twisted_proxy.swift.ec.ranges import (
     backend_range,
     parse_range,
     plan_read,
+    ranges_for_length,
     wants_for,
 )
 from twisted_proxy.swift.ec.scheme import ECScheme, fragment_footers, num_container_updates
@@ -485,20 +486,29 @@ class ECObjectController(Controller):
         client.pop("Content-Range", None)
         if plan.status == 416:
             # The nodes sent fragments, but the client's ranges select
-            # nothing of the object: Swift's 416 keeps the object's headers,
-            # its content type included (learned from the nodes' first part
-            # when they sent several).
-            part_type = await self._part_type(backend, [
-                FragmentStream((answer.source, answer.node), answer.frag_index, [(0, 0)],
-                               scheme.fragment_size, self.context.reactor,
-                               self.settings.effective_recoverable_node_timeout,
-                               _no_replacement, self.report.error)
-                for answer in chosen], stop=True)
+            # nothing of the object. As in Swift: when no range selects
+            # anything alone, the 416 has the default content type; when
+            # some do, but not as a set (too many overlap), it keeps the
+            # object's (learned from the nodes' first part when they sent
+            # several).
+            assert specs is not None
+            part_type: Optional[bytes] = None
+            if any(ranges_for_length([spec], length) for spec in specs):
+                part_type = await self._part_type(backend, [
+                    FragmentStream((answer.source, answer.node), answer.frag_index,
+                                   [(0, 0)], scheme.fragment_size, self.context.reactor,
+                                   self.settings.effective_recoverable_node_timeout,
+                                   _no_replacement, self.report.error)
+                    for answer in chosen], stop=True)
+            else:
+                for answer in chosen:
+                    _drop_answer(answer)
             response = error_response(416, method=request.method)
             for name, value in client.items():
                 if name.lower() not in ("content-length", "content-type"):
                     response.headers[name] = value
-            response.headers["Content-Type"] = part_type.decode("latin-1")
+            if part_type is not None:
+                response.headers["Content-Type"] = part_type.decode("latin-1")
             response.headers["Content-Range"] = f"bytes */{length}"
             return response
         wants = wants_for(plan, scheme.segment_size)
