@@ -315,6 +315,30 @@ class ReadTests(_Base):
         self.assertEqual(download.headers["Content-Type"], obj.content_type)
         self.assertEqual(download.headers["Content-Range"], "bytes 0-9/1000")
 
+    def test_unsatisfiableKeepsType(self) -> None:
+        """
+        Ranges the nodes serve fragments for but that select nothing of
+        the object get Swift's 416: with the object's own content type when
+        some range selects bytes alone but the set overlaps too much (also
+        when the nodes answered multipart bodies), with the default type
+        when none does ("-0" widens to a whole fragment). Ranges the nodes
+        refuse get Swift's best response, with the default type.
+        """
+        obj = ECObject(_data(1000))
+        self.store(obj)
+        for value, content_type in [
+            ("bytes=0-,1-,2-", obj.content_type),
+            ("bytes=-0", "text/html; charset=UTF-8"),
+            ("bytes=-0,-0", "text/html; charset=UTF-8"),
+            ("bytes=2000-", "text/html; charset=UTF-8"),
+        ]:
+            download = self.get({"Range": value})
+            self.assertEqual(download.status, 416, value)
+            self.assertTrue(download.finished, value)
+            self.assertEqual(download.headers["Content-Range"], "bytes */1000", value)
+            self.assertEqual(download.headers["Content-Type"], content_type, value)
+            self.assertEqual(download.headers["Etag"], obj.etag, value)
+
     def test_ignoreRange(self) -> None:
         """
         When the object has the metadata named by

@@ -26,6 +26,7 @@ from twisted.internet.defer import (
     DeferredList,
     DeferredQueue,
     ensureDeferred,
+    succeed,
 )
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
@@ -64,6 +65,7 @@ from twisted_proxy.swift.ec.ranges import (
     backend_range,
     parse_range,
     plan_read,
+    ranges_for_length,
     wants_for,
 )
 from twisted_proxy.swift.ec.scheme import ECScheme, fragment_footers, num_container_updates
@@ -483,12 +485,30 @@ class ECObjectController(Controller):
         client = self._client_headers(backend, 200)
         client.pop("Content-Range", None)
         if plan.status == 416:
-            for answer in chosen:
-                _drop_answer(answer)
+            # The nodes sent fragments, but the client's ranges select
+            # nothing of the object. As in Swift: when no range selects
+            # anything alone, the 416 has the default content type; when
+            # some do, but not as a set (too many overlap), it keeps the
+            # object's (learned from the nodes' first part when they sent
+            # several).
+            assert specs is not None
+            part_type: Optional[bytes] = None
+            if any(ranges_for_length([spec], length) for spec in specs):
+                part_type = await self._part_type(backend, [
+                    FragmentStream((answer.source, answer.node), answer.frag_index,
+                                   [(0, 0)], scheme.fragment_size, self.context.reactor,
+                                   self.settings.effective_recoverable_node_timeout,
+                                   _no_replacement, self.report.error)
+                    for answer in chosen], stop=True)
+            else:
+                for answer in chosen:
+                    _drop_answer(answer)
             response = error_response(416, method=request.method)
             for name, value in client.items():
                 if name.lower() not in ("content-length", "content-type"):
                     response.headers[name] = value
+            if part_type is not None:
+                response.headers["Content-Type"] = part_type.decode("latin-1")
             response.headers["Content-Range"] = f"bytes */{length}"
             return response
         wants = wants_for(plan, scheme.segment_size)
@@ -533,16 +553,22 @@ class ECObjectController(Controller):
         body = ECBody(scheme, streams, pieces, body_length)
         return SwiftResponse(plan.status, client, body)
 
-    async def _part_type(self, backend: HeaderDict, streams: list[FragmentStream]
-                         ) -> bytes:
+    async def _part_type(self, backend: HeaderDict, streams: list[FragmentStream],
+                         stop: bool = False) -> bytes:
         """
         The object's content type: the nodes' C{Content-Type}, except when
         they answered with multipart bodies (the client asked for several
         ranges): then it is only in their parts' headers, so the streams
         start, and the first part read tells it.
+
+        @param stop: stop the streams once the type is known (they were
+            made only to learn it).
         """
         content_type = backend.get("Content-Type", "application/octet-stream")
         if not content_type.lower().startswith("multipart/byteranges"):
+            if stop:
+                for stream in streams:
+                    stream.stop()
             return content_type.encode("latin-1")
         try:
             for stream in streams:
@@ -551,9 +577,12 @@ class ECObjectController(Controller):
                 if found is not None:
                     return found
         except BaseException:
-            for stream in streams:
-                stream.stop()
+            stop = True
             raise
+        finally:
+            if stop:
+                for stream in streams:
+                    stream.stop()
         return b"application/octet-stream"
 
     async def _replacement(
@@ -928,6 +957,13 @@ def _all_answers(collection: AnswerCollection) -> list[FragmentAnswer]:
         for answers in bucket.gets.values():
             out.extend(answers)
     return out
+
+
+def _no_replacement(range_value: str, stream: FragmentStream) -> Deferred[Optional[Source]]:
+    """
+    No replacement: for streams that only tell the object's content type.
+    """
+    return succeed(None)
 
 
 def _drop_answer(answer: FragmentAnswer) -> None:
