@@ -8,7 +8,7 @@ client to every primary replica at once through a L{PutFanout}.
 
 from __future__ import annotations
 
-from typing import Iterator, Literal, Optional
+from typing import Iterator, Optional
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
@@ -30,10 +30,8 @@ from twisted_proxy.info.cache import ContainerInfo
 from twisted_proxy.swift.constraints import (
     check_delete_headers,
     check_metadata,
-    check_object_creation,
-    ensure_x_timestamp,
+    prepare_object_put,
     transform_remove_headers,
-    update_content_type,
 )
 from twisted_proxy.swift.etags import normalize_etag
 from twisted_proxy.swift.expirer import (
@@ -64,14 +62,6 @@ class ObjectController(Controller):
     allowed_methods = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"})
     delay_denial = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE"})
 
-    async def _container_and_policy(self, acl_key: Literal["read_acl", "write_acl"]
-                                    ) -> tuple[ContainerInfo, Optional[SwiftResponse]]:
-        info = await self.container_info()
-        denied = self.authorize(info.get(acl_key))
-        if denied is not None:
-            return info, denied
-        return info, None
-
     def _object_ring(self, info: ContainerInfo) -> tuple[RingLike, int]:
         index = int(info.get("storage_policy") or 0)
         if self.context.swift_conf.policy_by_index(index) is None:
@@ -88,7 +78,7 @@ class ObjectController(Controller):
 
     async def _get_or_head(self) -> SwiftResponse:
         request = self.request
-        info, denied = await self._container_and_policy("read_acl")
+        info, denied = await self.authorized_container("read_acl")
         if denied is not None:
             return denied
         if 500 <= info["status"]:
@@ -169,19 +159,9 @@ class ObjectController(Controller):
                 headers[name] = value
         return headers
 
-    async def _writable_container(self) -> tuple[ContainerInfo, Optional[SwiftResponse]]:
-        info, denied = await self._container_and_policy("write_acl")
-        if denied is not None:
-            return info, denied
-        if info["status"] == 404:
-            return info, error_response(404, method=self.request.method)
-        if not 200 <= info["status"] < 300:
-            return info, error_response(503, method=self.request.method)
-        return info, None
-
     async def POST(self) -> SwiftResponse:
         request = self.request
-        info, bad = await self._writable_container()
+        info, bad = await self.writable_container()
         if bad is not None:
             return bad
         bad = check_metadata(request, "object", self.context.constraints)
@@ -196,7 +176,7 @@ class ObjectController(Controller):
         return await self._write_replicas("POST", info, now)
 
     async def DELETE(self) -> SwiftResponse:
-        info, bad = await self._writable_container()
+        info, bad = await self.writable_container()
         if bad is not None:
             return bad
         return await self._write_replicas("DELETE", info, self.context.reactor.seconds())
@@ -246,23 +226,14 @@ class ObjectController(Controller):
 
     async def PUT(self) -> SwiftResponse:
         request = self.request
-        info, bad = await self._writable_container()
+        info, bad = await self.writable_container()
         if bad is not None:
             return bad
         assert self.obj is not None
-        if_none_match = request.headers.get("If-None-Match")
-        if if_none_match is not None and "*" not in [
-            tag.strip() for tag in if_none_match.split(",")
-        ]:
-            return error_response(400, "If-None-Match only supports *", method="PUT")
-        update_content_type(request)
-        bad = ensure_x_timestamp(request, self.context.reactor.seconds())
+        bad = prepare_object_put(
+            request, self.obj, self.context.reactor.seconds(), self.context.constraints)
         if bad is not None:
             return bad
-        bad = check_object_creation(request, self.obj, self.context.constraints)
-        if bad is not None:
-            return bad
-        transform_remove_headers(request.headers, "object")
         ring, policy_index = self._object_ring(info)
         part = partition(ring, self.account, self.container, self.obj)
         length = request.content_length

@@ -50,10 +50,9 @@ from twisted_proxy.swift.bestresponse import best_response, have_quorum, quorum_
 from twisted_proxy.swift.constraints import (
     check_delete_headers,
     check_metadata,
-    check_object_creation,
-    ensure_x_timestamp,
+    if_none_match_star,
+    prepare_object_put,
     transform_remove_headers,
-    update_content_type,
 )
 from twisted_proxy.swift.ec.buckets import AnswerCollection, FragmentAnswer, is_good_source
 from twisted_proxy.swift.ec.mime import make_boundary, put_headers
@@ -228,16 +227,6 @@ class ECObjectController(Controller):
                 f"{headers['X-Container-Device']},{node['device']}"
                 if "X-Container-Device" in headers else node["device"])
         return out
-
-    async def _writable_container(self) -> tuple[ContainerInfo, Optional[SwiftResponse]]:
-        info, denied = await self._container("write_acl")
-        if denied is not None:
-            return info, denied
-        if info["status"] == 404:
-            return info, error_response(404, method=self.request.method)
-        if not 200 <= info["status"] < 300:
-            return info, error_response(503, method=self.request.method)
-        return info, None
 
     # -- HEAD --------------------------------------------------------------
 
@@ -599,23 +588,14 @@ class ECObjectController(Controller):
 
     async def PUT(self) -> SwiftResponse:
         request = self.request
-        info, bad = await self._writable_container()
+        info, bad = await self.writable_container()
         if bad is not None:
             return bad
         assert self.obj is not None
-        if_none_match = request.headers.get("If-None-Match")
-        if if_none_match is not None and "*" not in [
-            tag.strip() for tag in if_none_match.split(",")
-        ]:
-            return error_response(400, "If-None-Match only supports *", method="PUT")
-        update_content_type(request)
-        bad = ensure_x_timestamp(request, self.context.reactor.seconds())
+        bad = prepare_object_put(
+            request, self.obj, self.context.reactor.seconds(), self.context.constraints)
         if bad is not None:
             return bad
-        bad = check_object_creation(request, self.obj, self.context.constraints)
-        if bad is not None:
-            return bad
-        transform_remove_headers(request.headers, "object")
         return await self._store(request.content_length)
 
     async def _connect(self, node_iter: Iterator[Node], part: int,
@@ -845,7 +825,7 @@ class ECObjectController(Controller):
 
     async def POST(self) -> SwiftResponse:
         request = self.request
-        _, bad = await self._writable_container()
+        _, bad = await self.writable_container()
         if bad is not None:
             return bad
         bad = check_metadata(request, "object", self.context.constraints)
@@ -859,7 +839,7 @@ class ECObjectController(Controller):
         return await self._write_archives("POST", now)
 
     async def DELETE(self) -> SwiftResponse:
-        _, bad = await self._writable_container()
+        _, bad = await self.writable_container()
         if bad is not None:
             return bad
         return await self._write_archives("DELETE", self.context.reactor.seconds())
@@ -875,10 +855,6 @@ class ECObjectController(Controller):
         response = await self.write_to_nodes(ring, part, method, lambda slot: slots[slot])
         response.headers = client_response_headers(response.headers)
         return response
-
-
-def if_none_match_star(value: Optional[str]) -> bool:
-    return value is not None and "*" in [tag.strip() for tag in value.split(",")]
 
 
 def _yes(value: Optional[str]) -> bool:
