@@ -27,6 +27,7 @@ from twisted_proxy.swift.constraints import (
     if_none_match_star,
     name_length_limit,
     native_name,
+    prepare_object_post,
     prepare_object_put,
     remove_backend_and_sysmeta_headers,
     remove_owner_headers,
@@ -433,6 +434,33 @@ class PrepareObjectPutTests(ErrorAssertions):
         self.assertTrue(if_none_match_star('"a", *'))
         self.assertFalse(if_none_match_star('"a"'))
         self.assertFalse(if_none_match_star(None))
+
+
+class PrepareObjectPostTests(ErrorAssertions):
+    """
+    L{prepare_object_post}: the checks and header changes every object POST
+    goes through, replicated or erasure-coded.
+    """
+
+    def test_readied(self) -> None:
+        req = request([("X-Delete-After", "10"), ("X-Object-Meta-Color", "red")], method="POST")
+        self.assertIsNone(prepare_object_post(req, NOW))
+        self.assertEqual(req.headers["X-Delete-At"], str(int(NOW) + 10))
+
+    def test_metadata(self) -> None:
+        self.assertError(
+            prepare_object_post(request([("X-Object-Meta-", "v")], method="POST"), NOW),
+            400, b"Metadata name cannot be empty")
+        self.assertError(
+            prepare_object_post(request([("X-Object-Meta-Color", "red")], method="POST"),
+                                NOW, Constraints(max_meta_value_length=2)),
+            400, b"Metadata value longer than 2: x-object-meta-Color")
+
+    def test_deleteAt(self) -> None:
+        self.assertError(
+            prepare_object_post(request([("X-Delete-At", str(int(NOW) - 1))], method="POST"),
+                                NOW),
+            400, b"X-Delete-At in past")
 
 
 class FramingTests(ErrorAssertions):

@@ -27,12 +27,8 @@ from twisted_proxy.controllers.base import (
 )
 from twisted_proxy.controllers.shards import container_update_headers
 from twisted_proxy.info.cache import ContainerInfo
-from twisted_proxy.swift.constraints import (
-    check_delete_headers,
-    check_metadata,
-    prepare_object_put,
-    transform_remove_headers,
-)
+from twisted_proxy.swift.bestresponse import is_good_source
+from twisted_proxy.swift.constraints import prepare_object_post, prepare_object_put
 from twisted_proxy.swift.etags import normalize_etag
 from twisted_proxy.swift.expirer import (
     CLEAN_QUEUE_HEADER,
@@ -47,10 +43,6 @@ from twisted_proxy.swift.timestamp import Timestamp, http_date
 from twisted_proxy.swift.truthy import is_true
 
 __all__ = ["ObjectController"]
-
-
-def _good_object_status(status: int) -> bool:
-    return 200 <= status < 400 or status == 416
 
 
 class ObjectController(Controller):
@@ -91,7 +83,7 @@ class ObjectController(Controller):
         )
         # Shared with the resumes, which carry on where the search stopped.
         node_iter = self.nodes(ring, part, policy_index)
-        finder = self.source_finder(part, request.method, headers, good=_good_object_status,
+        finder = self.source_finder(part, request.method, headers, good=is_good_source,
                                     policy_index=policy_index)
         found, answers = await finder.find(node_iter, keep_body=False)
         if found is None:
@@ -164,14 +156,10 @@ class ObjectController(Controller):
         info, bad = await self.writable_container()
         if bad is not None:
             return bad
-        bad = check_metadata(request, "object", self.context.constraints)
-        if bad is not None:
-            return bad
         now = self.context.reactor.seconds()
-        bad = check_delete_headers(request, now)
+        bad = prepare_object_post(request, now, self.context.constraints)
         if bad is not None:
             return bad
-        transform_remove_headers(request.headers, "object")
         self._allow_open_expired()
         return await self._write_replicas("POST", info, now)
 

@@ -48,11 +48,9 @@ from twisted_proxy.controllers.base import (
 from twisted_proxy.info.cache import ContainerInfo
 from twisted_proxy.swift.bestresponse import best_response, have_quorum, quorum_size
 from twisted_proxy.swift.constraints import (
-    check_delete_headers,
-    check_metadata,
     if_none_match_star,
+    prepare_object_post,
     prepare_object_put,
-    transform_remove_headers,
 )
 from twisted_proxy.swift.ec.buckets import AnswerCollection, FragmentAnswer, is_good_source
 from twisted_proxy.swift.ec.mime import make_boundary, put_headers
@@ -71,6 +69,7 @@ from twisted_proxy.swift.multipart import Data, Frame, MultipartLayout
 from twisted_proxy.swift.ring import Node
 from twisted_proxy.swift.swiftconf import ERASURE_CODING, StoragePolicy
 from twisted_proxy.swift.timestamp import Timestamp, http_date
+from twisted_proxy.swift.truthy import is_true
 
 __all__ = ["ECObjectController", "object_controller"]
 
@@ -96,10 +95,6 @@ async def object_controller(controller: Controller) -> Controller:
         return controller
     return ECObjectController(context, controller.request, controller.account,
                               controller.container, controller.obj, policy)
-
-
-def _good_object_status(status: int) -> bool:
-    return 200 <= status < 400 or status == 416
 
 
 class _Nodes:
@@ -241,7 +236,7 @@ class ECObjectController(Controller):
         headers = self._base_headers()
         self._etag_is_at(headers)
         # Every archive holds the object's metadata: one answer will do.
-        finder = self.source_finder(part, "HEAD", headers, good=_good_object_status,
+        finder = self.source_finder(part, "HEAD", headers, good=is_good_source,
                                     policy_index=self.policy.index)
         found, answers = await finder.find(self.nodes(ring, part), keep_body=False)
         if found is None:
@@ -624,8 +619,8 @@ class ECObjectController(Controller):
                 putter.abort()
                 continue
             if first.interim and not (
-                    _yes(first.headers.get("X-Obj-Metadata-Footer"))
-                    and _yes(first.headers.get("X-Obj-Multiphase-Commit"))):
+                    is_true(first.headers.get("X-Obj-Metadata-Footer"))
+                    and is_true(first.headers.get("X-Obj-Multiphase-Commit"))):
                 self.report.error(node, ValueError("no footer or multiphase support"))
                 putter.abort()
                 continue
@@ -828,14 +823,10 @@ class ECObjectController(Controller):
         _, bad = await self.writable_container()
         if bad is not None:
             return bad
-        bad = check_metadata(request, "object", self.context.constraints)
-        if bad is not None:
-            return bad
         now = self.context.reactor.seconds()
-        bad = check_delete_headers(request, now)
+        bad = prepare_object_post(request, now, self.context.constraints)
         if bad is not None:
             return bad
-        transform_remove_headers(request.headers, "object")
         return await self._write_archives("POST", now)
 
     async def DELETE(self) -> SwiftResponse:
@@ -855,10 +846,6 @@ class ECObjectController(Controller):
         response = await self.write_to_nodes(ring, part, method, lambda slot: slots[slot])
         response.headers = client_response_headers(response.headers)
         return response
-
-
-def _yes(value: Optional[str]) -> bool:
-    return (value or "").strip().lower() in ("true", "1", "yes", "on", "t", "y")
 
 
 def _assign_fragments(putters: list[MIMEPutter], scheme: ECScheme) -> None:

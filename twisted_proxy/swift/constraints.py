@@ -39,6 +39,7 @@ __all__ = [
     "check_metadata",
     "check_object_creation",
     "if_none_match_star",
+    "prepare_object_post",
     "prepare_object_put",
     "check_content_type_params",
     "check_framing_headers",
@@ -568,6 +569,32 @@ def prepare_object_put(
     if bad is not None:
         return bad
     bad = check_object_creation(request, object_name, constraints)
+    if bad is not None:
+        return bad
+    transform_remove_headers(request.headers, "object")
+    return None
+
+
+def prepare_object_post(
+    request: SwiftRequest,
+    now: float,
+    constraints: Constraints = DEFAULT_CONSTRAINTS,
+) -> Optional[SwiftResponse]:
+    """
+    Check an object POST and ready its headers for the storage nodes, as
+    Swift's proxy does before it asks any, whatever the storage policy:
+    L{check_metadata}, L{check_delete_headers} against C{now} (which turns
+    C{X-Delete-After} into C{X-Delete-At}) and L{transform_remove_headers}.
+    No I/O; C{request.headers} is changed in place.
+
+    @param now: seconds since the epoch, from the proxy's clock.
+    @return: C{None} when the POST may go on, else the error of
+        L{check_metadata} or L{check_delete_headers}.
+    """
+    bad = check_metadata(request, "object", constraints)
+    if bad is not None:
+        return bad
+    bad = check_delete_headers(request, now)
     if bad is not None:
         return bad
     transform_remove_headers(request.headers, "object")
