@@ -109,8 +109,28 @@ class Collector:
             self.producer.pauseProducing()
 
 
+class _RecordingProducer:
+    """
+    A producer that records whether it is paused and whether it was
+    stopped.
+    """
+
+    def __init__(self) -> None:
+        self.paused = False
+        self.stopped = False
+
+    def pauseProducing(self) -> None:
+        self.paused = True
+
+    def resumeProducing(self) -> None:
+        self.paused = False
+
+    def stopProducing(self) -> None:
+        self.stopped = True
+
+
 @implementer(IBodyProducer)
-class StoredBody:
+class StoredBody(_RecordingProducer):
     """
     A stored object's body, as the object controller's: written in two
     pieces when asked (or, held, on L{release}); records pausing and
@@ -118,12 +138,11 @@ class StoredBody:
     """
 
     def __init__(self, data: bytes, hold: bool = False) -> None:
+        super().__init__()
         self.data = data
         self.length = len(data)
         self.hold = hold
         self.started = False
-        self.stopped = False
-        self.paused = False
         self.consumer: Optional[IConsumer] = None
         self.done: Optional[Deferred[None]] = None
 
@@ -151,18 +170,9 @@ class StoredBody:
         done, self.done = self.done, None
         done.errback(Failure(reason))
 
-    def pauseProducing(self) -> None:
-        self.paused = True
-
-    def resumeProducing(self) -> None:
-        self.paused = False
-
-    def stopProducing(self) -> None:
-        self.stopped = True
-
 
 @implementer(IBodyProducer)
-class PushedBody:
+class PushedBody(_RecordingProducer):
     """
     A client's streamed request body, written by the test: L{send} hands
     bytes to the consumer, L{end} finishes the body (or fire or fail
@@ -170,24 +180,14 @@ class PushedBody:
     """
 
     def __init__(self, length: Union[int, object] = UNKNOWN_LENGTH) -> None:
+        super().__init__()
         self.length = length
         self.consumer: Optional[IConsumer] = None
-        self.paused = False
-        self.stopped = False
         self.done: Deferred[None] = Deferred(lambda _: self.stopProducing())
 
     def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
         self.consumer = consumer
         return self.done
-
-    def pauseProducing(self) -> None:
-        self.paused = True
-
-    def resumeProducing(self) -> None:
-        self.paused = False
-
-    def stopProducing(self) -> None:
-        self.stopped = True
 
     def send(self, data: bytes) -> None:
         assert self.consumer is not None
