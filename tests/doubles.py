@@ -1,6 +1,7 @@
 """
 Test doubles shared by the tests: a consumer that collects what it is given,
-a stored object's body as the object controller streams it, and typed
+a stored object's body as the object controller streams it, a client's
+streamed body that the test writes (L{PushedBody}), and typed
 builders for the ring's and the info cache's dicts (L{make_node},
 L{make_cors}), and L{partial_context} for the plugin tests' stand-ins for
 the proxy's context.
@@ -8,19 +9,19 @@ the proxy's context.
 
 from __future__ import annotations
 
-from typing import Any, Optional, cast
+from typing import Any, Optional, Union, cast
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IConsumer
 from twisted.python.failure import Failure
-from twisted.web.iweb import IBodyProducer
+from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
 from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.swift.cors import CORSInfo
 from twisted_proxy.swift.ring import Node
 
-__all__ = ["Collector", "StoredBody", "make_cors", "make_node", "partial_context"]
+__all__ = ["Collector", "PushedBody", "StoredBody", "make_cors", "make_node", "partial_context"]
 
 
 def make_node(
@@ -108,8 +109,28 @@ class Collector:
             self.producer.pauseProducing()
 
 
+class _RecordingProducer:
+    """
+    A producer that records whether it is paused and whether it was
+    stopped.
+    """
+
+    def __init__(self) -> None:
+        self.paused = False
+        self.stopped = False
+
+    def pauseProducing(self) -> None:
+        self.paused = True
+
+    def resumeProducing(self) -> None:
+        self.paused = False
+
+    def stopProducing(self) -> None:
+        self.stopped = True
+
+
 @implementer(IBodyProducer)
-class StoredBody:
+class StoredBody(_RecordingProducer):
     """
     A stored object's body, as the object controller's: written in two
     pieces when asked (or, held, on L{release}); records pausing and
@@ -117,12 +138,11 @@ class StoredBody:
     """
 
     def __init__(self, data: bytes, hold: bool = False) -> None:
+        super().__init__()
         self.data = data
         self.length = len(data)
         self.hold = hold
         self.started = False
-        self.stopped = False
-        self.paused = False
         self.consumer: Optional[IConsumer] = None
         self.done: Optional[Deferred[None]] = None
 
@@ -150,11 +170,28 @@ class StoredBody:
         done, self.done = self.done, None
         done.errback(Failure(reason))
 
-    def pauseProducing(self) -> None:
-        self.paused = True
 
-    def resumeProducing(self) -> None:
-        self.paused = False
+@implementer(IBodyProducer)
+class PushedBody(_RecordingProducer):
+    """
+    A client's streamed request body, written by the test: L{send} hands
+    bytes to the consumer, L{end} finishes the body (or fire or fail
+    C{done}); records pausing and stopping. Cancelling C{done} stops it.
+    """
 
-    def stopProducing(self) -> None:
-        self.stopped = True
+    def __init__(self, length: Union[int, object] = UNKNOWN_LENGTH) -> None:
+        super().__init__()
+        self.length = length
+        self.consumer: Optional[IConsumer] = None
+        self.done: Deferred[None] = Deferred(lambda _: self.stopProducing())
+
+    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
+        self.consumer = consumer
+        return self.done
+
+    def send(self, data: bytes) -> None:
+        assert self.consumer is not None
+        self.consumer.write(data)
+
+    def end(self) -> None:
+        self.done.callback(None)

@@ -10,6 +10,7 @@ from twisted_proxy.swift.bestresponse import (
     BackendResponse,
     best_response,
     have_quorum,
+    is_good_source,
     quorum_size,
 )
 from twisted_proxy.swift.http import HeaderDict
@@ -163,3 +164,12 @@ class BestResponseTests(SynchronousTestCase):
         forward = best_response(answers(*statuses), "X", len(statuses))
         backward = best_response(answers(*reversed(statuses)), "X", len(statuses))
         self.assertEqual(forward.status, backward.status)
+
+
+class GoodSourceTests(SynchronousTestCase):
+    def test_statuses(self) -> None:
+        """
+        2xx, 3xx and 416 answers are sources of an object read; others not.
+        """
+        self.assertEqual([s for s in (199, 200, 206, 304, 399, 400, 404, 416, 500)
+                          if is_good_source(s)], [200, 206, 304, 399, 416])

@@ -24,8 +24,11 @@ from twisted_proxy.swift.constraints import (
     ensure_x_timestamp,
     filter_inbound_headers,
     guess_content_type,
+    if_none_match_star,
     name_length_limit,
     native_name,
+    prepare_object_post,
+    prepare_object_put,
     remove_backend_and_sysmeta_headers,
     remove_owner_headers,
     request_timestamp,
@@ -346,6 +349,118 @@ class ObjectCreationTests(ErrorAssertions):
     def test_delete_headers_checked(self) -> None:
         req = object_put(("X-Delete-At", str(int(NOW) - 1)))
         self.assertError(check_object_creation(req, "o"), 400, b"X-Delete-At in past")
+
+
+class PrepareObjectPutTests(ErrorAssertions):
+    """
+    L{prepare_object_put}: the checks and header changes every object PUT
+    goes through, replicated or erasure-coded.
+    """
+
+    def put(self, *headers: tuple[str, str], path: bytes = b"/v1/a/c/o") -> SwiftRequest:
+        return request([("Content-Length", "0")] + list(headers), path=path)
+
+    def test_readied(self) -> None:
+        """
+        A good PUT is let through with its Content-Type guessed from the
+        path and its X-Timestamp set from C{now}; X-Remove-Object-Meta-*
+        headers go to the object servers as they are.
+        """
+        req = self.put(("X-Remove-Object-Meta-Color", "x"), path=b"/v1/a/c/page.html")
+        self.assertIsNone(prepare_object_put(req, "page.html", NOW))
+        self.assertEqual(req.headers["Content-Type"], "text/html")
+        self.assertEqual(req.headers["X-Timestamp"], Timestamp(NOW).internal)
+        self.assertEqual(req.headers["X-Remove-Object-Meta-Color"], "x")
+
+    def test_clientTimestampKept(self) -> None:
+        req = self.put(("X-Timestamp", "12"))
+        self.assertIsNone(prepare_object_put(req, "o", NOW))
+        self.assertEqual(req.headers["X-Timestamp"], "0000000012.00000")
+
+    def test_ifNoneMatchStar(self) -> None:
+        for value in ("*", "a, *", " * "):
+            self.assertIsNone(prepare_object_put(self.put(("If-None-Match", value)), "o", NOW))
+
+    def test_ifNoneMatchNotStar(self) -> None:
+        """
+        An C{If-None-Match} without C{*} is refused before anything else is
+        looked at (the request is left as it was).
+        """
+        req = self.put(("If-None-Match", '"abc"'), ("X-Timestamp", "junk"))
+        self.assertError(
+            prepare_object_put(req, "o", NOW), 400, b"If-None-Match only supports *")
+        self.assertNotIn("Content-Type", req.headers)
+
+    def test_badTimestamp(self) -> None:
+        self.assertError(
+            prepare_object_put(self.put(("X-Timestamp", "abc")), "o", NOW),
+            400,
+            b"X-Timestamp should be a UNIX timestamp float value; was 'abc'",
+        )
+
+    def test_creationChecked(self) -> None:
+        """
+        The errors of L{check_object_creation} come through, with the
+        constraints given.
+        """
+        req = self.put()
+        del req.headers["Content-Length"]
+        self.assertError(
+            prepare_object_put(req, "o", NOW), 411, b"Missing Content-Length header.")
+        req = self.put()
+        req.headers["Content-Length"] = "11"
+        self.assertError(
+            prepare_object_put(req, "o", NOW, Constraints(max_file_size=10)),
+            413,
+            b"Your request is too large.",
+        )
+        self.assertError(
+            prepare_object_put(self.put(), "oooo", NOW, Constraints(max_object_name_length=3)),
+            400,
+            b"Object name length of 4 longer than 3",
+        )
+
+    def test_deleteAtJudgedByNow(self) -> None:
+        """
+        X-Delete-After becomes an X-Delete-At counted from the X-Timestamp
+        that C{now} gave.
+        """
+        req = self.put(("X-Delete-After", "10"))
+        self.assertIsNone(prepare_object_put(req, "o", NOW))
+        self.assertEqual(req.headers["X-Delete-At"], str(int(NOW) + 10))
+
+    def test_ifNoneMatchStarHelper(self) -> None:
+        self.assertTrue(if_none_match_star("*"))
+        self.assertTrue(if_none_match_star('"a", *'))
+        self.assertFalse(if_none_match_star('"a"'))
+        self.assertFalse(if_none_match_star(None))
+
+
+class PrepareObjectPostTests(ErrorAssertions):
+    """
+    L{prepare_object_post}: the checks and header changes every object POST
+    goes through, replicated or erasure-coded.
+    """
+
+    def test_readied(self) -> None:
+        req = request([("X-Delete-After", "10"), ("X-Object-Meta-Color", "red")], method="POST")
+        self.assertIsNone(prepare_object_post(req, NOW))
+        self.assertEqual(req.headers["X-Delete-At"], str(int(NOW) + 10))
+
+    def test_metadata(self) -> None:
+        self.assertError(
+            prepare_object_post(request([("X-Object-Meta-", "v")], method="POST"), NOW),
+            400, b"Metadata name cannot be empty")
+        self.assertError(
+            prepare_object_post(request([("X-Object-Meta-Color", "red")], method="POST"),
+                                NOW, Constraints(max_meta_value_length=2)),
+            400, b"Metadata value longer than 2: x-object-meta-Color")
+
+    def test_deleteAt(self) -> None:
+        self.assertError(
+            prepare_object_post(request([("X-Delete-At", str(int(NOW) - 1))], method="POST"),
+                                NOW),
+            400, b"X-Delete-At in past")
 
 
 class FramingTests(ErrorAssertions):

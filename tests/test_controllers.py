@@ -102,3 +102,37 @@ class OwnerHeaderTests(SynchronousTestCase):
         headers = self.head(owner=True).headers
         for name, value in self.HIDDEN.items():
             self.assertEqual(headers.get(name), value)
+
+
+class WritableContainerTests(SynchronousTestCase):
+    """
+    L{Controller.writable_container}: an object write ends at the container
+    when it is missing (404) or cannot be read (503), before any object
+    node is asked.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.cluster = FakeCluster(self.clock)
+        self.proxy = make_proxy(self.clock, self.cluster)
+
+    def statuses(self) -> list[int]:
+        out = []
+        for method, headers in (("PUT", {"Content-Length": "0"}), ("POST", {}),
+                                ("DELETE", {})):
+            d = self.proxy.request(method, "/v1/a/c/o", headers)
+            self.clock.advance(0)
+            out.append(self.successResultOf(d).status)
+        self.assertEqual([r for r in self.cluster.requests if r.node in self.cluster.objects],
+                         [])
+        return out
+
+    def test_missing(self) -> None:
+        for node in self.cluster.containers:
+            node.answer(404)
+        self.assertEqual(self.statuses(), [404, 404, 404])
+
+    def test_unreadable(self) -> None:
+        for node in self.cluster.containers:
+            node.answer(507)
+        self.assertEqual(self.statuses(), [503, 503, 503])

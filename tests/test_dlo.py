@@ -24,6 +24,7 @@ from tests.doubles import Collector, StoredBody, partial_context
 from twisted_proxy.config import ConfigError
 from twisted_proxy.info.cache import INFO_ENVIRON_KEY
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
+from twisted_proxy.plugins._support.segments import SegmentLimits
 from twisted_proxy.plugins.dlo import dloPlugin
 from twisted_proxy.swift.constraints import Constraints
 from twisted_proxy.swift.http import (
@@ -218,8 +219,8 @@ class PluginTests(_DloTestCase):
         dlo = dloPlugin.makeFilter({"max_get_time": "5", "rate_limit_after_segment": "3",
                                     "rate_limit_segments_per_sec": "0"},
                                    partial_context(self.context))
-        self.assertEqual((dlo.max_get_time, dlo.rate_limit_after_segment,
-                          dlo.rate_limit_segments_per_sec), (5, 3, 0))
+        self.assertEqual(dlo.limits, SegmentLimits(max_get_time=5, rate_limit_after_segment=3,
+                                                   rate_limit_segments_per_sec=0))
 
     def test_badOptions(self) -> None:
         for name in ("max_get_time", "rate_limit_after_segment",

@@ -6,17 +6,13 @@ time and fanned out to fragment archive putters, with flow control.
 from __future__ import annotations
 
 import hashlib
-from typing import Optional, cast
+from typing import cast
 
-from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IConsumer
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
-from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
-from zope.interface import implementer
 
-from tests.doubles import make_node
+from tests.doubles import PushedBody, make_node
 from twisted_proxy.backend.ec.putter import MIMEPutter
 from twisted_proxy.backend.ec.upload import ECUpload, QuorumLost, TooLarge
 from twisted_proxy.controllers.obj_ec import _assign_fragments
@@ -24,34 +20,6 @@ from twisted_proxy.swift.ec.scheme import ECScheme
 from twisted_proxy.swift.ring import Node
 
 SCHEME = ECScheme("liberasurecode_rs_vand", 4, 2, segment_size=1000)
-
-
-@implementer(IBodyProducer)
-class _Source:
-    """
-    A push producer the test writes through.
-    """
-
-    length = UNKNOWN_LENGTH
-
-    def __init__(self) -> None:
-        self.consumer: Optional[IConsumer] = None
-        self.paused = False
-        self.stopped = False
-        self.done: Deferred[None] = Deferred(lambda _: self.stopProducing())
-
-    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
-        self.consumer = consumer
-        return self.done
-
-    def pauseProducing(self) -> None:
-        self.paused = True
-
-    def resumeProducing(self) -> None:
-        self.paused = False
-
-    def stopProducing(self) -> None:
-        self.stopped = True
 
 
 class _Putter(MIMEPutter):
@@ -73,7 +41,7 @@ class _Putter(MIMEPutter):
 class UploadTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.putters = [_Putter(i) for i in range(6)]
-        self.source = _Source()
+        self.source = PushedBody()
 
     def test_archives(self) -> None:
         """
@@ -85,8 +53,8 @@ class UploadTests(SynchronousTestCase):
         d = upload.run(self.source)
         body = bytes(range(256)) * 10
         for start in range(0, len(body), 333):
-            self.source.consumer.write(body[start:start + 333])  # type: ignore[union-attr]
-        self.source.done.callback(None)
+            self.source.send(body[start:start + 333])
+        self.source.end()
         self.successResultOf(d)
         self.assertEqual(upload.received, 2560)
         self.assertEqual(upload.etag, hashlib.md5(body).hexdigest())
@@ -137,8 +105,8 @@ class UploadTests(SynchronousTestCase):
     def test_tooLarge(self) -> None:
         upload = ECUpload(SCHEME, self.putters, 5, max_size=1500)
         d = upload.run(self.source)
-        self.source.consumer.write(b"x" * 1000)  # type: ignore[union-attr]
-        self.source.consumer.write(b"x" * 501)  # type: ignore[union-attr]
+        self.source.send(b"x" * 1000)
+        self.source.send(b"x" * 501)
         self.assertTrue(self.source.stopped)
         self.failureResultOf(d, TooLarge)
 
@@ -156,8 +124,8 @@ class UploadTests(SynchronousTestCase):
         scheme = ECScheme("liberasurecode_rs_vand", 4, 2, segment_size=1000, duplication=2)
         upload = ECUpload(scheme, putters, 10)
         d = upload.run(self.source)
-        self.source.consumer.write(b"y" * 2500)  # type: ignore[union-attr]
-        self.source.done.callback(None)
+        self.source.send(b"y" * 2500)
+        self.source.end()
         self.successResultOf(d)
         for index in range(6):
             self.assertEqual(putters[index].archive, putters[index + 6].archive)

@@ -5,30 +5,29 @@ that take the body into L{StringTransport}s and answer when told to.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 from twisted.internet.defer import CancelledError, Deferred, ensureDeferred, fail
-from twisted.internet.interfaces import IConsumer
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IBodyProducer, IResponse
-from zope.interface import implementer
 
+from tests.doubles import PushedBody, make_node
 from tests.test_streaming import makeResponse
 from twisted_proxy.backend.content import BackendAnswer
 from twisted_proxy.backend.fanout import PutFanout
 from twisted_proxy.backend.nodeclient import NodeError, node_key
 from twisted_proxy.backend.nodes import ErrorLimiter, NodeReporter
 from twisted_proxy.swift.http import HeaderDict
+from twisted_proxy.swift.ring import Node
 
 NODE_TIMEOUT = 10.0
 
 
-def _node(index: int) -> dict[str, Any]:
-    return {"id": index, "region": 1, "zone": index, "ip": f"10.0.0.{index + 1}",
-            "port": 6200, "device": "sdb"}
+def _node(index: int) -> Node:
+    return make_node(f"10.0.0.{index + 1}", 6200, "sdb", id=index, zone=index)
 
 
 NODES = [_node(i) for i in range(3)]
@@ -39,7 +38,7 @@ class _Put:
     One PUT a node received: its body arrives in C{received}.
     """
 
-    def __init__(self, node: dict[str, Any], headers: HeaderDict,
+    def __init__(self, node: Node, headers: HeaderDict,
                  body: IBodyProducer) -> None:
         self.node = node
         self.headers = headers
@@ -73,75 +72,53 @@ class _Nodes:
         self.refusing: set[str] = set()
         self.buggy: set[str] = set()
 
-    def request(self, node: dict[str, Any], method: str, path: str, headers: HeaderDict,
+    def request(self, node: Node, method: str, path: str, headers: HeaderDict,
                 bodyProducer: Optional[IBodyProducer] = None,
                 timeout: Optional[float] = None) -> "Deferred[IResponse]":
-        key = node_key(node)  # type: ignore[arg-type]
+        key = node_key(node)
         if key in self.buggy:
             raise TypeError("a bug in the proxy")
         if key in self.refusing:
-            return fail(NodeError(node, "connection refused"))  # type: ignore[arg-type]
+            return fail(NodeError(node, "connection refused"))
         assert bodyProducer is not None and timeout == 0
         put = self.puts[key] = _Put(node, headers, bodyProducer)
         return put.answer
 
     def put(self, index: int) -> _Put:
-        return self.puts[node_key(NODES[index])]  # type: ignore[arg-type]
+        return self.puts[node_key(NODES[index])]
 
 
-@implementer(IBodyProducer)
-class _Source:
+class _FanoutCase(SynchronousTestCase):
     """
-    The client's body: written by the test, paused by the fan-out.
+    A L{PutFanout} over scripted nodes, fed by a 6-byte client body.
     """
 
-    length = 6
-
-    def __init__(self) -> None:
-        self.consumer: Optional[IConsumer] = None
-        self.done: Deferred[None] = Deferred()
-        self.paused = False
-
-    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
-        self.consumer = consumer
-        return self.done
-
-    def pauseProducing(self) -> None:
-        self.paused = True
-
-    def resumeProducing(self) -> None:
-        self.paused = False
-
-    def stopProducing(self) -> None:
-        pass
-
-    def send(self, data: bytes) -> None:
-        assert self.consumer is not None
-        self.consumer.write(data)
-
-    def end(self) -> None:
-        self.done.callback(None)
-
-
-class PutFanoutTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
         self.nodes = _Nodes()
         self.limiter = ErrorLimiter(self.clock, 10, 60.0)
-        self.source = _Source()
+        self.source = PushedBody(6)
+        self.all: list[Node] = NODES
 
     def tearDown(self) -> None:
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
+    def fanout(self) -> PutFanout:
+        return PutFanout(self.nodes, self.clock, NODE_TIMEOUT,  # type: ignore[arg-type]
+                         NodeReporter(self.limiter, "Object", "tx1"))
+
     def start(self) -> "Deferred[Optional[list[BackendAnswer]]]":
-        fanout = PutFanout(self.nodes, self.clock, NODE_TIMEOUT,  # type: ignore[arg-type]
-                           NodeReporter(self.limiter, "Object", "tx1"))
-        return ensureDeferred(fanout.put(
-            NODES, 3, lambda node: f"/{node['device']}/1/a/c/o",  # type: ignore[arg-type]
+        """
+        Three replicas of the body to the nodes of C{self.all}, in order.
+        """
+        return ensureDeferred(self.fanout().put(
+            iter(self.all), 3, lambda node: f"/{node['device']}/1/a/c/o",
             lambda index: HeaderDict({"X-Slot": str(index)}), 6, self.source))
 
+
+class PutFanoutTests(_FanoutCase):
     def errors(self) -> list[int]:
-        return [self.limiter.errors(node) for node in NODES]  # type: ignore[arg-type]
+        return [self.limiter.errors(node) for node in NODES]
 
     def test_everyNode(self) -> None:
         """
@@ -168,7 +145,7 @@ class PutFanoutTests(SynchronousTestCase):
         A node that cannot be reached counts one error and an answer of
         503; the others get the body.
         """
-        self.nodes.refusing.add(node_key(NODES[1]))  # type: ignore[arg-type]
+        self.nodes.refusing.add(node_key(NODES[1]))
         d = self.start()
         self.source.send(b"abcdef")
         self.source.end()
@@ -184,9 +161,7 @@ class PutFanoutTests(SynchronousTestCase):
         """
         Fewer nodes than a quorum: nothing is sent.
         """
-        fanout = PutFanout(self.nodes, self.clock, NODE_TIMEOUT,  # type: ignore[arg-type]
-                           NodeReporter(self.limiter, "Object", "tx1"))
-        d = ensureDeferred(fanout.put(NODES[:1], 3, lambda node: "/",  # type: ignore[arg-type]
+        d = ensureDeferred(self.fanout().put(NODES[:1], 3, lambda node: "/",
                                       lambda index: HeaderDict(), 6, self.source))
         self.assertIsNone(self.successResultOf(d))
         self.assertEqual(self.nodes.puts, {})
@@ -196,7 +171,7 @@ class PutFanoutTests(SynchronousTestCase):
         When fewer than a quorum of nodes could be reached, the body is not
         read at all.
         """
-        self.nodes.refusing.update(node_key(n) for n in NODES[:2])  # type: ignore[arg-type]
+        self.nodes.refusing.update(node_key(n) for n in NODES[:2])
         d = self.start()
         self.assertIsNone(self.successResultOf(d))
         self.assertIsNone(self.source.consumer)
@@ -270,7 +245,7 @@ class PutFanoutTests(SynchronousTestCase):
         A proxy bug met for one node fails the PUT with it once the other
         requests are ended; no node is blamed.
         """
-        self.nodes.buggy.add(node_key(NODES[1]))  # type: ignore[arg-type]
+        self.nodes.buggy.add(node_key(NODES[1]))
         d = self.start()
         self.failureResultOf(d, TypeError)
         self.assertTrue(self.nodes.put(0).cancelled)
@@ -287,34 +262,21 @@ class PutFanoutTests(SynchronousTestCase):
         self.nodes.put(0).respond(201)
         self.nodes.put(1).respond(201)
         response, _ = makeResponse(0)
-        response.headers = None  # type: ignore[assignment]
+        response.headers = None
         self.nodes.put(2).answer.callback(response)
         response._bodyDataFinished()
         self.failureResultOf(d, AttributeError)
         self.assertEqual(self.errors(), [0, 0, 0])
 
 
-class HandoffTests(SynchronousTestCase):
+class HandoffTests(_FanoutCase):
     """
     A replica whose node cannot be reached goes to the next node.
     """
 
     def setUp(self) -> None:
-        self.clock = Clock()
-        self.nodes = _Nodes()
-        self.limiter = ErrorLimiter(self.clock, 10, 60.0)
-        self.source = _Source()
+        super().setUp()
         self.all = NODES + [_node(3), _node(4)]
-
-    def tearDown(self) -> None:
-        self.assertEqual(self.clock.getDelayedCalls(), [])
-
-    def start(self) -> "Deferred[Optional[list[BackendAnswer]]]":
-        fanout = PutFanout(self.nodes, self.clock, NODE_TIMEOUT,  # type: ignore[arg-type]
-                           NodeReporter(self.limiter, "Object", "tx1"))
-        return ensureDeferred(fanout.put(
-            iter(self.all), 3, lambda node: f"/{node['device']}/1/a/c/o",  # type: ignore[arg-type]
-            lambda index: HeaderDict({"X-Slot": str(index)}), 6, self.source))
 
     def test_refusedPrimaryReplaced(self) -> None:
         """
@@ -322,12 +284,12 @@ class HandoffTests(SynchronousTestCase):
         one error, and the next node takes its replica, with its headers
         and the whole body: three replicas are written.
         """
-        self.nodes.refusing.add(node_key(NODES[1]))  # type: ignore[arg-type]
-        self.nodes.refusing.add(node_key(self.all[3]))  # type: ignore[arg-type]
+        self.nodes.refusing.add(node_key(NODES[1]))
+        self.nodes.refusing.add(node_key(self.all[3]))
         d = self.start()
         self.source.send(b"abcdef")
         self.source.end()
-        handoff = self.nodes.puts[node_key(self.all[4])]  # type: ignore[arg-type]
+        handoff = self.nodes.puts[node_key(self.all[4])]
         self.assertEqual(handoff.headers["X-Slot"], "1")
         for put in (self.nodes.put(0), handoff, self.nodes.put(2)):
             self.assertEqual(put.received.value(), b"abcdef")
@@ -335,15 +297,15 @@ class HandoffTests(SynchronousTestCase):
         answers = self.successResultOf(d)
         assert answers is not None
         self.assertEqual([a[0] for a in answers], [201, 201, 201])
-        self.assertEqual(self.limiter.errors(NODES[1]), 1)  # type: ignore[arg-type]
-        self.assertEqual(self.limiter.errors(self.all[3]), 1)  # type: ignore[arg-type]
+        self.assertEqual(self.limiter.errors(NODES[1]), 1)
+        self.assertEqual(self.limiter.errors(self.all[3]), 1)
 
     def test_noMoreNodes(self) -> None:
         """
         When the nodes run out, the replica is a 503 and the others go on.
         """
         self.all = list(NODES)
-        self.nodes.refusing.add(node_key(NODES[0]))  # type: ignore[arg-type]
+        self.nodes.refusing.add(node_key(NODES[0]))
         d = self.start()
         self.source.send(b"abcdef")
         self.source.end()
@@ -360,7 +322,7 @@ class HandoffTests(SynchronousTestCase):
         """
         d = self.start()
         self.source.send(b"abc")
-        self.nodes.put(1).answer.errback(NodeError(NODES[1], "reset"))  # type: ignore[arg-type]
+        self.nodes.put(1).answer.errback(NodeError(NODES[1], "reset"))
         self.source.send(b"def")
         self.source.end()
         for index in (0, 2):

@@ -14,6 +14,7 @@ from twisted_proxy.swift.multipart import (
     Data,
     Frame,
     MultipartLayout,
+    PartHead,
     PartReader,
     Reframer,
     boundary_of,
@@ -116,7 +117,8 @@ class PartReaderTests(SynchronousTestCase):
             return
         out: list[bytes] = []
         firsts: list[tuple[bytes, int]] = []
-        reader = PartReader(out.append, lambda t, n: firsts.append((t, n)))
+        heads: list[PartHead] = []
+        reader = PartReader(out.append, lambda t, n: firsts.append((t, n)), heads.append)
         position = 0
         for cut in cuts * 50:
             if position >= len(body):
@@ -127,6 +129,20 @@ class PartReaderTests(SynchronousTestCase):
         wanted = b"".join(_OBJ.data[a:b + 1] for a, b in _layout(ranges).spans)
         self.assertEqual(b"".join(out), wanted)
         self.assertEqual(firsts, [(_OBJ.content_type.encode(), len(_OBJ.data))])
+        self.assertEqual(heads, [PartHead(a, b, len(_OBJ.data), _OBJ.content_type.encode())
+                                 for a, b in _layout(ranges).spans])
+
+    def test_partWithoutType(self) -> None:
+        """
+        A part with no Content-Type is told as C{None} to C{each_part} and
+        as C{b""} to C{first_part}.
+        """
+        firsts: list[tuple[bytes, int]] = []
+        heads: list[PartHead] = []
+        reader = PartReader(lambda _: None, lambda t, n: firsts.append((t, n)), heads.append)
+        reader.write(b"--B\r\nContent-Range: bytes 2-3/9\r\n\r\nzz")
+        self.assertEqual(firsts, [(b"", 9)])
+        self.assertEqual(heads, [PartHead(2, 3, 9, None)])
 
     def test_noContentRange(self) -> None:
         reader = PartReader(lambda _: None)

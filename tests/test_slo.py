@@ -19,6 +19,7 @@ from zope.interface.verify import verifyObject
 from tests.doubles import Collector, StoredBody, partial_context
 from twisted_proxy.config import ConfigError
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
+from twisted_proxy.plugins._support.segments import SegmentLimits
 from twisted_proxy.plugins._support.subrequest import read_body
 from twisted_proxy.plugins.slo import sloPlugin
 from twisted_proxy.swift.http import (
@@ -180,6 +181,22 @@ class SloTests(SynchronousTestCase):
     def test_bad_option(self) -> None:
         self.assertRaises(ConfigError, sloPlugin.makeFilter,
                           {"max_manifest_segments": "x"}, _Context())
+
+    def test_segmentLimits(self) -> None:
+        """
+        The GET limits are read as the dlo filter reads them, from the
+        slo section.
+        """
+        slo = sloPlugin.makeFilter({"max_get_time": "5", "rate_limit_after_segment": "3",
+                                    "rate_limit_segments_per_sec": "0"},
+                                   partial_context(_Context()))
+        self.assertEqual(slo.limits, SegmentLimits(max_get_time=5, rate_limit_after_segment=3,
+                                                   rate_limit_segments_per_sec=0))
+        self.assertEqual(sloPlugin.makeFilter({}, partial_context(_Context())).limits,
+                         SegmentLimits())
+        error = self.assertRaises(ConfigError, sloPlugin.makeFilter,
+                                  {"rate_limit_segments_per_sec": "-1"}, _Context())
+        self.assertIn("[filter:slo] rate_limit_segments_per_sec", str(error))
 
     def test_put_stores_manifest(self) -> None:
         response = self.simple()

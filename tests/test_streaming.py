@@ -22,7 +22,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 from zope.interface.verify import verifyObject
 
-from twisted_proxy.backend.streaming import BackendBody, ReadTimeout, ShortRead
+from twisted_proxy.backend.streaming import BackendBody, ReadTimeout, ShortRead, StallTimer
 
 
 def makeResponse(length: Any = UNKNOWN_LENGTH) -> tuple[Response, StringTransport]:
@@ -371,3 +371,71 @@ class BackendBodyOverHTTPTests(SynchronousTestCase):
         self.clock.advance(5)
         self.failureResultOf(d, ReadTimeout)
         self.agent.flush()
+
+
+class StallTimerTests(SynchronousTestCase):
+    """
+    L{StallTimer}: the read timeout every reader of a node's body uses.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.stalls: list[float] = []
+        self.timer = StallTimer(self.clock, 5, lambda: self.stalls.append(self.clock.seconds()))
+
+    def test_fires(self) -> None:
+        """
+        Armed, it fires once, C{timeout} seconds later.
+        """
+        self.timer.arm()
+        self.clock.advance(4.9)
+        self.assertEqual(self.stalls, [])
+        self.clock.advance(0.1)
+        self.assertEqual(self.stalls, [5])
+        self.clock.advance(10)
+        self.assertEqual(self.stalls, [5])
+
+    def test_armAgainRestarts(self) -> None:
+        """
+        Arming a running timer counts from now, with one pending call.
+        """
+        self.timer.arm()
+        self.clock.advance(3)
+        self.timer.arm()
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        self.clock.advance(4.9)
+        self.assertEqual(self.stalls, [])
+        self.clock.advance(0.1)
+        self.assertEqual(self.stalls, [8])
+
+    def test_disarm(self) -> None:
+        """
+        Disarmed, it does not fire; disarming twice, or unarmed, is fine;
+        it can be armed again after firing or disarming.
+        """
+        self.timer.disarm()
+        self.timer.arm()
+        self.timer.disarm()
+        self.timer.disarm()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.clock.advance(10)
+        self.assertEqual(self.stalls, [])
+        self.timer.arm()
+        self.clock.advance(5)
+        self.timer.arm()
+        self.clock.advance(5)
+        self.assertEqual(self.stalls, [15, 20])
+
+    def test_disarmWhileFiring(self) -> None:
+        """
+        The stalled callback may disarm (or arm) the timer it came from.
+        """
+        def stalled() -> None:
+            self.stalls.append(self.clock.seconds())
+            self.timer.disarm()
+
+        self.timer = StallTimer(self.clock, 1, stalled)
+        self.timer.arm()
+        self.clock.advance(1)
+        self.assertEqual(self.stalls, [1])
+        self.assertEqual(self.clock.getDelayedCalls(), [])

@@ -11,6 +11,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_proxy.swift.timestamp import (
     Timestamp,
+    header_timestamp,
     http_date,
     normalize_delete_at_timestamp,
     parse_http_date,
@@ -175,3 +176,18 @@ class DeleteAtTests(SynchronousTestCase):
             normalize_delete_at_timestamp("12.5", high_precision=True),
             "0000000012.50000",
         )
+
+
+class HeaderTimestampTests(SynchronousTestCase):
+    def test_parsed(self) -> None:
+        """
+        The offset is kept and the bounds are not checked.
+        """
+        self.assertEqual(header_timestamp("1700000000.00000_0000000000000002"),
+                         Timestamp(1700000000, offset=2))
+        self.assertEqual(header_timestamp("99999999999.5"),
+                         Timestamp("99999999999.5", check_bounds=False))
+
+    def test_absentOrBad(self) -> None:
+        for value in (None, "", "soon"):
+            self.assertIsNone(header_timestamp(value))

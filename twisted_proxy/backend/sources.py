@@ -29,7 +29,7 @@ from twisted_proxy.interfaces import INodeClient
 from twisted_proxy.swift.etags import normalize_etag
 from twisted_proxy.swift.http import HeaderDict
 from twisted_proxy.swift.ring import Node
-from twisted_proxy.swift.timestamp import Timestamp
+from twisted_proxy.swift.timestamp import Timestamp, header_timestamp
 
 __all__ = ["SourceFinder", "Found", "good_status", "source_timestamp"]
 
@@ -39,27 +39,13 @@ __all__ = ["SourceFinder", "Found", "good_status", "source_timestamp"]
 Found = tuple[Optional[tuple[IResponse, Node]], list[BackendAnswer]]
 
 
-def _timestamp(value: Optional[str]) -> Optional[Timestamp]:
-    """
-    A timestamp header's value, offset included (versions written at the
-    same instant are ordered by it, as in Swift), or C{None} when absent or
-    unparseable.
-    """
-    if not value:
-        return None
-    try:
-        return Timestamp(value, check_bounds=False)
-    except ValueError:
-        return None
-
-
 def source_timestamp(headers: HeaderDict) -> Timestamp:
     """
     The timestamp a source is judged by, as Swift picks it.
     """
     for name in ("X-Backend-Data-Timestamp", "X-Backend-Timestamp",
                  "X-Put-Timestamp", "X-Timestamp"):
-        stamp = _timestamp(headers.get(name))
+        stamp = header_timestamp(headers.get(name))
         if stamp is not None:
             return stamp
     return Timestamp(0)
@@ -178,7 +164,7 @@ class SourceFinder:
                         continue
                     backend = answer[3]
                     if status == 404:
-                        deleted = _timestamp(backend.get("X-Backend-Timestamp"))
+                        deleted = header_timestamp(backend.get("X-Backend-Timestamp"))
                         if not deleted and "handoff_index" in node:
                             continue
                         if deleted is not None and deleted > tombstone:

@@ -7,11 +7,13 @@ backend connection when the client's consumer is full, and fails (rather
 than finishing) when the node stalls past its read timeout or sends fewer
 bytes than it announced, so the caller can resume elsewhere or abort the
 client connection instead of handing over a silently short body.
+
+L{StallTimer} is that read timeout, for any reader of a node's body.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IConsumer, IDelayedCall, IPushProducer, IReactorTime
@@ -21,7 +23,7 @@ from twisted.web.client import PotentialDataLoss, ResponseDone
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer, IResponse
 from zope.interface import implementer
 
-__all__ = ["BackendBody", "ShortRead", "ReadTimeout"]
+__all__ = ["BackendBody", "ShortRead", "ReadTimeout", "StallTimer"]
 
 
 class ShortRead(Exception):
@@ -34,6 +36,45 @@ class ReadTimeout(Exception):
     """
     The backend sent nothing for longer than the read timeout.
     """
+
+
+class StallTimer:
+    """
+    A node's read timeout: calls C{stalled} once C{timeout} seconds pass
+    after the last L{arm} with no L{disarm} between. A reader arms it when
+    it wants bytes and again on each arrival, and disarms it while paused
+    or once done.
+
+    @ivar timeout: the seconds, for messages.
+    """
+
+    def __init__(self, clock: IReactorTime, timeout: float,
+                 stalled: Callable[[], None]) -> None:
+        self._clock = clock
+        self.timeout = timeout
+        self._stalled = stalled
+        self._call: Optional[IDelayedCall] = None
+
+    def arm(self) -> None:
+        """
+        Start the timeout again from now.
+        """
+        if self._call is not None and self._call.active():
+            self._call.reset(self.timeout)
+        else:
+            self._call = self._clock.callLater(self.timeout, self._fire)
+
+    def disarm(self) -> None:
+        """
+        Stop the timeout (if running).
+        """
+        if self._call is not None and self._call.active():
+            self._call.cancel()
+        self._call = None
+
+    def _fire(self) -> None:
+        self._call = None
+        self._stalled()
 
 
 @implementer(IBodyProducer, IPushProducer)
@@ -54,13 +95,11 @@ class BackendBody(Protocol):
         self, response: IResponse, clock: IReactorTime, read_timeout: float
     ) -> None:
         self._response = response
-        self._clock = clock
-        self._read_timeout = read_timeout
         self.length = response.length
         self.received = 0
         self._consumer: Optional[IConsumer] = None
         self._done: Optional[Deferred[None]] = None
-        self._timer: Optional[IDelayedCall] = None
+        self._timer = StallTimer(clock, read_timeout, self._timedOut)
         self._paused = False
         self._stopped = False
 
@@ -76,7 +115,7 @@ class BackendBody(Protocol):
         done: Deferred[None] = Deferred(lambda _: self.stopProducing())
         self._done = done
         if not self._paused:
-            self._arm()
+            self._timer.arm()
         # A small body may arrive, and end, within this call.
         self._response.deliverBody(self)
         # The consumer may have paused us before the body was connected (a
@@ -86,20 +125,8 @@ class BackendBody(Protocol):
             self.transport.pauseProducing()  # type: ignore[attr-defined]
         return done
 
-    def _arm(self) -> None:
-        if self._timer is not None and self._timer.active():
-            self._timer.reset(self._read_timeout)
-        else:
-            self._timer = self._clock.callLater(self._read_timeout, self._timedOut)
-
-    def _disarm(self) -> None:
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        self._timer = None
-
     def _timedOut(self) -> None:
-        self._timer = None
-        self._fail(Failure(ReadTimeout(f"no data for {self._read_timeout}s")))
+        self._fail(Failure(ReadTimeout(f"no data for {self._timer.timeout}s")))
         self._abortBackend()
 
     def _abortBackend(self) -> None:
@@ -116,11 +143,11 @@ class BackendBody(Protocol):
             return
         self.received += len(data)
         if not self._paused:
-            self._arm()
+            self._timer.arm()
         self._consumer.write(data)
 
     def connectionLost(self, reason: Failure = Failure(ResponseDone())) -> None:
-        self._disarm()
+        self._timer.disarm()
         if self._stopped:
             return
         if self.length is UNKNOWN_LENGTH:
@@ -149,13 +176,13 @@ class BackendBody(Protocol):
     def _fail(self, failure: Failure) -> None:
         done, self._done = self._done, None
         self._stopped = True
-        self._disarm()
+        self._timer.disarm()
         if done is not None:
             done.errback(failure)
 
     def pauseProducing(self) -> None:
         self._paused = True
-        self._disarm()
+        self._timer.disarm()
         # Once stopped, the backend is finished with or dropped.
         if not self._stopped and self.transport is not None:
             self.transport.pauseProducing()  # type: ignore[attr-defined]
@@ -164,7 +191,7 @@ class BackendBody(Protocol):
         self._paused = False
         if self._stopped:
             return
-        self._arm()
+        self._timer.arm()
         if self.transport is not None:
             self.transport.resumeProducing()  # type: ignore[attr-defined]
 
@@ -175,5 +202,5 @@ class BackendBody(Protocol):
         """
         self._stopped = True
         self._done = None
-        self._disarm()
+        self._timer.disarm()
         self._abortBackend()

@@ -9,7 +9,7 @@ answers by quorum, and account/container info lookups.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Awaitable, Callable, Iterable, Iterator, Optional
+from typing import TYPE_CHECKING, Awaitable, Callable, Iterable, Iterator, Literal, Optional
 
 from twisted.internet.defer import DeferredList, ensureDeferred
 from twisted.python.failure import Failure
@@ -450,6 +450,32 @@ class Controller:
         return await self.context.info_cache.get(
             self.request.environ, container_key(account, container), fetch
         )
+
+    async def authorized_container(
+        self, acl_key: Literal["read_acl", "write_acl"]
+    ) -> tuple[ContainerInfo, Optional[SwiftResponse]]:
+        """
+        The container's info, and the auth plugin's denial (or C{None})
+        with the container's C{acl_key} ACL applying.
+        """
+        info = await self.container_info()
+        return info, self.authorize(info.get(acl_key))
+
+    async def writable_container(self) -> tuple[ContainerInfo, Optional[SwiftResponse]]:
+        """
+        The info of the container an object write goes to, and the answer
+        that ends the write before it reaches an object node: the auth
+        plugin's denial under the write ACL, 404 for a missing container,
+        503 when the container could not be read; else C{None}.
+        """
+        info, denied = await self.authorized_container("write_acl")
+        if denied is not None:
+            return info, denied
+        if info["status"] == 404:
+            return info, error_response(404, method=self.request.method)
+        if not 200 <= info["status"] < 300:
+            return info, error_response(503, method=self.request.method)
+        return info, None
 
     async def autocreate_account(self, account: str) -> None:
         """

@@ -8,7 +8,7 @@ client to every primary replica at once through a L{PutFanout}.
 
 from __future__ import annotations
 
-from typing import Iterator, Literal, Optional
+from typing import Iterator, Optional
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
@@ -27,14 +27,8 @@ from twisted_proxy.controllers.base import (
 )
 from twisted_proxy.controllers.shards import container_update_headers
 from twisted_proxy.info.cache import ContainerInfo
-from twisted_proxy.swift.constraints import (
-    check_delete_headers,
-    check_metadata,
-    check_object_creation,
-    ensure_x_timestamp,
-    transform_remove_headers,
-    update_content_type,
-)
+from twisted_proxy.swift.bestresponse import is_good_source
+from twisted_proxy.swift.constraints import prepare_object_post, prepare_object_put
 from twisted_proxy.swift.etags import normalize_etag
 from twisted_proxy.swift.expirer import (
     CLEAN_QUEUE_HEADER,
@@ -51,10 +45,6 @@ from twisted_proxy.swift.truthy import is_true
 __all__ = ["ObjectController"]
 
 
-def _good_object_status(status: int) -> bool:
-    return 200 <= status < 400 or status == 416
-
-
 class ObjectController(Controller):
     """
     GET, HEAD, PUT, POST and DELETE of an object.
@@ -63,14 +53,6 @@ class ObjectController(Controller):
     server_type = "Object"
     allowed_methods = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"})
     delay_denial = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE"})
-
-    async def _container_and_policy(self, acl_key: Literal["read_acl", "write_acl"]
-                                    ) -> tuple[ContainerInfo, Optional[SwiftResponse]]:
-        info = await self.container_info()
-        denied = self.authorize(info.get(acl_key))
-        if denied is not None:
-            return info, denied
-        return info, None
 
     def _object_ring(self, info: ContainerInfo) -> tuple[RingLike, int]:
         index = int(info.get("storage_policy") or 0)
@@ -88,7 +70,7 @@ class ObjectController(Controller):
 
     async def _get_or_head(self) -> SwiftResponse:
         request = self.request
-        info, denied = await self._container_and_policy("read_acl")
+        info, denied = await self.authorized_container("read_acl")
         if denied is not None:
             return denied
         if 500 <= info["status"]:
@@ -101,7 +83,7 @@ class ObjectController(Controller):
         )
         # Shared with the resumes, which carry on where the search stopped.
         node_iter = self.nodes(ring, part, policy_index)
-        finder = self.source_finder(part, request.method, headers, good=_good_object_status,
+        finder = self.source_finder(part, request.method, headers, good=is_good_source,
                                     policy_index=policy_index)
         found, answers = await finder.find(node_iter, keep_body=False)
         if found is None:
@@ -171,34 +153,20 @@ class ObjectController(Controller):
                 headers[name] = value
         return headers
 
-    async def _writable_container(self) -> tuple[ContainerInfo, Optional[SwiftResponse]]:
-        info, denied = await self._container_and_policy("write_acl")
-        if denied is not None:
-            return info, denied
-        if info["status"] == 404:
-            return info, error_response(404, method=self.request.method)
-        if not 200 <= info["status"] < 300:
-            return info, error_response(503, method=self.request.method)
-        return info, None
-
     async def POST(self) -> SwiftResponse:
         request = self.request
-        info, bad = await self._writable_container()
-        if bad is not None:
-            return bad
-        bad = check_metadata(request, "object", self.context.constraints)
+        info, bad = await self.writable_container()
         if bad is not None:
             return bad
         now = self.context.reactor.seconds()
-        bad = check_delete_headers(request, now)
+        bad = prepare_object_post(request, now, self.context.constraints)
         if bad is not None:
             return bad
-        transform_remove_headers(request.headers, "object")
         self._allow_open_expired()
         return await self._write_replicas("POST", info, now)
 
     async def DELETE(self) -> SwiftResponse:
-        info, bad = await self._writable_container()
+        info, bad = await self.writable_container()
         if bad is not None:
             return bad
         return await self._write_replicas("DELETE", info, self.context.reactor.seconds())
@@ -251,23 +219,14 @@ class ObjectController(Controller):
 
     async def PUT(self) -> SwiftResponse:
         request = self.request
-        info, bad = await self._writable_container()
+        info, bad = await self.writable_container()
         if bad is not None:
             return bad
         assert self.obj is not None
-        if_none_match = request.headers.get("If-None-Match")
-        if if_none_match is not None and "*" not in [
-            tag.strip() for tag in if_none_match.split(",")
-        ]:
-            return error_response(400, "If-None-Match only supports *", method="PUT")
-        update_content_type(request)
-        bad = ensure_x_timestamp(request, self.context.reactor.seconds())
+        bad = prepare_object_put(
+            request, self.obj, self.context.reactor.seconds(), self.context.constraints)
         if bad is not None:
             return bad
-        bad = check_object_creation(request, self.obj, self.context.constraints)
-        if bad is not None:
-            return bad
-        transform_remove_headers(request.headers, "object")
         ring, policy_index = self._object_ring(info)
         part = partition(ring, self.account, self.container, self.obj)
         length = request.content_length

@@ -49,12 +49,9 @@ from twisted_proxy.controllers.base import (
 from twisted_proxy.info.cache import ContainerInfo
 from twisted_proxy.swift.bestresponse import best_response, have_quorum, quorum_size
 from twisted_proxy.swift.constraints import (
-    check_delete_headers,
-    check_metadata,
-    check_object_creation,
-    ensure_x_timestamp,
-    transform_remove_headers,
-    update_content_type,
+    if_none_match_star,
+    prepare_object_post,
+    prepare_object_put,
 )
 from twisted_proxy.swift.ec.buckets import AnswerCollection, FragmentAnswer, is_good_source
 from twisted_proxy.swift.ec.mime import make_boundary, put_headers
@@ -74,6 +71,7 @@ from twisted_proxy.swift.multipart import Data, Frame, MultipartLayout
 from twisted_proxy.swift.ring import Node
 from twisted_proxy.swift.swiftconf import ERASURE_CODING, StoragePolicy
 from twisted_proxy.swift.timestamp import Timestamp, http_date
+from twisted_proxy.swift.truthy import is_true
 
 __all__ = ["ECObjectController", "object_controller"]
 
@@ -99,10 +97,6 @@ async def object_controller(controller: Controller) -> Controller:
         return controller
     return ECObjectController(context, controller.request, controller.account,
                               controller.container, controller.obj, policy)
-
-
-def _good_object_status(status: int) -> bool:
-    return 200 <= status < 400 or status == 416
 
 
 class _Nodes:
@@ -231,16 +225,6 @@ class ECObjectController(Controller):
                 if "X-Container-Device" in headers else node["device"])
         return out
 
-    async def _writable_container(self) -> tuple[ContainerInfo, Optional[SwiftResponse]]:
-        info, denied = await self._container("write_acl")
-        if denied is not None:
-            return info, denied
-        if info["status"] == 404:
-            return info, error_response(404, method=self.request.method)
-        if not 200 <= info["status"] < 300:
-            return info, error_response(503, method=self.request.method)
-        return info, None
-
     # -- HEAD --------------------------------------------------------------
 
     async def HEAD(self) -> SwiftResponse:
@@ -254,7 +238,7 @@ class ECObjectController(Controller):
         headers = self._base_headers()
         self._etag_is_at(headers)
         # Every archive holds the object's metadata: one answer will do.
-        finder = self.source_finder(part, "HEAD", headers, good=_good_object_status,
+        finder = self.source_finder(part, "HEAD", headers, good=is_good_source,
                                     policy_index=self.policy.index)
         found, answers = await finder.find(self.nodes(ring, part), keep_body=False)
         if found is None:
@@ -628,23 +612,14 @@ class ECObjectController(Controller):
 
     async def PUT(self) -> SwiftResponse:
         request = self.request
-        info, bad = await self._writable_container()
+        info, bad = await self.writable_container()
         if bad is not None:
             return bad
         assert self.obj is not None
-        if_none_match = request.headers.get("If-None-Match")
-        if if_none_match is not None and "*" not in [
-            tag.strip() for tag in if_none_match.split(",")
-        ]:
-            return error_response(400, "If-None-Match only supports *", method="PUT")
-        update_content_type(request)
-        bad = ensure_x_timestamp(request, self.context.reactor.seconds())
+        bad = prepare_object_put(
+            request, self.obj, self.context.reactor.seconds(), self.context.constraints)
         if bad is not None:
             return bad
-        bad = check_object_creation(request, self.obj, self.context.constraints)
-        if bad is not None:
-            return bad
-        transform_remove_headers(request.headers, "object")
         return await self._store(request.content_length)
 
     async def _connect(self, node_iter: Iterator[Node], part: int,
@@ -673,8 +648,8 @@ class ECObjectController(Controller):
                 putter.abort()
                 continue
             if first.interim and not (
-                    _yes(first.headers.get("X-Obj-Metadata-Footer"))
-                    and _yes(first.headers.get("X-Obj-Multiphase-Commit"))):
+                    is_true(first.headers.get("X-Obj-Metadata-Footer"))
+                    and is_true(first.headers.get("X-Obj-Multiphase-Commit"))):
                 self.report.error(node, ValueError("no footer or multiphase support"))
                 putter.abort()
                 continue
@@ -874,21 +849,17 @@ class ECObjectController(Controller):
 
     async def POST(self) -> SwiftResponse:
         request = self.request
-        _, bad = await self._writable_container()
-        if bad is not None:
-            return bad
-        bad = check_metadata(request, "object", self.context.constraints)
+        _, bad = await self.writable_container()
         if bad is not None:
             return bad
         now = self.context.reactor.seconds()
-        bad = check_delete_headers(request, now)
+        bad = prepare_object_post(request, now, self.context.constraints)
         if bad is not None:
             return bad
-        transform_remove_headers(request.headers, "object")
         return await self._write_archives("POST", now)
 
     async def DELETE(self) -> SwiftResponse:
-        _, bad = await self._writable_container()
+        _, bad = await self.writable_container()
         if bad is not None:
             return bad
         return await self._write_archives("DELETE", self.context.reactor.seconds())
@@ -905,14 +876,6 @@ class ECObjectController(Controller):
         response.headers = client_response_headers(
             response.headers, keep_sysmeta=bool(self.request.environ.get("swift.sysmeta_ok")))
         return response
-
-
-def if_none_match_star(value: Optional[str]) -> bool:
-    return value is not None and "*" in [tag.strip() for tag in value.split(",")]
-
-
-def _yes(value: Optional[str]) -> bool:
-    return (value or "").strip().lower() in ("true", "1", "yes", "on", "t", "y")
 
 
 def _assign_fragments(putters: list[MIMEPutter], scheme: ECScheme) -> None:

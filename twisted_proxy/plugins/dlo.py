@@ -59,14 +59,13 @@ from twisted.plugin import IPlugin
 from twisted.web.iweb import UNKNOWN_LENGTH
 from zope.interface import implementer
 
-from twisted_proxy.config import int_option
 from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins._support.segments import (
-    Pacer,
     Segment,
     SegmentedBody,
     SegmentError,
+    SegmentLimits,
     sleep,
 )
 from twisted_proxy.plugins._support.subrequest import (
@@ -309,19 +308,14 @@ class DynamicLargeObject:
     @param clock: for C{max_get_time} and the segment rate limit.
     @param listing_limit: names per listing page
         (C{container_listing_limit}).
-    @param max_get_time: seconds a large object's GET may take.
-    @param rate_limit_after_segment: segments fetched before rate limiting.
-    @param rate_limit_segments_per_sec: segments a second after that.
+    @param limits: the time limit and segment rate limit of a GET.
     """
 
     def __init__(self, clock: IReactorTime, listing_limit: int = 10000,
-                 max_get_time: int = 86400, rate_limit_after_segment: int = 10,
-                 rate_limit_segments_per_sec: int = 1) -> None:
+                 limits: SegmentLimits = SegmentLimits()) -> None:
         self._clock = clock
         self._listing_limit = listing_limit
-        self.max_get_time = max_get_time
-        self.rate_limit_after_segment = rate_limit_after_segment
-        self.rate_limit_segments_per_sec = rate_limit_segments_per_sec
+        self.limits = limits
 
     def __call__(
         self, request: SwiftRequest, app: IProxyApplication
@@ -429,8 +423,7 @@ class DynamicLargeObject:
         if body_length is not None:
             headers["Content-Length"] = str(body_length)
 
-        pacer = Pacer(self._clock, self.rate_limit_after_segment,
-                       self.rate_limit_segments_per_sec)
+        pacer = self.limits.pacer(self._clock)
 
         async def more(marker: str) -> _Listing:
             page = await self._listing(request, app, container_path, prefix, marker)
@@ -463,7 +456,7 @@ class DynamicLargeObject:
             return SwiftResponse(status, headers, b"")
         body = SegmentedBody(
             first, lambda: Deferred.fromCoroutine(following()), body_length,
-            self._clock, started + self.max_get_time, request.path)
+            self._clock, started + self.limits.max_get_time, request.path)
         return SwiftResponse(status, headers, body)
 
     async def _segment(self, request: SwiftRequest, app: IProxyApplication,
@@ -511,9 +504,7 @@ class _DynamicLargeObjectFactory:
         return DynamicLargeObject(
             context.reactor,
             context.constraints.container_listing_limit,
-            int_option(conf, "dlo", "max_get_time", 86400),
-            int_option(conf, "dlo", "rate_limit_after_segment", 10),
-            int_option(conf, "dlo", "rate_limit_segments_per_sec", 1),
+            SegmentLimits.from_conf(conf, "dlo"),
         )
 
 

@@ -53,10 +53,10 @@ from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins._support.heartbeat import Heartbeat
 from twisted_proxy.plugins._support.segments import (
-    Pacer,
     Segment,
     SegmentedBody,
     SegmentError,
+    SegmentLimits,
     sleep,
 )
 from twisted_proxy.plugins._support.subrequest import (
@@ -358,13 +358,10 @@ class StaticLargeObject:
     @param clock: for C{max_get_time} and the segment rate limit.
     @param max_manifest_segments: object segments a manifest may list.
     @param max_manifest_size: bytes a manifest C{PUT} body may hold.
-    @param max_get_time: seconds a large object's GET may take.
+    @param limits: the time limit of a GET, and the rate limit of its
+        small segments.
     @param rate_limit_under_size: segments smaller than this many bytes
         count for the rate limit.
-    @param rate_limit_after_segment: small segments fetched before rate
-        limiting.
-    @param rate_limit_segments_per_sec: small segments a second after
-        that (0: no limit).
     @param concurrency: segment C{HEAD}s in flight during a C{PUT}.
     @param yield_frequency: seconds between the spaces a C{?heartbeat=on}
         C{PUT} sends while it checks the segments.
@@ -372,19 +369,15 @@ class StaticLargeObject:
 
     def __init__(self, clock: IReactorTime, max_manifest_segments: int = 1000,
                  max_manifest_size: int = 8 * 1024 * 1024,
-                 max_get_time: int = 86400,
+                 limits: SegmentLimits = SegmentLimits(),
                  rate_limit_under_size: int = 1024 * 1024,
-                 rate_limit_after_segment: int = 10,
-                 rate_limit_segments_per_sec: int = 1,
                  concurrency: int = 2, yield_frequency: int = 10) -> None:
         self._clock = clock
         self.yield_frequency = yield_frequency
         self.max_manifest_segments = max_manifest_segments
         self.max_manifest_size = max_manifest_size
-        self.max_get_time = max_get_time
+        self.limits = limits
         self.rate_limit_under_size = rate_limit_under_size
-        self.rate_limit_after_segment = rate_limit_after_segment
-        self.rate_limit_segments_per_sec = rate_limit_segments_per_sec
         self.concurrency = max(1, concurrency)
 
     def __call__(
@@ -633,8 +626,7 @@ class StaticLargeObject:
         else:
             length = max(0, spans[0][1] - spans[0][0] + 1)
         headers["Content-Length"] = str(length)
-        pacer = Pacer(self._clock, self.rate_limit_after_segment,
-                       self.rate_limit_segments_per_sec)
+        pacer = self.limits.pacer(self._clock)
 
         async def following() -> Optional[Segment]:
             try:
@@ -659,7 +651,7 @@ class StaticLargeObject:
             return SwiftResponse(answer, headers, b"")
         producer = SegmentedBody(
             first, lambda: Deferred.fromCoroutine(following()), length,
-            self._clock, started + self.max_get_time, request.path)
+            self._clock, started + self.limits.max_get_time, request.path)
         return SwiftResponse(answer, headers, producer)
 
     async def _pieces(self, request: SwiftRequest, app: IProxyApplication,
@@ -1155,10 +1147,8 @@ class _StaticLargeObjectFactory:
             allow_async_delete=False)
         return StaticLargeObject(
             context.reactor, segments, size,
-            int_option(conf, "slo", "max_get_time", 86400),
+            SegmentLimits.from_conf(conf, "slo"),
             int_option(conf, "slo", "rate_limit_under_size", 1024 * 1024),
-            int_option(conf, "slo", "rate_limit_after_segment", 10),
-            int_option(conf, "slo", "rate_limit_segments_per_sec", 1),
             min(1000, int_option(conf, "slo", "concurrency", 2)),
             max(1, frequency),
         )

@@ -18,6 +18,7 @@ from twisted_proxy.swift.http import HeaderDict, SwiftResponse, error_response
 
 __all__ = [
     "BackendResponse",
+    "is_good_source",
     "quorum_size",
     "have_quorum",
     "best_response",
@@ -27,6 +28,14 @@ Headers = Union[HeaderDict, Mapping[str, str], Iterable[tuple[str, str]]]
 
 #: One backend's answer: C{(status, reason, body, headers)}.
 BackendResponse = tuple[int, str, bytes, Headers]
+
+
+def is_good_source(status: int) -> bool:
+    """
+    Whether an object server's status carries object data (or a usable
+    redirect, or a 416), as Swift judges a GET or HEAD source.
+    """
+    return 200 <= status < 400 or status == 416
 
 # The classes a decision can be made in, in order of preference.
 _DECIDING_CLASSES = (200, 300, 400)

@@ -29,6 +29,7 @@ __all__ = [
     "Frame",
     "Data",
     "PartReader",
+    "PartHead",
     "boundary_of",
     "parse_first_part",
 ]
@@ -168,6 +169,20 @@ def range_header(pieces: list[Piece]) -> Optional[str]:
     return "bytes=" + ",".join(spans) if spans else None
 
 
+@dataclass(frozen=True)
+class PartHead:
+    """
+    What the headers of one part of a multipart body say: its bytes
+    C{first} to C{last} (inclusive) of C{total}, and its C{content_type}
+    (C{None} when it has none).
+    """
+
+    first: int
+    last: int
+    total: int
+    content_type: Optional[bytes]
+
+
 class PartReader:
     """
     Takes the data out of a multipart body, part after part, dropping its
@@ -175,14 +190,18 @@ class PartReader:
     boundary scanning is needed.
 
     @param deliver: called with each run of data bytes, in order.
-    @param first_part: told the first part's content type and the object
-        size, before any data is delivered.
+    @param first_part: told the first part's content type (C{b""} when it
+        has none) and the object size, before any data is delivered.
+    @param each_part: told the L{PartHead} of every part, before its data
+        is delivered.
     """
 
     def __init__(self, deliver: Callable[[bytes], None],
-                 first_part: Optional[Callable[[bytes, int], None]] = None) -> None:
+                 first_part: Optional[Callable[[bytes, int], None]] = None,
+                 each_part: Optional[Callable[[PartHead], None]] = None) -> None:
         self._deliver = deliver
         self._first_part = first_part
+        self._each_part = each_part
         self._buffer = b""
         self._remaining = 0
         self.parts = 0
@@ -194,7 +213,7 @@ class PartReader:
         @raise ValueError: when the body is not framed as expected.
         """
         while data:
-            if self._remaining:
+            if self._remaining > 0:
                 piece, data = data[: self._remaining], data[self._remaining:]
                 self._remaining -= len(piece)
                 self._deliver(piece)
@@ -211,12 +230,14 @@ class PartReader:
             match = _CONTENT_RANGE.search(headers)
             if match is None:
                 raise ValueError("multipart part without Content-Range")
-            self._remaining = int(match.group(2)) - int(match.group(1)) + 1
+            first, last, total = (int(g) for g in match.groups())
+            found = _CONTENT_TYPE.search(headers)
+            content_type = found.group(1).strip() if found is not None else None
+            self._remaining = last - first + 1
             if self.parts == 0 and self._first_part is not None:
-                content_type = _CONTENT_TYPE.search(headers)
-                self._first_part(
-                    content_type.group(1).strip() if content_type else b"",
-                    int(match.group(3)))
+                self._first_part(content_type or b"", total)
+            if self._each_part is not None:
+                self._each_part(PartHead(first, last, total, content_type))
             self.parts += 1
             data = rest
 

@@ -21,6 +21,7 @@ from typing import Any, Optional, Protocol, Union
 
 __all__ = [
     "Timestamp",
+    "header_timestamp",
     "http_date",
     "parse_http_date",
     "normalize_delete_at_timestamp",
@@ -264,6 +265,20 @@ class Timestamp:
 
     def __repr__(self) -> str:
         return "%s_%016x" % (self.normal, self.offset)
+
+
+def header_timestamp(value: Optional[str]) -> Optional[Timestamp]:
+    """
+    A backend's timestamp header, offset included (versions written at the
+    same instant are ordered by it, as in Swift) and not bounds-checked, or
+    C{None} when absent, empty or unparseable.
+    """
+    if not value:
+        return None
+    try:
+        return Timestamp(value, check_bounds=False)
+    except ValueError:
+        return None
 
 
 def http_date(value: Union[Timestamp, float, int]) -> str:

@@ -20,7 +20,7 @@ from collections import deque
 from typing import Any, Callable, Optional
 
 from twisted.internet.defer import CancelledError, Deferred
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -28,8 +28,9 @@ from twisted.web.client import PotentialDataLoss, ResponseDone
 from twisted.web.iweb import IResponse
 
 from twisted_proxy.backend.content import discard_body
+from twisted_proxy.backend.streaming import StallTimer
 from twisted_proxy.swift.ec.ranges import range_header
-from twisted_proxy.swift.multipart import boundary_of
+from twisted_proxy.swift.multipart import PartHead, PartReader, boundary_of
 from twisted_proxy.swift.ring import Node
 
 __all__ = ["FragmentStream", "FindReplacement", "Source", "content_range"]
@@ -47,8 +48,6 @@ FindReplacement = Callable[[str, "FragmentStream"], "Deferred[Optional[Source]]"
 QUEUE_HIGH = 2
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+)", re.IGNORECASE)
-_PART_RANGE = re.compile(rb"content-range:\s*bytes\s+(\d+)-(\d+)/(\d+)", re.IGNORECASE)
-_PART_TYPE = re.compile(rb"content-type:\s*([^\r\n]*)", re.IGNORECASE)
 
 
 def content_range(value: Optional[str]) -> Optional[tuple[int, int, int]]:
@@ -71,7 +70,7 @@ class _Parts:
     """
     Splits a response body into its parts, each with the archive offset
     it starts at: the whole body for a 200 or a single-range 206, each part
-    (by its C{Content-Range}) of a multipart body.
+    (by its C{Content-Range}, read by a L{PartReader}) of a multipart body.
     """
 
     def __init__(self, response: IResponse,
@@ -79,49 +78,31 @@ class _Parts:
                  part_type: Callable[[bytes], None] = lambda _: None) -> None:
         self._data = data
         self._part_type = part_type
-        self._multipart = boundary_of(_header(response, b"content-type")) is not None
         self._offset = 0
-        self._remaining = -1
-        self._buffer = b""
-        if not self._multipart:
+        self._reader: Optional[PartReader] = None
+        if boundary_of(_header(response, b"content-type")) is not None:
+            self._reader = PartReader(self._deliver, each_part=self._part)
+        else:
             span = content_range(_header(response, b"content-range"))
             self._offset = span[0] if span is not None and response.code == 206 else 0
-            self._remaining = -1
+
+    def _part(self, head: PartHead) -> None:
+        if head.content_type is not None:
+            self._part_type(head.content_type)
+        self._offset = head.first
+
+    def _deliver(self, data: bytes) -> None:
+        self._data(self._offset, data)
+        self._offset += len(data)
 
     def write(self, data: bytes) -> None:
         """
         @raise ValueError: for a multipart body not framed as expected.
         """
-        if not self._multipart:
-            self._data(self._offset, data)
-            self._offset += len(data)
-            return
-        while data:
-            if self._remaining > 0:
-                piece, data = data[: self._remaining], data[self._remaining:]
-                self._remaining -= len(piece)
-                self._data(self._offset, piece)
-                self._offset += len(piece)
-                continue
-            self._buffer += data
-            data = b""
-            end = self._buffer.find(b"\r\n\r\n")
-            if end < 0:
-                if len(self._buffer) > 65536:
-                    raise ValueError("multipart part headers too long")
-                return
-            head, rest = self._buffer[:end], self._buffer[end + 4:]
-            self._buffer = b""
-            match = _PART_RANGE.search(head)
-            if match is None:
-                raise ValueError("multipart part without Content-Range")
-            found = _PART_TYPE.search(head)
-            if found is not None:
-                self._part_type(found.group(1).strip())
-            first, last = int(match.group(1)), int(match.group(2))
-            self._offset = first
-            self._remaining = last - first + 1
-            data = rest
+        if self._reader is None:
+            self._deliver(data)
+        else:
+            self._reader.write(data)
 
 
 class _Receiver(Protocol):
@@ -184,7 +165,7 @@ class FragmentStream:
         self._spans = list(spans)
         self._fragment_size = fragment_size
         self._clock = clock
-        self._timeout = read_timeout
+        self._timer = StallTimer(clock, read_timeout, self._timedOut)
         self._find = find_replacement
         self._failed = failed
         self.queue: deque[bytes] = deque()
@@ -198,7 +179,6 @@ class FragmentStream:
         self._partial_size = 0
         self._receiver: Optional[_Receiver] = None
         self._response: Optional[IResponse] = response
-        self._timer: Optional[IDelayedCall] = None
         self._paused = False
         self._stopped = False
         self._finding: Optional[Deferred[Optional[Source]]] = None
@@ -270,7 +250,7 @@ class FragmentStream:
         want_pause = len(self.queue) >= QUEUE_HIGH
         if want_pause and not self._paused:
             self._paused = True
-            self._disarm()
+            self._timer.disarm()
             if transport is not None:
                 transport.pauseProducing()  # type: ignore[attr-defined]
         elif not want_pause and self._paused:
@@ -332,12 +312,12 @@ class FragmentStream:
         # What follows the wanted fragments (a multipart epilogue) is read
         # and ignored, so that the connection can serve another request.
         self.complete = True
-        self._disarm()
+        self._timer.disarm()
         self._tell_type()
         self.on_ready()
 
     def _ended(self, receiver: _Receiver) -> None:
-        self._disarm()
+        self._timer.disarm()
         if self.complete:
             return
         self._broke(receiver, Failure(ValueError(
@@ -347,7 +327,7 @@ class FragmentStream:
         if receiver is not self._receiver or self._stopped or self.complete:
             return
         self._receiver = None
-        self._disarm()
+        self._timer.disarm()
         transport: Any = receiver.transport
         if transport is not None:
             transport.loseConnection()
@@ -358,24 +338,15 @@ class FragmentStream:
 
     def _arm(self) -> None:
         if self.complete or self._stopped or self._receiver is None:
-            self._disarm()
-            return
-        if self._timer is not None and self._timer.active():
-            self._timer.reset(self._timeout)
+            self._timer.disarm()
         else:
-            self._timer = self._clock.callLater(self._timeout, self._timedOut)
-
-    def _disarm(self) -> None:
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        self._timer = None
+            self._timer.arm()
 
     def _timedOut(self) -> None:
-        self._timer = None
         receiver = self._receiver
         if receiver is not None:
             self._broke(receiver, Failure(TimeoutError(
-                f"no data for {self._timeout}s")))
+                f"no data for {self._timer.timeout}s")))
 
     # -- replacing the node ---------------------------------------------------
 
@@ -429,7 +400,7 @@ class FragmentStream:
         if self._stopped:
             return
         self.dead = True
-        self._disarm()
+        self._timer.disarm()
         self._tell_type()
         self.on_ready()
 
@@ -439,7 +410,7 @@ class FragmentStream:
         search for one).
         """
         self._stopped = True
-        self._disarm()
+        self._timer.disarm()
         receiver, self._receiver = self._receiver, None
         if receiver is not None and not receiver.ended:
             if self.complete:

@@ -19,10 +19,19 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
+from twisted_proxy.config import int_option
 from twisted_proxy.plugins._support.subrequest import drop_body
 from twisted_proxy.swift.http import SwiftResponse
 
-__all__ = ["Pacer", "Segment", "SegmentError", "SegmentSink", "SegmentedBody", "sleep"]
+__all__ = [
+    "Pacer",
+    "Segment",
+    "SegmentError",
+    "SegmentLimits",
+    "SegmentSink",
+    "SegmentedBody",
+    "sleep",
+]
 
 _log = Logger()
 
@@ -70,6 +79,47 @@ class Pacer:
         wait = max(0.0, self._next - now)
         self._next += self._interval
         return wait
+
+
+@dataclass(frozen=True)
+class SegmentLimits:
+    """
+    The options of a large object's GET that the C{dlo} and C{slo}
+    filters share, with Swift's defaults.
+
+    @ivar max_get_time: seconds a large object's GET may take.
+    @ivar rate_limit_after_segment: segments fetched before rate limiting.
+    @ivar rate_limit_segments_per_sec: segments a second after that (0: no
+        limit).
+    """
+
+    max_get_time: int = 86400
+    rate_limit_after_segment: int = 10
+    rate_limit_segments_per_sec: int = 1
+
+    @classmethod
+    def from_conf(cls, conf: dict[str, str], filter_name: str) -> "SegmentLimits":
+        """
+        The limits from a C{[filter:FILTER_NAME]} section; absent options
+        keep their defaults.
+
+        @raise ConfigError: for an option that is not a non-negative
+            integer.
+        """
+        default = cls()
+        return cls(
+            int_option(conf, filter_name, "max_get_time", default.max_get_time),
+            int_option(conf, filter_name, "rate_limit_after_segment",
+                       default.rate_limit_after_segment),
+            int_option(conf, filter_name, "rate_limit_segments_per_sec",
+                       default.rate_limit_segments_per_sec),
+        )
+
+    def pacer(self, clock: IReactorTime) -> Pacer:
+        """
+        A fresh segment rate limit for one GET.
+        """
+        return Pacer(clock, self.rate_limit_after_segment, self.rate_limit_segments_per_sec)
 
 
 def sleep(clock: IReactorTime, seconds: float) -> "Deferred[None]":

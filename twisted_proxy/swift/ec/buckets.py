@@ -18,30 +18,14 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from twisted_proxy.swift.bestresponse import is_good_source
 from twisted_proxy.swift.http import HeaderDict
 from twisted_proxy.swift.ring import Node
-from twisted_proxy.swift.timestamp import Timestamp
+from twisted_proxy.swift.timestamp import Timestamp, header_timestamp
 
 __all__ = ["FragmentAnswer", "Bucket", "AnswerCollection", "is_good_source"]
 
 _RANDOM = random.Random()
-
-
-def is_good_source(status: int) -> bool:
-    """
-    Whether an object server's status carries object data (or a usable
-    redirect, or a 416), as Swift judges a GET source.
-    """
-    return 200 <= status < 400 or status == 416
-
-
-def _timestamp(value: Optional[str]) -> Optional[Timestamp]:
-    if not value:
-        return None
-    try:
-        return Timestamp(value, check_bounds=False)
-    except ValueError:
-        return None
 
 
 @dataclass(eq=False)
@@ -108,7 +92,7 @@ class Bucket:
             bucket's first answer (its fragments would not decode together).
         """
         headers = answer.headers
-        stamp = _timestamp(headers.get("X-Backend-Timestamp") or headers.get("X-Timestamp"))
+        stamp = header_timestamp(headers.get("X-Backend-Timestamp") or headers.get("X-Timestamp"))
         if stamp is not None and self._update_timestamp:
             self.timestamp = max(stamp, self.timestamp)
         if not self.gets:
@@ -202,8 +186,8 @@ class AnswerCollection:
 
     def _add_good(self, answer: FragmentAnswer) -> None:
         headers = answer.headers
-        data = _timestamp(headers.get("X-Backend-Data-Timestamp"))
-        stamp = _timestamp(headers.get("X-Backend-Timestamp") or headers.get("X-Timestamp"))
+        data = header_timestamp(headers.get("X-Backend-Data-Timestamp"))
+        stamp = header_timestamp(headers.get("X-Backend-Timestamp") or headers.get("X-Timestamp"))
         self._bucket(data or stamp or Timestamp(0)).add(answer)
         try:
             fragments = json.loads(headers.get("X-Backend-Fragments") or "null") or {}
@@ -211,10 +195,10 @@ class AnswerCollection:
             fragments = {}
         if isinstance(fragments, dict):
             for when, indexes in fragments.items():
-                when_stamp = _timestamp(when)
+                when_stamp = header_timestamp(when)
                 if when_stamp is not None and isinstance(indexes, list):
                     self._bucket(when_stamp).add_alternate_nodes(answer.node, indexes)
-        durable = _timestamp(headers.get("X-Backend-Durable-Timestamp"))
+        durable = header_timestamp(headers.get("X-Backend-Durable-Timestamp"))
         if durable is None and data is None:
             # An object server that does not say: its fragment is durable.
             durable = stamp
