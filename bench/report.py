@@ -10,7 +10,7 @@ import math
 import os
 from typing import Any, Optional
 
-__all__ = ["ROWS", "table", "write_json", "ratio"]
+__all__ = ["ROWS", "table", "round_ratios", "write_json", "ratio"]
 
 #: Per kind of test: (metric key, label, format) rows of the table.
 ROWS = {
@@ -78,6 +78,31 @@ def table(results: dict[str, Any]) -> str:
             out.append("  ".join("-" * w for w in widths))
         out.append("  ".join(cells).rstrip())
     return "\n".join(out)
+
+
+#: Per kind of test: the metrics whose per-round ratios are printed.
+_ROUND_KEYS = {
+    "wrk": [("req_per_s", "req/s"), ("cpu_ms_per_req", "CPU/req")],
+    "large": [("mb_per_s", "MB/s"), ("cpu_s_per_gb", "CPU/GB")],
+}
+
+
+def round_ratios(results: dict[str, Any]) -> str:
+    """
+    The ratio twisted/swift of each test's main metrics in every round, with
+    the load average (1 min) when the round's twisted-proxy run ended.
+    """
+    lines = []
+    for test in results["tests"]:
+        ratios = test.get("round_ratios", {})
+        loads = [m.get("loadavg") for m in test.get("rounds", {}).get("twisted", [])]
+        cells = []
+        for key, name in _ROUND_KEYS[test["kind"]]:
+            values = " ".join(_fmt(v, "{:.2f}") for v in ratios.get(key, []))
+            cells.append(f"{name} {values}")
+        load = " ".join(_fmt(v, "{:.1f}") for v in loads)
+        lines.append(f"{test['label']}: " + "; ".join(cells) + f" (load {load})")
+    return "\n".join(lines)
 
 
 def write_json(results: dict[str, Any], path: str) -> None:

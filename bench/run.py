@@ -10,6 +10,7 @@ import datetime
 import os
 import platform
 import shutil
+import statistics
 import signal
 import subprocess
 import sys
@@ -65,6 +66,11 @@ GROUPS = {
     "put": ("small-put", "large-put"),
     "head": ("small-head",),
 }
+#: What --ec measures unless --only says otherwise.
+EC_TESTS = ("small-get", "small-put", "large-put", "large-get")
+CLIENTS = ("python", "curl")
+#: The erasure coding of the --ec policy, as in conf/aio-ec.conf.
+EC_SCHEME = "liberasurecode_rs_vand 4+2, 1 MiB segments"
 
 
 def log(message: str) -> None:
@@ -87,9 +93,21 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
                         "measurement (default 1; 0: none)")
     parser.add_argument("--large-mib", type=int, default=256,
                         help="size of the large object in MiB (default 256)")
-    parser.add_argument("--large-runs", type=int, default=3,
-                        help="sequential large transfers per proxy and "
-                        "direction (default 3)")
+    parser.add_argument("--large-runs", type=int, default=None,
+                        help="sequential large transfers per proxy, direction, "
+                        "client and round (default 3; 1 with --ec)")
+    parser.add_argument("--ec", action="store_true",
+                        help="erasure-coded mode: every container in the EC policy "
+                        f"({EC_SCHEME}, 6 object servers); by default measures "
+                        + ", ".join(EC_TESTS) + " over 3 rounds with both clients")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="repeat every test this many times, alternating which "
+                        "proxy goes first; the table shows medians (default 1; "
+                        "3 with --ec)")
+    parser.add_argument("--clients", default=None,
+                        help="comma-separated clients for the large transfers: "
+                        "python (http.client), curl (default python; python,curl "
+                        "with --ec)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--connections", type=int, default=16,
                         help="wrk connections (default 16)")
@@ -114,7 +132,22 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         else:
             parser.error(f"--only: unknown test {word!r}; choose from "
                          + ", ".join(names + sorted(GROUPS)))
+    if not wanted and options.ec:
+        wanted.update(EC_TESTS)
     options.tests = [t for t in TESTS if not wanted or t.name in wanted]
+    if options.rounds is None:
+        options.rounds = 3 if options.ec else 1
+    if options.large_runs is None:
+        options.large_runs = 1 if options.ec else 3
+    if options.clients is None:
+        options.clients = "python,curl" if options.ec else "python"
+    options.client_list = [c.strip() for c in options.clients.split(",") if c.strip()]
+    for client in options.client_list:
+        if client not in CLIENTS:
+            parser.error(f"--clients: unknown client {client!r}; choose from "
+                         + ", ".join(CLIENTS))
+    if not options.client_list or options.rounds < 1:
+        parser.error("--clients: at least one; --rounds: at least 1")
     if options.duration < 1:
         parser.error("--duration: at least 1 second")
     if options.large_mib < 1 or options.large_runs < 1:
@@ -165,13 +198,17 @@ class Bench:
         self.payload: Optional[workloads.Payload] = None
         self.tag = f"{os.getpid()}-{int(time.time())}"
         self._buffer: Optional[bytearray] = None
+        #: Where curl's upload file and downloads go (tmpfs when there is one).
+        self.scratch: Optional[str] = None
 
     # -- start ---------------------------------------------------------------
 
     def start(self) -> None:
         started = time.monotonic()
-        log(f"starting the storage cluster (4 devices, 3 replicas) in {self.options.data_dir}")
-        self.cluster = self.services.start_cluster(self.options.data_dir)
+        layout = ("6 devices, default policy EC " + EC_SCHEME if self.options.ec
+                  else "4 devices, 3 replicas")
+        log(f"starting the storage cluster ({layout}) in {self.options.data_dir}")
+        self.cluster = self.services.start_cluster(self.options.data_dir, ec=self.options.ec)
         log(f"cluster ready: {self.cluster.root}")
         redis = self.services.start_redis()
         memcached = self.services.start_memcached()
@@ -226,6 +263,11 @@ class Bench:
             log(f"making the {self.options.large_mib} MiB payload")
             self.payload = workloads.Payload(self.options.large_mib)
             self._buffer = bytearray(self.payload.size)
+            if "curl" in self.options.client_list:
+                self.scratch = tempfile.mkdtemp(
+                    prefix="twisted-proxy-bench-curl-",
+                    dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+                self.payload.write_to(os.path.join(self.scratch, "payload"))
         if "large-get" in names:
             assert self.payload is not None
             log(f"uploading the {self.options.large_mib} MiB object for large GET")
@@ -278,31 +320,66 @@ class Bench:
     # -- measurements --------------------------------------------------------
 
     def run(self) -> list[dict[str, Any]]:
+        """
+        Every test (and, for large ones, every client), C{--rounds} times
+        over; who goes first alternates from one measurement to the next
+        and from one round to the next, so drift favours neither proxy.
+
+        @return: one entry per test and client, with each round's
+            measurements and their medians (errors: their sum).
+        """
+        entries: dict[tuple[str, str], dict[str, Any]] = {}
+        rounds = self.options.rounds
+        step = 0
+        for round_index in range(rounds):
+            if rounds > 1:
+                log(f"round {round_index + 1} of {rounds}")
+            for test in self.options.tests:
+                clients = self.options.client_list if test.kind == "large" else [""]
+                for client in clients:
+                    order = ["swift", "twisted"]
+                    if (step + round_index) % 2:
+                        order.reverse()
+                    step += 1
+                    entry = entries.get((test.name, client))
+                    if entry is None:
+                        label = test.label
+                        if test.kind == "large":
+                            label = f"{label} {self.options.large_mib} MiB ({client})"
+                        entry = entries[(test.name, client)] = {
+                            "name": test.name, "label": label, "kind": test.kind,
+                            "client": client or None, "orders": [],
+                            "rounds": {"swift": [], "twisted": []}}
+                    entry["orders"].append(order)
+                    for name in order:
+                        log(f"{entry['label']}: {name}")
+                        try:
+                            if test.kind == "wrk":
+                                measured = self._measure_wrk(test, name)
+                            else:
+                                measured = self._measure_large(test, name, client)
+                        except workloads.WrkError as error:
+                            self.problems.append(f"{name}: {test.name}: {error}")
+                            measured = {"failed": str(error)}
+                        measured["loadavg"] = os.getloadavg()[0]
+                        entry["rounds"][name].append(measured)
+                        self._check_alive(name, test)
+                        self._summarise(test, name, measured)
         results = []
-        for index, test in enumerate(self.options.tests):
-            # Alternate who goes first, so drift over the run favours neither.
-            order = ["swift", "twisted"] if index % 2 == 0 else ["twisted", "swift"]
-            entry: dict[str, Any] = {"name": test.name, "label": test.label,
-                                     "kind": test.kind, "order": order, "proxies": {}}
-            if test.kind == "large":
-                entry["label"] = f"{test.label} {self.options.large_mib} MiB"
-            for name in order:
-                log(f"{test.label}: {name}")
-                try:
-                    if test.kind == "wrk":
-                        measured = self._measure_wrk(test, name)
-                    else:
-                        measured = self._measure_large(test, name)
-                except workloads.WrkError as error:
-                    self.problems.append(f"{name}: {test.name}: {error}")
-                    measured = {"failed": str(error)}
-                entry["proxies"][name] = measured
-                self._check_alive(name, test)
-                self._summarise(test, name, measured)
+        for entry in entries.values():
+            keys = [key for key, _, _ in report.ROWS[entry["kind"]]]
+            entry["proxies"] = {
+                name: _medians(entry["rounds"][name], keys) for name in ("swift", "twisted")
+            }
             entry["ratio"] = {
                 key: report.ratio(entry["proxies"]["twisted"].get(key),
                                   entry["proxies"]["swift"].get(key))
-                for key, _, _ in report.ROWS[test.kind] if key != "errors"
+                for key in keys if key != "errors"
+            }
+            entry["round_ratios"] = {
+                key: [report.ratio(t.get(key), w.get(key))
+                      for t, w in zip(entry["rounds"]["twisted"], entry["rounds"]["swift"])]
+                for key in keys if key != "errors"
             }
             results.append(entry)
         return results
@@ -423,22 +500,30 @@ class Bench:
         except OSError:
             return 0
 
-    def _measure_large(self, test: Test, name: str) -> dict[str, Any]:
+    def _measure_large(self, test: Test, name: str, client: str) -> dict[str, Any]:
         proxy = self.proxies[name]
         account = self.accounts[name]
         payload = self.payload
         assert payload is not None and self.cluster is not None
+        scratch = self.scratch or ""
         if test.name == "large-put":
             path = account.path_of("bench-large", f"large-put-{name}")
 
             def transfer() -> workloads.Transfer:
                 assert payload is not None
+                if client == "curl":
+                    return workloads.curl_put(account, path, payload,
+                                              os.path.join(scratch, "payload"),
+                                              os.path.join(scratch, "headers"))
                 return workloads.large_put(account, path, payload)
         else:
             path = account.path_of("bench-large", "large-get")
 
             def transfer() -> workloads.Transfer:
                 assert payload is not None
+                if client == "curl":
+                    return workloads.curl_get(account, path, payload,
+                                              os.path.join(scratch, "download"))
                 return workloads.large_get(account, path, payload, self._buffer)
         before, storage_before = procstats.sample(proxy.pid), procstats.sample(self.cluster.pid)
         runs = [transfer() for _ in range(self.options.large_runs)]
@@ -462,12 +547,16 @@ class Bench:
             "md5": payload.md5,
             "md5_verified": len(good),
             "cpu_s": cpu,
-            "cpu_s_per_gb": cpu / gb if gb else None,
+            # Per GB only of whole, verified transfers: a failed one moved
+            # too little to say anything.
+            "cpu_s_per_gb": cpu / gb if gb and len(good) == len(runs) else None,
             "storage_cpu_s": storage_cpu,
-            "storage_cpu_s_per_gb": storage_cpu / gb if gb else None,
+            "storage_cpu_s_per_gb": (storage_cpu / gb if gb and len(good) == len(runs)
+                                     else None),
             "errors": len(runs) - len(good),
             "peak_rss_mib_so_far": self.peaks[name].total / (1 << 20),
             "processes": len(after.cpu),
+            "client": client,
         }
         for r in runs:
             if not r.ok:
@@ -516,6 +605,29 @@ class Bench:
         return summary
 
 
+def _medians(rounds: list[dict[str, Any]], keys: list[str]) -> dict[str, Any]:
+    """
+    One proxy's figures over the rounds: the median of each metric (the
+    sum for C{errors}), with the sums of the large transfers' counts.
+    """
+    if len(rounds) == 1:
+        return dict(rounds[0])
+    out: dict[str, Any] = {"rounds": len(rounds)}
+    for key in keys:
+        values = [r[key] for r in rounds if r.get(key) is not None]
+        if key == "errors":
+            out[key] = sum(values)
+        elif values:
+            out[key] = statistics.median(values)
+    for key in ("md5_verified", "requests"):
+        values = [r[key] for r in rounds if key in r]
+        if values:
+            out[key] = sum(values)
+    if any("runs" in r for r in rounds):
+        out["transfers"] = sum(len(r.get("runs", ())) for r in rounds)
+    return out
+
+
 def _on_signal(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -559,6 +671,10 @@ def main(argv: Optional[list[str]] = None) -> int:
                 "large_mib": options.large_mib,
                 "large_runs": options.large_runs,
                 "tests": [t.name for t in options.tests],
+                "ec": options.ec,
+                "ec_scheme": EC_SCHEME if options.ec else None,
+                "rounds": options.rounds,
+                "clients": options.client_list,
             },
             "machine": {
                 "cpus": os.cpu_count(),
@@ -582,6 +698,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if bench.scratch is not None:
+            shutil.rmtree(bench.scratch, ignore_errors=True)
         if options.keep:
             services.remember_descendants()
             pids = " ".join(str(pid) for _, pid in services.started())
@@ -609,9 +727,18 @@ def main(argv: Optional[list[str]] = None) -> int:
               f"per test (after {settings['warmup_s']:g} s warm-up), large objects "
               f"{settings['large_mib']} MiB x {settings['large_runs']}; "
               f"{results['machine']['cpus']} CPUs, load before "
-              f"{load_before[0]:.2f}")
+              f"{load_before[0]:.2f}, after {results['machine']['loadavg_after'][0]:.2f}")
+        if options.ec:
+            print(f"policy: erasure coded, {EC_SCHEME}; clients for large objects: "
+                  + ", ".join(options.client_list))
+        if options.rounds > 1:
+            print(f"medians of {options.rounds} rounds (proxies alternating); "
+                  "ratios per round below the table")
         print()
         print(report.table(results))
+        if options.rounds > 1:
+            print()
+            print(report.round_ratios(results))
         print()
         for name, summary in results["proxies"].items():
             if summary["note"]:

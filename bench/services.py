@@ -221,15 +221,25 @@ class Services:
 
     # -- storage cluster ---------------------------------------------------
 
-    def start_cluster(self, data_dir: str, timeout: float = 120.0) -> Cluster:
+    def start_cluster(self, data_dir: str, ec: bool = False,
+                      timeout: float = 240.0) -> Cluster:
+        """
+        Start the storage cluster: 4 devices and 3 replicas; with C{ec}, 6
+        devices (one object server per fragment archive), a replicated
+        policy C{gold} and the default policy C{ec}, erasure coded as in
+        conf/aio-ec.conf (liberasurecode_rs_vand, 4 + 2, 1 MiB segments).
+        """
         log = os.path.join(self.workdir, "aio.log")
-        process = self._spawn(
-            "storage cluster",
-            [sys.executable, "-m", "twisted_proxy_aio.cluster", "--data-dir", data_dir,
-             "--no-log-requests", "--devices", "4", "--replicas", "3"],
-            log,
-            stdout=subprocess.PIPE,
-        )
+        argv = [sys.executable, "-m", "twisted_proxy_aio.cluster", "--data-dir", data_dir,
+                "--no-log-requests", "--replicas", "3",
+                # A busy machine starts a dozen or more servers slowly.
+                "--ready-timeout", "180"]
+        if ec:
+            argv += ["--devices", "6", "--policies", "gold,ec", "--default-policy", "ec",
+                     "--ec-policies", "ec"]
+        else:
+            argv += ["--devices", "4"]
+        process = self._spawn("storage cluster", argv, log, stdout=subprocess.PIPE)
         assert process.stdout is not None
         fields: dict[str, str] = {}
         ports: dict[str, list[int]] = {}

@@ -27,6 +27,8 @@ __all__ = [
     "run_wrk",
     "large_put",
     "large_get",
+    "curl_put",
+    "curl_get",
     "WrkError",
 ]
 
@@ -189,6 +191,14 @@ class Payload:
             digest.update(piece)
         self.md5 = digest.hexdigest()
 
+    def write_to(self, path: str) -> None:
+        """
+        Write the payload to the file C{path} (for curl to upload).
+        """
+        with open(path, "wb") as f:
+            for piece in self.pieces():
+                f.write(piece)
+
     def pieces(self) -> Iterator[memoryview | bytes]:
         for index in range(self.mib):
             yield index.to_bytes(8, "big")
@@ -293,3 +303,98 @@ def large_get(account: Account, path: str, payload: Payload,
         if digest != payload.md5:
             problem = f"body MD5 {digest}, stored {payload.md5}"
     return Transfer(seconds, got, not problem, response.status, problem, first)
+
+
+def _curl(argv: list[str], timeout: float = 600.0) -> tuple[int, str, str]:
+    """
+    Run curl; its exit status, the C{-w} line it printed, and its errors.
+    """
+    completed = subprocess.run(["curl", "-sS", *argv], capture_output=True, text=True,
+                               timeout=timeout)
+    return completed.returncode, completed.stdout.strip(), completed.stderr.strip()
+
+
+def _curl_etag(head_file: str) -> str:
+    etag = ""
+    try:
+        with open(head_file, encoding="latin-1") as f:
+            for line in f:
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "etag":
+                    etag = value.strip().strip('"')
+    except OSError:
+        pass
+    return etag
+
+
+def curl_put(account: Account, path: str, payload: Payload, source: str,
+             head_file: str) -> Transfer:
+    """
+    PUT C{payload}, written out beforehand to the file C{source}, with
+    curl (C{-T}: a Content-Length, and curl's own C{Expect: 100-continue});
+    right when the proxy answers 201 with the payload's MD5 as its Etag.
+    The time is curl's C{time_total}.
+    """
+    code, line, errors = _curl([
+        "-T", source, "-H", f"X-Auth-Token: {account.token}",
+        "-H", "Content-Type: application/octet-stream", "-D", head_file,
+        "-o", os.devnull, "-w", "%{http_code} %{size_upload} %{time_total}",
+        account.base + path,
+    ])
+    try:
+        status_text, sent_text, seconds_text = line.split()
+        status, sent, seconds = int(status_text), int(float(sent_text)), float(seconds_text)
+    except ValueError:
+        return Transfer(0.0, 0, False, 0, f"curl exited with {code}: {errors[-300:]}")
+    etag = _curl_etag(head_file)
+    problem = ""
+    if code != 0:
+        problem = f"curl exited with {code}: {errors[-300:]}"
+    elif status != 201:
+        problem = f"status {status}"
+    elif sent != payload.size:
+        problem = f"curl sent {sent} bytes, wanted {payload.size}"
+    elif etag != payload.md5:
+        problem = f"Etag {etag!r}, sent MD5 {payload.md5}"
+    return Transfer(seconds, sent, not problem, status, problem)
+
+
+def curl_get(account: Account, path: str, payload: Payload, target: str) -> Transfer:
+    """
+    GET C{path} with curl into the file C{target}; right when the proxy
+    answers 200 and the file has the payload's MD5 (hashed after curl is
+    done). The time is curl's C{time_total}.
+    """
+    code, line, errors = _curl([
+        "-H", f"X-Auth-Token: {account.token}", "-o", target,
+        "-w", "%{http_code} %{size_download} %{time_total} %{time_starttransfer}",
+        account.base + path,
+    ])
+    try:
+        status_text, got_text, seconds_text, first_text = line.split()
+        status, got = int(status_text), int(float(got_text))
+        seconds, first = float(seconds_text), float(first_text)
+    except ValueError:
+        return Transfer(0.0, 0, False, 0, f"curl exited with {code}: {errors[-300:]}")
+    problem = ""
+    if code != 0:
+        problem = f"curl exited with {code} after {got} bytes: {errors[-300:]}"
+    elif status != 200:
+        problem = f"status {status}"
+    elif got != payload.size:
+        problem = f"body of {got} bytes, wanted {payload.size}"
+    else:
+        digest = hashlib.md5()
+        with open(target, "rb") as f:
+            while True:
+                block = f.read(4 * MIB)
+                if not block:
+                    break
+                digest.update(block)
+        if digest.hexdigest() != payload.md5:
+            problem = f"body MD5 {digest.hexdigest()}, stored {payload.md5}"
+    try:
+        os.unlink(target)
+    except OSError:
+        pass
+    return Transfer(seconds, got, not problem, status, problem, first)

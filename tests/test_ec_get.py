@@ -21,8 +21,14 @@ from typing import Optional
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from twisted.internet.defer import succeed
+from twisted.internet.protocol import Protocol
 from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.client import ResponseDone
+from twisted.web.http_headers import Headers
 
 from tests.fakenodes import (
     BOUNDARY,
@@ -38,6 +44,7 @@ from tests.fakenodes import (
 )
 from twisted_proxy.backend import nodes
 from twisted_proxy.backend.ec.decoder import Undecodable
+from twisted_proxy.backend.ec.fragments import FragmentStream
 from twisted_proxy.backend.nodeclient import NodeClient
 from twisted_proxy.config import ProxySettings
 from twisted_proxy.controllers.context import ProxyContext
@@ -541,3 +548,54 @@ class ConcurrentTests(_Base):
         self.settle()
         self.assertEqual(download.body, obj.data)
         self.assertEqual(self.cluster.pending_requests(), [])
+
+
+class _LastBytes:
+    """
+    A fragment GET answer whose body the test delivers by hand.
+    """
+
+    code = 200
+    phrase = b"OK"
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+        self.headers = Headers({b"content-length": [str(length).encode()]})
+        self.transport = StringTransport()
+        self.protocol: Optional[Protocol] = None
+
+    def deliverBody(self, protocol: Protocol) -> None:
+        self.protocol = protocol
+        protocol.makeConnection(self.transport)
+
+
+class StreamEndTests(SynchronousTestCase):
+    """
+    A L{FragmentStream} told to stop as its last wanted bytes arrive leaves
+    its connection alone: the response ends in that same delivery, and the
+    connection goes back to the pool whole.
+    """
+
+    def test_stopFromLastDelivery(self) -> None:
+        """
+        The decoder, hearing of the last fragment from within the node's
+        last C{dataReceived}, stops every stream: the node's connection is
+        not closed (closing it then handed the pool a disconnecting
+        connection, and the next request sent on it failed).
+        """
+        clock = Clock()
+        answer = _LastBytes(10)
+        node = {"ip": "127.0.0.1", "port": 6200, "device": "sdb1", "id": 0}
+        stream = FragmentStream(
+            (answer, node), 0, [(0, 9)], 10, clock, TIMEOUT,  # type: ignore[arg-type]
+            lambda _range, _stream: succeed(None), lambda _node, _why: None)
+        stream.on_ready = lambda: stream.stop() if stream.queue else None
+        stream.start()
+        assert answer.protocol is not None
+        answer.protocol.dataReceived(b"0123456789")
+        self.assertFalse(answer.transport.disconnecting)
+        answer.protocol.connectionLost(Failure(ResponseDone()))
+        clock.advance(0)
+        self.assertFalse(answer.transport.disconnecting)
+        self.assertEqual(list(stream.queue), [b"0123456789"])
+        self.assertEqual(clock.getDelayedCalls(), [])

@@ -9,12 +9,13 @@ import hashlib
 import json
 import random
 
+from twisted.internet.defer import CancelledError, ensureDeferred
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
+from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.doubles import make_node
-from twisted_proxy.backend.ec.putter import MIMEPutter, PutterResponse
+from twisted_proxy.backend.ec.putter import MIMEPutter, PutterResponse, connect_putter
 from twisted_proxy.backend.nodeclient import NodeError, NodeTimeout
 from twisted_proxy.swift.ec.mime import (
     body_start,
@@ -208,3 +209,24 @@ class PutterTests(SynchronousTestCase):
         self.assertTrue(self.putter.failed)
         self.putter.connectionLost()
         self.failureResultOf(d, NodeError)
+
+
+class ConnectTests(SynchronousTestCase):
+    """
+    L{connect_putter} cancelled while it connects.
+    """
+
+    def test_cancelWhileConnecting(self) -> None:
+        """
+        A connect cancelled by the proxy (its client went away) fails with
+        L{CancelledError}, not a L{NodeError}: it is not the node's failure
+        and must not count towards error limiting the node (a wrk run's end
+        cancelled a dozen fragment connects at once and error limited every
+        object server).
+        """
+        reactor = MemoryReactorClock()
+        d = ensureDeferred(connect_putter(reactor, make_node(), "/sda/1/a/c/o", {},
+                                          b"boundary", 0.5, 10.0))
+        self.assertEqual(len(reactor.tcpClients), 1)
+        d.cancel()
+        self.failureResultOf(d, CancelledError)

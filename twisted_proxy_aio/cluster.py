@@ -1420,6 +1420,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         "--ec-policies", help="names of the erasure-coded (4+2) policies"
     )
     parser.add_argument(
+        "--ready-timeout", help="seconds the servers may take to start (default 60)"
+    )
+    parser.add_argument(
         "--keep", action="store_true", help="keep the cluster directory at exit"
     )
     parser.add_argument(

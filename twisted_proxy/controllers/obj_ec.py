@@ -682,7 +682,7 @@ class ECObjectController(Controller):
             outcome: Any = value
             if ok and outcome is not None:
                 putters.append(outcome)
-            elif not ok:
+            elif not ok and not outcome.check(CancelledError):
                 _log.failure("EC PUT connection", outcome)
         finals = [p.final for p in putters if p.final is not None]
         try:
@@ -782,7 +782,10 @@ class ECObjectController(Controller):
             if ok:
                 out.append((putter, outcome))
             else:
-                self.report.error(putter.node, outcome.value)
+                if not outcome.check(CancelledError):
+                    # A cancellation is ours (the client went away), not
+                    # the node's: it must not count towards error limiting.
+                    self.report.error(putter.node, outcome.value)
                 putter.abort(outcome.value)
         return out
 

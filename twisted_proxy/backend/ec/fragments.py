@@ -413,7 +413,12 @@ class FragmentStream:
         self._timer.disarm()
         receiver, self._receiver = self._receiver, None
         if receiver is not None and not receiver.ended:
-            if self.complete:
+            # Every wanted byte received (even if, told from within the
+            # last dataReceived, not yet marked complete): the response is
+            # likely ending in this very call. Closing it now would let the
+            # pool take back a connection that is already disconnecting,
+            # and fail the next request sent on it.
+            if self.complete or self._want >= len(self._spans):
                 # The body's last bytes are often being delivered right now:
                 # give it the chance to end normally.
                 self._clock.callLater(0, _close, receiver)

@@ -22,6 +22,7 @@ from typing import Any, Callable, Mapping, Optional
 
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint, connectProtocol
+from twisted.internet.error import ConnectingCancelledError
 from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
@@ -369,6 +370,10 @@ async def connect_putter(reactor: Any, node: Node, path: str,
         await connectProtocol(endpoint, putter)
     except CancelledError:
         raise
+    except ConnectingCancelledError:
+        # Cancelled by us (the client went away): not the node's failure,
+        # which would count towards error limiting it.
+        raise CancelledError() from None
     except Exception as error:
         raise NodeError(node, f"cannot connect: {error}") from None
     try:

@@ -217,6 +217,16 @@ class Segmenter:
         The segments completed by C{data}, in order (often none).
         """
         out = []
+        if type(data) is bytes and len(data) <= self._size - self._count:
+            # The usual case, a chunk within the segment: held as it is
+            # (bytes cannot change), copied once, when the segment is joined.
+            self._held.append(data)
+            self._count += len(data)
+            if self._count == self._size:
+                out.append(b"".join(self._held))
+                self._held = []
+                self._count = 0
+            return out
         view = memoryview(data)
         while view:
             take = min(len(view), self._size - self._count)
