@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Optional
+from typing import Any, Optional
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -164,6 +164,15 @@ class ECObject:
         return handle
 
 
+class _Reversed(InRingOrder):
+    """
+    A shuffle that reverses: parity-fragment primaries come first.
+    """
+
+    def shuffle(self, x: Any, *args: Any, **kwargs: Any) -> None:
+        x.reverse()
+
+
 class _Base(SynchronousTestCase):
     """
     Six primaries and three handoffs, primaries asked in ring order.
@@ -285,6 +294,19 @@ class ReadTests(_Base):
             self.assertEqual(headers["Accept-Ranges"], "bytes")
             self.assertFalse([n for n in headers if "sysmeta" in n.lower()])
             self.assertEqual(self.fragment_gets(), [(i, None) for i in range(4)])
+
+    def test_dataFragmentsFirst(self) -> None:
+        """
+        However the primaries are shuffled, a read asks the nodes holding
+        data fragments first: they decode by joining, with no solving for
+        parity.
+        """
+        self.patch(nodes, "_RANDOM", _Reversed())
+        obj = ECObject(_data(3 * SEGMENT))
+        self.store(obj)
+        download = self.get()
+        self.assertEqual(download.body, obj.data)
+        self.assertEqual(sorted(self.fragment_gets()), [(i, None) for i in range(4)])
 
     def test_head(self) -> None:
         obj = ECObject(_data(1000))

@@ -291,6 +291,36 @@ class IterNodesTests(SynchronousTestCase):
             )
             self.assertEqual(result, [2, 1, 0])
 
+    def test_shuffledRank(self) -> None:
+        """
+        With C{sorting_method = shuffle}, C{shuffled_rank} puts lower-ranked
+        primaries first and keeps each rank shuffled; handoffs are not
+        ranked.
+        """
+        def rank(n: Any) -> int:
+            return 0 if n["id"] == 2 else 1
+
+        seconds = set()
+        for seed in range(20):
+            result = self.nodes(6, rng=random.Random(seed), shuffled_rank=rank)
+            self.assertEqual(result[0], 2)
+            self.assertEqual(result[3:], [100, 101, 102])
+            seconds.add(result[1])
+        self.assertEqual(seconds, {0, 1})
+
+    def test_shuffledRankOnlyForShuffle(self) -> None:
+        """
+        Another sorting method's order is kept: the rank does not override
+        what the operator configured.
+        """
+        timings = NodeTimings(self.clock, 300)
+        timings.record(node(0), 0.5)
+        timings.record(node(1), 0.1)
+        timings.record(node(2), 0.9)
+        result = self.nodes(3, sorting_method="timing", timings=timings,
+                            shuffled_rank=lambda n: 0 if n["id"] == 2 else 1)
+        self.assertEqual(result, [1, 0, 2])
+
     def test_explicitPrimaries(self) -> None:
         """
         Given C{primaries} replace the ring's.

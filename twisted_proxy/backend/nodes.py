@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from itertools import chain, islice
-from typing import Iterable, Iterator, Optional, Protocol
+from typing import Callable, Iterable, Iterator, Optional, Protocol
 
 from twisted.internet.error import ConnectError, ConnectionClosed
 from twisted.internet.error import TimeoutError as ConnectTimeoutError
@@ -208,6 +208,7 @@ def _sorted_primaries(
     timings: Optional[NodeTimings],
     rng: random.Random,
     read_key: Optional[AffinityKey] = None,
+    shuffled_rank: Optional[Callable[[Node], int]] = None,
 ) -> list[Node]:
     nodes = list(nodes)
     # Shuffled first in every method: nodes the sort ranks equal are
@@ -217,6 +218,8 @@ def _sorted_primaries(
         nodes.sort(key=timings.timing)
     elif sorting_method == "affinity" and read_key is not None:
         nodes.sort(key=read_key)
+    elif sorting_method == "shuffle" and shuffled_rank is not None:
+        nodes.sort(key=shuffled_rank)
     return nodes
 
 
@@ -305,6 +308,7 @@ def iter_nodes(
     read_key: Optional[AffinityKey] = None,
     order: Optional[Iterable[Node]] = None,
     handoff_log: Optional[HandoffLog] = None,
+    shuffled_rank: Optional[Callable[[Node], int]] = None,
 ) -> Iterator[Node]:
     """
     The nodes to try for partition C{part}, as Swift's C{NodeIter} gives
@@ -323,6 +327,11 @@ def iter_nodes(
         first as many as the ring has primaries are sorted and count as the
         primaries, the rest as handoffs.
     @param handoff_log: told of each handoff taken (C{log_handoffs}).
+    @param shuffled_rank: with C{sorting_method = shuffle} only, ranks the
+        shuffled primaries (lower first, equal ranks kept shuffled): a
+        preference among nodes the operator asked to treat alike, such as
+        an erasure-coded read's for data fragments. The other methods'
+        orders are kept as configured.
     """
     if rng is None:
         rng = _RANDOM
@@ -340,7 +349,8 @@ def iter_nodes(
     primary_count = len(first)
     expected = node_count - primary_count
     left = node_count
-    for node in _sorted_primaries(first, sorting_method, timings, rng, read_key):
+    for node in _sorted_primaries(first, sorting_method, timings, rng, read_key,
+                                  shuffled_rank):
         if limiter.is_limited(node):
             continue
         yield node

@@ -230,7 +230,8 @@ class Controller:
         return node_path(node, part, name, query)
 
     def nodes(self, ring: "RingLike", part: int, policy_index: Optional[int] = None,
-              order: Optional[Iterable[Node]] = None) -> Iterator[Node]:
+              order: Optional[Iterable[Node]] = None,
+              shuffled_rank: Optional[Callable[[Node], int]] = None) -> Iterator[Node]:
         """
         The nodes a request for partition C{part} of C{ring} tries, in order:
         sorted by the options of storage policy C{policy_index} (C{None}:
@@ -238,6 +239,8 @@ class Controller:
 
         @param order: all candidate nodes in order, instead of the ring's
             primaries then handoffs (see L{iter_nodes}).
+        @param shuffled_rank: a preference among shuffled primaries (see
+            L{iter_nodes}).
         """
         ctx = self.context
         options = self.settings.policy_options(policy_index)
@@ -251,6 +254,7 @@ class Controller:
             read_key=options.read_key,
             order=order,
             handoff_log=self.handoff_log if self.settings.log_handoffs else None,
+            shuffled_rank=shuffled_rank,
         )
 
     @cached_property
