@@ -148,7 +148,8 @@ class ProxyProcess(MultiService):
                                     info_store)
         filters = build_filters(config, self.context)
         app = Pipeline(filters, ProxyApplication(self.context), reactor)
-        self.site = ProxySite(ProxyResource(app, reactor, settings.client_timeout))
+        self.site = ProxySite(ProxyResource(app, reactor, settings.client_timeout),
+                              constraints=self.context.constraints)
         self.site.timeOut = settings.client_timeout
         RingReloader(rings).setServiceParent(self)
         ClosingService("node connection pool", node_client.close, reactor
