@@ -11,7 +11,7 @@ from typing import Any, Optional, cast
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import IPushProducer
+from twisted.internet.interfaces import IPushProducer, IStreamClientEndpoint
 from twisted.internet.protocol import Protocol
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import ILogObserver, LogLevel, LogPublisher
@@ -834,12 +834,89 @@ class QuietTwistedClientTests(SynchronousTestCase):
         """
         The quiet namespaces are those Twisted's HTTP client logs under.
         """
+        from twisted.application import _client_service
         from twisted.web import _newclient, client
 
         self.assertEqual(QUIET_NAMESPACES, (
             f"{_newclient.__name__}.{_newclient.HTTPClientParser.__name__}",
             f"{client.__name__}.{client._HTTP11ClientFactory.__name__}",
+            f"{_client_service.__name__}.{_client_service.ClientService.__name__}",
         ))
+
+    def capture(self) -> list[dict[str, Any]]:
+        """
+        The events the global publisher sees from now on, for this test.
+        """
+        from twisted.logger import globalLogPublisher
+
+        seen: list[dict[str, Any]] = []
+        observer = cast(ILogObserver, seen.append)
+        globalLogPublisher.addObserver(observer)
+        self.addCleanup(globalLogPublisher.removeObserver, observer)
+        return seen
+
+    def test_idleClientTimeout(self) -> None:
+        """
+        A client timed out for idling is logged at debug level only:
+        Twisted's info line (one per client) is dropped.
+        """
+        seen = self.capture()
+        clock = MemoryReactorClock()
+        site = server.Site(HeldResource(), reactor=clock, timeout=10)
+        site.protocol = StreamingChannel  # type: ignore[assignment]
+        channel = site.buildProtocol(IPv4Address("TCP", "10.0.0.1", 50000))
+        transport = StringTransport()
+        channel.makeConnection(transport)
+        clock.advance(11)
+        self.assertTrue(transport.disconnecting)
+        timeouts = [event for event in seen if "imeout" in event.get("log_format", "")
+                    or "Timing out" in event.get("log_format", "")]
+        self.assertEqual(len(timeouts), 2, timeouts)
+        for event in timeouts:
+            self.observer(event)
+        self.assertEqual([event["log_level"] for event in self.events], [LogLevel.debug])
+
+    def test_clientServiceRetries(self) -> None:
+        """
+        A L{ClientService}'s reconnection attempts (txredisapi's pool while
+        Redis is down) log nothing through the filter.
+        """
+        from twisted.application.internet import ClientService
+        from twisted.internet.defer import fail
+        from twisted.internet.protocol import Factory
+        from twisted.internet.task import Clock
+
+        @implementer(IStreamClientEndpoint)
+        class Refused:
+            def connect(self, factory: object) -> "Deferred[Any]":
+                return fail(ConnectionRefusedError())
+
+        seen = self.capture()
+        clock = Clock()
+        service = ClientService(Refused(), Factory.forProtocol(Protocol), clock=clock)
+        service.startService()
+        for _ in range(5):
+            clock.advance(60)
+        service.stopService()
+        retries = [event for event in seen if "retry" in event.get("log_format", "")]
+        self.assertGreaterEqual(len(retries), 5)
+        for event in retries:
+            self.observer(event)
+        self.assertEqual(self.events, [])
+
+    def test_txredisapiDeadConnections(self) -> None:
+        """
+        txredisapi's legacy line for each dead pooled connection is dropped;
+        other legacy lines are kept.
+        """
+        from twisted.python import log
+
+        seen = self.capture()
+        log.msg("Discarding dead connection.")
+        log.msg("Something else.")
+        for event in seen:
+            self.observer(event)
+        self.assertEqual([event["log_text"] for event in self.events], ["Something else."])
 
     def test_othersKept(self) -> None:
         """

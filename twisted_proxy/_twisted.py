@@ -31,10 +31,14 @@ Private names used, and why:
     (L{QuietTwistedLogging}); twistd sets its observer up after the plugin's
     C{makeService} has run, with no hook to filter it.
   - The log namespaces C{twisted.web._newclient.HTTPClientParser} (one info
-    line for every C{100 Continue} a storage node sends) and
+    line for every C{100 Continue} a storage node sends),
     C{twisted.web.client._HTTP11ClientFactory} (two info lines for every
-    backend connection), as strings matched by L{QuietTwistedClient};
-    nothing is imported from those modules.
+    backend connection) and
+    C{twisted.application._client_service.ClientService} (one info line for
+    every reconnection attempt), as strings matched by
+    L{QuietTwistedClient}; nothing is imported from those modules. It also
+    matches the format of L{HTTPChannel.timeoutConnection}'s info line
+    (L{IDLE_TIMEOUT_FORMAT}).
 
 The overrides also rely on L{HTTPChannel} splitting lines with its
 L{LineReceiver} base (the public C{delimiter}, C{MAX_LENGTH} and
@@ -65,11 +69,14 @@ from twisted.logger import (
     LogEvent,
     LogLevel,
     LogPublisher,
+    Logger,
     PredicateResult,
 )
 from twisted.python.failure import Failure
 from twisted.web import http, server
 from zope.interface import Attribute, Interface, implementer
+
+_log = Logger()
 
 __all__ = [
     "IStreamingBody",
@@ -77,6 +84,8 @@ __all__ = [
     "StreamingChannel",
     "StreamingRequest",
     "is_disconnected",
+    "IDLE_TIMEOUT_FORMAT",
+    "QUIET_EVENTS",
     "QUIET_NAMESPACES",
     "QuietTwistedClient",
     "quiet_observer",
@@ -276,6 +285,17 @@ class StreamingChannel(http.HTTPChannel):
         super().connectionMade()
         self.readGate = ReadGate(self._networkProducer)
         self._networkProducer = self.readGate
+
+    def timeoutConnection(self) -> None:
+        """
+        Close a connection idle for the site's timeout, logged at debug
+        level (Twisted's own info line for it is filtered out by
+        L{QuietTwistedClient}).
+        """
+        transport = self.transport
+        _log.debug("Timing out idle client {peer}",
+                   peer=str(transport.getPeer()) if transport is not None else "?")
+        super().timeoutConnection()
 
     def requestLine(self) -> Optional[tuple[bytes, bytes, bytes]]:
         """
@@ -488,26 +508,50 @@ def is_disconnected(request: http.Request) -> bool:
 
 # -- logging ----------------------------------------------------------------
 
-#: The log namespaces of Twisted's HTTP client whose info lines are noise to
-#: the proxy: every skipped C{100 Continue}, every connection's factory
-#: starting and stopping.
+#: The log namespaces of Twisted's clients whose info lines are noise to the
+#: proxy: every skipped C{100 Continue}, every connection's factory starting
+#: and stopping, and every reconnection attempt of a L{ClientService} (ten
+#: Redis connections retrying ~110 times a minute while Redis is down: the
+#: info store logs one warning per outage instead).
 QUIET_NAMESPACES = (
     "twisted.web._newclient.HTTPClientParser",
     "twisted.web.client._HTTP11ClientFactory",
+    "twisted.application._client_service.ClientService",
 )
+
+#: Single info lines that are noise, as (namespace, format) pairs; for
+#: legacy C{log.msg} events (namespace C{log_legacy}) the text stands for
+#: the format: txredisapi logs each dead pooled connection it drops (ten
+#: per Redis outage).
+QUIET_EVENTS = (("log_legacy", "Discarding dead connection."),)
+
+#: The format of the info line L{HTTPChannel.timeoutConnection} logs for
+#: every idle client it times out (thousands under load), under the
+#: namespace of the channel's class; L{StreamingChannel} logs them at debug
+#: level instead.
+IDLE_TIMEOUT_FORMAT = "Timing out client: {peer}"
 
 
 @implementer(ILogFilterPredicate)
 class QuietTwistedClient:
     """
-    A log filter predicate: events from L{QUIET_NAMESPACES} below warning
-    level are dropped, every other event is left to the observer.
+    A log filter predicate: events from L{QUIET_NAMESPACES}, the events of
+    L{QUIET_EVENTS} and a channel's L{IDLE_TIMEOUT_FORMAT} line, below
+    warning level, are dropped; every other event is left to the observer.
     """
 
     def __call__(self, event: LogEvent) -> PredicateResult:
         namespace = event.get("log_namespace")
         level = event.get("log_level")
-        if namespace in QUIET_NAMESPACES and level is not None and level < LogLevel.warn:
+        if level is None or level >= LogLevel.warn:
+            return PredicateResult.maybe
+        if namespace in QUIET_NAMESPACES:
+            return PredicateResult.no
+        text = event.get("log_text" if namespace == "log_legacy" else "log_format")
+        if (namespace, text) in QUIET_EVENTS:
+            return PredicateResult.no
+        if text == IDLE_TIMEOUT_FORMAT and isinstance(event.get("log_source"),
+                                                      http.HTTPChannel):
             return PredicateResult.no
         return PredicateResult.maybe
 
