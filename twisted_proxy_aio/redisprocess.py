@@ -22,8 +22,8 @@ from typing import Any, Callable, Optional
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.protocol import ProcessProtocol, Protocol
+from twisted.internet.endpoints import TCP4ClientEndpoint
+from twisted.internet.protocol import Factory, ProcessProtocol, Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -147,9 +147,12 @@ class RedisProcessService(Service):
 
         deadline = self._reactor.seconds() + self._ready_timeout
         endpoint = TCP4ClientEndpoint(self._reactor, "127.0.0.1", self.port, timeout=1)
+        # Not connectProtocol: its factory logs two lines per attempt.
+        factory = Factory.forProtocol(Protocol)
+        factory.noisy = False
         while True:
             try:
-                protocol = await connectProtocol(endpoint, Protocol())
+                protocol: Any = await endpoint.connect(factory)
             except Exception:
                 if self._reactor.seconds() > deadline:
                     raise RuntimeError(f"redis-server did not start on port {self.port}")
