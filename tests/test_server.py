@@ -5,11 +5,13 @@ L{StringTransport}, with an application double answering each request.
 
 from __future__ import annotations
 
+import socket
 from typing import Callable, Optional
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import ITCPTransport
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
@@ -349,3 +351,125 @@ class FrontEndTests(SynchronousTestCase):
         self.clock.advance(2)
         self.assertTrue(body.stopped)
         self.assertTrue(transport.disconnecting)
+
+
+class _Port:
+    """
+    A listening port that records whether it accepts.
+    """
+
+    def __init__(self) -> None:
+        self.accepting = True
+        self.changes = 0
+
+    def stopReading(self) -> None:
+        self.accepting = False
+        self.changes += 1
+
+    def startReading(self) -> None:
+        self.accepting = True
+        self.changes += 1
+
+
+class _Socket:
+    def __init__(self) -> None:
+        self.options: dict[tuple[int, int], int] = {}
+
+    def setsockopt(self, level: int, option: int, value: int) -> None:
+        self.options[level, option] = value
+
+
+@implementer(ITCPTransport)
+class _TCPTransport(StringTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.keepalive = False
+        self.handle = _Socket()
+
+    def setTcpKeepAlive(self, enabled: bool) -> None:
+        self.keepalive = enabled
+
+    def getTcpKeepAlive(self) -> bool:
+        return self.keepalive
+
+    def setTcpNoDelay(self, enabled: bool) -> None:
+        pass
+
+    def getTcpNoDelay(self) -> bool:
+        return True
+
+    def loseWriteConnection(self) -> None:
+        pass
+
+    def getHandle(self) -> _Socket:
+        return self.handle
+
+
+class ConnectionTests(SynchronousTestCase):
+    """
+    C{max_clients} and C{keep_idle}, as Swift's server has them.
+    """
+
+    def setUp(self) -> None:
+        self.clock = MemoryReactorClock()
+
+    def connect(self, site: ProxySite, transport: Optional[StringTransport] = None
+                ) -> ProxyChannel:
+        channel = site.buildProtocol(IPv4Address("TCP", "10.1.1.1", 4000))
+        assert isinstance(channel, ProxyChannel)
+        channel.makeConnection(transport or StringTransport())
+        return channel
+
+    def test_maxClients(self) -> None:
+        """
+        With C{max_clients} connections open the port stops accepting, and
+        accepts again when one closes.
+        """
+        site = ProxySite(ProxyResource(HeldApp(), self.clock), max_clients=2,
+                         reactor=self.clock, timeout=None)
+        port = _Port()
+        site.listening(port)  # type: ignore[arg-type]
+        first = self.connect(site)
+        self.assertTrue(port.accepting)
+        second = self.connect(site)
+        self.assertEqual((site.clients, port.accepting), (2, False))
+        first.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual((site.clients, port.accepting), (1, True))
+        second.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual((site.clients, port.accepting, port.changes), (0, True, 2))
+
+    def test_maxClientsWhenListening(self) -> None:
+        """
+        A port the site starts listening on while full does not accept; a
+        port it stopped listening on is left alone.
+        """
+        site = ProxySite(ProxyResource(HeldApp(), self.clock), max_clients=1,
+                         reactor=self.clock, timeout=None)
+        channel = self.connect(site)
+        port = _Port()
+        site.listening(port)  # type: ignore[arg-type]
+        self.assertFalse(port.accepting)
+        site.listening(None)
+        channel.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual(port.changes, 1)
+
+    def test_keepIdle(self) -> None:
+        """
+        Client connections have TCP keepalive on, probing after
+        C{keep_idle} seconds.
+        """
+        site = ProxySite(ProxyResource(HeldApp(), self.clock), keep_idle=600,
+                         reactor=self.clock, timeout=None)
+        transport = _TCPTransport()
+        self.connect(site, transport)
+        self.assertTrue(transport.keepalive)
+        if hasattr(socket, "TCP_KEEPIDLE"):
+            self.assertEqual(transport.handle.options,
+                             {(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE): 600})
+
+    def test_noKeepIdle(self) -> None:
+        site = ProxySite(ProxyResource(HeldApp(), self.clock), reactor=self.clock,
+                         timeout=None)
+        transport = _TCPTransport()
+        self.connect(site, transport)
+        self.assertFalse(transport.keepalive)

@@ -20,6 +20,7 @@ from twisted_proxy.service import tap
 from twisted_proxy.service.tap import (
     Options,
     _endpoint_description,
+    _with_backlog,
     check_listenable,
     makeService,
 )
@@ -177,14 +178,27 @@ class EndpointDescriptionTests(SynchronousTestCase):
 
     def test_ipv4(self) -> None:
         settings = ProxySettings(bind_ip="0.0.0.0", bind_port=8080)
-        self.assertEqual(_endpoint_description(settings), "tcp:8080:interface=0.0.0.0")
+        self.assertEqual(_endpoint_description(settings),
+                         "tcp:8080:interface=0.0.0.0:backlog=4096")
+
+    def test_backlog(self) -> None:
+        """
+        The listen backlog is C{backlog}, 4096 by default as in Swift
+        (Twisted's default is 50), also for a C{--port} that names none.
+        """
+        settings = ProxySettings(bind_port=8080, backlog=100)
+        self.assertTrue(_endpoint_description(settings).endswith(":backlog=100"))
+        self.assertEqual(_with_backlog("tcp:81", 100), "tcp:81:backlog=100")
+        self.assertEqual(_with_backlog("tcp:81:backlog=7", 100), "tcp:81:backlog=7")
+        self.assertEqual(_with_backlog("unix:/s", 100), "unix:/s")
 
     def test_ipv6(self) -> None:
         """
         An IPv6 C{bind_ip} has its colons escaped.
         """
         settings = ProxySettings(bind_ip="::1", bind_port=80)
-        self.assertEqual(_endpoint_description(settings), "tcp:80:interface=\\:\\:1")
+        self.assertEqual(_endpoint_description(settings),
+                         "tcp:80:interface=\\:\\:1:backlog=4096")
 
 
 class MakeServiceTests(SynchronousTestCase):

@@ -149,7 +149,9 @@ class ProxyProcess(MultiService):
         filters = build_filters(config, self.context)
         app = Pipeline(filters, ProxyApplication(self.context), reactor)
         self.site = ProxySite(ProxyResource(app, reactor, settings.client_timeout),
-                              constraints=self.context.constraints)
+                              constraints=self.context.constraints,
+                              max_clients=settings.max_clients,
+                              keep_idle=settings.keep_idle)
         self.site.timeOut = settings.client_timeout
         RingReloader(rings).setServiceParent(self)
         ClosingService("node connection pool", node_client.close, reactor

@@ -125,7 +125,18 @@ def check_listenable(description: str) -> None:
 
 def _endpoint_description(settings: ProxySettings) -> str:
     interface = settings.bind_ip.replace(":", "\\:")
-    return f"tcp:{settings.bind_port}:interface={interface}"
+    return f"tcp:{settings.bind_port}:interface={interface}:backlog={settings.backlog}"
+
+
+def _with_backlog(description: str, backlog: int) -> str:
+    """
+    A C{tcp:} endpoint description with C{backlog} as its listen backlog,
+    unless it names one (Twisted's default is 50: under a burst of
+    connections the kernel drops the rest).
+    """
+    if not description.startswith("tcp:") or "backlog=" in description:
+        return description
+    return f"{description}:backlog={backlog}"
 
 
 class ListenWhenReady(service.Service):
@@ -152,6 +163,8 @@ class ListenWhenReady(service.Service):
 
         def listening(port: IListeningPort) -> None:
             self._port = port
+            if isinstance(self._factory, ProxySite):
+                self._factory.listening(port)
             address = port.getHost()
             _log.info(
                 "twisted-proxy listening on {host}:{port}",
@@ -176,6 +189,8 @@ class ListenWhenReady(service.Service):
             self._starting.cancel()
         if self._port is not None:
             port, self._port = self._port, None
+            if isinstance(self._factory, ProxySite):
+                self._factory.listening(None)
             return port.stopListening()  # type: ignore[no-any-return]
         return None
 
@@ -195,7 +210,10 @@ def makeService(options: Options) -> service.IService:
 
     config: ProxyConfig = options["parsed"]
     settings: ProxySettings = options["settings"]
-    description = options["port"] or _endpoint_description(settings)
+    if options["port"]:
+        description = _with_backlog(options["port"], settings.backlog)
+    else:
+        description = _endpoint_description(settings)
     check_listenable(description)
     top = ProxyService()
     # Started once twistd's log observer is in place.
@@ -278,5 +296,6 @@ def _worker_pool(config: ProxyConfig, settings: ProxySettings, description: str,
     except ValueError as error:
         raise SystemExit(f"twisted-proxy: --port: {error}")
     spec = WorkerSpec(config.path, swift_dir, redis_url)
-    return WorkerPoolService(reactor, host, port, settings.workers, spec, ready)
+    return WorkerPoolService(reactor, host, port, settings.workers, spec, ready,
+                             backlog=settings.backlog)
 

@@ -7,11 +7,19 @@ writes the L{SwiftResponse} back, streaming bodies with backpressure.
 
 from __future__ import annotations
 
+import socket
 from typing import Any, Callable, Optional
 from urllib.parse import unquote_to_bytes
 
 from twisted.internet.defer import CancelledError, Deferred
-from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IListeningPort,
+    IPushProducer,
+    IReactorTime,
+    ITCPTransport,
+)
+from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import http, server
@@ -46,13 +54,46 @@ class ProxyChannel(StreamingChannel):
     """
     The proxy's HTTP/1.1 channel: a L{StreamingChannel} reading
     L{READ_SIZE} bytes at a time, with the line limits of the site's
-    constraints (L{ProxySite.constraints}).
+    constraints (L{ProxySite.constraints}), counted among the site's
+    clients, and with TCP keepalive probes after C{keep_idle} idle seconds.
+
+    @ivar keep_idle: seconds a TCP connection may idle before the kernel
+        probes it (C{TCP_KEEPIDLE}), or C{None} to leave it as it is.
     """
+
+    keep_idle: Optional[int] = None
 
     def connectionMade(self) -> None:
         super().connectionMade()
-        if self.transport is not None and hasattr(self.transport, "bufferSize"):
-            self.transport.bufferSize = READ_SIZE
+        transport = self.transport
+        if transport is not None and hasattr(transport, "bufferSize"):
+            transport.bufferSize = READ_SIZE
+        if self.keep_idle is not None and ITCPTransport.providedBy(transport):
+            _keep_alive(transport, self.keep_idle)
+        site = getattr(self, "site", None)
+        if isinstance(site, ProxySite):
+            site.client_connected()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        super().connectionLost(reason)
+        site = getattr(self, "site", None)
+        if isinstance(site, ProxySite):
+            site.client_gone()
+
+
+def _keep_alive(transport: ITCPTransport, idle: int) -> None:
+    """
+    Turn TCP keepalive on for C{transport}, probing after C{idle} seconds
+    where the platform can say so.
+    """
+    transport.setTcpKeepAlive(True)
+    option = getattr(socket, "TCP_KEEPIDLE", None)
+    handle = getattr(transport, "getHandle", lambda: None)()
+    if option is not None and handle is not None:
+        try:
+            handle.setsockopt(socket.IPPROTO_TCP, option, idle)
+        except OSError:
+            pass
 
 
 class ProxyRequest(StreamingRequest):
@@ -336,6 +377,12 @@ class ProxySite(server.Site):
         C{max_header_size}, and 1.6 times C{max_header_count} header lines
         (as many as Swift's server takes, its HTTP parser's header limit
         being raised for its backend responses).
+    @ivar max_clients: the most client connections served at once (Swift's
+        C{max_clients}): with that many open, the listening port stops
+        accepting (new clients wait in its backlog) until one closes.
+        C{None} for no limit.
+    @ivar keep_idle: the channels' L{ProxyChannel.keep_idle}.
+    @ivar clients: the client connections open now.
     """
 
     requestFactory = ProxyRequest
@@ -343,11 +390,54 @@ class ProxySite(server.Site):
     displayTracebacks = False
 
     def __init__(self, resource: Resource, constraints: Constraints = DEFAULT_CONSTRAINTS,
+                 max_clients: Optional[int] = None, keep_idle: Optional[int] = None,
                  **kwargs: Any) -> None:
         kwargs.setdefault("logPath", None)
         super().__init__(resource, **kwargs)
         self.noisy = False
         self.constraints = constraints
+        self.max_clients = max_clients
+        self.keep_idle = keep_idle
+        self.clients = 0
+        self._port: Optional[IListeningPort] = None
+        self._accepting = True
+
+    def listening(self, port: Optional[IListeningPort]) -> None:
+        """
+        The port the site is served on (C{None} once it stops listening):
+        what L{max_clients} pauses.
+        """
+        self._port = port
+        self._accepting = True
+        self._pace()
+
+    def client_connected(self) -> None:
+        """
+        A client connection was made.
+        """
+        self.clients += 1
+        self._pace()
+
+    def client_gone(self) -> None:
+        """
+        A client connection was closed.
+        """
+        self.clients -= 1
+        self._pace()
+
+    def _pace(self) -> None:
+        port = self._port
+        if port is None or self.max_clients is None:
+            return
+        full = self.clients >= self.max_clients
+        # A TCP port is a file descriptor that can stop and start reading
+        # (accepting); another kind of port is left accepting.
+        if full and self._accepting and hasattr(port, "stopReading"):
+            port.stopReading()
+            self._accepting = False
+        elif not full and not self._accepting and hasattr(port, "startReading"):
+            port.startReading()
+            self._accepting = True
 
     def buildProtocol(self, addr: Any) -> Any:
         channel = super().buildProtocol(addr)
@@ -357,6 +447,8 @@ class ProxySite(server.Site):
             channel.max_header_line = limits.max_header_size
             # Swift's parser counts the blank line that ends the headers.
             channel.max_header_lines = int(limits.max_header_count * 1.6) - 1
+        if isinstance(channel, ProxyChannel):
+            channel.keep_idle = self.keep_idle
         return channel
 
     def log(self, request: Any) -> None:
