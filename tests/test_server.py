@@ -467,6 +467,17 @@ class ConnectionTests(SynchronousTestCase):
             self.assertEqual(transport.handle.options,
                              {(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE): 600})
 
+    def test_idleTimeoutsCounted(self) -> None:
+        """
+        Clients closed for idling are counted by the site, not logged.
+        """
+        site = ProxySite(ProxyResource(HeldApp(), self.clock), reactor=self.clock, timeout=5)
+        transport = StringTransport()
+        self.connect(site, transport)
+        self.clock.advance(6)
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(site.idle_timeouts, 1)
+
     def test_noKeepIdle(self) -> None:
         site = ProxySite(ProxyResource(HeldApp(), self.clock), reactor=self.clock,
                          timeout=None)

@@ -24,6 +24,7 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from twisted_proxy._twisted import (
+    IDLE_TIMEOUT_FORMAT,
     QUIET_NAMESPACES,
     IStreamingBody,
     QuietTwistedClient,
@@ -479,6 +480,13 @@ class _LimitedChannel(StreamingChannel):
     max_request_line = 100
 
 
+class _CountingChannel(StreamingChannel):
+    idled = 0
+
+    def idle_timed_out(self) -> None:
+        self.idled += 1
+
+
 class StreamingBodyTests(_ChannelTestCase):
     """
     A PUT body reaches its L{IStreamingBody} as it arrives.
@@ -841,6 +849,8 @@ class QuietTwistedClientTests(SynchronousTestCase):
             f"{_newclient.__name__}.{_newclient.HTTPClientParser.__name__}",
             f"{client.__name__}.{client._HTTP11ClientFactory.__name__}",
             f"{_client_service.__name__}.{_client_service.ClientService.__name__}",
+            # connectProtocol's local class (test_connectProtocolFactory).
+            "twisted.internet.endpoints.OneShotFactory",
         ))
 
     def capture(self) -> list[dict[str, Any]]:
@@ -857,24 +867,47 @@ class QuietTwistedClientTests(SynchronousTestCase):
 
     def test_idleClientTimeout(self) -> None:
         """
-        A client timed out for idling is logged at debug level only:
-        Twisted's info line (one per client) is dropped.
+        A client timed out for idling is not logged (Twisted's info line,
+        one per client, is dropped): L{StreamingChannel.idle_timed_out} is
+        called to count it.
         """
         seen = self.capture()
         clock = MemoryReactorClock()
         site = server.Site(HeldResource(), reactor=clock, timeout=10)
-        site.protocol = StreamingChannel  # type: ignore[assignment]
+        site.protocol = _CountingChannel  # type: ignore[assignment]
         channel = site.buildProtocol(IPv4Address("TCP", "10.0.0.1", 50000))
+        assert isinstance(channel, _CountingChannel)
         transport = StringTransport()
         channel.makeConnection(transport)
         clock.advance(11)
         self.assertTrue(transport.disconnecting)
-        timeouts = [event for event in seen if "imeout" in event.get("log_format", "")
-                    or "Timing out" in event.get("log_format", "")]
-        self.assertEqual(len(timeouts), 2, timeouts)
-        for event in timeouts:
+        self.assertEqual(channel.idled, 1)
+        self.assertEqual([event.get("log_format") for event in seen],
+                         [IDLE_TIMEOUT_FORMAT])
+        for event in seen:
             self.observer(event)
-        self.assertEqual([event["log_level"] for event in self.events], [LogLevel.debug])
+        self.assertEqual(self.events, [])
+
+    def test_connectProtocolFactory(self) -> None:
+        """
+        C{connectProtocol}'s factory (the erasure-coded PUT's connections)
+        logs its starting and stopping under a quiet namespace.
+        """
+        from twisted.internet.endpoints import connectProtocol
+
+        @implementer(IStreamClientEndpoint)
+        class Connecting:
+            def connect(self, factory: Any) -> "Deferred[Any]":
+                factory.doStart()
+                factory.doStop()
+                return Deferred()
+
+        seen = self.capture()
+        connectProtocol(Connecting(), Protocol())
+        self.assertEqual(len(seen), 2)
+        self.assertEqual({event["log_namespace"] for event in seen},
+                         {"twisted.internet.endpoints.OneShotFactory"})
+        self.assertIn("twisted.internet.endpoints.OneShotFactory", QUIET_NAMESPACES)
 
     def test_clientServiceRetries(self) -> None:
         """

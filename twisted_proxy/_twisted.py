@@ -35,7 +35,9 @@ Private names used, and why:
     C{twisted.web.client._HTTP11ClientFactory} (two info lines for every
     backend connection) and
     C{twisted.application._client_service.ClientService} (one info line for
-    every reconnection attempt), as strings matched by
+    every reconnection attempt) and C{twisted.internet.endpoints.OneShotFactory}
+    (the local factory class of C{connectProtocol}: two info lines for
+    every connection made with it), as strings matched by
     L{QuietTwistedClient}; nothing is imported from those modules. It also
     matches the format of L{HTTPChannel.timeoutConnection}'s info line
     (L{IDLE_TIMEOUT_FORMAT}).
@@ -69,14 +71,11 @@ from twisted.logger import (
     LogEvent,
     LogLevel,
     LogPublisher,
-    Logger,
     PredicateResult,
 )
 from twisted.python.failure import Failure
 from twisted.web import http, server
 from zope.interface import Attribute, Interface, implementer
-
-_log = Logger()
 
 __all__ = [
     "IStreamingBody",
@@ -288,14 +287,17 @@ class StreamingChannel(http.HTTPChannel):
 
     def timeoutConnection(self) -> None:
         """
-        Close a connection idle for the site's timeout, logged at debug
-        level (Twisted's own info line for it is filtered out by
-        L{QuietTwistedClient}).
+        Close a connection idle for the site's timeout. Twisted's info line
+        for it (one per client: thousands under load) is filtered out by
+        L{QuietTwistedClient}; L{idle_timed_out} is told instead.
         """
-        transport = self.transport
-        _log.debug("Timing out idle client {peer}",
-                   peer=str(transport.getPeer()) if transport is not None else "?")
+        self.idle_timed_out()
         super().timeoutConnection()
+
+    def idle_timed_out(self) -> None:
+        """
+        Called as the connection is closed for idling, to count it.
+        """
 
     def requestLine(self) -> Optional[tuple[bytes, bytes, bytes]]:
         """
@@ -510,13 +512,16 @@ def is_disconnected(request: http.Request) -> bool:
 
 #: The log namespaces of Twisted's clients whose info lines are noise to the
 #: proxy: every skipped C{100 Continue}, every connection's factory starting
-#: and stopping, and every reconnection attempt of a L{ClientService} (ten
-#: Redis connections retrying ~110 times a minute while Redis is down: the
-#: info store logs one warning per outage instead).
+#: and stopping (pooled HTTP connections, and C{connectProtocol}'s, as the
+#: erasure-coded PUT's connections to its nodes), and every reconnection
+#: attempt of a L{ClientService} (ten Redis connections retrying ~110 times
+#: a minute while Redis is down: the info store logs one warning per outage
+#: instead).
 QUIET_NAMESPACES = (
     "twisted.web._newclient.HTTPClientParser",
     "twisted.web.client._HTTP11ClientFactory",
     "twisted.application._client_service.ClientService",
+    "twisted.internet.endpoints.OneShotFactory",
 )
 
 #: Single info lines that are noise, as (namespace, format) pairs; for
@@ -527,8 +532,8 @@ QUIET_EVENTS = (("log_legacy", "Discarding dead connection."),)
 
 #: The format of the info line L{HTTPChannel.timeoutConnection} logs for
 #: every idle client it times out (thousands under load), under the
-#: namespace of the channel's class; L{StreamingChannel} logs them at debug
-#: level instead.
+#: namespace of the channel's class; L{StreamingChannel} has them counted
+#: instead (L{StreamingChannel.idle_timed_out}).
 IDLE_TIMEOUT_FORMAT = "Timing out client: {peer}"
 
 

@@ -80,6 +80,11 @@ class ProxyChannel(StreamingChannel):
         if isinstance(site, ProxySite):
             site.client_gone()
 
+    def idle_timed_out(self) -> None:
+        site = getattr(self, "site", None)
+        if isinstance(site, ProxySite):
+            site.idle_timeouts += 1
+
 
 def _keep_alive(transport: ITCPTransport, idle: int) -> None:
     """
@@ -383,6 +388,9 @@ class ProxySite(server.Site):
         C{None} for no limit.
     @ivar keep_idle: the channels' L{ProxyChannel.keep_idle}.
     @ivar clients: the client connections open now.
+    @ivar idle_timeouts: the client connections closed for idling longer
+        than the site's timeout (C{client_timeout}), counted rather than
+        logged one line each.
     """
 
     requestFactory = ProxyRequest
@@ -399,6 +407,7 @@ class ProxySite(server.Site):
         self.max_clients = max_clients
         self.keep_idle = keep_idle
         self.clients = 0
+        self.idle_timeouts = 0
         self._port: Optional[IListeningPort] = None
         self._accepting = True
 
