@@ -33,7 +33,7 @@ Private names used, and why:
   - The log namespaces C{twisted.web._newclient.HTTPClientParser} (one info
     line for every C{100 Continue} a storage node sends),
     C{twisted.web.client._HTTP11ClientFactory} (two info lines for every
-    backend connection) and
+    backend connection),
     C{twisted.application._client_service.ClientService} (one info line for
     every reconnection attempt) and C{twisted.internet.endpoints.OneShotFactory}
     (the local factory class of C{connectProtocol}: two info lines for
