@@ -104,3 +104,33 @@ class PathTests(SynchronousTestCase):
         allow = {"X-Backend-Allow-Reserved-Names": "true"}
         self.assertEqual(self.answer("/v1/a/c/o%00", allow).status, 404)
         self.assertEqual(self.answer("/v1/a/c/%FF", allow).status, 412)
+
+
+class MethodTests(SynchronousTestCase):
+    """
+    Methods are case-sensitive (RFC 9110 section 9.1): C{delete} is no
+    C{DELETE}, and Swift answers it 405.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.cluster = FakeCluster(self.clock)
+        self.proxy = make_proxy(self.clock, self.cluster)
+
+    def test_lowerCaseRefused(self) -> None:
+        for method in ("delete", "Get", "put"):
+            response = self.successResultOf(self.proxy.request(method, "/v1/a/c/o"))
+            self.assertEqual(response.status, 405, method)
+        # (The container's policy is looked up first, as Swift does.)
+        self.assertEqual({request.method for request in self.cluster.requests}, {"HEAD"})
+
+    def test_onTheWire(self) -> None:
+        """
+        From a client's socket, C{delete} deletes nothing.
+        """
+        client = ClientConnection(self.proxy)
+        client.send("delete", "/v1/a/c/o")
+        status, headers, _ = client.response()
+        self.assertEqual(status, 405)
+        self.assertIn("DELETE", headers["allow"])
+        self.assertEqual({request.method for request in self.cluster.requests}, {"HEAD"})

@@ -400,6 +400,21 @@ class ProxySettingsTests(ConfigFileMixin, SynchronousTestCase):
         self.assertEqual(settings.effective_recoverable_node_timeout, 1.0)
         self.assertEqual(settings.node_count(3), 5)
 
+    def test_connectionOptions(self) -> None:
+        """
+        C{backlog}, C{max_clients} and C{keep_idle} default to Swift's
+        4096, 1024 and 600, and take positive integers (C{keep_idle} at
+        most 32767, as the kernel does).
+        """
+        settings = self.settings("")
+        self.assertEqual((settings.backlog, settings.max_clients, settings.keep_idle),
+                         (4096, 1024, 600))
+        settings = self.settings("backlog = 10\nmax_clients = 5\nkeep_idle = 32767\n")
+        self.assertEqual((settings.backlog, settings.max_clients, settings.keep_idle),
+                         (10, 5, 32767))
+        for bad in ("backlog = 0", "max_clients = -1", "keep_idle = 0", "keep_idle = 32768"):
+            self.assertRaises(ConfigError, self.settings, bad + "\n")
+
     def test_booleans(self) -> None:
         """
         A boolean option takes Swift's true and false words in any case;

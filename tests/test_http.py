@@ -99,12 +99,13 @@ class SwiftRequestTests(SynchronousTestCase):
         """
         The path is percent-decoded into a WSGI string; the raw path and
         query are kept; the last of repeated parameters wins; C{+} is a
-        space in parameters.
+        space in parameters. The method is kept as sent: methods are
+        case-sensitive.
         """
         request = SwiftRequest(
             "get", b"/v1/a/c/%E2%98%83%20x?format=json&b=1+2&format=xml&flag"
         )
-        self.assertEqual(request.method, "GET")
+        self.assertEqual(request.method, "get")
         self.assertEqual(request.raw_path, b"/v1/a/c/%E2%98%83%20x")
         self.assertEqual(request.path, "/v1/a/c/\xe2\x98\x83 x")
         self.assertEqual(request.query_string, "format=json&b=1+2&format=xml&flag")

@@ -5,11 +5,13 @@ L{StringTransport}, with an application double answering each request.
 
 from __future__ import annotations
 
+import socket
 from typing import Callable, Optional
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import ITCPTransport
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
@@ -17,6 +19,7 @@ from zope.interface import implementer
 
 from tests.doubles import Collector, StoredBody
 from twisted_proxy.interfaces import IProxyApplication
+from twisted_proxy.swift.constraints import Constraints
 from twisted_proxy.swift.http import SwiftRequest, SwiftResponse
 from twisted_proxy.web.requestbody import RequestBody
 from twisted_proxy.web.server import (
@@ -212,3 +215,272 @@ class ProxySiteTests(SynchronousTestCase):
         self.app.calls[0][1].callback(SwiftResponse(200, {"Content-Length": "4"}, body))
         self.channel.connectionLost(Failure(ConnectionDone()))
         self.assertTrue(body.stopped)
+
+
+class FrontEndTests(SynchronousTestCase):
+    """
+    The proxy's site answers what Swift's server answers, before the
+    pipeline sees the request, and names no Twisted version.
+    """
+
+    def setUp(self) -> None:
+        self.clock = MemoryReactorClock()
+        self.app = HeldApp()
+
+    def connect(self, site: ProxySite) -> StringTransport:
+        channel = site.buildProtocol(IPv4Address("TCP", "10.1.1.1", 4000))
+        transport = StringTransport()
+        channel.makeConnection(transport)
+        self.channel = channel
+        return transport
+
+    def site(self, **kwargs: object) -> ProxySite:
+        return ProxySite(ProxyResource(self.app, self.clock, 60.0), reactor=self.clock,
+                         timeout=None, **kwargs)  # type: ignore[arg-type]
+
+    def test_longTargetBeforeAuth(self) -> None:
+        """
+        A 9 KB target without a token is C{414}: the line limit is checked
+        before anything (tempauth's C{401}) sees the request.
+        """
+        transport = self.connect(self.site())
+        self.channel.dataReceived(b"GET /v1/AUTH_test/c/" + b"o" * 9000
+                                  + b" HTTP/1.1\r\nHost: p\r\n\r\n")
+        self.assertTrue(transport.value().startswith(b"HTTP/1.1 414 "))
+        self.assertEqual(self.app.calls, [])
+
+    def test_limitsFromConstraints(self) -> None:
+        """
+        The channels' limits are those of the site's constraints: Swift's
+        C{max_request_line}, C{max_header_size}, and 1.6 times its header
+        count, less the blank line.
+        """
+        constraints = Constraints(max_request_line=100, max_header_size=200,
+                                  max_meta_count=4)
+        site = self.site(constraints=constraints)
+        channel = site.buildProtocol(IPv4Address("TCP", "10.1.1.1", 4000))
+        assert isinstance(channel, ProxyChannel)
+        self.assertEqual((channel.max_request_line, channel.max_header_line,
+                          channel.max_header_lines), (100, 200, 63))
+        default = self.site().buildProtocol(IPv4Address("TCP", "10.1.1.1", 4000))
+        assert isinstance(default, ProxyChannel)
+        self.assertEqual((default.max_request_line, default.max_header_line,
+                          default.max_header_lines), (8192, 8192, 200))
+
+    def test_optionsStar(self) -> None:
+        """
+        C{OPTIONS *} goes to the pipeline like any request (Swift answers
+        C{404}), not to Twisted's C{200} naming its version.
+        """
+        transport = self.connect(self.site())
+        self.channel.dataReceived(b"OPTIONS * HTTP/1.1\r\nHost: p\r\n\r\n")
+        [(request, answer)] = self.app.calls
+        self.assertEqual((request.method, request.raw_path), ("OPTIONS", b"*"))
+        answer.callback(SwiftResponse(404))
+        response = transport.value()
+        self.assertTrue(response.startswith(b"HTTP/1.1 404 "))
+        self.assertNotIn(b"twisted", response.lower())
+        self.assertIn(b"\r\nDate: ", response)
+
+    def test_methodAsSent(self) -> None:
+        """
+        The method reaches the pipeline as sent: methods are
+        case-sensitive.
+        """
+        self.connect(self.site())
+        self.channel.dataReceived(b"delete /v1/a/c/o HTTP/1.1\r\nHost: p\r\n\r\n")
+        [(request, _)] = self.app.calls
+        self.assertEqual(request.method, "delete")
+
+    def test_absoluteFormPath(self) -> None:
+        """
+        An absolute-form target reaches the pipeline as its path, so that
+        routing and the access log see the path.
+        """
+        self.connect(self.site())
+        self.channel.dataReceived(
+            b"GET http://p:8080/v1/a/c/o%20x?format=json HTTP/1.1\r\nHost: p\r\n\r\n")
+        [(request, _)] = self.app.calls
+        self.assertEqual((request.path, request.params), ("/v1/a/c/o x", {"format": "json"}))
+
+    def test_watchEndsWithBody(self) -> None:
+        """
+        A body whose client was paused as it ended leaves no
+        C{client_timeout} armed: nothing is dropped (nor fails) later.
+        """
+        transport = self.connect(self.site())
+        self.channel.dataReceived(b"GET /v1/a/c/o HTTP/1.1\r\nHost: p\r\n\r\n")
+        body = StoredBody(b"data", hold=True)
+        self.app.calls[0][1].callback(SwiftResponse(200, {"Content-Length": "4"}, body))
+        assert transport.producer is not None
+        transport.producer.pauseProducing()
+        body.release()
+        self.assertTrue(transport.value().endswith(b"\r\n\r\ndata"))
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.clock.advance(61)
+        self.assertFalse(transport.disconnecting)
+        self.assertFalse(body.stopped)
+
+    def test_watchEndsWithFailedBody(self) -> None:
+        """
+        A body that fails ends its watch too.
+        """
+        transport = self.connect(self.site())
+        self.channel.dataReceived(b"GET /v1/a/c/o HTTP/1.1\r\nHost: p\r\n\r\n")
+        body = StoredBody(b"data", hold=True)
+        self.app.calls[0][1].callback(SwiftResponse(200, {"Content-Length": "4"}, body))
+        assert transport.producer is not None
+        transport.producer.pauseProducing()
+        body.fail(RuntimeError("backend gone"))
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_watchStillDropsStalledClient(self) -> None:
+        """
+        A client paused for C{client_timeout} while the body is still
+        going is dropped, as before.
+        """
+        transport = self.connect(self.site())
+        self.channel.dataReceived(b"GET /v1/a/c/o HTTP/1.1\r\nHost: p\r\n\r\n")
+        body = StoredBody(b"data", hold=True)
+        self.app.calls[0][1].callback(SwiftResponse(200, {"Content-Length": "4"}, body))
+        assert transport.producer is not None
+        transport.producer.pauseProducing()
+        self.clock.advance(59)
+        self.assertFalse(body.stopped)
+        self.clock.advance(2)
+        self.assertTrue(body.stopped)
+        self.assertTrue(transport.disconnecting)
+
+
+class _Port:
+    """
+    A listening port that records whether it accepts.
+    """
+
+    def __init__(self) -> None:
+        self.accepting = True
+        self.changes = 0
+
+    def stopReading(self) -> None:
+        self.accepting = False
+        self.changes += 1
+
+    def startReading(self) -> None:
+        self.accepting = True
+        self.changes += 1
+
+
+class _Socket:
+    def __init__(self) -> None:
+        self.options: dict[tuple[int, int], int] = {}
+
+    def setsockopt(self, level: int, option: int, value: int) -> None:
+        self.options[level, option] = value
+
+
+@implementer(ITCPTransport)
+class _TCPTransport(StringTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.keepalive = False
+        self.handle = _Socket()
+
+    def setTcpKeepAlive(self, enabled: bool) -> None:
+        self.keepalive = enabled
+
+    def getTcpKeepAlive(self) -> bool:
+        return self.keepalive
+
+    def setTcpNoDelay(self, enabled: bool) -> None:
+        pass
+
+    def getTcpNoDelay(self) -> bool:
+        return True
+
+    def loseWriteConnection(self) -> None:
+        pass
+
+    def getHandle(self) -> _Socket:
+        return self.handle
+
+
+class ConnectionTests(SynchronousTestCase):
+    """
+    C{max_clients} and C{keep_idle}, as Swift's server has them.
+    """
+
+    def setUp(self) -> None:
+        self.clock = MemoryReactorClock()
+
+    def connect(self, site: ProxySite, transport: Optional[StringTransport] = None
+                ) -> ProxyChannel:
+        channel = site.buildProtocol(IPv4Address("TCP", "10.1.1.1", 4000))
+        assert isinstance(channel, ProxyChannel)
+        channel.makeConnection(transport or StringTransport())
+        return channel
+
+    def test_maxClients(self) -> None:
+        """
+        With C{max_clients} connections open the port stops accepting, and
+        accepts again when one closes.
+        """
+        site = ProxySite(ProxyResource(HeldApp(), self.clock), max_clients=2,
+                         reactor=self.clock, timeout=None)
+        port = _Port()
+        site.listening(port)  # type: ignore[arg-type]
+        first = self.connect(site)
+        self.assertTrue(port.accepting)
+        second = self.connect(site)
+        self.assertEqual((site.clients, port.accepting), (2, False))
+        first.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual((site.clients, port.accepting), (1, True))
+        second.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual((site.clients, port.accepting, port.changes), (0, True, 2))
+
+    def test_maxClientsWhenListening(self) -> None:
+        """
+        A port the site starts listening on while full does not accept; a
+        port it stopped listening on is left alone.
+        """
+        site = ProxySite(ProxyResource(HeldApp(), self.clock), max_clients=1,
+                         reactor=self.clock, timeout=None)
+        channel = self.connect(site)
+        port = _Port()
+        site.listening(port)  # type: ignore[arg-type]
+        self.assertFalse(port.accepting)
+        site.listening(None)
+        channel.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual(port.changes, 1)
+
+    def test_keepIdle(self) -> None:
+        """
+        Client connections have TCP keepalive on, probing after
+        C{keep_idle} seconds.
+        """
+        site = ProxySite(ProxyResource(HeldApp(), self.clock), keep_idle=600,
+                         reactor=self.clock, timeout=None)
+        transport = _TCPTransport()
+        self.connect(site, transport)
+        self.assertTrue(transport.keepalive)
+        if hasattr(socket, "TCP_KEEPIDLE"):
+            self.assertEqual(transport.handle.options,
+                             {(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE): 600})
+
+    def test_idleTimeoutsCounted(self) -> None:
+        """
+        Clients closed for idling are counted by the site, not logged.
+        """
+        site = ProxySite(ProxyResource(HeldApp(), self.clock), reactor=self.clock, timeout=5)
+        transport = StringTransport()
+        self.connect(site, transport)
+        self.clock.advance(6)
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(site.idle_timeouts, 1)
+
+    def test_noKeepIdle(self) -> None:
+        site = ProxySite(ProxyResource(HeldApp(), self.clock), reactor=self.clock,
+                         timeout=None)
+        transport = _TCPTransport()
+        self.connect(site, transport)
+        self.assertFalse(transport.keepalive)

@@ -4,7 +4,9 @@ Tests for L{twisted_proxy.service.tap}'s command-line options.
 
 from __future__ import annotations
 
+import errno
 import os
+from typing import Any
 
 from twisted.logger import globalLogPublisher
 from twisted.python.usage import UsageError
@@ -14,7 +16,14 @@ from tests.doubles import make_node
 from tests.test_ring import _format1_ring
 from twisted_proxy._twisted import QuietTwistedLogging
 from twisted_proxy.config import ProxyConfig, ProxySettings
-from twisted_proxy.service.tap import Options, _endpoint_description, makeService
+from twisted_proxy.service import tap
+from twisted_proxy.service.tap import (
+    Options,
+    _endpoint_description,
+    _with_backlog,
+    check_listenable,
+    makeService,
+)
 
 _CONFIG = """\
 [DEFAULT]
@@ -169,14 +178,27 @@ class EndpointDescriptionTests(SynchronousTestCase):
 
     def test_ipv4(self) -> None:
         settings = ProxySettings(bind_ip="0.0.0.0", bind_port=8080)
-        self.assertEqual(_endpoint_description(settings), "tcp:8080:interface=0.0.0.0")
+        self.assertEqual(_endpoint_description(settings),
+                         "tcp:8080:interface=0.0.0.0:backlog=4096")
+
+    def test_backlog(self) -> None:
+        """
+        The listen backlog is C{backlog}, 4096 by default as in Swift
+        (Twisted's default is 50), also for a C{--port} that names none.
+        """
+        settings = ProxySettings(bind_port=8080, backlog=100)
+        self.assertTrue(_endpoint_description(settings).endswith(":backlog=100"))
+        self.assertEqual(_with_backlog("tcp:81", 100), "tcp:81:backlog=100")
+        self.assertEqual(_with_backlog("tcp:81:backlog=7", 100), "tcp:81:backlog=7")
+        self.assertEqual(_with_backlog("unix:/s", 100), "unix:/s")
 
     def test_ipv6(self) -> None:
         """
         An IPv6 C{bind_ip} has its colons escaped.
         """
         settings = ProxySettings(bind_ip="::1", bind_port=80)
-        self.assertEqual(_endpoint_description(settings), "tcp:80:interface=\\:\\:1")
+        self.assertEqual(_endpoint_description(settings),
+                         "tcp:80:interface=\\:\\:1:backlog=4096")
 
 
 class MakeServiceTests(SynchronousTestCase):
@@ -201,6 +223,8 @@ class MakeServiceTests(SynchronousTestCase):
             handle.write(_CONFIG.replace("[DEFAULT]\n", f"[DEFAULT]\nswift_dir = {swift_dir}\n"))
         self.options = Options()
         self.options.parseOptions(["--config", path])
+        self.probed: list[tuple[str, int]] = []
+        self.patch(tap, "_probe_tcp", lambda host, port: self.probed.append((host, port)))
 
     def test_quietsTwistedClientLogs(self) -> None:
         """
@@ -210,3 +234,60 @@ class MakeServiceTests(SynchronousTestCase):
         services = list(makeService(self.options))  # type: ignore[call-overload]
         self.assertIsInstance(services[0], QuietTwistedLogging)
         self.assertIs(services[0].publisher, globalLogPublisher)
+
+    def test_portCheckedFirst(self) -> None:
+        """
+        The address is checked before anything is prepared: with the port
+        taken, no environment (the all-in-one cluster) is even looked for,
+        and twistd exits non-zero with one line.
+        """
+        looked: list[object] = []
+
+        def taken(host: str, port: int) -> None:
+            raise OSError(errno.EADDRINUSE, "Address already in use")
+
+        self.patch(tap, "_probe_tcp", taken)
+        def getPlugins(*args: object) -> list[object]:
+            looked.append(args)
+            return []
+
+        self.patch(tap, "getPlugins", getPlugins)
+        error = self.assertRaises(SystemExit, makeService, self.options)
+        self.assertEqual(
+            str(error), "twisted-proxy: cannot listen on 127.0.0.1:8081: Address already in use")
+        self.assertEqual(looked, [])
+
+    def test_portOption(self) -> None:
+        """
+        C{--port} is the address checked.
+        """
+        self.options["port"] = "tcp:9999:interface=127.0.0.2"
+        makeService(self.options)
+        self.assertEqual(self.probed, [("127.0.0.2", 9999)])
+
+
+class CheckListenableTests(SynchronousTestCase):
+    def test_tcp(self) -> None:
+        probed: list[tuple[str, int]] = []
+        self.patch(tap, "_probe_tcp", lambda host, port: probed.append((host, port)))
+        check_listenable("tcp:8080")
+        check_listenable("tcp:port=81:interface=\\:\\:1")
+        self.assertEqual(probed, [("0.0.0.0", 8080), ("::1", 81)])
+
+    def test_otherEndpoints(self) -> None:
+        """
+        Endpoints other than C{tcp:} are left to their listening.
+        """
+        def probe(*args: Any) -> None:
+            raise AssertionError("probed")
+
+        self.patch(tap, "_probe_tcp", probe)
+        check_listenable("unix:/tmp/proxy.sock")
+
+    def test_refused(self) -> None:
+        def probe(host: str, port: int) -> None:
+            raise OSError(errno.EACCES, "Permission denied")
+
+        self.patch(tap, "_probe_tcp", probe)
+        error = self.assertRaises(SystemExit, check_listenable, "tcp:80")
+        self.assertEqual(str(error), "twisted-proxy: cannot listen on 0.0.0.0:80: Permission denied")

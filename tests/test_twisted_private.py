@@ -11,7 +11,7 @@ from typing import Any, Optional, cast
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import IPushProducer
+from twisted.internet.interfaces import IPushProducer, IStreamClientEndpoint
 from twisted.internet.protocol import Protocol
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import ILogObserver, LogLevel, LogPublisher
@@ -24,6 +24,7 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from twisted_proxy._twisted import (
+    IDLE_TIMEOUT_FORMAT,
     QUIET_NAMESPACES,
     IStreamingBody,
     QuietTwistedClient,
@@ -289,6 +290,201 @@ class RequestLineTests(_ChannelTestCase):
         self.assertEqual(self.channel.requestLine(), (b"PUT", b"/o?x=1", b"HTTP/1.1"))
         self.channel.dataReceived(b"Content-Length: 1\r\n\r\nx")
         self.assertIsNone(self.channel.requestLine())
+
+
+class FrontEndTests(_ChannelTestCase):
+    """
+    What clients send that Swift's server answers and Twisted's parser
+    drops, closes on or answers otherwise.
+    """
+
+    def assertRefused(self, status: bytes) -> None:
+        """
+        C{status} was answered with an empty body, the connection closes,
+        and no request reached the resource.
+        """
+        self.assertEqual(
+            self.transport.value(),
+            b"HTTP/1.1 " + status + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        self.assertTrue(self.transport.disconnecting)
+        self.assertEqual(self.resource.requests, [])
+
+    def test_longTarget(self) -> None:
+        """
+        A request line of C{max_request_line} bytes or more, its CRLF
+        included, is answered C{414}; one byte less is served.
+        """
+        line = b"GET /" + b"a" * (8192 - len(b"GET / HTTP/1.1\r\n")) + b" HTTP/1.1\r\n"
+        self.assertEqual(len(line), 8192)
+        self.send(line + b"\r\n")
+        self.assertRefused(b"414 Request URI Too Long")
+        self.channel = self.connect()
+        self.send(line[:6] + line[7:] + b"\r\n")
+        self.assertEqual(len(self.resource.requests), 1)
+
+    def test_hugeTargetRefusedAsItArrives(self) -> None:
+        """
+        A 100 KB target is refused as soon as the limit is passed, not
+        buffered whole (Twisted closed the connection without a word).
+        """
+        self.send(b"GET /" + b"a" * 9000)
+        self.assertRefused(b"414 Request URI Too Long")
+
+    def test_longHeaderLine(self) -> None:
+        """
+        A header line of C{max_header_line} bytes or more (here a C{Range}
+        of 10,000 ranges) is C{400 Header Line Too Long}, before the
+        request is made.
+        """
+        ranges = b",".join(b"%d-%d" % (i, i) for i in range(10000))
+        self.send(b"GET /o HTTP/1.1\r\nRange: bytes=" + ranges + b"\r\n\r\n")
+        self.assertRefused(b"400 Header Line Too Long")
+
+    def test_megabyteHeader(self) -> None:
+        self.send(b"GET /o HTTP/1.1\r\nX-Big: " + b"a" * (1024 * 1024) + b"\r\n\r\n")
+        self.assertRefused(b"400 Header Line Too Long")
+
+    def test_headerLineJustUnderLimit(self) -> None:
+        """
+        A header line of C{max_header_line} - 1 bytes is served.
+        """
+        value = b"a" * (8191 - len(b"X-Big: \r\n"))
+        self.send(b"GET /o HTTP/1.1\r\nX-Big: " + value + b"\r\n\r\n")
+        [request] = self.resource.requests
+        self.assertEqual(request.getHeader(b"x-big"), value)
+
+    def test_headersOver16KiB(self) -> None:
+        """
+        Headers totalling over 16 KiB, each line under the limit, are
+        served (Twisted answered C{400}); over 64 KiB they are C{400
+        Headers Too Large}.
+        """
+        headers = b"".join(b"X-H%d: %s\r\n" % (i, b"a" * 4000) for i in range(5))
+        self.send(b"GET /o HTTP/1.1\r\n" + headers + b"\r\n")
+        self.assertEqual(len(self.resource.requests), 1)
+        self.channel = self.connect()
+        self.resource.requests.clear()
+        headers = b"".join(b"X-H%02d: %s\r\n" % (i, b"a" * 4000) for i in range(17))
+        self.send(b"GET /o HTTP/1.1\r\n" + headers + b"\r\n")
+        self.assertRefused(b"400 Headers Too Large")
+
+    def test_tooManyHeaders(self) -> None:
+        """
+        More than C{max_header_lines} header lines are answered C{431};
+        that many are served.
+        """
+        headers = b"".join(b"X-H%d: v\r\n" % i for i in range(200))
+        self.send(b"GET /o HTTP/1.1\r\n" + headers + b"\r\n")
+        self.assertEqual(len(self.resource.requests), 1)
+        self.channel = self.connect()
+        self.resource.requests.clear()
+        headers = b"".join(b"X-H%d: v\r\n" % i for i in range(1000))
+        self.send(b"GET /o HTTP/1.1\r\n" + headers + b"\r\n")
+        self.assertRefused(b"431 Request Header Fields Too Large")
+
+    def test_limitsPerRequest(self) -> None:
+        """
+        The header limits count one request's headers: requests kept alive
+        on one connection do not add up.
+        """
+        headers = b"".join(b"X-H%d: %s\r\n" % (i, b"a" * 300) for i in range(150))
+        for index in range(3):
+            self.send(b"GET /o HTTP/1.1\r\n" + headers + b"\r\n")
+            answer(self.resource.requests[index], 204)
+        self.assertEqual(len(self.resource.requests), 3)
+
+    def test_limitsSettable(self) -> None:
+        """
+        The limits are the channel's attributes, read when it connects.
+        """
+        self.site.protocol = _LimitedChannel  # type: ignore[assignment]
+        self.channel = self.connect()
+        self.send(b"GET /" + b"a" * 100 + b" HTTP/1.1\r\n\r\n")
+        self.assertRefused(b"414 Request URI Too Long")
+
+    def test_http2RequestLine(self) -> None:
+        self.send(b"GET /o HTTP/2.0\r\nHost: p\r\n\r\n")
+        self.assertRefused(b"505 HTTP Version Not Supported")
+
+    def test_laterMinorVersion(self) -> None:
+        """
+        C{HTTP/1.2} is served as C{HTTP/1.1} (RFC 9110 section 2.5).
+        """
+        self.send(b"GET /o HTTP/1.2\r\nHost: p\r\n\r\n")
+        [request] = self.resource.requests
+        self.assertEqual(request.clientproto, b"HTTP/1.1")
+
+    def test_absoluteForm(self) -> None:
+        """
+        An absolute-form target is served as its path and query.
+        """
+        self.send(b"GET http://proxy:8080/v1/a/c/o?x=1 HTTP/1.1\r\nHost: proxy\r\n\r\n")
+        answer(self.resource.requests[0], 204)
+        self.send(b"GET HTTPS://proxy?x=1 HTTP/1.1\r\nHost: proxy\r\n\r\n")
+        first, second = self.resource.requests
+        self.assertEqual((first.uri, first.path), (b"/v1/a/c/o?x=1", b"/v1/a/c/o"))
+        self.assertEqual(second.uri, b"/?x=1")
+
+    def test_absoluteFormWithoutPath(self) -> None:
+        """
+        C{http://host} alone is left as the target, as Swift does.
+        """
+        self.send(b"GET http://proxy HTTP/1.1\r\nHost: proxy\r\n\r\n")
+        self.assertEqual(self.resource.requests[0].uri, b"http://proxy")
+
+    def test_bareLineFeeds(self) -> None:
+        """
+        Lines ended by a bare LF are read as lines, CRLF and LF mixed.
+        """
+        self.send(b"GET /o HTTP/1.1\nHost: p\r\nX-A: b\n\n")
+        [request] = self.resource.requests
+        self.assertEqual(request.getHeader(b"host"), b"p")
+        self.assertEqual(request.getHeader(b"x-a"), b"b")
+
+    def test_bareLineFeedPut(self) -> None:
+        """
+        A body after bare-LF headers is the body, byte for byte.
+        """
+        self.send(b"PUT /v1/a/c/o HTTP/1.1\nContent-Length: 4\n\nab\r\n")
+        self.assertEqual(b"".join(self.body().chunks), b"ab\r\n")
+
+    def test_carriageReturnInValue(self) -> None:
+        """
+        Only one CR before the LF ends a line: another one is in the value,
+        which Twisted refuses.
+        """
+        self.send(b"GET /o HTTP/1.1\r\nX-A: b\r\r\n\r\n")
+        self.assertTrue(self.transport.value().startswith(b"HTTP/1.1 400 "))
+        self.assertEqual(self.resource.requests, [])
+
+    def test_smugglingStillRefused(self) -> None:
+        """
+        Content-Length with chunked (either order), two Content-Lengths
+        and a bad chunk size are still C{400}, with bare LFs too.
+        """
+        for head in (
+            b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n",
+            b"Transfer-Encoding: chunked\nContent-Length: 3\n",
+            b"Content-Length: 3\r\nContent-Length: 3\r\n",
+            b"Content-Length: 3\nContent-Length: 4\n",
+        ):
+            self.channel = self.connect()
+            self.send(b"PUT /v1/a/c/o HTTP/1.1\r\n" + head + b"\r\nabc")
+            self.assertTrue(self.transport.value().startswith(b"HTTP/1.1 400 "), head)
+        self.channel = self.connect()
+        self.send(b"POST /o HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n")
+        self.assertTrue(self.transport.value().startswith(b"HTTP/1.1 400 "))
+
+
+class _LimitedChannel(StreamingChannel):
+    max_request_line = 100
+
+
+class _CountingChannel(StreamingChannel):
+    idled = 0
+
+    def idle_timed_out(self) -> None:
+        self.idled += 1
 
 
 class StreamingBodyTests(_ChannelTestCase):
@@ -646,12 +842,114 @@ class QuietTwistedClientTests(SynchronousTestCase):
         """
         The quiet namespaces are those Twisted's HTTP client logs under.
         """
+        from twisted.application import _client_service
         from twisted.web import _newclient, client
 
         self.assertEqual(QUIET_NAMESPACES, (
             f"{_newclient.__name__}.{_newclient.HTTPClientParser.__name__}",
             f"{client.__name__}.{client._HTTP11ClientFactory.__name__}",
+            f"{_client_service.__name__}.{_client_service.ClientService.__name__}",
+            # connectProtocol's local class (test_connectProtocolFactory).
+            "twisted.internet.endpoints.OneShotFactory",
         ))
+
+    def capture(self) -> list[dict[str, Any]]:
+        """
+        The events the global publisher sees from now on, for this test.
+        """
+        from twisted.logger import globalLogPublisher
+
+        seen: list[dict[str, Any]] = []
+        observer = cast(ILogObserver, seen.append)
+        globalLogPublisher.addObserver(observer)
+        self.addCleanup(globalLogPublisher.removeObserver, observer)
+        return seen
+
+    def test_idleClientTimeout(self) -> None:
+        """
+        A client timed out for idling is not logged (Twisted's info line,
+        one per client, is dropped): L{StreamingChannel.idle_timed_out} is
+        called to count it.
+        """
+        seen = self.capture()
+        clock = MemoryReactorClock()
+        site = server.Site(HeldResource(), reactor=clock, timeout=10)
+        site.protocol = _CountingChannel  # type: ignore[assignment]
+        channel = site.buildProtocol(IPv4Address("TCP", "10.0.0.1", 50000))
+        assert isinstance(channel, _CountingChannel)
+        transport = StringTransport()
+        channel.makeConnection(transport)
+        clock.advance(11)
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(channel.idled, 1)
+        self.assertEqual([event.get("log_format") for event in seen],
+                         [IDLE_TIMEOUT_FORMAT])
+        for event in seen:
+            self.observer(event)
+        self.assertEqual(self.events, [])
+
+    def test_connectProtocolFactory(self) -> None:
+        """
+        C{connectProtocol}'s factory (the erasure-coded PUT's connections)
+        logs its starting and stopping under a quiet namespace.
+        """
+        from twisted.internet.endpoints import connectProtocol
+
+        @implementer(IStreamClientEndpoint)
+        class Connecting:
+            def connect(self, factory: Any) -> "Deferred[Any]":
+                factory.doStart()
+                factory.doStop()
+                return Deferred()
+
+        seen = self.capture()
+        connectProtocol(Connecting(), Protocol())
+        self.assertEqual(len(seen), 2)
+        self.assertEqual({event["log_namespace"] for event in seen},
+                         {"twisted.internet.endpoints.OneShotFactory"})
+        self.assertIn("twisted.internet.endpoints.OneShotFactory", QUIET_NAMESPACES)
+
+    def test_clientServiceRetries(self) -> None:
+        """
+        A L{ClientService}'s reconnection attempts (txredisapi's pool while
+        Redis is down) log nothing through the filter.
+        """
+        from twisted.application.internet import ClientService
+        from twisted.internet.defer import fail
+        from twisted.internet.protocol import Factory
+        from twisted.internet.task import Clock
+
+        @implementer(IStreamClientEndpoint)
+        class Refused:
+            def connect(self, factory: object) -> "Deferred[Any]":
+                return fail(ConnectionRefusedError())
+
+        seen = self.capture()
+        clock = Clock()
+        service = ClientService(Refused(), Factory.forProtocol(Protocol), clock=clock)
+        service.startService()
+        for _ in range(5):
+            clock.advance(60)
+        service.stopService()
+        retries = [event for event in seen if "retry" in event.get("log_format", "")]
+        self.assertGreaterEqual(len(retries), 5)
+        for event in retries:
+            self.observer(event)
+        self.assertEqual(self.events, [])
+
+    def test_txredisapiDeadConnections(self) -> None:
+        """
+        txredisapi's legacy line for each dead pooled connection is dropped;
+        other legacy lines are kept.
+        """
+        from twisted.python import log
+
+        seen = self.capture()
+        log.msg("Discarding dead connection.")
+        log.msg("Something else.")
+        for event in seen:
+            self.observer(event)
+        self.assertEqual([event["log_text"] for event in self.events], ["Something else."])
 
     def test_othersKept(self) -> None:
         """

@@ -220,6 +220,7 @@ class WorkerPoolTests(SynchronousTestCase):
         self.reactor = _ProcessReactor()
         self.events = _Events()
         self.sockets: list[_ListeningSocket] = []
+        self.backlogs: list[int] = []
         self.patch(workers, "bind_listening_socket", self._bind)
         self.pool = WorkerPoolService(self.reactor, "127.0.0.1", 0, 2,
                                       WorkerSpec("/p.conf"), lambda: succeed(None),
@@ -227,8 +228,9 @@ class WorkerPoolTests(SynchronousTestCase):
         self.pool.startService()
         self.addCleanup(self._stop)
 
-    def _bind(self, host: str, port: int) -> _ListeningSocket:
+    def _bind(self, host: str, port: int, backlog: int) -> _ListeningSocket:
         listening = _ListeningSocket(host, port)
+        self.backlogs.append(backlog)
         self.sockets.append(listening)
         return listening
 
@@ -257,6 +259,21 @@ class WorkerPoolTests(SynchronousTestCase):
     def spawns(self, index: int) -> int:
         return len([p for p, _, _ in self.reactor.spawned
                     if p.index == index])  # type: ignore[attr-defined]
+
+    def test_backlog(self) -> None:
+        """
+        The socket is bound with Swift's default backlog, 4096, or the one
+        given.
+        """
+        self.assertEqual(self.backlogs, [4096])
+        pool = WorkerPoolService(self.reactor, "127.0.0.1", 0, 1, WorkerSpec("/p.conf"),
+                                 lambda: succeed(None), self.events, backlog=100)
+        pool.startService()
+        self.assertEqual(self.backlogs, [4096, 100])
+        stopped = pool.stopService()
+        for protocol in self.running()[2:]:
+            protocol.processEnded(Failure(ProcessDone(0)))
+        self.successResultOf(stopped)
 
     def test_spawned(self) -> None:
         """

@@ -15,6 +15,8 @@ Private names used, and why:
     request line of the request whose headers have just arrived. A streamed
     body's request is processed before the body is in, and twisted.web only
     hands the request line over once it is (L{StreamingChannel.requestLine}).
+    Whether they are set also tells a request line from a header line, for
+    the line limits of L{StreamingChannel.lineReceived}.
   - C{twisted.web.http.HTTPChannel._networkProducer}: what the channel
     pauses and resumes to stop and restart reading from the client. It is
     replaced by a L{ReadGate} so that the channel and a streaming body share
@@ -29,13 +31,21 @@ Private names used, and why:
     (L{QuietTwistedLogging}); twistd sets its observer up after the plugin's
     C{makeService} has run, with no hook to filter it.
   - The log namespaces C{twisted.web._newclient.HTTPClientParser} (one info
-    line for every C{100 Continue} a storage node sends) and
+    line for every C{100 Continue} a storage node sends),
     C{twisted.web.client._HTTP11ClientFactory} (two info lines for every
-    backend connection), as strings matched by L{QuietTwistedClient};
-    nothing is imported from those modules.
+    backend connection),
+    C{twisted.application._client_service.ClientService} (one info line for
+    every reconnection attempt) and C{twisted.internet.endpoints.OneShotFactory}
+    (the local factory class of C{connectProtocol}: two info lines for
+    every connection made with it), as strings matched by
+    L{QuietTwistedClient}; nothing is imported from those modules. It also
+    matches the format of L{HTTPChannel.timeoutConnection}'s info line
+    (L{IDLE_TIMEOUT_FORMAT}).
 
-The overrides also rely on the order in which L{HTTPChannel} calls its
-public hooks: C{lineReceived} with the raw request line, C{headerReceived}
+The overrides also rely on L{HTTPChannel} splitting lines with its
+L{LineReceiver} base (the public C{delimiter}, C{MAX_LENGTH} and
+C{lineLengthExceeded}), and on the order in which it calls its public
+hooks: C{lineReceived} with the raw request line, C{headerReceived}
 per header, then C{allHeadersReceived} (C{Request.gotLength}, then the
 C{Expect} check), C{Request.handleContentChunk} per body chunk, and
 C{allContentReceived} (C{Request.requestReceived}) at the end of the body.
@@ -73,6 +83,8 @@ __all__ = [
     "StreamingChannel",
     "StreamingRequest",
     "is_disconnected",
+    "IDLE_TIMEOUT_FORMAT",
+    "QUIET_EVENTS",
     "QUIET_NAMESPACES",
     "QuietTwistedClient",
     "quiet_observer",
@@ -203,6 +215,13 @@ class IStreamingBody(Interface):
 
 _REQUEST_LINE = re.compile(rb"^([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([\x21-\x7e]+) (HTTP/1\.[01])$")
 _UNSAFE_TARGET_BYTE = re.compile(rb"[^\x21-\x7e]")
+_VERSION = re.compile(rb" HTTP/([0-9]+)\.([0-9]+)$")
+_ABSOLUTE_TARGET = re.compile(rb"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]+")
+
+
+def _status(code: int, reason: bytes) -> bytes:
+    return (b"HTTP/1.1 %d %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            % (code, reason))
 
 
 class StreamingChannel(http.HTTPChannel):
@@ -213,19 +232,72 @@ class StreamingChannel(http.HTTPChannel):
       - a request target holding raw bytes outside printable ASCII, as Swift
         clients send UTF-8 object names: those bytes are percent-encoded,
         which names the same path;
-      - a list of transfer codings, answered with C{501} and a closed
-        connection as Swift does, rather than C{400}.
+      - an absolute-form target (C{GET http://host/path}, RFC 9112 section
+        3.2.2), served as its path;
+      - lines ended by a bare LF;
+      - C{HTTP/1.x} for any minor version, served as C{HTTP/1.1};
+
+    and answers what it refuses as Swift does, closing the connection:
+
+      - a request line of L{max_request_line} bytes or more (line end
+        included): C{414};
+      - a header line of L{max_header_line} bytes or more: C{400 Header Line
+        Too Long};
+      - header lines totalling more than L{max_header_bytes}: C{400 Headers
+        Too Large};
+      - more than L{max_header_lines} header lines: C{431};
+      - an C{HTTP/2.0} (or later) request line: C{505};
+      - a list of transfer codings: C{501}, rather than Twisted's C{400}.
+
+    These limits are checked as the lines arrive, before any request is
+    made. (Twisted's own limits, C{MAX_LENGTH}, C{totalHeadersSize} and
+    C{maxHeaders}, would close the connection without an answer or answer
+    a bare C{400}: they are set so that these answer first.)
 
     @ivar readGate: the L{ReadGate} over the client connection, once it is
         made.
+    @ivar max_request_line: Swift's C{max_request_line}.
+    @ivar max_header_line: Swift's C{max_header_size}.
+    @ivar max_header_lines: the most header lines of one request.
+    @ivar max_header_bytes: the most bytes of one request's header lines,
+        line ends included.
     """
 
     readGate: Optional[ReadGate] = None
+    max_request_line = 8192
+    max_header_line = 8192
+    max_header_lines = 200
+    max_header_bytes = 65536
+
+    delimiter = b"\n"
+    maxHeaders = 2**31
+    totalHeadersSize = 2**31
+
+    _header_lines = 0
+    _header_bytes = 0
 
     def connectionMade(self) -> None:
+        # Lines are split at LF (a CR before it is dropped in lineReceived);
+        # a line this long is refused in lineLengthExceeded before it is all
+        # buffered.
+        self.MAX_LENGTH = max(self.max_request_line, self.max_header_line) - 2
         super().connectionMade()
         self.readGate = ReadGate(self._networkProducer)
         self._networkProducer = self.readGate
+
+    def timeoutConnection(self) -> None:
+        """
+        Close a connection idle for the site's timeout. Twisted's info line
+        for it (one per client: thousands under load) is filtered out by
+        L{QuietTwistedClient}; L{idle_timed_out} is told instead.
+        """
+        self.idle_timed_out()
+        super().timeoutConnection()
+
+    def idle_timed_out(self) -> None:
+        """
+        Called as the connection is closed for idling, to count it.
+        """
 
     def requestLine(self) -> Optional[tuple[bytes, bytes, bytes]]:
         """
@@ -243,27 +315,83 @@ class StreamingChannel(http.HTTPChannel):
         """
         super()._send100Continue()
 
+    def refuse(self, code: int, reason: bytes) -> None:
+        """
+        Answer C{code} with an empty body and close the connection, without
+        reading another byte from it.
+        """
+        assert self.transport is not None
+        self.transport.write(_status(code, reason))
+        self.transport.loseConnection()
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        if self.requestLine() is None:
+            self.refuse(414, b"Request URI Too Long")
+        else:
+            self.refuse(400, b"Header Line Too Long")
+
     def lineReceived(self, line: bytes) -> None:
-        match = _REQUEST_LINE.match(line)
-        if match is None and b" HTTP/1." in line and b":" not in line.split(b" ", 1)[0]:
-            method, _, rest = line.partition(b" ")
-            target, _, version = rest.rpartition(b" ")
-            quoted = _UNSAFE_TARGET_BYTE.sub(
-                lambda m: b"%%%02X" % m.group(0)[0], target)
-            candidate = b" ".join((method, quoted, version))
-            if _REQUEST_LINE.match(candidate):
-                line = candidate
+        # The line's length as sent, its end included.
+        sent = len(line) + 1
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if self.requestLine() is None:
+            if not line:
+                super().lineReceived(line)
+                return
+            if sent >= self.max_request_line:
+                self.refuse(414, b"Request URI Too Long")
+                return
+            self._header_lines = self._header_bytes = 0
+            line = self._request_line(line)
+            if not line:
+                return
+        elif line:
+            self._header_lines += 1
+            self._header_bytes += sent
+            if sent >= self.max_header_line:
+                self.refuse(400, b"Header Line Too Long")
+                return
+            if self._header_lines > self.max_header_lines:
+                self.refuse(431, b"Request Header Fields Too Large")
+                return
+            if self._header_bytes > self.max_header_bytes:
+                self.refuse(400, b"Headers Too Large")
+                return
         super().lineReceived(line)
+
+    def _request_line(self, line: bytes) -> bytes:
+        """
+        The request line as Twisted's parser takes it, or C{b""} when it
+        has been refused. A line that is no request line is left as it is,
+        for Twisted to answer C{400}.
+        """
+        version = _VERSION.search(line)
+        if version is None:
+            return line
+        major = int(version.group(1))
+        if major >= 2:
+            self.refuse(505, b"HTTP Version Not Supported")
+            return b""
+        if major != 1:
+            return line
+        method, _, target = line[: version.start()].partition(b" ")
+        absolute = _ABSOLUTE_TARGET.match(target)
+        if absolute is not None and absolute.end() < len(target):
+            target = target[absolute.end():]
+            if not target.startswith(b"/"):
+                target = b"/" + target
+        quoted = _UNSAFE_TARGET_BYTE.sub(lambda m: b"%%%02X" % m.group(0)[0], target)
+        minor = b"0" if int(version.group(2)) == 0 else b"1"
+        candidate = b"%s %s HTTP/1.%s" % (method, quoted, minor)
+        if _REQUEST_LINE.match(candidate) is None:
+            return line
+        return candidate
 
     def headerReceived(self, line: bytes) -> bool:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"transfer-encoding" and b"," in value:
-            assert self.transport is not None
-            self.transport.write(
-                b"HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\n"
-                b"Connection: close\r\n\r\n"
-            )
-            self.transport.loseConnection()
+            self.refuse(501, b"Not Implemented")
             return False
         return bool(super().headerReceived(line))
 
@@ -382,26 +510,53 @@ def is_disconnected(request: http.Request) -> bool:
 
 # -- logging ----------------------------------------------------------------
 
-#: The log namespaces of Twisted's HTTP client whose info lines are noise to
-#: the proxy: every skipped C{100 Continue}, every connection's factory
-#: starting and stopping.
+#: The log namespaces of Twisted's clients whose info lines are noise to the
+#: proxy: every skipped C{100 Continue}, every connection's factory starting
+#: and stopping (pooled HTTP connections, and C{connectProtocol}'s, as the
+#: erasure-coded PUT's connections to its nodes), and every reconnection
+#: attempt of a L{ClientService} (ten Redis connections retrying ~110 times
+#: a minute while Redis is down: the info store logs one warning per outage
+#: instead).
 QUIET_NAMESPACES = (
     "twisted.web._newclient.HTTPClientParser",
     "twisted.web.client._HTTP11ClientFactory",
+    "twisted.application._client_service.ClientService",
+    "twisted.internet.endpoints.OneShotFactory",
 )
+
+#: Single info lines that are noise, as (namespace, format) pairs; for
+#: legacy C{log.msg} events (namespace C{log_legacy}) the text stands for
+#: the format: txredisapi logs each dead pooled connection it drops (ten
+#: per Redis outage).
+QUIET_EVENTS = (("log_legacy", "Discarding dead connection."),)
+
+#: The format of the info line L{HTTPChannel.timeoutConnection} logs for
+#: every idle client it times out (thousands under load), under the
+#: namespace of the channel's class; L{StreamingChannel} has them counted
+#: instead (L{StreamingChannel.idle_timed_out}).
+IDLE_TIMEOUT_FORMAT = "Timing out client: {peer}"
 
 
 @implementer(ILogFilterPredicate)
 class QuietTwistedClient:
     """
-    A log filter predicate: events from L{QUIET_NAMESPACES} below warning
-    level are dropped, every other event is left to the observer.
+    A log filter predicate: events from L{QUIET_NAMESPACES}, the events of
+    L{QUIET_EVENTS} and a channel's L{IDLE_TIMEOUT_FORMAT} line, below
+    warning level, are dropped; every other event is left to the observer.
     """
 
     def __call__(self, event: LogEvent) -> PredicateResult:
         namespace = event.get("log_namespace")
         level = event.get("log_level")
-        if namespace in QUIET_NAMESPACES and level is not None and level < LogLevel.warn:
+        if level is None or level >= LogLevel.warn:
+            return PredicateResult.maybe
+        if namespace in QUIET_NAMESPACES:
+            return PredicateResult.no
+        text = event.get("log_text" if namespace == "log_legacy" else "log_format")
+        if (namespace, text) in QUIET_EVENTS:
+            return PredicateResult.no
+        if text == IDLE_TIMEOUT_FORMAT and isinstance(event.get("log_source"),
+                                                      http.HTTPChannel):
             return PredicateResult.no
         return PredicateResult.maybe
 

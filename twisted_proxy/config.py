@@ -239,6 +239,22 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError("must be positive")
+    return value
+
+
+def _keep_idle(text: str) -> int:
+    # The kernel's TCP_KEEPIDLE takes 1 to 32767 seconds; Swift refuses
+    # anything else at start too.
+    value = int(text)
+    if not 0 < value < 2**15:
+        raise ValueError("must be between 1 and 32767 seconds")
+    return value
+
+
 def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
@@ -358,6 +374,9 @@ class ProxySettings:
     bind_ip: str = _opt("0.0.0.0", _text)  # type: ignore[assignment]
     bind_port: int = _opt(8080, _port)  # type: ignore[assignment]
     workers: int = _opt(1, _workers)  # type: ignore[assignment]
+    backlog: int = _opt(4096, _positive_int)  # type: ignore[assignment]
+    max_clients: int = _opt(1024, _positive_int)  # type: ignore[assignment]
+    keep_idle: int = _opt(600, _keep_idle)  # type: ignore[assignment]
     node_timeout: float = _opt(10.0, _positive_float)  # type: ignore[assignment]
     conn_timeout: float = _opt(0.5, _positive_float)  # type: ignore[assignment]
     recoverable_node_timeout: Optional[float] = _opt(None, _positive_float)  # type: ignore[assignment]
@@ -409,8 +428,7 @@ class ProxySettings:
             "log_statsd_host", "log_statsd_port", "log_statsd_default_sample_rate",
             "log_statsd_metric_prefix", "log_statsd_sample_rate_factor", "eventlet_debug",
             "put_queue_depth", "node_timings_expiry",
-            "disallowed_sections", "admin_key", "max_clients", "backlog",
-            "keep_idle", "auto_create_account_prefix",
+            "disallowed_sections", "admin_key", "auto_create_account_prefix",
             "account_autocreate_prefix",
             "swift_owner_headers", "rate_limit_after_segment", "rate_limit_segments_per_sec",
             "memcache_servers", "set log_name", "object_post_as_copy",

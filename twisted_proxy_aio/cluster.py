@@ -1193,6 +1193,7 @@ class StorageClusterService(MultiService):
         self._probes: list[Deferred[None]] = []
         self._readyTimer: Optional[Any] = None
         self._stopDeferred: Optional[Deferred[None]] = None
+        self._startedAt = 0.0
 
     def whenReady(self) -> Deferred[None]:
         """
@@ -1230,6 +1231,9 @@ class StorageClusterService(MultiService):
         # twistd may have forked (daemonized) since build_cluster: name the
         # process that now owns the cluster.
         _writeMarker(self.layout.root, self.layout.ephemeral)
+        _log.info("Starting {count} Swift storage servers of the all-in-one cluster in {root}",
+                  count=len(self._supervisors), root=self.layout.root)
+        self._startedAt = self._reactor.seconds()
         for supervisor in self._supervisors:
             supervisor.start()
         if self._ready is None and self._readyFailure is None:
@@ -1275,6 +1279,8 @@ class StorageClusterService(MultiService):
             return
         self._ready = True
         self._endProbing()
+        _log.info("All-in-one cluster ready: {count} storage servers answering after {took:.1f}s",
+                  count=len(self._supervisors), took=self._reactor.seconds() - self._startedAt)
         waiters, self._waiters = self._waiters, []
         for d in waiters:
             d.callback(None)

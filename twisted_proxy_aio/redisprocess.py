@@ -5,7 +5,9 @@ A private C{redis-server} for the all-in-one cluster.
 With C{redis = true} (or C{auto} and a C{redis-server} on C{PATH}) in the
 C{[aio]} section, the proxy starts its own Redis on a free loopback port,
 keeps nothing on disk, and uses it as its info store, just as a production
-proxy would use a shared Redis. It stops with the proxy.
+proxy would use a shared Redis. A server that exits while the proxy runs is
+restarted on the same port, with the storage servers' backoff; it stops with
+the proxy.
 """
 
 from __future__ import annotations
@@ -16,15 +18,16 @@ import signal
 import socket
 import sys
 import tempfile
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.protocol import ProcessProtocol, Protocol
+from twisted.internet.endpoints import TCP4ClientEndpoint
+from twisted.internet.protocol import Factory, ProcessProtocol, Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from twisted_proxy.service.backoff import RestartBackoff
 from twisted_proxy.service.launcher import launcher_arguments
 from twisted_proxy.swift.truthy import is_false, is_true
 
@@ -66,17 +69,20 @@ def _free_port() -> int:
 
 
 class _RedisProtocol(ProcessProtocol):
-    def __init__(self) -> None:
+    def __init__(self, on_ended: Callable[["_RedisProtocol", Failure], None]) -> None:
         self.ended: Deferred[None] = Deferred()
+        self._on_ended = on_ended
 
     def processEnded(self, reason: Failure) -> None:  # type: ignore[override]
         self.ended.callback(None)
+        self._on_ended(self, reason)
 
 
 class RedisProcessService(Service):
     """
     Runs one C{redis-server} on a free loopback port for as long as the
-    service runs.
+    service runs, restarting it (on the same port, after a L{RestartBackoff}
+    delay) whenever it exits before the service stops.
 
     @ivar url: the C{redis_url} to give the info store.
     """
@@ -91,19 +97,41 @@ class RedisProcessService(Service):
         self._directory = tempfile.mkdtemp(prefix="twisted-proxy-redis-")
         self._protocol: Optional[_RedisProtocol] = None
         self._ready: Optional[Deferred[None]] = None
+        self._backoff = RestartBackoff(reactor)
+
+    @property
+    def pid(self) -> Optional[int]:
+        """
+        The running server's process id, or C{None}.
+        """
+        transport = None if self._protocol is None else self._protocol.transport
+        pid = getattr(transport, "pid", None)
+        return pid if isinstance(pid, int) else None
 
     def startService(self) -> None:
         super().startService()
+        self._spawn()
+
+    def _spawn(self) -> None:
         args = launcher_arguments(
             self._program, "--port", str(self.port), "--bind", "127.0.0.1",
             "--save", "", "--appendonly", "no", "--dir", self._directory,
             "--logfile", os.path.join(self._directory, "redis.log"),
         )
-        self._protocol = _RedisProtocol()
+        self._protocol = _RedisProtocol(self._ended)
+        self._backoff.started()
         self._reactor.spawnProcess(self._protocol, sys.executable, args,
                                    env=dict(os.environ), path=self._directory)
         _log.info("Started redis-server for the info store on port {port}",
                   port=self.port)
+
+    def _ended(self, protocol: _RedisProtocol, reason: Failure) -> None:
+        if protocol is not self._protocol or not self.running:
+            return
+        self._protocol = None
+        delay = self._backoff.restartLater(self._spawn)
+        _log.warn("redis-server on port {port} exited ({reason}); restarting in {delay}s",
+                  port=self.port, reason=reason.value, delay=delay)
 
     def whenReady(self) -> "Deferred[None]":
         """
@@ -119,9 +147,12 @@ class RedisProcessService(Service):
 
         deadline = self._reactor.seconds() + self._ready_timeout
         endpoint = TCP4ClientEndpoint(self._reactor, "127.0.0.1", self.port, timeout=1)
+        # Not connectProtocol: its factory logs two lines per attempt.
+        factory = Factory.forProtocol(Protocol)
+        factory.noisy = False
         while True:
             try:
-                protocol = await connectProtocol(endpoint, Protocol())
+                protocol: Any = await endpoint.connect(factory)
             except Exception:
                 if self._reactor.seconds() > deadline:
                     raise RuntimeError(f"redis-server did not start on port {self.port}")
@@ -133,6 +164,7 @@ class RedisProcessService(Service):
 
     def stopService(self) -> Optional["Deferred[None]"]:
         super().stopService()
+        self._backoff.cancel()
         protocol, self._protocol = self._protocol, None
         if protocol is None or protocol.ended.called:
             shutil.rmtree(self._directory, ignore_errors=True)

@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import stat
+import subprocess
 import sys
 import tempfile
 from configparser import ConfigParser
@@ -22,6 +23,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 
+from tests.e2e.aioproxy import REPO, twistd_command
 from twisted_proxy_aio.cluster import (
     AioError,
     AioSettings,
@@ -93,6 +95,36 @@ class PortTakenTests(SynchronousTestCase):
         self.assertIn("base_port", str(error))
         self.assertIn(str(base + 21), str(error))
         self.assertEqual(os.listdir(dataDir), [])
+
+
+class TwistdPortTakenTests(SynchronousTestCase):
+    """
+    twistd with the all-in-one configuration, on a port in use.
+    """
+
+    def test_exitsBeforeStarting(self) -> None:
+        """
+        It exits non-zero with one line, before starting anything: no
+        cluster, no Redis (it used to start them all, log a critical
+        traceback and exit 0).
+        """
+        workdir = self.mktemp()
+        os.makedirs(workdir)
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen(1)
+            port = taken.getsockname()[1]
+            result = subprocess.run(
+                twistd_command() + [
+                    "-n", "--pidfile=", "twisted-proxy",
+                    "--config", os.path.join(REPO, "conf", "aio.conf"),
+                    "--port", f"tcp:{port}:interface=127.0.0.1"],
+                cwd=workdir, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual(
+            result.stderr.decode().splitlines(),
+            [f"twisted-proxy: cannot listen on 127.0.0.1:{port}: Address already in use"])
+        self.assertEqual(result.stdout, b"")
 
 
 def _fakeSwift(binDir: str, body: str) -> None:

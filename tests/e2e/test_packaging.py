@@ -164,3 +164,37 @@ class WheelTests(SynchronousTestCase):
         with urllib.request.urlopen(f"{proxy.url}/info", timeout=30) as reply:
             self.assertEqual(reply.status, 200)
             self.assertIn(b'"swift"', reply.read())
+
+
+class BootstrapTests(SynchronousTestCase):
+    """
+    C{scripts/bootstrap} (which C{scripts/aio} and C{scripts/test} run
+    first) says what it is doing while it installs, and nothing once
+    everything is installed. Run over a copy of the script with stand-ins
+    for Python and pip.
+    """
+
+    def test_saysWhatItDoes(self) -> None:
+        root = os.path.abspath(self.mktemp())
+        os.makedirs(os.path.join(root, "scripts"))
+        shutil.copy(os.path.join(REPO, "scripts", "bootstrap"), os.path.join(root, "scripts"))
+        with open(os.path.join(root, "setup.py"), "w") as handle:
+            handle.write("")
+        stub = os.path.join(root, "fakepython")
+        with open(stub, "w") as handle:
+            # "python -m venv .venv": a venv whose python and pip do nothing.
+            handle.write(
+                "#!/bin/sh\nmkdir -p .venv/bin\n"
+                "for p in python pip; do printf '#!/bin/sh\\nexit 0\\n' > .venv/bin/$p; "
+                "chmod +x .venv/bin/$p; done\n")
+        os.chmod(stub, 0o755)
+        run = [os.path.join(root, "scripts", "bootstrap")]
+        env = dict(os.environ, PYTHON=stub)
+        first = subprocess.run(run, env=env, capture_output=True, timeout=60, check=True)
+        lines = first.stderr.decode().splitlines()
+        self.assertEqual(len(lines), 4, lines)
+        self.assertIn("creating the virtual environment", lines[0])
+        self.assertIn("installing twisted-proxy", lines[2])
+        self.assertEqual(lines[3], "bootstrap: installed")
+        again = subprocess.run(run, env=env, capture_output=True, timeout=60, check=True)
+        self.assertEqual(again.stderr, b"")

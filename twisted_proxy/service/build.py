@@ -159,7 +159,10 @@ class ProxyProcess(MultiService):
         _add_app_statsd(config, self.context)
         filters = build_filters(config, self.context)
         app = Pipeline(filters, ProxyApplication(self.context), reactor)
-        self.site = ProxySite(ProxyResource(app, reactor, settings.client_timeout))
+        self.site = ProxySite(ProxyResource(app, reactor, settings.client_timeout),
+                              constraints=self.context.constraints,
+                              max_clients=settings.max_clients,
+                              keep_idle=settings.keep_idle)
         self.site.timeOut = settings.client_timeout
         self.site.metrics = self.context.metrics
         RingReloader(rings).setServiceParent(self)

@@ -6,11 +6,13 @@ conf/proxy-server.conf [--port ENDPOINT]}.
 
 from __future__ import annotations
 
+import socket
 from typing import Any, Callable, Optional
 
 from twisted.application import service
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.endpoints import serverFromString
+from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import Factory
 from twisted.internet.testing import MemoryReactor
@@ -25,7 +27,7 @@ from twisted_proxy.service.build import build_proxy_service
 from twisted_proxy.service.workers import WorkerPoolService, WorkerSpec
 from twisted_proxy.web.server import ProxySite
 
-__all__ = ["Options", "makeService", "ProxyService"]
+__all__ = ["Options", "check_listenable", "makeService", "ProxyService"]
 
 _log = Logger()
 
@@ -88,9 +90,53 @@ def _check_endpoint(description: str) -> None:
             raise usage.UsageError(f"--port {description!r}: {port} is not a TCP port")
 
 
+def _probe_tcp(host: str, port: int) -> None:
+    """
+    Bind C{host:port} as a listening port would be bound, then let it go.
+
+    @raise OSError: it cannot be bound (in use, not an address of this
+        host, a privileged port).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+
+
+def check_listenable(description: str) -> None:
+    """
+    Refuse to start when a C{tcp:} endpoint's address cannot be bound, with
+    one line, before anything is started (the all-in-one cluster takes tens
+    of seconds to come up, and the proxy listens only once it has). Other
+    kinds of endpoint are left to their listening.
+
+    @raise SystemExit: naming the address and the reason.
+    """
+    try:
+        host, port = _tcp_address(description)
+    except ValueError:
+        return
+    try:
+        _probe_tcp(host, port)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise SystemExit(f"twisted-proxy: cannot listen on {host}:{port}: {reason}")
+
+
 def _endpoint_description(settings: ProxySettings) -> str:
     interface = settings.bind_ip.replace(":", "\\:")
-    return f"tcp:{settings.bind_port}:interface={interface}"
+    return f"tcp:{settings.bind_port}:interface={interface}:backlog={settings.backlog}"
+
+
+def _with_backlog(description: str, backlog: int) -> str:
+    """
+    A C{tcp:} endpoint description with C{backlog} as its listen backlog,
+    unless it names one (Twisted's default is 50: under a burst of
+    connections the kernel drops the rest).
+    """
+    if not description.startswith("tcp:") or "backlog=" in description:
+        return description
+    return f"{description}:backlog={backlog}"
 
 
 class ListenWhenReady(service.Service):
@@ -117,6 +163,8 @@ class ListenWhenReady(service.Service):
 
         def listening(port: IListeningPort) -> None:
             self._port = port
+            if isinstance(self._factory, ProxySite):
+                self._factory.listening(port)
             address = port.getHost()
             _log.info(
                 "twisted-proxy listening on {host}:{port}",
@@ -125,7 +173,11 @@ class ListenWhenReady(service.Service):
             )
 
         def failed(failure: Any) -> None:
-            _log.failure("twisted-proxy could not start", failure)
+            if failure.check(CannotListenError):
+                _log.critical("twisted-proxy could not start: {error}",
+                              error=failure.getErrorMessage())
+            else:
+                _log.failure("twisted-proxy could not start", failure)
             if self._reactor.running:
                 self._reactor.stop()
 
@@ -137,6 +189,8 @@ class ListenWhenReady(service.Service):
             self._starting.cancel()
         if self._port is not None:
             port, self._port = self._port, None
+            if isinstance(self._factory, ProxySite):
+                self._factory.listening(None)
             return port.stopListening()  # type: ignore[no-any-return]
         return None
 
@@ -156,6 +210,11 @@ def makeService(options: Options) -> service.IService:
 
     config: ProxyConfig = options["parsed"]
     settings: ProxySettings = options["settings"]
+    if options["port"]:
+        description = _with_backlog(options["port"], settings.backlog)
+    else:
+        description = _endpoint_description(settings)
+    check_listenable(description)
     top = ProxyService()
     # Started once twistd's log observer is in place.
     QuietTwistedLogging(globalLogPublisher).setServiceParent(top)
@@ -179,8 +238,6 @@ def makeService(options: Options) -> service.IService:
         """
         both = gatherResults([wait() for wait in waits], consumeErrors=True)
         return both.addCallback(lambda _: None)
-
-    description = options["port"] or _endpoint_description(settings)
 
     def serve(site: ProxySite) -> service.IService:
         if settings.workers >= 2:
@@ -239,5 +296,6 @@ def _worker_pool(config: ProxyConfig, settings: ProxySettings, description: str,
     except ValueError as error:
         raise SystemExit(f"twisted-proxy: --port: {error}")
     spec = WorkerSpec(config.path, swift_dir, redis_url)
-    return WorkerPoolService(reactor, host, port, settings.workers, spec, ready)
+    return WorkerPoolService(reactor, host, port, settings.workers, spec, ready,
+                             backlog=settings.backlog)
 

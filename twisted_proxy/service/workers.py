@@ -248,8 +248,10 @@ class WorkerPoolService(Service):
         spec: WorkerSpec,
         ready: Callable[[], "Deferred[None]"],
         observer: ILogObserver = globalLogPublisher,
+        backlog: int = 4096,
     ) -> None:
         self._reactor = reactor
+        self._backlog = backlog
         self._host = host
         self._port = port
         self._count = count
@@ -280,7 +282,7 @@ class WorkerPoolService(Service):
         self._starting.addErrback(self._failedToStart)
 
     def _bound(self, _: object) -> None:
-        self._socket = bind_listening_socket(self._host, self._port)
+        self._socket = bind_listening_socket(self._host, self._port, self._backlog)
         host, port = self.address or ("?", 0)
         _log.info("twisted-proxy listening on {host}:{port} with {count} workers",
                   host=host, port=port, count=self._count)
@@ -378,12 +380,18 @@ class AdoptedPort(Service):
                                                       self._factory)
         finally:
             sock.close()
+        listening = getattr(self._factory, "listening", None)
+        if listening is not None:
+            listening(self.port)
 
     def stopService(self) -> Optional["Deferred[None]"]:
         super().stopService()
         port, self.port = self.port, None
         if port is None:
             return None
+        listening = getattr(self._factory, "listening", None)
+        if listening is not None:
+            listening(None)
         return port.stopListening()  # type: ignore[no-any-return]
 
 

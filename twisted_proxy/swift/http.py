@@ -227,7 +227,8 @@ class SwiftRequest:
     """
     A client request as plugins and controllers see it.
 
-    @ivar method: the HTTP method, upper case.
+    @ivar method: the HTTP method, as sent: methods are case-sensitive
+        (RFC 9110 section 9.1), so C{delete} is no C{DELETE}.
     @ivar path: the path percent-decoded, as a WSGI string (see L{wsgi_str}).
     @ivar raw_path: the path exactly as the client sent it, without query.
     @ivar query_string: the raw query string (latin-1 decoded), no C{?}.
@@ -249,7 +250,7 @@ class SwiftRequest:
         client_ip: str = "127.0.0.1",
         environ: Optional[dict[str, Any]] = None,
     ) -> None:
-        self.method = method.upper()
+        self.method = method
         raw_path, _, query = raw_uri.partition(b"?")
         self.raw_path = raw_path
         self.query_string = wsgi_str(query)

@@ -7,14 +7,22 @@ writes the L{SwiftResponse} back, streaming bodies with backpressure.
 
 from __future__ import annotations
 
+import socket
 from typing import Any, Callable, Optional
+from urllib.parse import unquote_to_bytes
 
 from twisted.internet.defer import CancelledError, Deferred
-from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IListeningPort,
+    IPushProducer,
+    IReactorTime,
+    ITCPTransport,
+)
 from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web import server
+from twisted.web import http, server
 from twisted.web.client import FileBodyProducer
 from twisted.web.iweb import IBodyProducer
 from twisted.web.resource import Resource
@@ -22,7 +30,11 @@ from zope.interface import implementer
 
 from twisted_proxy._twisted import StreamingChannel, StreamingRequest, is_disconnected
 from twisted_proxy.interfaces import IMetrics, IProxyApplication
-from twisted_proxy.swift.constraints import filter_inbound_headers
+from twisted_proxy.swift.constraints import (
+    DEFAULT_CONSTRAINTS,
+    Constraints,
+    filter_inbound_headers,
+)
 from twisted_proxy.swift.http import HeaderDict, SwiftRequest, SwiftResponse, wire_quote, wsgi_str
 from twisted_proxy.swift.metrics import NULL_METRICS, metric_type
 from twisted_proxy.web.requestbody import RequestBody
@@ -42,34 +54,87 @@ READ_SIZE = 256 * 1024
 class ProxyChannel(StreamingChannel):
     """
     The proxy's HTTP/1.1 channel: a L{StreamingChannel} reading
-    L{READ_SIZE} bytes at a time.
+    L{READ_SIZE} bytes at a time, with the line limits of the site's
+    constraints (L{ProxySite.constraints}), counted among the site's
+    clients, and with TCP keepalive probes after C{keep_idle} idle seconds.
+
+    @ivar keep_idle: seconds a TCP connection may idle before the kernel
+        probes it (C{TCP_KEEPIDLE}), or C{None} to leave it as it is.
     """
+
+    keep_idle: Optional[int] = None
 
     def connectionMade(self) -> None:
         super().connectionMade()
-        if self.transport is not None and hasattr(self.transport, "bufferSize"):
-            self.transport.bufferSize = READ_SIZE
-        getattr(self, "site", ProxySite).metrics.client_connections(1)
+        transport = self.transport
+        if transport is not None and hasattr(transport, "bufferSize"):
+            transport.bufferSize = READ_SIZE
+        if self.keep_idle is not None and ITCPTransport.providedBy(transport):
+            _keep_alive(transport, self.keep_idle)
+        site = getattr(self, "site", None)
+        if isinstance(site, ProxySite):
+            site.client_connected()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        getattr(self, "site", ProxySite).metrics.client_connections(-1)
         super().connectionLost(reason)
+        site = getattr(self, "site", None)
+        if isinstance(site, ProxySite):
+            site.client_gone()
+
+    def idle_timed_out(self) -> None:
+        site = getattr(self, "site", None)
+        if isinstance(site, ProxySite):
+            site.idle_timeouts += 1
+
+
+def _keep_alive(transport: ITCPTransport, idle: int) -> None:
+    """
+    Turn TCP keepalive on for C{transport}, probing after C{idle} seconds
+    where the platform can say so.
+    """
+    transport.setTcpKeepAlive(True)
+    option = getattr(socket, "TCP_KEEPIDLE", None)
+    handle = getattr(transport, "getHandle", lambda: None)()
+    if option is not None and handle is not None:
+        try:
+            handle.setsockopt(socket.IPPROTO_TCP, option, idle)
+        except OSError:
+            pass
 
 
 class ProxyRequest(StreamingRequest):
     """
     A request whose responses carry no default C{Content-Type} and no
     C{Server} header, as Swift's, and whose PUT body streams into a
-    L{RequestBody}.
+    L{RequestBody}. Every request, C{OPTIONS *} included, is rendered by
+    the site's root resource.
     """
 
     defaultContentType = None
+
+    def process(self) -> None:
+        """
+        Render this request with the site's resource. Unlike
+        L{server.Request.process}, no C{Server} header names Twisted's
+        version, and C{*} is no special target: Swift answers C{OPTIONS *}
+        as any other path.
+        """
+        assert self.channel is not None
+        self.site = self.channel.site  # type: ignore[attr-defined]
+        self.setHeader(b"Date", http.datetimeToString())
+        self.prepath = []
+        self.postpath = [unquote_to_bytes(segment) for segment in self.path[1:].split(b"/")]
+        try:
+            self.render(self.site.getResourceFor(self))
+        except BaseException:
+            self.processingFailed(Failure())
 
     def bodyReceiver(self, method: bytes, length: Optional[int],
                      reading: IPushProducer) -> Optional[RequestBody]:
         """
         A L{RequestBody} for a PUT; other bodies (a POST's metadata, a bulk
-        delete's list) are small and collected first.
+        delete's list) are small and collected first. (A lower-case C{put}
+        streams too: it is answered C{405} without its body being read.)
         """
         if method.upper() != b"PUT":
             return None
@@ -148,7 +213,6 @@ class ProxyResource(Resource):
         self._client_timeout = client_timeout
 
     def render(self, request: server.Request) -> Any:
-        request.responseHeaders.removeHeader(b"Server")
         swift_request = to_swift_request(request)
         d = self._app(swift_request)
         finished = request.notifyFinish()
@@ -241,6 +305,10 @@ class _ReaderWatch:
     the client's full connection) for longer than C{timeout}, the body is
     stopped and C{gone} is called. Twisted's own idle timeout only covers
     a client that stops sending.
+
+    The watch ends when the body's C{startProducing} L{Deferred} fires or it
+    is stopped: a body paused as it wrote its last bytes is no client that
+    stopped reading.
     """
 
     def __init__(self, body: IBodyProducer, clock: IReactorTime, timeout: float,
@@ -250,13 +318,20 @@ class _ReaderWatch:
         self._timeout = timeout
         self._gone = gone
         self._timer: Optional[IDelayedCall] = None
+        self._ended = False
         self.length = body.length
 
     def startProducing(self, consumer: Any) -> "Deferred[None]":
-        return self._body.startProducing(consumer)  # type: ignore[no-any-return]
+        producing: Deferred[None] = self._body.startProducing(consumer)
+        return producing.addBoth(self._end)
+
+    def _end(self, result: object) -> object:
+        self._ended = True
+        self._cancel()
+        return result
 
     def pauseProducing(self) -> None:
-        if self._timer is None:
+        if self._timer is None and not self._ended:
             self._timer = self._clock.callLater(self._timeout, self._expired)
         self._body.pauseProducing()
 
@@ -265,6 +340,7 @@ class _ReaderWatch:
         self._body.resumeProducing()
 
     def stopProducing(self) -> None:
+        self._ended = True
         self._cancel()
         self._body.stopProducing()
 
@@ -293,7 +369,9 @@ def _abort(request: server.Request) -> None:
     Drop the client connection so that a short or corrupt body is never
     mistaken for a whole one.
     """
-    transport = request.channel.transport if request.channel is not None else None
+    # A finished request has no channel any more.
+    channel = getattr(request, "channel", None)
+    transport = channel.transport if channel is not None else None
     if transport is None:
         return
     abort = getattr(transport, "abortConnection", None)
@@ -306,6 +384,21 @@ def _abort(request: server.Request) -> None:
 class ProxySite(server.Site):
     """
     The proxy's L{server.Site}.
+
+    @ivar constraints: the constraints of C{swift.conf} whose limits the
+        channels apply to request lines and headers: C{max_request_line},
+        C{max_header_size}, and 1.6 times C{max_header_count} header lines
+        (as many as Swift's server takes, its HTTP parser's header limit
+        being raised for its backend responses).
+    @ivar max_clients: the most client connections served at once (Swift's
+        C{max_clients}): with that many open, the listening port stops
+        accepting (new clients wait in its backlog) until one closes.
+        C{None} for no limit.
+    @ivar keep_idle: the channels' L{ProxyChannel.keep_idle}.
+    @ivar clients: the client connections open now.
+    @ivar idle_timeouts: the client connections closed for idling longer
+        than the site's timeout (C{client_timeout}), counted rather than
+        logged one line each.
     """
 
     requestFactory = ProxyRequest
@@ -315,10 +408,70 @@ class ProxySite(server.Site):
     #: dropped by C{client_timeout}.
     metrics: IMetrics = NULL_METRICS
 
-    def __init__(self, resource: Resource, **kwargs: Any) -> None:
+    def __init__(self, resource: Resource, constraints: Constraints = DEFAULT_CONSTRAINTS,
+                 max_clients: Optional[int] = None, keep_idle: Optional[int] = None,
+                 **kwargs: Any) -> None:
         kwargs.setdefault("logPath", None)
         super().__init__(resource, **kwargs)
         self.noisy = False
+        self.constraints = constraints
+        self.max_clients = max_clients
+        self.keep_idle = keep_idle
+        self.clients = 0
+        self.idle_timeouts = 0
+        self._port: Optional[IListeningPort] = None
+        self._accepting = True
+
+    def listening(self, port: Optional[IListeningPort]) -> None:
+        """
+        The port the site is served on (C{None} once it stops listening):
+        what L{max_clients} pauses.
+        """
+        self._port = port
+        self._accepting = True
+        self._pace()
+
+    def client_connected(self) -> None:
+        """
+        A client connection was made.
+        """
+        self.clients += 1
+        self.metrics.client_connections(1)
+        self._pace()
+
+    def client_gone(self) -> None:
+        """
+        A client connection was closed.
+        """
+        self.clients -= 1
+        self.metrics.client_connections(-1)
+        self._pace()
+
+    def _pace(self) -> None:
+        port = self._port
+        if port is None or self.max_clients is None:
+            return
+        full = self.clients >= self.max_clients
+        # A TCP port is a file descriptor that can stop and start reading
+        # (accepting); another kind of port is left accepting.
+        if full and self._accepting and hasattr(port, "stopReading"):
+            port.stopReading()
+            self._accepting = False
+        elif not full and not self._accepting and hasattr(port, "startReading"):
+            port.startReading()
+            self._accepting = True
+
+    def buildProtocol(self, addr: Any) -> Any:
+        channel = super().buildProtocol(addr)
+        if isinstance(channel, StreamingChannel):
+            limits = self.constraints
+            channel.max_request_line = limits.max_request_line
+            channel.max_header_line = limits.max_header_size
+            # Swift's parser counts the blank line that ends the headers.
+            channel.max_header_lines = int(limits.max_header_count * 1.6) - 1
+        if isinstance(channel, ProxyChannel):
+            channel.keep_idle = self.keep_idle
+        return channel
 
     def log(self, request: Any) -> None:
         """
