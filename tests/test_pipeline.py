@@ -242,7 +242,7 @@ class ResolvePipelineTests(SynchronousTestCase):
         resolved = pipeline.resolve_pipeline(_config(stages, sections), _KNOWN)
         self.assertEqual([s.name for s in resolved.stages], stages.split())
         self.assertEqual(resolved.missing, ["versioned_writes"])
-        self.assertTrue(resolved.modified)
+        self.assertFalse(resolved.modified)
 
     def test_requiredAdded(self) -> None:
         """
@@ -254,6 +254,7 @@ class ResolvePipelineTests(SynchronousTestCase):
             ("catch_errors", True), ("gatekeeper", True), ("listing_formats", True),
             ("copy", True), ("dlo", True)])
         self.assertEqual(resolved.missing, ["versioned_writes"])
+        self.assertTrue(resolved.modified)
 
     def test_requiredPositions(self) -> None:
         """

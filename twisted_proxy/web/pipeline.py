@@ -119,7 +119,10 @@ class ResolvedPipeline:
 
     @property
     def modified(self) -> bool:
-        return bool(self.missing) or any(stage.added for stage in self.stages)
+        """
+        Whether the proxy added stages to the configuration's.
+        """
+        return any(stage.added for stage in self.stages)
 
 
 def available_plugins() -> dict[str, IProxyPluginFactory]:
