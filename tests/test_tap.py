@@ -235,6 +235,25 @@ class MakeServiceTests(SynchronousTestCase):
         self.assertIsInstance(services[0], QuietTwistedLogging)
         self.assertIs(services[0].publisher, globalLogPublisher)
 
+    def test_unknownStage(self) -> None:
+        """
+        A pipeline stage with no plugin stops startup before anything is
+        made: C{SystemExit} with one line naming the file, the section and
+        the stage, which twistd prints as it exits with status 1.
+        """
+        path = os.path.join(os.path.dirname(self.options["config"]), "bad.conf")
+        with open(path, "w") as handle:
+            handle.write(_CONFIG.replace("pipeline = proxy-server",
+                                         "pipeline = catch_errors authtoken proxy-server"))
+        options = Options()
+        options.parseOptions(["--config", path])
+        error = self.assertRaises(SystemExit, makeService, options)
+        self.assertEqual(
+            str(error.code),
+            f"twisted-proxy: {os.path.abspath(path)}: [pipeline:main] pipeline: stage "
+            "'authtoken': twisted-proxy has no 'authtoken' plugin yet, and will not run "
+            "with less authorization than configured")
+
     def test_portCheckedFirst(self) -> None:
         """
         The address is checked before anything is prepared: with the port

@@ -7,7 +7,7 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_proxy.swift.transid import ensure_trans_id, make_trans_id
+from twisted_proxy.swift.transid import ensure_trans_id, make_trans_id, trans_id_suffix
 
 
 class MakeTransIdTests(SynchronousTestCase):
@@ -36,3 +36,30 @@ class EnsureTransIdTests(SynchronousTestCase):
         environ: dict[str, Any] = {"swift.trans_id": "txgiven"}
         self.assertEqual(ensure_trans_id(environ, 1700000000), "txgiven")
         self.assertEqual(environ, {"swift.trans_id": "txgiven"})
+
+
+class SuffixTests(SynchronousTestCase):
+    """
+    Swift's C{trans_id_suffix} and the client's C{X-Trans-Id-Extra}.
+    """
+
+    def test_suffix(self) -> None:
+        """
+        The suffix follows the time, percent-quoted with C{/} kept.
+        """
+        self.assertRegex(make_trans_id(1700000000, "-a b/c"),
+                         r"^tx[0-9a-f]{21}-006553f100-a%20b/c$")
+
+    def test_extra(self) -> None:
+        """
+        The client's extra adds C{-} and its first 32 characters after the
+        configured suffix; none leaves the suffix alone.
+        """
+        self.assertEqual(trans_id_suffix("-p1", None), "-p1")
+        self.assertEqual(trans_id_suffix("-p1", ""), "-p1")
+        self.assertEqual(trans_id_suffix("", "x" * 40), "-" + "x" * 32)
+        self.assertEqual(trans_id_suffix("-p1", "job"), "-p1-job")
+
+    def test_ensureWithSuffix(self) -> None:
+        environ: dict[str, Any] = {}
+        self.assertTrue(ensure_trans_id(environ, 1700000000, "-p1").endswith("-006553f100-p1"))

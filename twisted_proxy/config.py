@@ -409,6 +409,7 @@ class ProxySettings:
     cors_expose_headers: str = _opt("", _text)  # type: ignore[assignment]
     strict_cors_mode: bool = _opt(True, _boolean)  # type: ignore[assignment]
     log_name: str = _opt("proxy-server", _text)  # type: ignore[assignment]
+    trans_id_suffix: str = _opt("", _text)  # type: ignore[assignment]
     allow_open_expired: bool = _opt(False, _boolean)  # type: ignore[assignment]
     deny_host_headers: tuple[str, ...] = _opt((), _host_list)  # type: ignore[assignment]
     max_containers_whitelist: tuple[str, ...] = _opt((), _host_list)  # type: ignore[assignment]

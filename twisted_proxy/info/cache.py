@@ -78,6 +78,8 @@ class AccountInfo(_Status, total=False):
     @ivar status: the status of the backend C{HEAD} it was read from.
     @ivar meta: user metadata, lower-case names without their prefix.
     @ivar sysmeta: system metadata, the same way.
+    @ivar storage_policies: usage per storage policy, by lower-case policy
+        name: C{bytes}, C{object_count}, C{container_count}.
     """
 
     container_count: Optional[int]
@@ -163,6 +165,28 @@ def _prefixed(headers: HeaderDict, prefix: str) -> dict[str, str]:
     }
 
 
+_POLICY_STATS = (("-bytes-used", "bytes"), ("-object-count", "object_count"),
+                 ("-container-count", "container_count"))
+
+
+def _policy_stats(headers: HeaderDict) -> dict[str, Any]:
+    """
+    An account's usage per storage policy, from its
+    C{X-Account-Storage-Policy-NAME-*} headers: by policy name (lower
+    case: this layer does not know the policies' indexes), each a C{dict}
+    of C{bytes}, C{object_count} and C{container_count}.
+    """
+    stats: dict[str, dict[str, int]] = {}
+    for name, value in _prefixed(headers, "X-Account-Storage-Policy-").items():
+        for suffix, key in _POLICY_STATS:
+            if name.endswith(suffix) and len(name) > len(suffix):
+                number = _int_or_none(value)
+                if number is not None:
+                    stats.setdefault(name[:-len(suffix)], {})[key] = number
+                break
+    return stats
+
+
 def headers_to_account_info(headers: HeaderDict, status: int) -> AccountInfo:
     """
     Account info from a backend account response.
@@ -172,7 +196,7 @@ def headers_to_account_info(headers: HeaderDict, status: int) -> AccountInfo:
         "container_count": _int_or_none(headers.get("X-Account-Container-Count")),
         "total_object_count": _int_or_none(headers.get("X-Account-Object-Count")),
         "bytes": _int_or_none(headers.get("X-Account-Bytes-Used")),
-        "storage_policies": {},
+        "storage_policies": _policy_stats(headers),
         "meta": _prefixed(headers, "X-Account-Meta-"),
         "sysmeta": _prefixed(headers, "X-Account-Sysmeta-"),
     }

@@ -33,7 +33,7 @@ from twisted_proxy.swift.ring import RingError, RingSet
 from twisted_proxy.swift.statsd import StatsdConf
 from twisted_proxy.swift.swiftconf import SwiftConf, SwiftConfError, load_swift_conf
 from twisted_proxy.web.app import Pipeline, ProxyApplication
-from twisted_proxy.web.pipeline import build_filters
+from twisted_proxy.web.pipeline import build_filters, catch_errors_options
 from twisted_proxy.web.server import ProxyResource, ProxySite
 
 __all__ = ["ClosingService", "ProxyProcess", "RingReloader", "Serve", "build_proxy_service"]
@@ -158,7 +158,12 @@ class ProxyProcess(MultiService):
                                     info_store, metrics)
         _add_app_statsd(config, self.context)
         filters = build_filters(config, self.context)
-        app = Pipeline(filters, ProxyApplication(self.context), reactor)
+        # Swift reads it from catch_errors' options; the application's
+        # (where Swift's own applies to requests no catch_errors saw) is
+        # taken when catch_errors has none.
+        suffix = catch_errors_options(config).get("trans_id_suffix",
+                                                  settings.trans_id_suffix)
+        app = Pipeline(filters, ProxyApplication(self.context), reactor, suffix)
         self.site = ProxySite(ProxyResource(app, reactor, settings.client_timeout),
                               constraints=self.context.constraints,
                               max_clients=settings.max_clients,

@@ -25,6 +25,7 @@ from twisted_proxy.config import ConfigError, ProxyConfig, ProxySettings, load_c
 from twisted_proxy.interfaces import IProxyEnvironment
 from twisted_proxy.service.build import build_proxy_service
 from twisted_proxy.service.workers import WorkerPoolService, WorkerSpec
+from twisted_proxy.web.pipeline import available_plugins, resolve_pipeline
 from twisted_proxy.web.server import ProxySite
 
 __all__ = ["Options", "check_listenable", "makeService", "ProxyService"]
@@ -218,6 +219,12 @@ def makeService(options: Options) -> service.IService:
     top = ProxyService()
     # Started once twistd's log observer is in place.
     QuietTwistedLogging(globalLogPublisher).setServiceParent(top)
+    try:
+        # Before anything starts: a stage with no plugin is the operator's
+        # mistake, told in one line.
+        resolve_pipeline(config, available_plugins())
+    except ConfigError as error:
+        raise SystemExit(f"twisted-proxy: {error}")
     swift_dir = None
     waits: list[Callable[[], Deferred[None]]] = []
     for environment in getPlugins(IProxyEnvironment):

@@ -7,11 +7,12 @@ path, after the pipeline's plugins have seen it.
 from __future__ import annotations
 
 import json
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
-from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.defer import CancelledError, Deferred, fail
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from twisted_proxy.controllers.account import AccountController
@@ -26,7 +27,7 @@ from twisted_proxy.swift.constraints import check_framing_headers, check_path_ut
 from twisted_proxy.swift.http import HTML, SwiftRequest, SwiftResponse, error_response
 from twisted_proxy.swift.listing import listing_format
 from twisted_proxy.swift.paths import split_swift_path
-from twisted_proxy.swift.transid import ensure_trans_id
+from twisted_proxy.swift.transid import TRANS_ID_ENVIRON_KEY, ensure_trans_id, trans_id_suffix
 
 __all__ = ["ProxyApplication", "Pipeline"]
 
@@ -56,7 +57,10 @@ class ProxyApplication:
         Answer C{request}; unexpected errors become a 500, logged.
         """
         environ = request.environ
-        ensure_trans_id(environ, self.context.reactor.seconds())
+        # As Swift's application, for a request no catch_errors saw.
+        suffix = trans_id_suffix(self.context.settings.trans_id_suffix,
+                                 request.headers.get("X-Trans-Id-Extra"))
+        ensure_trans_id(environ, self.context.reactor.seconds(), suffix)
         try:
             response = await self._route(request)
         except CancelledError:
@@ -178,24 +182,60 @@ class Pipeline:
     The filters of C{[pipeline:main]} in front of the application: the
     first filter sees the request first and the response last.
 
+    Where a request enters it, the pipeline does what Swift's
+    C{catch_errors} does: the request gets its transaction id before any
+    filter sees it; every response, whoever made it (a filter that answers
+    itself included), carries it as C{X-Trans-Id} and
+    C{X-Openstack-Request-Id}; an unexpected error anywhere becomes a
+    C{500 An error occurred}, logged.
+
     @param clock: gives a request entering the pipeline its transaction
-        id, before any filter sees it (as Swift's C{catch_errors}); without
-        it, the application gives one to a request that has none.
+        id; without it, the application gives one to a request that has
+        none.
+    @param trans_id_suffix: Swift's C{trans_id_suffix}: appended to every
+        transaction id minted here (before the client's
+        C{X-Trans-Id-Extra}).
     """
 
     def __init__(self, filters: Sequence[IProxyFilter], app: IProxyApplication,
-                 clock: Optional[IReactorTime] = None) -> None:
+                 clock: Optional[IReactorTime] = None, trans_id_suffix: str = "") -> None:
         self.filters = list(filters)
         entry = app
         for stage in reversed(self.filters):
             entry = _bind(stage, entry)
         self._entry = entry
         self._clock = clock
+        self._suffix = trans_id_suffix
 
     def __call__(self, request: SwiftRequest) -> "Deferred[SwiftResponse]":
+        environ = request.environ
         if self._clock is not None:
-            ensure_trans_id(request.environ, self._clock.seconds())
-        return self._entry(request)  # type: ignore[no-any-return]
+            suffix = trans_id_suffix(self._suffix, request.headers.get("X-Trans-Id-Extra"))
+            ensure_trans_id(environ, self._clock.seconds(), suffix)
+        try:
+            answered: Deferred[SwiftResponse] = self._entry(request)
+        except Exception:
+            answered = fail()
+        return answered.addErrback(_failed, request).addCallback(_stamp, environ)
+
+
+def _failed(failure: Failure, request: SwiftRequest) -> SwiftResponse:
+    """
+    Swift's C{catch_errors} answer to an error nothing else handled; a
+    cancellation (the client left) passes on.
+    """
+    if failure.check(CancelledError):
+        failure.raiseException()
+    _log.failure("Error: An error occurred ({request})", failure, request=request)
+    return error_response(500, "An error occurred", method=request.method)
+
+
+def _stamp(response: SwiftResponse, environ: dict[str, Any]) -> SwiftResponse:
+    trans_id = environ.get(TRANS_ID_ENVIRON_KEY)
+    if trans_id is not None:
+        response.headers["X-Trans-Id"] = trans_id
+        response.headers["X-Openstack-Request-Id"] = trans_id
+    return response
 
 
 def _bind(stage: IProxyFilter, rest: IProxyApplication) -> IProxyApplication:

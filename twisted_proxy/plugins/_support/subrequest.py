@@ -37,6 +37,7 @@ __all__ = [
     "drop_body",
     "sub_environ",
     "EnvironOf",
+    "preauthorized",
     "fetch_account_info",
     "fetch_container_info",
 ]
@@ -240,6 +241,32 @@ def sub_environ(environ: dict[str, Any], source: str) -> dict[str, Any]:
 EnvironOf = Callable[[dict[str, Any]], dict[str, Any]]
 
 _InfoT = TypeVar("_InfoT", AccountInfo, ContainerInfo)
+
+
+def _allow(request: SwiftRequest) -> None:
+    return None
+
+
+def preauthorized(source: str) -> EnvironOf:
+    """
+    Derives the environ of the info sub-requests a plugin makes on its own
+    account (as Swift's C{get_account_info}/C{get_container_info} with
+    C{swift_source}): sharing the request's info, pre-authorized as
+    Swift's C{make_pre_authed_env} makes them (an auth plugin the
+    sub-request still passes through lets it by with
+    C{swift.authorize_override}), logged as C{source}.
+    """
+
+    def environ_of(environ: dict[str, Any]) -> dict[str, Any]:
+        sub = dict(environ)
+        sub["swift.authorize"] = _allow
+        sub["swift.authorize_override"] = True
+        sub.pop("swift_owner", None)
+        sub.pop("swift.proxy_access_log_made", None)
+        sub["swift.source"] = source
+        return sub
+
+    return environ_of
 
 
 async def fetch_account_info(

@@ -1,0 +1,95 @@
+# -*- test-case-name: tests.test_small_plugins -*-
+"""
+The C{name_check} plugin: refuses, with C{400}, a request whose path holds
+a forbidden character, is too long, or matches a forbidden pattern, as
+Swift 2.38.3's C{name_check} middleware.
+
+Options (Swift's): C{forbidden_chars} (default C{'"`<>}), C{maximum_length}
+(255) and C{forbidden_regexp} (default: C{/./} and C{/../} segments, or a
+path ending in C{/.} or C{/..}; empty for none). The path checked is the
+decoded one (Swift's C{PATH_INFO}). The plugin adds C{name_check}, with
+the three options, to C{/info}.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.plugin import IPlugin
+from zope.interface import implementer
+
+from twisted_proxy.config import ConfigError, int_option
+from twisted_proxy.controllers.context import ProxyContext
+from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
+from twisted_proxy.swift.http import HTML, SwiftRequest, SwiftResponse, error_response
+
+__all__ = ["NameCheck", "nameCheckPlugin", "FORBIDDEN_CHARS", "MAX_LENGTH",
+           "FORBIDDEN_REGEXP"]
+
+FORBIDDEN_CHARS = "'\"`<>"
+MAX_LENGTH = 255
+FORBIDDEN_REGEXP = r"/\./|/\.\./|/\.$|/\.\.$"
+
+
+@implementer(IProxyFilter)
+class NameCheck:
+    """
+    Checks every request's path before passing it on.
+    """
+
+    def __init__(self, forbidden_chars: str = FORBIDDEN_CHARS, maximum_length: int = MAX_LENGTH,
+                 forbidden_regexp: str = FORBIDDEN_REGEXP) -> None:
+        self.forbidden_chars = forbidden_chars
+        self.maximum_length = maximum_length
+        self.forbidden_regexp = forbidden_regexp
+        self._pattern: Optional[re.Pattern[str]] = (
+            re.compile(forbidden_regexp) if forbidden_regexp else None)
+
+    def problem(self, path: str) -> Optional[str]:
+        """
+        Why C{path} (decoded) is refused, or C{None} when it is not.
+        """
+        if any(char in path for char in self.forbidden_chars):
+            return ("Object/Container/Account name contains forbidden chars from "
+                    f"{self.forbidden_chars}")
+        if len(path) > self.maximum_length:
+            return ("Object/Container/Account name longer than the allowed maximum "
+                    f"{self.maximum_length}")
+        if self._pattern is not None and self._pattern.search(path):
+            return ("Object/Container/Account name contains a forbidden substring from "
+                    f"regular expression {self.forbidden_regexp}")
+        return None
+
+    def __call__(self, request: SwiftRequest, app: IProxyApplication
+                 ) -> "Deferred[SwiftResponse]":
+        problem = self.problem(request.path)
+        if problem is None:
+            return app(request)  # type: ignore[no-any-return]
+        return succeed(error_response(400, problem, method=request.method, content_type=HTML))
+
+
+@implementer(IPlugin, IProxyPluginFactory)
+class _NameCheckFactory:
+    name = "name_check"
+
+    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> NameCheck:
+        """
+        @raise ConfigError: C{maximum_length} is not a non-negative
+            integer, or C{forbidden_regexp} does not compile.
+        """
+        maximum_length = int_option(conf, "name_check", "maximum_length", MAX_LENGTH)
+        regexp = conf.get("forbidden_regexp", FORBIDDEN_REGEXP)
+        try:
+            check = NameCheck(conf.get("forbidden_chars", FORBIDDEN_CHARS), maximum_length,
+                              regexp)
+        except re.error as error:
+            raise ConfigError(f"[filter:name_check] forbidden_regexp: {error}: {regexp!r}")
+        context.register_info("name_check", forbidden_chars=check.forbidden_chars,
+                              maximum_length=check.maximum_length,
+                              forbidden_regexp=check.forbidden_regexp)
+        return check
+
+
+nameCheckPlugin = _NameCheckFactory()
