@@ -306,6 +306,26 @@ class ContainerTests(_Base):
         self.assertEqual(response.headers["X-Container-Bytes-Used"], "42")
         self.assertNotIn("X-Container-Sysmeta-Versions-Enabled", response.headers)
 
+    def test_infoCountsVersionsBytes(self) -> None:
+        """
+        The container's info, as the controller left it for the request,
+        counts the versions' bytes too (container quotas read it).
+        """
+        def head(request: SwiftRequest) -> SwiftResponse:
+            request.environ.setdefault(INFO_ENVIRON_KEY, {})[container_key("a", "c")] = {
+                "status": 204, "bytes": 10, "sysmeta": {}}
+            return SwiftResponse(204, {
+                "X-Container-Sysmeta-Versions-Container": "%00versions%00c",
+                "X-Container-Bytes-Used": "10"})
+
+        self.app.handlers[("HEAD", "/v1/a/c")] = head
+        self.app.handlers[("HEAD", "/v1/a/" + VERSIONS)] = _answer(
+            204, {"X-Container-Bytes-Used": "32"})
+        request = _request("HEAD", "/v1/a/c")
+        self.call(request)
+        self.assertEqual(request.environ[INFO_ENVIRON_KEY][container_key("a", "c")]["bytes"],
+                         42)
+
     def test_deleteWithVersionsRefused(self) -> None:
         """
         A container whose versions remain cannot be deleted (409); once
@@ -442,6 +462,25 @@ class ObjectTests(_Base):
         self.assertEqual(link.headers["X-Object-Sysmeta-Versions-Symlink"], "true")
         self.assertEqual(link.headers["X-Timestamp"], Timestamp(stamp, offset=1).internal)
         self.assertEqual(link.headers["Content-Length"], "0")
+
+    def test_putTypeFromPipeline(self) -> None:
+        """
+        The latest pointer takes the type the rest of the pipeline gave the
+        version (a static link's target's type), without parameters.
+        """
+        self.versioned()
+        stamp = Timestamp(self.context.reactor.seconds())
+        version = version_object_name("o", stamp.internal)
+
+        def put(request: SwiftRequest) -> SwiftResponse:
+            request.headers["Content-Type"] = "text/jibberish; charset=x"
+            return SwiftResponse(201, {"Etag": "e"})
+
+        self.app.handlers[("PUT", f"/v1/a/{VERSIONS}/{version}")] = put
+        self.app.handlers[("PUT", "/v1/a/c/o")] = _answer(201)
+        self.call(_request("PUT", "/v1/a/c/o", {}, b""))
+        link = self.app.find("PUT", "/v1/a/c/o")[0]
+        self.assertEqual(link.headers["Content-Type"], "text/jibberish")
 
     def test_putSuspended(self) -> None:
         self.versioned(False)

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
-from typing import Any, Optional
+from typing import Any, Optional, cast
 from urllib.parse import quote, unquote_to_bytes
 
 from twisted.internet.defer import Deferred
@@ -45,7 +45,7 @@ from twisted.internet.interfaces import IConsumer, IReactorTime
 from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
-from twisted_proxy.info.cache import InfoCache
+from twisted_proxy.info.cache import INFO_ENVIRON_KEY, ContainerInfo, InfoCache, container_key
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter
 from twisted_proxy.plugins._support.subrequest import (
     BodyTooLarge,
@@ -431,11 +431,18 @@ class ObjectVersioning:
             drop_body(head.body)
             if head.is_success:
                 try:
-                    headers["X-Container-Bytes-Used"] = str(
-                        int(headers["X-Container-Bytes-Used"])
-                        + int(head.headers.get("X-Container-Bytes-Used", "0")))
+                    total = int(headers["X-Container-Bytes-Used"]) + int(
+                        head.headers.get("X-Container-Bytes-Used", "0"))
                 except ValueError:
-                    pass
+                    return response
+                headers["X-Container-Bytes-Used"] = str(total)
+                # The container's info counts its versions too, as Swift's
+                # does (container quotas read it there).
+                key = container_key(account, container)
+                known = environ.get(INFO_ENVIRON_KEY, {}).get(key)
+                if known is not None and known.get("bytes") is not None:
+                    updated = cast(ContainerInfo, dict(known, bytes=total))
+                    await self._info_cache.store(environ, key, updated)
         return response
 
     async def _enable(self, request: SwiftRequest, app: IProxyApplication, account: str,
@@ -920,9 +927,6 @@ class _ObjectVersions:
         if "swift.content_type_overridden" in request.environ:
             put.environ["swift.content_type_overridden"] = request.environ.pop(
                 "swift.content_type_overridden")
-        if not put.headers.get("Content-Type"):
-            put.headers["Content-Type"] = (mimetypes.guess_type(wsgi_to_str(self.obj))[0]
-                                           or "application/octet-stream")
         counted: Optional[_CountingBody] = None
         if request.body is not None:
             counted = _CountingBody(request.body)
@@ -936,7 +940,13 @@ class _ObjectVersions:
         drop_body(made.body)
         size: Any = counted.count if counted is not None else 0
         size = put.headers.get("X-Object-Sysmeta-Slo-Size") or size
-        content_type = _parse_params(put.headers["Content-Type"])[0]
+        # What the rest of the pipeline wrote (the symlink plugin gives a
+        # static link its target's type), else what the object server
+        # would have guessed.
+        content_type = _parse_params(
+            put.headers.get("Content-Type")
+            or mimetypes.guess_type(wsgi_to_str(self.obj))[0]
+            or "application/octet-stream")[0]
         return await self.put_link(name, made.headers.get("Etag", ""), size, content_type)
 
     async def put_link(self, name: str, etag: str, size: Any, content_type: str
