@@ -295,3 +295,76 @@ class SymlinkInteropTests(SynchronousTestCase):
         theirs = self.request("swift", "PUT", "bad",
                               {"X-Symlink-Target": f"{self.container}/target"}, b"body")
         self.assertEqual((ours[0], ours[2]), (theirs[0], theirs[2]))
+
+
+class VersioningInteropTests(SynchronousTestCase):
+    """
+    Object versioning: versions written through either proxy are listed,
+    read and restored alike through the other.
+    """
+
+    def setUp(self) -> None:
+        self.cluster = symlink_cluster()
+        self.container = f"ver-{uuid.uuid4().hex}"
+        status, _, _ = self.cluster.request("PUT", self.cluster.path(self.container),
+                                            {"X-Versions-Enabled": "true"})
+        self.assertIn(status, (201, 202))
+
+    def request(self, which: str, method: str, name: Optional[str] = None,
+                headers: Optional[dict[str, str]] = None, body: Optional[bytes] = None,
+                query: str = "") -> Reply:
+        path = self.cluster.path(self.container, name) + (f"?{query}" if query else "")
+        return self.cluster.request(method, path, headers, body, which=which)
+
+    def versions(self, which: str) -> list[dict[str, object]]:
+        status, _, body = self.request(which, "GET", query="versions&format=json")
+        self.assertEqual(status, 200, which)
+        return [{k: v for k, v in item.items() if k != "last_modified"}
+                for item in json.loads(body)]
+
+    def test_versionsAgree(self) -> None:
+        """
+        Writes and a delete through alternating proxies make one history:
+        both list it alike, read each version alike, and restore it.
+        """
+        ids = []
+        for index, which in enumerate(("twisted", "swift", "twisted")):
+            status, headers, _ = self.request(which, "PUT", "o", {"Content-Type": "text/x"},
+                                              f"body {index}".encode())
+            self.assertEqual(status, 201, which)
+            ids.append(headers["x-object-version-id"])
+        for which in _PROXIES:
+            status, headers, body = self.request(which, "GET", "o")
+            self.assertEqual((status, body), (200, b"body 2"), which)
+            self.assertEqual(headers["x-object-version-id"], ids[2], which)
+        ours, theirs = self.versions("twisted"), self.versions("swift")
+        self.assertEqual(ours, theirs)
+        self.assertEqual([(i["version_id"], i["is_latest"]) for i in ours],
+                         [(ids[2], True), (ids[1], False), (ids[0], False)])
+        for index, version_id in enumerate(ids):
+            for which in _PROXIES:
+                status, headers, body = self.request(which, "GET", "o",
+                                                     query=f"version-id={version_id}")
+                self.assertEqual((status, body), (200, f"body {index}".encode()), which)
+        status, headers, _ = self.request("swift", "DELETE", "o")
+        self.assertEqual(status, 204)
+        marker = headers["x-object-version-id"]
+        for which in _PROXIES:
+            self.assertEqual(self.request(which, "GET", "o")[0], 404, which)
+            status, headers, _ = self.request(which, "HEAD", "o",
+                                              query=f"version-id={marker}")
+            self.assertEqual(status, 404, which)
+        self.assertEqual(self.versions("twisted"), self.versions("swift"))
+        status, _, _ = self.request("twisted", "PUT", "o", {"Content-Length": "0"}, b"",
+                                    query=f"version-id={ids[0]}")
+        self.assertEqual(status, 201)
+        for which in _PROXIES:
+            status, headers, body = self.request(which, "GET", "o")
+            self.assertEqual((status, body), (200, b"body 0"), which)
+            self.assertEqual(headers["x-object-version-id"], ids[0], which)
+        self.assertEqual(self.versions("twisted"), self.versions("swift"))
+        listed = self.request("twisted", "GET", query="format=json")
+        reference = self.request("swift", "GET", query="format=json")
+        self.assertEqual(json.loads(listed[2]), json.loads(reference[2]))
+        for name in ("x-container-bytes-used", "x-versions-enabled"):
+            self.assertEqual(listed[1].get(name), reference[1].get(name), name)
