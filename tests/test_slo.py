@@ -365,6 +365,22 @@ class SloTests(SynchronousTestCase):
         self.assertEqual(summary["Errors"], [])
         self.assertEqual(self.app.objects, {})
 
+    def test_delete_version(self) -> None:
+        """
+        With C{version-id} (object versioning), that version of the
+        manifest is read and deleted, not the latest.
+        """
+        self.simple()
+        self.call(self.request(
+            "DELETE", query="multipart-manifest=delete&version-id=1700000000.00000",
+            headers={"Accept": "application/json"}))
+        manifest = [r for r in self.app.calls if r.path == "/v1/a/c/man"]
+        self.assertEqual([(r.method, r.params.get("version-id")) for r in manifest[-2:]],
+                         [("GET", "1700000000.00000"), ("DELETE", "1700000000.00000")])
+        segments = [r for r in self.app.calls if r.path.startswith("/v1/a/segs/")]
+        self.assertTrue(segments)
+        self.assertNotIn("version-id", segments[-1].params)
+
     def test_delete_utf8(self) -> None:
         name = "/v1/a/c/m\u00e9".encode("utf-8").decode("latin-1")
         self.simple()

@@ -388,6 +388,22 @@ class SymlinkTests(SynchronousTestCase):
         self.assertEqual(response.headers["Location"], "/v1/a/c/o")
         self.assertEqual(response.headers["X-Symlink-Target-Etag"], _TARGET_ETAG)
 
+    def test_postLinkSysmeta(self) -> None:
+        """
+        The 307 carries the link's object sysmeta to a caller that asked
+        for sysmeta (object versioning reads its flag there), and to no
+        other.
+        """
+        self.store.link("/v1/a/c/link", "c/o", **{
+            "X-Object-Sysmeta-Versions-Symlink": "true"})
+        request = _request("POST", "/v1/a/c/link")
+        request.environ["swift.sysmeta_ok"] = True
+        response = self.call(request)
+        self.assertEqual(response.status, 307)
+        self.assertEqual(response.headers["X-Object-Sysmeta-Versions-Symlink"], "true")
+        response = self.call(_request("POST", "/v1/a/c/link"))
+        self.assertNotIn("X-Object-Sysmeta-Versions-Symlink", response.headers)
+
     def test_postObject(self) -> None:
         self.store.put("/v1/a/c/o", b"hello")
         self.assertEqual(self.call(_request("POST", "/v1/a/c/o")).status, 202)

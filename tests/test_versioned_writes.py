@@ -17,13 +17,14 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from tests.doubles import partial_context
-from twisted_proxy.config import ConfigError
+from tests.fakenodes import make_swift_conf
 from twisted_proxy.info.cache import INFO_ENVIRON_KEY, InfoCache, container_key
 from twisted_proxy.info.memorystore import MemoryInfoStore
 from twisted_proxy.interfaces import IProxyApplication, IProxyPluginFactory
 from twisted_proxy.plugins._support.subrequest import read_body
 from twisted_proxy.plugins.versioned_writes import (
     DELETE_MARKER_CONTENT_TYPE,
+    StackedFilters,
     VersionedWrites,
     versionedWritesPlugin,
     versions_prefix,
@@ -41,6 +42,12 @@ class _Context:
 
     def register_info(self, name: str, **info: Any) -> None:
         self.info[name] = info
+
+
+class _ContextWithPolicies(_Context):
+    def __init__(self) -> None:
+        super().__init__()
+        self.swift_conf = make_swift_conf()
 
 
 @implementer(IProxyApplication)
@@ -172,12 +179,15 @@ class FactoryTests(SynchronousTestCase):
         versionedWritesPlugin.makeFilter({}, partial_context(context))
         self.assertEqual(context.info, {})
 
-    def test_objectVersioningRefused(self) -> None:
+    def test_objectVersioningStacked(self) -> None:
         """
-        A configuration asking for what is not built yet does not start.
+        C{allow_object_versioning} no longer stops startup: object
+        versioning runs under legacy versioning (see
+        L{tests.test_object_versioning}).
         """
-        self.assertRaises(ConfigError, versionedWritesPlugin.makeFilter,
-                          {"allow_object_versioning": "true"}, partial_context(_Context()))
+        made = versionedWritesPlugin.makeFilter(
+            {"allow_object_versioning": "true"}, partial_context(_ContextWithPolicies()))
+        self.assertIsInstance(made, StackedFilters)
 
 
 class VersionedWritesTests(SynchronousTestCase):

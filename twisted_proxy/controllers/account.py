@@ -28,6 +28,7 @@ from twisted_proxy.swift.listing import (
     render_account_listing,
     render_listing_head,
 )
+from twisted_proxy.swift.truthy import is_true
 
 __all__ = ["AccountController"]
 
@@ -97,7 +98,9 @@ class AccountController(Controller):
             return finish_listing(render_listing_head(fmt, response.status, headers))
         items = json.loads(response.body or b"[]") if isinstance(response.body, bytes) else []
         return finish_listing(
-            render_account_listing(items, fmt, self.account, headers, response.status))
+            render_account_listing(items, fmt, self.account, headers, response.status,
+                                   allow_reserved=is_true(
+                                       request.headers.get("X-Backend-Allow-Reserved-Names"))))
 
     def _fake_listing(self) -> SwiftResponse:
         headers = fake_account_listing_headers(self.context.reactor.seconds())

@@ -172,7 +172,9 @@ class ContainerController(Controller):
         items = json.loads(response.body or b"[]") if isinstance(response.body, bytes) else []
         items = apply_listing_rewrites(request.environ, items)
         return finish_listing(
-            render_container_listing(items, fmt, self.container, headers, response.status))
+            render_container_listing(items, fmt, self.container, headers, response.status,
+                                     allow_reserved=is_true(
+                                         request.headers.get("X-Backend-Allow-Reserved-Names"))))
 
     def _clean_acls(self) -> Optional[SwiftResponse]:
         clean = self.request.environ.get("swift.clean_acl")

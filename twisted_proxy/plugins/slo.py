@@ -499,7 +499,8 @@ class StaticLargeObject:
         The manifest again, unconditionally and whole, with its sysmeta.
         """
         sub = self._subrequest(request, method, request.path,
-                               "multipart-manifest=get", "SLO MultipartGET")
+                               "multipart-manifest=get" + _version_query(request),
+                               "SLO MultipartGET")
         sub.environ["swift.sysmeta_ok"] = True
         response: SwiftResponse = await app(sub)
         return response
@@ -993,6 +994,9 @@ class StaticLargeObject:
         version, account, container, obj = parts
         own = wsgi_to_str(f"/{container}/{obj}")
         todo: list[dict[str, Any]] = [{"sub_slo": True, "name": own}]
+        if "version-id" in request.params:
+            # Object versioning: this version of the manifest, and only it.
+            todo[0]["version_id"] = request.params["version-id"]
         failure_status = 400
         while todo:
             if len(todo) > self.max_manifest_segments * 10:
@@ -1005,7 +1009,8 @@ class StaticLargeObject:
             name = entry["name"]
             if entry.get("sub_slo"):
                 try:
-                    todo.extend(await self._segments_of(request, app, version, account, name))
+                    todo.extend(await self._segments_of(request, app, version, account, name,
+                                                        entry.get("version_id")))
                 except _DeleteError as error:
                     entry["error"] = error.message
                 entry["sub_slo"] = False
@@ -1016,7 +1021,10 @@ class StaticLargeObject:
                 failed.append([quoted, entry["error"]])
                 continue
             path = f"/{version}/{account}/{str_to_wsgi(name.lstrip('/'))}"
-            sub = self._subrequest(request, "DELETE", path, "", "MultipartDELETE",
+            query = ""
+            if entry.get("version_id") is not None:
+                query = "version-id=" + quote(str(entry["version_id"]), safe="")
+            sub = self._subrequest(request, "DELETE", path, query, "MultipartDELETE",
                                    {"Content-Length": "0"})
             response: SwiftResponse = await app(sub)
             drop_body(response.body)
@@ -1032,16 +1040,20 @@ class StaticLargeObject:
             summary["Response Status"] = f"{failure_status} {status_reason(failure_status)}"
 
     async def _segments_of(self, request: SwiftRequest, app: IProxyApplication,
-                           version: str, account: str, name: str
-                           ) -> list[dict[str, Any]]:
+                           version: str, account: str, name: str,
+                           version_id: Optional[str] = None) -> list[dict[str, Any]]:
         """
-        The segments a manifest lists.
+        The segments a manifest (its version C{version_id}, if given)
+        lists.
 
         @raise _DeleteError: when it cannot be read or is no manifest.
         """
         path = f"/{version}/{account}/{str_to_wsgi(name.lstrip('/'))}"
+        query = "multipart-manifest=get"
+        if version_id is not None:
+            query += "&version-id=" + quote(version_id, safe="")
         response: SwiftResponse = await app(self._subrequest(
-            request, "GET", path, "multipart-manifest=get", "MultipartDELETE"))
+            request, "GET", path, query, "MultipartDELETE"))
         if response.is_success and is_true(response.headers.get(_SLO)):
             try:
                 entries = json.loads(await read_body(response.body))
@@ -1120,6 +1132,16 @@ def _version_and_account(path: str) -> tuple[str, str]:
     version, account, _ = split_path(path, 2, 3, True)
     assert version is not None and account is not None
     return version, account
+
+
+def _version_query(request: SwiftRequest) -> str:
+    """
+    C{&version-id=...} when C{request} names a version of its object
+    (object versioning), so that a manifest fetched again is that version.
+    """
+    if "version-id" not in request.params:
+        return ""
+    return "&version-id=" + quote(request.params["version-id"], safe="")
 
 
 @implementer(IPlugin, IProxyPluginFactory)

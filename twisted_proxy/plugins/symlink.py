@@ -376,6 +376,12 @@ class Symlinks:
         target_etag = headers.get(TARGET_ETAG_SYSMETA)
         if target_etag:
             redirect[TARGET_ETAG] = target_etag
+        # The link's own system metadata goes with the redirect (object
+        # versioning reads its versions-symlink flag there); it is removed
+        # again on the way out unless the caller asked for sysmeta.
+        for name, value in headers.items():
+            if is_sys_meta("object", name):
+                redirect[name] = value
         return error_response(
             307, "The requested POST was applied to a symlink. POST directly to the "
             "target to apply requested metadata.", headers=redirect, method=method,

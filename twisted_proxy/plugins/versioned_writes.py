@@ -27,6 +27,10 @@ versioned only for containers with a pre-sysmeta C{X-Versions-Location}
 the client's write access to the container has been checked; a versions
 container that cannot be written is a C{412}, a failure to copy a
 C{503}.
+
+C{allow_object_versioning = true} stacks Swift's new-style versioning
+(L{twisted_proxy.plugins.object_versioning}) under this filter, as Swift's
+C{versioned_writes} stage does.
 """
 
 from __future__ import annotations
@@ -41,7 +45,6 @@ from twisted.plugin import IPlugin
 from twisted.web.iweb import UNKNOWN_LENGTH
 from zope.interface import implementer
 
-from twisted_proxy.config import ConfigError
 from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.info.cache import InfoCache
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
@@ -51,6 +54,7 @@ from twisted_proxy.plugins._support.subrequest import (
     fetch_container_info,
     read_body,
 )
+from twisted_proxy.plugins.object_versioning import ObjectVersioning
 from twisted_proxy.swift.constraints import check_container_format, is_sys_meta
 from twisted_proxy.swift.http import (
     HeaderDict,
@@ -65,8 +69,8 @@ from twisted_proxy.swift.paths import split_path
 from twisted_proxy.swift.timestamp import Timestamp, parse_http_date
 from twisted_proxy.swift.truthy import is_true
 
-__all__ = ["VersionedWrites", "versionedWritesPlugin", "DELETE_MARKER_CONTENT_TYPE",
-           "versions_prefix"]
+__all__ = ["VersionedWrites", "StackedFilters", "versionedWritesPlugin",
+           "DELETE_MARKER_CONTENT_TYPE", "versions_prefix"]
 
 DELETE_MARKER_CONTENT_TYPE = "application/x-deleted;swift_versions_deleted=1"
 _VERSIONS = "X-Versions-Location"
@@ -457,29 +461,65 @@ class _Versioning:
         return await self.app(request)  # type: ignore[no-any-return]
 
 
+@implementer(IProxyApplication)
+class _Then:
+    """
+    The rest of the pipeline as the outer of two stacked filters sees it:
+    the inner filter, then C{app}.
+    """
+
+    def __init__(self, inner: IProxyFilter, app: IProxyApplication) -> None:
+        self._inner = inner
+        self._app = app
+
+    def __call__(self, request: SwiftRequest) -> "Deferred[SwiftResponse]":
+        return self._inner(request, self._app)  # type: ignore[no-any-return]
+
+
+@implementer(IProxyFilter)
+class StackedFilters:
+    """
+    Two filters as one pipeline stage, C{outer} first (Swift's
+    C{versioned_writes} stage is legacy versioning over object
+    versioning).
+    """
+
+    def __init__(self, outer: IProxyFilter, inner: IProxyFilter) -> None:
+        self.outer = outer
+        self.inner = inner
+
+    def __call__(
+        self, request: SwiftRequest, app: IProxyApplication
+    ) -> "Deferred[SwiftResponse]":
+        return self.outer(request, _Then(self.inner, app))  # type: ignore[no-any-return]
+
+
 @implementer(IPlugin, IProxyPluginFactory)
 class _VersionedWritesFactory:
     name = "versioned_writes"
 
-    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> VersionedWrites:
+    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> IProxyFilter:
         """
-        @param conf: C{allow_versioned_writes} (see the module docstring);
-            C{allow_object_versioning} is not supported yet.
-        @param context: provides C{info_cache}, C{reactor}, C{constraints}
-            and C{register_info}.
-        @raise ConfigError: for C{allow_object_versioning = true}, so that
-            a configuration never runs without what it asked for.
+        @param conf: C{allow_versioned_writes} (see the module docstring)
+            and C{allow_object_versioning}: when true, object versioning
+            (L{twisted_proxy.plugins.object_versioning}) runs under legacy
+            versioning, and C{/info} has C{object_versioning}. It needs the
+            C{symlink} plugin after this one in the pipeline.
+        @param context: provides C{info_cache}, C{reactor}, C{constraints},
+            C{swift_conf} and C{register_info}.
         """
-        if is_true(conf.get("allow_object_versioning")):
-            raise ConfigError(
-                "[filter:versioned_writes] allow_object_versioning: object versioning "
-                "(X-Versions-Enabled) is not supported by twisted-proxy yet")
         allow = conf.get("allow_versioned_writes")
         if is_true(allow):
             context.register_info("versioned_writes",
                                   allowed_flags=["x-versions-location", "x-history-location"])
-        return VersionedWrites(allow, context.info_cache, context.reactor,
-                               context.constraints.max_file_size)
+        legacy = VersionedWrites(allow, context.info_cache, context.reactor,
+                                 context.constraints.max_file_size)
+        if not is_true(conf.get("allow_object_versioning")):
+            return legacy
+        context.register_info("object_versioning")
+        return StackedFilters(legacy, ObjectVersioning(
+            context.info_cache, context.swift_conf, context.reactor,
+            context.constraints.max_file_size))
 
 
 versionedWritesPlugin = _VersionedWritesFactory()

@@ -35,6 +35,8 @@ _HEX_DIGITS = 16
 _MAX_OFFSET = 16**_HEX_DIGITS - 1
 # The first instant whose normal form would need an eleventh integer digit.
 _UPPER_BOUND = 10_000_000_000
+# The largest raw instant (9999999999.99999).
+_MAX_RAW = 999_999_999_999_999
 _EPOCH = datetime.datetime(1970, 1, 1)
 _ISO_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
 
@@ -217,6 +219,18 @@ class Timestamp:
         second-resolution dates such as Last-Modified.
         """
         return math.ceil(self.timestamp)
+
+    def inverted(self) -> "Timestamp":
+        """
+        The timestamp whose order is the reverse of this one's (Swift's
+        C{~Timestamp}): object versioning names versions with it so that a
+        listing shows the newest first. Inverting twice gives back the
+        timestamp.
+        """
+        if self.offset:
+            return Timestamp(0, offset=_MAX_OFFSET + 1 - self.offset,
+                             delta=_MAX_RAW - self.raw - 1)
+        return Timestamp(0, delta=_MAX_RAW - self.raw)
 
     def _key(self) -> tuple[int, int]:
         return (self.raw, self.offset)
