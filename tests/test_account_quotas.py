@@ -78,7 +78,7 @@ class _App:
 class AccountQuotasTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.context = _Context()
-        self.filter = accountQuotasPlugin.makeFilter({}, partial_context(self.context))
+        self.filter = accountQuotasPlugin.make_filter({}, partial_context(self.context))
         self.app = _App()
         policies = [(p.index, p.name) for p in self.context.swift_conf.policies]
         self.assertGreaterEqual(len(policies), 2)
@@ -171,7 +171,7 @@ class AccountQuotasTests(SynchronousTestCase):
         # The legacy meta quota counts when there is no sysmeta one.
         self.context.info_cache = InfoCache(MemoryInfoStore(Clock()), 60, 60)
         self.app.account.update(sysmeta={}, meta={"quota-bytes": "95"})
-        self.filter = accountQuotasPlugin.makeFilter({}, partial_context(self.context))
+        self.filter = accountQuotasPlugin.make_filter({}, partial_context(self.context))
         self.assertEqual(self.call("PUT", "/v1/a/c/o", {"Content-Length": "6"}).status, 413)
 
     def test_overCount(self) -> None:
@@ -202,12 +202,12 @@ class AccountQuotasTests(SynchronousTestCase):
         self.assertEqual((response.status, response.body),
                          (413, b"Upload exceeds policy quota."))
         self.context.info_cache = InfoCache(MemoryInfoStore(Clock()), 60, 60)
-        self.filter = accountQuotasPlugin.makeFilter({}, partial_context(self.context))
+        self.filter = accountQuotasPlugin.make_filter({}, partial_context(self.context))
         self.app.account["sysmeta"] = {f"quota-count-policy-{index}": "1"}
         self.assertEqual(self.call("PUT", "/v1/a/c/o", {"Content-Length": "0"}).status, 413)
         self.app.container["storage_policy"] = "0"
         self.context.info_cache = InfoCache(MemoryInfoStore(Clock()), 60, 60)
-        self.filter = accountQuotasPlugin.makeFilter({}, partial_context(self.context))
+        self.filter = accountQuotasPlugin.make_filter({}, partial_context(self.context))
         self.assertEqual(self.call("PUT", "/v1/a/c/o", {"Content-Length": "0"}).status, 201)
 
     def test_resellerUnlimited(self) -> None:

@@ -12,7 +12,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted_proxy_aio.cluster import (
     AioError,
     AioSettings,
-    _removeAbandonedClusters,
+    _remove_abandoned_clusters,
     build_cluster,
     find_swift_bin_dir,
     parse_aio_settings,
@@ -209,5 +209,5 @@ class AbandonedClusterTests(SynchronousTestCase):
                     os.path.join(dataDir, name, "twisted-proxy-aio.owner"), "w"
                 ) as f:
                     f.write(marker)
-        _removeAbandonedClusters(dataDir)
+        _remove_abandoned_clusters(dataDir)
         self.assertEqual(sorted(os.listdir(dataDir)), sorted(kept))

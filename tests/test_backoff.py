@@ -19,7 +19,7 @@ class RestartBackoffTests(SynchronousTestCase):
         self.clock = Clock()
         self.backoff = RestartBackoff(self.clock, initial=0.5, maximum=30.0, stable=10.0)
 
-    def crashAfter(self, seconds: float) -> float:
+    def crash_after(self, seconds: float) -> float:
         self.backoff.started()
         self.clock.advance(seconds)
         return self.backoff.delay()
@@ -28,20 +28,20 @@ class RestartBackoffTests(SynchronousTestCase):
         """
         Each crash soon after starting doubles the delay, up to C{maximum}.
         """
-        delays = [self.crashAfter(1) for _ in range(9)]
+        delays = [self.crash_after(1) for _ in range(9)]
         self.assertEqual(delays, [0.5, 1, 2, 4, 8, 16, 30, 30, 30])
 
     def test_stableRunResets(self) -> None:
         """
         A run of at least C{stable} seconds starts the delays over.
         """
-        self.assertEqual([self.crashAfter(0) for _ in range(4)], [0.5, 1, 2, 4])
-        self.assertEqual(self.crashAfter(10), 0.5)
-        self.assertEqual(self.crashAfter(9.9), 1)
+        self.assertEqual([self.crash_after(0) for _ in range(4)], [0.5, 1, 2, 4])
+        self.assertEqual(self.crash_after(10), 0.5)
+        self.assertEqual(self.crash_after(9.9), 1)
 
     def test_restartLater(self) -> None:
         """
-        C{restartLater} calls the restart after the delay and returns it.
+        C{restart_later} calls the restart after the delay and returns it.
         """
         restarts: list[float] = []
 
@@ -50,14 +50,14 @@ class RestartBackoffTests(SynchronousTestCase):
             self.backoff.started()
 
         self.backoff.started()
-        self.assertEqual(self.backoff.restartLater(restart), 0.5)
+        self.assertEqual(self.backoff.restart_later(restart), 0.5)
         self.assertTrue(self.backoff.pending)
         self.clock.advance(0.4)
         self.assertEqual(restarts, [])
         self.clock.advance(0.1)
         self.assertEqual(restarts, [0.5])
         self.assertFalse(self.backoff.pending)
-        self.assertEqual(self.backoff.restartLater(restart), 1)
+        self.assertEqual(self.backoff.restart_later(restart), 1)
         self.clock.advance(1)
         self.assertEqual(restarts, [0.5, 1.5])
 
@@ -67,7 +67,7 @@ class RestartBackoffTests(SynchronousTestCase):
         """
         restarts: list[None] = []
         self.backoff.started()
-        self.backoff.restartLater(lambda: restarts.append(None))
+        self.backoff.restart_later(lambda: restarts.append(None))
         self.backoff.cancel()
         self.assertFalse(self.backoff.pending)
         self.assertEqual(self.clock.getDelayedCalls(), [])
@@ -80,8 +80,8 @@ class RestartBackoffTests(SynchronousTestCase):
         A second exit before the restart replaces the pending restart.
         """
         restarts: list[str] = []
-        self.backoff.restartLater(lambda: restarts.append("first"))
-        self.backoff.restartLater(lambda: restarts.append("second"))
+        self.backoff.restart_later(lambda: restarts.append("first"))
+        self.backoff.restart_later(lambda: restarts.append("second"))
         self.assertEqual(len(self.clock.getDelayedCalls()), 1)
         self.clock.advance(1)
         self.assertEqual(restarts, ["second"])

@@ -184,7 +184,7 @@ class _BulkTestCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.context = _Context()
         self.clock = self.context.reactor
-        self.filter = bulkPlugin.makeFilter(self.conf, partial_context(self.context))
+        self.filter = bulkPlugin.make_filter(self.conf, partial_context(self.context))
         self.app = _App()
 
     def request(self, method: str, path: str, query: str,
@@ -228,7 +228,7 @@ class PluginTests(_BulkTestCase):
 
     def test_options(self) -> None:
         context = _Context()
-        bulk = bulkPlugin.makeFilter({
+        bulk = bulkPlugin.make_filter({
             "max_containers_per_extraction": "5", "max_failed_extractions": "6",
             "max_deletes_per_request": "7", "max_failed_deletes": "8",
             "yield_frequency": "9", "delete_concurrency": "5000",
@@ -245,7 +245,7 @@ class PluginTests(_BulkTestCase):
         for name, value in (("max_deletes_per_request", "many"),
                             ("max_failed_deletes", "-1"),
                             ("yield_frequency", "0")):
-            self.assertRaises(ConfigError, bulkPlugin.makeFilter, {name: value}, _Context())
+            self.assertRaises(ConfigError, bulkPlugin.make_filter, {name: value}, _Context())
 
 
 class DispatchTests(_BulkTestCase):
@@ -701,7 +701,7 @@ class ExtractTests(_BulkTestCase):
                                              ["c/o", "404 Not Found"]])
 
     def test_tooManyContainers(self) -> None:
-        self.filter = bulkPlugin.makeFilter({"max_containers_per_extraction": "1"},
+        self.filter = bulkPlugin.make_filter({"max_containers_per_extraction": "1"},
                                             partial_context(self.context))
         summary = self.extract(_tar([("c/1", b""), ("d/1", b"")]))
         self.assertEqual(summary["Response Status"], "400 Bad Request")
@@ -709,7 +709,7 @@ class ExtractTests(_BulkTestCase):
                          "More than 1 containers to create from tar.")
 
     def test_maxFailures(self) -> None:
-        self.filter = bulkPlugin.makeFilter({"max_failed_extractions": "2"},
+        self.filter = bulkPlugin.make_filter({"max_failed_extractions": "2"},
                                             partial_context(self.context))
         for name in "123":
             self.app.statuses[("PUT", f"/v1/a/c/{name}")] = 400
@@ -762,7 +762,7 @@ class ExtractStreamingTests(_BulkTestCase):
         body.dataReceived(archive[1024:3000])
         self.assertNotIn("/v1/a/c/one", self.app.objects)
         body.dataReceived(archive[3000:])
-        body.bodyComplete()
+        body.body_complete()
         self.successResultOf(done)
         self.assertEqual(_summary(collector.data)["Number Files Created"], 2)
         self.assertEqual(self.app.objects["/v1/a/c/one"], b"1" * 5000)
@@ -776,21 +776,21 @@ class ExtractStreamingTests(_BulkTestCase):
         data = b"x" * 900_000
         archive = _tar([("c/big", data), ("c/next", b"n")], mode="w:gz")
         self.context.constraints = Constraints(max_file_size=10 ** 7)
-        self.filter = bulkPlugin.makeFilter({}, partial_context(self.context))
+        self.filter = bulkPlugin.make_filter({}, partial_context(self.context))
         raw = _tar([("c/big", data)])
         body, collector, done = self.start(len(archive), "tar.gz")
         body.dataReceived(archive)
         upload = self.app.uploads["/v1/a/c/big"]
         self.assertTrue(len(upload.data) < len(raw))
         upload.producer.resumeProducing()
-        body.bodyComplete()
+        body.body_complete()
         self.successResultOf(done)
         self.assertEqual(self.app.objects["/v1/a/c/big"], data)
 
     def test_clientPaused(self) -> None:
         self.app.reader = lambda request: Collector(request.body, pause_after=1)
         self.context.constraints = Constraints(max_file_size=10 ** 8)
-        self.filter = bulkPlugin.makeFilter({}, partial_context(self.context))
+        self.filter = bulkPlugin.make_filter({}, partial_context(self.context))
         data = b"z" * 3_000_000
         archive = _tar([("c/big", data)])
         body, collector, done = self.start(len(archive))
@@ -799,7 +799,7 @@ class ExtractStreamingTests(_BulkTestCase):
         self.assertTrue(self.transport.paused)
         self.app.uploads["/v1/a/c/big"].producer.resumeProducing()
         self.assertFalse(self.transport.paused)
-        body.bodyComplete()
+        body.body_complete()
         self.successResultOf(done)
         self.assertEqual(self.app.objects["/v1/a/c/big"], data)
 
@@ -811,7 +811,7 @@ class ExtractStreamingTests(_BulkTestCase):
         archive = _tar([("c/one", b"1" * 5000), ("c/two", b"2")])
         body, collector, done = self.start(len(archive))
         body.dataReceived(archive)
-        body.bodyComplete()
+        body.body_complete()
         self.successResultOf(done)
         self.assertEqual(self.app.objects, {"/v1/a/c/two": b"2"})
 
@@ -833,7 +833,7 @@ class ExtractStreamingTests(_BulkTestCase):
         body, collector, done = self.start(len(archive))
         body.dataReceived(archive)
         self.successResultOf(done)
-        body.bodyComplete()
+        body.body_complete()
         self.assertFalse(self.transport.paused)
 
 

@@ -34,7 +34,7 @@ class ConfigFileMixin:
     Writes configuration files into a fresh directory.
     """
 
-    def writeConfig(self, text: str, name: str = "proxy-server.conf",
+    def write_config(self, text: str, name: str = "proxy-server.conf",
                     directory: str | None = None) -> str:
         if directory is None:
             directory = self.mktemp()  # type: ignore[attr-defined]
@@ -55,7 +55,7 @@ class LoadConfigTests(ConfigFileMixin, SynchronousTestCase):
         Every section is read by its full name, merged over C{[DEFAULT]};
         the pipeline is the list of stage names.
         """
-        path = self.writeConfig(
+        path = self.write_config(
             """
             [DEFAULT]
             bind_port = 8080
@@ -91,7 +91,7 @@ class LoadConfigTests(ConfigFileMixin, SynchronousTestCase):
         Option names keep their case (tempauth's C{user_AUTH_test} and
         reseller prefixes depend on it).
         """
-        path = self.writeConfig(
+        path = self.write_config(
             _MINIMAL + "\n[filter:tempauth]\nSERVICE_require_group = service\n"
         )
         config = load_config(path)
@@ -104,7 +104,7 @@ class LoadConfigTests(ConfigFileMixin, SynchronousTestCase):
         As in paste-deploy (and so in Swift), C{[DEFAULT]} beats a plain
         option of the same name in a section; only C{set} overrides it.
         """
-        path = self.writeConfig(
+        path = self.write_config(
             """
             [DEFAULT]
             node_timeout = 1
@@ -123,7 +123,7 @@ class LoadConfigTests(ConfigFileMixin, SynchronousTestCase):
         C{set NAME = value} in a section overrides C{NAME} from
         C{[DEFAULT]}, even though configparser lists the default after it.
         """
-        path = self.writeConfig(
+        path = self.write_config(
             """
             [DEFAULT]
             log_name = global
@@ -144,7 +144,7 @@ class LoadConfigTests(ConfigFileMixin, SynchronousTestCase):
         C{set NAME} beats a plain C{NAME} in the same section, whatever
         their order in the file.
         """
-        path = self.writeConfig(
+        path = self.write_config(
             """
             [pipeline:main]
             pipeline = proxy-server
@@ -160,7 +160,7 @@ class LoadConfigTests(ConfigFileMixin, SynchronousTestCase):
         """
         C{set NAME = value} in C{[DEFAULT]} defines C{NAME}.
         """
-        path = self.writeConfig("[DEFAULT]\nset log_name = g\n" + _MINIMAL)
+        path = self.write_config("[DEFAULT]\nset log_name = g\n" + _MINIMAL)
         config = load_config(path)
         self.assertEqual(config.defaults, {"log_name": "g"})
         self.assertEqual(config.app_section()["log_name"], "g")
@@ -171,7 +171,7 @@ class LoadConfigTests(ConfigFileMixin, SynchronousTestCase):
         interpolates other options; neither C{here} nor C{__file__} shows
         up as an option.
         """
-        path = self.writeConfig(
+        path = self.write_config(
             """
             [DEFAULT]
             base = %(here)s/swift
@@ -196,7 +196,7 @@ class LoadConfigTests(ConfigFileMixin, SynchronousTestCase):
         A C{%} in the file's directory does not break C{%(here)s}.
         """
         directory = os.path.join(self.mktemp(), "50%off")
-        path = self.writeConfig(
+        path = self.write_config(
             "[DEFAULT]\nswift_dir = %(here)s/etc\n" + _MINIMAL, directory=directory
         )
         config = load_config(path)
@@ -208,7 +208,7 @@ class LoadConfigTests(ConfigFileMixin, SynchronousTestCase):
         """
         L{load_config} makes the path absolute.
         """
-        path = self.writeConfig(_MINIMAL)
+        path = self.write_config(_MINIMAL)
         relative = os.path.relpath(path)
         self.assertEqual(load_config(relative).path, path)
 
@@ -217,7 +217,7 @@ class LoadConfigTests(ConfigFileMixin, SynchronousTestCase):
         Without C{[pipeline:main]}, a file with one C{[app:NAME]} section is
         a pipeline of that application alone.
         """
-        path = self.writeConfig("[app:proxy-server]\nuse = egg:swift#proxy\n")
+        path = self.write_config("[app:proxy-server]\nuse = egg:swift#proxy\n")
         self.assertEqual(load_config(path).pipeline, ["proxy-server"])
 
     def assertOneLineError(self, path: str, *fragments: str) -> ConfigError:
@@ -248,21 +248,21 @@ class LoadConfigTests(ConfigFileMixin, SynchronousTestCase):
         """
         A file that is not INI is a one-line L{ConfigError}.
         """
-        path = self.writeConfig("pipeline = proxy-server\n")
+        path = self.write_config("pipeline = proxy-server\n")
         self.assertOneLineError(path, "cannot read")
 
     def test_parseError(self) -> None:
         """
         A malformed line is a one-line L{ConfigError}.
         """
-        path = self.writeConfig(_MINIMAL + "\n[filter:x]\nnot an option line\n")
+        path = self.write_config(_MINIMAL + "\n[filter:x]\nnot an option line\n")
         self.assertOneLineError(path, "cannot read")
 
     def test_notUTF8(self) -> None:
         """
         A file that is not UTF-8 is a one-line L{ConfigError}.
         """
-        path = self.writeConfig(_MINIMAL)
+        path = self.write_config(_MINIMAL)
         with open(path, "ab") as handle:
             handle.write(b"\n[filter:x]\nkey = \xff\xfe\n")
         self.assertOneLineError(path, "cannot read")
@@ -272,35 +272,35 @@ class LoadConfigTests(ConfigFileMixin, SynchronousTestCase):
         A reference to an unknown option is a one-line L{ConfigError}
         naming the section and option.
         """
-        path = self.writeConfig(_MINIMAL + "swift_dir = %(nowhere)s/etc\n")
+        path = self.write_config(_MINIMAL + "swift_dir = %(nowhere)s/etc\n")
         self.assertOneLineError(path, "[app:proxy-server] swift_dir:", "nowhere")
 
     def test_badPercent(self) -> None:
         """
         A lone C{%} is a one-line L{ConfigError} naming section and option.
         """
-        path = self.writeConfig(_MINIMAL + "\n[filter:tempauth]\nuser_a_b = 100%\n")
+        path = self.write_config(_MINIMAL + "\n[filter:tempauth]\nuser_a_b = 100%\n")
         self.assertOneLineError(path, "[filter:tempauth] user_a_b:")
 
     def test_badInterpolationInDefault(self) -> None:
         """
         A bad reference in C{[DEFAULT]} names C{[DEFAULT]}.
         """
-        path = self.writeConfig("[DEFAULT]\nx = %(y)s\n" + _MINIMAL)
+        path = self.write_config("[DEFAULT]\nx = %(y)s\n" + _MINIMAL)
         self.assertOneLineError(path, "[DEFAULT] x:")
 
     def test_emptyPipeline(self) -> None:
         """
         An empty C{pipeline} is an error.
         """
-        path = self.writeConfig("[pipeline:main]\npipeline =\n[app:proxy-server]\n")
+        path = self.write_config("[pipeline:main]\npipeline =\n[app:proxy-server]\n")
         self.assertOneLineError(path, "[pipeline:main] pipeline: empty")
 
     def test_missingPipeline(self) -> None:
         """
         No C{[pipeline:main]} and no single application is an error.
         """
-        path = self.writeConfig("[app:a]\n[app:b]\n")
+        path = self.write_config("[app:a]\n[app:b]\n")
         self.assertOneLineError(path, "[pipeline:main] pipeline: missing")
 
     def test_pipelineWithoutApp(self) -> None:
@@ -308,7 +308,7 @@ class LoadConfigTests(ConfigFileMixin, SynchronousTestCase):
         A pipeline whose last stage has no C{[app:...]} section is an error
         naming it.
         """
-        path = self.writeConfig("[pipeline:main]\npipeline = tempauth proxy\n")
+        path = self.write_config("[pipeline:main]\npipeline = tempauth proxy\n")
         self.assertOneLineError(path, "'proxy'", "[app:proxy]")
 
 
@@ -364,7 +364,7 @@ class ProxySettingsTests(ConfigFileMixin, SynchronousTestCase):
     """
 
     def settings(self, options: str, default: str = "") -> ProxySettings:
-        path = self.writeConfig(
+        path = self.write_config(
             f"[DEFAULT]\n{default}\n" + _MINIMAL + options + "\n"
         )
         return ProxySettings.from_section(load_config(path))
@@ -440,7 +440,7 @@ class ProxySettingsTests(ConfigFileMixin, SynchronousTestCase):
         """
         A relative C{swift_dir} resolves against the file's directory.
         """
-        path = self.writeConfig(_MINIMAL + "swift_dir = rings\n")
+        path = self.write_config(_MINIMAL + "swift_dir = rings\n")
         settings = ProxySettings.from_section(load_config(path))
         self.assertEqual(settings.swift_dir, os.path.join(os.path.dirname(path), "rings"))
 
@@ -452,7 +452,7 @@ class ProxySettingsTests(ConfigFileMixin, SynchronousTestCase):
         self.assertEqual(settings.node_timeout, 4.0)
 
     def assertBadValue(self, option: str, value: str) -> None:
-        path = self.writeConfig(_MINIMAL + f"{option} = {value}\n")
+        path = self.write_config(_MINIMAL + f"{option} = {value}\n")
         config = load_config(path)
         error = self.assertRaises(ConfigError, ProxySettings.from_section, config)
         message = str(error)
@@ -506,7 +506,7 @@ class ProxySettingsTests(ConfigFileMixin, SynchronousTestCase):
         An unknown option is logged with file, section and option; options
         from C{[DEFAULT]} and the quiet Swift options are not.
         """
-        path = self.writeConfig(
+        path = self.write_config(
             "[DEFAULT]\nlog_level = INFO\nwhatever = 1\n"
             + _MINIMAL
             + "node_timout = 3\nlog_facility = LOG_LOCAL0\n"
@@ -526,7 +526,7 @@ class ProxySettingsTests(ConfigFileMixin, SynchronousTestCase):
         Each Swift option accepted but not supported yet is named in one
         warning when set to anything but what the proxy does anyway.
         """
-        path = self.writeConfig(
+        path = self.write_config(
             _MINIMAL
             + "post_quorum_timeout = 0.5\nobject_chunk_size = 8192\n"
             + "client_chunk_size = 4096\n"
@@ -549,7 +549,7 @@ class ProxySettingsTests(ConfigFileMixin, SynchronousTestCase):
         C{cert_file} and C{key_file} (Swift serves HTTPS with them) are
         named in a warning saying the proxy serves plain HTTP.
         """
-        path = self.writeConfig(
+        path = self.write_config(
             _MINIMAL.replace("[DEFAULT]\n", "[DEFAULT]\ncert_file = /c.pem\nkey_file = /k.pem\n")
             if "[DEFAULT]\n" in _MINIMAL else
             "[DEFAULT]\ncert_file = /c.pem\nkey_file = /k.pem\n" + _MINIMAL)
@@ -566,7 +566,7 @@ class ProxySettingsTests(ConfigFileMixin, SynchronousTestCase):
         Set to what the proxy does anyway, those options are not warned
         about; the affinity options are supported.
         """
-        path = self.writeConfig(
+        path = self.write_config(
             _MINIMAL
             + "node_timeout = 3\npost_quorum_timeout = 3\nobject_chunk_size = 65536\n"
             + "client_chunk_size = 65536\nread_affinity = r1=100\nwrite_affinity = r1\n"
@@ -580,7 +580,7 @@ class ProxySettingsTests(ConfigFileMixin, SynchronousTestCase):
         """
         L{ProxySettings.from_section} reads the section it is given.
         """
-        path = self.writeConfig(_MINIMAL + "\n[filter:x]\nworkers = 3\n")
+        path = self.write_config(_MINIMAL + "\n[filter:x]\nworkers = 3\n")
         settings = ProxySettings.from_section(load_config(path), "filter:x")
         self.assertEqual(settings.workers, 3)
 

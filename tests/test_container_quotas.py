@@ -94,7 +94,7 @@ class _Authorizer:
 class _QuotaTestCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.context = _Context()
-        self.filter = containerQuotasPlugin.makeFilter({}, partial_context(self.context))
+        self.filter = containerQuotasPlugin.make_filter({}, partial_context(self.context))
         self.app = _App()
 
     def request(self, method: str, path: str, headers: Optional[dict[str, str]] = None,

@@ -11,7 +11,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.client import ResponseDone, ResponseFailed
 from twisted.web.http_headers import Headers
 
-from tests.test_streaming import makeResponse
+from tests.test_streaming import make_response
 from twisted_proxy.backend.content import discard_body, drop_body, read_answer, read_body
 
 
@@ -21,7 +21,7 @@ class ReadBodyTests(SynchronousTestCase):
     """
 
     def test_whole(self) -> None:
-        response, _ = makeResponse(5)
+        response, _ = make_response(5)
         d = read_body(response)
         response._bodyDataReceived(b"hel")
         response._bodyDataReceived(b"lo")
@@ -32,7 +32,7 @@ class ReadBodyTests(SynchronousTestCase):
         """
         A body cut short fails as the connection did.
         """
-        response, _ = makeResponse(5)
+        response, _ = make_response(5)
         d = read_body(response)
         response._bodyDataFinished(Failure(ResponseFailed([Failure(ConnectionLost())])))
         self.failureResultOf(d, ResponseFailed)
@@ -42,7 +42,7 @@ class ReadBodyTests(SynchronousTestCase):
         An answer is the status, the reason as a WSGI string, the body and
         the headers (last value of each).
         """
-        response, _ = makeResponse(2)
+        response, _ = make_response(2)
         response.phrase = b"Caf\xc3\xa9"
         response.headers = Headers({b"X-Thing": [b"a", b"b"], b"Etag": [b'"abc"']})
         d = read_answer(response)
@@ -62,7 +62,7 @@ class DiscardBodyTests(SynchronousTestCase):
         """
         The body is read to its end, leaving the connection open.
         """
-        response, backend = makeResponse(3)
+        response, backend = make_response(3)
         d = discard_body(response)
         self.assertNoResult(d)
         response._bodyDataReceived(b"abc")
@@ -74,7 +74,7 @@ class DiscardBodyTests(SynchronousTestCase):
         """
         A body that has already arrived is discarded at once.
         """
-        response, _ = makeResponse(3)
+        response, _ = make_response(3)
         response._bodyDataReceived(b"abc")
         response._bodyDataFinished()
         self.successResultOf(discard_body(response))
@@ -83,7 +83,7 @@ class DiscardBodyTests(SynchronousTestCase):
         """
         However the body ends, the Deferred fires with C{None}.
         """
-        response, _ = makeResponse(3)
+        response, _ = make_response(3)
         d = discard_body(response)
         response._bodyDataFinished(Failure(ResponseFailed([Failure(ConnectionLost())])))
         self.assertIsNone(self.successResultOf(d))
@@ -92,7 +92,7 @@ class DiscardBodyTests(SynchronousTestCase):
         """
         With C{close}, the connection is dropped.
         """
-        response, backend = makeResponse(3)
+        response, backend = make_response(3)
         d = discard_body(response, close=True)
         self.assertTrue(backend.disconnecting)
         response._bodyDataFinished(Failure(ResponseFailed([Failure(ConnectionLost())])))
@@ -103,7 +103,7 @@ class DiscardBodyTests(SynchronousTestCase):
         Cancelling drops the connection, and the body ending later is no
         error.
         """
-        response, backend = makeResponse(3)
+        response, backend = make_response(3)
         d = discard_body(response)
         d.cancel()
         self.failureResultOf(d, CancelledError)
@@ -115,7 +115,7 @@ class DiscardBodyTests(SynchronousTestCase):
         L{drop_body} drops the connection; the body's end is nobody's
         concern.
         """
-        response, backend = makeResponse(3)
+        response, backend = make_response(3)
         drop_body(response)
         self.assertTrue(backend.disconnecting)
         response._bodyDataFinished(Failure(ResponseFailed([Failure(ConnectionLost())])))

@@ -216,7 +216,7 @@ class _CopyTestCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.context = _Context(self.max_file_size)
         self.clock = self.context.reactor
-        self.filter = copyPlugin.makeFilter(self.conf, partial_context(self.context))
+        self.filter = copyPlugin.make_filter(self.conf, partial_context(self.context))
         self.app = _App()
         self.authorize = _Authorizer()
 
@@ -285,7 +285,7 @@ class PluginTests(_CopyTestCase):
 
     def test_badYieldFrequency(self) -> None:
         for value in ("often", "0", "-1"):
-            self.assertRaises(ConfigError, copyPlugin.makeFilter,
+            self.assertRaises(ConfigError, copyPlugin.make_filter,
                               {"yield_frequency": value}, self.context)
 
 

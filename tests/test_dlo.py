@@ -166,7 +166,7 @@ class _DloTestCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.context = _Context(self.limit)
         self.clock = self.context.reactor
-        self.filter = dloPlugin.makeFilter(self.conf, partial_context(self.context))
+        self.filter = dloPlugin.make_filter(self.conf, partial_context(self.context))
         self.app = _App(self.limit)
         self.app.segments("segs", "part/", b"aaaa", b"bbbbb", b"cc")
         self.app.put("/v1/a/c/man", b"", X_Object_Manifest="segs/part/")
@@ -194,7 +194,7 @@ class _DloTestCase(SynchronousTestCase):
         self.successResultOf(body.startProducing(collector))
         return collector.data
 
-    def readFailure(self, response: SwiftResponse) -> tuple[bytes, Failure]:
+    def read_failure(self, response: SwiftResponse) -> tuple[bytes, Failure]:
         body = response.body
         assert not isinstance(body, bytes)
         collector = Collector()
@@ -216,7 +216,7 @@ class PluginTests(_DloTestCase):
         self.assertEqual(self.context.info, {})
 
     def test_options(self) -> None:
-        dlo = dloPlugin.makeFilter({"max_get_time": "5", "rate_limit_after_segment": "3",
+        dlo = dloPlugin.make_filter({"max_get_time": "5", "rate_limit_after_segment": "3",
                                     "rate_limit_segments_per_sec": "0"},
                                    partial_context(self.context))
         self.assertEqual(dlo.limits, SegmentLimits(max_get_time=5, rate_limit_after_segment=3,
@@ -226,7 +226,7 @@ class PluginTests(_DloTestCase):
         for name in ("max_get_time", "rate_limit_after_segment",
                      "rate_limit_segments_per_sec"):
             for value in ("soon", "-1"):
-                self.assertRaises(ConfigError, dloPlugin.makeFilter, {name: value},
+                self.assertRaises(ConfigError, dloPlugin.make_filter, {name: value},
                                   self.context)
 
 
@@ -444,7 +444,7 @@ class SegmentErrorTests(_DloTestCase):
         self.app.statuses["/v1/a/segs/part/001"] = 404
         response = self.get()
         self.assertEqual(response.status, 200)
-        data, failure = self.readFailure(response)
+        data, failure = self.read_failure(response)
         self.assertEqual(data, b"aaaa")
         self.assertIn("got 404", failure.getErrorMessage())
 
@@ -452,7 +452,7 @@ class SegmentErrorTests(_DloTestCase):
         self.app.etags["/v1/a/segs/part/000"] = _md5(b"aaaa")
         data, stored_headers = self.app.objects["/v1/a/segs/part/000"]
         stored_headers["Etag"] = _md5(b"other")
-        data, failure = self.readFailure(self.get())
+        data, failure = self.read_failure(self.get())
         self.assertIn("Bad MD5 checksum", failure.getErrorMessage())
         self.assertEqual(self.app.segment_gets()[-1].path, "/v1/a/segs/part/000")
 
@@ -465,14 +465,14 @@ class SegmentErrorTests(_DloTestCase):
         self.app.put("/v1/a/c/man", b"", X_Object_Manifest="long/p")
         response = self.get()
         self.app.objects["/v1/a/long/p001"] = (b"defgh", {})
-        data, failure = self.readFailure(response)
+        data, failure = self.read_failure(response)
         self.assertEqual(data, b"abcde")
         self.assertIn("Too many bytes", failure.getErrorMessage())
 
     def test_tooShort(self) -> None:
         response = self.get()
         self.app.objects["/v1/a/segs/part/002"] = (b"c", {})
-        data, failure = self.readFailure(response)
+        data, failure = self.read_failure(response)
         self.assertEqual(data, b"aaaabbbbbc")
         self.assertIn("Expected another 1 bytes", failure.getErrorMessage())
 
@@ -487,7 +487,7 @@ class SegmentErrorTests(_DloTestCase):
         self.failureResultOf(done, ValueError)
 
     def test_maxGetTime(self) -> None:
-        dlo = dloPlugin.makeFilter({"max_get_time": "10"}, partial_context(self.context))
+        dlo = dloPlugin.make_filter({"max_get_time": "10"}, partial_context(self.context))
         self.app.hold = True
         response = self.successResultOf(dlo(self.request("GET"), self.app))
         collector = Collector()
@@ -601,7 +601,7 @@ class PagingTests(_DloTestCase):
     def test_listingFailsLater(self) -> None:
         response = self.get()
         self.app.statuses["/v1/a/segs"] = 503
-        data, failure = self.readFailure(response)
+        data, failure = self.read_failure(response)
         self.assertEqual(data, b"aaaabbbbb")
         self.assertIn("Got status 503 listing container", failure.getErrorMessage())
 

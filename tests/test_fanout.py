@@ -15,7 +15,7 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IBodyProducer, IResponse
 
 from tests.doubles import PushedBody, make_node
-from tests.test_streaming import makeResponse
+from tests.test_streaming import make_response
 from twisted_proxy.backend.content import BackendAnswer
 from twisted_proxy.backend.fanout import PutFanout
 from twisted_proxy.backend.nodeclient import NodeError, node_key
@@ -54,7 +54,7 @@ class _Put:
         self.body.stopProducing()
 
     def respond(self, status: int, etag: str = '"abc"') -> None:
-        response, _ = makeResponse(0)
+        response, _ = make_response(0)
         response.code = status
         response.headers = Headers({b"Etag": [etag.encode("ascii")]})
         self.answer.callback(response)
@@ -261,7 +261,7 @@ class PutFanoutTests(_FanoutCase):
         self.source.end()
         self.nodes.put(0).respond(201)
         self.nodes.put(1).respond(201)
-        response, _ = makeResponse(0)
+        response, _ = make_response(0)
         response.headers = None
         self.nodes.put(2).answer.callback(response)
         response._bodyDataFinished()

@@ -54,9 +54,9 @@ class _Base(SynchronousTestCase):
         self.patch(nodes, "_RANDOM", InRingOrder())
         self.clock = Clock()
         self.cluster = FakeCluster(self.clock)
-        self.proxy = self.makeProxy()
+        self.proxy = self.make_proxy()
 
-    def makeProxy(self, **settings: object) -> Proxy:
+    def make_proxy(self, **settings: object) -> Proxy:
         settings.setdefault("recoverable_node_timeout", TIMEOUT)
         settings.setdefault("node_timeout", NODE_TIMEOUT)
         return make_proxy(self.clock, self.cluster, **settings)
@@ -183,7 +183,7 @@ class StallTests(_Base):
         The node that stalled has an error counted against it, and with
         C{error_suppression_limit = 0} is skipped by the next request.
         """
-        self.proxy = self.makeProxy(error_suppression_limit=0)
+        self.proxy = self.make_proxy(error_suppression_limit=0)
         self.stalled(None, 30, "bytes=30-")
         limiter = self.proxy.context.limiter
         self.assertEqual(limiter.errors(self.ring_node(0)), 1)
@@ -1002,14 +1002,14 @@ class ConcurrentGetsTests(_Base):
             self.clock.advance(0)
         return download
 
-    def _slowFirst(self, **settings: object) -> object:
-        self.proxy = self.makeProxy(**settings)
+    def _slow_first(self, **settings: object) -> object:
+        self.proxy = self.make_proxy(**settings)
         self.cluster.serve(OBJ)
         self.cluster.primaries[0].latency = 5.0
         return self.proxy.request("GET", "/v1/a/c/o")
 
     def test_nextNodeAskedAfterTimeout(self) -> None:
-        d = self._slowFirst(concurrent_gets=True, concurrency_timeout=0.5)
+        d = self._slow_first(concurrent_gets=True, concurrency_timeout=0.5)
         self.clock.advance(0.49)
         self.assertEqual([ip for ip, _ in self.gets()], ["10.0.0.1"])
         self.clock.advance(0.02)
@@ -1027,7 +1027,7 @@ class ConcurrentGetsTests(_Base):
         Without concurrent_gets, the slow node is waited for (it is within
         node_timeout) and no other node is asked.
         """
-        d = self._slowFirst()
+        d = self._slow_first()
         self.clock.advance(4.9)
         self.assertEqual(len(self.gets()), 1)
         self.assertNoResult(d)  # type: ignore[arg-type]
@@ -1040,7 +1040,7 @@ class ConcurrentGetsTests(_Base):
         """
         A node answering in time is the only one asked.
         """
-        self.proxy = self.makeProxy(concurrent_gets=True, concurrency_timeout=0.5)
+        self.proxy = self.make_proxy(concurrent_gets=True, concurrency_timeout=0.5)
         self.cluster.serve(OBJ)
         download = self._read(self.proxy.request("GET", "/v1/a/c/o"))
         self.assertEqual(download.body, OBJ.data)
@@ -1051,7 +1051,7 @@ class ConcurrentGetsTests(_Base):
         A node failing at once is followed by the next at once, not after
         the concurrency timeout.
         """
-        self.proxy = self.makeProxy(concurrent_gets=True, concurrency_timeout=5.0)
+        self.proxy = self.make_proxy(concurrent_gets=True, concurrency_timeout=5.0)
         self.cluster.serve(OBJ)
         self.cluster.primaries[0].answer(503)
         download = self._read(self.proxy.request("GET", "/v1/a/c/o"))

@@ -31,7 +31,7 @@ _app = _App()
 
 class HealthCheckTests(SynchronousTestCase):
     def call(self, method: str, path: bytes, disable_path: str = "") -> SwiftResponse:
-        check = healthcheckPlugin.makeFilter(
+        check = healthcheckPlugin.make_filter(
             {"disable_path": disable_path}, None)  # type: ignore[arg-type]
         return self.successResultOf(check(SwiftRequest(method, path), _app))
 
@@ -39,7 +39,7 @@ class HealthCheckTests(SynchronousTestCase):
         self.assertTrue(verifyObject(IPlugin, healthcheckPlugin))
         self.assertTrue(verifyObject(IProxyPluginFactory, healthcheckPlugin))
         self.assertTrue(verifyObject(
-            IProxyFilter, healthcheckPlugin.makeFilter({}, None)))  # type: ignore[arg-type]
+            IProxyFilter, healthcheckPlugin.make_filter({}, None)))  # type: ignore[arg-type]
 
     def test_ok(self) -> None:
         response = self.call("GET", b"/healthcheck")

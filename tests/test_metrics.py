@@ -186,7 +186,7 @@ class ProxyLoggingStatsdTests(SynchronousTestCase):
         reactor = _UDPReactor()
         reactor.advance(1000)
         context = _Context(reactor)
-        made = proxyLoggingPlugin.makeFilter(conf, partial_context(context))
+        made = proxyLoggingPlugin.make_filter(conf, partial_context(context))
         context.services.startService()
         self.addCleanup(context.services.stopService)
         return made, reactor, context
@@ -251,7 +251,7 @@ class ProxyLoggingStatsdTests(SynchronousTestCase):
         """
         A port that is not a number is a configuration error.
         """
-        self.assertRaises(ConfigError, proxyLoggingPlugin.makeFilter,
+        self.assertRaises(ConfigError, proxyLoggingPlugin.make_filter,
                           {"log_statsd_host": "h", "log_statsd_port": "x"},
                           partial_context(_Context(_UDPReactor())))
 
@@ -481,7 +481,7 @@ class PrometheusTests(SynchronousTestCase):
         what it records.
         """
         context = _Context(Clock())
-        made: Any = metricsPlugin.makeFilter({"path": "/stats"}, partial_context(context))
+        made: Any = metricsPlugin.make_filter({"path": "/stats"}, partial_context(context))
         context.metrics.request_finished("container", "GET", 200, None, 0.1, 0, 10)
         answer = self.successResultOf(made(_request("GET", b"/stats"),
                                            lambda r: succeed(SwiftResponse(404, {}, b""))))
@@ -491,5 +491,5 @@ class PrometheusTests(SynchronousTestCase):
 
     def test_badOptions(self) -> None:
         for conf in ({"path": "metrics"}, {"admin_port": "x"}, {"admin_only": "true"}):
-            self.assertRaises(ConfigError, metricsPlugin.makeFilter, conf,
+            self.assertRaises(ConfigError, metricsPlugin.make_filter, conf,
                               partial_context(_Context(Clock())))

@@ -201,7 +201,7 @@ class FactoryTests(SynchronousTestCase):
         versioning and lists it in C{/info}.
         """
         context = _Context()
-        made = versionedWritesPlugin.makeFilter(
+        made = versionedWritesPlugin.make_filter(
             {"allow_versioned_writes": "true", "allow_object_versioning": "true"},
             partial_context(context))
         self.assertIsInstance(made, StackedFilters)
@@ -213,7 +213,7 @@ class FactoryTests(SynchronousTestCase):
 
     def test_off(self) -> None:
         context = _Context()
-        made = versionedWritesPlugin.makeFilter({"allow_object_versioning": "false"},
+        made = versionedWritesPlugin.make_filter({"allow_object_versioning": "false"},
                                                 partial_context(context))
         self.assertIsInstance(made, VersionedWrites)
         self.assertNotIn("object_versioning", context.info)

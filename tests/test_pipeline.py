@@ -149,7 +149,7 @@ class BuildFiltersTests(SynchronousTestCase):
         class Factory:
             name = "recorder"
 
-            def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> Any:
+            def make_filter(self, conf: dict[str, str], context: ProxyContext) -> Any:
                 seen.append(conf)
                 return _Recorder()
 
@@ -306,7 +306,7 @@ class ResolvePipelineTests(SynchronousTestCase):
 
         def factory(name: str) -> Any:
             class Factory:
-                def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> Any:
+                def make_filter(self, conf: dict[str, str], context: ProxyContext) -> Any:
                     seen[name] = conf
                     return _Recorder()
             made = Factory()
@@ -322,6 +322,39 @@ class ResolvePipelineTests(SynchronousTestCase):
         self.assertEqual(len(filters), 3)
         self.assertEqual(seen, {"tempauth": {"x": "own"}, "copy": {"x": "default"},
                                 "dlo": {"x": "default"}})
+
+    def test_oldMakeFilterName(self) -> None:
+        """
+        A user's plugin that still names its factory method C{makeFilter}
+        is made, with one warning naming the plugin.
+        """
+        events: list[dict[str, Any]] = []
+
+        @provider(ILogObserver)
+        def observer(event: dict[str, Any]) -> None:
+            if event.get("log_namespace") == pipeline.__name__:
+                events.append(event)
+
+        globalLogPublisher.addObserver(observer)
+        self.addCleanup(globalLogPublisher.removeObserver, observer)
+
+        made: list[dict[str, str]] = []
+
+        def make(self: object, conf: dict[str, str], context: object) -> object:
+            made.append(conf)
+            return lambda request, app: app(request)
+
+        # The old name, which this project's own code may no longer define.
+        old_plugin = type("OldPlugin", (), {"name": "old_style", "makeFilter": make})
+        installed = pipeline.available_plugins()
+        installed["old_style"] = old_plugin()
+        self.patch(pipeline, "available_plugins", lambda: installed)
+        build_filters(_config("catch_errors old_style", {"filter:old_style": {"a": "1"}}),
+                      BuildFiltersTests().context())
+        self.assertEqual([conf["a"] for conf in made], ["1"])
+        warnings = [e for e in events if e["log_level"] is LogLevel.warn]
+        self.assertEqual(len(warnings), 1)
+        self.assertEqual(warnings[0]["name"], "old_style")
 
     def test_missingWarnedOnce(self) -> None:
         """

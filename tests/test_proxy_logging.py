@@ -55,7 +55,7 @@ TOKEN = "AUTH_tk0123456789abcdef"
 class _Body:
     """
     A body producer driven by the test: L{send} writes, L{end} finishes,
-    L{breakOff} fails.
+    L{break_off} fails.
     """
 
     def __init__(self, length: int = 10) -> None:
@@ -78,7 +78,7 @@ class _Body:
         assert self.done is not None
         self.done.callback(None)
 
-    def breakOff(self, error: Exception) -> None:
+    def break_off(self, error: Exception) -> None:
         assert self.done is not None
         self.done.errback(error)
 
@@ -450,7 +450,7 @@ class BodyTests(_LoggingTestCase):
     Streamed bodies: counted as they pass, logged when they end.
     """
 
-    def startBody(self, request: Optional[SwiftRequest] = None
+    def start_body(self, request: Optional[SwiftRequest] = None
                   ) -> tuple[_Body, SwiftResponse, Collector, Deferred[None]]:
         body = _Body()
         response = self.exchange(request or _request(), SwiftResponse(200, {}, body))
@@ -463,7 +463,7 @@ class BodyTests(_LoggingTestCase):
         A streamed body is logged once it has all been written, with its
         size and the time it ended.
         """
-        body, response, consumer, producing = self.startBody()
+        body, response, consumer, producing = self.start_body()
         self.assertIsNot(response.body, body)
         body.send(b"01234")
         self.clock.advance(1)
@@ -483,7 +483,7 @@ class BodyTests(_LoggingTestCase):
         """
         Pausing, resuming and the body's length pass through.
         """
-        body, response, consumer, producing = self.startBody()
+        body, response, consumer, producing = self.start_body()
         metered = response.body
         assert not isinstance(metered, bytes)
         verifyObject(IBodyProducer, metered)
@@ -498,14 +498,14 @@ class BodyTests(_LoggingTestCase):
         A body stopped by its consumer (the client went away) is logged at
         once as 499 with the bytes sent so far, and only once.
         """
-        body, response, consumer, producing = self.startBody()
+        body, response, consumer, producing = self.start_body()
         body.send(b"0123")
         assert not isinstance(response.body, bytes)
         response.body.stopProducing()
         self.assertTrue(body.stopped)
         self.assertEqual(self.lines[0].split(" ")[6:12],
                          ["499", "-", "curl/8.0", "AUTH_tk012345678...", "-", "4"])
-        body.breakOff(Exception("late"))
+        body.break_off(Exception("late"))
         self.failureResultOf(producing)
         self.assertEqual(len(self.lines), 1)
 
@@ -513,7 +513,7 @@ class BodyTests(_LoggingTestCase):
         """
         A body whose reader cancelled it is logged as 499.
         """
-        body, response, consumer, producing = self.startBody()
+        body, response, consumer, producing = self.start_body()
         producing.cancel()
         self.failureResultOf(producing, CancelledError)
         self.assertTrue(body.stopped)
@@ -524,9 +524,9 @@ class BodyTests(_LoggingTestCase):
         A body that breaks off (its source failed) is logged as 500 with the
         bytes sent; the failure still reaches the server.
         """
-        body, response, consumer, producing = self.startBody()
+        body, response, consumer, producing = self.start_body()
         body.send(b"012")
-        body.breakOff(ValueError("short read"))
+        body.break_off(ValueError("short read"))
         self.failureResultOf(producing, ValueError)
         self.assertEqual(self.lines[0].split(" ")[6:12],
                          ["500", "-", "curl/8.0", "AUTH_tk012345678...", "-", "3"])
@@ -597,7 +597,7 @@ class BodyTests(_LoggingTestCase):
         assert seen is not None
         reading = seen.startProducing(Collector())
         upload.send(b"0123")
-        upload.breakOff(ClientGone("gone"))
+        upload.break_off(ClientGone("gone"))
         self.failureResultOf(reading, ClientGone)
         self.app.answers[0].callback(error_response(408))
         self.successResultOf(answer)
@@ -694,7 +694,7 @@ class FactoryTests(SynchronousTestCase):
         self.assertTrue(verifyObject(IPlugin, proxyLoggingPlugin))
         self.assertTrue(verifyObject(IProxyPluginFactory, proxyLoggingPlugin))
         self.assertIs(available_plugins()["proxy_logging"], proxyLoggingPlugin)
-        made = proxyLoggingPlugin.makeFilter({}, partial_context(_Context(Clock())))
+        made = proxyLoggingPlugin.make_filter({}, partial_context(_Context(Clock())))
         self.assertTrue(verifyObject(IProxyFilter, made))
 
     def test_twistedLog(self) -> None:
@@ -705,7 +705,7 @@ class FactoryTests(SynchronousTestCase):
         globalLogPublisher.addObserver(events)
         self.addCleanup(globalLogPublisher.removeObserver, events)
         clock = Clock()
-        made = proxyLoggingPlugin.makeFilter(
+        made = proxyLoggingPlugin.make_filter(
             {"access_log_route": "proxy-access", "log_name": "proxy-server",
              "log_statsd_host": "localhost"}, partial_context(_Context(clock)))
         answer = made(_request(), lambda request: succeed(SwiftResponse(200, {}, b"")))  # type: ignore[arg-type]
@@ -720,7 +720,7 @@ class FactoryTests(SynchronousTestCase):
         """
         Template, header logging and the token prefix come from the section.
         """
-        made = proxyLoggingPlugin.makeFilter(
+        made = proxyLoggingPlugin.make_filter(
             {"log_msg_template": "{auth_token} {headers}",
              "access_log_headers": "yes", "access_log_headers_only": "X-Auth-Token",
              "reveal_sensitive_prefix": "3"}, partial_context(_Context(Clock())))
@@ -744,7 +744,7 @@ class FactoryTests(SynchronousTestCase):
              "access_log_flush_interval"),
         ]:
             error = self.assertRaises(
-                ConfigError, proxyLoggingPlugin.makeFilter, conf, _Context(Clock()))
+                ConfigError, proxyLoggingPlugin.make_filter, conf, _Context(Clock()))
             self.assertIn(option, str(error))
 
     def test_accessLogFile(self) -> None:
@@ -755,7 +755,7 @@ class FactoryTests(SynchronousTestCase):
         path = self.mktemp()
         clock = Clock()
         clock.advance(START)
-        made = proxyLoggingPlugin.makeFilter(
+        made = proxyLoggingPlugin.make_filter(
             {"access_log_file": path, "access_log_flush_interval": "0.5"},
             partial_context(_Context(clock)))
         for _ in range(2):

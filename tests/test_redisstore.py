@@ -246,7 +246,7 @@ class OutageTests(SynchronousTestCase):
     def infos(self) -> list[dict[str, Any]]:
         return at_level(self.log, LogLevel.info)
 
-    def startOutage(self) -> None:
+    def start_outage(self) -> None:
         self.redis.broken = True
         self.assertIsNone(self.successResultOf(self.store.get("k")))
         self.assertFalse(self.store.available)
@@ -297,7 +297,7 @@ class OutageTests(SynchronousTestCase):
         A failing command is a miss at once, and starts an outage logged
         with its reason.
         """
-        self.startOutage()
+        self.start_outage()
         [warning] = self.warnings()
         self.assertEqual(warning["problem"], "ConnectionError: Lost connection")
         self.assertEqual(self.clock.getDelayedCalls(), [])
@@ -307,7 +307,7 @@ class OutageTests(SynchronousTestCase):
         For C{retry_interval} seconds after a failure, operations answer
         C{None} at once without calling Redis, and log nothing more.
         """
-        self.startOutage()
+        self.start_outage()
         calls = len(self.redis.calls)
         self.redis.broken = False
         self.redis.data["k"] = "1"
@@ -324,7 +324,7 @@ class OutageTests(SynchronousTestCase):
         After C{retry_interval}, one operation tries Redis while the others
         still skip it; its success ends the outage with one info line.
         """
-        self.startOutage()
+        self.start_outage()
         self.redis.broken = False
         self.redis.hang = True
         self.clock.advance(1.0)
@@ -348,7 +348,7 @@ class OutageTests(SynchronousTestCase):
         A failed probe keeps the outage, logs nothing, and puts the next
         try C{retry_interval} later.
         """
-        self.startOutage()
+        self.start_outage()
         self.clock.advance(1.0)
         calls = len(self.redis.calls)
         self.assertIsNone(self.successResultOf(self.store.get("k")))
@@ -366,7 +366,7 @@ class OutageTests(SynchronousTestCase):
         """
         A probe that gets no answer costs its caller C{timeout} at most.
         """
-        self.startOutage()
+        self.start_outage()
         self.redis.broken = False
         self.redis.hang = True
         self.clock.advance(1.0)
@@ -381,7 +381,7 @@ class OutageTests(SynchronousTestCase):
         While the pool has no connection, no probe is made: it could only
         time out.
         """
-        self.startOutage()
+        self.start_outage()
         self.redis.broken = False
         self.redis.is_connected = False
         self.clock.advance(5)
@@ -451,7 +451,7 @@ class OutageTests(SynchronousTestCase):
         """
         A cancelled probe lets the next operation probe.
         """
-        self.startOutage()
+        self.start_outage()
         self.redis.broken = False
         self.redis.hang = True
         self.clock.advance(1)

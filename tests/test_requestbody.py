@@ -60,7 +60,7 @@ class RequestBodyTests(SynchronousTestCase):
         self.assertTrue(body.started.called)
         self.assertEqual(consumer.data, b"abc")
         body.dataReceived(b"defghij")
-        body.bodyComplete()
+        body.body_complete()
         self.assertEqual(consumer.data, b"abcdefghij")
         self.assertIsNone(self.successResultOf(done))
         self.assertEqual(body.received, 10)
@@ -68,7 +68,7 @@ class RequestBodyTests(SynchronousTestCase):
     def test_completeBeforeStart(self) -> None:
         body = self.body(3)
         body.dataReceived(b"abc")
-        body.bodyComplete()
+        body.body_complete()
         consumer = Collector()
         self.assertIsNone(self.successResultOf(body.startProducing(consumer)))
         self.assertEqual(consumer.data, b"abc")
@@ -123,7 +123,7 @@ class RequestBodyTests(SynchronousTestCase):
         body.startProducing(Collector())
         body.pauseProducing()
         body.dataReceived(b"abc")
-        body.bodyComplete()
+        body.body_complete()
         self.assertEqual(self.reading(), "producing")
 
     def test_clientGone(self) -> None:
@@ -144,7 +144,7 @@ class RequestBodyTests(SynchronousTestCase):
         body = self.body(1)
         done = body.startProducing(Collector())
         body.dataReceived(b"a")
-        body.bodyComplete()
+        body.body_complete()
         body.connectionLost(Failure(ConnectionDone()))
         self.assertIsNone(self.successResultOf(done))
 
@@ -160,7 +160,7 @@ class RequestBodyTests(SynchronousTestCase):
         body.stopProducing()
         self.assertEqual(self.reading(), "producing")
         body.dataReceived(b"abc")
-        body.bodyComplete()
+        body.body_complete()
         self.assertEqual(consumer.data, b"")
         self.assertNoResult(done)
 

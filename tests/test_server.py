@@ -168,7 +168,7 @@ class ProxySiteTests(SynchronousTestCase):
         self.assertEqual(len(self.app.calls), 2)
         self.assertEqual(self.reading(), "producing")
 
-    def leaveThen(self, outcome: Callable[[Deferred[SwiftResponse]], object]) -> None:
+    def leave_then(self, outcome: Callable[[Deferred[SwiftResponse]], object]) -> None:
         """
         The client leaves while the pipeline handles its request, which
         then comes to C{outcome} at once.
@@ -186,7 +186,7 @@ class ProxySiteTests(SynchronousTestCase):
         stopped.
         """
         body = StoredBody(b"data")
-        self.leaveThen(lambda d: d.callback(SwiftResponse(200, {}, body)))
+        self.leave_then(lambda d: d.callback(SwiftResponse(200, {}, body)))
         self.assertTrue(body.stopped)
         self.assertFalse(body.started)
         self.assertEqual(self.written(), b"")
@@ -195,7 +195,7 @@ class ProxySiteTests(SynchronousTestCase):
         """
         A pipeline failure for a client that left writes nothing.
         """
-        self.leaveThen(lambda d: d.errback(RuntimeError("boom")))
+        self.leave_then(lambda d: d.errback(RuntimeError("boom")))
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
         self.assertEqual(self.written(), b"")
 

@@ -387,7 +387,7 @@ class AccessLogServiceTests(SynchronousTestCase):
             constraints = Constraints()
             services = MultiService()
 
-        proxyLoggingPlugin.makeFilter({"access_log_file": self.path}, partial_context(Context))
+        proxyLoggingPlugin.make_filter({"access_log_file": self.path}, partial_context(Context))
         [writer] = list(Context.services)
         assert isinstance(writer, AccessLogFile)
         self.assertEqual(writer.path, self.path)

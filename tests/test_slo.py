@@ -125,7 +125,7 @@ class _Context:
 class SloTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.context = _Context()
-        self.filter = sloPlugin.makeFilter({}, partial_context(self.context))
+        self.filter = sloPlugin.make_filter({}, partial_context(self.context))
         self.app = _App()
         self.app.store("/v1/a/segs/one", b"aaaa")
         self.app.store("/v1/a/segs/two", b"bbbbbb")
@@ -179,7 +179,7 @@ class SloTests(SynchronousTestCase):
         self.assertEqual(info["yield_frequency"], 10)
 
     def test_bad_option(self) -> None:
-        self.assertRaises(ConfigError, sloPlugin.makeFilter,
+        self.assertRaises(ConfigError, sloPlugin.make_filter,
                           {"max_manifest_segments": "x"}, _Context())
 
     def test_segmentLimits(self) -> None:
@@ -187,14 +187,14 @@ class SloTests(SynchronousTestCase):
         The GET limits are read as the dlo filter reads them, from the
         slo section.
         """
-        slo = sloPlugin.makeFilter({"max_get_time": "5", "rate_limit_after_segment": "3",
+        slo = sloPlugin.make_filter({"max_get_time": "5", "rate_limit_after_segment": "3",
                                     "rate_limit_segments_per_sec": "0"},
                                    partial_context(_Context()))
         self.assertEqual(slo.limits, SegmentLimits(max_get_time=5, rate_limit_after_segment=3,
                                                    rate_limit_segments_per_sec=0))
-        self.assertEqual(sloPlugin.makeFilter({}, partial_context(_Context())).limits,
+        self.assertEqual(sloPlugin.make_filter({}, partial_context(_Context())).limits,
                          SegmentLimits())
-        error = self.assertRaises(ConfigError, sloPlugin.makeFilter,
+        error = self.assertRaises(ConfigError, sloPlugin.make_filter,
                                   {"rate_limit_segments_per_sec": "-1"}, _Context())
         self.assertIn("[filter:slo] rate_limit_segments_per_sec", str(error))
 

@@ -98,7 +98,7 @@ class _PluginTestCase(SynchronousTestCase):
         self.app = _App()
 
     def make(self, conf: Optional[dict[str, str]] = None) -> Any:
-        return self.plugin.makeFilter(conf or {}, partial_context(self.context))
+        return self.plugin.make_filter(conf or {}, partial_context(self.context))
 
     def call(self, method: str, path: bytes, headers: Optional[dict[str, str]] = None,
              conf: Optional[dict[str, str]] = None) -> SwiftResponse:

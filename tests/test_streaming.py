@@ -25,7 +25,7 @@ from zope.interface.verify import verifyObject
 from twisted_proxy.backend.streaming import BackendBody, ReadTimeout, ShortRead, StallTimer
 
 
-def makeResponse(length: Any = UNKNOWN_LENGTH) -> tuple[Response, StringTransport]:
+def make_response(length: Any = UNKNOWN_LENGTH) -> tuple[Response, StringTransport]:
     """
     A client L{Response} whose body arrives over a L{StringTransport}
     standing for the backend connection.
@@ -67,7 +67,7 @@ class BackendBodyTests(SynchronousTestCase):
     def body(self, length: Any = UNKNOWN_LENGTH, timeout: float = 5) -> tuple[
         BackendBody, Response, StringTransport
     ]:
-        response, backend = makeResponse(length)
+        response, backend = make_response(length)
         return BackendBody(response, self.clock, timeout), response, backend
 
     def test_interfaces(self) -> None:

@@ -108,7 +108,7 @@ class SymlinkFactoryTests(SynchronousTestCase):
 
     def test_info(self) -> None:
         context = _Context()
-        made = symlinkPlugin.makeFilter({"symloop_max": "5"}, partial_context(context))
+        made = symlinkPlugin.make_filter({"symloop_max": "5"}, partial_context(context))
         verifyObject(IProxyFilter, made)
         self.assertEqual(made.symloop_max, 5)
         self.assertEqual(context.info, {"symlink": {"symloop_max": 5, "static_links": True}})
@@ -117,11 +117,11 @@ class SymlinkFactoryTests(SynchronousTestCase):
         """
         As in Swift, a C{symloop_max} below 1 means the default.
         """
-        made = symlinkPlugin.makeFilter({"symloop_max": "0"}, partial_context(_Context()))
+        made = symlinkPlugin.make_filter({"symloop_max": "0"}, partial_context(_Context()))
         self.assertEqual(made.symloop_max, 2)
 
     def test_symloopMaxNotInteger(self) -> None:
-        self.assertRaises(ConfigError, symlinkPlugin.makeFilter, {"symloop_max": "x"},
+        self.assertRaises(ConfigError, symlinkPlugin.make_filter, {"symloop_max": "x"},
                           partial_context(_Context()))
 
 

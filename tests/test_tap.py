@@ -44,7 +44,7 @@ class OptionsTests(SynchronousTestCase):
     Tests for L{Options}.
     """
 
-    def writeConfig(self, text: str = _CONFIG) -> str:
+    def write_config(self, text: str = _CONFIG) -> str:
         directory = self.mktemp()
         os.makedirs(directory)
         path = os.path.abspath(os.path.join(directory, "proxy-server.conf"))
@@ -67,7 +67,7 @@ class OptionsTests(SynchronousTestCase):
         """
         C{--config} is read and validated into C{parsed} and C{settings}.
         """
-        path = self.writeConfig()
+        path = self.write_config()
         options = self.parse("--config", path)
         self.assertIsInstance(options["parsed"], ProxyConfig)
         self.assertEqual(options["parsed"].path, path)
@@ -81,7 +81,7 @@ class OptionsTests(SynchronousTestCase):
         """
         C{-c} and C{-p} are C{--config} and C{--port}.
         """
-        path = self.writeConfig()
+        path = self.write_config()
         options = self.parse("-c", path, "-p", "tcp:0")
         self.assertEqual(options["config"], path)
         self.assertEqual(options["port"], "tcp:0")
@@ -104,7 +104,7 @@ class OptionsTests(SynchronousTestCase):
         """
         A malformed file is a one-line usage error naming it.
         """
-        path = self.writeConfig("this is not ini\n")
+        path = self.write_config("this is not ini\n")
         message = self.assertUsageError("--config", path)
         self.assertTrue(message.startswith(path), message)
 
@@ -113,7 +113,7 @@ class OptionsTests(SynchronousTestCase):
         A bad option value is a one-line usage error naming the file, the
         section and the option.
         """
-        path = self.writeConfig(_CONFIG.replace("node_timeout = 4", "node_timeout = x"))
+        path = self.write_config(_CONFIG.replace("node_timeout = 4", "node_timeout = x"))
         message = self.assertUsageError("--config", path)
         self.assertTrue(
             message.startswith(f"{path}: [app:proxy-server] node_timeout: bad value"),
@@ -125,7 +125,7 @@ class OptionsTests(SynchronousTestCase):
         A bad value inherited from C{[DEFAULT]} names the application's
         section.
         """
-        path = self.writeConfig(_CONFIG.replace("bind_port = 8081", "bind_port = 80800"))
+        path = self.write_config(_CONFIG.replace("bind_port = 8081", "bind_port = 80800"))
         message = self.assertUsageError("--config", path)
         self.assertIn("[app:proxy-server] bind_port", message)
 
@@ -133,7 +133,7 @@ class OptionsTests(SynchronousTestCase):
         """
         Valid endpoint descriptions are accepted without listening.
         """
-        path = self.writeConfig()
+        path = self.write_config()
         for port in (
             "tcp:8080",
             "tcp:0:interface=127.0.0.1",
@@ -148,7 +148,7 @@ class OptionsTests(SynchronousTestCase):
         An endpoint description that cannot be parsed, or names a TCP port
         outside 0-65535, is a one-line usage error naming it.
         """
-        path = self.writeConfig()
+        path = self.write_config()
         for port in (
             "bogus:1",
             "tcp:http",
@@ -167,7 +167,7 @@ class OptionsTests(SynchronousTestCase):
         """
         Positional arguments are refused.
         """
-        path = self.writeConfig()
+        path = self.write_config()
         self.assertUsageError("--config", path, "extra")
 
 
@@ -266,11 +266,11 @@ class MakeServiceTests(SynchronousTestCase):
             raise OSError(errno.EADDRINUSE, "Address already in use")
 
         self.patch(tap, "_probe_tcp", taken)
-        def getPlugins(*args: object) -> list[object]:
+        def fake_get_plugins(*args: object) -> list[object]:
             looked.append(args)
             return []
 
-        self.patch(tap, "getPlugins", getPlugins)
+        self.patch(tap, "getPlugins", fake_get_plugins)
         error = self.assertRaises(SystemExit, makeService, self.options)
         self.assertEqual(
             str(error), "twisted-proxy: cannot listen on 127.0.0.1:8081: Address already in use")

@@ -72,7 +72,7 @@ class _TempAuthTestCase(SynchronousTestCase):
         self.context = _Context()
         self.clock = self.context.reactor
         self.clock.advance(1_000_000)
-        self.auth = tempauthPlugin.makeFilter(self.conf, partial_context(self.context))
+        self.auth = tempauthPlugin.make_filter(self.conf, partial_context(self.context))
         self.app = _App()
 
     def request(
@@ -92,7 +92,7 @@ class _TempAuthTestCase(SynchronousTestCase):
     def call(self, request: SwiftRequest) -> SwiftResponse:
         return self.successResultOf(self.auth(request, self.app))
 
-    def getToken(
+    def get_token(
         self, user: str, key: str, environ: Optional[dict[str, Any]] = None
     ) -> SwiftResponse:
         return self.call(
@@ -106,7 +106,7 @@ class _TempAuthTestCase(SynchronousTestCase):
 
     def token(self, user: str) -> str:
         key = self.conf["user_" + user.replace(":", "_")].split()[0]
-        response = self.getToken(user, key)
+        response = self.get_token(user, key)
         self.assertEqual(response.status, 200)
         return response.headers["X-Auth-Token"]
 
@@ -257,7 +257,7 @@ class ConfigTests(SynchronousTestCase):
         The plugin reports a bad option as a L{ConfigError}.
         """
         error = self.assertRaises(
-            ConfigError, tempauthPlugin.makeFilter, {"user_a_b": ""}, _Context()
+            ConfigError, tempauthPlugin.make_filter, {"user_a_b": ""}, _Context()
         )
         self.assertEqual(str(error), "tempauth: user_a_b has no key set")
 
@@ -275,7 +275,7 @@ class GetTokenTests(_TempAuthTestCase):
     """
 
     def test_token(self) -> None:
-        response = self.getToken("test:tester", "testing")
+        response = self.get_token("test:tester", "testing")
         self.assertEqual(response.status, 200)
         self.assertEqual(response.body, b"")
         token = response.headers["X-Auth-Token"]
@@ -347,13 +347,13 @@ class GetTokenTests(_TempAuthTestCase):
         self.assertEqual(response.headers["Www-Authenticate"], 'Swift realm="test2"')
 
     def test_badKey(self) -> None:
-        response = self.getToken("test:tester", "wrong")
+        response = self.get_token("test:tester", "wrong")
         self.assertEqual(response.status, 401)
         self.assertEqual(response.headers["Www-Authenticate"], 'Swift realm="test"')
         self.assertEqual(response.body, _UNAUTHORIZED_BODY)
 
     def test_unknownUser(self) -> None:
-        response = self.getToken("test:nobody", "testing")
+        response = self.get_token("test:nobody", "testing")
         self.assertEqual(response.status, 401)
         self.assertEqual(response.headers["Www-Authenticate"], 'Swift realm="test"')
 
@@ -397,9 +397,9 @@ class GetTokenTests(_TempAuthTestCase):
         """
         A user asking again gets the same token, with less time left.
         """
-        first = self.getToken("test:tester", "testing")
+        first = self.get_token("test:tester", "testing")
         self.clock.advance(1000)
-        second = self.getToken("test:tester", "testing")
+        second = self.get_token("test:tester", "testing")
         self.assertEqual(
             second.headers["X-Auth-Token"], first.headers["X-Auth-Token"]
         )
@@ -424,7 +424,7 @@ class GetTokenTests(_TempAuthTestCase):
         out again.
         """
         old = self.token("test:tester")
-        self.auth = tempauthPlugin.makeFilter(
+        self.auth = tempauthPlugin.make_filter(
             dict(self.conf, user_test_tester="testing .admin extra"), partial_context(self.context)
         )
         new = self.token("test:tester")
@@ -464,7 +464,7 @@ class GetTokenTests(_TempAuthTestCase):
             self.call(noHost).headers["X-Storage-Url"], "http://10.0.0.1/v1/AUTH_test"
         )
 
-        self.auth = tempauthPlugin.makeFilter(
+        self.auth = tempauthPlugin.make_filter(
             dict(
                 self.conf,
                 storage_url_scheme="https",
@@ -474,11 +474,11 @@ class GetTokenTests(_TempAuthTestCase):
             partial_context(self.context),
         )
         self.assertEqual(
-            self.getToken("test:tester", "testing").headers["X-Storage-Url"],
+            self.get_token("test:tester", "testing").headers["X-Storage-Url"],
             "https://proxy.example.com:8080/v1/AUTH_moved",
         )
         self.assertEqual(
-            self.getToken("test2:tester2", "testing2").headers["X-Storage-Url"],
+            self.get_token("test2:tester2", "testing2").headers["X-Storage-Url"],
             "https://elsewhere:81/v1/AUTH_x",
         )
 
@@ -488,7 +488,7 @@ class GetTokenTests(_TempAuthTestCase):
         account too.
         """
         self.conf = dict(FUNCTIONAL_CONF, user_test_tester="testing .admin $HOST/v1/AUTH_moved")
-        self.auth = tempauthPlugin.makeFilter(self.conf, partial_context(self.context))
+        self.auth = tempauthPlugin.make_filter(self.conf, partial_context(self.context))
         self.assertEqual(
             self.authorize("POST", "/v1/AUTH_moved", "test:tester"), (None, True)
         )
@@ -637,7 +637,7 @@ class AuthenticateTests(_TempAuthTestCase):
         self.assertEqual(self.call(request).status, 200)
         self.assertNotIn("swift.authorize", request.environ)
 
-        self.auth = tempauthPlugin.makeFilter(
+        self.auth = tempauthPlugin.make_filter(
             dict(self.conf, allow_overrides="false"), partial_context(self.context)
         )
         request = self.request(
@@ -660,7 +660,7 @@ class EmptyPrefixTests(_TempAuthTestCase):
         token = self.token("test:tester")
         self.assertRegex(token, r"\Atk[0-9a-f]{32}\Z")
         self.assertEqual(
-            self.getToken("test:tester", "testing").headers["X-Storage-Url"],
+            self.get_token("test:tester", "testing").headers["X-Storage-Url"],
             "http://proxy.example.com:8080/v1/test",
         )
         self.assertEqual(self.authorize("GET", "/v1/test", "test:tester"), (None, True))

@@ -92,7 +92,7 @@ class _TempURLTestCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.context = _Context()
         self.clock = self.context.reactor
-        self.filter = tempurlPlugin.makeFilter({}, partial_context(self.context))
+        self.filter = tempurlPlugin.make_filter({}, partial_context(self.context))
         self.app = _App()
         self.app.account_meta = {"temp-url-key": "akey"}
         self.expires = NOW + 60
@@ -143,12 +143,12 @@ class PluginTests(_TempURLTestCase):
 
     def test_info_configured_digests(self) -> None:
         context = _Context()
-        tempurlPlugin.makeFilter({"allowed_digests": "sha512 md5"}, partial_context(context))
+        tempurlPlugin.make_filter({"allowed_digests": "sha512 md5"}, partial_context(context))
         self.assertEqual(context.info["tempurl"]["allowed_digests"], ["sha512"])
         self.assertNotIn("deprecated_digests", context.info["tempurl"])
 
     def test_no_digests(self) -> None:
-        self.assertRaises(ConfigError, tempurlPlugin.makeFilter,
+        self.assertRaises(ConfigError, tempurlPlugin.make_filter,
                           {"allowed_digests": "md5"}, _Context())
 
 
@@ -274,7 +274,7 @@ class SignatureTests(_TempURLTestCase):
         self.assertEqual(response.status, 200)
 
     def test_disallowed_digest(self) -> None:
-        self.filter = tempurlPlugin.makeFilter(
+        self.filter = tempurlPlugin.make_filter(
             {"allowed_digests": "sha256"}, partial_context(self.context))
         sig = _sign("akey", "GET", "/v1/a/c/o", self.expires, "sha1")
         self.assertInvalid(self.call(
@@ -399,7 +399,7 @@ class HeaderTests(_TempURLTestCase):
         self.assertEqual(list(request.headers), ["X-Object-Meta-A"])
 
     def test_incoming_allow(self) -> None:
-        self.filter = tempurlPlugin.makeFilter(
+        self.filter = tempurlPlugin.make_filter(
             {"incoming_remove_headers": "x-object-meta-*",
              "incoming_allow_headers": "x-object-meta-keep"}, partial_context(self.context))
         self.signed("PUT", "/v1/a/c/o", headers={

@@ -57,7 +57,7 @@ class RecordingBody:
     def dataReceived(self, data: bytes) -> None:
         self.chunks.append(data)
 
-    def bodyComplete(self) -> None:
+    def body_complete(self) -> None:
         self.complete = True
 
     def connectionLost(self, reason: Failure) -> None:
@@ -75,7 +75,7 @@ class RecordingRequest(StreamingRequest):
     A request that streams PUT bodies into a L{RecordingBody}.
     """
 
-    def bodyReceiver(self, method: bytes, length: Optional[int],
+    def body_receiver(self, method: bytes, length: Optional[int],
                      reading: IPushProducer) -> Optional[RecordingBody]:
         if method != b"PUT":
             return None
@@ -282,14 +282,14 @@ class RequestLineTests(_ChannelTestCase):
 
     def test_requestLine(self) -> None:
         """
-        L{StreamingChannel.requestLine} is the line of the request being
+        L{StreamingChannel.request_line} is the line of the request being
         received, and C{None} between requests.
         """
-        self.assertIsNone(self.channel.requestLine())
+        self.assertIsNone(self.channel.request_line())
         self.channel.dataReceived(b"PUT /o?x=1 HTTP/1.1\r\n")
-        self.assertEqual(self.channel.requestLine(), (b"PUT", b"/o?x=1", b"HTTP/1.1"))
+        self.assertEqual(self.channel.request_line(), (b"PUT", b"/o?x=1", b"HTTP/1.1"))
         self.channel.dataReceived(b"Content-Length: 1\r\n\r\nx")
-        self.assertIsNone(self.channel.requestLine())
+        self.assertIsNone(self.channel.request_line())
 
 
 class FrontEndTests(_ChannelTestCase):
@@ -673,7 +673,7 @@ class PauseTests(_ChannelTestCase):
     one L{ReadGate}: neither resumes what the other paused.
     """
 
-    def transportState(self) -> str:
+    def transport_state(self) -> str:
         return str(self.transport.producerState)
 
     def test_uploadPausedThroughChannelResume(self) -> None:
@@ -686,13 +686,13 @@ class PauseTests(_ChannelTestCase):
         body = self.body()
         body.read()
         body.reading.pauseProducing()
-        self.assertEqual(self.transportState(), "paused")
+        self.assertEqual(self.transport_state(), "paused")
         assert self.transport.producer is not None
         self.transport.producer.pauseProducing()
         self.transport.producer.resumeProducing()
-        self.assertEqual(self.transportState(), "paused")
+        self.assertEqual(self.transport_state(), "paused")
         body.reading.resumeProducing()
-        self.assertEqual(self.transportState(), "producing")
+        self.assertEqual(self.transport_state(), "producing")
 
     def test_channelPauseThroughUploadResume(self) -> None:
         """
@@ -705,9 +705,9 @@ class PauseTests(_ChannelTestCase):
         assert self.transport.producer is not None
         self.transport.producer.pauseProducing()
         body.reading.resumeProducing()
-        self.assertEqual(self.transportState(), "paused")
+        self.assertEqual(self.transport_state(), "paused")
         self.transport.producer.resumeProducing()
-        self.assertEqual(self.transportState(), "producing")
+        self.assertEqual(self.transport_state(), "producing")
 
     def test_requestDoneKeepsUploadPaused(self) -> None:
         """
@@ -722,9 +722,9 @@ class PauseTests(_ChannelTestCase):
         held = gate.holder()
         held.pauseProducing()
         answer(first, 200)
-        self.assertEqual(self.transportState(), "paused")
+        self.assertEqual(self.transport_state(), "paused")
         held.resumeProducing()
-        self.assertEqual(self.transportState(), "producing")
+        self.assertEqual(self.transport_state(), "producing")
 
     def test_gateInstalled(self) -> None:
         """
@@ -735,7 +735,7 @@ class PauseTests(_ChannelTestCase):
         assert gate is not None
         self.send(b"GET / HTTP/1.1\r\n\r\n" + b"x" * 20000)
         self.assertTrue(gate.paused)
-        self.assertEqual(self.transportState(), "paused")
+        self.assertEqual(self.transport_state(), "paused")
         answer(self.resource.requests[0], 200)
         self.assertFalse(gate.paused)
 

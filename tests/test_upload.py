@@ -116,7 +116,7 @@ class UploadFanoutTests(SynchronousTestCase):
         self.gone: list[bool] = []
         self.fanout.onAllGone = lambda: self.gone.append(True)
 
-    def startAll(self, limit: int = 0) -> list[tuple[BackendConsumer, Deferred[None]]]:
+    def start_all(self, limit: int = 0) -> list[tuple[BackendConsumer, Deferred[None]]]:
         return [start(slot, limit) for slot in self.slots]
 
     def test_consumer(self) -> None:
@@ -129,7 +129,7 @@ class UploadFanoutTests(SynchronousTestCase):
         """
         Once every slot has started, each chunk goes to every slot.
         """
-        started = self.startAll()
+        started = self.start_all()
         self.fanout.write(b"abc")
         self.fanout.write(b"")
         self.fanout.write(b"def")
@@ -139,9 +139,9 @@ class UploadFanoutTests(SynchronousTestCase):
     def test_heldUntilAllStarted(self) -> None:
         """
         Data written before every slot has started is held, then handed to
-        all of them at once; L{UploadFanout.whenReady} fires then.
+        all of them at once; L{UploadFanout.when_ready} fires then.
         """
-        ready = self.fanout.whenReady()
+        ready = self.fanout.when_ready()
         self.fanout.write(b"early ")
         first, _ = start(self.slots[0])
         second, _ = start(self.slots[1])
@@ -152,18 +152,18 @@ class UploadFanoutTests(SynchronousTestCase):
         self.successResultOf(ready)
         for consumer in (first, second, third):
             self.assertEqual(consumer.value(), b"early bird")
-        self.successResultOf(self.fanout.whenReady())
+        self.successResultOf(self.fanout.when_ready())
 
     def test_droppedBeforeStart(self) -> None:
         """
         A slot whose request failed before starting does not hold the
         others back.
         """
-        ready = self.fanout.whenReady()
+        ready = self.fanout.when_ready()
         self.fanout.write(b"x")
         a, _ = start(self.slots[0])
         b, _ = start(self.slots[1])
-        self.fanout.dropSlot(self.slots[2])
+        self.fanout.drop_slot(self.slots[2])
         self.successResultOf(ready)
         self.assertEqual((a.value(), b.value()), (b"x", b"x"))
         self.assertEqual(self.fanout.live_slots, self.slots[:2])
@@ -174,9 +174,9 @@ class UploadFanoutTests(SynchronousTestCase):
         they have.
         """
         source = FakeSource(self.fanout)
-        self.fanout.registerSource(source)
+        self.fanout.register_source(source)
         self.assertTrue(source.paused)
-        self.startAll()
+        self.start_all()
         self.assertFalse(source.paused)
 
     def test_registerProducer(self) -> None:
@@ -187,7 +187,7 @@ class UploadFanoutTests(SynchronousTestCase):
         source = FakeSource(self.fanout)
         self.fanout.registerProducer(source, True)
         self.assertTrue(source.paused)
-        self.startAll()
+        self.start_all()
         self.assertFalse(source.paused)
         self.fanout.unregisterProducer()
         self.slots[0].pauseProducing()
@@ -199,9 +199,9 @@ class UploadFanoutTests(SynchronousTestCase):
         The source is paused while any live slot is paused, and resumed when
         none is.
         """
-        self.startAll()
+        self.start_all()
         source = FakeSource(self.fanout)
-        self.fanout.registerSource(source)
+        self.fanout.register_source(source)
         self.assertFalse(source.paused)
         self.slots[0].pauseProducing()
         self.assertTrue(source.paused)
@@ -216,9 +216,9 @@ class UploadFanoutTests(SynchronousTestCase):
         """
         A paused slot that goes no longer holds the source back.
         """
-        self.startAll()
+        self.start_all()
         source = FakeSource(self.fanout)
-        self.fanout.registerSource(source)
+        self.fanout.register_source(source)
         self.slots[2].pauseProducing()
         self.assertTrue(source.paused)
         self.slots[2].stopProducing()
@@ -229,7 +229,7 @@ class UploadFanoutTests(SynchronousTestCase):
         A slot whose request stops reading gets nothing more; the others go
         on, and its Deferred never fires.
         """
-        (a, da), (b, db), (c, dc) = self.startAll()
+        (a, da), (b, db), (c, dc) = self.start_all()
         self.fanout.write(b"1")
         self.slots[1].stopProducing()
         self.fanout.write(b"2")
@@ -245,7 +245,7 @@ class UploadFanoutTests(SynchronousTestCase):
         """
         Cancelling a slot's Deferred stops that slot.
         """
-        (_, d), _, _ = self.startAll()
+        (_, d), _, _ = self.start_all()
         d.cancel()
         self.failureResultOf(d, CancelledError)
         self.assertFalse(self.slots[0].live)
@@ -255,15 +255,15 @@ class UploadFanoutTests(SynchronousTestCase):
         When the last live slot goes, C{onAllGone} is called, once, however
         the slots went.
         """
-        self.startAll()
+        self.start_all()
         self.slots[0].stopProducing()
-        self.fanout.dropSlot(self.slots[1])
+        self.fanout.drop_slot(self.slots[1])
         self.assertEqual(self.gone, [])
         self.slots[2].stopProducing()
         self.assertEqual(self.gone, [True])
         # The request that stopped reading then fails, and is dropped too.
         for slot in self.slots:
-            self.fanout.dropSlot(slot)
+            self.fanout.drop_slot(slot)
             slot.stopProducing()
         self.assertEqual(self.gone, [True])
 
@@ -271,7 +271,7 @@ class UploadFanoutTests(SynchronousTestCase):
         """
         L{UploadFanout.finish} ends every live slot's body.
         """
-        started = self.startAll()
+        started = self.start_all()
         self.fanout.write(b"body")
         self.fanout.finish()
         for consumer, d in started:
@@ -299,7 +299,7 @@ class UploadFanoutTests(SynchronousTestCase):
         L{UploadFanout.fail} fails every started slot's body with the reason
         and feeds them nothing more.
         """
-        started = self.startAll()
+        started = self.start_all()
         self.fanout.write(b"part")
         self.fanout.fail(Failure(SourceGone("client left")))
         self.fanout.write(b"more")
@@ -312,10 +312,10 @@ class UploadFanoutTests(SynchronousTestCase):
     def test_failBeforeStart(self) -> None:
         """
         A slot whose request starts after the source failed fails at once
-        rather than waiting for a body forever; L{UploadFanout.whenReady}
+        rather than waiting for a body forever; L{UploadFanout.when_ready}
         still fires.
         """
-        ready = self.fanout.whenReady()
+        ready = self.fanout.when_ready()
         (a, da) = start(self.slots[0])
         self.fanout.fail(Failure(SourceGone()))
         self.failureResultOf(da, SourceGone)
@@ -329,7 +329,7 @@ class UploadFanoutTests(SynchronousTestCase):
         slot took it.
         """
         self.fanout.write(b"hello ")
-        self.startAll()
+        self.start_all()
         for slot in self.slots:
             slot.stopProducing()
         self.fanout.write(b"world")
@@ -341,9 +341,9 @@ class UploadFanoutTests(SynchronousTestCase):
         that writes as soon as it is resumed) reaches every slot after that
         chunk.
         """
-        started = self.startAll()
+        started = self.start_all()
         source = FakeSource(self.fanout)
-        self.fanout.registerSource(source)
+        self.fanout.register_source(source)
         self.slots[1].pauseProducing()
         source.offer(b"second")
         first, _ = started[0]
@@ -397,7 +397,7 @@ class UploadFanoutPropertyTests(SynchronousTestCase):
         consumers: list[Optional[BackendConsumer]] = [None] * slot_count
         done: list[Optional[Deferred[None]]] = [None] * slot_count
         source = FakeSource(fanout)
-        fanout.registerSource(source)
+        fanout.register_source(source)
         offered: list[bytes] = []
 
         def check() -> None:
@@ -405,7 +405,7 @@ class UploadFanoutPropertyTests(SynchronousTestCase):
             blocked = not ready or any(s.paused for s in slots if s.live)
             self.assertEqual(source.paused, blocked)
 
-        def startSlot(index: int) -> None:
+        def start_slot(index: int) -> None:
             if consumers[index] is None and slots[index].live:
                 consumers[index], done[index] = start(slots[index], limits[index])
 
@@ -416,7 +416,7 @@ class UploadFanoutPropertyTests(SynchronousTestCase):
             elif arg < slot_count:
                 slot, consumer = slots[arg], consumers[arg]
                 if action == "start":
-                    startSlot(arg)
+                    start_slot(arg)
                 elif action == "resume" and consumer is not None and slot.paused:
                     consumer.resume()
                 elif action == "pause" and consumer is not None and not slot.paused:
@@ -424,11 +424,11 @@ class UploadFanoutPropertyTests(SynchronousTestCase):
                 elif action == "stop" and consumer is not None:
                     slot.stopProducing()
                 elif action == "drop" and consumer is None:
-                    fanout.dropSlot(slot)
+                    fanout.drop_slot(slot)
             check()
 
         for index in range(slot_count):
-            startSlot(index)
+            start_slot(index)
             check()
         for _ in range(len(offered) + 1):
             for slot, consumer in zip(slots, consumers):

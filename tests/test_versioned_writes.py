@@ -169,14 +169,14 @@ class FactoryTests(SynchronousTestCase):
 
     def test_info(self) -> None:
         context = _Context()
-        versionedWritesPlugin.makeFilter({"allow_versioned_writes": "true"},
+        versionedWritesPlugin.make_filter({"allow_versioned_writes": "true"},
                                          partial_context(context))
         self.assertEqual(context.info, {"versioned_writes": {
             "allowed_flags": ["x-versions-location", "x-history-location"]}})
 
     def test_notAllowed(self) -> None:
         context = _Context()
-        versionedWritesPlugin.makeFilter({}, partial_context(context))
+        versionedWritesPlugin.make_filter({}, partial_context(context))
         self.assertEqual(context.info, {})
 
     def test_objectVersioningStacked(self) -> None:
@@ -185,7 +185,7 @@ class FactoryTests(SynchronousTestCase):
         versioning runs under legacy versioning (see
         L{tests.test_object_versioning}).
         """
-        made = versionedWritesPlugin.makeFilter(
+        made = versionedWritesPlugin.make_filter(
             {"allow_object_versioning": "true"}, partial_context(_ContextWithPolicies()))
         self.assertIsInstance(made, StackedFilters)
 

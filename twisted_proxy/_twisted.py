@@ -14,7 +14,7 @@ Private names used, and why:
   - C{twisted.web.http.HTTPChannel._command}, C{._path}, C{._version}: the
     request line of the request whose headers have just arrived. A streamed
     body's request is processed before the body is in, and twisted.web only
-    hands the request line over once it is (L{StreamingChannel.requestLine}).
+    hands the request line over once it is (L{StreamingChannel.request_line}).
     Whether they are set also tells a request line from a header line, for
     the line limits of L{StreamingChannel.lineReceived}.
   - C{twisted.web.http.HTTPChannel._networkProducer}: what the channel
@@ -189,7 +189,7 @@ class ReadGate:
 
 class IStreamingBody(Interface):
     """
-    A request body taken as it arrives (L{StreamingRequest.bodyReceiver}).
+    A request body taken as it arrives (L{StreamingRequest.body_receiver}).
     """
 
     started = Attribute(
@@ -202,7 +202,7 @@ class IStreamingBody(Interface):
         The next chunk of the body, C{bytes}.
         """
 
-    def bodyComplete():
+    def body_complete():
         """
         The client sent the whole body.
         """
@@ -299,7 +299,7 @@ class StreamingChannel(http.HTTPChannel):
         Called as the connection is closed for idling, to count it.
         """
 
-    def requestLine(self) -> Optional[tuple[bytes, bytes, bytes]]:
+    def request_line(self) -> Optional[tuple[bytes, bytes, bytes]]:
         """
         The method, target and version of the request being received, from
         its first line until its body is complete; C{None} otherwise.
@@ -309,7 +309,7 @@ class StreamingChannel(http.HTTPChannel):
         except AttributeError:
             return None
 
-    def sendContinue(self) -> None:
+    def send_continue(self) -> None:
         """
         Write C{100 Continue}.
         """
@@ -325,7 +325,7 @@ class StreamingChannel(http.HTTPChannel):
         self.transport.loseConnection()
 
     def lineLengthExceeded(self, line: bytes) -> None:
-        if self.requestLine() is None:
+        if self.request_line() is None:
             self.refuse(414, b"Request URI Too Long")
         else:
             self.refuse(400, b"Header Line Too Long")
@@ -335,7 +335,7 @@ class StreamingChannel(http.HTTPChannel):
         sent = len(line) + 1
         if line.endswith(b"\r"):
             line = line[:-1]
-        if self.requestLine() is None:
+        if self.request_line() is None:
             if not line:
                 super().lineReceived(line)
                 return
@@ -413,7 +413,7 @@ class StreamingChannel(http.HTTPChannel):
 class StreamingRequest(server.Request):
     """
     A request whose body may be taken as it arrives: when
-    L{bodyReceiver} gives an L{IStreamingBody}, processing starts as soon as
+    L{body_receiver} gives an L{IStreamingBody}, processing starts as soon as
     the headers are in and the body is fed to it chunk by chunk; otherwise
     twisted.web collects the body first, as usual.
 
@@ -427,7 +427,7 @@ class StreamingRequest(server.Request):
 
     streamingBody: Optional[IStreamingBody] = None
 
-    def bodyReceiver(self, method: bytes, length: Optional[int],
+    def body_receiver(self, method: bytes, length: Optional[int],
                      reading: IPushProducer) -> Optional[IStreamingBody]:
         """
         What takes this request's body as it arrives, or C{None} to have
@@ -442,11 +442,11 @@ class StreamingRequest(server.Request):
 
     def gotLength(self, length: Optional[int]) -> None:
         channel = self.channel
-        line = channel.requestLine() if isinstance(channel, StreamingChannel) else None
+        line = channel.request_line() if isinstance(channel, StreamingChannel) else None
         gate = channel.readGate if isinstance(channel, StreamingChannel) else None
         body = None
         if line is not None and gate is not None and length != 0:
-            body = self.bodyReceiver(line[0], length, gate.holder())
+            body = self.body_receiver(line[0], length, gate.holder())
         if body is None:
             super().gotLength(length)
             return
@@ -458,15 +458,15 @@ class StreamingRequest(server.Request):
             body.started.addCallback(self._continue)
         # Let the channel finish with the headers before the resource runs.
         channel.callLater(  # type: ignore[call-arg]
-            0, self._processStreaming, command, uri, version)
+            0, self._process_streaming, command, uri, version)
 
     def _continue(self, _: object) -> None:
         channel = self.channel
         if not self.startedWriting and not self._disconnected:
             assert isinstance(channel, StreamingChannel)
-            channel.sendContinue()
+            channel.send_continue()
 
-    def _processStreaming(self, command: bytes, uri: bytes, version: bytes) -> None:
+    def _process_streaming(self, command: bytes, uri: bytes, version: bytes) -> None:
         if self._disconnected:
             return
         self.method, self.uri, self.clientproto = command, uri, version
@@ -482,7 +482,7 @@ class StreamingRequest(server.Request):
 
     def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
         if self.streamingBody is not None:
-            self.streamingBody.bodyComplete()
+            self.streamingBody.body_complete()
             return
         super().requestReceived(command, path, version)
 

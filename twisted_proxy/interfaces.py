@@ -67,7 +67,7 @@ class IProxyPluginFactory(Interface):
 
     name = Attribute("The name used in [pipeline:main] (str), e.g. 'tempauth'.")
 
-    def makeFilter(conf, context):
+    def make_filter(conf, context):
         """
         Build the filter.
 
@@ -154,7 +154,7 @@ class IPreparedEnvironment(Interface):
         "The directory of the C{swift.conf} and rings the proxy must use "
         "instead of its C{swift_dir} option, or C{None} to keep that option.")
 
-    def whenReady():
+    def when_ready():
         """
         @return: a L{Deferred} that fires with C{None} once the environment
             answers (the proxy starts listening then), or fails if it cannot

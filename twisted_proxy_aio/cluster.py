@@ -198,7 +198,7 @@ class AioError(Exception):
     """
 
 
-def _defaultDataDir() -> str:
+def _default_data_dir() -> str:
     if os.path.isdir("/dev/shm"):
         return "/dev/shm/twisted-proxy-aio"
     return os.path.join(tempfile.gettempdir(), "twisted-proxy-aio")
@@ -265,7 +265,7 @@ class AioSettings:
         C{1 + (i - 1) * regions // n}), for trying read and write affinity.
     """
 
-    data_dir: str = field(default_factory=_defaultDataDir)
+    data_dir: str = field(default_factory=_default_data_dir)
     ephemeral: bool = True
     devices: int = 4
     replicas: int = 3
@@ -357,7 +357,7 @@ def _path(value: str, config_dir: str) -> str:
     return os.path.normpath(os.path.join(config_dir, expanded))
 
 
-def _hashPart(name: str, value: str) -> str:
+def _hash_part(name: str, value: str) -> str:
     value = value.strip()
     if not value or any(c.isspace() for c in value):
         raise AioError(
@@ -419,7 +419,7 @@ def parse_aio_settings(section: Mapping[str, str], config_dir: str) -> AioSettin
         values["storage_ip"] = str(address)
     for name in ("hash_path_prefix", "hash_path_suffix"):
         if name in section:
-            values[name] = _hashPart(name, section[name])
+            values[name] = _hash_part(name, section[name])
     if "policies" in section:
         names = tuple(n.strip() for n in section["policies"].split(","))
         if not names or not all(names):
@@ -607,7 +607,7 @@ class ClusterLayout:
         return os.path.join(self.swift_bin_dir, f"swift-{kind}-server")
 
 
-def _isProgram(path: str) -> bool:
+def _is_program(path: str) -> bool:
     return os.path.isfile(path) and os.access(path, os.X_OK)
 
 
@@ -633,14 +633,14 @@ def find_swift_bin_dir(swift_bin_dir: Optional[str] = None) -> str:
         )
         where = "next to " + (sys.executable or "python") + " or on PATH"
     for candidate in candidates:
-        if all(_isProgram(os.path.join(candidate, p)) for p in SWIFT_PROGRAMS):
+        if all(_is_program(os.path.join(candidate, p)) for p in SWIFT_PROGRAMS):
             return os.path.abspath(candidate)
     raise AioError(
         f"Swift's storage servers were not found ({where}): {_INSTALL_HINT}"
     )
 
 
-def _processAlive(pid: int) -> bool:
+def _process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -650,7 +650,7 @@ def _processAlive(pid: int) -> bool:
     return True
 
 
-def _removeAbandonedClusters(data_dir: str) -> None:
+def _remove_abandoned_clusters(data_dir: str) -> None:
     """
     Remove the ephemeral clusters in C{data_dir} whose process is gone.
 
@@ -673,12 +673,12 @@ def _removeAbandonedClusters(data_dir: str) -> None:
             pid = int(fields["pid"])
         except (OSError, KeyError, ValueError):
             continue
-        if fields.get("ephemeral") == "true" and not _processAlive(pid):
+        if fields.get("ephemeral") == "true" and not _process_alive(pid):
             _log.info("removing abandoned aio cluster {path}", path=path)
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _pickPorts(bind_ip: str, count: int) -> list[int]:
+def _pick_ports(bind_ip: str, count: int) -> list[int]:
     # All sockets stay open until every port is chosen, so ports are distinct.
     sockets = []
     try:
@@ -694,7 +694,7 @@ def _pickPorts(bind_ip: str, count: int) -> list[int]:
             sock.close()
 
 
-def _checkPortsFree(bind_ip: str, ports: Sequence[int]) -> None:
+def _check_ports_free(bind_ip: str, ports: Sequence[int]) -> None:
     for port in ports:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
@@ -708,13 +708,13 @@ def _checkPortsFree(bind_ip: str, ports: Sequence[int]) -> None:
             sock.close()
 
 
-def _ringName(kind: str, policyIndex: int) -> str:
+def _ring_name(kind: str, policyIndex: int) -> str:
     if kind == "object" and policyIndex:
         return f"object-{policyIndex}"
     return kind
 
 
-def _runRingBuilder(program: str, builder: str, args: Sequence[str]) -> None:
+def _run_ring_builder(program: str, builder: str, args: Sequence[str]) -> None:
     command = [program, builder, *args]
     try:
         completed = subprocess.run(
@@ -745,7 +745,7 @@ def region_of(index: int, settings: AioSettings) -> int:
     return 1 + (index - 1) * settings.regions // settings.devices
 
 
-def _buildRing(
+def _build_ring(
     program: str,
     swift_dir: str,
     name: str,
@@ -756,7 +756,7 @@ def _buildRing(
 ) -> None:
     builder = os.path.join(swift_dir, f"{name}.builder")
     replicas = settings.ec_replicas if erasure_coded else settings.replicas
-    _runRingBuilder(
+    _run_ring_builder(
         program,
         builder,
         ["create", str(settings.part_power), str(replicas), "1"],
@@ -774,14 +774,14 @@ def _buildRing(
                 f"r{region}z{server.index}-{bind_ip}:{server.port}/{device}",
                 "1",
             ]
-    _runRingBuilder(program, builder, add)
+    _run_ring_builder(program, builder, add)
     # Format 1 is readable by every Swift release and by twisted_proxy.
-    _runRingBuilder(program, builder, ["rebalance", "--format-version=1"])
+    _run_ring_builder(program, builder, ["rebalance", "--format-version=1"])
     if not os.path.isfile(os.path.join(swift_dir, f"{name}.ring.gz")):
         raise AioError(f"swift-ring-builder made no {name}.ring.gz in {swift_dir}")
 
 
-def _swiftConf(prefix: str, suffix: str, settings: AioSettings) -> str:
+def _swift_conf(prefix: str, suffix: str, settings: AioSettings) -> str:
     lines = [
         "[swift-hash]",
         f"swift_hash_path_prefix = {prefix}",
@@ -812,7 +812,7 @@ def _swiftConf(prefix: str, suffix: str, settings: AioSettings) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _serverConf(
+def _server_conf(
     server: StorageServer, swift_dir: str, bind_ip: str, log_requests: bool
 ) -> str:
     lines = [
@@ -844,7 +844,7 @@ def _serverConf(
     return "\n".join(lines)
 
 
-def _writeFile(path: str, text: str) -> None:
+def _write_file(path: str, text: str) -> None:
     with open(path, "w") as f:
         f.write(text)
 
@@ -870,25 +870,25 @@ def build_cluster(settings: AioSettings) -> ClusterLayout:
         raise AioError(
             f"data_dir = {settings.data_dir}: cannot create it ({e.strerror})"
         ) from None
-    _removeAbandonedClusters(settings.data_dir)
+    _remove_abandoned_clusters(settings.data_dir)
     root = tempfile.mkdtemp(prefix=f"aio-{os.getpid()}-", dir=settings.data_dir)
     try:
-        return _buildIn(root, bin_dir, settings)
+        return _build_in(root, bin_dir, settings)
     except BaseException:
         if settings.ephemeral:
             shutil.rmtree(root, ignore_errors=True)
         raise
 
 
-def _writeMarker(root: str, ephemeral: bool) -> None:
-    _writeFile(
+def _write_marker(root: str, ephemeral: bool) -> None:
+    _write_file(
         os.path.join(root, _MARKER),
         f"pid={os.getpid()}\nephemeral={'true' if ephemeral else 'false'}\n",
     )
 
 
-def _buildIn(root: str, bin_dir: str, settings: AioSettings) -> ClusterLayout:
-    _writeMarker(root, settings.ephemeral)
+def _build_in(root: str, bin_dir: str, settings: AioSettings) -> ClusterLayout:
+    _write_marker(root, settings.ephemeral)
     swift_dir = os.path.join(root, "etc")
     os.makedirs(swift_dir)
     os.makedirs(os.path.join(root, "log"))
@@ -901,9 +901,9 @@ def _buildIn(root: str, bin_dir: str, settings: AioSettings) -> ClusterLayout:
             for k in range(len(SERVER_KINDS))
             for i in range(count)
         ]
-        _checkPortsFree(bind_ip, ports)
+        _check_ports_free(bind_ip, ports)
     else:
-        ports = _pickPorts(bind_ip, count * len(SERVER_KINDS))
+        ports = _pick_ports(bind_ip, count * len(SERVER_KINDS))
 
     # An erasure-coded ring needs a device per fragment archive; object
     # servers share them out when there are fewer servers than that.
@@ -938,26 +938,26 @@ def _buildIn(root: str, bin_dir: str, settings: AioSettings) -> ClusterLayout:
 
     prefix = settings.hash_path_prefix or secrets.token_hex(8)
     suffix = settings.hash_path_suffix or secrets.token_hex(8)
-    _writeFile(
+    _write_file(
         os.path.join(swift_dir, "swift.conf"),
-        _swiftConf(prefix, suffix, settings),
+        _swift_conf(prefix, suffix, settings),
     )
     for server in servers:
-        _writeFile(
+        _write_file(
             server.conf_path,
-            _serverConf(server, swift_dir, bind_ip, settings.log_requests),
+            _server_conf(server, swift_dir, bind_ip, settings.log_requests),
         )
 
     rings = [(kind, kind, False) for kind in ("account", "container")]
     rings += [
-        ("object", _ringName("object", index), name in settings.ec_policies)
+        ("object", _ring_name("object", index), name in settings.ec_policies)
         for index, name in enumerate(settings.policies)
     ]
     builder = os.path.join(bin_dir, "swift-ring-builder")
     with ThreadPoolExecutor(max_workers=len(rings)) as pool:
         jobs = [
             pool.submit(
-                _buildRing,
+                _build_ring,
                 builder,
                 swift_dir,
                 name,
@@ -986,7 +986,7 @@ def _buildIn(root: str, bin_dir: str, settings: AioSettings) -> ClusterLayout:
     )
 
 
-def _logTail(path: str) -> str:
+def _log_tail(path: str) -> str:
     try:
         with open(path, "rb") as f:
             f.seek(0, os.SEEK_END)
@@ -1109,7 +1109,7 @@ class _Supervisor:
         self._failed(reason)
 
     def _failed(self, reason: Failure) -> None:
-        delay = self._backoff.restartLater(self.start)
+        delay = self._backoff.restart_later(self.start)
         self._note(
             f"{self.server.name} failed: {reason.value}; restarting in {delay:g}s"
         )
@@ -1168,7 +1168,7 @@ class StorageClusterService(MultiService):
     @param reactor: provides C{IReactorProcess}, C{IReactorTCP} and
         C{IReactorTime}.
     @param ready_timeout: seconds the servers have, from C{startService},
-        to accept connections before L{whenReady} fails.
+        to accept connections before L{when_ready} fails.
     @param kill_timeout: seconds between SIGTERM and SIGKILL when stopping.
     """
 
@@ -1184,7 +1184,7 @@ class StorageClusterService(MultiService):
         self._reactor = reactor
         self._readyTimeout = ready_timeout
         self._supervisors = [
-            _Supervisor(reactor, layout, server, self._serverExited, kill_timeout)
+            _Supervisor(reactor, layout, server, self._server_exited, kill_timeout)
             for server in layout.servers
         ]
         self._ready: Optional[bool] = None
@@ -1195,7 +1195,7 @@ class StorageClusterService(MultiService):
         self._stopDeferred: Optional[Deferred[None]] = None
         self._startedAt = 0.0
 
-    def whenReady(self) -> Deferred[None]:
+    def when_ready(self) -> Deferred[None]:
         """
         @return: fires with C{None} once every server has accepted a TCP
             connection; fails with L{AioError}, naming the server and
@@ -1230,7 +1230,7 @@ class StorageClusterService(MultiService):
         super().startService()
         # twistd may have forked (daemonized) since build_cluster: name the
         # process that now owns the cluster.
-        _writeMarker(self.layout.root, self.layout.ephemeral)
+        _write_marker(self.layout.root, self.layout.ephemeral)
         _log.info("Starting {count} Swift storage servers of the all-in-one cluster in {root}",
                   count=len(self._supervisors), root=self.layout.root)
         self._startedAt = self._reactor.seconds()
@@ -1238,24 +1238,24 @@ class StorageClusterService(MultiService):
             supervisor.start()
         if self._ready is None and self._readyFailure is None:
             self._readyTimer = self._reactor.callLater(
-                self._readyTimeout, self._readyTimedOut
+                self._readyTimeout, self._ready_timed_out
             )
             for supervisor in self._supervisors:
-                probe = Deferred.fromCoroutine(self._awaitListening(supervisor.server))
+                probe = Deferred.fromCoroutine(self._await_listening(supervisor.server))
                 # Cancelling a connection attempt raises its own error.
                 probe.addErrback(
                     lambda f: f.trap(CancelledError, ConnectingCancelledError)
                 )
                 self._probes.append(probe)
             probing = gatherResults(self._probes)
-            probing.addCallback(lambda _: self._becameReady())
+            probing.addCallback(lambda _: self._became_ready())
             probing.addErrback(
-                lambda f: self._readyFailed(
+                lambda f: self._ready_failed(
                     AioError(f"cannot probe the storage servers: {f.value}")
                 )
             )
 
-    async def _awaitListening(self, server: StorageServer) -> None:
+    async def _await_listening(self, server: StorageServer) -> None:
         endpoint = TCP4ClientEndpoint(
             self._reactor,
             self.layout.bind_ip,
@@ -1274,28 +1274,28 @@ class StorageClusterService(MultiService):
                     protocol.transport.loseConnection()
                 return
 
-    def _becameReady(self) -> None:
+    def _became_ready(self) -> None:
         if self._ready is not None or self._readyFailure is not None:
             return
         self._ready = True
-        self._endProbing()
+        self._end_probing()
         _log.info("All-in-one cluster ready: {count} storage servers answering after {took:.1f}s",
                   count=len(self._supervisors), took=self._reactor.seconds() - self._startedAt)
         waiters, self._waiters = self._waiters, []
         for d in waiters:
             d.callback(None)
 
-    def _readyFailed(self, error: AioError) -> None:
+    def _ready_failed(self, error: AioError) -> None:
         if self._ready is not None or self._readyFailure is not None:
             return
         self._ready = False
         self._readyFailure = Failure(error)
-        self._endProbing()
+        self._end_probing()
         waiters, self._waiters = self._waiters, []
         for d in waiters:
             d.errback(self._readyFailure)
 
-    def _endProbing(self) -> None:
+    def _end_probing(self) -> None:
         if self._readyTimer is not None and self._readyTimer.active():
             self._readyTimer.cancel()
         self._readyTimer = None
@@ -1303,7 +1303,7 @@ class StorageClusterService(MultiService):
         for probe in probes:
             probe.cancel()
 
-    def _readyTimedOut(self) -> None:
+    def _ready_timed_out(self) -> None:
         self._readyTimer = None
         waiting = [
             server
@@ -1313,22 +1313,22 @@ class StorageClusterService(MultiService):
         names = ", ".join(f"{s.name} (port {s.port})" for s in waiting)
         first = waiting[0] if waiting else self.layout.servers[0]
         path = self.layout.log_path(first)
-        self._readyFailed(
+        self._ready_failed(
             AioError(
                 f"storage servers not accepting connections after "
                 f"{self._readyTimeout:g}s: {names}; end of {path}:\n"
-                + _logTail(path)
+                + _log_tail(path)
             )
         )
 
-    def _serverExited(self, server: StorageServer, reason: Failure) -> None:
+    def _server_exited(self, server: StorageServer, reason: Failure) -> None:
         if self._ready is None:
             path = self.layout.log_path(server)
-            self._readyFailed(
+            self._ready_failed(
                 AioError(
                     f"storage server {server.name} (port {server.port}) failed "
                     f"before it was ready ({reason.value}); end of {path}:\n"
-                    + _logTail(path)
+                    + _log_tail(path)
                 )
             )
 
@@ -1343,14 +1343,14 @@ class StorageClusterService(MultiService):
         if self._stopDeferred is not None:
             return self._stopDeferred
         children = super().stopService()
-        self._readyFailed(AioError("the storage cluster was stopped before it was ready"))
+        self._ready_failed(AioError("the storage cluster was stopped before it was ready"))
         stops = [supervisor.stop() for supervisor in self._supervisors]
         d: Deferred[Any] = gatherResults([children, *stops])
-        d.addCallback(lambda _: self._cleanUp())
+        d.addCallback(lambda _: self._clean_up())
         self._stopDeferred = d
         return d
 
-    def _cleanUp(self) -> None:
+    def _clean_up(self) -> None:
         if self.layout.ephemeral:
             shutil.rmtree(self.layout.root, ignore_errors=True)
 
@@ -1367,7 +1367,7 @@ async def _run(reactor: Any, settings: AioSettings) -> None:
     reactor.addSystemEventTrigger("before", "shutdown", service.stopService)
     service.startService()
     try:
-        await service.whenReady()
+        await service.when_ready()
     except AioError as e:
         sys.stderr.write(f"error: {e}\n")
         raise SystemExit(1)

@@ -42,10 +42,10 @@ class AllInOne:
             redis.setServiceParent(self.service)
         self.swift_dir: Optional[str] = cluster.layout.swift_dir
 
-    def whenReady(self) -> Deferred[None]:
-        waits = [self.cluster.whenReady()]
+    def when_ready(self) -> Deferred[None]:
+        waits = [self.cluster.when_ready()]
         if self.redis is not None:
-            waits.append(self.redis.whenReady())
+            waits.append(self.redis.when_ready())
         both = gatherResults(waits, consumeErrors=True)
         return both.addCallback(lambda _: None)
 

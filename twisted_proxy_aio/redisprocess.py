@@ -129,11 +129,11 @@ class RedisProcessService(Service):
         if protocol is not self._protocol or not self.running:
             return
         self._protocol = None
-        delay = self._backoff.restartLater(self._spawn)
+        delay = self._backoff.restart_later(self._spawn)
         _log.warn("redis-server on port {port} exited ({reason}); restarting in {delay}s",
                   port=self.port, reason=reason.value, delay=delay)
 
-    def whenReady(self) -> "Deferred[None]":
+    def when_ready(self) -> "Deferred[None]":
         """
         Fires once the server accepts connections (or fails after the
         ready timeout).

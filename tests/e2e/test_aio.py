@@ -46,14 +46,14 @@ def _exited(pid: int) -> bool:
     return False
 
 
-def _freePort() -> int:
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
 
 
-def _freeRange(count: int) -> int:
+def _free_range(count: int) -> int:
     """
     The first of C{count} consecutive free ports below the ephemeral range.
     """
@@ -85,7 +85,7 @@ class PortTakenTests(SynchronousTestCase):
         anything runs, and the run's directory is removed.
         """
         dataDir = self.mktemp()
-        base = _freeRange(30)
+        base = _free_range(30)
         with socket.socket() as taken:
             # The object server of device 2.
             taken.bind(("127.0.0.1", base + 21))
@@ -127,7 +127,7 @@ class TwistdPortTakenTests(SynchronousTestCase):
         self.assertEqual(result.stdout, b"")
 
 
-def _fakeSwift(binDir: str, body: str) -> None:
+def _fake_swift(binDir: str, body: str) -> None:
     """
     Make C{binDir} hold stand-ins for Swift's programs, each running the
     Python C{body}.
@@ -145,7 +145,7 @@ def _fakeSwift(binDir: str, body: str) -> None:
         os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
 
 
-def _fakeLayout(testCase: TestCase, body: str) -> ClusterLayout:
+def _fake_layout(testCase: TestCase, body: str) -> ClusterLayout:
     """
     A one-server layout whose server runs the Python C{body}.
     """
@@ -153,11 +153,11 @@ def _fakeLayout(testCase: TestCase, body: str) -> ClusterLayout:
     testCase.addCleanup(shutil.rmtree, root, True)
     os.makedirs(os.path.join(root, "log"))
     binDir = os.path.join(root, "bin")
-    _fakeSwift(binDir, body)
+    _fake_swift(binDir, body)
     server = StorageServer(
         kind="object",
         index=1,
-        port=_freePort(),
+        port=_free_port(),
         device="sdb1",
         conf_path=os.path.join(root, "1.conf"),
         devices_dir=os.path.join(root, "data"),
@@ -174,16 +174,16 @@ def _fakeLayout(testCase: TestCase, body: str) -> ClusterLayout:
 
 class ReadinessFailureTests(TestCase):
     """
-    L{StorageClusterService.whenReady} fails clearly when servers do not
+    L{StorageClusterService.when_ready} fails clearly when servers do not
     come up, and stopping still cleans up.
     """
 
     async def test_exitBeforeReady(self) -> None:
         """
-        A server that exits before listening fails C{whenReady} with an
+        A server that exits before listening fails C{when_ready} with an
         L{AioError} naming it and quoting its log.
         """
-        layout = _fakeLayout(
+        layout = _fake_layout(
             self,
             "import sys\nsys.stderr.write('boom: no such config\\n')\nsys.exit(3)",
         )
@@ -191,7 +191,7 @@ class ReadinessFailureTests(TestCase):
         service.startService()
         try:
             with self.assertRaises(AioError) as caught:
-                await service.whenReady()
+                await service.when_ready()
         finally:
             await service.stopService()
         message = str(caught.exception)
@@ -201,10 +201,10 @@ class ReadinessFailureTests(TestCase):
 
     async def test_timeoutThenKill(self) -> None:
         """
-        Servers not listening within C{ready_timeout} fail C{whenReady}; a
+        Servers not listening within C{ready_timeout} fail C{when_ready}; a
         server ignoring SIGTERM is killed after C{kill_timeout}.
         """
-        layout = _fakeLayout(
+        layout = _fake_layout(
             self,
             "import signal, sys, time\n"
             "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
@@ -219,7 +219,7 @@ class ReadinessFailureTests(TestCase):
         pid = service.pid(layout.servers[0])
         assert pid is not None
         with self.assertRaises(AioError) as caught:
-            await service.whenReady()
+            await service.when_ready()
         self.assertIn("object-1", str(caught.exception))
         self.assertIn(str(layout.servers[0].port), str(caught.exception))
         await service.stopService()
@@ -305,7 +305,7 @@ class ClusterTests(TestCase):
         """
         self.assertLayout()
         self.service.startService()
-        await self.service.whenReady()
+        await self.service.when_ready()
         objects = self.layout.servers_of("object")
         for server in objects[:3]:
             self.assertEqual(await self.put(server, "AUTH_test/c/o", b"hello"), 201)
@@ -335,7 +335,7 @@ class ClusterTests(TestCase):
         A storage server killed with SIGKILL is started again and serves.
         """
         self.service.startService()
-        await self.service.whenReady()
+        await self.service.when_ready()
         server = self.layout.servers_of("object")[1]
         self.assertEqual(await self.put(server, "AUTH_test/c/o", b"before"), 201)
         killed = self.service.pid(server)

@@ -72,7 +72,7 @@ class FailoverTests(_Transfers):
     arrives whole.
     """
 
-    def _interruptDownload(self, how: signal.Signals) -> float:
+    def _interrupt_download(self, how: signal.Signals) -> float:
         body = os.urandom(64 * MIB)
         self.request("PUT", f"{self.container}/big", body)
         conn = self.connect()
@@ -104,14 +104,14 @@ class FailoverTests(_Transfers):
         replica after recoverable_node_timeout, and the client gets every
         byte once.
         """
-        elapsed = self._interruptDownload(signal.SIGSTOP)
+        elapsed = self._interrupt_download(signal.SIGSTOP)
         self.assertLess(elapsed, RECOVERABLE_NODE_TIMEOUT + 10)
 
     def test_killedObjectServer(self) -> None:
         """
         SIGKILL of the serving object server: the proxy resumes at once.
         """
-        elapsed = self._interruptDownload(signal.SIGKILL)
+        elapsed = self._interrupt_download(signal.SIGKILL)
         self.assertLess(elapsed, 10)
 
 

@@ -64,7 +64,7 @@ class RealRedisTests(TestCase):
         # txredisapi finishes its connection bookkeeping a turn later.
         await deferLater(reactor, 0.01, lambda: None)
 
-    async def waitFor(self, check: Callable[[], Any], within: float = 10.0) -> float:
+    async def wait_for(self, check: Callable[[], Any], within: float = 10.0) -> float:
         """
         Poll the coroutine function C{check} until it returns true.
 
@@ -80,7 +80,7 @@ class RealRedisTests(TestCase):
     def warnings(self) -> list[dict[str, Any]]:
         return at_level(self.log, LogLevel.warn)
 
-    def backLines(self) -> list[dict[str, Any]]:
+    def back_lines(self) -> list[dict[str, Any]]:
         return [e for e in at_level(self.log, LogLevel.info) if "back" in e["log_format"]]
 
     async def test_roundTrip(self) -> None:
@@ -121,7 +121,7 @@ class RealRedisTests(TestCase):
         async def gone() -> bool:
             return await store.get("short") is None
 
-        took = await self.waitFor(gone, within=3)
+        took = await self.wait_for(gone, within=3)
         self.assertLess(took, 3)
         self.assertEqual(await store.get("long"), {"a": 2})
 
@@ -166,7 +166,7 @@ class RealRedisTests(TestCase):
         self.assertLess(max(latencies), 0.25 + 0.5)
         self.assertFalse(store.available)
         self.assertEqual(len(self.warnings()), 1)
-        self.assertEqual(self.backLines(), [])
+        self.assertEqual(self.back_lines(), [])
 
         self.server.start()
 
@@ -174,10 +174,10 @@ class RealRedisTests(TestCase):
             await store.set("k", 3, 30)
             return await store.get("k") == 3
 
-        await self.waitFor(works, within=10)
+        await self.wait_for(works, within=10)
         self.assertTrue(store.available)
         self.assertEqual(len(self.warnings()), 1)
-        self.assertEqual(len(self.backLines()), 1)
+        self.assertEqual(len(self.back_lines()), 1)
 
     async def test_downAtStart(self) -> None:
         """
@@ -196,8 +196,8 @@ class RealRedisTests(TestCase):
             await store.set("k", "v", 30)
             return await store.get("k") == "v"
 
-        await self.waitFor(works)
-        self.assertEqual(len(self.backLines()), 1)
+        await self.wait_for(works)
+        self.assertEqual(len(self.back_lines()), 1)
 
     async def test_hung(self) -> None:
         """
@@ -217,9 +217,9 @@ class RealRedisTests(TestCase):
         async def works() -> bool:
             return await store.get("k") in (1, 2)
 
-        await self.waitFor(works)
+        await self.wait_for(works)
         self.assertEqual(len(self.warnings()), 1)
-        self.assertEqual(len(self.backLines()), 1)
+        self.assertEqual(len(self.back_lines()), 1)
 
     async def test_makeInfoStore(self) -> None:
         """

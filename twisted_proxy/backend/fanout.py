@@ -120,20 +120,20 @@ class PutFanout:
                         if following is not None:
                             current[index] = following
                             continue
-                    fanout.dropSlot(slot)
+                    fanout.drop_slot(slot)
                     return _unavailable()
                 except CancelledError:
-                    fanout.dropSlot(slot)
+                    fanout.drop_slot(slot)
                     raise
                 except Exception:
                     # Not the node's fault: no error counted against it.
-                    fanout.dropSlot(slot)
+                    fanout.drop_slot(slot)
                     bugs.append(Failure())
                     raise
                 break
             self._report.status(node, answer[0])
             if slot.live and answer[0] >= 300:
-                fanout.dropSlot(slot)
+                fanout.drop_slot(slot)
             return answer
 
         pending = [ensureDeferred(one(index)) for index in range(len(current))]
@@ -147,14 +147,14 @@ class PutFanout:
             if watch is not None:
                 watch.stop()
 
-        def raiseBug() -> None:
+        def raise_bug() -> None:
             if bugs:
                 abandon()
                 bugs[0].raiseException()
 
         try:
-            await fanout.whenReady()
-            raiseBug()
+            await fanout.when_ready()
+            raise_bug()
             if len(fanout.live_slots) < quorum:
                 abandon()
                 return None
@@ -164,8 +164,8 @@ class PutFanout:
             try:
                 await _pump(source, fanout, watch)
             finally:
-                watch.bodyDone()
-            raiseBug()
+                watch.body_done()
+            raise_bug()
             if watch.quorum_lost:
                 abandon()
                 return None
@@ -175,7 +175,7 @@ class PutFanout:
             # The client went away.
             abandon()
             raise
-        raiseBug()
+        raise_bug()
         answers: list[BackendAnswer] = [value for ok, value in results if ok]
         while len(answers) < replicas:
             answers.append(_unavailable())
@@ -192,7 +192,7 @@ async def _pump(source: Optional[IBodyProducer], fanout: UploadFanout,
         fanout.finish()
         return
     producing = source.startProducing(fanout)  # type: ignore[arg-type]
-    fanout.registerSource(source)  # type: ignore[arg-type]
+    fanout.register_source(source)  # type: ignore[arg-type]
     watch.producing = producing
     try:
         await producing
@@ -248,7 +248,7 @@ class _UploadWatch:
             if self.producing is not None and not self.producing.called:
                 self.producing.cancel()
 
-    def bodyDone(self) -> None:
+    def body_done(self) -> None:
         """
         The whole body went out: the stall check ends, and each node gets
         C{node_timeout} to answer.
@@ -258,7 +258,7 @@ class _UploadWatch:
         for d in self._pending:
             if not d.called:
                 call = self._clock.callLater(self._timeout, d.cancel)
-                d.addBoth(_cancelCall, call)
+                d.addBoth(_cancel_call, call)
                 self._answers.append(call)
 
     def stop(self) -> None:
@@ -269,7 +269,7 @@ class _UploadWatch:
                 call.cancel()
 
 
-def _cancelCall(result: object, call: IDelayedCall) -> object:
+def _cancel_call(result: object, call: IDelayedCall) -> object:
     if call.active():
         call.cancel()
     return result

@@ -58,6 +58,7 @@ class NoMoreSources(Exception):
     """
 
 
+@implementer(IConsumer)
 class _Counter:
     """
     The consumer each backend body writes into: counts, then forwards.
@@ -141,18 +142,18 @@ class ResumingBody:
         self._done = done
         response, self._response = self._response, None
         assert response is not None
-        self._relayFrom(response)
+        self._relay_from(response)
         return done
 
     # -- relaying -------------------------------------------------------
 
-    def _relayFrom(self, response: IResponse, consumer: Optional[Any] = None) -> None:
+    def _relay_from(self, response: IResponse, consumer: Optional[Any] = None) -> None:
         body = BackendBody(response, self._clock, self._read_timeout)
         self._current = body
         if self._paused:
             body.pauseProducing()
         body.startProducing(consumer or _Counter(self)).addCallbacks(  # type: ignore[arg-type]
-            self._sourceDone, self._sourceBroke, callbackArgs=(body,),
+            self._source_done, self._source_broke, callbackArgs=(body,),
             errbackArgs=(body,))
 
     def _relay(self, data: bytes) -> None:
@@ -163,28 +164,28 @@ class ResumingBody:
         self.sent += len(data)
         self._consumer.write(data)
 
-    def _sourceDone(self, _: object, body: BackendBody) -> None:
+    def _source_done(self, _: object, body: BackendBody) -> None:
         if body is not self._current or self._stopped:
             return
         if self._reframer is not None and not self._reframer.complete:
-            self._sourceBroke(Failure(ValueError("resumed body ended early")), body)
+            self._source_broke(Failure(ValueError("resumed body ended early")), body)
             return
         self._current = None
         done, self._done = self._done, None
         if done is not None:
             done.callback(None)
 
-    def _sourceBroke(self, failure: Failure, body: BackendBody) -> None:
+    def _source_broke(self, failure: Failure, body: BackendBody) -> None:
         if body is not self._current or self._stopped:
             return
         self._current = None
         self._source_failed(self._node, failure.value or Exception("source failed"))
         if self.length is not UNKNOWN_LENGTH and self.sent >= self.length:
             # Everything arrived; only the ending went wrong.
-            self._sourceDone(None, body)
+            self._source_done(None, body)
             return
         if self._boundary is not None:
-            self._resumeMultipart(failure)
+            self._resume_multipart(failure)
             return
         try:
             selected = None if self.length is UNKNOWN_LENGTH else self.length
@@ -202,9 +203,9 @@ class ResumingBody:
             sent=self.sent, range=header, why=failure.getErrorMessage(),
         )
         self._finding = self._find_source(header)
-        self._finding.addCallbacks(self._gotSource, self._findFailed)
+        self._finding.addCallbacks(self._got_source, self._find_failed)
 
-    def _resumeMultipart(self, failure: Failure) -> None:
+    def _resume_multipart(self, failure: Failure) -> None:
         """
         Carry on a multi-range body: what is left of its (known) layout is
         regenerated framing and data fetched with a Range for just that
@@ -222,7 +223,7 @@ class ResumingBody:
             self._pieces = None
             header: Optional[str] = format_range_header(self._ranges)
         else:
-            pieces = self._layoutAfter(*first)
+            pieces = self._layout_after(*first)
             if pieces is None:
                 return
             self._pieces = pieces
@@ -240,9 +241,9 @@ class ResumingBody:
             sent=self.sent, range=header, why=failure.getErrorMessage(),
         )
         self._finding = self._find_source(header)
-        self._finding.addCallbacks(self._gotMultipartSource, self._findFailed)
+        self._finding.addCallbacks(self._got_multipart_source, self._find_failed)
 
-    def _layoutAfter(self, part_type: bytes, total: int) -> Optional[list[Piece]]:
+    def _layout_after(self, part_type: bytes, total: int) -> Optional[list[Piece]]:
         """
         What is left of the client's multipart body, or C{None} (having
         failed the body) when its layout is not what the ranges predict.
@@ -267,7 +268,7 @@ class ResumingBody:
             self._fail("no replica left to resume from")
         return source
 
-    def _gotMultipartSource(self, found: Optional[Source]) -> None:
+    def _got_multipart_source(self, found: Optional[Source]) -> None:
         source = self._accept(found)
         if source is None:
             return
@@ -292,12 +293,12 @@ class ResumingBody:
             self._reframer = Reframer(self._pieces, self._relay)
         if not multipart:
             assert self._reframer is not None
-            self._relayFrom(response, _Writer(self._reframer.write))
+            self._relay_from(response, _Writer(self._reframer.write))
             return
 
-        def firstPart(part_type: bytes, total: int) -> None:
+        def first_part(part_type: bytes, total: int) -> None:
             if self._reframer is None:
-                pieces = self._layoutAfter(part_type, total)
+                pieces = self._layout_after(part_type, total)
                 if pieces is None:
                     raise ValueError("unexpected multipart layout")
                 self._reframer = Reframer(pieces, self._relay)
@@ -306,9 +307,9 @@ class ResumingBody:
             assert self._reframer is not None
             self._reframer.write(chunk)
 
-        self._relayFrom(response, _Writer(PartReader(data, firstPart).write))
+        self._relay_from(response, _Writer(PartReader(data, first_part).write))
 
-    def _gotSource(self, found: Optional[Source]) -> None:
+    def _got_source(self, found: Optional[Source]) -> None:
         source = self._accept(found)
         if source is None:
             return
@@ -322,9 +323,9 @@ class ResumingBody:
             return
         self._node = node
         self.resumes += 1
-        self._relayFrom(response)
+        self._relay_from(response)
 
-    def _findFailed(self, failure: Failure) -> None:
+    def _find_failed(self, failure: Failure) -> None:
         self._finding = None
         if failure.check(CancelledError):
             return
@@ -369,6 +370,7 @@ class ResumingBody:
 _HEAD = 8192
 
 
+@implementer(IConsumer)
 class _Writer:
     """
     A consumer that hands what it is given to a function.

@@ -99,7 +99,7 @@ class BackendBody(Protocol):
         self.received = 0
         self._consumer: Optional[IConsumer] = None
         self._done: Optional[Deferred[None]] = None
-        self._timer = StallTimer(clock, read_timeout, self._timedOut)
+        self._timer = StallTimer(clock, read_timeout, self._timed_out)
         self._paused = False
         self._stopped = False
 
@@ -125,11 +125,11 @@ class BackendBody(Protocol):
             self.transport.pauseProducing()  # type: ignore[attr-defined]
         return done
 
-    def _timedOut(self) -> None:
+    def _timed_out(self) -> None:
         self._fail(Failure(ReadTimeout(f"no data for {self._timer.timeout}s")))
-        self._abortBackend()
+        self._abort_backend()
 
-    def _abortBackend(self) -> None:
+    def _abort_backend(self) -> None:
         transport = self.transport
         if transport is not None:
             loseConnection = getattr(transport, "loseConnection", None)
@@ -203,4 +203,4 @@ class BackendBody(Protocol):
         self._stopped = True
         self._done = None
         self._timer.disarm()
-        self._abortBackend()
+        self._abort_backend()

@@ -55,25 +55,25 @@ class UploadSlot:
             return fail(failure)
         self.consumer = consumer
         done = self._done = Deferred(lambda _: self.stopProducing())
-        self._fanout._slotStarted(self)
+        self._fanout._slot_started(self)
         return done
 
     def pauseProducing(self) -> None:
         self.paused = True
         if self.paused_since is None:
             self.paused_since = self._fanout.now()
-        self._fanout._updateFlow()
+        self._fanout._update_flow()
 
     def resumeProducing(self) -> None:
         self.paused = False
         self.paused_since = None
-        self._fanout._updateFlow()
+        self._fanout._update_flow()
 
     def stopProducing(self) -> None:
         if self.live:
             self.live = False
             self._done = None
-            self._fanout._slotGone(self)
+            self._fanout._slot_gone(self)
 
     def _write(self, data: bytes) -> None:
         if self.live and self.consumer is not None:
@@ -101,7 +101,7 @@ class UploadFanout:
     a slow connect never loses the first chunks.
 
     The fan-out is the source's L{IConsumer}: the source may register itself
-    with L{registerProducer} (or be given with L{registerSource}) to be
+    with L{registerProducer} (or be given with L{register_source}) to be
     paused while any live slot is paused or not every slot has started.
 
     @param length: the body length, or C{None} when unknown (chunked).
@@ -147,7 +147,7 @@ class UploadFanout:
     def live_slots(self) -> list[UploadSlot]:
         return [slot for slot in self._slots if slot.live]
 
-    def whenReady(self) -> "Deferred[None]":
+    def when_ready(self) -> "Deferred[None]":
         """
         Fires when every slot has started or gone: the point at which Swift
         would have had its C{100 Continue} answers.
@@ -161,21 +161,21 @@ class UploadFanout:
         self._ready.addBoth(relay)
         return d
 
-    def registerSource(self, source: IPushProducer) -> None:
+    def register_source(self, source: IPushProducer) -> None:
         """
         Tell the fan-out what to pause when backends are full.
         """
         self._source = source
-        self._updateFlow()
+        self._update_flow()
 
     def registerProducer(self, producer: IProducer, streaming: bool) -> None:
         """
-        L{IConsumer.registerProducer}: the same as L{registerSource}; only
+        L{IConsumer.registerProducer}: the same as L{register_source}; only
         push producers are supported.
         """
         if not streaming:
             raise ValueError("UploadFanout needs a push (streaming) producer")
-        self.registerSource(producer)  # type: ignore[arg-type]
+        self.register_source(producer)  # type: ignore[arg-type]
 
     def unregisterProducer(self) -> None:
         self._source = None
@@ -215,7 +215,7 @@ class UploadFanout:
         self._pending.clear()
         for slot in self._slots:
             slot._fail(reason)
-        self._checkReady()
+        self._check_ready()
 
     def _deliver(self) -> None:
         """
@@ -237,34 +237,34 @@ class UploadFanout:
                 if slot.live:
                     slot._finish()
 
-    def _slotStarted(self, slot: UploadSlot) -> None:
-        self._checkReady()
+    def _slot_started(self, slot: UploadSlot) -> None:
+        self._check_ready()
 
-    def _slotGone(self, slot: UploadSlot) -> None:
-        self._checkReady()
-        self._updateFlow()
+    def _slot_gone(self, slot: UploadSlot) -> None:
+        self._check_ready()
+        self._update_flow()
         if not self.live_slots and self.onAllGone is not None:
             self.onAllGone()
 
-    def dropSlot(self, slot: UploadSlot) -> None:
+    def drop_slot(self, slot: UploadSlot) -> None:
         """
         Stop feeding C{slot}: its request failed. Dropping a slot that is
         already gone does nothing.
         """
         if slot.live:
             slot.live = False
-            self._slotGone(slot)
+            self._slot_gone(slot)
 
-    def _checkReady(self) -> None:
+    def _check_ready(self) -> None:
         if self._readyFired:
             return
         if all(slot.consumer is not None or not slot.live for slot in self._slots):
             self._readyFired = True
             self._deliver()
             self._ready.callback(None)
-            self._updateFlow()
+            self._update_flow()
 
-    def _updateFlow(self) -> None:
+    def _update_flow(self) -> None:
         if self._source is None:
             return
         blocked = not self._readyFired or any(

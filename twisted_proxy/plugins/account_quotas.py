@@ -236,7 +236,7 @@ class AccountQuotas:
 class _AccountQuotasFactory:
     name = "account_quotas"
 
-    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> AccountQuotas:
+    def make_filter(self, conf: dict[str, str], context: ProxyContext) -> AccountQuotas:
         """
         @param conf: unused; Swift's middleware has no options.
         """

@@ -294,7 +294,7 @@ class _ArchiveStream:
         self._paused = False
         self._closed = False
         if body is not None:
-            body.startProducing(self).addCallbacks(self._bodyEnded, self._bodyFailed)
+            body.startProducing(self).addCallbacks(self._body_ended, self._body_failed)
 
     # IConsumer, for the request body
 
@@ -314,11 +314,11 @@ class _ArchiveStream:
             self._body.pauseProducing()
         self._wake()
 
-    def _bodyEnded(self, _: object) -> None:
+    def _body_ended(self, _: object) -> None:
         self._ended = True
         self._wake()
 
-    def _bodyFailed(self, reason: Failure) -> None:
+    def _body_failed(self, reason: Failure) -> None:
         self._ended = True
         self._failure = reason
         self._wake()
@@ -377,11 +377,11 @@ class _ArchiveStream:
             return failed
         if self._ended:
             return succeed(None)
-        waiter: Deferred[None] = Deferred(self._cancelWait)
+        waiter: Deferred[None] = Deferred(self._cancel_wait)
         self._waiter = waiter
         return waiter
 
-    def _cancelWait(self, waiter: "Deferred[None]") -> None:
+    def _cancel_wait(self, waiter: "Deferred[None]") -> None:
         if self._waiter is waiter:
             self._waiter = None
 
@@ -1065,7 +1065,7 @@ class Bulk:
 class _BulkFactory:
     name = "bulk"
 
-    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> Bulk:
+    def make_filter(self, conf: dict[str, str], context: ProxyContext) -> Bulk:
         """
         @param conf: C{max_containers_per_extraction} (10000),
             C{max_failed_extractions} (1000), C{max_deletes_per_request}

@@ -159,7 +159,7 @@ def _preauthorized_environ(environ: dict[str, Any]) -> dict[str, Any]:
 class _ContainerQuotasFactory:
     name = "container_quotas"
 
-    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> ContainerQuotas:
+    def make_filter(self, conf: dict[str, str], context: ProxyContext) -> ContainerQuotas:
         """
         @param conf: unused; Swift's middleware has no options.
         @param context: provides C{info_cache} and C{register_info}.

@@ -474,7 +474,7 @@ def _allow_copy(response: SwiftResponse) -> SwiftResponse:
 class _CopyFactory:
     name = "copy"
 
-    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> ServerSideCopy:
+    def make_filter(self, conf: dict[str, str], context: ProxyContext) -> ServerSideCopy:
         """
         @param conf: C{yield_frequency}, seconds between heartbeats
             (default 10).

@@ -52,7 +52,7 @@ class CrossDomain:
 class _CrossDomainFactory:
     name = "crossdomain"
 
-    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> CrossDomain:
+    def make_filter(self, conf: dict[str, str], context: ProxyContext) -> CrossDomain:
         context.register_info("crossdomain")
         return CrossDomain(conf.get("cross_domain_policy", DEFAULT_POLICY))
 

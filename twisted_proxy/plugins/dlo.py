@@ -492,7 +492,7 @@ class DynamicLargeObject:
 class _DynamicLargeObjectFactory:
     name = "dlo"
 
-    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> DynamicLargeObject:
+    def make_filter(self, conf: dict[str, str], context: ProxyContext) -> DynamicLargeObject:
         """
         @param conf: C{max_get_time} (seconds, default 86400),
             C{rate_limit_after_segment} (10), C{rate_limit_segments_per_sec}

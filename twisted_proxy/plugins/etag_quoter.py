@@ -129,7 +129,7 @@ class EtagQuoter:
 class _EtagQuoterFactory:
     name = "etag_quoter"
 
-    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> EtagQuoter:
+    def make_filter(self, conf: dict[str, str], context: ProxyContext) -> EtagQuoter:
         enable = is_true(conf.get("enable_by_default", "false"))
         context.register_info("etag_quoter", enable_by_default=enable)
         return EtagQuoter(context.info_cache, enable, context.constraints.valid_api_versions)

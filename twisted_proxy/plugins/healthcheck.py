@@ -51,7 +51,7 @@ class HealthCheck:
 class _HealthCheckFactory:
     name = "healthcheck"
 
-    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> HealthCheck:
+    def make_filter(self, conf: dict[str, str], context: ProxyContext) -> HealthCheck:
         return HealthCheck(conf.get("disable_path", ""))
 
 

@@ -160,7 +160,7 @@ class ListEndpoints:
 class _ListEndpointsFactory:
     name = "list_endpoints"
 
-    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> ListEndpoints:
+    def make_filter(self, conf: dict[str, str], context: ProxyContext) -> ListEndpoints:
         return ListEndpoints(context.rings, context.info_cache,
                              conf.get("list_endpoints_path", "/endpoints/"))
 

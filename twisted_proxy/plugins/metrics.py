@@ -337,7 +337,7 @@ def _option_error(option: str, problem: str) -> ConfigError:
 class _MetricsFactory:
     name = "metrics"
 
-    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> MetricsFilter:
+    def make_filter(self, conf: dict[str, str], context: ProxyContext) -> MetricsFilter:
         """
         @param conf: C{path} (C{/metrics}); C{admin_port} (none: only in
             the pipeline) and C{admin_host} (C{127.0.0.1}); C{admin_only}

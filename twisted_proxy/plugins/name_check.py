@@ -74,7 +74,7 @@ class NameCheck:
 class _NameCheckFactory:
     name = "name_check"
 
-    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> NameCheck:
+    def make_filter(self, conf: dict[str, str], context: ProxyContext) -> NameCheck:
         """
         @raise ConfigError: C{maximum_length} is not a non-negative
             integer, or C{forbidden_regexp} does not compile.

@@ -472,10 +472,10 @@ class _Exchange:
         self.client_gone = False
         self.logged = False
         if request.body is not None:
-            self.upload = _MeteredBody(request.body, self._uploadEnded)
+            self.upload = _MeteredBody(request.body, self._upload_ended)
             request.body = self.upload
 
-    def _uploadEnded(self, outcome: _Outcome) -> None:
+    def _upload_ended(self, outcome: _Outcome) -> None:
         # Swift: a failed read of the request body is the client's going.
         if isinstance(outcome, Failure) and not outcome.check(CancelledError):
             self.client_gone = True
@@ -516,7 +516,7 @@ class _Exchange:
 Emit = Callable[[str], None]
 
 
-def _emitToTwistedLog(line: str) -> None:
+def _emit_to_twisted_log(line: str) -> None:
     _accessLog.info("{access_log_line}", access_log_line=line)
 
 
@@ -541,7 +541,7 @@ class ProxyLogging:
         self,
         clock: IReactorTime,
         template: Optional[LogTemplate] = None,
-        emit: Emit = _emitToTwistedLog,
+        emit: Emit = _emit_to_twisted_log,
         log_headers: bool = False,
         log_headers_only: Iterable[str] = (),
         reveal_sensitive_prefix: int = 16,
@@ -797,7 +797,7 @@ class AccessLogFile(Service):
         try:
             self._open()
         except OSError as error:
-            self._cannotWrite(error)
+            self._cannot_write(error)
 
     def stopService(self) -> None:
         """
@@ -841,11 +841,11 @@ class AccessLogFile(Service):
                 view = view[os.write(fd, view):]
         except OSError as error:
             self._close()
-            self._cannotWrite(error)
+            self._cannot_write(error)
             return
         self._failing = False
 
-    def _cannotWrite(self, error: OSError) -> None:
+    def _cannot_write(self, error: OSError) -> None:
         if not self._failing:
             self._failing = True
             _log.error("Cannot write the access log {path}: {error}",
@@ -892,7 +892,7 @@ def _option_error(option: str, problem: str) -> ConfigError:
 class _ProxyLoggingFactory:
     name = "proxy_logging"
 
-    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> ProxyLogging:
+    def make_filter(self, conf: dict[str, str], context: ProxyContext) -> ProxyLogging:
         """
         @param conf: C{log_msg_template}, C{access_log_headers} (or
             C{log_headers}), C{access_log_headers_only},
@@ -932,10 +932,10 @@ class _ProxyLoggingFactory:
             raise _option_error(
                 "log_msg_template", f"cannot interpolate: {error}") from None
         reactor = context.reactor
-        emit: Emit = _emitToTwistedLog
+        emit: Emit = _emit_to_twisted_log
         path = conf.get("access_log_file", "").strip()
         if path:
-            writer = self._accessLogFile(path, conf, reactor)
+            writer = self._access_log_file(path, conf, reactor)
             writer.setServiceParent(context.services)
             emit = writer.write
         return ProxyLogging(
@@ -971,7 +971,7 @@ class _ProxyLoggingFactory:
         both.add(getattr(context, "metrics", NULL_METRICS))
         return both
 
-    def _accessLogFile(self, path: str, conf: dict[str, str],
+    def _access_log_file(self, path: str, conf: dict[str, str],
                        reactor: Any) -> AccessLogFile:
         path = os.path.abspath(os.path.expanduser(path))
         raw = conf.get("access_log_flush_interval", "1")

@@ -89,7 +89,7 @@ class ReadOnly:
 class _ReadOnlyFactory:
     name = "read_only"
 
-    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> ReadOnly:
+    def make_filter(self, conf: dict[str, str], context: ProxyContext) -> ReadOnly:
         read_only = is_true(conf.get("read_only"))
         if read_only:
             context.register_info("read_only")

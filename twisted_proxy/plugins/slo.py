@@ -1148,7 +1148,7 @@ def _version_query(request: SwiftRequest) -> str:
 class _StaticLargeObjectFactory:
     name = "slo"
 
-    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> StaticLargeObject:
+    def make_filter(self, conf: dict[str, str], context: ProxyContext) -> StaticLargeObject:
         """
         @param conf: C{max_manifest_segments} (1000), C{max_manifest_size}
             (8 MiB), C{yield_frequency} (10), C{max_get_time} (86400),

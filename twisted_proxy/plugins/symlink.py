@@ -513,7 +513,7 @@ def _check_put_headers(request: SwiftRequest) -> tuple[str, Optional[str]]:
 class _SymlinkFactory:
     name = "symlink"
 
-    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> Symlinks:
+    def make_filter(self, conf: dict[str, str], context: ProxyContext) -> Symlinks:
         """
         @param conf: C{symloop_max}, the most links a request follows
             (default 2; below 1 means the default).

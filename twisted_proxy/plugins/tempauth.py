@@ -774,7 +774,7 @@ class TempAuthPluginFactory:
 
     name = "tempauth"
 
-    def makeFilter(self, conf: Mapping[str, str], context: ProxyContext) -> TempAuth:
+    def make_filter(self, conf: Mapping[str, str], context: ProxyContext) -> TempAuth:
         """
         Build the filter, and announce C{tempauth: {account_acls: true}} in
         C{/info} as Swift does.

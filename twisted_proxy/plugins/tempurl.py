@@ -468,7 +468,7 @@ def _allowed_digests(conf: dict[str, str]) -> tuple[list[str], list[str]]:
 class _TempURLFactory:
     name = "tempurl"
 
-    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> TempURL:
+    def make_filter(self, conf: dict[str, str], context: ProxyContext) -> TempURL:
         """
         @param conf: C{methods}, C{allowed_digests},
             C{incoming_remove_headers}, C{incoming_allow_headers},

@@ -498,7 +498,7 @@ class StackedFilters:
 class _VersionedWritesFactory:
     name = "versioned_writes"
 
-    def makeFilter(self, conf: dict[str, str], context: ProxyContext) -> IProxyFilter:
+    def make_filter(self, conf: dict[str, str], context: ProxyContext) -> IProxyFilter:
         """
         @param conf: C{allow_versioned_writes} (see the module docstring)
             and C{allow_object_versioning}: when true, object versioning

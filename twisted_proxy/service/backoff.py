@@ -25,7 +25,7 @@ class RestartBackoff:
     startup (a bad file, a port in use) is tried ever more rarely, and one
     that dies now and then after working a while comes back at once.
 
-    Call L{started} whenever the process starts and L{restartLater} when it
+    Call L{started} whenever the process starts and L{restart_later} when it
     exits; L{cancel} drops a restart not made yet.
 
     @param clock: measures the runs and schedules the restarts.
@@ -63,7 +63,7 @@ class RestartBackoff:
         self._next = min(self._next * 2, self.maximum)
         return delay
 
-    def restartLater(self, restart: Callable[[], object]) -> float:
+    def restart_later(self, restart: Callable[[], object]) -> float:
         """
         The process exited now: call C{restart} after L{delay} seconds,
         unless L{cancel} is called first. A restart still pending is

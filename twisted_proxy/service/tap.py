@@ -237,7 +237,7 @@ def makeService(options: Options) -> service.IService:
         prepared.service.setServiceParent(top)
         if prepared.swift_dir is not None:
             swift_dir = prepared.swift_dir
-        waits.append(prepared.whenReady)
+        waits.append(prepared.when_ready)
 
     def ready() -> Deferred[None]:
         """

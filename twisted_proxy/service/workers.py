@@ -148,15 +148,15 @@ class WorkerLogRelay:
         self._log = Logger(namespace=__name__, observer=observer)
         self._partial: dict[int, bytes] = {}
 
-    def dataReceived(self, childFD: int, data: bytes) -> None:
+    def data_received(self, fd: int, data: bytes) -> None:
         """
-        C{data} came from the worker's file descriptor C{childFD}: log each
-        line it completes.
+        C{data} came from the worker's file descriptor C{fd}: log each line
+        it completes.
         """
-        lines = (self._partial.get(childFD, b"") + data).split(b"\n")
-        self._partial[childFD] = lines.pop()
+        lines = (self._partial.get(fd, b"") + data).split(b"\n")
+        self._partial[fd] = lines.pop()
         for line in lines:
-            self._line(childFD, line)
+            self._line(fd, line)
 
     def flush(self) -> None:
         """
@@ -219,7 +219,7 @@ class _WorkerProtocol(ProcessProtocol):
         self._relay = WorkerLogRelay(index, observer)
 
     def childDataReceived(self, childFD: int, data: bytes) -> None:
-        self._relay.dataReceived(childFD, data)
+        self._relay.data_received(childFD, data)
 
     def processEnded(self, reason: Failure) -> None:  # type: ignore[override]
         self._relay.flush()
@@ -279,7 +279,7 @@ class WorkerPoolService(Service):
         super().startService()
         self._stopping = False
         self._starting = self._ready().addCallback(self._bound)
-        self._starting.addErrback(self._failedToStart)
+        self._starting.addErrback(self._failed_to_start)
 
     def _bound(self, _: object) -> None:
         self._socket = bind_listening_socket(self._host, self._port, self._backlog)
@@ -289,7 +289,7 @@ class WorkerPoolService(Service):
         for index in range(self._count):
             self._spawn(index)
 
-    def _failedToStart(self, failure: Failure) -> None:
+    def _failed_to_start(self, failure: Failure) -> None:
         _log.failure("twisted-proxy could not start its workers", failure)
         if getattr(self._reactor, "running", False):
             self._reactor.stop()
@@ -297,7 +297,7 @@ class WorkerPoolService(Service):
     def _spawn(self, index: int) -> None:
         if self._stopping or self._socket is None:
             return
-        protocol = _WorkerProtocol(index, self._workerEnded, self._observer)
+        protocol = _WorkerProtocol(index, self._worker_ended, self._observer)
         args = launcher_arguments(sys.executable, "-m", "twisted_proxy.service.workers",
                                   *self._spec.arguments())
         self._exits[index] = Deferred()
@@ -309,20 +309,20 @@ class WorkerPoolService(Service):
                 childFDs={0: "w", 1: "r", 2: "r", WORKER_FD: self._socket.fileno()},
             )
         except Exception:
-            self._workerEnded(index, Failure())
+            self._worker_ended(index, Failure())
 
-    def _workerEnded(self, index: int, reason: Failure) -> None:
+    def _worker_ended(self, index: int, reason: Failure) -> None:
         self._workers.pop(index, None)
         exited = self._exits.pop(index, None)
         if exited is not None:
             exited.callback(None)
         if self._stopping:
             return
-        delay = self._backoffs[index].restartLater(lambda: self._spawn(index))
+        delay = self._backoffs[index].restart_later(lambda: self._spawn(index))
         _log.warn("worker {index} exited ({why}); restarting in {delay}s",
                   index=index, why=reason.getErrorMessage(), delay=delay)
 
-    def signalWorkers(self, signum: int) -> None:
+    def signal_workers(self, signum: int) -> None:
         """
         Send C{signum} to every running worker.
         """
@@ -345,15 +345,15 @@ class WorkerPoolService(Service):
         for backoff in self._backoffs.values():
             backoff.cancel()
         waiting = list(self._exits.values())
-        self.signalWorkers(signal.SIGTERM)
+        self.signal_workers(signal.SIGTERM)
         done = gatherResults(waiting, consumeErrors=True)
 
-        def closeSocket(_: object) -> None:
+        def close_socket(_: object) -> None:
             if self._socket is not None:
                 self._socket.close()
                 self._socket = None
 
-        return done.addBoth(closeSocket)
+        return done.addBoth(close_socket)
 
 
 class AdoptedPort(Service):

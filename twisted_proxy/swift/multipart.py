@@ -254,13 +254,13 @@ class Reframer:
     def __init__(self, pieces: list[Piece], write: Callable[[bytes], None]) -> None:
         self._pieces = list(pieces)
         self._write = write
-        self._flushFrames()
+        self._flush_frames()
 
     @property
     def complete(self) -> bool:
         return not self._pieces
 
-    def _flushFrames(self) -> None:
+    def _flush_frames(self) -> None:
         while self._pieces and isinstance(self._pieces[0], Frame):
             frame = self._pieces.pop(0)
             assert isinstance(frame, Frame)
@@ -281,6 +281,6 @@ class Reframer:
             self._write(chunk)
             if len(chunk) == piece.size:
                 self._pieces.pop(0)
-                self._flushFrames()
+                self._flush_frames()
             else:
                 self._pieces[0] = Data(piece.first + len(chunk), piece.last)

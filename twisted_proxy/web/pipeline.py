@@ -230,8 +230,25 @@ def build_filters(config: ProxyConfig, context: ProxyContext) -> list[IProxyFilt
             continue  # built in
         conf = dict(config.defaults)
         conf.update(stage.section or {})
-        filters.append(factory.makeFilter(conf, context))
+        filters.append(_make_filter(factory, conf, context))
     return filters
+
+
+def _make_filter(factory: IProxyPluginFactory, conf: dict[str, str],
+                 context: ProxyContext) -> IProxyFilter:
+    """
+    C{factory.make_filter(conf, context)}; a plugin written before the
+    method was renamed (it has C{makeFilter} only) still works, with one
+    deprecation warning naming it.
+    """
+    make = getattr(factory, "make_filter", None)
+    if make is None:
+        make = getattr(factory, "makeFilter")
+        _log.warn(
+            "plugin {name!r}: makeFilter is deprecated; name the method make_filter",
+            name=getattr(factory, "name", factory),
+        )
+    return make(conf, context)  # type: ignore[no-any-return]
 
 
 def catch_errors_options(config: ProxyConfig) -> dict[str, str]:

@@ -74,18 +74,18 @@ class RequestBody:
             self._held.append(data)
             self._heldBytes += len(data)
             if self._heldBytes > HOLD_LIMIT:
-                self._updateReading()
+                self._update_reading()
             return
         self._consumer.write(data)
 
-    def bodyComplete(self) -> None:
+    def body_complete(self) -> None:
         """
         The client sent the whole body.
         """
         self.complete = True
         # Nothing more to read: a pause for a slow consumer must not outlive
         # the body, or the connection's next request would never be read.
-        self._updateReading()
+        self._update_reading()
         if self._consumer is not None and not self._held:
             self._finish()
 
@@ -124,16 +124,16 @@ class RequestBody:
         if self.complete:
             self._finish()
         else:
-            self._updateReading()
+            self._update_reading()
         return done
 
     def pauseProducing(self) -> None:
         self._consumerPaused = True
-        self._updateReading()
+        self._update_reading()
 
     def resumeProducing(self) -> None:
         self._consumerPaused = False
-        self._updateReading()
+        self._update_reading()
 
     def stopProducing(self) -> None:
         """
@@ -145,7 +145,7 @@ class RequestBody:
         self._held = []
         self._heldBytes = 0
         self._consumerPaused = False
-        self._updateReading()
+        self._update_reading()
 
     # -- internals --------------------------------------------------------
 
@@ -154,7 +154,7 @@ class RequestBody:
         if done is not None:
             done.callback(None)
 
-    def _updateReading(self) -> None:
+    def _update_reading(self) -> None:
         if self._stopped or self.complete:
             wanted = False
         elif self._consumer is None:

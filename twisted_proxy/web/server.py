@@ -129,7 +129,7 @@ class ProxyRequest(StreamingRequest):
         except BaseException:
             self.processingFailed(Failure())
 
-    def bodyReceiver(self, method: bytes, length: Optional[int],
+    def body_receiver(self, method: bytes, length: Optional[int],
                      reading: IPushProducer) -> Optional[RequestBody]:
         """
         A L{RequestBody} for a PUT; other bodies (a POST's metadata, a bulk
@@ -218,13 +218,13 @@ class ProxyResource(Resource):
         finished = request.notifyFinish()
         state: dict[str, Any] = {"body": None}
 
-        def clientGone(failure: Failure) -> None:
+        def client_gone(failure: Failure) -> None:
             body = state["body"]
             if body is not None:
                 body.stopProducing()
             d.cancel()
 
-        finished.addErrback(clientGone)
+        finished.addErrback(client_gone)
         d.addCallback(self._respond, request, swift_request, state)
         d.addErrback(self._failed, request)
         return server.NOT_DONE_YET

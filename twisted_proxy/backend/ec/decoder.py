@@ -143,7 +143,7 @@ class ECBody:
         return True
 
     def _finish(self) -> None:
-        self._stopStreams()
+        self._stop_streams()
         done, self._done = self._done, None
         if done is not None:
             if self.sent != self.length:
@@ -152,12 +152,12 @@ class ECBody:
             done.callback(None)
 
     def _fail(self, error: Exception) -> None:
-        self._stopStreams()
+        self._stop_streams()
         done, self._done = self._done, None
         if done is not None:
             done.errback(Failure(error))
 
-    def _stopStreams(self) -> None:
+    def _stop_streams(self) -> None:
         for stream in self._streams:
             stream.stop()
 
@@ -174,4 +174,4 @@ class ECBody:
         """
         self._stopped = True
         self._done = None
-        self._stopStreams()
+        self._stop_streams()

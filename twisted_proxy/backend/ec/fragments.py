@@ -165,7 +165,7 @@ class FragmentStream:
         self._spans = list(spans)
         self._fragment_size = fragment_size
         self._clock = clock
-        self._timer = StallTimer(clock, read_timeout, self._timedOut)
+        self._timer = StallTimer(clock, read_timeout, self._timed_out)
         self._find = find_replacement
         self._failed = failed
         self.queue: deque[bytes] = deque()
@@ -342,7 +342,7 @@ class FragmentStream:
         else:
             self._timer.arm()
 
-    def _timedOut(self) -> None:
+    def _timed_out(self) -> None:
         receiver = self._receiver
         if receiver is not None:
             self._broke(receiver, Failure(TimeoutError(
@@ -369,9 +369,9 @@ class FragmentStream:
         _log.info("Replacing the source of EC fragment {index} after {why}; Range {range}",
                   index=self.frag_index, why=why, range=header)
         finding = self._finding = self._find(header, self)
-        finding.addCallbacks(self._gotReplacement, self._findFailed)
+        finding.addCallbacks(self._got_replacement, self._find_failed)
 
-    def _gotReplacement(self, source: Optional[Source]) -> None:
+    def _got_replacement(self, source: Optional[Source]) -> None:
         self._finding = None
         if self._stopped:
             if source is not None:
@@ -390,7 +390,7 @@ class FragmentStream:
         self._got = 0
         self._read(response)
 
-    def _findFailed(self, failure: Failure) -> None:
+    def _find_failed(self, failure: Failure) -> None:
         self._finding = None
         if not failure.check(CancelledError):
             _log.failure("Finding a replacement EC fragment source", failure)

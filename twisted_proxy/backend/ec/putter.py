@@ -163,7 +163,7 @@ class MIMEPutter(Protocol):
         self._fail(ValueError(why))
 
     def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:
-        self._cancelStall()
+        self._cancel_stall()
         self._lost = reason
         if self._head is not None and self._remaining is None:
             # A body delimited by the connection's end is complete now.
@@ -275,7 +275,7 @@ class MIMEPutter(Protocol):
         self._fail(why or CancelledError("aborted"))
 
     def _fail(self, why: BaseException, close: bool = True) -> None:
-        self._cancelStall()
+        self._cancel_stall()
         if not self.failed:
             self.failed = True
             self.why = why
@@ -284,7 +284,7 @@ class MIMEPutter(Protocol):
             self._close()
 
     def _close(self) -> None:
-        self._cancelStall()
+        self._cancel_stall()
         transport = self.transport
         if transport is not None and self._lost is None:
             abort = getattr(transport, "abortConnection", None)
@@ -304,7 +304,7 @@ class MIMEPutter(Protocol):
         self.on_flow()
 
     def resumeProducing(self) -> None:
-        self._cancelStall()
+        self._cancel_stall()
         if not self.paused:
             return
         self.paused = False
@@ -317,7 +317,7 @@ class MIMEPutter(Protocol):
         self._stall = None
         self._fail(TimeoutError(f"took no data for {self._write_timeout}s"))
 
-    def _cancelStall(self) -> None:
+    def _cancel_stall(self) -> None:
         if self._stall is not None and self._stall.active():
             self._stall.cancel()
         self._stall = None

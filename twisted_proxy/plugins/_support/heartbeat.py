@@ -82,13 +82,13 @@ class Heartbeat:
             self._beat_bytes, self._beaten = b" ", True
         self._timer = self._clock.callLater(self._interval, self._beat)
 
-    def _stopTimer(self) -> None:
+    def _stop_timer(self) -> None:
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         self._timer = None
 
     def _finish(self, summary: bytes) -> None:
-        self._stopTimer()
+        self._stop_timer()
         self._work = None
         consumer, self._consumer = self._consumer, None
         done, self._done = self._done, None
@@ -97,7 +97,7 @@ class Heartbeat:
             done.callback(None)
 
     def _failed(self, reason: Failure) -> None:
-        self._stopTimer()
+        self._stop_timer()
         self._work = None
         self._consumer = None
         done, self._done = self._done, None
@@ -113,7 +113,7 @@ class Heartbeat:
         self._paused = False
 
     def stopProducing(self) -> None:
-        self._stopTimer()
+        self._stop_timer()
         self._consumer = None
         self._done = None
         work, self._work = self._work, None
