@@ -197,6 +197,28 @@ class ResolvePipelineTests(SynchronousTestCase):
             "/etc/swift/proxy-server.conf: [pipeline:main] pipeline: stage "
             "'no_such_thing': no plugin named 'no_such_thing' is installed")
 
+    def test_objectVersioningNeedsSymlink(self) -> None:
+        """
+        As in Swift, a pipeline that turns object versioning on (in its
+        section or C{[DEFAULT]}) without the symlink filter stops startup;
+        with symlink, or with object versioning off, it starts.
+        """
+        known = _KNOWN | {"versioned_writes", "symlink"}
+        on = {"filter:vw": {"use": "egg:swift#versioned_writes",
+                            "allow_object_versioning": "true"}}
+        error = self.assertRaises(
+            ConfigError, pipeline.resolve_pipeline, _config("catch_errors vw", on), known)
+        self.assertEqual(
+            str(error),
+            "/etc/swift/proxy-server.conf: [filter:vw] allow_object_versioning: object "
+            "versioning requires the symlink filter in [pipeline:main]")
+        self.assertRaises(
+            ConfigError, pipeline.resolve_pipeline,
+            _config("catch_errors versioned_writes", defaults={"allow_object_versioning": "1"}),
+            known)
+        pipeline.resolve_pipeline(_config("catch_errors vw symlink", on), known)
+        pipeline.resolve_pipeline(_config("catch_errors versioned_writes"), known)
+
     def test_unknownUse(self) -> None:
         """
         The plugin named by the stage's C{use} line is the one looked for,

@@ -34,6 +34,7 @@ from twisted_proxy import plugins as builtin_plugins
 from twisted_proxy.config import ConfigError, ProxyConfig
 from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.interfaces import IProxyFilter, IProxyPluginFactory
+from twisted_proxy.swift.truthy import is_true
 
 __all__ = [
     "AUTH_STAGES",
@@ -195,7 +196,27 @@ def resolve_pipeline(config: ProxyConfig, known: Iterable[str]) -> ResolvedPipel
             if earlier in plugins:
                 position = max(position, plugins.index(earlier) + 1)
         stages.insert(position, Stage(required, required, None, added=True))
+    _check_versioning_links(config, stages)
     return ResolvedPipeline(stages, missing)
+
+
+def _check_versioning_links(config: ProxyConfig, stages: list[Stage]) -> None:
+    """
+    As Swift's: object versioning keeps each object's latest version as a
+    link, so a pipeline that turns it on must have the symlink filter.
+
+    @raise ConfigError: naming the file and the section that turns it on.
+    """
+    plugins = {stage.plugin for stage in stages}
+    for stage in stages:
+        if stage.plugin != "versioned_writes" or "symlink" in plugins:
+            continue
+        options = dict(config.defaults)
+        options.update(stage.section or {})
+        if is_true(options.get("allow_object_versioning")):
+            raise ConfigError(
+                f"{config.path}: [filter:{stage.name}] allow_object_versioning: object "
+                "versioning requires the symlink filter in [pipeline:main]")
 
 
 def build_filters(config: ProxyConfig, context: ProxyContext) -> list[IProxyFilter]:
