@@ -26,8 +26,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Optional
 
-from twisted.trial.unittest import SkipTest, SynchronousTestCase
+from twisted.trial.unittest import SynchronousTestCase
 
+from tests.e2e.aioproxy import get_streamed, proc_status_kib, put_streamed, reset_peak_rss
 from tests.e2e.test_ec import MIB, ECCluster, _body
 from twisted_proxy.swift.ec.scheme import ECScheme
 from twisted_proxy.swift.swiftconf import load_swift_conf
@@ -348,22 +349,6 @@ class RecoveryTests(SynchronousTestCase):
         self.assertEqual(len(head), MIB)
 
 
-def _peak_rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmHWM")
-
-
-def _rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
 class FlatMemoryTests(SynchronousTestCase):
     """
     EC bodies stream through the proxy a segment at a time: its memory does
@@ -375,48 +360,20 @@ class FlatMemoryTests(SynchronousTestCase):
         cluster = recovery_cluster()
         size = int(float(os.environ.get("TWISTED_PROXY_SOAK_GIB", "0.25")) * 1024 * MIB)
         pid = cluster.proxy.process.pid
-        try:
-            with open(f"/proc/{pid}/clear_refs", "w") as refs:
-                refs.write("5")
-        except OSError:
-            raise SkipTest("cannot reset the proxy's peak RSS")
-        start_rss = _rss_kib(pid)
+        reset_peak_rss(pid)
+        start_rss = proc_status_kib(pid, "VmRSS")
         container = f"ec-soak-{uuid.uuid4().hex}"
         cluster.request("PUT", cluster.path(container))
         path = cluster.path(container, "huge")
-        block = _body(MIB, seed=5)
-        digest = hashlib.md5()
-        conn = cluster.connect()
-        conn.putrequest("PUT", path)
-        conn.putheader("X-Auth-Token", cluster.token)
-        conn.putheader("Content-Length", str(size))
-        conn.endheaders()
-        sent = 0
-        while sent < size:
-            piece = block[: min(MIB, size - sent)]
-            conn.send(piece)
-            digest.update(piece)
-            sent += len(piece)
-        reply = conn.getresponse()
-        reply.read()
-        conn.close()
+        port = cluster.proxy.port
+        assert port is not None
+        reply, sent_md5 = put_streamed(port, path, cluster.token, size, _body(MIB, seed=5))
         self.assertEqual(reply.status, 201)
-        self.assertEqual(reply.getheader("Etag"), digest.hexdigest())
-        conn = cluster.connect()
-        conn.request("GET", path, headers={"X-Auth-Token": cluster.token})
-        reply = conn.getresponse()
-        check = hashlib.md5()
-        got = 0
-        while True:
-            data = reply.read(MIB)
-            if not data:
-                break
-            check.update(data)
-            got += len(data)
-        conn.close()
+        self.assertEqual(reply.getheader("Etag"), sent_md5)
+        got, got_md5 = get_streamed(port, path, cluster.token, chunk=MIB)
         self.assertEqual(got, size)
-        self.assertEqual(check.hexdigest(), digest.hexdigest())
-        growth_mib = (_peak_rss_kib(pid) - start_rss) / 1024
+        self.assertEqual(got_md5, sent_md5)
+        growth_mib = (proc_status_kib(pid, "VmHWM") - start_rss) / 1024
         print(f"\nEC {size / MIB:.0f} MiB PUT+GET: proxy peak RSS grew {growth_mib:.1f} MiB "
               f"(from {start_rss / 1024:.1f} MiB)")
         self.assertLess(growth_mib, 64, f"proxy peak RSS grew by {growth_mib:.1f} MiB")

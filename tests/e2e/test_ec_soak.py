@@ -22,18 +22,11 @@ import uuid
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
+from tests.e2e.aioproxy import proc_status_kib, read_chunks, reset_peak_rss
 from tests.e2e.test_ec import MIB, ECCluster
 
 #: How much the proxy's peak RSS may grow while it moves the object.
 MAX_GROWTH_MIB = 16
-
-
-def _status_kib(pid: int, field: str) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise AssertionError(f"no {field} for {pid}")
 
 
 class ECSoakTests(SynchronousTestCase):
@@ -92,10 +85,7 @@ class ECSoakTests(SynchronousTestCase):
         self.assertEqual(reply.status, 200)
         digest = hashlib.md5()
         got = 0
-        while True:
-            data = reply.read(MIB)
-            if not data:
-                break
+        for data in read_chunks(reply, MIB):
             digest.update(data)
             got += len(data)
         seconds = time.monotonic() - started
@@ -115,18 +105,14 @@ class ECSoakTests(SynchronousTestCase):
         self.put(warm, 8 * MIB + 3)
         self.assertEqual(self.get(warm)[0], 8 * MIB + 3)
         pid = cluster.proxy.process.pid
-        try:
-            with open(f"/proc/{pid}/clear_refs", "w") as refs:
-                refs.write("5")
-        except OSError:
-            raise SkipTest("cannot reset the proxy's peak RSS")
-        start_kib = _status_kib(pid, "VmRSS")
+        reset_peak_rss(pid)
+        start_kib = proc_status_kib(pid, "VmRSS")
         path = cluster.path(container, "huge")
         md5, put_seconds = self.put(path, self.size)
         got, got_md5, get_seconds = self.get(path)
         self.assertEqual(got, self.size)
         self.assertEqual(got_md5, md5)
-        growth_mib = (_status_kib(pid, "VmHWM") - start_kib) / 1024
+        growth_mib = (proc_status_kib(pid, "VmHWM") - start_kib) / 1024
         mb = self.size / 1e6
         print(f"\nEC {self.size / MIB:.0f} MiB: PUT {mb / put_seconds:.1f} MB/s, "
               f"GET {mb / get_seconds:.1f} MB/s, MD5 {md5} both ways; proxy peak RSS "
