@@ -10,7 +10,32 @@ import sys
 
 from twisted.trial.unittest import SkipTest
 
-__all__ = ["swift_tool"]
+__all__ = ["swift_conf_command", "swift_tool"]
+
+
+#: Swift 2.38 reads swift.conf from a fixed path (/etc/swift), at import;
+#: this runs one of its programs (or scripts) with a cluster's own
+#: swift.conf instead, policies, constraints and hash prefix included.
+_WITH_SWIFT_CONF = """\
+import runpy, sys
+conf, program, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+from swift.common import utils
+utils.SWIFT_CONF_FILE = conf
+from swift.common import constraints, storage_policy
+storage_policy.reload_storage_policies()
+constraints.reload_constraints()
+utils.validate_hash_conf()
+sys.argv = [program] + args
+runpy.run_path(program, run_name="__main__")
+"""
+
+
+def swift_conf_command(swift_conf: str, program: str, *args: str) -> list[str]:
+    """
+    The command that runs Swift's C{program} (a path, see L{swift_tool})
+    with C{args}, reading C{swift_conf} instead of C{/etc/swift/swift.conf}.
+    """
+    return [sys.executable, "-c", _WITH_SWIFT_CONF, swift_conf, program, *args]
 
 
 def swift_tool(name: str) -> str:

@@ -17,7 +17,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -28,11 +27,11 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.e2e.aioproxy import REPO, RunningProxy, free_port, start_proxy
+from tests.e2e.swifttools import swift_conf_command, swift_tool
 from twisted_proxy.swift.ec.ranges import Spec, plan_read, range_header
 
 MIB = 1024 * 1024
 _SHM = "/dev/shm" if os.path.isdir("/dev/shm") else None
-_SWIFT_WITH_CONF = "/work/shared/tools/swift-with-conf"
 
 Reply = tuple[int, dict[str, str], bytes]
 
@@ -124,8 +123,8 @@ use = egg:swift#proxy_logging
 """)
         log = open(os.path.join(self.workdir, "swift-proxy.log"), "wb")
         self.reference = subprocess.Popen(
-            [sys.executable, _SWIFT_WITH_CONF, os.path.join(self.swift_dir, "swift.conf"),
-             "swift-proxy-server", conf],
+            swift_conf_command(os.path.join(self.swift_dir, "swift.conf"),
+                               swift_tool("swift-proxy-server"), conf),
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self.reference_port = port

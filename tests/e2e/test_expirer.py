@@ -23,7 +23,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -39,21 +38,7 @@ from tests.e2e.aioproxy import (
     stop_process,
     wait_until_answers,
 )
-
-#: Swift 2.38 reads swift.conf from a fixed path; this runs one of its
-#: programs (or scripts) with the cluster's own swift.conf instead.
-_WITH_SWIFT_CONF = """\
-import runpy, sys
-conf, program, args = sys.argv[1], sys.argv[2], sys.argv[3:]
-from swift.common import utils
-utils.SWIFT_CONF_FILE = conf
-from swift.common import constraints, storage_policy
-storage_policy.reload_storage_policies()
-constraints.reload_constraints()
-utils.validate_hash_conf()
-sys.argv = [program] + args
-runpy.run_path(program, run_name="__main__")
-"""
+from tests.e2e.swifttools import swift_conf_command
 
 #: Prints, as JSON, every row of every C{.expiring_objects} task
 #: container database under the devices directories given.
@@ -127,7 +112,6 @@ class _Cluster(AioCluster):
             filters=("catch_errors", "gatekeeper", "healthcheck", "proxy-logging", "cache"),
             programs=("swift-object-expirer",))
         try:
-            self.write("with_swift_conf.py", _WITH_SWIFT_CONF)
             self.write("read_queue.py", _READ_QUEUE)
             os.makedirs(os.path.join(self.workdir, "recon"))
         except BaseException:
@@ -143,9 +127,8 @@ class _Cluster(AioCluster):
         How to run Swift's C{program} (a name in Swift's bin directory, or
         a script's path) on this cluster.
         """
-        shim = os.path.join(self.workdir, "with_swift_conf.py")
         path = program if os.sep in program else os.path.join(self.bin_dir, program)
-        return [sys.executable, shim, self.swift_conf, path, *args]
+        return swift_conf_command(self.swift_conf, path, *args)
 
     def write(self, name: str, text: str) -> str:
         path = os.path.join(self.workdir, name)

@@ -41,6 +41,7 @@ from tests.e2e.aioproxy import (
     stop_process,
     wait_until_answers,
 )
+from tests.e2e.swifttools import swift_conf_command
 from tests.test_container_shards import broker_listing
 from twisted_proxy.swift.shardrange import (
     Namespace,
@@ -172,20 +173,6 @@ class ListingModelTests(SynchronousTestCase):
 
 
 # -- a sharded container on real storage servers ----------------------------------
-
-#: Runs one of Swift's programs with the cluster's swift.conf: Swift 2.38
-#: reads it from the fixed path /etc/swift/swift.conf otherwise.
-_WITH_SWIFT_CONF = """\
-import runpy, sys
-conf, program, args = sys.argv[1], sys.argv[2], sys.argv[3:]
-from swift.common import utils
-utils.SWIFT_CONF_FILE = conf
-from swift.common import constraints, storage_policy
-storage_policy.reload_storage_policies()
-constraints.reload_constraints()
-sys.argv = [program] + args
-runpy.run_path(program, run_name="__main__")
-"""
 
 #: Seconds the processes get to start on a busy machine.
 _START_TIMEOUT = 600.0
@@ -323,8 +310,8 @@ class ShardedCluster:
         output.
         """
         process = subprocess.run(
-            [sys.executable, "-c", _WITH_SWIFT_CONF, os.path.join(self.etc, "swift.conf"),
-             _swift_program(program), *args],
+            swift_conf_command(os.path.join(self.etc, "swift.conf"),
+                               _swift_program(program), *args),
             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=_START_TIMEOUT)
         if process.returncode != 0:
             raise AssertionError(f"{program} {args} exited with {process.returncode}:\n"
@@ -435,8 +422,8 @@ class ShardedCluster:
                 "[filter:proxy-logging]", "use = egg:swift#proxy_logging", ""]))
         log = open(os.path.join(self.workdir, "swift-proxy-server.log"), "wb")
         self.reference = subprocess.Popen(
-            [sys.executable, "-c", _WITH_SWIFT_CONF, os.path.join(self.etc, "swift.conf"),
-             _swift_program("swift-proxy-server"), conf],
+            swift_conf_command(os.path.join(self.etc, "swift.conf"),
+                               _swift_program("swift-proxy-server"), conf),
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         wait_until_answers(self.reference, f"http://127.0.0.1:{self.reference_port}/info",

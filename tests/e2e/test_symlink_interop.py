@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -22,7 +21,8 @@ from typing import Optional
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.e2e.aioproxy import REPO, free_port, start_proxy
-from tests.e2e.test_ec import _SHM, _SWIFT_WITH_CONF, ECCluster, Reply
+from tests.e2e.swifttools import swift_conf_command, swift_tool
+from tests.e2e.test_ec import _SHM, ECCluster, Reply
 
 __all__ = ["SymlinkCluster", "symlink_cluster"]
 
@@ -111,8 +111,8 @@ use = egg:swift#symlink
 """)
         log = open(os.path.join(self.workdir, "swift-proxy.log"), "wb")
         self.reference = subprocess.Popen(
-            [sys.executable, _SWIFT_WITH_CONF, os.path.join(self.swift_dir, "swift.conf"),
-             "swift-proxy-server", conf],
+            swift_conf_command(os.path.join(self.swift_dir, "swift.conf"),
+                               swift_tool("swift-proxy-server"), conf),
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self.reference_port = port
