@@ -16,7 +16,6 @@ from twisted_proxy.swift.ec.scheme import (
     ECSchemeError,
     Segmenter,
     fragment_footers,
-    num_container_updates,
 )
 from twisted_proxy.swift.swiftconf import ERASURE_CODING, REPLICATION, StoragePolicy
 
@@ -166,14 +165,3 @@ class FooterTests(SynchronousTestCase):
         self.assertEqual(footers["X-Object-Sysmeta-Ec-Etag"], "abc")
         self.assertEqual(footers["Etag"], "def")
         self.assertEqual(footers["X-Object-Sysmeta-Thing"], "kept")
-
-
-class ContainerUpdateTests(SynchronousTestCase):
-    def test_counts(self) -> None:
-        """
-        Swift's count: three container replicas and a 4+2 policy (quorum
-        5) need three updates; a replicated 3-replica policy three.
-        """
-        self.assertEqual(num_container_updates(3, 2, 6, 5), 3)
-        self.assertEqual(num_container_updates(3, 2, 3, 2), 3)
-        self.assertEqual(num_container_updates(3, 2, 12, 10), 4)

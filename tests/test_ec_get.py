@@ -320,6 +320,30 @@ class ReadTests(_Base):
                           for r in self.cluster.object_requests("HEAD")],
                          ["X-Object-Sysmeta-Ec-Etag"])
 
+    def test_openExpired(self) -> None:
+        """
+        With C{allow_open_expired}, a GET or HEAD carrying a true
+        C{X-Open-Expired} asks the fragment nodes to open an expired
+        object (C{X-Backend-Open-Expired}); without the option nobody is
+        asked.
+        """
+        obj = ECObject(_data(1000))
+        self.store(obj)
+        self.context.settings = ProxySettings(allow_open_expired=True)
+        self.request("HEAD", {"X-Open-Expired": "true"})
+        self.assertEqual(self.get({"X-Open-Expired": "yes"}).body, obj.data)
+        self.assertEqual(
+            {r.headers.get("X-Backend-Open-Expired")
+             for r in self.cluster.requests if r.method in ("GET", "HEAD")
+             and r.node in self.cluster.objects},
+            {"true"})
+        self.cluster.requests.clear()
+        self.context.settings = ProxySettings(allow_open_expired=False)
+        self.get({"X-Open-Expired": "true"})
+        self.assertEqual(
+            {r.headers.get("X-Backend-Open-Expired") for r in self.cluster.requests},
+            {None})
+
     def test_conditional(self) -> None:
         """
         The nodes judge If-Match and If-None-Match by the object's etag.

@@ -168,6 +168,14 @@ class SlotHeadersTests(SynchronousTestCase):
         self.assertEqual(container_updates_needed(1, 3), 2)
         self.assertEqual(container_updates_needed(3, 6, object_quorum=3), 5)
 
+    def test_updatesNeededErasureCoded(self) -> None:
+        """
+        An erasure-coded policy's own quorum sets the count: a 4+2 policy
+        (quorum 5) needs three, a 10+2 one of twelve archives four.
+        """
+        self.assertEqual(container_updates_needed(3, 6, object_quorum=5), 3)
+        self.assertEqual(container_updates_needed(3, 12, object_quorum=10), 4)
+
     def test_cleanQueueOnly(self) -> None:
         """
         Without a queue entry (a DELETE, or a write without

@@ -107,7 +107,9 @@ class _Cluster(AioCluster):
 
     def __init__(self) -> None:
         super().__init__(
-            "expirer", aio={"devices": 4, "replicas": 3, "part_power": 8},
+            "expirer", aio={"devices": 4, "replicas": 3, "part_power": 8,
+                            "policies": "gold, ec", "ec_policies": "ec",
+                            "ec_num_data_fragments": 4, "ec_num_parity_fragments": 2},
             app={"allow_open_expired": "true"},
             filters=("catch_errors", "gatekeeper", "healthcheck", "proxy-logging", "cache"),
             programs=("swift-object-expirer",))
@@ -220,11 +222,15 @@ _shared_cluster = SharedFixture(_Cluster)
 
 
 class _Base(SynchronousTestCase):
+    #: The storage policy of the test's container.
+    policy = "gold"
+
     def setUp(self) -> None:
         self.cluster = _shared_cluster()
         self.port = self.cluster.port
         self.container = f"expiring-{uuid.uuid4().hex}"
-        status, _, _ = request(self.port, "PUT", f"/v1/AUTH_test/{self.container}")
+        status, _, _ = request(self.port, "PUT", f"/v1/AUTH_test/{self.container}",
+                               {"X-Storage-Policy": self.policy})
         self.assertEqual(status, 201)
 
     def rows_for(self, obj: str) -> list[dict[str, Any]]:
@@ -294,6 +300,16 @@ class ExpirerTests(_Base):
         self.assertEqual({row["name"] for row in rows},
                          {f"{delete_at}-AUTH_test/{self.container}/posted"})
         self.assertEqual(len({row["db"] for row in rows}), 3, rows)
+
+
+class ErasureCodedExpirerTests(ExpirerTests):
+    """
+    The same, for an object of an erasure-coded policy: its fragment
+    archives' PUT and POST queue it too (as many queue updates as the
+    policy's quorum asks), and C{X-Open-Expired} opens it.
+    """
+
+    policy = "ec"
 
 
 class SwiftProxyComparisonTests(_Base):

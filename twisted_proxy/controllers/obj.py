@@ -19,23 +19,17 @@ from twisted_proxy.backend.nodeclient import response_headers
 from twisted_proxy.backend.nodes import RingLike, local_first, local_handoffs_first
 from twisted_proxy.backend.resuming import ResumingBody, Source
 from twisted_proxy.controllers.base import (
-    Controller,
     backend_request_headers,
     client_response_headers,
     format_timestamp,
     partition,
 )
+from twisted_proxy.controllers.expiry import ObjectExpiry
 from twisted_proxy.controllers.shards import container_update_headers
 from twisted_proxy.info.cache import ContainerInfo
 from twisted_proxy.swift.bestresponse import is_good_source
 from twisted_proxy.swift.constraints import prepare_object_post, prepare_object_put
 from twisted_proxy.swift.etags import normalize_etag
-from twisted_proxy.swift.expirer import (
-    CLEAN_QUEUE_HEADER,
-    ExpirerQueue,
-    expirer_slot_headers,
-    open_expired,
-)
 from twisted_proxy.swift.http import HeaderDict, SwiftResponse, error_response, wsgi_str
 from twisted_proxy.swift.ranges import parse_range_header
 from twisted_proxy.swift.ring import Node
@@ -45,7 +39,7 @@ from twisted_proxy.swift.truthy import is_true
 __all__ = ["ObjectController"]
 
 
-class ObjectController(Controller):
+class ObjectController(ObjectExpiry):
     """
     GET, HEAD, PUT, POST and DELETE of an object.
     """
@@ -77,7 +71,7 @@ class ObjectController(Controller):
             return error_response(503, method=request.method)
         ring, policy_index = self._object_ring(info)
         part = partition(ring, self.account, self.container, self.obj)
-        self._allow_open_expired()
+        self.allow_open_expired()
         headers = backend_request_headers(
             request, {"X-Backend-Storage-Policy-Index": str(policy_index)}
         )
@@ -162,7 +156,7 @@ class ObjectController(Controller):
         bad = prepare_object_post(request, now, self.context.constraints)
         if bad is not None:
             return bad
-        self._allow_open_expired()
+        self.allow_open_expired()
         return await self._write_replicas("POST", info, now)
 
     async def DELETE(self) -> SwiftResponse:
@@ -243,55 +237,17 @@ class ObjectController(Controller):
 
     # -- the expirer queue (see twisted_proxy.swift.expirer) ------------
 
-    def _allow_open_expired(self) -> None:
-        """
-        Let the object servers open an object past its C{X-Delete-At}
-        when the proxy allows it and the client asks, as Swift's proxy
-        does for GET, HEAD and POST.
-        """
-        headers = self.request.headers
-        if open_expired(self.settings.allow_open_expired, headers.get("X-Open-Expired")):
-            headers["X-Backend-Open-Expired"] = "true"
-
     def _with_expirer_queue(self, updates: list[dict[str, str]], replicas: int,
                             base: HeaderDict, queue: bool) -> list[dict[str, str]]:
         """
-        The per-slot C{updates} of a write to C{replicas} object nodes,
-        each with the expirer headers Swift sends: whether to clean the old
-        queue entry, and with C{queue} and an C{X-Delete-At} (already
-        validated) the task container and its nodes, so that the object
-        servers queue the object for the expirer.
+        The per-slot C{updates} of a write to C{replicas} object nodes
+        (cycled), each with its L{expirer_headers}.
         """
-        request = self.request
-        delete_at = request.headers.get("X-Delete-At") if queue else None
-        target = None
-        if delete_at is not None:
-            assert self.container is not None and self.obj is not None
-            request.environ.setdefault("swift.log_info", []).append(
-                f"x-delete-at:{delete_at}")
-            settings = self.settings
-            expirer = ExpirerQueue.configure(
-                self.context.swift_conf.hash_prefix,
-                self.context.swift_conf.hash_suffix,
-                self.context.constraints.auto_create_account_prefix,
-                settings.expiring_objects_account_name,
-                settings.expiring_objects_container_divisor,
-            )
-            # Hashed as the bytes the client sent, as partitions are.
-            task_container = expirer.task_container(
-                int(delete_at), self.account.encode("latin-1"),
-                self.container.encode("latin-1"), self.obj.encode("latin-1"))
-            ring = self.context.rings.container
-            task_part = ring.get_part(expirer.account, task_container)
-            target = (task_container, task_part, ring.get_part_nodes(task_part))
-        extra = expirer_slot_headers(replicas, len(updates), target)
+        extra = self.expirer_headers(replicas, len(updates), base, queue)
         slots = []
         for slot in range(replicas):
             headers = dict(updates[slot % len(updates)]) if updates else {}
             headers.update(extra[slot])
-            if CLEAN_QUEUE_HEADER in base:
-                # What a plugin asked for stands (Swift only sets a default).
-                del headers[CLEAN_QUEUE_HEADER]
             slots.append(headers)
         return slots
 

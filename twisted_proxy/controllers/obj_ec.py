@@ -46,6 +46,7 @@ from twisted_proxy.controllers.base import (
     format_timestamp,
     partition,
 )
+from twisted_proxy.controllers.expiry import ObjectExpiry
 from twisted_proxy.info.cache import ContainerInfo
 from twisted_proxy.swift.bestresponse import best_response, have_quorum, quorum_size
 from twisted_proxy.swift.constraints import (
@@ -65,7 +66,8 @@ from twisted_proxy.swift.ec.ranges import (
     ranges_for_length,
     wants_for,
 )
-from twisted_proxy.swift.ec.scheme import ECScheme, fragment_footers, num_container_updates
+from twisted_proxy.swift.ec.scheme import ECScheme, fragment_footers
+from twisted_proxy.swift.expirer import container_updates_needed
 from twisted_proxy.swift.http import ClientGone, HeaderDict, SwiftResponse, error_response
 from twisted_proxy.swift.multipart import Data, Frame, MultipartLayout
 from twisted_proxy.swift.ring import Node
@@ -137,7 +139,7 @@ class _Nodes:
         return node
 
 
-class ECObjectController(Controller):
+class ECObjectController(ObjectExpiry):
     """
     GET, HEAD, PUT, POST and DELETE of an object in an erasure-coded policy.
     """
@@ -200,18 +202,21 @@ class ECObjectController(Controller):
             headers["Accept-Ranges"] = "bytes"
         return headers
 
-    def _slot_headers(self, base: HeaderDict, slots: int) -> list[HeaderDict]:
+    def _slot_headers(self, base: HeaderDict, slots: int, queue: bool
+                      ) -> list[HeaderDict]:
         """
         The headers of each of C{slots} backend writes: only as many name a
-        container node to update as Swift's count asks.
+        container node to update as Swift's count asks (the policy's quorum
+        sets it), and as many the expirer queue's container nodes when
+        C{queue} and the request has an C{X-Delete-At}.
         """
         assert self.container is not None
         ring = self.context.rings.container
         part = partition(ring, self.account, self.container)
         containers = ring.get_part_nodes(part)
         out = [base.copy() for _ in range(slots)]
-        wanted = num_container_updates(len(containers), quorum_size(len(containers)),
-                                       slots, self.scheme.quorum)
+        quorum = self.scheme.quorum
+        wanted = container_updates_needed(len(containers), slots, quorum)
         for update in range(wanted if containers else 0):
             headers = out[update % slots]
             node = containers[update % len(containers)]
@@ -223,6 +228,10 @@ class ECObjectController(Controller):
             headers["X-Container-Device"] = (
                 f"{headers['X-Container-Device']},{node['device']}"
                 if "X-Container-Device" in headers else node["device"])
+        expiry = self.expirer_headers(slots, len(containers), base, queue, quorum)
+        for headers, extra in zip(out, expiry):
+            for name, value in extra.items():
+                headers[name] = value
         return out
 
     # -- HEAD --------------------------------------------------------------
@@ -235,6 +244,7 @@ class ECObjectController(Controller):
         if info["status"] >= 500:
             return error_response(503, method=request.method)
         ring, part = self._ring()
+        self.allow_open_expired()
         headers = self._base_headers()
         self._etag_is_at(headers)
         # Every archive holds the object's metadata: one answer will do.
@@ -263,6 +273,7 @@ class ECObjectController(Controller):
             return error_response(503, method=request.method)
         ring, part = self._ring()
         scheme = self.scheme
+        self.allow_open_expired()
         headers = self._base_headers()
         self._etag_is_at(headers)
         specs = parse_range(request.headers.get("Range"))
@@ -678,7 +689,7 @@ class ECObjectController(Controller):
         primaries = ring.get_part_nodes(part)
         quorum = scheme.quorum
         base = self._base_headers()
-        slots = self._slot_headers(base, len(primaries))
+        slots = self._slot_headers(base, len(primaries), queue=True)
         node_iter = self.nodes(ring, part)
         # Told to the nodes only when the object's length is known and not
         # 0, as Swift tells it.
@@ -874,6 +885,7 @@ class ECObjectController(Controller):
         bad = prepare_object_post(request, now, self.context.constraints)
         if bad is not None:
             return bad
+        self.allow_open_expired()
         return await self._write_archives("POST", now)
 
     async def DELETE(self) -> SwiftResponse:
@@ -889,7 +901,8 @@ class ECObjectController(Controller):
         """
         ring, part = self._ring()
         base = self._base_headers({"X-Timestamp": format_timestamp(now)})
-        slots = self._slot_headers(base, len(ring.get_part_nodes(part)))
+        slots = self._slot_headers(base, len(ring.get_part_nodes(part)),
+                                   queue=method == "POST")
         response = await self.write_to_nodes(ring, part, method, lambda slot: slots[slot])
         response.headers = client_response_headers(
             response.headers, keep_sysmeta=bool(self.request.environ.get("swift.sysmeta_ok")))

@@ -172,6 +172,7 @@ def expirer_slot_headers(
     object_requests: int,
     container_replicas: int,
     queue: Optional[tuple[str, int, Sequence[Mapping[str, Any]]]] = None,
+    object_quorum: Optional[int] = None,
 ) -> list[dict[str, str]]:
     """
     The expirer headers of each of a write's backend requests, by slot.
@@ -191,6 +192,8 @@ def expirer_slot_headers(
         replicas).
     @param container_replicas: the replica count of the container ring,
         which sets how many updates are needed.
+    @param object_quorum: the object policy's quorum (see
+        L{container_updates_needed}).
     """
     slots: list[dict[str, str]] = [
         {CLEAN_QUEUE_HEADER: "t" if index < CLEAN_QUEUE_UPDATES else "f"}
@@ -201,7 +204,8 @@ def expirer_slot_headers(
     task_container, part, nodes = queue
     if not nodes:
         return slots
-    for update in range(container_updates_needed(container_replicas, object_requests)):
+    needed = container_updates_needed(container_replicas, object_requests, object_quorum)
+    for update in range(needed):
         node = nodes[update % len(nodes)]
         headers = slots[object_requests - 1 - update % object_requests]
         headers["X-Delete-At-Container"] = task_container

@@ -23,7 +23,6 @@ __all__ = [
     "ECSchemeError",
     "DEFAULT_SEGMENT_SIZE",
     "Segmenter",
-    "num_container_updates",
     "fragment_footers",
 ]
 
@@ -247,17 +246,6 @@ class Segmenter:
         self._held = []
         self._count = 0
         return last
-
-
-def num_container_updates(container_replicas: int, container_quorum: int,
-                          object_replicas: int, object_quorum: int) -> int:
-    """
-    How many of an object write's backend requests name a container node to
-    update, as Swift counts them: enough that a write accepted by only
-    C{object_quorum} nodes still reaches C{container_quorum} container
-    nodes, and every container replica at least once.
-    """
-    return max(container_quorum + object_replicas - object_quorum, container_replicas)
 
 
 def fragment_footers(scheme: ECScheme, etag: str, length: int, frag_index: int,
