@@ -15,8 +15,6 @@ import http.client
 import os
 import re
 import shutil
-import signal
-import subprocess
 import tempfile
 import time
 import uuid
@@ -26,8 +24,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.e2e.aioproxy import REPO, RunningProxy, free_port, start_proxy
-from tests.e2e.swifttools import swift_conf_command, swift_tool
+from tests.e2e.aioproxy import REPO, RunningProxy, start_proxy
+from tests.e2e.swifttools import SwiftProxy
 from twisted_proxy.swift.ec.ranges import Spec, plan_read, range_header
 
 MIB = 1024 * 1024
@@ -66,7 +64,7 @@ class ECCluster:
                  app: Optional[dict[str, str]] = None, reference: bool = False) -> None:
         self.data_dir = tempfile.mkdtemp(prefix="ec-e2e-", dir=_SHM)
         self.workdir = tempfile.mkdtemp(prefix="ec-e2e-conf-")
-        self.reference: Optional[subprocess.Popen[bytes]] = None
+        self.reference: Optional[SwiftProxy] = None
         self.reference_port: Optional[int] = None
         config = os.path.join(self.workdir, "proxy.conf")
         with open(config, "w") as f:
@@ -78,7 +76,10 @@ class ECCluster:
             self.swift_dir = os.path.join(self.root, "etc")
             self.token, self.account = self._token()
             if reference:
-                self._start_reference()
+                self.reference = SwiftProxy(self.swift_dir, self.workdir, app={
+                    "conn_timeout": "0.5", "node_timeout": "10",
+                    "recoverable_node_timeout": "3"})
+                self.reference_port = self.reference.port
         except BaseException:
             self.stop()
             raise
@@ -93,63 +94,10 @@ class ECCluster:
         url = reply.getheader("X-Storage-Url") or ""
         return reply.getheader("X-Auth-Token") or "", url.split("/v1/", 1)[1]
 
-    def _start_reference(self) -> None:
-        port = free_port()
-        conf = os.path.join(self.workdir, "swift-proxy.conf")
-        with open(conf, "w") as f:
-            f.write(f"""[DEFAULT]
-bind_ip = 127.0.0.1
-bind_port = {port}
-swift_dir = {self.swift_dir}
-workers = 0
-log_udp_host = 127.0.0.1
-log_udp_port = 9
-
-[pipeline:main]
-pipeline = catch_errors proxy-logging proxy-server
-
-[app:proxy-server]
-use = egg:swift#proxy
-account_autocreate = true
-conn_timeout = 0.5
-node_timeout = 10
-recoverable_node_timeout = 3
-
-[filter:catch_errors]
-use = egg:swift#catch_errors
-
-[filter:proxy-logging]
-use = egg:swift#proxy_logging
-""")
-        log = open(os.path.join(self.workdir, "swift-proxy.log"), "wb")
-        self.reference = subprocess.Popen(
-            swift_conf_command(os.path.join(self.swift_dir, "swift.conf"),
-                               swift_tool("swift-proxy-server"), conf),
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        self.reference_port = port
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.reference.poll() is not None:
-                raise RuntimeError("swift-proxy-server exited")
-            try:
-                status, _, _ = self.request("GET", "/info", which="swift")
-                if status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError("swift-proxy-server did not answer")
-
     def stop(self) -> None:
         reference, self.reference = self.reference, None
-        if reference is not None and reference.poll() is None:
-            reference.send_signal(signal.SIGTERM)
-            try:
-                reference.wait(20)
-            except subprocess.TimeoutExpired:
-                reference.kill()
-                reference.wait()
+        if reference is not None:
+            reference.stop()
         proxy = getattr(self, "proxy", None)
         if proxy is not None:
             proxy.stop()

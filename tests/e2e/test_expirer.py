@@ -35,10 +35,8 @@ from tests.e2e.aioproxy import (
     SharedFixture,
     free_port,
     request,
-    stop_process,
-    wait_until_answers,
 )
-from tests.e2e.swifttools import swift_conf_command
+from tests.e2e.swifttools import SwiftProxy, swift_conf_command, swift_proxy_conf
 
 #: Prints, as JSON, every row of every C{.expiring_objects} task
 #: container database under the devices directories given.
@@ -69,26 +67,6 @@ user = {user}
 recon_cache_path = {recon}
 log_udp_host = 127.0.0.1
 log_udp_port = 9
-"""
-
-#: Swift's own proxy, with no auth and nothing that needs memcached.
-_SWIFT_PROXY_CONF = _SWIFT_DEFAULTS + """\
-bind_ip = 127.0.0.1
-bind_port = {port}
-workers = 0
-
-[pipeline:main]
-pipeline = catch_errors proxy-logging proxy-server
-
-[app:proxy-server]
-use = egg:swift#proxy
-account_autocreate = true
-
-[filter:catch_errors]
-use = egg:swift#catch_errors
-
-[filter:proxy-logging]
-use = egg:swift#proxy_logging
 """
 
 _EXPIRER_CONF = _SWIFT_DEFAULTS + """\
@@ -209,8 +187,8 @@ class _Cluster(AioCluster):
         """
         One pass of C{swift-object-expirer}; its log.
         """
-        internal = self.write("internal-client.conf", self.swift_conf_text(
-            _SWIFT_PROXY_CONF, port=free_port()))
+        internal = self.write("internal-client.conf",
+                              swift_proxy_conf(self.swift_dir, free_port()))
         conf = self.write("expirer.conf", self.swift_conf_text(
             _EXPIRER_CONF, internal_client=internal))
         return self.run("swift-object-expirer", conf)
@@ -320,19 +298,9 @@ class SwiftProxyComparisonTests(_Base):
 
     def setUp(self) -> None:
         super().setUp()
-        cluster = self.cluster
-        port = free_port()
-        conf = cluster.write("swift-proxy.conf", cluster.swift_conf_text(
-            _SWIFT_PROXY_CONF, port=port))
-        log = open(os.path.join(cluster.workdir, "swift-proxy.log"), "wb")
-        self.addCleanup(log.close)
-        process = subprocess.Popen(
-            cluster.swift_command("swift-proxy-server", conf, "-v"),
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-        self.addCleanup(stop_process, process)
-        wait_until_answers(process, f"http://127.0.0.1:{port}/info", 300,
-                           "swift-proxy-server")
-        self.swift_port = port
+        reference = SwiftProxy(self.cluster.swift_dir, self.cluster.workdir)
+        self.addCleanup(reference.stop)
+        self.swift_port = reference.port
 
     def test_sameQueueEntry(self) -> None:
         """

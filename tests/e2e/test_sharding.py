@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 from typing import Any, Optional
@@ -35,13 +34,10 @@ from tests.e2e.aioproxy import (
     Reply,
     RunningProxy,
     SharedFixture,
-    free_port,
     request,
     start_proxy,
-    stop_process,
-    wait_until_answers,
 )
-from tests.e2e.swifttools import swift_conf_command
+from tests.e2e.swifttools import SwiftProxy, swift_conf_command, swift_tool
 from tests.test_container_shards import broker_listing
 from twisted_proxy.swift.shardrange import (
     Namespace,
@@ -190,13 +186,6 @@ OBJECT_NAMES = (
 )
 
 
-def _swift_program(name: str) -> str:
-    path = os.path.join(os.path.dirname(sys.executable), name)
-    if not os.access(path, os.X_OK):
-        raise SkipTest(f"{name} is not installed beside {sys.executable}")
-    return path
-
-
 def _request(port: int, method: str, path: str, headers: Optional[dict[str, str]] = None,
              body: bytes = b"") -> Reply:
     """
@@ -217,7 +206,7 @@ class ShardedCluster:
         shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
         self.data_dir = tempfile.mkdtemp(prefix="sharding-e2e-", dir=shm)
         self.proxy: Optional[RunningProxy] = None
-        self.reference: Optional[subprocess.Popen[bytes]] = None
+        self.reference: Optional[SwiftProxy] = None
         self.reference_port = 0
         self.token = ""
         try:
@@ -249,7 +238,8 @@ class ShardedCluster:
         # says the container is not sharded.
         status, _, _ = self.mine("HEAD", "")
         assert status == 204, status
-        self._start_reference()
+        self.reference = SwiftProxy(self.etc, self.workdir, timeout=_START_TIMEOUT)
+        self.reference_port = self.reference.port
 
     @property
     def running(self) -> bool:
@@ -257,7 +247,7 @@ class ShardedCluster:
 
     def stop(self) -> None:
         if self.reference is not None:
-            stop_process(self.reference)
+            self.reference.stop()
         if self.proxy is not None:
             self.proxy.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -311,7 +301,7 @@ class ShardedCluster:
         """
         process = subprocess.run(
             swift_conf_command(os.path.join(self.etc, "swift.conf"),
-                               _swift_program(program), *args),
+                               swift_tool(program), *args),
             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=_START_TIMEOUT)
         if process.returncode != 0:
             raise AssertionError(f"{program} {args} exited with {process.returncode}:\n"
@@ -408,32 +398,11 @@ class ShardedCluster:
                 return
         raise AssertionError(f"not sharded: {self.root_states()}")
 
-    def _start_reference(self) -> None:
-        self.reference_port = free_port()
-        conf = os.path.join(self.workdir, "swift-proxy-server.conf")
-        with open(conf, "w") as f:
-            f.write("\n".join([
-                "[DEFAULT]", "bind_ip = 127.0.0.1", f"bind_port = {self.reference_port}",
-                f"swift_dir = {self.etc}", "workers = 0", "user = root",
-                "log_udp_host = 127.0.0.1", "log_udp_port = 9",
-                "[pipeline:main]", "pipeline = catch_errors proxy-logging proxy-server",
-                "[app:proxy-server]", "use = egg:swift#proxy", "account_autocreate = true",
-                "[filter:catch_errors]", "use = egg:swift#catch_errors",
-                "[filter:proxy-logging]", "use = egg:swift#proxy_logging", ""]))
-        log = open(os.path.join(self.workdir, "swift-proxy-server.log"), "wb")
-        self.reference = subprocess.Popen(
-            swift_conf_command(os.path.join(self.etc, "swift.conf"),
-                               _swift_program("swift-proxy-server"), conf),
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        wait_until_answers(self.reference, f"http://127.0.0.1:{self.reference_port}/info",
-                           _START_TIMEOUT, "swift-proxy-server")
-
 
 def _start_sharded_cluster() -> ShardedCluster:
     for program in ("swift-proxy-server", "swift-manage-shard-ranges",
                     "swift-container-sharder"):
-        _swift_program(program)
+        swift_tool(program)
     return ShardedCluster()
 
 

@@ -12,16 +12,14 @@ import atexit
 import hashlib
 import json
 import os
-import subprocess
 import tempfile
-import time
 import uuid
 from typing import Optional
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.e2e.aioproxy import REPO, free_port, start_proxy
-from tests.e2e.swifttools import swift_conf_command, swift_tool
+from tests.e2e.aioproxy import REPO, start_proxy
+from tests.e2e.swifttools import SwiftProxy
 from tests.e2e.test_ec import _SHM, ECCluster, Reply
 
 __all__ = ["SymlinkCluster", "symlink_cluster"]
@@ -46,7 +44,7 @@ class SymlinkCluster(ECCluster):
     def __init__(self) -> None:
         self.data_dir = tempfile.mkdtemp(prefix="symlink-e2e-", dir=_SHM)
         self.workdir = tempfile.mkdtemp(prefix="symlink-e2e-conf-")
-        self.reference: Optional[subprocess.Popen[bytes]] = None
+        self.reference: Optional[SwiftProxy] = None
         self.reference_port: Optional[int] = None
         config = os.path.join(self.workdir, "proxy.conf")
         with open(config, "w") as f:
@@ -57,77 +55,16 @@ class SymlinkCluster(ECCluster):
             self.root = os.path.join(self.data_dir, roots[0])
             self.swift_dir = os.path.join(self.root, "etc")
             self.token, self.account = self._token()
-            self._start_reference()
+            self.reference = SwiftProxy(
+                self.swift_dir, self.workdir,
+                ("listing_formats", "copy", "slo", "dlo", "versioned_writes", "symlink"),
+                app={"conn_timeout": "0.5", "node_timeout": "10"},
+                filter_options={"versioned_writes": {"allow_versioned_writes": "true",
+                                                     "allow_object_versioning": "true"}})
+            self.reference_port = self.reference.port
         except BaseException:
             self.stop()
             raise
-
-    def _start_reference(self) -> None:
-        port = free_port()
-        conf = os.path.join(self.workdir, "swift-proxy.conf")
-        with open(conf, "w") as f:
-            f.write(f"""[DEFAULT]
-bind_ip = 127.0.0.1
-bind_port = {port}
-swift_dir = {self.swift_dir}
-workers = 0
-log_udp_host = 127.0.0.1
-log_udp_port = 9
-
-[pipeline:main]
-pipeline = catch_errors proxy-logging listing_formats copy slo dlo versioned_writes symlink proxy-logging proxy-server
-
-[app:proxy-server]
-use = egg:swift#proxy
-account_autocreate = true
-conn_timeout = 0.5
-node_timeout = 10
-
-[filter:catch_errors]
-use = egg:swift#catch_errors
-
-[filter:proxy-logging]
-use = egg:swift#proxy_logging
-
-[filter:listing_formats]
-use = egg:swift#listing_formats
-
-[filter:copy]
-use = egg:swift#copy
-
-[filter:slo]
-use = egg:swift#slo
-
-[filter:dlo]
-use = egg:swift#dlo
-
-[filter:versioned_writes]
-use = egg:swift#versioned_writes
-allow_versioned_writes = true
-allow_object_versioning = true
-
-[filter:symlink]
-use = egg:swift#symlink
-""")
-        log = open(os.path.join(self.workdir, "swift-proxy.log"), "wb")
-        self.reference = subprocess.Popen(
-            swift_conf_command(os.path.join(self.swift_dir, "swift.conf"),
-                               swift_tool("swift-proxy-server"), conf),
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        self.reference_port = port
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.reference.poll() is not None:
-                raise RuntimeError("swift-proxy-server exited")
-            try:
-                status, _, _ = self.request("GET", "/info", which="swift")
-                if status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError("swift-proxy-server did not answer")
 
 
 _shared: Optional[SymlinkCluster] = None
