@@ -38,6 +38,10 @@ setup(
             "mypy>=1.10",
             "mypy-zope>=1.0.4",
             "pyflakes>=3.0",
+            # tests/test_bench.py draws bench/compare's chart.
+            "matplotlib>=3.5",
         ],
+        # bench/compare draws its chart with matplotlib.
+        "bench": ["matplotlib>=3.5"],
     },
 )

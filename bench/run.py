@@ -20,6 +20,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Optional
 
+import chart
 import procstats
 import report
 import workloads
@@ -720,6 +721,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         results["elapsed_s"] = elapsed
         path = os.path.join(RESULTS, f"{stamp}.json")
         report.write_json(results, path)
+        picture = path[:-len(".json")] + ".png"
+        why_not = chart.write_chart(results, picture)
         settings = results["settings"]
         print(f"twisted-proxy vs swift-proxy-server {results['versions'].get('swift', '?')}: "
               f"workers={settings['workers']}, wrk {settings['wrk_threads']} threads / "
@@ -749,6 +752,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         for problem in results["problems"]:
             print(f"problem: {problem}")
         print(f"results: {path}")
+        print(f"chart: {picture}" if why_not is None else f"no chart: {why_not}")
         print(f"took {elapsed:.0f} s")
     if not options.keep:
         if (status == 0 or interrupted) and not bench.problems:
