@@ -415,6 +415,14 @@ class ProxySettingsTests(ConfigFileMixin, SynchronousTestCase):
         for bad in ("backlog = 0", "max_clients = -1", "keep_idle = 0", "keep_idle = 32768"):
             self.assertRaises(ConfigError, self.settings, bad + "\n")
 
+    def test_zeroCopy(self) -> None:
+        """
+        C{zero_copy} (twisted-proxy's own) is on unless turned off.
+        """
+        self.assertTrue(self.settings("").zero_copy)
+        self.assertFalse(self.settings("zero_copy = false\n").zero_copy)
+        self.assertRaises(ConfigError, self.settings, "zero_copy = maybe\n")
+
     def test_booleans(self) -> None:
         """
         A boolean option takes Swift's true and false words in any case;

@@ -23,7 +23,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "interfaces": frozenset(),
     "config": frozenset({"swift", "interfaces"}),
     "swift": frozenset({"interfaces"}),
-    "backend": frozenset({"swift", "config", "interfaces"}),
+    "backend": frozenset({"swift", "config", "interfaces", "_twisted"}),
     "info": frozenset({"swift", "config", "interfaces"}),
     "controllers": frozenset({"backend", "info", "swift", "config", "interfaces"}),
     "plugins": frozenset({"controllers", "backend", "info", "swift", "config", "interfaces"}),

@@ -42,6 +42,14 @@ Private names used, and why:
     matches the format of L{HTTPChannel.timeoutConnection}'s info line
     (L{IDLE_TIMEOUT_FORMAT}).
 
+  - C{twisted.web._newclient.TransportProxyProducer._producer}: the TCP
+    connection under a backend response's body transport, whose socket a
+    zero-copy relay reads (L{tcp_connection_of}).
+  - C{twisted.internet.abstract.FileDescriptor.dataBuffer}, C{.offset},
+    C{._tempDataBuffer} and C{._tempDataLen}: the bytes a connection has
+    buffered but not yet sent, taken over by a zero-copy relay so that they
+    reach the socket before the relayed ones (L{take_pending_writes}).
+
 The overrides also rely on L{HTTPChannel} splitting lines with its
 L{LineReceiver} base (the public C{delimiter}, C{MAX_LENGTH} and
 C{lineLengthExceeded}), and on the order in which it calls its public
@@ -63,6 +71,7 @@ import re
 from typing import Any, Callable, Optional
 
 from twisted.application.service import Service
+from twisted.internet import tcp
 from twisted.internet.interfaces import IPushProducer
 from twisted.logger import (
     FilteringLogObserver,
@@ -73,6 +82,8 @@ from twisted.logger import (
     LogPublisher,
     PredicateResult,
 )
+from twisted.protocols.policies import ProtocolWrapper
+from twisted.protocols.tls import TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
 from twisted.web import http, server
 from zope.interface import Attribute, Interface, implementer
@@ -83,6 +94,8 @@ __all__ = [
     "StreamingChannel",
     "StreamingRequest",
     "is_disconnected",
+    "take_pending_writes",
+    "tcp_connection_of",
     "IDLE_TIMEOUT_FORMAT",
     "QUIET_EVENTS",
     "QUIET_NAMESPACES",
@@ -506,6 +519,47 @@ def is_disconnected(request: http.Request) -> bool:
     written to it, and C{finish} must not be called.
     """
     return bool(request._disconnected)
+
+
+# -- zero-copy relaying -------------------------------------------------------
+
+
+def tcp_connection_of(transport: object) -> Optional[tcp.Connection]:
+    """
+    The TCP connection under C{transport} when the bytes of that transport
+    are the socket's bytes: a TCP connection itself, a backend response
+    body's transport (a C{TransportProxyProducer}), or a protocol wrapper
+    (such as C{twisted.protocols.haproxy}'s) over one; C{None} for TLS or
+    anything else.
+    """
+    for _ in range(4):
+        if isinstance(transport, tcp.Connection):
+            return transport
+        if isinstance(transport, TLSMemoryBIOProtocol):
+            return None
+        if isinstance(transport, ProtocolWrapper):
+            transport = transport.transport
+            continue
+        inner = getattr(transport, "_producer", None)
+        if inner is None:
+            return None
+        transport = inner
+    return None
+
+
+def take_pending_writes(connection: tcp.Connection) -> bytes:
+    """
+    The bytes written to C{connection} but not yet sent, which are no longer
+    its to send: whoever takes them must send them first.
+    """
+    pending = [bytes(connection.dataBuffer[connection.offset:])]
+    pending.extend(connection._tempDataBuffer)
+    connection.dataBuffer = b""
+    connection.offset = 0
+    connection._tempDataBuffer = []
+    connection._tempDataLen = 0
+    connection.stopWriting()
+    return b"".join(pending)
 
 
 # -- logging ----------------------------------------------------------------

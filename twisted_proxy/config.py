@@ -381,6 +381,7 @@ class ProxySettings:
     conn_timeout: float = _opt(0.5, _positive_float)  # type: ignore[assignment]
     recoverable_node_timeout: Optional[float] = _opt(None, _positive_float)  # type: ignore[assignment]
     client_timeout: float = _opt(60.0, _positive_float)  # type: ignore[assignment]
+    zero_copy: bool = _opt(True, _boolean)  # type: ignore[assignment]
     post_quorum_timeout: float = _opt(0.5, _positive_float)  # type: ignore[assignment]
     object_chunk_size: int = _opt(65536, _non_negative_int)  # type: ignore[assignment]
     client_chunk_size: int = _opt(65536, _non_negative_int)  # type: ignore[assignment]

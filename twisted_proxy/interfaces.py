@@ -20,6 +20,7 @@ __all__ = [
     "IProxyEnvironment",
     "IPreparedEnvironment",
     "IMetrics",
+    "IZeroCopyConsumer",
 ]
 
 
@@ -269,4 +270,28 @@ class IMetrics(Interface):
     def client_connections(delta):
         """
         Client connections opened (C{delta} 1) or closed (-1).
+        """
+
+
+class IZeroCopyConsumer(Interface):
+    """
+    A consumer of a body that can also take bytes straight from a socket,
+    without their passing through Python (see
+    L{twisted_proxy.backend.zerocopy}). A body producer that finds its
+    consumer provides this may offer it the rest of a body as a socket;
+    consumers that pass bytes on (counting them, say) provide it by asking
+    theirs.
+    """
+
+    def relay_from(source, count, read_timeout):
+        """
+        Move the next C{count} bytes of the body from the connected socket
+        C{source} (a descriptor) to where this consumer writes, after
+        everything written to it before. While the relay runs, the caller
+        reads nothing from C{source} and writes nothing to this consumer.
+
+        @param read_timeout: seconds C{source} may send nothing.
+        @return: C{None} when this consumer cannot take bytes this way
+            (nothing was done: write them instead), or a
+            L{twisted_proxy.backend.zerocopy.RelayHandle}.
         """

@@ -186,6 +186,28 @@ def proc_status_kib(pid: int, field: str) -> int:
     raise AssertionError(f"no {field}")
 
 
+def pipe_descriptors(pid: int) -> int:
+    """
+    How many of C{pid}'s open descriptors are pipes: each zero-copy relay
+    (L{twisted_proxy.backend.zerocopy}) holds four while it runs, beside
+    the reactor's own.
+    """
+    count = 0
+    for name in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            count += os.readlink(f"/proc/{pid}/fd/{name}").startswith("pipe:")
+        except OSError:
+            pass
+    return count
+
+
+def open_descriptors(pid: int) -> int:
+    """
+    How many file descriptors C{pid} has open.
+    """
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
 def reset_peak_rss(pid: int) -> None:
     """
     Make C{VmHWM} start again from the current RSS (Linux's C{clear_refs}
@@ -233,6 +255,21 @@ def auth(port: int, user: str = "test:tester", key: str = "testing") -> tuple[st
     finally:
         conn.close()
     return reply.getheader("X-Auth-Token") or "", reply.getheader("X-Storage-Url") or ""
+
+
+def held_back_connection(port: int, timeout: float = 120.0) -> http.client.HTTPConnection:
+    """
+    A connection to C{127.0.0.1:port} whose receive buffer is small
+    (64 KiB), so that a body its reader holds back stays on the proxy's side
+    instead of filling a loopback buffer of up to 32 MiB.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    sock.settimeout(timeout)
+    sock.connect(("127.0.0.1", port))
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    conn.sock = sock
+    return conn
 
 
 def read_chunks(reply: http.client.HTTPResponse, chunk: int) -> Iterator[bytes]:

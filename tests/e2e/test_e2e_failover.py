@@ -25,7 +25,9 @@ from tests.e2e.aioproxy import (
     auth,
     connection_bytes,
     get_streamed,
+    held_back_connection,
     listener_pid,
+    pipe_descriptors,
     proc_status_kib,
     put_streamed,
     read_chunks,
@@ -33,6 +35,7 @@ from tests.e2e.aioproxy import (
     running_proxy,
     signalled,
 )
+from twisted_proxy.backend.zerocopy import SPLICE_AVAILABLE
 
 #: conf/aio.conf's recoverable_node_timeout.
 RECOVERABLE_NODE_TIMEOUT = 3.0
@@ -75,7 +78,8 @@ class FailoverTests(_Transfers):
     def _interrupt_download(self, how: signal.Signals) -> float:
         body = os.urandom(64 * MIB)
         self.request("PUT", f"{self.container}/big", body)
-        conn = self.connect()
+        pipes = pipe_descriptors(self.proxy.process.pid)
+        conn = held_back_connection(self.proxy.port, timeout=60)
         conn.request("GET", f"/v1{self.account}/{self.container}/big",
                      headers={"X-Auth-Token": self.token})
         reply = conn.getresponse()
@@ -88,14 +92,23 @@ class FailoverTests(_Transfers):
         after = connection_bytes(pid, "bytes_received")
         serving = max(after, key=lambda peer: after[peer] - before.get(peer, 0))
         server = listener_pid(serving.rsplit(":", 1)[1])
+        # The body goes around the proxy's memory (a relay's pipes are
+        # open), before the failure and after it.
+        relaying = [pipe_descriptors(pid) - pipes]
         with signalled(server, how):
             started = time.monotonic()
-            chunks.extend(read_chunks(reply, MIB))
+            for chunk in read_chunks(reply, MIB):
+                chunks.append(chunk)
+                if len(chunks) == 50:
+                    time.sleep(0.3)
+                    relaying.append(pipe_descriptors(pid) - pipes)
         elapsed = time.monotonic() - started
         conn.close()
         received = b"".join(chunks)
         self.assertEqual(len(received), len(body))
         self.assertEqual(hashlib.md5(received).hexdigest(), hashlib.md5(body).hexdigest())
+        if SPLICE_AVAILABLE:
+            self.assertEqual(relaying, [4, 4])
         return elapsed
 
     def test_frozenObjectServer(self) -> None:

@@ -26,6 +26,9 @@ from zope.interface import implementer
 
 from twisted_proxy.backend.content import drop_body
 from twisted_proxy.backend.streaming import BackendBody
+from twisted_proxy.backend.zerocopy import SOURCE, RelayFailed, RelayHandle
+from twisted_proxy.interfaces import IZeroCopyConsumer
+from twisted_proxy.swift.http import wsgi_str
 from twisted_proxy.swift.multipart import (
     Data,
     MultipartLayout,
@@ -36,7 +39,6 @@ from twisted_proxy.swift.multipart import (
     parse_first_part,
     range_header,
 )
-from twisted_proxy.swift.http import wsgi_str
 from twisted_proxy.swift.ranges import ByteRange, RangeExhausted, fast_forward, format_range_header
 from twisted_proxy.swift.ring import Node
 
@@ -58,7 +60,7 @@ class NoMoreSources(Exception):
     """
 
 
-@implementer(IConsumer)
+@implementer(IConsumer, IZeroCopyConsumer)
 class _Counter:
     """
     The consumer each backend body writes into: counts, then forwards.
@@ -69,6 +71,10 @@ class _Counter:
 
     def write(self, data: bytes) -> None:
         self._owner._relay(data)
+
+    def relay_from(self, source: int, count: int, read_timeout: float
+                   ) -> Optional[RelayHandle]:
+        return self._owner._relay_socket(source, count, read_timeout)
 
     def registerProducer(self, producer: Any, streaming: bool) -> None:
         pass
@@ -164,6 +170,29 @@ class ResumingBody:
         self.sent += len(data)
         self._consumer.write(data)
 
+    def _relay_socket(self, source: int, count: int, read_timeout: float
+                      ) -> Optional[RelayHandle]:
+        """
+        Offer the rest of a plain (single-range) body to the consumer as a
+        socket, counting what it moves.
+        """
+        consumer = self._consumer
+        if (self._stopped or self._boundary is not None or self._reframer is not None
+                or not IZeroCopyConsumer.providedBy(consumer)):
+            return None
+        handle: Optional[RelayHandle] = consumer.relay_from(source, count, read_timeout)
+        if handle is None:
+            return None
+
+        def moved(result: Any) -> Any:
+            failed = getattr(result, "value", None)
+            self.sent += failed.moved if isinstance(failed, RelayFailed) else (
+                0 if isinstance(result, Failure) else result)
+            return result
+
+        handle.done.addBoth(moved)
+        return handle
+
     def _source_done(self, _: object, body: BackendBody) -> None:
         if body is not self._current or self._stopped:
             return
@@ -179,6 +208,13 @@ class ResumingBody:
         if body is not self._current or self._stopped:
             return
         self._current = None
+        relay = failure.value
+        if isinstance(relay, RelayFailed) and relay.side != SOURCE:
+            # The client stopped taking a relayed body: it is gone.
+            done, self._done = self._done, None
+            if done is not None:
+                done.errback(failure)
+            return
         self._source_failed(self._node, failure.value or Exception("source failed"))
         if self.length is not UNKNOWN_LENGTH and self.sent >= self.length:
             # Everything arrived; only the ending went wrong.

@@ -8,12 +8,17 @@ than finishing) when the node stalls past its read timeout or sends fewer
 bytes than it announced, so the caller can resume elsewhere or abort the
 client connection instead of handing over a silently short body.
 
+When its consumer can take bytes straight from a socket
+(L{IZeroCopyConsumer}) and at least L{MIN_RELAY} bytes remain, the rest of
+the body is relayed there (L{twisted_proxy.backend.zerocopy}) and never
+enters Python; the body then ends as it would have, with the same errors.
+
 L{StallTimer} is that read timeout, for any reader of a node's body.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IConsumer, IDelayedCall, IPushProducer, IReactorTime
@@ -23,7 +28,15 @@ from twisted.web.client import PotentialDataLoss, ResponseDone
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer, IResponse
 from zope.interface import implementer
 
-__all__ = ["BackendBody", "ShortRead", "ReadTimeout", "StallTimer"]
+from twisted_proxy._twisted import tcp_connection_of
+from twisted_proxy.backend.zerocopy import SINK, SOURCE, RelayFailed, RelayHandle
+from twisted_proxy.interfaces import IZeroCopyConsumer
+
+__all__ = ["BackendBody", "MIN_RELAY", "ShortRead", "ReadTimeout", "StallTimer"]
+
+#: The fewest remaining body bytes worth a zero-copy relay (a thread and a
+#: pipe): below it, writing them is cheaper.
+MIN_RELAY = 1024 * 1024
 
 
 class ShortRead(Exception):
@@ -99,9 +112,11 @@ class BackendBody(Protocol):
         self.received = 0
         self._consumer: Optional[IConsumer] = None
         self._done: Optional[Deferred[None]] = None
+        self._clock = clock
         self._timer = StallTimer(clock, read_timeout, self._timed_out)
         self._paused = False
         self._stopped = False
+        self._relaying: Optional[RelayHandle] = None
 
     def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
         """
@@ -123,7 +138,71 @@ class BackendBody(Protocol):
         # backend transport, so pause it again now it is known.
         if self._paused and not self._stopped and self.transport is not None:
             self.transport.pauseProducing()  # type: ignore[attr-defined]
+        if self._relay_wanted():
+            # The rest of the bytes already read (those after the headers
+            # in the read that brought them) still reach dataReceived once
+            # this call returns: let them, and read no more, before the
+            # socket is handed over.
+            self.transport.pauseProducing()  # type: ignore[union-attr]
+            self._clock.callLater(0, self._relay_rest)
         return done
+
+    def _relay_wanted(self) -> bool:
+        """
+        Whether the rest of the body could go to the consumer as a socket.
+        """
+        if (self._stopped or self.length is UNKNOWN_LENGTH
+                or not IZeroCopyConsumer.providedBy(self._consumer)):
+            return False
+        connection = tcp_connection_of(self.transport)
+        return (self.length - self.received >= MIN_RELAY and connection is not None
+                and not connection.disconnecting)
+
+    def _relay_rest(self) -> None:
+        """
+        Hand the rest of the body to the consumer as a socket, if it can
+        take it so and enough is left.
+        """
+        transport: Any = self.transport
+        if not self._relay_wanted():
+            if not self._stopped and not self._paused:
+                transport.resumeProducing()  # type: ignore[attr-defined]
+            return
+        connection = tcp_connection_of(transport)
+        assert connection is not None
+        consumer = self._consumer
+        handle = consumer.relay_from(  # type: ignore[union-attr]
+            connection.fileno(), self.length - self.received, self._timer.timeout)
+        if handle is None:
+            if not self._paused:
+                transport.resumeProducing()  # type: ignore[attr-defined]
+            return
+        self._relaying = handle
+        self._timer.disarm()
+        handle.done.addCallbacks(self._relayed, self._relay_failed)
+
+    def _relayed(self, moved: int) -> None:
+        self._relaying = None
+        self.received += moved
+        if self._stopped:
+            return
+        # The connection's parser still waits for the bytes that went
+        # around it: it cannot serve another request.
+        self._finish()
+        self._abort_backend()
+
+    def _relay_failed(self, failure: Failure) -> None:
+        self._relaying = None
+        problem = failure.value
+        if isinstance(problem, RelayFailed):
+            self.received += problem.moved
+            if problem.side == SOURCE:
+                failure = Failure(ShortRead(f"got {self.received} of {self.length}: "
+                                            f"{problem.why}"))
+        if self._stopped:
+            return
+        self._fail(failure)
+        self._abort_backend()
 
     def _timed_out(self) -> None:
         self._fail(Failure(ReadTimeout(f"no data for {self._timer.timeout}s")))
@@ -140,6 +219,12 @@ class BackendBody(Protocol):
 
     def dataReceived(self, data: bytes) -> None:
         if self._stopped or self._consumer is None:
+            return
+        if self._relaying is not None:
+            # Bytes read around a running relay can have no right place in
+            # the body: end it rather than misplace them.
+            self._fail(Failure(RelayFailed(0, SINK, "data arrived beside a zero-copy relay")))
+            self.stopProducing()
             return
         self.received += len(data)
         if not self._paused:
@@ -182,6 +267,9 @@ class BackendBody(Protocol):
 
     def pauseProducing(self) -> None:
         self._paused = True
+        if self._relaying is not None:
+            # The relay keeps its own pace; the transport stays paused.
+            return
         self._timer.disarm()
         # Once stopped, the backend is finished with or dropped.
         if not self._stopped and self.transport is not None:
@@ -189,7 +277,7 @@ class BackendBody(Protocol):
 
     def resumeProducing(self) -> None:
         self._paused = False
-        if self._stopped:
+        if self._stopped or self._relaying is not None:
             return
         self._timer.arm()
         if self.transport is not None:
@@ -203,4 +291,6 @@ class BackendBody(Protocol):
         self._stopped = True
         self._done = None
         self._timer.disarm()
+        if self._relaying is not None:
+            self._relaying.cancel()
         self._abort_backend()

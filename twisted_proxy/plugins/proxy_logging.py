@@ -65,6 +65,7 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
+from twisted_proxy.backend.zerocopy import RelayFailed, RelayHandle
 from twisted_proxy.config import ConfigError, parse_list
 from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.info.cache import INFO_ENVIRON_KEY, container_key
@@ -73,6 +74,7 @@ from twisted_proxy.interfaces import (
     IProxyApplication,
     IProxyFilter,
     IProxyPluginFactory,
+    IZeroCopyConsumer,
 )
 from twisted_proxy.plugins._support.statsd import (
     DEFAULT_VALID_METHODS,
@@ -375,10 +377,10 @@ def _header_name(name: str) -> str:
     return name.encode("latin-1", "replace").title().decode("latin-1")
 
 
-@implementer(IConsumer)
+@implementer(IConsumer, IZeroCopyConsumer)
 class _Meter:
     """
-    Counts the bytes a producer writes into a consumer.
+    Counts the bytes a producer writes into a consumer, or relays to it.
     """
 
     __slots__ = ("_body", "_consumer")
@@ -396,6 +398,26 @@ class _Meter:
 
     def unregisterProducer(self) -> None:
         self._consumer.unregisterProducer()
+
+    def relay_from(self, source: int, count: int, read_timeout: float
+                   ) -> Optional[RelayHandle]:
+        consumer = self._consumer
+        if not IZeroCopyConsumer.providedBy(consumer):
+            return None
+        handle: Optional[RelayHandle] = consumer.relay_from(source, count, read_timeout)
+        if handle is not None:
+            self._body.relaying = handle
+            handle.done.addBoth(self._relayed)
+        return handle
+
+    def _relayed(self, result: Any) -> Any:
+        self._body.relaying = None
+        failed = getattr(result, "value", None)
+        if isinstance(failed, RelayFailed):
+            self._body.bytes += failed.moved
+        elif isinstance(result, int):
+            self._body.bytes += result
+        return result
 
 
 #: How a metered body ended when its consumer stopped it.
@@ -420,6 +442,7 @@ class _MeteredBody:
         self._onEnd: Optional[Callable[[_Outcome], None]] = onEnd
         self.length = inner.length
         self.bytes = 0
+        self.relaying: Optional[RelayHandle] = None
 
     def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
         try:
@@ -449,8 +472,19 @@ class _MeteredBody:
         self._inner.resumeProducing()
 
     def stopProducing(self) -> None:
+        relaying = self.relaying
         self._inner.stopProducing()
-        self._end(_STOPPED)
+        if relaying is None:
+            self._end(_STOPPED)
+            return
+        # A client that read a relayed body to its end may close before the
+        # relay's end is heard of: how the body ended is the relay's to say.
+        relaying.done.addBoth(self._stopped_relay)
+
+    def _stopped_relay(self, result: Any) -> Any:
+        whole = isinstance(self.length, int) and self.bytes >= self.length
+        self._end(None if whole and not isinstance(result, Failure) else _STOPPED)
+        return result
 
 
 class _Exchange:

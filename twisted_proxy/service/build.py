@@ -22,6 +22,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from twisted_proxy.backend.nodeclient import NodeClient
+from twisted_proxy.backend.zerocopy import SPLICE_AVAILABLE, SocketRelay
 from twisted_proxy.config import ConfigError, ProxyConfig, ProxySettings
 from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.info.memorystore import LayeredInfoStore
@@ -164,7 +165,8 @@ class ProxyProcess(MultiService):
         suffix = catch_errors_options(config).get("trans_id_suffix",
                                                   settings.trans_id_suffix)
         app = Pipeline(filters, ProxyApplication(self.context), reactor, suffix)
-        self.site = ProxySite(ProxyResource(app, reactor, settings.client_timeout),
+        relay = SocketRelay(reactor) if settings.zero_copy and SPLICE_AVAILABLE else None
+        self.site = ProxySite(ProxyResource(app, reactor, settings.client_timeout, relay),
                               constraints=self.context.constraints,
                               max_clients=settings.max_clients,
                               keep_idle=settings.keep_idle)

@@ -13,6 +13,7 @@ from urllib.parse import unquote_to_bytes
 
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import (
+    IConsumer,
     IDelayedCall,
     IListeningPort,
     IPushProducer,
@@ -28,8 +29,15 @@ from twisted.web.iweb import IBodyProducer
 from twisted.web.resource import Resource
 from zope.interface import implementer
 
-from twisted_proxy._twisted import StreamingChannel, StreamingRequest, is_disconnected
-from twisted_proxy.interfaces import IMetrics, IProxyApplication
+from twisted_proxy._twisted import (
+    StreamingChannel,
+    StreamingRequest,
+    is_disconnected,
+    take_pending_writes,
+    tcp_connection_of,
+)
+from twisted_proxy.backend.zerocopy import RelayFailed, RelayHandle, SocketRelay
+from twisted_proxy.interfaces import IMetrics, IProxyApplication, IZeroCopyConsumer
 from twisted_proxy.swift.constraints import (
     DEFAULT_CONSTRAINTS,
     Constraints,
@@ -200,17 +208,22 @@ class ProxyResource(Resource):
     isLeaf = True
 
     def __init__(self, app: IProxyApplication, clock: Optional[IReactorTime] = None,
-                 client_timeout: Optional[float] = None) -> None:
+                 client_timeout: Optional[float] = None,
+                 relay: Optional[SocketRelay] = None) -> None:
         """
         @param clock: for C{client_timeout}.
         @param client_timeout: seconds a client may go without reading a
             streamed body before it is dropped (and the body's backend
             connection with it); C{None} for no limit.
+        @param relay: how bodies are relayed without copying (a body
+            producer that can offers its socket to the client's plain TCP
+            connection), or C{None} never to.
         """
         super().__init__()
         self._app = app
         self._clock = clock
         self._client_timeout = client_timeout
+        self._relay = relay
 
     def render(self, request: server.Request) -> Any:
         swift_request = to_swift_request(request)
@@ -264,7 +277,10 @@ class ProxyResource(Resource):
                                 lambda: _timed_out(request, swift_request))
         state["body"] = body
         request.registerProducer(body, True)
-        streaming = body.startProducing(request)
+        consumer: Any = request
+        if self._relay is not None:
+            consumer = _ClientConsumer(request, self._relay, self._client_timeout or 3600.0)
+        streaming = body.startProducing(consumer)
 
         def done(_: Any) -> None:
             state["body"] = None
@@ -296,6 +312,64 @@ class ProxyResource(Resource):
         request.setResponseCode(500)
         request.setHeader(b"Content-Length", b"0")
         request.finish()
+
+
+@implementer(IConsumer, IZeroCopyConsumer)
+class _ClientConsumer:
+    """
+    A request as the consumer of its response body, which may also take the
+    body's remaining bytes straight from a backend socket when the client's
+    connection is plain TCP (not TLS) and a relay thread is free.
+    """
+
+    def __init__(self, request: server.Request, relay: SocketRelay,
+                 client_timeout: float) -> None:
+        self._request = request
+        self._relay = relay
+        self._client_timeout = client_timeout
+
+    def write(self, data: bytes) -> None:
+        self._request.write(data)
+
+    def registerProducer(self, producer: Any, streaming: bool) -> None:
+        self._request.registerProducer(producer, streaming)
+
+    def unregisterProducer(self) -> None:
+        self._request.unregisterProducer()
+
+    def relay_from(self, source: int, count: int, read_timeout: float
+                   ) -> Optional[RelayHandle]:
+        request = self._request
+        channel = request.channel
+        if (is_disconnected(request) or channel is None or request.method == b"HEAD"
+                or not self._relay.available()):
+            return None
+        connection = tcp_connection_of(channel.transport)
+        if connection is None or connection.disconnecting:
+            return None
+        if not request.startedWriting:
+            request.write(b"")
+        if request.chunked or request.finished:  # type: ignore[attr-defined]
+            return None
+        head = take_pending_writes(connection)
+        # The relay watches the client instead: nothing passes through the
+        # channel meanwhile to keep its idle timeout from firing.
+        idle = channel.timeOut
+        channel.setTimeout(None)
+        handle = self._relay.start(source, connection.fileno(), count, head, read_timeout,
+                                   self._client_timeout)
+
+        def ended(result: Any) -> Any:
+            failed = getattr(result, "value", None)
+            moved = failed.moved if isinstance(failed, RelayFailed) else result
+            if isinstance(moved, int):
+                request.sentLength += moved
+            if not is_disconnected(request):
+                channel.setTimeout(idle)
+            return result
+
+        handle.done.addBoth(ended)
+        return handle
 
 
 @implementer(IBodyProducer, IPushProducer)

@@ -1,0 +1,206 @@
+"""
+Tests for L{twisted_proxy.backend.zerocopy.relay}: the blocking splice loop,
+on pipes (C{splice(2)} takes a pipe wherever it takes a socket), with the
+other end of each pipe played by the test.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Callable, Optional
+
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
+
+from twisted_proxy.backend.zerocopy import (
+    CANCELLED,
+    SINK,
+    SOURCE,
+    SPLICE_AVAILABLE,
+    RelayFailed,
+    relay,
+)
+
+
+def _pipe() -> tuple[int, int]:
+    read, write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    return read, write
+
+
+class _Ends:
+    """
+    A source pipe the test writes into, a sink pipe the test reads from,
+    and a wake pipe; closed at the end of the test.
+    """
+
+    def __init__(self, test: SynchronousTestCase) -> None:
+        self.source, self.feed = _pipe()
+        self.drain, self.sink = _pipe()
+        self.wake, self.waker = _pipe()
+        for fd in (self.source, self.feed, self.drain, self.sink, self.wake, self.waker):
+            test.addCleanup(_close, fd)
+
+    def read_all(self) -> bytes:
+        out: list[bytes] = []
+        while True:
+            try:
+                chunk = os.read(self.drain, 1 << 20)
+            except BlockingIOError:
+                return b"".join(out)
+            if not chunk:
+                return b"".join(out)
+            out.append(chunk)
+
+
+def _close(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+class RelayTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        if not SPLICE_AVAILABLE:
+            raise SkipTest("no splice(2) here")
+        self.ends = _Ends(self)
+
+    def run_relay(self, driver: Callable[[threading.Thread], bytes], count: int,
+                  head: bytes = b"", read_timeout: float = 5.0, write_timeout: float = 5.0
+                  ) -> tuple[Optional[int], Optional[RelayFailed]]:
+        """
+        Run L{relay} in a thread while C{driver} feeds and drains the pipes
+        (returning what it drained); what the relay returned or raised.
+        """
+        result: list[object] = []
+
+        def run() -> None:
+            try:
+                result.append(relay(self.ends.source, self.ends.sink, count, head,
+                                    read_timeout, write_timeout, self.ends.wake))
+            except RelayFailed as error:
+                result.append(error)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        self.received = driver(thread)
+        thread.join(30)
+        self.assertFalse(thread.is_alive())
+        [outcome] = result
+        if isinstance(outcome, RelayFailed):
+            return None, outcome
+        assert isinstance(outcome, int)
+        return outcome, None
+
+    def pump(self, thread: threading.Thread, data: bytes, close: bool = True) -> bytes:
+        """
+        Write C{data} into the source (then close it if C{close}) while
+        reading the sink, until the relay's thread ends.
+        """
+        out = []
+        view = memoryview(data)
+        closed = False
+        while thread.is_alive() or view:
+            if view:
+                try:
+                    view = view[os.write(self.ends.feed, view[:65536]):]
+                except BlockingIOError:
+                    pass
+            elif close and not closed:
+                os.close(self.ends.feed)
+                closed = True
+            out.append(self.ends.read_all())
+            thread.join(0.001)
+            if not thread.is_alive() and not view:
+                break
+        out.append(self.ends.read_all())
+        return b"".join(out)
+
+    def test_headThenBody(self) -> None:
+        """
+        The head goes first, then exactly C{count} bytes of the source;
+        what follows them stays in the source.
+        """
+        body = os.urandom(3 * 1024 * 1024 + 17)
+        moved, failed = self.run_relay(
+            lambda thread: self.pump(thread, body + b"next", close=False), len(body),
+            head=b"HTTP/1.1 200 OK\r\n\r\n")
+        self.assertEqual((moved, failed), (len(body), None))
+        self.assertEqual(self.received, b"HTTP/1.1 200 OK\r\n\r\n" + body)
+        self.assertEqual(os.read(self.ends.source, 10), b"next")
+
+    def test_sourceEndsEarly(self) -> None:
+        """
+        A source that closes short fails the relay on its side, after every
+        byte it did send reached the sink.
+        """
+        body = os.urandom(200000)
+        moved, failed = self.run_relay(lambda thread: self.pump(thread, body),
+                                       len(body) + 1000)
+        assert failed is not None
+        self.assertEqual((failed.side, failed.moved), (SOURCE, len(body)))
+        self.assertEqual(self.received, body)
+
+    def test_sourceStalls(self) -> None:
+        """
+        A source silent for the read timeout fails the relay on its side.
+        """
+        moved, failed = self.run_relay(
+            lambda thread: self.pump(thread, b"x" * 1000, close=False), 5000,
+            read_timeout=0.2)
+        assert failed is not None
+        self.assertEqual((failed.side, failed.moved), (SOURCE, 1000))
+        self.assertIn("0.2", failed.why)
+
+    def test_sinkStalls(self) -> None:
+        """
+        A sink that takes nothing for the write timeout fails the relay on
+        its side; the bytes it did take are counted.
+        """
+        body = os.urandom(4 * 1024 * 1024)
+
+        def feed_only(thread: threading.Thread) -> bytes:
+            view = memoryview(body)
+            while thread.is_alive():
+                if view:
+                    try:
+                        view = view[os.write(self.ends.feed, view[:65536]):]
+                    except BlockingIOError:
+                        pass
+                thread.join(0.001)
+            return self.ends.read_all()
+
+        moved, failed = self.run_relay(feed_only, len(body), write_timeout=0.2)
+        assert failed is not None
+        self.assertEqual(failed.side, SINK)
+        self.assertEqual(failed.moved, len(self.received))
+        self.assertEqual(self.received, body[:failed.moved])
+
+    def test_sinkGone(self) -> None:
+        """
+        A sink whose reader is gone fails the relay on its side at once.
+        """
+        os.close(self.ends.drain)
+        moved, failed = self.run_relay(
+            lambda thread: self.pump_source_only(thread, b"y" * 1000), 1000,
+            write_timeout=30)
+        assert failed is not None
+        self.assertEqual((failed.side, failed.moved), (SINK, 0))
+
+    def pump_source_only(self, thread: threading.Thread, data: bytes) -> bytes:
+        os.write(self.ends.feed, data)
+        thread.join(10)
+        return b""
+
+    def test_cancelled(self) -> None:
+        """
+        A byte on the wake pipe ends a waiting relay at once.
+        """
+        def wake(thread: threading.Thread) -> bytes:
+            os.write(self.ends.waker, b"x")
+            thread.join(10)
+            return b""
+
+        moved, failed = self.run_relay(wake, 1000, read_timeout=30)
+        assert failed is not None
+        self.assertEqual((failed.side, failed.moved), (CANCELLED, 0))

@@ -1,0 +1,295 @@
+# -*- test-case-name: tests.test_zerocopy,tests.e2e.test_zerocopy -*-
+"""
+Zero-copy relaying on Linux: a body moved from one socket to another with
+C{splice(2)} through a pipe, so that its bytes never enter Python.
+
+L{relay} is the blocking loop, run in a thread of its own; L{SocketRelay}
+runs relays for the reactor in a thread pool and hands back a L{Deferred}.
+Both sockets are duplicated for the thread, so a connection the reactor
+closes meanwhile can never be confused with a new one that reuses its
+descriptor; a relay the reactor no longer wants is woken through a pipe
+and ends at once.
+
+What each side must guarantee while a relay runs: nothing else reads the
+source socket or writes the sink socket (the reactor may still read the
+sink, to see the client go).
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import select
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorCore
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.failure import Failure
+from twisted.python.threadpool import ThreadPool
+
+__all__ = [
+    "SPLICE_AVAILABLE",
+    "RelayFailed",
+    "RelayHandle",
+    "SocketRelay",
+    "relay",
+]
+
+#: Whether this platform has C{splice(2)} (Linux, CPython 3.10 and newer).
+SPLICE_AVAILABLE = hasattr(os, "splice")
+
+#: The pipe's capacity asked for (the kernel may give less; Linux allows
+#: 1 MiB to anyone by default): fewer, larger moves per byte.
+PIPE_SIZE = 1024 * 1024
+
+#: Which side of a relay failed.
+SOURCE = "source"
+SINK = "sink"
+CANCELLED = "cancelled"
+
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+_GONE = (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.EBADF, errno.ETIMEDOUT)
+
+
+class RelayFailed(Exception):
+    """
+    A relay ended before all its bytes were moved.
+
+    @ivar moved: bytes of the body the sink received (the head excluded).
+    @ivar side: L{SOURCE} (the source stalled past its timeout, ended
+        early or failed), L{SINK} (the sink stopped taking bytes for its
+        timeout, or failed) or L{CANCELLED}.
+    @ivar why: what happened, for logs.
+    """
+
+    def __init__(self, moved: int, side: str, why: str) -> None:
+        super().__init__(f"{side}: {why} after {moved} bytes")
+        self.moved = moved
+        self.side = side
+        self.why = why
+
+
+@dataclass
+class _Pipe:
+    read: int
+    write: int
+    capacity: int
+
+    @classmethod
+    def open(cls) -> "_Pipe":
+        read, write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            capacity = fcntl.fcntl(write, _F_SETPIPE_SZ, PIPE_SIZE)
+        except OSError:
+            capacity = 65536
+        return cls(read, write, capacity)
+
+    def close(self) -> None:
+        os.close(self.read)
+        os.close(self.write)
+
+
+def relay(source: int, sink: int, count: int, head: bytes, read_timeout: float,
+          write_timeout: float, wake: int,
+          clock: Callable[[], float] = time.monotonic) -> int:
+    """
+    Write C{head} to the socket C{sink}, then move C{count} bytes from the
+    socket C{source} to it, blocking until done; both are non-blocking
+    sockets. Bytes read from the source always reach the sink before a
+    failure is reported, so L{RelayFailed.moved} is exactly what the sink
+    has.
+
+    @param read_timeout: seconds the source may send nothing while the
+        sink is waiting for it.
+    @param write_timeout: seconds the sink may take nothing while bytes
+        wait for it.
+    @param wake: a descriptor that becomes readable when the relay must
+        stop (L{CANCELLED}).
+    @return: C{count}.
+    @raise RelayFailed: if the relay could not finish.
+    """
+    flags = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
+    pipe = _Pipe.open()
+    moved = 0
+    buffered = 0
+    source_ended: Optional[str] = None
+    try:
+        view = memoryview(head)
+        now = clock()
+        read_progress = write_progress = now
+        while view or moved < count:
+            want_read = (source_ended is None and not view and buffered < pipe.capacity
+                         and moved + buffered < count)
+            want_write = bool(view) or buffered > 0
+            if source_ended is not None and not want_write:
+                raise RelayFailed(moved, SOURCE, source_ended)
+            if want_read:
+                try:
+                    got = os.splice(source, pipe.write,
+                                    min(count - moved - buffered, pipe.capacity - buffered),
+                                    flags=flags)
+                except BlockingIOError:
+                    got = -1
+                except OSError as error:
+                    source_ended = str(error)
+                    continue
+                if got == 0:
+                    source_ended = "the source closed its connection"
+                    continue
+                if got > 0:
+                    buffered += got
+                    read_progress = clock()
+                    want_write = True
+            if want_write:
+                try:
+                    if view:
+                        sent = os.write(sink, view)
+                        view = view[sent:]
+                    else:
+                        sent = os.splice(pipe.read, sink, buffered, flags=flags)
+                        buffered -= sent
+                        moved += sent
+                    if sent > 0:
+                        write_progress = clock()
+                        continue
+                except BlockingIOError:
+                    pass
+                except OSError as error:
+                    if error.errno in _GONE:
+                        raise RelayFailed(moved, SINK, str(error)) from None
+                    raise
+            now = clock()
+            if want_write and now - write_progress >= write_timeout:
+                raise RelayFailed(moved, SINK, f"took nothing for {write_timeout}s")
+            starving = want_read and buffered == 0 and not view
+            if starving and now - read_progress >= read_timeout:
+                raise RelayFailed(moved, SOURCE, f"sent nothing for {read_timeout}s")
+            events = _wait(source if want_read else None,
+                           sink if want_write else None, wake,
+                           min(read_timeout - (now - read_progress) if starving else 1.0,
+                               write_timeout - (now - write_progress) if want_write else 1.0))
+            if wake in events:
+                raise RelayFailed(moved, CANCELLED, "cancelled")
+        return moved
+    finally:
+        pipe.close()
+
+
+def _wait(reading: Optional[int], writing: Optional[int], wake: int,
+          timeout: float) -> set[int]:
+    """
+    Wait up to C{timeout} seconds for C{reading} to be readable,
+    C{writing} writable or C{wake} readable; the descriptors that are.
+    """
+    poller = select.poll()
+    poller.register(wake, select.POLLIN)
+    if reading is not None:
+        poller.register(reading, select.POLLIN)
+    if writing is not None:
+        if writing == reading:
+            poller.modify(writing, select.POLLIN | select.POLLOUT)
+        else:
+            poller.register(writing, select.POLLOUT)
+    ready = poller.poll(max(0.0, timeout) * 1000)
+    return {fd for fd, _ in ready}
+
+
+class RelayHandle:
+    """
+    A running relay: L{done} fires with the bytes moved, or fails with
+    L{RelayFailed}; L{cancel} ends it (L{CANCELLED}).
+    """
+
+    def __init__(self, done: "Deferred[int]", wake: int) -> None:
+        self.done = done
+        self._wake: Optional[int] = wake
+
+    def cancel(self) -> None:
+        wake = self._wake
+        if wake is not None:
+            try:
+                os.write(wake, b"x")
+            except OSError:
+                pass
+
+    def _closed(self) -> None:
+        wake, self._wake = self._wake, None
+        if wake is not None:
+            os.close(wake)
+
+
+class SocketRelay:
+    """
+    Zero-copy relays for one process, each in a thread of a pool of at
+    most C{max_relays} threads, started on first use and stopped when the
+    reactor shuts down.
+
+    @ivar active: relays running now.
+    @ivar relays: relays started so far.
+    @ivar relayed: body bytes moved by finished relays, successful or not.
+    """
+
+    def __init__(self, reactor: IReactorCore, max_relays: int = 32) -> None:
+        self._reactor = reactor
+        self._max = max_relays
+        self._pool: Optional[ThreadPool] = None
+        self.active = 0
+        self.relays = 0
+        self.relayed = 0
+
+    def available(self) -> bool:
+        """
+        Whether a relay could start now: the platform can splice and a
+        thread is free.
+        """
+        return SPLICE_AVAILABLE and self.active < self._max
+
+    def _threads(self) -> ThreadPool:
+        if self._pool is None:
+            pool = self._pool = ThreadPool(0, self._max, name="twisted-proxy zero-copy")
+            pool.start()
+            self._reactor.addSystemEventTrigger("during", "shutdown", pool.stop)
+        return self._pool
+
+    def start(self, source: int, sink: int, count: int, head: bytes,
+              read_timeout: float, write_timeout: float) -> RelayHandle:
+        """
+        Start a L{relay} of C{count} bytes from the socket descriptor
+        C{source} to C{sink} (both duplicated for the thread, so the
+        caller's may close at any time), after C{head}.
+        """
+        source = os.dup(source)
+        try:
+            sink = os.dup(sink)
+        except OSError:
+            os.close(source)
+            raise
+        wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.active += 1
+        self.relays += 1
+
+        def run() -> int:
+            return relay(source, sink, count, head, read_timeout, write_timeout, wake_read)
+
+        done = deferToThreadPool(self._reactor, self._threads(), run)  # type: ignore[arg-type]
+        handle = RelayHandle(done, wake_write)
+
+        def ended(result: object) -> object:
+            self.active -= 1
+            if isinstance(result, Failure):
+                failed = result.value
+                self.relayed += failed.moved if isinstance(failed, RelayFailed) else 0
+            else:
+                assert isinstance(result, int)
+                self.relayed += result
+            for fd in (source, sink, wake_read):
+                os.close(fd)
+            handle._closed()
+            return result
+
+        done.addBoth(ended)
+        return handle
