@@ -487,6 +487,10 @@ class FormDataParser:
             position = buffer.find(b"\r", position + 1, limit)
         return 0
 
+    def _check_headers_size(self, size: int) -> None:
+        if size > MAX_PART_HEADERS:
+            raise FormDataError("part headers too long")
+
     def _start(self) -> bool:
         """
         Read the boundary line the body starts with; C{False} until it has
@@ -538,6 +542,7 @@ class FormDataParser:
             newline = buffer.find(b"\r\n", position)
             if delimiter >= 0 and (newline < 0 or newline >= delimiter):
                 # The part ends within its headers: it has no data.
+                self._check_headers_size(delimiter)
                 raw = bytes(buffer[:delimiter])
                 del buffer[:delimiter + len(self._delimiter)]
                 self._state = _AFTER_DELIMITER
@@ -546,15 +551,15 @@ class FormDataParser:
                                and self._partial_delimiter(newline + 1) > 0):
                 # No whole line yet, or one whose end may start the
                 # delimiter.
+                self._check_headers_size(len(buffer))
                 if self._ended and newline < 0:
                     raw = bytes(buffer)
                     del buffer[:]
                     self._state = _DATA
                     return _part_headers(raw)
-                if len(buffer) > MAX_PART_HEADERS:
-                    raise FormDataError("part headers too long")
                 return None
             if newline == position:
+                self._check_headers_size(position)
                 raw = bytes(buffer[:position])
                 del buffer[:position + 2]
                 self._state = _DATA
