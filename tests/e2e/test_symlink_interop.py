@@ -14,7 +14,7 @@ import json
 import os
 import tempfile
 import uuid
-from typing import Optional
+from typing import Mapping, Optional, Sequence
 
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -22,7 +22,7 @@ from tests.e2e.aioproxy import REPO, start_proxy
 from tests.e2e.swifttools import SwiftProxy
 from tests.e2e.test_ec import _SHM, ECCluster, Reply
 
-__all__ = ["SymlinkCluster", "symlink_cluster"]
+__all__ = ["ReferenceCluster", "SymlinkCluster", "symlink_cluster"]
 
 
 def _aio_config(data_dir: str) -> str:
@@ -34,16 +34,18 @@ def _aio_config(data_dir: str) -> str:
     return text.replace("[aio]\n", f"[aio]\nready_timeout = 300\ndata_dir = {data_dir}\n", 1)
 
 
-class SymlinkCluster(ECCluster):
+class ReferenceCluster(ECCluster):
     """
-    twisted-proxy on C{conf/aio.conf} and swift-proxy-server beside it,
-    with Swift's C{symlink} and C{versioned_writes} (object versioning
-    allowed) middlewares and no authentication.
+    twisted-proxy on C{conf/aio.conf} and swift-proxy-server beside it
+    with Swift's own C{filters} (see L{SwiftProxy}) and no authentication.
+
+    @param prefix: names the temporary directories.
     """
 
-    def __init__(self) -> None:
-        self.data_dir = tempfile.mkdtemp(prefix="symlink-e2e-", dir=_SHM)
-        self.workdir = tempfile.mkdtemp(prefix="symlink-e2e-conf-")
+    def __init__(self, prefix: str, filters: Sequence[str],
+                 filter_options: Optional[Mapping[str, Mapping[str, str]]] = None) -> None:
+        self.data_dir = tempfile.mkdtemp(prefix=f"{prefix}-e2e-", dir=_SHM)
+        self.workdir = tempfile.mkdtemp(prefix=f"{prefix}-e2e-conf-")
         self.reference: Optional[SwiftProxy] = None
         self.reference_port: Optional[int] = None
         config = os.path.join(self.workdir, "proxy.conf")
@@ -56,15 +58,26 @@ class SymlinkCluster(ECCluster):
             self.swift_dir = os.path.join(self.root, "etc")
             self.token, self.account = self._token()
             self.reference = SwiftProxy(
-                self.swift_dir, self.workdir,
-                ("listing_formats", "copy", "slo", "dlo", "versioned_writes", "symlink"),
+                self.swift_dir, self.workdir, filters,
                 app={"conn_timeout": "0.5", "node_timeout": "10"},
-                filter_options={"versioned_writes": {"allow_versioned_writes": "true",
-                                                     "allow_object_versioning": "true"}})
+                filter_options=filter_options)
             self.reference_port = self.reference.port
         except BaseException:
             self.stop()
             raise
+
+
+class SymlinkCluster(ReferenceCluster):
+    """
+    A L{ReferenceCluster} whose Swift proxy has Swift's C{symlink} and
+    C{versioned_writes} (object versioning allowed) middlewares.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            "symlink", ("listing_formats", "copy", "slo", "dlo", "versioned_writes", "symlink"),
+            {"versioned_writes": {"allow_versioned_writes": "true",
+                                  "allow_object_versioning": "true"}})
 
 
 _shared: Optional[SymlinkCluster] = None

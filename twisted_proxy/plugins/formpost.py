@@ -26,8 +26,10 @@ its data streamed from the client into the upload as it arrives: nothing
 is held but a few chunks. Fields after a file apply to the files after
 them only.
 
-The answer is the last upload's status line (C{201 Created}), or its
-status and body when it failed; with C{redirect}, a C{303} to
+The answer is the last upload's status line (C{201 Created}), or that of
+the one that failed (as Swift's: it means to send the failed upload's body
+but drops its first chunk, which is the whole of a proxy's error body);
+with C{redirect}, a C{303} to
 C{<redirect>?status=<code>&message=<message>}. C{400 FormPost: <why>} for
 a body that does not start with its boundary, a field that is not an
 integer, a file larger than C{max_file_size}; C{401 FormPost: Invalid
@@ -60,7 +62,6 @@ from twisted_proxy.plugins._support.subrequest import (
     PulledBody,
     drop_body,
     preauthorized,
-    read_body,
 )
 from twisted_proxy.swift.digest import SUPPORTED_DIGESTS, hmac_hex, parse_signature
 from twisted_proxy.swift.http import (
@@ -332,7 +333,6 @@ class FormPost:
         status: Optional[tuple[int, str]] = None
         message = ""
         last_headers = HeaderDict()
-        last_body = b""
         file_count = 0
         while True:
             headers = await _next_part(form)
@@ -355,8 +355,7 @@ class FormPost:
                         headers["Content-Type"] or "application/octet-stream")
                 if "content-encoding" not in attributes and "Content-Encoding" in headers:
                     file_attributes["content-encoding"] = headers["Content-Encoding"]
-                response, last_body = await self._upload(request, app, form,
-                                                         file_attributes, keys)
+                response = await self._upload(request, app, form, file_attributes, keys)
                 status, last_headers = (response.status, response.reason), response.headers
                 if not response.is_success:
                     break
@@ -368,11 +367,10 @@ class FormPost:
                     attributes[part["name"].lower()] = text.rstrip("\r\n-")
         if status is None:
             status, message = (400, "Bad Request"), "no files to process"
-        return self._answer(status, message, attributes.get("redirect"), last_headers,
-                            last_body)
+        return self._answer(status, message, attributes.get("redirect"), last_headers)
 
     def _answer(self, status: tuple[int, str], message: str, redirect: Optional[str],
-                last_headers: HeaderDict, last_body: bytes) -> SwiftResponse:
+                last_headers: HeaderDict) -> SwiftResponse:
         code, reason = status
         headers = HeaderDict([(name, value) for name, value in last_headers.items()
                               if name.lower().startswith("access-control")])
@@ -380,11 +378,8 @@ class FormPost:
             text = f"{code} {reason}"
             if message:
                 text += "\r\nFormPost: " + message.title()
-            body = text.encode("utf-8")
-            if not 200 <= code < 300 and last_body:
-                body = last_body
             headers["Content-Type"] = _PLAIN
-            return SwiftResponse(code, headers, body, reason)
+            return SwiftResponse(code, headers, text.encode("utf-8"), reason)
         redirect += "&" if "?" in redirect else "?"
         redirect += f"status={quote(str(code))}&message={quote(message)}"
         page = f'<html><body><p><a href="{redirect}">Click to continue...</a></p></body></html>'
@@ -393,11 +388,11 @@ class FormPost:
 
     async def _upload(self, request: SwiftRequest, app: IProxyApplication,
                       form: _FormStream, attributes: dict[str, str], keys: list[str]
-                      ) -> tuple[SwiftResponse, bytes]:
+                      ) -> SwiftResponse:
         """
         Check the form's signature and upload the current file part.
 
-        @return: the upload's response and its body.
+        @return: the upload's response (its body dropped).
         @raise _FormUnauthorized: when no key signs the form, or it has
             expired.
         @raise _FormInvalid: for a field that is not an integer, or a file
@@ -441,10 +436,10 @@ class FormPost:
         put = SwiftRequest("PUT", wire_quote(path).encode("ascii"), headers, body.producer,
                            request.client_ip, _preauthorized_put(request.environ))
         response: SwiftResponse = await app(put)
+        drop_body(response.body)
         if body.too_large:
-            drop_body(response.body)
             raise _FormInvalid("max_file_size exceeded")
-        return response, await read_body(response.body)
+        return response
 
     def _check_signature(self, path: str, attributes: dict[str, str], keys: list[str]
                          ) -> None:
