@@ -1,10 +1,11 @@
 """
 The Swift primitives of L{twisted_proxy.swift} agree with Swift's own:
 L{twisted_proxy.swift.http}'s WSGI strings, L{twisted_proxy.swift.etags},
-L{twisted_proxy.swift.truthy} and L{twisted_proxy.swift.multipart}'s form
-data. Swift is imported here, which runs C{ldconfig}: so these are not unit
-tests (their unit tests are L{tests.test_http}, L{tests.test_etags},
-L{tests.test_truthy} and L{tests.test_multipart}).
+L{twisted_proxy.swift.truthy}, L{twisted_proxy.swift.multipart}'s form
+data and L{twisted_proxy.swift.ipaddrs}. Swift is imported here, which runs
+C{ldconfig}: so these are not unit tests (their unit tests are
+L{tests.test_http}, L{tests.test_etags}, L{tests.test_truthy},
+L{tests.test_multipart} and L{tests.test_ipaddrs}).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from tests.test_multipart import FORM, Parts, meaningful, parse_form
 from twisted_proxy.swift.etags import normalize_etag
 from twisted_proxy.swift.http import str_to_wsgi, wsgi_str, wsgi_to_str
+from twisted_proxy.swift.ipaddrs import is_valid_ip, parse_socket_string
 from twisted_proxy.swift.multipart import parse_content_disposition
 from twisted_proxy.swift.truthy import FALSE_VALUES, TRUE_VALUES, is_true
 
@@ -119,3 +121,21 @@ class FormDataTests(SynchronousTestCase):
 
         value = "form-data;" + tail
         self.assertEqual(parse_content_disposition(value), swift_parse(value), value)
+
+
+class IPAddrsTests(SynchronousTestCase):
+    @given(st.text(alphabet="[]:.0123456789abcdefx% ", max_size=16))
+    def test_agrees_with_swift(self, text: str) -> None:
+        from swift.common.utils import is_valid_ip as swift_is_valid_ip
+        from swift.common.utils import parse_socket_string as swift_parse
+
+        self.assertEqual(is_valid_ip(text), swift_is_valid_ip(text), text)
+        try:
+            theirs: object = swift_parse(text, None)
+        except ValueError:
+            theirs = ValueError
+        try:
+            ours: object = parse_socket_string(text, None)
+        except ValueError:
+            ours = ValueError
+        self.assertEqual(ours, theirs, text)

@@ -25,13 +25,20 @@ from tests.e2e.test_ec import _SHM, ECCluster, Reply
 __all__ = ["ReferenceCluster", "SymlinkCluster", "symlink_cluster"]
 
 
-def _aio_config(data_dir: str) -> str:
+def _aio_config(data_dir: str, options: Mapping[str, Mapping[str, str]] = {}) -> str:
     """
-    C{conf/aio.conf} with its cluster in C{data_dir}.
+    C{conf/aio.conf} with its cluster in C{data_dir}, and C{options} added
+    to its sections (by section name).
     """
     with open(os.path.join(REPO, "conf", "aio.conf")) as f:
         text = f.read()
-    return text.replace("[aio]\n", f"[aio]\nready_timeout = 300\ndata_dir = {data_dir}\n", 1)
+    text = text.replace("[aio]\n", f"[aio]\nready_timeout = 300\ndata_dir = {data_dir}\n", 1)
+    for section, values in options.items():
+        header = f"[{section}]\n"
+        assert header in text, section
+        lines = "".join(f"{name} = {value}\n" for name, value in values.items())
+        text = text.replace(header, header + lines, 1)
+    return text
 
 
 class ReferenceCluster(ECCluster):
@@ -40,17 +47,22 @@ class ReferenceCluster(ECCluster):
     with Swift's own C{filters} (see L{SwiftProxy}) and no authentication.
 
     @param prefix: names the temporary directories.
+    @param app: options of Swift's proxy (C{[app:proxy-server]}).
+    @param options: options added to the sections of twisted-proxy's
+        C{conf/aio.conf}, by section name.
     """
 
     def __init__(self, prefix: str, filters: Sequence[str],
-                 filter_options: Optional[Mapping[str, Mapping[str, str]]] = None) -> None:
+                 filter_options: Optional[Mapping[str, Mapping[str, str]]] = None,
+                 app: Mapping[str, str] = {},
+                 options: Mapping[str, Mapping[str, str]] = {}) -> None:
         self.data_dir = tempfile.mkdtemp(prefix=f"{prefix}-e2e-", dir=_SHM)
         self.workdir = tempfile.mkdtemp(prefix=f"{prefix}-e2e-conf-")
         self.reference: Optional[SwiftProxy] = None
         self.reference_port: Optional[int] = None
         config = os.path.join(self.workdir, "proxy.conf")
         with open(config, "w") as f:
-            f.write(_aio_config(self.data_dir))
+            f.write(_aio_config(self.data_dir, options))
         try:
             self.proxy = start_proxy(config, timeout=240)
             roots = [d for d in os.listdir(self.data_dir) if d.startswith("aio-")]
@@ -59,7 +71,7 @@ class ReferenceCluster(ECCluster):
             self.token, self.account = self._token()
             self.reference = SwiftProxy(
                 self.swift_dir, self.workdir, filters,
-                app={"conn_timeout": "0.5", "node_timeout": "10"},
+                app={"conn_timeout": "0.5", "node_timeout": "10", **app},
                 filter_options=filter_options)
             self.reference_port = self.reference.port
         except BaseException:
