@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Optional, Union, cast
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IConsumer
+from twisted.internet.interfaces import IConsumer, IPushProducer
 from twisted.python.failure import Failure
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
@@ -21,7 +21,7 @@ from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.swift.cors import CORSInfo
 from twisted_proxy.swift.ring import Node
 
-__all__ = ["Collector", "PushedBody", "StoredBody", "make_cors", "make_node", "partial_context"]
+__all__ = ["Collector", "PushedBody", "RecordingProducer", "StoredBody", "make_cors", "make_node", "partial_context"]
 
 
 def make_node(
@@ -109,7 +109,8 @@ class Collector:
             self.producer.pauseProducing()
 
 
-class _RecordingProducer:
+@implementer(IPushProducer)
+class RecordingProducer:
     """
     A producer that records whether it is paused and whether it was
     stopped.
@@ -130,7 +131,7 @@ class _RecordingProducer:
 
 
 @implementer(IBodyProducer)
-class StoredBody(_RecordingProducer):
+class StoredBody(RecordingProducer):
     """
     A stored object's body, as the object controller's: written in two
     pieces when asked (or, held, on L{release}); records pausing and
@@ -172,7 +173,7 @@ class StoredBody(_RecordingProducer):
 
 
 @implementer(IBodyProducer)
-class PushedBody(_RecordingProducer):
+class PushedBody(RecordingProducer):
     """
     A client's streamed request body, written by the test: L{send} hands
     bytes to the consumer, L{end} finishes the body (or fire or fail

@@ -92,6 +92,20 @@ class ProxySiteTests(SynchronousTestCase):
         self.send(b"POST /v1/a/c/o HTTP/1.1\r\nContent-Length: 2\r\n\r\nab")
         self.assertEqual(len(self.app.calls), 1)
 
+    def test_form_post_streams(self) -> None:
+        """
+        A POST of C{multipart/form-data} (a form post) streams as a PUT does,
+        and twisted.web does not parse it: a body that is no valid form
+        reaches the pipeline too.
+        """
+        self.send(b"POST /v1/a/c HTTP/1.1\r\nHost: p\r\nContent-Length: 9\r\n"
+                  b"Content-Type: Multipart/Form-Data ; boundary=b\r\n\r\n")
+        [(request, d)] = self.app.calls
+        self.assertIsInstance(request.body, RequestBody)
+        self.send(b"not a for")
+        d.callback(SwiftResponse(400, {}, b"no"))
+        self.assertIn(b"400", self.written())
+
     def test_environ(self) -> None:
         """
         The Swift request carries the client's address and the server name

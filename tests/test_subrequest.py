@@ -16,9 +16,11 @@ from twisted.web.client import FileBodyProducer
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
+from tests.doubles import Collector
 from twisted_proxy.info.cache import INFO_ENVIRON_KEY
 from twisted_proxy.plugins._support.subrequest import (
     BodyTooLarge,
+    PulledBody,
     consume_body,
     drop_body,
     object_path,
@@ -144,3 +146,94 @@ class EnvironTests(SynchronousTestCase):
         self.assertNotIn("swift.proxy_access_log_made", sub)
         self.assertIs(sub[INFO_ENVIRON_KEY], environ[INFO_ENVIRON_KEY])
         self.assertIn("swift_owner", environ)
+
+
+class _Source:
+    """
+    What a L{PulledBody} pulls from: C{pieces} in order (C{b""} means
+    "nothing yet": the body then waits for L{arrive}), then the end.
+    """
+
+    def __init__(self, *pieces: bytes) -> None:
+        self.pieces = list(pieces)
+        self.waiting: Optional[Deferred[None]] = None
+        self.cancelled = False
+
+    def pull(self) -> Optional[bytes]:
+        if not self.pieces:
+            return None
+        piece = self.pieces.pop(0)
+        if isinstance(piece, Exception):
+            raise piece
+        return piece
+
+    def wait(self) -> "Deferred[None]":
+        def cancel(_: object) -> None:
+            self.cancelled = True
+
+        self.waiting = Deferred(cancel)
+        return self.waiting
+
+    def arrive(self) -> None:
+        assert self.waiting is not None
+        waiting, self.waiting = self.waiting, None
+        waiting.callback(None)
+
+
+class PulledBodyTests(SynchronousTestCase):
+    def test_pulls_until_the_end(self) -> None:
+        source = _Source(b"ab", b"", b"cd")
+        body = PulledBody(source.pull, source.wait, UNKNOWN_LENGTH)
+        collector = Collector(body)
+        done = body.startProducing(collector)
+        self.assertEqual(collector.data, b"ab")
+        self.assertNoResult(done)
+        source.arrive()
+        self.assertEqual(collector.data, b"abcd")
+        self.successResultOf(done)
+
+    def test_paused(self) -> None:
+        """
+        Nothing is pulled while the consumer has paused the body.
+        """
+        source = _Source(b"ab", b"cd")
+        body = PulledBody(source.pull, source.wait, UNKNOWN_LENGTH)
+        collector = Collector(body, pause_after=1)
+        done = body.startProducing(collector)
+        self.assertEqual((collector.data, source.pieces), (b"ab", [b"cd"]))
+        body.resumeProducing()
+        self.assertEqual(collector.data, b"abcd")
+        self.successResultOf(done)
+
+    def test_known_length(self) -> None:
+        """
+        A body of known length ends once it went out, even while paused.
+        """
+        source = _Source(b"ab", b"cd")
+        body = PulledBody(source.pull, source.wait, 4)
+        done = body.startProducing(Collector(body, pause_after=3))
+        self.successResultOf(done)
+
+    def test_pull_fails(self) -> None:
+        source = _Source(b"ab", ValueError("bad"))  # type: ignore[arg-type]
+        body = PulledBody(source.pull, source.wait, UNKNOWN_LENGTH)
+        self.failureResultOf(body.startProducing(Collector(body)), ValueError)
+
+    def test_wait_fails(self) -> None:
+        source = _Source(b"")
+        body = PulledBody(source.pull, source.wait, UNKNOWN_LENGTH)
+        done = body.startProducing(Collector(body))
+        assert source.waiting is not None
+        source.waiting.errback(Failure(ConnectionError("gone")))
+        self.failureResultOf(done, ConnectionError)
+
+    def test_stopped(self) -> None:
+        """
+        Stopping the body ends its wait; its Deferred does not fire.
+        """
+        source = _Source(b"")
+        body = PulledBody(source.pull, source.wait, UNKNOWN_LENGTH)
+        done = body.startProducing(Collector(body))
+        body.stopProducing()
+        self.assertTrue(source.cancelled)
+        self.assertNoResult(done)

@@ -14,7 +14,7 @@ import json
 import os
 import tempfile
 import uuid
-from typing import Optional
+from typing import Mapping, Optional, Sequence
 
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -22,33 +22,47 @@ from tests.e2e.aioproxy import REPO, start_proxy
 from tests.e2e.swifttools import SwiftProxy
 from tests.e2e.test_ec import _SHM, ECCluster, Reply
 
-__all__ = ["SymlinkCluster", "symlink_cluster"]
+__all__ = ["ReferenceCluster", "SymlinkCluster", "symlink_cluster"]
 
 
-def _aio_config(data_dir: str) -> str:
+def _aio_config(data_dir: str, options: Mapping[str, Mapping[str, str]] = {}) -> str:
     """
-    C{conf/aio.conf} with its cluster in C{data_dir}.
+    C{conf/aio.conf} with its cluster in C{data_dir}, and C{options} added
+    to its sections (by section name).
     """
     with open(os.path.join(REPO, "conf", "aio.conf")) as f:
         text = f.read()
-    return text.replace("[aio]\n", f"[aio]\nready_timeout = 300\ndata_dir = {data_dir}\n", 1)
+    text = text.replace("[aio]\n", f"[aio]\nready_timeout = 300\ndata_dir = {data_dir}\n", 1)
+    for section, values in options.items():
+        header = f"[{section}]\n"
+        assert header in text, section
+        lines = "".join(f"{name} = {value}\n" for name, value in values.items())
+        text = text.replace(header, header + lines, 1)
+    return text
 
 
-class SymlinkCluster(ECCluster):
+class ReferenceCluster(ECCluster):
     """
-    twisted-proxy on C{conf/aio.conf} and swift-proxy-server beside it,
-    with Swift's C{symlink} and C{versioned_writes} (object versioning
-    allowed) middlewares and no authentication.
+    twisted-proxy on C{conf/aio.conf} and swift-proxy-server beside it
+    with Swift's own C{filters} (see L{SwiftProxy}) and no authentication.
+
+    @param prefix: names the temporary directories.
+    @param app: options of Swift's proxy (C{[app:proxy-server]}).
+    @param options: options added to the sections of twisted-proxy's
+        C{conf/aio.conf}, by section name.
     """
 
-    def __init__(self) -> None:
-        self.data_dir = tempfile.mkdtemp(prefix="symlink-e2e-", dir=_SHM)
-        self.workdir = tempfile.mkdtemp(prefix="symlink-e2e-conf-")
+    def __init__(self, prefix: str, filters: Sequence[str],
+                 filter_options: Optional[Mapping[str, Mapping[str, str]]] = None,
+                 app: Mapping[str, str] = {},
+                 options: Mapping[str, Mapping[str, str]] = {}) -> None:
+        self.data_dir = tempfile.mkdtemp(prefix=f"{prefix}-e2e-", dir=_SHM)
+        self.workdir = tempfile.mkdtemp(prefix=f"{prefix}-e2e-conf-")
         self.reference: Optional[SwiftProxy] = None
         self.reference_port: Optional[int] = None
         config = os.path.join(self.workdir, "proxy.conf")
         with open(config, "w") as f:
-            f.write(_aio_config(self.data_dir))
+            f.write(_aio_config(self.data_dir, options))
         try:
             self.proxy = start_proxy(config, timeout=240)
             roots = [d for d in os.listdir(self.data_dir) if d.startswith("aio-")]
@@ -56,15 +70,26 @@ class SymlinkCluster(ECCluster):
             self.swift_dir = os.path.join(self.root, "etc")
             self.token, self.account = self._token()
             self.reference = SwiftProxy(
-                self.swift_dir, self.workdir,
-                ("listing_formats", "copy", "slo", "dlo", "versioned_writes", "symlink"),
-                app={"conn_timeout": "0.5", "node_timeout": "10"},
-                filter_options={"versioned_writes": {"allow_versioned_writes": "true",
-                                                     "allow_object_versioning": "true"}})
+                self.swift_dir, self.workdir, filters,
+                app={"conn_timeout": "0.5", "node_timeout": "10", **app},
+                filter_options=filter_options)
             self.reference_port = self.reference.port
         except BaseException:
             self.stop()
             raise
+
+
+class SymlinkCluster(ReferenceCluster):
+    """
+    A L{ReferenceCluster} whose Swift proxy has Swift's C{symlink} and
+    C{versioned_writes} (object versioning allowed) middlewares.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            "symlink", ("listing_formats", "copy", "slo", "dlo", "versioned_writes", "symlink"),
+            {"versioned_writes": {"allow_versioned_writes": "true",
+                                  "allow_object_versioning": "true"}})
 
 
 _shared: Optional[SymlinkCluster] = None

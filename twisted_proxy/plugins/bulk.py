@@ -63,13 +63,12 @@ import io
 import json
 import tarfile
 import zlib
-from collections import deque
 from typing import Any, Callable, Iterator, Optional
 from urllib.parse import unquote_to_bytes
 from xml.sax.saxutils import escape
 
 from twisted.internet.defer import CancelledError, Deferred, DeferredList, succeed
-from twisted.internet.interfaces import IConsumer, IPushProducer, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.plugin import IPlugin
 from twisted.python.failure import Failure
@@ -80,9 +79,10 @@ from twisted_proxy.config import int_option
 from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.info.cache import INFO_ENVIRON_KEY
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
+from twisted_proxy.plugins._support.bodystream import BodyStream
 from twisted_proxy.plugins._support.heartbeat import Heartbeat
 from twisted_proxy.plugins._support.segments import sleep
-from twisted_proxy.plugins._support.subrequest import consume_body, drop_body
+from twisted_proxy.plugins._support.subrequest import PulledBody, consume_body, drop_body
 from twisted_proxy.swift.constraints import check_utf8, is_user_meta
 from twisted_proxy.swift.http import (
     ClientGone,
@@ -274,65 +274,17 @@ class _Inflater:
         return data
 
 
-@implementer(IConsumer)
 class _ArchiveStream:
     """
     The archive's bytes, decompressed, as the reader asks for them. The
-    request body is read into a bounded buffer: past
+    request body is read into a bounded buffer (a L{BodyStream}): past
     C{_RAW_HIGH_WATER} bytes waiting, the client is paused.
     """
 
     def __init__(self, body: Optional[IBodyProducer], compression: str) -> None:
-        self._body = body
+        self._raw = BodyStream(body, _RAW_HIGH_WATER)
         self._inflater = _Inflater(compression)
-        self._raw: deque[bytes] = deque()
-        self._raw_size = 0
         self._plain = b""
-        self._ended = body is None
-        self._failure: Optional[Failure] = None
-        self._waiter: Optional[Deferred[None]] = None
-        self._paused = False
-        self._closed = False
-        if body is not None:
-            body.startProducing(self).addCallbacks(self._body_ended, self._body_failed)
-
-    # IConsumer, for the request body
-
-    def registerProducer(self, producer: Any, streaming: bool) -> None:
-        pass
-
-    def unregisterProducer(self) -> None:
-        pass
-
-    def write(self, data: bytes) -> None:
-        if self._closed or not data:
-            return
-        self._raw.append(data)
-        self._raw_size += len(data)
-        if self._raw_size > _RAW_HIGH_WATER and not self._paused and self._body is not None:
-            self._paused = True
-            self._body.pauseProducing()
-        self._wake()
-
-    def _body_ended(self, _: object) -> None:
-        self._ended = True
-        self._wake()
-
-    def _body_failed(self, reason: Failure) -> None:
-        self._ended = True
-        self._failure = reason
-        self._wake()
-
-    def _wake(self) -> None:
-        waiter, self._waiter = self._waiter, None
-        if waiter is None:
-            return
-        if self._failure is not None:
-            waiter.errback(self._failure)
-        else:
-            waiter.callback(None)
-
-    # the reader's side
 
     @property
     def exhausted(self) -> bool:
@@ -341,8 +293,7 @@ class _ArchiveStream:
         (an archive cut short by the client's going away never is: L{wait}
         then fails).
         """
-        return (self._ended and self._failure is None and not self._raw
-                and not self._plain and not self._inflater.pending)
+        return self._raw.exhausted and not self._plain and not self._inflater.pending
 
     def take(self, n: int) -> bytes:
         """
@@ -353,17 +304,12 @@ class _ArchiveStream:
         while not self._plain:
             if self._inflater.pending:
                 self._plain = self._inflater.inflate(b"", max(n, _CHUNK))
-            elif self._raw:
-                chunk = self._raw.popleft()
-                self._raw_size -= len(chunk)
-                self._plain = self._inflater.inflate(chunk, max(n, _CHUNK))
-            else:
+                continue
+            chunk = self._raw.take()
+            if chunk is None:
                 break
+            self._plain = self._inflater.inflate(chunk, max(n, _CHUNK))
         data, self._plain = self._plain[:n], self._plain[n:]
-        if self._paused and self._raw_size <= _RAW_HIGH_WATER // 2:
-            self._paused = False
-            assert self._body is not None
-            self._body.resumeProducing()
         return data
 
     def wait(self) -> "Deferred[None]":
@@ -371,32 +317,14 @@ class _ArchiveStream:
         Fires when more of the archive has arrived or it has ended; fails
         when the request body failed (the client went away).
         """
-        if self._failure is not None:
-            failed: Deferred[None] = Deferred()
-            failed.errback(self._failure)
-            return failed
-        if self._ended:
-            return succeed(None)
-        waiter: Deferred[None] = Deferred(self._cancel_wait)
-        self._waiter = waiter
-        return waiter
-
-    def _cancel_wait(self, waiter: "Deferred[None]") -> None:
-        if self._waiter is waiter:
-            self._waiter = None
+        return self._raw.wait()
 
     def close(self) -> None:
         """
         Read no more: the rest of the request body is dropped.
         """
-        if self._closed:
-            return
-        self._closed = True
-        self._raw.clear()
-        self._raw_size = 0
         self._plain = b""
-        if self._body is not None and not self._ended:
-            self._body.stopProducing()
+        self._raw.close()
 
 
 class _HeaderSource:
@@ -554,88 +482,24 @@ class _TarReader:
         return info
 
 
-@implementer(IBodyProducer, IPushProducer)
-class _MemberBody:
+def _member_body(reader: _TarReader, size: int) -> PulledBody:
     """
     The body of one extracted object's upload: the member's data, taken
     from the archive as the upload can send it.
     """
+    left = size
 
-    def __init__(self, reader: _TarReader, size: int) -> None:
-        self._reader = reader
-        self.length = size
-        self._left = size
-        self._consumer: Optional[IConsumer] = None
-        self._done: Optional[Deferred[None]] = None
-        self._waiting: Optional[Deferred[None]] = None
-        self._paused = False
-        self._stopped = False
-        self._pumping = False
+    def pull() -> Optional[bytes]:
+        nonlocal left
+        if not left:
+            return None
+        data = reader.take(min(left, _CHUNK))
+        if not data and reader.exhausted:
+            raise _TarError("unexpected end of data")
+        left -= len(data)
+        return data
 
-    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
-        self._consumer = consumer
-        done: Deferred[None] = Deferred(lambda _: self.stopProducing())
-        self._done = done
-        self._pump()
-        return done
-
-    def pauseProducing(self) -> None:
-        self._paused = True
-
-    def resumeProducing(self) -> None:
-        self._paused = False
-        if self._waiting is None:
-            self._pump()
-
-    def stopProducing(self) -> None:
-        self._stopped = True
-        self._done = None
-        waiting, self._waiting = self._waiting, None
-        if waiting is not None:
-            waiting.cancel()
-
-    def _pump(self) -> None:
-        if self._pumping or self._consumer is None:
-            return
-        self._pumping = True
-        try:
-            while self._left and not self._paused and not self._stopped:
-                try:
-                    data = self._reader.take(min(self._left, _CHUNK))
-                except _TarError:
-                    self._fail(Failure())
-                    return
-                if data:
-                    self._left -= len(data)
-                    self._consumer.write(data)
-                    continue
-                if self._reader.exhausted:
-                    self._fail(Failure(_TarError("unexpected end of data")))
-                    return
-                waiting = self._reader.wait()
-                self._waiting = waiting
-                waiting.addCallbacks(self._arrived, self._fail)
-                return
-        finally:
-            self._pumping = False
-        if not self._left and not self._stopped:
-            done, self._done = self._done, None
-            self._stopped = True
-            if done is not None:
-                done.callback(None)
-
-    def _arrived(self, _: object) -> None:
-        self._waiting = None
-        self._pump()
-
-    def _fail(self, reason: Failure) -> None:
-        self._waiting = None
-        if reason.check(CancelledError):
-            return
-        done, self._done = self._done, None
-        self._stopped = True
-        if done is not None:
-            done.errback(reason)
+    return PulledBody(pull, reader.wait, size)
 
 
 def _pax_header(key: str) -> Optional[str]:
@@ -1049,7 +913,7 @@ class Bulk:
             header = _pax_header(key)
             if header is not None:
                 headers[str_to_wsgi(header)] = str_to_wsgi(value)
-        body = _MemberBody(reader, member.size) if member.size else None
+        body = _member_body(reader, member.size) if member.size else None
         put = self._subrequest(request, "PUT", destination, "EA", "BulkExpand",
                                headers, body)
         try:

@@ -36,10 +36,7 @@ The plugin adds C{tempurl} to C{/info}.
 
 from __future__ import annotations
 
-import binascii
 import hmac
-import string
-from base64 import b64decode
 from calendar import timegm
 from email.utils import formatdate
 from ipaddress import ip_address, ip_network
@@ -52,14 +49,20 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.plugin import IPlugin
 from zope.interface import implementer
 
-from twisted_proxy.config import ConfigError
 from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.info.cache import InfoCache
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
-from twisted_proxy.plugins._support.subrequest import (
-    drop_body,
-    fetch_account_info,
-    fetch_container_info,
+from twisted_proxy.plugins._support.signing import (
+    CONTAINER_SCOPE,
+    digests_option,
+    temp_url_keys,
+)
+from twisted_proxy.plugins._support.subrequest import drop_body
+from twisted_proxy.swift.digest import (
+    DEPRECATED_DIGESTS,
+    SUPPORTED_DIGESTS,
+    hmac_hex,
+    parse_signature,
 )
 from twisted_proxy.swift.http import (
     HTML,
@@ -90,47 +93,12 @@ DEFAULT_INCOMING_ALLOW_HEADERS = ""
 DEFAULT_OUTGOING_REMOVE_HEADERS = "x-object-meta-*"
 DEFAULT_OUTGOING_ALLOW_HEADERS = "x-object-meta-public-*"
 
-SUPPORTED_DIGESTS = frozenset({"sha1", "sha256", "sha512"})
-DEPRECATED_DIGESTS = frozenset({"sha1"})
-
 #: Headers a temp URL may not carry on a write: each would let the holder
 #: of a URL for one object reach others.
 _DISALLOWED_ON_WRITE = frozenset({"x-object-manifest", "x-symlink-target", "x-copy-from"})
 
-_HEX_DIGEST_LENGTHS = {40: "sha1", 64: "sha256", 128: "sha512"}
-_B64_CHARACTERS = frozenset(string.ascii_letters + string.digits + "+/")
 _ISO8601 = "%Y-%m-%dT%H:%M:%SZ"
 _INVALID_BODY = "401 Unauthorized: Temp URL invalid\n"
-
-_ACCOUNT_SCOPE = "account"
-_CONTAINER_SCOPE = "container"
-
-
-def parse_signature(value: str) -> tuple[str, str]:
-    """
-    C{(digest name, hex signature)} of a C{temp_url_sig}: bare hex, whose
-    length names the digest, or C{<digest>:<base64>} (URL-safe base64
-    accepted, padding optional).
-
-    @raise ValueError: for anything else.
-    """
-    if ":" in value:
-        digest, encoded = value.split(":", 1)
-        if ("-" in encoded or "_" in encoded) and not (
-                "+" in encoded or "/" in encoded):
-            encoded = encoded.replace("-", "+").replace("_", "/")
-        if any(c not in _B64_CHARACTERS for c in encoded.strip("=")):
-            raise ValueError(value)
-        try:
-            raw = b64decode(encoded + "==")
-        except binascii.Error as e:
-            raise ValueError(value) from e
-        return digest, raw.hex()
-    binascii.unhexlify(value)
-    named = _HEX_DIGEST_LENGTHS.get(len(value))
-    if named is None:
-        raise ValueError(value)
-    return named, value
 
 
 def _expires_at(value: Optional[str], now: float) -> Optional[int]:
@@ -158,9 +126,7 @@ def _signature(key: str, method: str, expires: int, path: bytes,
     lines = [method.encode("ascii"), str(expires).encode("ascii"), path]
     if ip_range:
         lines.insert(0, b"ip=" + ip_range.encode("latin-1"))
-    # The key is a WSGI string: its latin-1 encoding gives back the bytes
-    # the owner set, UTF-8 for a non-ASCII key, as Swift signs with.
-    return hmac.new(key.encode("latin-1"), b"\n".join(lines), digest).hexdigest()
+    return hmac_hex(key, b"\n".join(lines), digest)
 
 
 def _split_rules(words: Iterable[str]) -> tuple[frozenset[str], tuple[str, ...]]:
@@ -371,7 +337,7 @@ class TempURL:
 
         environ = request.environ
         environ["swift.authorize"] = _same_scope(
-            account, container if scope == _CONTAINER_SCOPE else None)
+            account, container if scope == CONTAINER_SCOPE else None)
         environ["swift.authorize_override"] = True
         environ["REMOTE_USER"] = ".wsgi.tempurl"
         kept: list[tuple[str, str]] = [
@@ -420,19 +386,8 @@ class TempURL:
         The temp URL keys of the account and then of the container, each
         with its scope.
         """
-        # Each is fetched, when nobody knows it yet, with a pre-authorized
-        # HEAD through the rest of the pipeline.
-        account_info = await fetch_account_info(
-            request, app, self._info_cache, "v1", account, _preauthorized_environ)
-        container_info = await fetch_container_info(
-            request, app, self._info_cache, "v1", account, container,
-            _preauthorized_environ)
-        keys: list[tuple[str, str]] = []
-        for meta, scope in ((account_info.get("meta") or {}, _ACCOUNT_SCOPE),
-                            (container_info.get("meta") or {}, _CONTAINER_SCOPE)):
-            keys.extend((value, scope) for name, value in meta.items()
-                        if name.lower() in ("temp-url-key", "temp-url-key-2"))
-        return keys
+        return await temp_url_keys(request, app, self._info_cache, account, container,
+                                   _preauthorized_environ)
 
 
 def _preauthorized_environ(environ: dict[str, Any]) -> dict[str, Any]:
@@ -448,20 +403,6 @@ def _preauthorized_environ(environ: dict[str, Any]) -> dict[str, Any]:
     sub["swift.authorize_override"] = True
     sub["swift.source"] = "TU"
     return sub
-
-
-def _allowed_digests(conf: dict[str, str]) -> tuple[list[str], list[str]]:
-    """
-    The allowed and the deprecated digests C{allowed_digests} names (all
-    supported ones when empty), sorted.
-
-    @raise ConfigError: when none is supported.
-    """
-    wanted = {d.lower() for d in conf.get("allowed_digests", "").split()}
-    allowed = (wanted or set(SUPPORTED_DIGESTS)) & SUPPORTED_DIGESTS
-    if not allowed:
-        raise ConfigError("tempurl: no valid digest algorithms are configured")
-    return sorted(allowed), sorted(allowed & DEPRECATED_DIGESTS)
 
 
 @implementer(IPlugin, IProxyPluginFactory)
@@ -487,11 +428,8 @@ class _TempURLFactory:
                 ("outgoing_allow_headers", DEFAULT_OUTGOING_ALLOW_HEADERS),
             )
         }
-        allowed, deprecated = _allowed_digests(conf)
-        info: dict[str, Any] = dict(lists, allowed_digests=allowed)
-        if deprecated:
-            info["deprecated_digests"] = deprecated
-        context.register_info("tempurl", **info)
+        allowed, digests_info = digests_option(conf, "tempurl")
+        context.register_info("tempurl", **lists, **digests_info)
         return TempURL(
             context.reactor,
             context.info_cache,

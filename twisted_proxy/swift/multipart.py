@@ -1,6 +1,7 @@
-# -*- test-case-name: tests.test_multipart -*-
+# -*- test-case-name: tests.test_multipart,tests.test_formpost -*-
 """
-C{multipart/byteranges} bodies, for resuming a multi-range GET.
+Multipart bodies: C{multipart/byteranges}, for resuming a multi-range GET,
+and C{multipart/form-data}, for form posts.
 
 An object server answers a request for several ranges with parts framed as
 
@@ -12,14 +13,21 @@ is fully determined: a L{MultipartLayout}. To resume after C{sent} bytes, the
 proxy regenerates the framing still owed (with the boundary the client
 already has) and fetches only the data still owed; L{PartReader} takes the
 data out of a resumed multi-range answer, whose own framing differs.
+
+A browser's form post (C{multipart/form-data}) is taken apart as it arrives
+by a L{FormDataParser}, the way Swift's C{iter_multipart_mime_documents}
+and C{parse_mime_headers} read it, with L{parse_content_disposition} for
+its C{Content-Type} and its parts' C{Content-Disposition}.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from email.parser import Parser
 from typing import Callable, Optional, Union
 
+from twisted_proxy.swift.http import HeaderDict
 from twisted_proxy.swift.ranges import ByteRange, resolve
 
 __all__ = [
@@ -32,6 +40,11 @@ __all__ = [
     "PartHead",
     "boundary_of",
     "parse_first_part",
+    "FormDataError",
+    "MimeInvalid",
+    "FormDataParser",
+    "parse_content_disposition",
+    "MAX_PART_HEADERS",
 ]
 
 _BOUNDARY = re.compile(r"boundary=\"?([^\";]+)\"?", re.IGNORECASE)
@@ -284,3 +297,271 @@ class Reframer:
                 self._flush_frames()
             else:
                 self._pieces[0] = Data(piece.first + len(chunk), piece.last)
+
+
+# -- multipart/form-data ------------------------------------------------------
+
+#: The most bytes a form part's headers may take (Swift sets no limit).
+MAX_PART_HEADERS = 65536
+
+#: One attribute: a quoted value runs to the first quote that ends it (one
+#: followed by C{;} or the end).
+_ATTRIBUTE = re.compile(r'(\w+)=(".*?"|[^";]+)(?:; ?|$)')
+
+
+def parse_content_disposition(value: str) -> tuple[str, dict[str, str]]:
+    """
+    The value and the attributes of a header such as
+    C{form-data; name="file"; filename="a.txt"}, as Swift's
+    C{parse_content_disposition} reads them: attributes are read from the
+    left while they are well formed, their quotes dropped; the value is
+    stripped only when attributes follow it.
+    """
+    attributes: dict[str, str] = {}
+    if ";" not in value:
+        return value, attributes
+    head, rest = value.split(";", 1)
+    head, rest = head.strip(), rest.strip()
+    while True:
+        match = _ATTRIBUTE.match(rest)
+        if match is None:
+            break
+        rest = rest[match.end():]
+        attributes[match.group(1)] = match.group(2).strip('"')
+    return head, attributes
+
+
+class FormDataError(ValueError):
+    """
+    A C{multipart/form-data} body that cannot be read.
+    """
+
+
+class MimeInvalid(FormDataError):
+    """
+    The body does not start with its boundary.
+    """
+
+
+_START, _HEADERS, _DATA, _AFTER_DELIMITER, _DONE = range(5)
+
+
+def _decode_line(line: bytes) -> str:
+    # As Swift's parse_mime_headers: each line UTF-8 if it can be, else
+    # latin-1.
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        return line.decode("latin-1")
+
+
+def _part_headers(raw: bytes) -> HeaderDict:
+    """
+    The headers of a part from their bytes (lines ending CRLF), the first
+    value of a repeated name kept, as Swift's C{HeaderKeyDict} of an
+    C{email} message keeps it.
+    """
+    lines = [_decode_line(line) for line in raw.split(b"\r\n")]
+    text = "\r\n".join(lines) + "\r\n\r\n"
+    message = Parser().parsestr(text, headersonly=True)
+    headers = HeaderDict()
+    for name, value in message.items():
+        if name not in headers:
+            headers[name] = value
+    return headers
+
+
+class FormDataParser:
+    """
+    Takes a C{multipart/form-data} body apart as it arrives: the body's
+    bytes are given with L{feed} (and its end with L{end}), and its parts
+    are taken with L{next_part} and L{read}.
+
+    The body is read as Swift 2.38.3 reads it: it starts, after any empty
+    lines, with a line (of at most the boundary's length plus two bytes)
+    that is the boundary line once stripped. Each part is its header lines,
+    up to an empty line, and its data, up to C{CRLF--boundary}; the two
+    bytes after that (C{CRLF}, or C{--} for the last part) are dropped. A
+    body that ends without its closing boundary ends its last part there.
+
+    @param boundary: the boundary, from the body's C{Content-Type}.
+    """
+
+    def __init__(self, boundary: bytes) -> None:
+        self._dash_boundary = b"--" + boundary
+        self._delimiter = b"\r\n--" + boundary
+        self._buffer = bytearray()
+        self._ended = False
+        self._state = _START
+
+    def feed(self, data: bytes) -> None:
+        """
+        The body's next bytes.
+        """
+        self._buffer += data
+
+    def end(self) -> None:
+        """
+        The body has no more bytes.
+        """
+        self._ended = True
+
+    @property
+    def buffered(self) -> int:
+        """
+        Bytes fed and not yet taken.
+        """
+        return len(self._buffer)
+
+    @property
+    def finished(self) -> bool:
+        """
+        Whether the last part has been read to its end.
+        """
+        return self._state == _DONE
+
+    def next_part(self) -> Optional[HeaderDict]:
+        """
+        The headers of the next part (what is left of the current one's
+        data is skipped), or C{None} when they have not all arrived yet or
+        when there are no more parts (then L{finished} is true).
+
+        @raise MimeInvalid: when the body does not start with the
+            boundary.
+        @raise FormDataError: when a part's headers are longer than
+            L{MAX_PART_HEADERS}.
+        """
+        if self._state == _START and not self._start():
+            return None
+        while self._state == _DATA:
+            if not self.read(max(len(self._buffer), 1)):
+                break
+        if self._state == _AFTER_DELIMITER:
+            self._after_delimiter()
+        if self._state != _HEADERS:
+            return None
+        return self._headers()
+
+    def read(self, size: int) -> Optional[bytes]:
+        """
+        Up to C{size} bytes of the current part's data: some bytes when
+        some have arrived, C{b""} when none have yet, C{None} once its data
+        has ended.
+        """
+        if self._state != _DATA:
+            return None
+        buffer = self._buffer
+        window = min(len(buffer), size + len(self._delimiter) - 1)
+        found = buffer.find(self._delimiter, 0, window)
+        if found == 0:
+            del buffer[:len(self._delimiter)]
+            self._state = _AFTER_DELIMITER
+            self._after_delimiter()
+            return None
+        if found > 0:
+            take = found
+        elif self._ended:
+            take = min(size, len(buffer))
+            if take == 0:
+                self._state = _DONE
+                return None
+        else:
+            # What may be the start of the delimiter waits for the rest.
+            take = min(size, len(buffer) - self._partial_delimiter(len(buffer)))
+            if take <= 0:
+                return b""
+        data = bytes(buffer[:take])
+        del buffer[:take]
+        return data
+
+    def _partial_delimiter(self, limit: int) -> int:
+        """
+        How many bytes at the end of the buffer, from a C{CR} before
+        C{limit} on, begin the delimiter without holding all of it.
+        """
+        buffer = self._buffer
+        position = buffer.find(b"\r", max(0, len(buffer) - len(self._delimiter) + 1), limit)
+        while position >= 0:
+            if self._delimiter.startswith(buffer[position:]):
+                return len(buffer) - position
+            position = buffer.find(b"\r", position + 1, limit)
+        return 0
+
+    def _check_headers_size(self, size: int) -> None:
+        if size > MAX_PART_HEADERS:
+            raise FormDataError("part headers too long")
+
+    def _start(self) -> bool:
+        """
+        Read the boundary line the body starts with; C{False} until it has
+        arrived.
+        """
+        limit = len(self._dash_boundary) + 2
+        while True:
+            newline = self._buffer.find(b"\n", 0, limit)
+            if newline >= 0:
+                size = newline + 1
+            elif len(self._buffer) >= limit:
+                size = limit
+            elif self._ended:
+                size = len(self._buffer)
+            else:
+                return False
+            line = bytes(self._buffer[:size])
+            del self._buffer[:size]
+            if line == b"\r\n":
+                continue
+            if line.strip() != self._dash_boundary:
+                raise MimeInvalid(
+                    f"invalid starting boundary: wanted {self._dash_boundary!r}, got {line!r}")
+            self._state = _HEADERS
+            return True
+
+    def _after_delimiter(self) -> None:
+        """
+        Drop the two bytes after a delimiter, which end the body when they
+        are C{--}.
+        """
+        if len(self._buffer) < 2 and not self._ended:
+            return
+        after = bytes(self._buffer[:2])
+        del self._buffer[:2]
+        if after == b"--" or (self._ended and not self._buffer):
+            self._state = _DONE
+        else:
+            self._state = _HEADERS
+
+    def _headers(self) -> Optional[HeaderDict]:
+        """
+        The current part's headers, once they have arrived.
+        """
+        buffer = self._buffer
+        delimiter = buffer.find(self._delimiter)
+        position = 0
+        while True:
+            newline = buffer.find(b"\r\n", position)
+            if delimiter >= 0 and (newline < 0 or newline >= delimiter):
+                # The part ends within its headers: it has no data.
+                self._check_headers_size(delimiter)
+                raw = bytes(buffer[:delimiter])
+                del buffer[:delimiter + len(self._delimiter)]
+                self._state = _AFTER_DELIMITER
+                return _part_headers(raw)
+            if newline < 0 or (delimiter < 0 and not self._ended
+                               and self._partial_delimiter(newline + 1) > 0):
+                # No whole line yet, or one whose end may start the
+                # delimiter.
+                self._check_headers_size(len(buffer))
+                if self._ended and newline < 0:
+                    raw = bytes(buffer)
+                    del buffer[:]
+                    self._state = _DATA
+                    return _part_headers(raw)
+                return None
+            if newline == position:
+                self._check_headers_size(position)
+                raw = bytes(buffer[:position])
+                del buffer[:position + 2]
+                self._state = _DATA
+                return _part_headers(raw)
+            position = newline + 2

@@ -140,13 +140,21 @@ class ProxyRequest(StreamingRequest):
     def body_receiver(self, method: bytes, length: Optional[int],
                      reading: IPushProducer) -> Optional[RequestBody]:
         """
-        A L{RequestBody} for a PUT; other bodies (a POST's metadata, a bulk
-        delete's list) are small and collected first. (A lower-case C{put}
-        streams too: it is answered C{405} without its body being read.)
+        A L{RequestBody} for a PUT, and for a POST of C{multipart/form-data}
+        (a browser's form post, whose files may be large: twisted.web would
+        collect it and parse it whole); other bodies (a POST's metadata, a
+        bulk delete's list) are small and collected first. (A lower-case
+        C{put} streams too: it is answered C{405} without its body being
+        read.)
         """
-        if method.upper() != b"PUT":
+        if method.upper() != b"PUT" and not (
+                method.upper() == b"POST" and self._is_form_data()):
             return None
         return RequestBody(reading, length)
+
+    def _is_form_data(self) -> bool:
+        content_type = self.requestHeaders.getRawHeaders(b"content-type") or [b""]
+        return content_type[0].split(b";", 1)[0].strip().lower() == b"multipart/form-data"
 
 
 def _request_body(request: server.Request) -> Optional[IBodyProducer]:

@@ -1,16 +1,16 @@
 # -*- test-case-name: tests.test_subrequest -*-
 """
 What plugins that make their own requests through the pipeline (copy, dlo,
-slo, bulk, container quotas, tempurl) share: telling object paths, reading
-or dropping a request's or response's body, and the environ of a
-sub-request made as the client.
+slo, bulk, container quotas, tempurl, formpost) share: telling object
+paths, reading or dropping a request's or response's body, the bodies of
+sub-requests, and the environ of a sub-request made as the client.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Optional, TypeVar
 
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 from twisted.internet.interfaces import IConsumer, IPushProducer
 from twisted.python.failure import Failure
 from twisted.web.iweb import IBodyProducer
@@ -31,6 +31,7 @@ from twisted_proxy.swift.paths import split_path
 __all__ = [
     "BodyTooLarge",
     "SourceBody",
+    "PulledBody",
     "object_path",
     "consume_body",
     "read_body",
@@ -219,6 +220,105 @@ class SourceBody:
         if not self.started:
             self.started = True
             drop_body(self._inner)
+
+
+@implementer(IBodyProducer, IPushProducer)
+class PulledBody:
+    """
+    A sub-request's body taken from a source that gets it as it arrives
+    (an archive member, a form's file): pulled as fast as the sub-request
+    sends it, waiting for the source when it has nothing yet.
+
+    @param pull: returns the next bytes, C{b""} when none have arrived yet
+        (C{wait} then says when to pull again), or C{None} at the end; an
+        exception it raises fails the body.
+    @param wait: returns a L{Deferred} that fires when there may be more to
+        pull, or fails (and the body with it).
+    @param length: the body's length, or C{UNKNOWN_LENGTH}; a body of known
+        length ends once that many bytes went out, even while paused.
+    """
+
+    def __init__(self, pull: Callable[[], Optional[bytes]],
+                 wait: Callable[[], "Deferred[None]"], length: object) -> None:
+        self._pull = pull
+        self._wait = wait
+        self.length = length
+        self._left = length if isinstance(length, int) else None
+        self._consumer: Optional[IConsumer] = None
+        self._done: Optional[Deferred[None]] = None
+        self._waiting: Optional[Deferred[None]] = None
+        self._paused = False
+        self._stopped = False
+        self._pumping = False
+
+    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
+        self._consumer = consumer
+        done: Deferred[None] = Deferred(lambda _: self.stopProducing())
+        self._done = done
+        self._pump()
+        return done
+
+    def pauseProducing(self) -> None:
+        self._paused = True
+
+    def resumeProducing(self) -> None:
+        self._paused = False
+        if self._waiting is None:
+            self._pump()
+
+    def stopProducing(self) -> None:
+        self._stopped = True
+        self._done = None
+        waiting, self._waiting = self._waiting, None
+        if waiting is not None:
+            waiting.cancel()
+
+    def _pump(self) -> None:
+        if self._pumping or self._consumer is None:
+            return
+        self._pumping = True
+        try:
+            while not self._paused and not self._stopped:
+                try:
+                    data = self._pull()
+                except Exception:
+                    self._fail(Failure())
+                    return
+                if data is None:
+                    self._finish()
+                    return
+                if not data:
+                    waiting = self._wait()
+                    self._waiting = waiting
+                    waiting.addCallbacks(self._arrived, self._fail)
+                    return
+                self._consumer.write(data)
+                if self._left is not None:
+                    self._left -= len(data)
+                    if self._left <= 0:
+                        self._finish()
+                        return
+        finally:
+            self._pumping = False
+
+    def _finish(self) -> None:
+        self._stopped = True
+        done, self._done = self._done, None
+        if done is not None:
+            done.callback(None)
+
+    def _arrived(self, _: object) -> None:
+        self._waiting = None
+        self._pump()
+
+    def _fail(self, reason: Failure) -> None:
+        self._waiting = None
+        if reason.check(CancelledError) or self._stopped:
+            return
+        self._stopped = True
+        done, self._done = self._done, None
+        if done is not None:
+            done.errback(reason)
 
 
 def sub_environ(environ: dict[str, Any], source: str) -> dict[str, Any]:
