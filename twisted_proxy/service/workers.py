@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_workers,tests.test_workerpool,tests.e2e.test_workers -*-
+# -*- test-case-name: tests.test_workers,tests.test_workerpool,tests.e2e.test_workers,tests.e2e.test_reload -*-
 """
 C{workers = N}: several proxy processes serving one listening socket.
 
