@@ -18,6 +18,7 @@ from twisted_proxy.config import (
     ProxySettings,
     load_config,
     parse_list,
+    read_config_text,
 )
 
 _MINIMAL = """
@@ -49,6 +50,25 @@ class LoadConfigTests(ConfigFileMixin, SynchronousTestCase):
     """
     Tests for L{load_config}.
     """
+
+    def test_text(self) -> None:
+        """
+        Given the file's text, L{load_config} parses it as the text of the
+        file at C{path} (which is not read): C{%(here)s} and the error
+        messages name that file. L{read_config_text} reads the text.
+        """
+        path = self.write_config(_MINIMAL)
+        self.assertEqual(read_config_text(path), _MINIMAL)
+        config = load_config(path, _MINIMAL + "swift_dir = %(here)s/etc\n")
+        self.assertEqual(config.path, path)
+        self.assertEqual(config.app_section()["swift_dir"],
+                         os.path.join(os.path.dirname(path), "etc"))
+        error = self.assertRaises(ConfigError, load_config, path, "[pipeline:main\n")
+        self.assertTrue(str(error).startswith(f"{path}: cannot read:"))
+        missing = os.path.abspath(self.mktemp())
+        self.assertEqual(load_config(missing, _MINIMAL).path, missing)
+        error = self.assertRaises(ConfigError, read_config_text, missing)
+        self.assertEqual(str(error), f"{missing}: configuration file not found")
 
     def test_sections(self) -> None:
         """
@@ -395,6 +415,8 @@ class ProxySettingsTests(ConfigFileMixin, SynchronousTestCase):
         self.assertEqual(settings.bind_port, 0)
         self.assertEqual(settings.node_timeout, 2.5)
         self.assertEqual(settings.workers, 4)
+        self.assertEqual(self.settings("").stale_worker_timeout, 86400)
+        self.assertEqual(self.settings("stale_worker_timeout = 30\n").stale_worker_timeout, 30)
         self.assertIs(settings.account_autocreate, True)
         self.assertEqual(settings.sorting_method, "timing")
         self.assertEqual(settings.effective_recoverable_node_timeout, 1.0)
@@ -481,6 +503,8 @@ class ProxySettingsTests(ConfigFileMixin, SynchronousTestCase):
             ("bind_port", "-1"),
             ("workers", "-2"),
             ("workers", "1.5"),
+            ("stale_worker_timeout", "-1"),
+            ("stale_worker_timeout", "a day"),
             ("node_timeout", "soon"),
             ("node_timeout", "-1"),
             ("node_timeout", "nan"),

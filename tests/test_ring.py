@@ -100,6 +100,22 @@ _MAGIC_V1 = b"R1NG\x00\x01"
 _HAND_MADE_CONF = b"[swift-hash]\nswift_hash_path_prefix = hand\n"
 
 
+def write_one_device_swift_dir(swift_dir: str) -> None:
+    """
+    Make C{swift_dir} with a C{swift.conf} of one policy and account,
+    container and object rings of one device (127.0.0.1:6200 C{d0}).
+    """
+    os.makedirs(swift_dir, exist_ok=True)
+    with open(os.path.join(swift_dir, "swift.conf"), "w") as handle:
+        handle.write("[swift-hash]\nswift_hash_path_suffix = s\n"
+                     "swift_hash_path_prefix = p\n\n"
+                     "[storage-policy:0]\nname = gold\ndefault = yes\n")
+    device = make_node("127.0.0.1", 6200, "d0", id=0, region=1, zone=1, weight=1.0)
+    for ring in ("account", "container", "object"):
+        with open(os.path.join(swift_dir, f"{ring}.ring.gz"), "wb") as ring_file:
+            ring_file.write(_format1_ring([device], [[0, 0]], 31))
+
+
 def _dev(dev_id: int, region: int, zone: int, ip: str) -> Node:
     return make_node(
         ip, 6000 + dev_id, f"d{dev_id}", id=dev_id, region=region, zone=zone,

@@ -17,7 +17,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
-from tests.doubles import Collector, StoredBody
+from tests.doubles import Collector, PushedBody, StoredBody
 from twisted_proxy.interfaces import IProxyApplication
 from twisted_proxy.swift.constraints import Constraints
 from twisted_proxy.swift.http import SwiftRequest, SwiftResponse
@@ -498,3 +498,111 @@ class ConnectionTests(SynchronousTestCase):
         transport = _TCPTransport()
         self.connect(site, transport)
         self.assertFalse(transport.keepalive)
+
+
+class DrainTests(SynchronousTestCase):
+    """
+    L{ProxySite.drain}: what a worker being replaced does with its
+    connections.
+    """
+
+    def setUp(self) -> None:
+        self.clock = MemoryReactorClock()
+        self.app = HeldApp()
+        self.site = ProxySite(ProxyResource(self.app, self.clock), reactor=self.clock,
+                              timeout=None)
+
+    def connect(self) -> tuple[ProxyChannel, StringTransport]:
+        channel = self.site.buildProtocol(IPv4Address("TCP", "10.1.1.1", 4000))
+        assert isinstance(channel, ProxyChannel)
+        transport = StringTransport()
+        channel.makeConnection(transport)
+        return channel, transport
+
+    def send(self, channel: ProxyChannel, data: bytes) -> None:
+        channel.dataReceived(data)
+        self.clock.advance(0)
+
+    def close(self, channel: ProxyChannel) -> None:
+        channel.connectionLost(Failure(ConnectionDone()))
+
+    def answer(self, index: int, response: Optional[SwiftResponse] = None) -> None:
+        self.app.calls[index][1].callback(response or SwiftResponse(204))
+        self.clock.advance(0)
+
+    def test_nothingOpen(self) -> None:
+        self.successResultOf(self.site.drain())
+        self.assertTrue(self.site.draining)
+
+    def test_idleConnection(self) -> None:
+        """
+        An idle connection's next request is answered with C{Connection:
+        close}, then the connection is closed; the drain is over once it
+        is.
+        """
+        channel, transport = self.connect()
+        drained = self.site.drain()
+        self.assertFalse(transport.disconnecting)
+        self.send(channel, b"GET /v1/a HTTP/1.1\r\nConnection: keep-alive\r\n\r\n")
+        self.answer(0)
+        response = transport.value().lower()
+        self.assertIn(b"\r\nconnection: close\r\n", response)
+        self.assertNotIn(b"keep-alive", response)
+        self.assertTrue(transport.disconnecting)
+        self.assertNoResult(drained)
+        self.close(channel)
+        self.successResultOf(drained)
+
+    def test_requestInFlight(self) -> None:
+        """
+        A request being served when the drain starts is answered with
+        C{Connection: close}, then its connection closed.
+        """
+        channel, transport = self.connect()
+        self.send(channel, b"GET /v1/a HTTP/1.1\r\n\r\n")
+        drained = self.site.drain()
+        self.assertFalse(transport.disconnecting)
+        self.answer(0)
+        self.assertIn(b"\r\nconnection: close\r\n", transport.value().lower())
+        self.assertTrue(transport.disconnecting)
+        self.close(channel)
+        self.successResultOf(drained)
+
+    def test_responseStarted(self) -> None:
+        """
+        A response whose headers were written without C{Connection: close}
+        does not end its connection: the next request's response does.
+        """
+        channel, transport = self.connect()
+        self.send(channel, b"GET /v1/a/c/o HTTP/1.1\r\n\r\n")
+        body = PushedBody()
+        self.answer(0, SwiftResponse(200, body=body))
+        body.send(b"ab")
+        drained = self.site.drain()
+        body.end()
+        self.clock.advance(0)
+        self.assertNotIn(b"connection: close", transport.value().lower())
+        self.assertFalse(transport.disconnecting)
+        transport.clear()
+        self.send(channel, b"GET /v1/a HTTP/1.1\r\n\r\n")
+        self.answer(1)
+        self.assertIn(b"\r\nconnection: close\r\n", transport.value().lower())
+        self.assertTrue(transport.disconnecting)
+        self.close(channel)
+        self.successResultOf(drained)
+
+    def test_connectedWhileDraining(self) -> None:
+        """
+        A connection accepted once draining (the port stopped accepting
+        after it) is closed after its first response.
+        """
+        first, _ = self.connect()
+        drained = self.site.drain()
+        channel, transport = self.connect()
+        self.send(channel, b"GET /v1/a HTTP/1.1\r\n\r\n")
+        self.answer(0)
+        self.assertTrue(transport.disconnecting)
+        self.close(channel)
+        self.assertNoResult(drained)
+        self.close(first)
+        self.successResultOf(drained)

@@ -12,8 +12,7 @@ from twisted.logger import globalLogPublisher
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.doubles import make_node
-from tests.test_ring import _format1_ring
+from tests.test_ring import write_one_device_swift_dir
 from twisted_proxy._twisted import QuietTwistedLogging
 from twisted_proxy.config import ProxyConfig, ProxySettings
 from twisted_proxy.service import tap
@@ -209,15 +208,7 @@ class MakeServiceTests(SynchronousTestCase):
 
     def setUp(self) -> None:
         swift_dir = os.path.abspath(self.mktemp())
-        os.makedirs(swift_dir)
-        with open(os.path.join(swift_dir, "swift.conf"), "w") as handle:
-            handle.write("[swift-hash]\nswift_hash_path_suffix = s\n"
-                         "swift_hash_path_prefix = p\n\n"
-                         "[storage-policy:0]\nname = gold\ndefault = yes\n")
-        device = make_node("127.0.0.1", 6200, "d0", id=0, region=1, zone=1, weight=1.0)
-        for ring in ("account", "container", "object"):
-            with open(os.path.join(swift_dir, f"{ring}.ring.gz"), "wb") as ring_file:
-                ring_file.write(_format1_ring([device], [[0, 0]], 31))
+        write_one_device_swift_dir(swift_dir)
         path = os.path.join(swift_dir, "proxy-server.conf")
         with open(path, "w") as handle:
             handle.write(_CONFIG.replace("[DEFAULT]\n", f"[DEFAULT]\nswift_dir = {swift_dir}\n"))

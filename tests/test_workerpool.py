@@ -14,15 +14,18 @@ import signal
 import socket
 from typing import Any, Optional
 
-from twisted.internet.defer import succeed
-from twisted.internet.error import ProcessDone, ProcessTerminated
+from twisted.application.service import Service
+from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.error import ConnectionDone, ProcessDone, ProcessTerminated
 from twisted.internet.protocol import Factory, ProcessProtocol
-from twisted.internet.testing import MemoryReactorClock
+from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import (
     ILogObserver,
     LogEvent,
     Logger,
     LogLevel,
+    capturedLogs,
     formatEvent,
     globalLogPublisher,
 )
@@ -30,15 +33,19 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
+from tests.test_server import HeldApp
 from twisted_proxy.service import workers
 from twisted_proxy.service.workers import (
+    STATUS_FD,
     WORKER_FD,
     AdoptedPort,
+    WorkerDrain,
     WorkerPoolService,
     WorkerSpec,
     _WorkerProtocol,
     worker_log_observer,
 )
+from twisted_proxy.web.server import ProxyResource, ProxySite
 
 
 @implementer(ILogObserver)
@@ -161,9 +168,18 @@ class _Transport:
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.signals: list[Any] = []
+        self.stdin = b""
+        self.closed: list[int] = []
 
     def signalProcess(self, signum: Any) -> None:
         self.signals.append(signum)
+
+    def writeToChild(self, childFD: int, data: bytes) -> None:
+        assert childFD == 0 and 0 not in self.closed
+        self.stdin += data
+
+    def closeChildFD(self, childFD: int) -> None:
+        self.closed.append(childFD)
 
 
 class _ProcessReactor(MemoryReactorClock):
@@ -283,11 +299,16 @@ class WorkerPoolTests(SynchronousTestCase):
         address = self.pool.address
         assert address is not None
         self.assertEqual(address[0], "127.0.0.1")
-        _, args, childFDs = self.reactor.spawned[0]
+        protocol, args, childFDs = self.reactor.spawned[0]
         self.assertIn("twisted_proxy.service.workers", args)
-        self.assertEqual(args[-4:], ["--config", "/p.conf", "--fd", str(WORKER_FD)])
+        self.assertEqual(args[-6:], ["--config", "/p.conf", "--fd", str(WORKER_FD),
+                                     "--status-fd", str(STATUS_FD)])
         self.assertEqual(childFDs[1], "r")
         self.assertEqual(childFDs[2], "r")
+        self.assertEqual(childFDs[STATUS_FD], "r")
+        # Without the configuration's text, standard input is just closed.
+        self.assertEqual(protocol.transport.stdin, b"")  # type: ignore[union-attr]
+        self.assertEqual(protocol.transport.closed, [0])  # type: ignore[union-attr]
         self.assertIsInstance(childFDs[WORKER_FD], int)
         [listening] = self.sockets
         self.assertEqual(childFDs[WORKER_FD], listening.fileno())
@@ -347,6 +368,369 @@ class WorkerPoolTests(SynchronousTestCase):
         self.assertEqual(self.spawns(0), 1)
 
 
+class WorkerPoolReloadTests(SynchronousTestCase):
+    """
+    L{WorkerPoolService.replace_workers}: a reload's new workers replace
+    the old ones, which drain.
+    """
+
+    def setUp(self) -> None:
+        self.reactor = _ProcessReactor()
+        self.events = _Events()
+        globalLogPublisher.addObserver(self.events)
+        self.addCleanup(globalLogPublisher.removeObserver, self.events)
+        self.sockets: list[_ListeningSocket] = []
+
+        def bind(host: str, port: int, backlog: int) -> _ListeningSocket:
+            self.sockets.append(_ListeningSocket(host, port))
+            return self.sockets[-1]
+
+        self.patch(workers, "bind_listening_socket", bind)
+        self.pool = WorkerPoolService(self.reactor, "127.0.0.1", 0, 2,
+                                      WorkerSpec("/p.conf", config_text="old"),
+                                      lambda: succeed(None), _Events(),
+                                      drain_timeout=300, start_timeout=60)
+        self.pool.startService()
+        self.addCleanup(self._stop)
+        for number in (0, 1):
+            self.status(number, "ready")
+        self.new_spec = WorkerSpec("/p.conf", config_text="[DEFAULT]\nnew = 1\n")
+
+    def _stop(self) -> None:
+        if self.pool.running:
+            stopped = self.pool.stopService()
+            for number in self.alive():
+                self.exit(number)
+            self.successResultOf(stopped)
+
+    def worker(self, number: int) -> ProcessProtocol:
+        """
+        The last process started as worker C{number}.
+        """
+        return [p for p, _, _ in self.reactor.spawned
+                if p.index == number][-1]  # type: ignore[attr-defined]
+
+    def transport(self, number: int) -> _Transport:
+        return self.worker(number).transport  # type: ignore[return-value]
+
+    def signals(self, number: int) -> list[Any]:
+        return self.transport(number).signals
+
+    def alive(self) -> list[int]:
+        return sorted({p.index for p, _, _ in self.reactor.spawned  # type: ignore[attr-defined]
+                       if not getattr(p, "exited", False)})
+
+    def status(self, number: int, word: str) -> None:
+        self.worker(number).childDataReceived(STATUS_FD, word.encode("ascii") + b"\n")
+
+    def exit(self, number: int, code: int = 0) -> None:
+        protocol = self.worker(number)
+        protocol.exited = True  # type: ignore[attr-defined]
+        reason = ProcessDone(0) if code == 0 else ProcessTerminated(exitCode=code)
+        protocol.processEnded(Failure(reason))
+
+    def spawns(self, number: int) -> int:
+        return len([p for p, _, _ in self.reactor.spawned
+                    if p.index == number])  # type: ignore[attr-defined]
+
+    def logged(self, level: LogLevel) -> list[str]:
+        return [formatEvent(e) for e in self.events.events if e.get("log_level") == level]
+
+    def cut_over(self) -> Any:
+        """
+        Reload, the new workers 2 and 3 serve and the old ones stop
+        accepting: the reload's result.
+        """
+        replacing = self.pool.replace_workers(self.new_spec, 2, drain_timeout=30)
+        self.status(2, "ready")
+        self.status(3, "ready")
+        self.status(0, "stopped")
+        self.status(1, "stopped")
+        return self.successResultOf(replacing)
+
+    def test_replace(self) -> None:
+        """
+        New workers start with the new configuration's text beside the old
+        ones; only once all serve are the old ones told to drain
+        (C{SIGHUP}), and the reload is done once they have stopped
+        accepting. They are not restarted when they exit.
+        """
+        replacing = self.pool.replace_workers(self.new_spec, 2, drain_timeout=30)
+        self.assertEqual(len(self.reactor.spawned), 4)
+        _, args, childFDs = self.reactor.spawned[2]
+        self.assertIn("--config-stdin", args)
+        self.assertEqual(self.transport(2).stdin, b"[DEFAULT]\nnew = 1\n")
+        self.assertEqual(self.transport(2).closed, [0])
+        self.assertEqual(childFDs[WORKER_FD], _ListeningSocket.FD)
+        self.status(2, "ready")
+        self.assertEqual(self.signals(0), [])
+        self.status(3, "ready")
+        self.assertEqual((self.signals(0), self.signals(1)), ([signal.SIGHUP], [signal.SIGHUP]))
+        self.assertEqual(self.pool.generation, 2)
+        self.assertNoResult(replacing)
+        self.status(0, "stopped")
+        self.assertNoResult(replacing)
+        self.status(1, "stopped")
+        self.assertEqual(self.successResultOf(replacing),
+                         "workers 2, 3 serve it; old workers 0, 1 finish their requests "
+                         "(stale_worker_timeout 30s)")
+        self.exit(0)
+        self.exit(1)
+        self.reactor.advance(100)
+        self.assertEqual(self.alive(), [2, 3])
+        self.assertEqual((self.spawns(0), self.spawns(1)), (1, 1))
+        self.assertEqual(self.logged(LogLevel.warn), [])
+        self.assertEqual(self.logged(LogLevel.info)[-1],
+                         "workers 0, 1 of configuration 1 have drained and exited")
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+        self.assertEqual(self.sockets[0].closed, False)
+
+    def test_exitedCountsAsStopped(self) -> None:
+        """
+        An old worker that exits before saying it stopped accepting does
+        not hold the reload up.
+        """
+        replacing = self.pool.replace_workers(self.new_spec, 2)
+        self.status(2, "ready")
+        self.status(3, "ready")
+        self.status(0, "stopped")
+        self.exit(1)
+        self.assertIn("old workers 0 finish", self.successResultOf(replacing))
+
+    def test_otherCount(self) -> None:
+        """
+        The new configuration's worker count is started.
+        """
+        replacing = self.pool.replace_workers(self.new_spec, 3)
+        for number in (2, 3, 4):
+            self.status(number, "ready")
+        self.exit(0)
+        self.exit(1)
+        self.assertTrue(self.successResultOf(replacing).startswith("workers 2, 3, 4 serve it"))
+        self.assertEqual(self.alive(), [2, 3, 4])
+
+    def test_newWorkerDies(self) -> None:
+        """
+        A new worker that exits before serving fails the reload: the other
+        new workers are stopped, and the old ones serve on and are still
+        restarted when they die.
+        """
+        replacing = self.pool.replace_workers(self.new_spec, 2)
+        self.status(2, "ready")
+        self.exit(3, code=1)
+        failure = self.failureResultOf(replacing, workers.ReloadFailed)
+        self.assertEqual(failure.getErrorMessage(),
+                         "new worker 3 exited before serving (A process has ended with a "
+                         "probable error condition: process ended with exit code 1.)")
+        self.assertEqual(self.signals(2), [signal.SIGTERM])
+        self.assertEqual((self.signals(0), self.signals(1)), ([], []))
+        self.assertEqual(self.pool.generation, 1)
+        self.exit(2)
+        self.reactor.advance(100)
+        self.assertEqual((self.spawns(2), self.spawns(3)), (1, 1))
+        self.exit(0, code=1)
+        self.reactor.advance(0.5)
+        self.assertEqual(self.spawns(0), 2)
+        self.assertEqual(self.transport(0).stdin, b"old")
+        # A later reload works.
+        self.assertIn("workers 4, 5 serve it", self._cut_over_from(4))
+
+    def _cut_over_from(self, first: int) -> str:
+        replacing = self.pool.replace_workers(self.new_spec, 2)
+        self.status(first, "ready")
+        self.status(first + 1, "ready")
+        for number in self.alive():
+            if number < first:
+                self.status(number, "stopped")
+        return self.successResultOf(replacing)  # type: ignore[no-any-return]
+
+    def test_cannotStart(self) -> None:
+        """
+        A new worker that cannot even be started fails the reload at once.
+        """
+        def refuse(spec: WorkerSpec, protocol: ProcessProtocol, fd: int) -> None:
+            raise OSError("no more processes")
+
+        self.pool._launch = refuse
+        replacing = self.pool.replace_workers(self.new_spec, 2)
+        failure = self.failureResultOf(replacing, workers.ReloadFailed)
+        self.assertIn("new worker 2 exited before serving", failure.getErrorMessage())
+        self.assertEqual(self.pool.generation, 1)
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+
+    def test_startTimeout(self) -> None:
+        """
+        New workers not all serving within C{start_timeout} fail the
+        reload; they are stopped.
+        """
+        replacing = self.pool.replace_workers(self.new_spec, 2)
+        self.status(3, "ready")
+        self.reactor.advance(59)
+        self.assertNoResult(replacing)
+        self.reactor.advance(1)
+        failure = self.failureResultOf(replacing, workers.ReloadFailed)
+        self.assertEqual(failure.getErrorMessage(), "new workers 2 were not serving after 60s")
+        self.assertEqual((self.signals(2), self.signals(3)), ([signal.SIGTERM], [signal.SIGTERM]))
+        self.assertEqual((self.signals(0), self.signals(1)), ([], []))
+        self.exit(2, code=1)
+        self.exit(3)
+        self.assertEqual(self.logged(LogLevel.warn), [])
+
+    def test_oldWorkerDoesNotStop(self) -> None:
+        """
+        An old worker that does not stop accepting within
+        C{start_timeout} is stopped (C{SIGTERM}), and the reload is done.
+        """
+        replacing = self.pool.replace_workers(self.new_spec, 2)
+        self.status(2, "ready")
+        self.status(3, "ready")
+        self.status(0, "stopped")
+        self.reactor.advance(60)
+        self.assertEqual(self.successResultOf(replacing),
+                         "workers 2, 3 serve it; old workers 0, 1 finish their requests "
+                         "(stale_worker_timeout 300s); workers 1 did not stop accepting "
+                         "within 60s and were stopped")
+        self.assertEqual(self.signals(1), [signal.SIGHUP, signal.SIGTERM])
+
+    def test_drainTimeout(self) -> None:
+        """
+        An old worker still running C{drain_timeout} seconds after it was
+        told to drain gets C{SIGTERM}, then C{SIGKILL}; one warning says
+        so.
+        """
+        self.cut_over()
+        self.exit(0)
+        self.reactor.advance(29)
+        self.assertEqual(self.signals(1), [signal.SIGHUP])
+        self.reactor.advance(1)
+        self.assertEqual(self.signals(1), [signal.SIGHUP, signal.SIGTERM])
+        self.assertEqual(self.logged(LogLevel.warn), [
+            "workers 1 still had requests after stale_worker_timeout (30s): stopping them"])
+        self.reactor.advance(WorkerPoolService.KILL_GRACE)
+        self.assertEqual(self.signals(1), [signal.SIGHUP, signal.SIGTERM, signal.SIGKILL])
+        self.exit(1, code=9)
+        self.assertEqual(self.alive(), [2, 3])
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+
+    def test_deathDuringDrain(self) -> None:
+        """
+        An old worker that dies while draining is not restarted; a warning
+        says so.
+        """
+        self.cut_over()
+        self.exit(0, code=1)
+        self.reactor.advance(10)
+        self.assertEqual(self.spawns(0), 1)
+        [warning] = self.logged(LogLevel.warn)
+        self.assertTrue(warning.startswith("worker 0 exited while draining ("))
+        self.assertTrue(warning.endswith("); not restarted"))
+
+    def test_restartedAfterReload(self) -> None:
+        """
+        A new worker that dies once the reload is done is restarted with
+        the new configuration.
+        """
+        self.cut_over()
+        self.exit(3, code=1)
+        self.reactor.advance(0.5)
+        self.assertEqual(self.spawns(3), 2)
+        self.assertEqual(self.transport(3).stdin, b"[DEFAULT]\nnew = 1\n")
+
+    def test_oldRestartCancelled(self) -> None:
+        """
+        An old worker waiting to be restarted when the new ones serve is
+        not restarted.
+        """
+        replacing = self.pool.replace_workers(self.new_spec, 2)
+        self.exit(1, code=1)
+        self.status(2, "ready")
+        self.status(3, "ready")
+        self.status(0, "stopped")
+        self.assertIn("old workers 0 finish", self.successResultOf(replacing))
+        self.reactor.advance(100)
+        self.assertEqual(self.spawns(1), 1)
+
+    def test_oneAtATime(self) -> None:
+        """
+        A reload asked for while one runs fails at once; the running one
+        is not disturbed.
+        """
+        replacing = self.pool.replace_workers(self.new_spec, 2)
+        second = self.pool.replace_workers(self.new_spec, 2)
+        self.assertEqual(self.failureResultOf(second, workers.ReloadFailed).getErrorMessage(),
+                         "a reload is already in progress")
+        self.assertEqual(len(self.reactor.spawned), 4)
+        self.status(2, "ready")
+        self.status(3, "ready")
+        self.exit(0)
+        self.exit(1)
+        self.successResultOf(replacing)
+
+    def test_reloadsInARow(self) -> None:
+        """
+        A reload while the workers of the one before still drain: both old
+        generations drain, each to its own deadline.
+        """
+        self.cut_over()
+        self.assertIn("workers 4, 5 serve it", self._cut_over_from(4))
+        self.assertEqual((self.signals(2), self.signals(3)), ([signal.SIGHUP], [signal.SIGHUP]))
+        self.assertEqual(self.alive(), [0, 1, 2, 3, 4, 5])
+        self.reactor.advance(30)
+        for number in (0, 1, 2, 3):
+            self.assertEqual(self.signals(number)[-1], signal.SIGTERM)
+        self.assertEqual(self.signals(4), [])
+
+    def test_stopDuringReload(self) -> None:
+        """
+        Stopping fails a reload in progress and stops every worker, old,
+        new and draining.
+        """
+        self.cut_over()
+        replacing = self.pool.replace_workers(self.new_spec, 2)
+        stopped = self.pool.stopService()
+        self.failureResultOf(replacing, workers.ReloadFailed)
+        for number in range(6):
+            self.assertEqual(self.signals(number)[-1], signal.SIGTERM)
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+        for number in self.alive():
+            self.assertNoResult(stopped)
+            self.exit(number)
+        self.successResultOf(stopped)
+        self.assertTrue(self.sockets[0].closed)
+
+    def test_beforeBound(self) -> None:
+        """
+        Reloaded before the socket is bound (the storage nodes not ready),
+        the workers start with the new configuration.
+        """
+        ready: Deferred[None] = Deferred()
+        reactor = _ProcessReactor()
+        pool = WorkerPoolService(reactor, "127.0.0.1", 0, 2, WorkerSpec("/p.conf"),
+                                 lambda: ready, _Events())
+        pool.startService()
+        self.assertEqual(self.successResultOf(pool.replace_workers(self.new_spec, 3)),
+                         "not serving yet: its 3 workers will start with it")
+        self.assertEqual(reactor.spawned, [])
+        ready.callback(None)
+        started = reactor.spawned
+        self.assertEqual(len(started), 3)
+        self.assertEqual(started[0][0].transport.stdin,  # type: ignore[union-attr]
+                         b"[DEFAULT]\nnew = 1\n")
+        stopped = pool.stopService()
+        for protocol, _, _ in started:
+            protocol.processEnded(Failure(ProcessDone(0)))
+        self.successResultOf(stopped)
+
+    def test_stopped(self) -> None:
+        """
+        A stopped pool reloads nothing.
+        """
+        self._stop()
+        failure = self.failureResultOf(self.pool.replace_workers(self.new_spec, 2),
+                                       workers.ReloadFailed)
+        self.assertEqual(failure.getErrorMessage(), "the proxy is stopping")
+
+
 class AdoptedPortTests(SynchronousTestCase):
     """
     L{AdoptedPort}: serving an inherited socket.
@@ -374,3 +758,71 @@ class AdoptedPortTests(SynchronousTestCase):
         service.stopService()
         self.assertIsNone(service.port)
         self.assertFalse(service.running)
+
+
+class _Server(Service):
+    def __init__(self) -> None:
+        self.stopping: Deferred[None] = Deferred()
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()
+        return self.stopping
+
+
+class WorkerDrainTests(SynchronousTestCase):
+    """
+    L{WorkerDrain}: a worker told to drain.
+    """
+
+    def setUp(self) -> None:
+        self.clock = MemoryReactorClock()
+        self.site = ProxySite(ProxyResource(HeldApp(), self.clock), reactor=self.clock,
+                              timeout=None)
+
+    def test_workerDrain(self) -> None:
+        """
+        A worker told to drain stops accepting, says C{stopped}, waits for
+        its connections and then ends; told again, it does nothing more.
+        """
+        events = self.enterContext(capturedLogs())
+        server = _Server()
+        words: list[str] = []
+        ended: list[bool] = []
+        channel = self.site.buildProtocol(IPv4Address("TCP", "10.1.1.1", 4000))
+        channel.makeConnection(StringTransport())
+        drain = WorkerDrain(server, self.site, words.append, lambda: ended.append(True))
+        finished = drain.start()
+        self.assertEqual((words, self.site.draining), ([], False))
+        server.stopping.callback(None)
+        self.assertEqual((words, self.site.draining), (["stopped"], True))
+        self.assertIs(drain.start(), finished)
+        self.assertEqual(ended, [])
+        channel.connectionLost(Failure(ConnectionDone()))
+        self.successResultOf(finished)
+        self.assertEqual(ended, [True])
+        self.assertEqual([(e["log_level"].name, formatEvent(e)) for e in events
+                          if e.get("log_namespace") == "twisted_proxy.service.workers"], [
+            ("info", "worker draining: no longer accepting; 1 client connections open"),
+            ("info", "worker drained: exiting"),
+        ])
+
+    def test_workerDrainStopFails(self) -> None:
+        """
+        A port that fails to stop is logged; the drain goes on.
+        """
+        words: list[str] = []
+        server = _Server()
+        server.stopping = fail(RuntimeError("stuck"))  # type: ignore[assignment]
+        drain = WorkerDrain(server, self.site, words.append, lambda: None)
+        self.successResultOf(drain.start())
+        self.assertEqual(words, ["stopped"])
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+    def test_nothingToDrain(self) -> None:
+        ended: list[bool] = []
+        server = _Server()
+        server.stopping = succeed(None)  # type: ignore[assignment]
+        self.successResultOf(WorkerDrain(server, self.site, lambda word: None,
+                                         lambda: ended.append(True)).start())
+        self.assertEqual(ended, [True])
+

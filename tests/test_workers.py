@@ -8,7 +8,7 @@ from __future__ import annotations
 from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_proxy.service.tap import _tcp_address
-from twisted_proxy.service.workers import WORKER_FD, WorkerSpec
+from twisted_proxy.service.workers import STATUS_FD, WORKER_FD, WorkerSpec
 
 
 class AddressTests(SynchronousTestCase):
@@ -24,7 +24,11 @@ class AddressTests(SynchronousTestCase):
     def test_specArguments(self) -> None:
         spec = WorkerSpec("/c.conf", "/swift", "redis://h:1/0")
         self.assertEqual(spec.arguments(), [
-            "--config", "/c.conf", "--fd", str(WORKER_FD), "--swift-dir", "/swift",
-            "--redis-url", "redis://h:1/0"])
+            "--config", "/c.conf", "--fd", str(WORKER_FD), "--status-fd", str(STATUS_FD),
+            "--swift-dir", "/swift", "--redis-url", "redis://h:1/0"])
         self.assertEqual(WorkerSpec("/c.conf").arguments(),
-                         ["--config", "/c.conf", "--fd", str(WORKER_FD)])
+                         ["--config", "/c.conf", "--fd", str(WORKER_FD),
+                          "--status-fd", str(STATUS_FD)])
+        self.assertEqual(WorkerSpec("/c.conf", config_text="[DEFAULT]\n").arguments(),
+                         ["--config", "/c.conf", "--fd", str(WORKER_FD),
+                          "--status-fd", str(STATUS_FD), "--config-stdin"])

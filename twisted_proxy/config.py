@@ -40,6 +40,7 @@ __all__ = [
     "ProxySettings",
     "load_config",
     "parse_list",
+    "read_config_text",
     "int_option",
 ]
 
@@ -175,16 +176,33 @@ def _read_section(
     return merged
 
 
-def load_config(path: str) -> ProxyConfig:
+def read_config_text(path: str) -> str:
     """
-    Read the configuration file at C{path}.
+    The text of the configuration file at C{path}, for L{load_config}.
+
+    @raise ConfigError: the file is missing or unreadable.
+    """
+    path = os.path.abspath(path)
+    if not os.path.isfile(path):
+        raise ConfigError(f"{path}: configuration file not found")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read: {error}".splitlines()[0])
+
+
+def load_config(path: str, text: Optional[str] = None) -> ProxyConfig:
+    """
+    Read the configuration file at C{path}, or parse C{text} as that file's
+    text (what a reload checked, handed to a worker as it was checked).
 
     @raise ConfigError: the file is missing, unreadable or malformed, or has
         no usable C{[pipeline:main]}.
     """
     path = os.path.abspath(path)
-    if not os.path.isfile(path):
-        raise ConfigError(f"{path}: configuration file not found")
+    if text is None:
+        text = read_config_text(path)
     # The file's own name and directory are interpolation sources, so a
     # C{%} in them must not be read as the start of a substitution.
     parser = configparser.ConfigParser(
@@ -197,9 +215,8 @@ def load_config(path: str) -> ProxyConfig:
     )
     parser.optionxform = str  # type: ignore[assignment,method-assign]
     try:
-        with open(path, encoding="utf-8") as handle:
-            parser.read_file(handle)
-    except (OSError, UnicodeDecodeError, configparser.Error) as error:
+        parser.read_string(text, source=path)
+    except configparser.Error as error:
         raise ConfigError(f"{path}: cannot read: {error}".splitlines()[0])
     defaults = _read_section(path, parser, parser.default_section)
     sections = {
@@ -374,6 +391,7 @@ class ProxySettings:
     bind_ip: str = _opt("0.0.0.0", _text)  # type: ignore[assignment]
     bind_port: int = _opt(8080, _port)  # type: ignore[assignment]
     workers: int = _opt(1, _workers)  # type: ignore[assignment]
+    stale_worker_timeout: float = _opt(86400.0, _positive_float)  # type: ignore[assignment]
     backlog: int = _opt(4096, _positive_int)  # type: ignore[assignment]
     max_clients: int = _opt(1024, _positive_int)  # type: ignore[assignment]
     keep_idle: int = _opt(600, _keep_idle)  # type: ignore[assignment]

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_service -*-
+# -*- test-case-name: tests.test_service,tests.test_reload -*-
 """
 One proxy process as a service: the one startup path of the twistd plugin
 (a single process, or the parent of C{workers = N}) and of every worker
@@ -37,7 +37,14 @@ from twisted_proxy.web.app import Pipeline, ProxyApplication
 from twisted_proxy.web.pipeline import build_filters, catch_errors_options
 from twisted_proxy.web.server import ProxyResource, ProxySite
 
-__all__ = ["ClosingService", "ProxyProcess", "RingReloader", "Serve", "build_proxy_service"]
+__all__ = [
+    "ClosingService",
+    "ProxyProcess",
+    "RingReloader",
+    "Serve",
+    "build_proxy_service",
+    "check_proxy_service",
+]
 
 _log = Logger()
 
@@ -238,3 +245,23 @@ def build_proxy_service(
         if closing is not None:
             closing.addErrback(lambda _: None)
         raise
+
+
+def check_proxy_service(
+    config: ProxyConfig,
+    settings: ProxySettings,
+    reactor: Any,
+    swift_dir: Optional[str] = None,
+) -> None:
+    """
+    Make the L{ProxyProcess} L{build_proxy_service} would make, serving
+    nothing, and let it go again (closing what making it opened: a
+    Redis connection): a check that a configuration would start, for a
+    reload.
+
+    @raise ConfigError: as L{build_proxy_service}.
+    """
+    process = build_proxy_service(config, settings, reactor, lambda site: Service(),
+                                  swift_dir)
+    maybeDeferred(process.stopService).addErrback(
+        lambda failure: _log.failure("Could not discard a checked configuration", failure))

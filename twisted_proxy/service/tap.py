@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_tap -*-
+# -*- test-case-name: tests.test_tap,tests.test_reload -*-
 """
 The twistd plugin's options and service: C{twistd -n twisted-proxy --config
 conf/proxy-server.conf [--port ENDPOINT]}.
@@ -21,10 +21,25 @@ from twisted.plugin import getPlugins
 from twisted.python import usage
 
 from twisted_proxy._twisted import QuietTwistedLogging
-from twisted_proxy.config import ConfigError, ProxyConfig, ProxySettings, load_config
+from twisted_proxy.config import (
+    ConfigError,
+    ProxyConfig,
+    ProxySettings,
+    load_config,
+    read_config_text,
+)
 from twisted_proxy.interfaces import IProxyEnvironment
 from twisted_proxy.service.build import build_proxy_service
-from twisted_proxy.service.workers import WorkerPoolService, WorkerSpec
+from twisted_proxy.service.reload import (
+    CheckedConfig,
+    ConfigCheck,
+    Reloader,
+    ReloadSignals,
+    environment_overrides,
+    pool_reload,
+    single_process_reload,
+)
+from twisted_proxy.service.workers import WorkerPoolService, WorkerSpec, worker_redis_url
 from twisted_proxy.web.pipeline import available_plugins, resolve_pipeline
 from twisted_proxy.web.server import ProxySite
 
@@ -59,7 +74,8 @@ class Options(usage.Options):
         if not self["config"]:
             raise usage.UsageError("--config is required")
         try:
-            self["parsed"] = load_config(self["config"])
+            self["text"] = read_config_text(self["config"])
+            self["parsed"] = load_config(self["config"], self["text"])
             self["settings"] = ProxySettings.from_section(self["parsed"])
         except ConfigError as error:
             raise usage.UsageError(str(error))
@@ -199,7 +215,8 @@ class ListenWhenReady(service.Service):
 class ProxyService(service.MultiService):
     """
     The whole proxy: its optional all-in-one cluster, then the
-    L{ProxyProcess} (which listens, or runs the worker processes).
+    L{ProxyProcess} (which listens, or runs the worker processes), and
+    the reload signals' handlers (L{ReloadSignals}).
     """
 
 
@@ -227,9 +244,12 @@ def makeService(options: Options) -> service.IService:
         raise SystemExit(f"twisted-proxy: {error}")
     swift_dir = None
     waits: list[Callable[[], Deferred[None]]] = []
+    before = {name: dict(section) for name, section in config.sections.items()}
+    environments = []
     for environment in getPlugins(IProxyEnvironment):
         if environment.section not in config.sections:
             continue
+        environments.append(environment.section)
         try:
             prepared = environment.prepare(config, reactor)
         except ConfigError as error:
@@ -246,11 +266,16 @@ def makeService(options: Options) -> service.IService:
         both = gatherResults([wait() for wait in waits], consumeErrors=True)
         return both.addCallback(lambda _: None)
 
+    pools: list[WorkerPoolService] = []
+
     def serve(site: ProxySite) -> service.IService:
         if settings.workers >= 2:
             # The workers serve; this process only checks the configuration
             # by building the proxy, and supervises them.
-            return _worker_pool(config, settings, description, swift_dir, ready, reactor)
+            pool = _worker_pool(config, settings, options["text"], description, swift_dir,
+                                ready, reactor)
+            pools.append(pool)
+            return pool
         return ListenWhenReady(description, site, ready, reactor)
 
     try:
@@ -258,6 +283,15 @@ def makeService(options: Options) -> service.IService:
     except ConfigError as error:
         raise SystemExit(f"twisted-proxy: {error}")
     process.setServiceParent(top)
+    check = ConfigCheck(config, settings, reactor, swift_dir,
+                        environment_overrides(before, config), environments,
+                        fixed_address=bool(options["port"]))
+    apply: Callable[[CheckedConfig], Any]
+    if pools:
+        apply = pool_reload(pools[0], swift_dir)
+    else:
+        apply = single_process_reload(config, settings, process.context.rings)
+    ReloadSignals(reactor, Reloader(check, apply).reload).setServiceParent(top)
     return top
 
 
@@ -285,24 +319,23 @@ def _tcp_address(description: str) -> tuple[str, int]:
     return host, port
 
 
-def _worker_pool(config: ProxyConfig, settings: ProxySettings, description: str,
+def _worker_pool(config: ProxyConfig, settings: ProxySettings, text: str, description: str,
                  swift_dir: Optional[str], ready: Callable[[], Deferred[None]],
                  reactor: Any) -> WorkerPoolService:
     """
-    The service running C{settings.workers} proxy processes.
+    The service running C{settings.workers} proxy processes, each built
+    from C{text}, the configuration file's text as it was read.
     """
-    cache = config.filter_section("cache") or {}
-    redis_url = cache.get("redis_url")
-    if not redis_url and "tempauth" in config.pipeline:
-        raise SystemExit(
-            f"twisted-proxy: {config.path}: [app:{config.app_name}] workers: "
-            f"{settings.workers} workers must share tempauth tokens; set "
-            "[filter:cache] redis_url (the all-in-one cluster's redis does)")
+    try:
+        redis_url = worker_redis_url(config, settings)
+    except ConfigError as error:
+        raise SystemExit(f"twisted-proxy: {error}")
     try:
         host, port = _tcp_address(description)
     except ValueError as error:
         raise SystemExit(f"twisted-proxy: --port: {error}")
-    spec = WorkerSpec(config.path, swift_dir, redis_url)
+    spec = WorkerSpec(config.path, swift_dir, redis_url, text)
     return WorkerPoolService(reactor, host, port, settings.workers, spec, ready,
-                             backlog=settings.backlog)
+                             backlog=settings.backlog,
+                             drain_timeout=settings.stale_worker_timeout)
 

@@ -81,13 +81,39 @@ class ProxyChannel(StreamingChannel):
             _keep_alive(transport, self.keep_idle)
         site = getattr(self, "site", None)
         if isinstance(site, ProxySite):
-            site.client_connected()
+            site.client_connected(self)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         super().connectionLost(reason)
         site = getattr(self, "site", None)
         if isinstance(site, ProxySite):
-            site.client_gone()
+            site.client_gone(self)
+
+    def checkPersistence(self, request: Any, version: bytes) -> bool:
+        """
+        As Twisted decides, except while the site drains: then the
+        response says C{Connection: close} and the connection closes after
+        it.
+        """
+        site = getattr(self, "site", None)
+        if isinstance(site, ProxySite) and site.draining:
+            request.responseHeaders.setRawHeaders(b"Connection", [b"close"])
+            return False
+        return bool(super().checkPersistence(request, version))
+
+    def close_after_response(self) -> None:
+        """
+        Close the connection once the response being made is written, if
+        its headers are not written yet (they say C{Connection: close});
+        otherwise the next request is answered so (L{checkPersistence}).
+        A response whose headers promised to keep the connection open is
+        never followed by closing it: the client may already be sending
+        its next request.
+        """
+        for request in self.requests[:1]:
+            if not request.startedWriting:
+                request.responseHeaders.setRawHeaders(b"Connection", [b"close"])
+                self.persistent = False
 
     def idle_timed_out(self) -> None:
         site = getattr(self, "site", None)
@@ -263,7 +289,8 @@ class ProxyResource(Resource):
             return None
         request.setResponseCode(response.status, response.reason.encode("latin-1"))
         connection = request.getHeader(b"connection")
-        if connection is not None and b"keep-alive" in connection.lower():
+        closing = request.responseHeaders.getRawHeaders(b"Connection") == [b"close"]
+        if connection is not None and b"keep-alive" in connection.lower() and not closing:
             # As Swift's server: a client asking for keep-alive is told so.
             request.responseHeaders.setRawHeaders(b"Connection", [b"keep-alive"])
         for name, value in response.headers.wire_items():
@@ -478,6 +505,8 @@ class ProxySite(server.Site):
         C{None} for no limit.
     @ivar keep_idle: the channels' L{ProxyChannel.keep_idle}.
     @ivar clients: the client connections open now.
+    @ivar draining: whether L{drain} was called: each connection closes
+        after its current response.
     @ivar idle_timeouts: the client connections closed for idling longer
         than the site's timeout (C{client_timeout}), counted rather than
         logged one line each.
@@ -501,6 +530,9 @@ class ProxySite(server.Site):
         self.keep_idle = keep_idle
         self.clients = 0
         self.idle_timeouts = 0
+        self.draining = False
+        self._channels: set[ProxyChannel] = set()
+        self._drained: list[Deferred[None]] = []
         self._port: Optional[IListeningPort] = None
         self._accepting = True
 
@@ -513,21 +545,50 @@ class ProxySite(server.Site):
         self._accepting = True
         self._pace()
 
-    def client_connected(self) -> None:
+    def client_connected(self, channel: Optional[ProxyChannel] = None) -> None:
         """
-        A client connection was made.
+        A client connection (C{channel}) was made.
         """
         self.clients += 1
+        if channel is not None:
+            self._channels.add(channel)
+            if self.draining:
+                channel.close_after_response()
         self.metrics.client_connections(1)
         self._pace()
 
-    def client_gone(self) -> None:
+    def client_gone(self, channel: Optional[ProxyChannel] = None) -> None:
         """
-        A client connection was closed.
+        A client connection (C{channel}) was closed.
         """
         self.clients -= 1
+        self._channels.discard(channel)  # type: ignore[arg-type]
         self.metrics.client_connections(-1)
         self._pace()
+        if self.draining and self.clients <= 0:
+            drained, self._drained = self._drained, []
+            for waiting in drained:
+                waiting.callback(None)
+
+    def drain(self) -> Deferred[None]:
+        """
+        Finish what the open connections have begun, and begin nothing
+        more: from now on each connection closes after its current
+        response (L{ProxyChannel.close_after_response}); an idle one at
+        its next request, or when it times out (C{timeOut}). Accepting is
+        the listening port's business: stop it first.
+
+        @return: fires once no client connection is open.
+        """
+        self.draining = True
+        for channel in list(self._channels):
+            channel.close_after_response()
+        drained: Deferred[None] = Deferred()
+        if self.clients <= 0:
+            drained.callback(None)
+        else:
+            self._drained.append(drained)
+        return drained
 
     def _pace(self) -> None:
         port = self._port
