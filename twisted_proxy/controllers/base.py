@@ -471,7 +471,14 @@ class Controller:
         that ends the write before it reaches an object node: the auth
         plugin's denial under the write ACL, 404 for a missing container,
         503 when the container could not be read; else C{None}.
+
+        A PUT or DELETE is judged knowing the container's sync key
+        (C{environ['swift_sync_key']}), as Swift's proxy lets an auth
+        plugin allow a container-sync request that bears it.
         """
+        if self.request.method in ("PUT", "DELETE"):
+            info = await self.container_info()
+            self.request.environ["swift_sync_key"] = info.get("sync_key")
         info, denied = await self.authorized_container("write_acl")
         if denied is not None:
             return info, denied
