@@ -16,14 +16,9 @@ servers did with it.
 
 from __future__ import annotations
 
-import configparser
-import getpass
-import glob
 import json
 import os
-import signal
 import subprocess
-import tempfile
 import time
 import uuid
 from typing import Any
@@ -31,6 +26,8 @@ from typing import Any
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.e2e.aioproxy import (
+    SWIFT_DEFAULTS,
+    SWIFT_PROXY_CONF,
     AioCluster,
     SharedFixture,
     free_port,
@@ -38,7 +35,6 @@ from tests.e2e.aioproxy import (
     stop_process,
     wait_until_answers,
 )
-from tests.e2e.swifttools import swift_conf_command
 
 #: Prints, as JSON, every row of every C{.expiring_objects} task
 #: container database under the devices directories given.
@@ -60,38 +56,7 @@ for devices in sys.argv[1:]:
 json.dump(rows, sys.stdout)
 """
 
-#: Logging for Swift's programs: their syslog datagrams go to the discard
-#: port (there is no /dev/log); -v sends their lines to stderr.
-_SWIFT_DEFAULTS = """\
-[DEFAULT]
-swift_dir = {swift_dir}
-user = {user}
-recon_cache_path = {recon}
-log_udp_host = 127.0.0.1
-log_udp_port = 9
-"""
-
-#: Swift's own proxy, with no auth and nothing that needs memcached.
-_SWIFT_PROXY_CONF = _SWIFT_DEFAULTS + """\
-bind_ip = 127.0.0.1
-bind_port = {port}
-workers = 0
-
-[pipeline:main]
-pipeline = catch_errors proxy-logging proxy-server
-
-[app:proxy-server]
-use = egg:swift#proxy
-account_autocreate = true
-
-[filter:catch_errors]
-use = egg:swift#catch_errors
-
-[filter:proxy-logging]
-use = egg:swift#proxy_logging
-"""
-
-_EXPIRER_CONF = _SWIFT_DEFAULTS + """\
+_EXPIRER_CONF = SWIFT_DEFAULTS + """\
 
 [object-expirer]
 dequeue_from_legacy = true
@@ -113,32 +78,9 @@ class _Cluster(AioCluster):
             programs=("swift-object-expirer",))
         try:
             self.write("read_queue.py", _READ_QUEUE)
-            os.makedirs(os.path.join(self.workdir, "recon"))
         except BaseException:
             self.stop()
             raise
-
-    @property
-    def swift_conf(self) -> str:
-        return os.path.join(self.swift_dir, "swift.conf")
-
-    def swift_command(self, program: str, *args: str) -> list[str]:
-        """
-        How to run Swift's C{program} (a name in Swift's bin directory, or
-        a script's path) on this cluster.
-        """
-        path = program if os.sep in program else os.path.join(self.bin_dir, program)
-        return swift_conf_command(self.swift_conf, path, *args)
-
-    def write(self, name: str, text: str) -> str:
-        path = os.path.join(self.workdir, name)
-        with open(path, "w") as handle:
-            handle.write(text)
-        return path
-
-    def swift_conf_text(self, template: str, **values: Any) -> str:
-        return template.format(swift_dir=self.swift_dir, user=getpass.getuser(),
-                               recon=os.path.join(self.workdir, "recon"), **values)
 
     def queue_rows(self) -> list[dict[str, Any]]:
         """
@@ -152,66 +94,21 @@ class _Cluster(AioCluster):
         rows: list[dict[str, Any]] = json.loads(output)
         return rows
 
-    def run(self, program: str, *confs: str) -> str:
-        """
-        One pass (C{once}) of Swift's daemon C{program} for each of
-        C{confs}, all at once; their logs.
-
-        @raise AssertionError: if one fails or takes over five minutes (all
-            are then killed).
-        """
-        runs = []
-        try:
-            for conf in confs:
-                output = tempfile.TemporaryFile()
-                runs.append((subprocess.Popen(
-                    self.swift_command(program, conf, "once", "-v"),
-                    stdin=subprocess.DEVNULL, stdout=output,
-                    stderr=subprocess.STDOUT), output))
-            logs = []
-            for process, output in runs:
-                process.wait(300)
-                output.seek(0)
-                log = output.read().decode("utf-8", "replace")
-                if process.returncode != 0:
-                    raise AssertionError(f"{program} failed:\n{log}")
-                logs.append(log)
-            return "".join(logs)
-        finally:
-            for process, output in runs:
-                if process.poll() is None:
-                    os.kill(process.pid, signal.SIGKILL)
-                    process.wait()
-                output.close()
-
     def run_container_updaters(self) -> str:
         """
         One pass of C{swift-container-updater} on every container server:
         how the account of the queue learns of new task containers (the
         container servers create them without telling it).
         """
-        confs = []
-        for conf in sorted(glob.glob(os.path.join(self.swift_dir, "container-server",
-                                                  "*.conf"))):
-            parser = configparser.ConfigParser(interpolation=None)
-            parser.read(conf)
-            parser["DEFAULT"]["user"] = getpass.getuser()
-            parser["DEFAULT"]["recon_cache_path"] = os.path.join(self.workdir, "recon")
-            path = os.path.join(self.workdir, "updater-" + os.path.basename(conf))
-            with open(path, "w") as handle:
-                parser.write(handle)
-            confs.append(path)
-        return self.run("swift-container-updater", *confs)
+        return self.run_once("swift-container-updater", *self.server_confs("container"))
 
     def run_expirer(self) -> str:
         """
         One pass of C{swift-object-expirer}; its log.
         """
-        internal = self.write("internal-client.conf", self.swift_conf_text(
-            _SWIFT_PROXY_CONF, port=free_port()))
         conf = self.write("expirer.conf", self.swift_conf_text(
-            _EXPIRER_CONF, internal_client=internal))
-        return self.run("swift-object-expirer", conf)
+            _EXPIRER_CONF, internal_client=self.internal_client_conf()))
+        return self.run_once("swift-object-expirer", conf)
 
 
 #: The cluster of this module's tests, started on first use and stopped
@@ -307,7 +204,7 @@ class SwiftProxyComparisonTests(_Base):
         cluster = self.cluster
         port = free_port()
         conf = cluster.write("swift-proxy.conf", cluster.swift_conf_text(
-            _SWIFT_PROXY_CONF, port=port))
+            SWIFT_PROXY_CONF, port=port))
         log = open(os.path.join(cluster.workdir, "swift-proxy.log"), "wb")
         self.addCleanup(log.close)
         process = subprocess.Popen(

@@ -225,6 +225,10 @@ def makeService(options: Options) -> service.IService:
         resolve_pipeline(config, available_plugins())
     except ConfigError as error:
         raise SystemExit(f"twisted-proxy: {error}")
+    try:
+        config.listen_address = _tcp_address(description)
+    except ValueError:
+        pass
     swift_dir = None
     waits: list[Callable[[], Deferred[None]]] = []
     for environment in getPlugins(IProxyEnvironment):
