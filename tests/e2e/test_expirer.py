@@ -74,7 +74,8 @@ class _Cluster(AioCluster):
         super().__init__(
             "expirer", aio={"devices": 4, "replicas": 3, "part_power": 8},
             app={"allow_open_expired": "true"},
-            filters=("catch_errors", "gatekeeper", "healthcheck", "proxy-logging", "cache"),
+            filters=("catch_errors", "gatekeeper", "healthcheck", "proxy-logging", "cache",
+                     "slo"),
             programs=("swift-object-expirer",))
         try:
             self.write("read_queue.py", _READ_QUEUE)
@@ -191,6 +192,77 @@ class ExpirerTests(_Base):
         self.assertEqual({row["name"] for row in rows},
                          {f"{delete_at}-AUTH_test/{self.container}/posted"})
         self.assertEqual(len({row["db"] for row in rows}), 3, rows)
+
+
+class AsyncDeleteTests(_Base):
+    """
+    An SLO manifest deleted with C{?multipart-manifest=delete&async=true}
+    goes at once; its segments are queued, and one expirer pass removes
+    them.
+    """
+
+    def test_segmentsReaped(self) -> None:
+        segments = f"{self.container}-segs"
+        self.assertEqual(request(self.port, "PUT", f"/v1/AUTH_test/{segments}")[0], 201)
+        for name, data in (("one", b"aaaa"), ("tw%C3%A9", b"bbbbbb")):
+            status, _, _ = request(self.port, "PUT", f"/v1/AUTH_test/{segments}/{name}", {},
+                                   data)
+            self.assertEqual(status, 201)
+        manifest = json.dumps([{"path": f"/{segments}/one"},
+                               {"path": f"/{segments}/tw\u00e9"}]).encode("ascii")
+        path = f"/v1/AUTH_test/{self.container}/manifest"
+        status, _, body = request(self.port, "PUT", path + "?multipart-manifest=put", {},
+                                  manifest)
+        self.assertEqual(status, 201, body)
+        info = json.loads(request(self.port, "GET", "/info")[2])
+        self.assertIs(info["slo"]["allow_async_delete"], True)
+
+        status, _, body = request(self.port, "DELETE",
+                                  path + "?multipart-manifest=delete&async=true")
+        self.assertEqual(status, 204, body)
+        self.assertEqual(request(self.port, "HEAD", path)[0], 404)
+        for name in ("one", "tw%C3%A9"):
+            self.assertEqual(
+                request(self.port, "HEAD", f"/v1/AUTH_test/{segments}/{name}")[0], 200)
+        rows = [row for row in self.cluster.queue_rows()
+                if f"-AUTH_test/{segments}/" in row["name"]]
+        self.assertEqual({row["name"].split("-", 1)[1] for row in rows},
+                         {f"AUTH_test/{segments}/one", f"AUTH_test/{segments}/tw\u00e9"})
+        self.assertEqual(len(rows), 6, rows)
+
+        log = self.cluster.run_container_updaters()
+        log += self.cluster.run_expirer()
+        for name in ("one", "tw%C3%A9"):
+            status, _, _ = request(self.port, "HEAD", f"/v1/AUTH_test/{segments}/{name}",
+                                   {"X-Newest": "true"})
+            self.assertEqual(status, 404, log)
+        listing = request(self.port, "GET", f"/v1/AUTH_test/{segments}")
+        self.assertEqual(listing[:1], (204,), log)
+        self.assertEqual([row for row in self.cluster.queue_rows()
+                          if f"-AUTH_test/{segments}/" in row["name"] and not row["deleted"]],
+                         [], log)
+
+    def test_segmentsInTwoContainers(self) -> None:
+        """
+        Segments in several containers cannot be deleted asynchronously:
+        400, and the manifest stays.
+        """
+        for name in ("a", "b"):
+            self.assertEqual(request(self.port, "PUT",
+                                     f"/v1/AUTH_test/{self.container}-{name}")[0], 201)
+            self.assertEqual(request(self.port, "PUT",
+                                     f"/v1/AUTH_test/{self.container}-{name}/s", {},
+                                     b"x")[0], 201)
+        manifest = json.dumps([{"path": f"/{self.container}-a/s"},
+                               {"path": f"/{self.container}-b/s"}]).encode("ascii")
+        path = f"/v1/AUTH_test/{self.container}/manifest"
+        self.assertEqual(request(self.port, "PUT", path + "?multipart-manifest=put", {},
+                                 manifest)[0], 201)
+        status, _, body = request(self.port, "DELETE",
+                                  path + "?multipart-manifest=delete&async=yes")
+        self.assertEqual(status, 400)
+        self.assertIn(b"All segments must be in one container.", body)
+        self.assertEqual(request(self.port, "HEAD", path)[0], 200)
 
 
 class SwiftProxyComparisonTests(_Base):

@@ -165,6 +165,9 @@ class Controller:
 
     server_type = "Base"
     allowed_methods: frozenset[str] = frozenset()
+    #: Methods only the proxy's own requests may use: those with a true
+    #: C{X-Backend-Allow-Private-Methods} (which no client can send).
+    private_methods: frozenset[str] = frozenset()
     delay_denial: frozenset[str] = frozenset()
 
     def __init__(

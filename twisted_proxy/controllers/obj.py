@@ -35,7 +35,6 @@ from twisted_proxy.swift.constraints import (
 from twisted_proxy.swift.etags import normalize_etag
 from twisted_proxy.swift.expirer import (
     CLEAN_QUEUE_HEADER,
-    ExpirerQueue,
     expirer_slot_headers,
     open_expired,
 )
@@ -276,14 +275,7 @@ class ObjectController(Controller):
             assert self.container is not None and self.obj is not None
             request.environ.setdefault("swift.log_info", []).append(
                 f"x-delete-at:{delete_at}")
-            settings = self.settings
-            expirer = ExpirerQueue.configure(
-                self.context.swift_conf.hash_prefix,
-                self.context.swift_conf.hash_suffix,
-                self.context.constraints.auto_create_account_prefix,
-                settings.expiring_objects_account_name,
-                settings.expiring_objects_container_divisor,
-            )
+            expirer = self.context.expirer_queue()
             # Hashed as the bytes the client sent, as partitions are.
             task_container = expirer.task_container(
                 int(delete_at), self.account.encode("latin-1"),
