@@ -16,6 +16,7 @@ from twisted_proxy_aio.cluster import (
     build_cluster,
     find_swift_bin_dir,
     parse_aio_settings,
+    sync_endpoint,
 )
 
 __all__: list[str] = []
@@ -154,6 +155,22 @@ class ParseSettingsTests(SynchronousTestCase):
             ({"hash_path_suffix": "a b"}, "hash_path_suffix"),
         ]:
             self.assertRejected(section, option)
+
+
+class SyncEndpointTests(SynchronousTestCase):
+    """
+    L{sync_endpoint}: where the container-sync daemon reaches the proxy.
+    """
+
+    def test_addresses(self) -> None:
+        self.assertEqual(sync_endpoint(("127.0.0.1", 8080)), "http://127.0.0.1:8080/v1/")
+        self.assertEqual(sync_endpoint(("0.0.0.0", 80)), "http://127.0.0.1:80/v1/")
+        self.assertEqual(sync_endpoint(("::", 81)), "http://[::1]:81/v1/")
+        self.assertEqual(sync_endpoint(("fe80::2", 82)), "http://[fe80::2]:82/v1/")
+
+    def test_unknown(self) -> None:
+        self.assertIsNone(sync_endpoint(None))
+        self.assertIsNone(sync_endpoint(("127.0.0.1", 0)))
 
 
 class FindSwiftTests(SynchronousTestCase):

@@ -40,12 +40,14 @@ from twisted_proxy.swift.expirer import (
     CLEAN_QUEUE_HEADER,
     DEFAULT_CONTAINER_DIVISOR,
     ExpirerQueue,
+    async_delete_rows,
     container_updates_needed,
     expirer_slot_headers,
     open_expired,
     task_object_name,
 )
-from twisted_proxy.swift.http import HeaderDict, SwiftRequest, SwiftResponse
+from twisted_proxy.swift.http import BytesBody, HeaderDict, SwiftRequest, SwiftResponse
+from twisted_proxy.swift.timestamp import Timestamp
 
 #: A delete-at time, and the task container Swift 2.38.3 files C{a/c/o}
 #: under for it (the path hash's shard is 95).
@@ -150,6 +152,26 @@ class ExpirerQueueTests(SynchronousTestCase):
         self.assertEqual(task_object_name(1700000000, "a", "c", "o/p"),
                          "1700000000-a/c/o/p")
         self.assertEqual(task_object_name(86400, "a", "c", "o"), "0000086400-a/c/o")
+        self.assertEqual(task_object_name(86400.5, "a", "c", "o", high_precision=True),
+                         "0000086400.50000-a/c/o")
+
+    def test_asyncDeleteRows(self) -> None:
+        """
+        The rows of an asynchronous delete are those of Swift 2.38.3's
+        C{make_delete_jobs}.
+        """
+        rows = async_delete_rows(Timestamp("1700000000.12345"), "AUTH_test", "segs",
+                                 ["one", "tw\u00e9"])
+        self.assertEqual(json.dumps(rows, sort_keys=True), (
+            '[{"content_type": "application/async-deleted", "created_at": '
+            '"1700000000.12345", "deleted": 0, "etag": "d41d8cd98f00b204e9800998ecf8427e", '
+            '"name": "1700000000.12345-AUTH_test/segs/one", "size": 0, '
+            '"storage_policy_index": 0}, {"content_type": "application/async-deleted", '
+            '"created_at": "1700000000.12345", "deleted": 0, "etag": '
+            '"d41d8cd98f00b204e9800998ecf8427e", "name": '
+            '"1700000000.12345-AUTH_test/segs/tw\\u00e9", "size": 0, '
+            '"storage_policy_index": 0}]'))
+        self.assertEqual(async_delete_rows(Timestamp(1), "a", "c", []), [])
 
 
 class SlotHeadersTests(SynchronousTestCase):
@@ -261,6 +283,8 @@ class _BodyAgent:
 
     def __init__(self, agent: IAgent) -> None:
         self._agent = agent
+        #: The bodies read, with their methods and URIs.
+        self.bodies: list[tuple[bytes, bytes, bytes]] = []
 
     def request(self, method: bytes, uri: bytes, headers: Optional[Headers] = None,
                 bodyProducer: Optional[IBodyProducer] = None) -> "Deferred[IResponse]":
@@ -268,7 +292,12 @@ class _BodyAgent:
             return self._agent.request(method, uri, headers, None)
         consumer = _Sink()
         done = bodyProducer.startProducing(consumer)
-        return done.addCallback(lambda _: self._agent.request(method, uri, headers, None))
+
+        def read(_: object) -> "Deferred[IResponse]":
+            self.bodies.append((method, uri, consumer.data))
+            return self._agent.request(method, uri, headers, None)
+
+        return done.addCallback(read)
 
 
 class _Sink:
@@ -471,6 +500,54 @@ class ObjectWriteTests(_ProxyBase):
         self.send(proxy, "POST", "/v1/a/c/o", {"X-Delete-At": str(DELETE_AT)})
         self.assertEqual({h["X-Delete-At-Container"] for h in self.object_headers("POST")},
                          {"1699999105"})
+
+
+class PrivateUpdateTests(_ProxyBase):
+    """
+    Swift's private container C{UPDATE}, how an asynchronous delete queues
+    rows: only for the proxy's own requests.
+    """
+
+    def test_update(self) -> None:
+        """
+        The body goes to every container replica, with the caller's policy
+        and a timestamp; their answers are merged.
+        """
+        for node in self.cluster.containers:
+            node.handler = lambda request: Reply(202 if request.method == "UPDATE" else 204)
+        proxy = self.proxy()
+        agent = self.cluster.agent
+        assert isinstance(agent, _BodyAgent)
+        rows = b'[{"name": "x"}]'
+        request = SwiftRequest("UPDATE", b"/v1/.expiring_objects/1699919905", HeaderDict({
+            "X-Backend-Allow-Private-Methods": "True", "Content-Type": "application/json",
+            "X-Backend-Storage-Policy-Index": "0"}), BytesBody(rows))
+        d = proxy.app(request)
+        for _ in range(20):
+            self.clock.advance(0)
+        self.assertEqual(self.successResultOf(d).status, 202)
+        updates = [r for r in self.cluster.requests if r.method == "UPDATE"]
+        self.assertEqual(len(updates), 3)
+        for update in updates:
+            self.assertEqual(update.headers["X-Backend-Storage-Policy-Index"], "0")
+            self.assertEqual(update.headers["X-Timestamp"], "%016.05f" % NOW)
+            self.assertEqual(update.headers["Content-Type"], "application/json")
+            self.assertTrue(update.path.endswith("/.expiring_objects/1699919905"))
+        self.assertEqual([body for method, _, body in agent.bodies if method == b"UPDATE"],
+                         [rows] * 3)
+
+    def test_clientsRefused(self) -> None:
+        """
+        Without C{X-Backend-Allow-Private-Methods} (which no client can
+        send) an C{UPDATE} is 405, naming the public methods.
+        """
+        response = self.send(self.proxy(), "UPDATE", "/v1/a/c")
+        self.assertEqual(response.status, 405)
+        self.assertEqual(response.headers["Allow"], "DELETE, GET, HEAD, OPTIONS, POST, PUT")
+        self.assertEqual([r for r in self.cluster.requests if r.method == "UPDATE"], [])
+        response = self.send(self.proxy(), "UPDATE", "/v1/a/c/o",
+                             {"X-Backend-Allow-Private-Methods": "True"})
+        self.assertEqual(response.status, 405)
 
 
 class OpenExpiredTests(_ProxyBase):

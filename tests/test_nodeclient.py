@@ -7,13 +7,12 @@ from __future__ import annotations
 from typing import Any, Callable, Optional, cast
 
 from treq.testing import RequestTraversalAgent
-from twisted.internet.defer import CancelledError, Deferred, fail, succeed
+from twisted.internet.defer import CancelledError, Deferred, fail
 from twisted.internet.error import (
     ConnectingCancelledError,
     ConnectionRefusedError,
     TimeoutError,
 )
-from twisted.internet.interfaces import IConsumer
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
@@ -37,7 +36,7 @@ from twisted_proxy.backend.nodeclient import (
 )
 from twisted_proxy.backend.content import read_body
 from twisted_proxy.interfaces import INodeClient
-from twisted_proxy.swift.http import HeaderDict
+from twisted_proxy.swift.http import BytesBody, HeaderDict
 
 NODE = make_node("10.1.2.3", 6200, "sdb1")
 
@@ -76,30 +75,6 @@ class FakeStorageNode(Resource):
         for name, values in self.headers.items():
             request.responseHeaders.setRawHeaders(name, values)
         return self.body
-
-
-@implementer(IBodyProducer)
-class BytesProducer:
-    """
-    A body producer that writes its bytes at once.
-    """
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.length = len(data)
-
-    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
-        consumer.write(self.data)
-        return succeed(None)
-
-    def pauseProducing(self) -> None:
-        pass
-
-    def resumeProducing(self) -> None:
-        pass
-
-    def stopProducing(self) -> None:
-        pass
 
 
 @implementer(IAgent)
@@ -234,7 +209,7 @@ class NodeClientTraversalTests(SynchronousTestCase):
         self.node.status = 201
         response = self.successResultOf(
             self.client.request(
-                NODE, "PUT", "/sdb1/1/a/c/o", HeaderDict(), BytesProducer(b"data")
+                NODE, "PUT", "/sdb1/1/a/c/o", HeaderDict(), BytesBody(b"data")
             )
         )
         self.assertEqual(response.code, 201)

@@ -5,6 +5,7 @@ L{StringTransport}, with an application double answering each request.
 
 from __future__ import annotations
 
+import re
 import socket
 from typing import Callable, Optional
 
@@ -606,3 +607,136 @@ class DrainTests(SynchronousTestCase):
         self.assertNoResult(drained)
         self.close(first)
         self.successResultOf(drained)
+
+
+#: A transaction id as Swift mints them: 21 hex digits, then the time.
+_TRANS_ID = re.compile(r"^tx[0-9a-f]{21}-[0-9a-f]{10}")
+
+
+class FrontEndTransIdTests(SynchronousTestCase):
+    """
+    What the front end answers itself, before (or instead of) the
+    pipeline, carries a transaction id as every response of Swift's does:
+    C{X-Trans-Id} and C{X-Openstack-Request-Id}, minted with the site's
+    clock and C{trans_id_suffix}.
+    """
+
+    def setUp(self) -> None:
+        self.clock = MemoryReactorClock()
+        self.clock.advance(0x65000000)
+        self.app = HeldApp()
+
+    def answer(self, data: bytes, suffix: str = "", **kwargs: object) -> bytes:
+        """
+        Feed C{data} to a new connection of a site with C{suffix} as its
+        C{trans_id_suffix}; what it wrote.
+        """
+        site = ProxySite(ProxyResource(self.app, self.clock), reactor=self.clock,
+                         timeout=None, trans_id_suffix=suffix,
+                         **kwargs)  # type: ignore[arg-type]
+        channel = site.buildProtocol(IPv4Address("TCP", "10.1.1.1", 4000))
+        transport = StringTransport()
+        channel.makeConnection(transport)
+        channel.dataReceived(data)
+        self.clock.advance(0)
+        return transport.value()
+
+    def trans_id(self, response: bytes) -> str:
+        """
+        The response's transaction id, checked to be the same in both
+        headers, well formed, and minted at the clock's time.
+        """
+        head = response.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+        headers = dict(line.split(": ", 1) for line in head[1:])
+        trans_id = headers["X-Trans-Id"]
+        self.assertEqual(headers["X-Openstack-Request-Id"], trans_id)
+        self.assertRegex(trans_id, _TRANS_ID)
+        self.assertEqual(trans_id[24:34], "0065000000")
+        return trans_id
+
+    def test_refusals(self) -> None:
+        """
+        Each answer of the channel's own carries a fresh id: a request
+        line that is none, a line too long, too many header lines, a
+        header that is none, HTTP/2, a list of transfer codings, smuggled
+        framing and a bad chunk size.
+        """
+        limits = Constraints(max_request_line=100, max_header_size=200, max_meta_count=4)
+        cases = [
+            (b"GET\xc3\xa9 /o HTTP/1.1\r\n\r\n", b"400 Bad Request"),
+            (b"GET /" + b"o" * 200 + b" HTTP/1.1\r\n\r\n", b"414 Request URI Too Long"),
+            (b"GET / HTTP/1.1\r\nX-A: " + b"a" * 300 + b"\r\n\r\n",
+             b"400 Header Line Too Long"),
+            (b"GET / HTTP/1.1\r\n" + b"X-A: a\r\n" * 70 + b"\r\n",
+             b"431 Request Header Fields Too Large"),
+            (b"GET / HTTP/1.1\r\nno colon here\r\n\r\n", b"400 Bad Request"),
+            (b"GET / HTTP/2.0\r\n\r\n", b"505 HTTP Version Not Supported"),
+            (b"PUT / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+             b"501 Not Implemented"),
+            (b"PUT / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+             b"400 Bad Request"),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+             b"400 Bad Request"),
+        ]
+        seen = set()
+        for data, status in cases:
+            response = self.answer(data, constraints=limits)
+            self.assertTrue(response.startswith(b"HTTP/1.1 " + status + b"\r\n"), response)
+            self.assertIn(b"\r\nConnection: close\r\n", response)
+            seen.add(self.trans_id(response))
+        self.assertEqual(len(seen), len(cases))
+        self.assertEqual(self.app.calls, [])
+
+    def test_suffix(self) -> None:
+        """
+        The ids of refusals end with C{trans_id_suffix}, quoted as the
+        pipeline quotes it.
+        """
+        response = self.answer(b"GET / HTTP/2.0\r\n\r\n", suffix="-proxy 1")
+        self.assertTrue(self.trans_id(response).endswith("-proxy%201"))
+
+    def test_pipelineFailure(self) -> None:
+        """
+        The front end's C{500} for a pipeline that failed carries the id
+        the pipeline gave the request, or else a new one.
+        """
+        site = ProxySite(ProxyResource(self.app, self.clock), reactor=self.clock,
+                         timeout=None, trans_id_suffix="-s")
+        for given in ("txgiven", None):
+            channel = site.buildProtocol(IPv4Address("TCP", "10.1.1.1", 4000))
+            transport = StringTransport()
+            channel.makeConnection(transport)
+            channel.dataReceived(b"GET /v1/a HTTP/1.1\r\nX-Trans-Id-Extra: xtra\r\n\r\n")
+            request, answer = self.app.calls.pop()
+            if given is not None:
+                request.environ["swift.trans_id"] = given
+            answer.errback(RuntimeError("boom"))
+            self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+            response = transport.value()
+            self.assertTrue(response.startswith(b"HTTP/1.1 500 "))
+            if given is not None:
+                self.assertIn(b"\r\nX-Trans-Id: txgiven\r\n", response)
+                self.assertIn(b"\r\nX-Openstack-Request-Id: txgiven\r\n", response)
+            else:
+                self.assertTrue(self.trans_id(response).endswith("-s-xtra"))
+
+    def test_renderFailure(self) -> None:
+        """
+        A request that cannot even be made into a Swift request is
+        Twisted's C{500}, with an id and the client's
+        C{X-Trans-Id-Extra}.
+        """
+
+        class Broken(ProxyResource):
+            def render(self, request: object) -> object:
+                raise RuntimeError("broken")
+
+        site = ProxySite(Broken(self.app, self.clock), reactor=self.clock, timeout=None)
+        channel = site.buildProtocol(IPv4Address("TCP", "10.1.1.1", 4000))
+        transport = StringTransport()
+        channel.makeConnection(transport)
+        channel.dataReceived(b"GET /v1/a HTTP/1.1\r\nX-Trans-Id-Extra: e\r\n\r\n")
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        response = transport.value()
+        self.assertTrue(response.startswith(b"HTTP/1.1 500 "))
+        self.assertTrue(self.trans_id(response).endswith("-e"))

@@ -18,10 +18,13 @@ from zope.interface.verify import verifyObject
 
 from tests.doubles import Collector, StoredBody, partial_context
 from twisted_proxy.config import ConfigError
+from twisted_proxy.info.cache import INFO_ENVIRON_KEY, InfoCache, container_key
+from twisted_proxy.info.memorystore import MemoryInfoStore
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins._support.segments import SegmentLimits
 from twisted_proxy.plugins._support.subrequest import read_body
 from twisted_proxy.plugins.slo import sloPlugin
+from twisted_proxy.swift.expirer import ExpirerQueue
 from twisted_proxy.swift.http import (
     HeaderDict,
     SwiftRequest,
@@ -50,6 +53,11 @@ class _App:
         self.objects: dict[str, tuple[bytes, HeaderDict]] = {}
         self.calls: list[SwiftRequest] = []
         self.listing_hash: Optional[str] = None
+        #: The container infos a container HEAD remembers, by key.
+        self.infos: dict[str, dict[str, Any]] = {}
+        #: What a private UPDATE got (path, headers, body), and answers.
+        self.updates: list[tuple[str, HeaderDict, bytes]] = []
+        self.update_status = 202
 
     def store(self, path: str, data: bytes) -> None:
         self.objects[path] = (data, HeaderDict({
@@ -57,6 +65,14 @@ class _App:
 
     def __call__(self, request: SwiftRequest) -> "Deferred[SwiftResponse]":
         self.calls.append(request)
+        if request.method == "UPDATE":
+            return Deferred.fromCoroutine(self._update(request))
+        if request.method == "HEAD" and request.path.count("/") == 3:
+            _, _, account, container = request.path.split("/")
+            key = container_key(account, container)
+            info = self.infos.get(key, {"status": 204, "meta": {}, "sysmeta": {}})
+            request.environ.setdefault(INFO_ENVIRON_KEY, {})[key] = info
+            return succeed(SwiftResponse(info["status"], {}, b""))
         if request.path.count("/") == 3:
             item = {"name": "man", "bytes": 10, "hash": self.listing_hash,
                     "content_type": "text/plain"}
@@ -65,6 +81,13 @@ class _App:
                 200, {"Content-Type": "application/json; charset=utf-8",
                       "Content-Length": str(len(body))}, body))
         return Deferred.fromCoroutine(self._object(request))
+
+    async def _update(self, request: SwiftRequest) -> SwiftResponse:
+        body = await read_body(request.body)
+        self.updates.append((request.path, request.headers, body))
+        if self.update_status >= 300:
+            return error_response(self.update_status, "no queue", method="UPDATE")
+        return SwiftResponse(self.update_status, {}, b"")
 
     async def _object(self, request: SwiftRequest) -> SwiftResponse:
         method = request.method
@@ -117,6 +140,11 @@ class _Context:
     def __init__(self) -> None:
         self.reactor = Clock()
         self.info: dict[str, Any] = {}
+        self.info_cache = InfoCache(MemoryInfoStore(self.reactor), 60, 60)
+
+    def expirer_queue(self) -> ExpirerQueue:
+        # The hash secrets of tests.fakenodes.make_swift_conf.
+        return ExpirerQueue.configure(b"", b"suffix")
 
     def register_info(self, name: str, **info: Any) -> None:
         self.info[name] = info
@@ -177,6 +205,10 @@ class SloTests(SynchronousTestCase):
         self.assertEqual(info["max_manifest_size"], 8 * 1024 * 1024)
         self.assertEqual(info["min_segment_size"], 1)
         self.assertEqual(info["yield_frequency"], 10)
+        self.assertIs(info["allow_async_delete"], True)
+        context = _Context()
+        sloPlugin.make_filter({"allow_async_delete": "no"}, partial_context(context))
+        self.assertIs(context.info["slo"]["allow_async_delete"], False)
 
     def test_bad_option(self) -> None:
         self.assertRaises(ConfigError, sloPlugin.make_filter,
@@ -428,3 +460,171 @@ class SloTests(SynchronousTestCase):
     def test_plain_object_passes(self) -> None:
         response = self.call(self.request("GET", "/v1/a/segs/one"))
         self.assertEqual(self.read(response), b"aaaa")
+
+
+#: The queue's task container of C{a/c/man} deleted at L{_ASYNC_TIME}, and
+#: the rows for its segments, as Swift 2.38.3's C{ExpirerConfig} and
+#: C{make_delete_jobs} make them (hash secrets of L{_Context}).
+_ASYNC_TIME = 1700000000.12345
+_TASK_CONTAINER = "1699919951"
+
+
+def _swift_row(name: str) -> dict[str, Any]:
+    return {"content_type": "application/async-deleted", "created_at": "1700000000.12345",
+            "deleted": 0, "etag": "d41d8cd98f00b204e9800998ecf8427e",
+            "name": f"1700000000.12345-a/segs/{name}", "size": 0,
+            "storage_policy_index": 0}
+
+
+class AsyncDeleteTests(SynchronousTestCase):
+    """
+    C{DELETE ?multipart-manifest=delete&async=true}: the manifest at once,
+    its segments queued for the expirer.
+    """
+
+    def setUp(self) -> None:
+        self.base = SloTests("test_interfaces")
+        self.base.setUp()
+        self.base.context.reactor.advance(_ASYNC_TIME)
+        self.app = self.base.app
+        self.base.simple()
+        self.app.calls.clear()
+
+    def delete(self, path: str = "/v1/a/c/man", query: str = "",
+               environ: Optional[dict[str, Any]] = None) -> SwiftResponse:
+        request = self.base.request("DELETE", path,
+                                    "multipart-manifest=delete&async=true" + query)
+        request.environ.update(environ or {})
+        self.request = request
+        return self.base.call(request)
+
+    def test_queued(self) -> None:
+        """
+        The segments are queued with a private UPDATE of the task container
+        of the manifest's deletion time, Swift's rows; the manifest is
+        deleted at that time; the segments stay.
+        """
+        response = self.delete()
+        self.assertEqual(response.status, 204)
+        [(path, headers, body)] = self.app.updates
+        self.assertEqual(path, f"/v1/.expiring_objects/{_TASK_CONTAINER}")
+        self.assertEqual(headers["Content-Type"], "application/json")
+        self.assertEqual(headers["X-Backend-Storage-Policy-Index"], "0")
+        self.assertEqual(headers["X-Backend-Allow-Private-Methods"], "True")
+        self.assertEqual(json.loads(body), [_swift_row("one"), _swift_row("two")])
+        update, deleted = [r for r in self.app.calls if r.method in ("UPDATE", "DELETE")]
+        self.assertIs(update.environ["swift.authorize_override"], True)
+        self.assertEqual(deleted.path, "/v1/a/c/man")
+        self.assertEqual(deleted.headers["X-Timestamp"], "1700000000.12345")
+        self.assertNotIn("/v1/a/c/man", self.app.objects)
+        self.assertIn("/v1/a/segs/one", self.app.objects)
+        self.assertIn("/v1/a/segs/two", self.app.objects)
+
+    def test_nonASCIISegments(self) -> None:
+        """
+        Row names are text, as Swift's are.
+        """
+        self.app.store("/v1/a/segs/tw\u00e9".encode("utf-8").decode("latin-1"), b"x")
+        self.assertEqual(self.base.put_manifest([{"path": "/segs/tw\u00e9"}]).status, 201)
+        self.delete()
+        rows = json.loads(self.app.updates[0][2])
+        self.assertEqual(rows[0]["name"], "1700000000.12345-a/segs/tw\u00e9")
+
+    def test_versionedManifest(self) -> None:
+        self.delete(query="&version-id=1600000000.00000")
+        manifest = [r for r in self.app.calls if r.path == "/v1/a/c/man"]
+        self.assertEqual([(r.method, r.params.get("version-id")) for r in manifest],
+                         [("GET", "1600000000.00000"), ("DELETE", "1600000000.00000")])
+
+    def test_onlyData(self) -> None:
+        """
+        A manifest of inline data only is just deleted.
+        """
+        self.app.objects["/v1/a/c/man"] = (
+            json.dumps([{"data": base64.b64encode(b"x").decode("ascii")}]).encode("ascii"),
+            self.app.objects["/v1/a/c/man"][1])
+        self.assertEqual(self.delete().status, 204)
+        self.assertEqual(self.app.updates, [])
+        self.assertNotIn("/v1/a/c/man", self.app.objects)
+
+    def assert_refused(self, response: SwiftResponse, status: int, body: bytes) -> None:
+        self.assertEqual((response.status, response.body), (status, body))
+        self.assertEqual(self.app.updates, [])
+        self.assertNotIn("DELETE", [r.method for r in self.app.calls])
+
+    def test_severalContainers(self) -> None:
+        self.app.store("/v1/a/other/three", b"c")
+        self.base.put_manifest([{"path": "/segs/one"}, {"path": "/other/three"}])
+        self.assert_refused(self.delete(), 400, b'All segments must be in one container. '
+                            b'Found segments in "segs", "other"')
+
+    def test_nestedManifest(self) -> None:
+        self.base.put_manifest([{"path": "/segs/two"}], path="/v1/a/segs/inner")
+        self.base.put_manifest([{"path": "/segs/one"}, {"path": "/segs/inner"}],
+                               path="/v1/a/c/outer")
+        self.assert_refused(self.delete("/v1/a/c/outer"), 400,
+                            b"No segments may be large objects.")
+
+    def test_notAManifest(self) -> None:
+        self.assert_refused(self.delete("/v1/a/segs/one"), 400, b"Not an SLO manifest")
+
+    def test_missing(self) -> None:
+        self.assert_refused(self.delete("/v1/a/c/nope"), 404, b"SLO manifest not found")
+
+    def test_unreadable(self) -> None:
+        self.app.objects["/v1/a/c/man"] = (b"not json", self.app.objects["/v1/a/c/man"][1])
+        self.assert_refused(self.delete(), 500, b"Unable to load SLO manifest")
+
+    def test_badUTF8(self) -> None:
+        self.assert_refused(self.delete("/v1/a/c/m\xff"), 412,
+                            b"Invalid UTF8 or contains NULL")
+
+    def test_queueFails(self) -> None:
+        """
+        When the queue cannot be written, nothing is deleted: 503.
+        """
+        self.app.update_status = 503
+        response = self.delete()
+        self.assertEqual(response.status, 503)
+        self.assertIn("/v1/a/c/man", self.app.objects)
+        self.assertNotIn("DELETE", [r.method for r in self.app.calls])
+
+    def test_authorizedOnBothContainers(self) -> None:
+        """
+        With an auth plugin, the client must be allowed to write to the
+        manifest's container and to the segments'.
+        """
+        self.app.infos[container_key("a", "c")] = {
+            "status": 204, "write_acl": "w-c", "meta": {}, "sysmeta": {}}
+        self.app.infos[container_key("a", "segs")] = {
+            "status": 204, "write_acl": "w-segs", "meta": {}, "sysmeta": {}}
+        seen: list[Optional[str]] = []
+
+        def authorize(request: SwiftRequest) -> Optional[SwiftResponse]:
+            seen.append(getattr(request, "acl", None))
+            return error_response(403) if seen[-1] == "w-segs" else None
+
+        response = self.delete(environ={"swift.authorize": authorize})
+        self.assertEqual(response.status, 403)
+        self.assertEqual(seen, ["w-c", "w-segs"])
+        self.assertEqual(self.app.updates, [])
+        self.assertIsNone(self.request.acl)  # type: ignore[attr-defined]
+
+        seen.clear()
+        response = self.delete(environ={"swift.authorize": lambda request: error_response(401)})
+        self.assertEqual(response.status, 401)
+        self.assertEqual(self.app.updates, [])
+
+    def test_offWithOption(self) -> None:
+        """
+        With C{allow_async_delete = false}, C{async} is not looked at: the
+        segments are deleted as without it.
+        """
+        plugin = sloPlugin.make_filter({"allow_async_delete": "false"},
+                                       partial_context(self.base.context))
+        request = self.base.request("DELETE", "/v1/a/c/man",
+                                    "multipart-manifest=delete&async=true",
+                                    {"Accept": "application/json"})
+        response = self.successResultOf(plugin(request, self.app))
+        self.assertEqual(json.loads(self.base.read(response))["Number Deleted"], 3)
+        self.assertEqual(self.app.updates, [])

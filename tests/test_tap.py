@@ -275,6 +275,28 @@ class MakeServiceTests(SynchronousTestCase):
         makeService(self.options)
         self.assertEqual(self.probed, [("127.0.0.2", 9999)])
 
+    def test_listenAddressToEnvironments(self) -> None:
+        """
+        An environment is prepared knowing where the proxy will listen
+        (C{--port}, else C{bind_ip}/C{bind_port}); for another kind of
+        endpoint it is told nothing.
+        """
+        seen: list[object] = []
+
+        class Environment:
+            section = "app:proxy-server"
+
+            def prepare(self, config: Any, reactor: object) -> object:
+                seen.append(config.listen_address)
+                raise SystemExit("prepared")
+
+        self.patch(tap, "getPlugins", lambda *args: [Environment()])
+        for port in ("tcp:9999:interface=127.0.0.2", None, "unix:/tmp/proxy.sock"):
+            self.options["port"] = port
+            self.options["parsed"].listen_address = None
+            self.assertRaises(SystemExit, makeService, self.options)
+        self.assertEqual(seen, [("127.0.0.2", 9999), ("127.0.0.1", 8081), None])
+
 
 class CheckListenableTests(SynchronousTestCase):
     def test_tcp(self) -> None:

@@ -259,6 +259,27 @@ class RequestLineTests(_ChannelTestCase):
         self.assertTrue(self.transport.value().startswith(b"HTTP/1.1 400 "))
         self.assertEqual(self.resource.requests, [])
 
+    def test_parserRefusalsAreRefusals(self) -> None:
+        """
+        What Twisted's parser refuses itself (here a header line without a
+        colon) is answered as the channel's own refusals are: an empty
+        C{400} that closes the connection, with the headers of
+        C{refusal_headers}.
+        """
+
+        class Noted(StreamingChannel):
+            def refusal_headers(self) -> list[tuple[bytes, bytes]]:
+                return [(b"X-Note", b"refused")]
+
+        self.site.protocol = Noted  # type: ignore[assignment]
+        self.channel = self.connect()
+        self.send(b"GET /o HTTP/1.1\r\nno colon\r\n\r\n")
+        self.assertEqual(self.transport.value(),
+                         b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
+                         b"Connection: close\r\nX-Note: refused\r\n\r\n")
+        self.assertTrue(self.transport.disconnecting)
+        self.assertEqual(self.resource.requests, [])
+
     def test_transferCodingList(self) -> None:
         """
         A list of transfer codings is answered C{501} and the connection

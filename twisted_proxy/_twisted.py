@@ -24,6 +24,11 @@ Private names used, and why:
   - C{twisted.web.http.HTTPChannel._send100Continue}: overridden so that a
     streamed body is invited with C{100 Continue} only once something reads
     it, as Swift does (a request refused early never invites its body).
+  - C{twisted.web.http.HTTPChannel._respondToBadRequestAndDisconnect}:
+    overridden so that the C{400} Twisted's parser answers itself (a
+    malformed request line or header, bad framing) goes out as every
+    other refusal of the channel (L{StreamingChannel.refuse}), with the
+    headers L{StreamingChannel.refusal_headers} gives it.
   - C{twisted.web.http.Request._disconnected}: whether the client connection
     was lost (L{is_disconnected}).
   - C{twisted.logger.LogPublisher._observers}: the observers twistd has
@@ -232,9 +237,10 @@ _VERSION = re.compile(rb" HTTP/([0-9]+)\.([0-9]+)$")
 _ABSOLUTE_TARGET = re.compile(rb"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]+")
 
 
-def _status(code: int, reason: bytes) -> bytes:
-    return (b"HTTP/1.1 %d %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            % (code, reason))
+def _status(code: int, reason: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
+    lines = [b"HTTP/1.1 %d %s" % (code, reason), b"Content-Length: 0", b"Connection: close"]
+    lines.extend(b"%s: %s" % (name, value) for name, value in headers)
+    return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
 class StreamingChannel(http.HTTPChannel):
@@ -260,9 +266,11 @@ class StreamingChannel(http.HTTPChannel):
         Too Large};
       - more than L{max_header_lines} header lines: C{431};
       - an C{HTTP/2.0} (or later) request line: C{505};
-      - a list of transfer codings: C{501}, rather than Twisted's C{400}.
+      - a list of transfer codings: C{501}, rather than Twisted's C{400};
+      - whatever else Twisted's parser refuses (a malformed request line
+        or header, bad framing): C{400 Bad Request}.
 
-    These limits are checked as the lines arrive, before any request is
+    Every refusal carries the headers of L{refusal_headers}. These limits are checked as the lines arrive, before any request is
     made. (Twisted's own limits, C{MAX_LENGTH}, C{totalHeadersSize} and
     C{maxHeaders}, would close the connection without an answer or answer
     a bare C{400}: they are set so that these answer first.)
@@ -328,14 +336,26 @@ class StreamingChannel(http.HTTPChannel):
         """
         super()._send100Continue()
 
+    def refusal_headers(self) -> list[tuple[bytes, bytes]]:
+        """
+        The headers (name, value) of a response the channel makes itself
+        (L{refuse}), besides C{Content-Length} and C{Connection}: none
+        here; a subclass adds its own (the proxy's transaction id).
+        """
+        return []
+
     def refuse(self, code: int, reason: bytes) -> None:
         """
-        Answer C{code} with an empty body and close the connection, without
-        reading another byte from it.
+        Answer C{code} with an empty body and the headers of
+        L{refusal_headers}, and close the connection, without reading
+        another byte from it.
         """
         assert self.transport is not None
-        self.transport.write(_status(code, reason))
+        self.transport.write(_status(code, reason, self.refusal_headers()))
         self.transport.loseConnection()
+
+    def _respondToBadRequestAndDisconnect(self) -> None:
+        self.refuse(400, b"Bad Request")
 
     def lineLengthExceeded(self, line: bytes) -> None:
         if self.request_line() is None:

@@ -91,12 +91,18 @@ class ProxyConfig:
         last.
     @ivar sections: every section by its full name (C{filter:tempauth}),
         each merged over C{[DEFAULT]}.
+    @ivar listen_address: the C{(host, port)} the proxy will serve on
+        when it is a TCP address (C{--port}, else C{bind_ip} and
+        C{bind_port}), once the service knows it; for an environment that
+        tells others where the proxy is (the all-in-one cluster's
+        container-sync realm).
     """
 
     path: str
     defaults: dict[str, str]
     pipeline: list[str]
     sections: dict[str, dict[str, str]]
+    listen_address: Optional[tuple[str, int]] = None
 
     @property
     def directory(self) -> str:

@@ -176,7 +176,8 @@ class IProxyEnvironment(Interface):
         """
         Make this environment for a proxy configured by C{config}. It may
         add options to C{config} (a private Redis sets C{[filter:cache]
-        redis_url}).
+        redis_url}); C{config.listen_address} says where the proxy will
+        listen, when that is a TCP address.
 
         @type config: L{twisted_proxy.config.ProxyConfig}
         @return: an L{IPreparedEnvironment}.

@@ -15,6 +15,9 @@ with the C{aio} extra (C{pip install 'twisted-proxy[aio]'}).
 Layout of one cluster's directory (C{<data_dir>/aio-<pid>-<random>/})::
 
     etc/swift.conf                  hash prefix/suffix, policies, constraints
+    etc/container-sync-realms.conf  the realm C{aio} (a random key) and, when
+                                    the proxy's address is known, its cluster
+                                    C{aio_endpoint}: the proxy's URL
     etc/{account,container,object}.ring.gz, etc/object-<n>.ring.gz
     etc/<kind>-server/<index>.conf  one per storage server
     data/<index>/sdb<index>/        device <index>, shared by its three servers
@@ -87,11 +90,21 @@ __all__ = [
     "parse_aio_settings",
     "region_of",
     "find_swift_bin_dir",
+    "SYNC_REALM",
+    "SYNC_CLUSTER",
+    "sync_endpoint",
     "build_cluster",
     "main",
 ]
 
 SERVER_KINDS = ("account", "container", "object")
+
+#: The container-sync realm and cluster the cluster names itself in its
+#: C{container-sync-realms.conf}: C{X-Container-Sync-To:
+#: //aio/aio_endpoint/ACCOUNT/CONTAINER} syncs to a container of its own
+#: proxy (C{current = //aio/aio_endpoint} in C{[filter:container_sync]}).
+SYNC_REALM = "aio"
+SYNC_CLUSTER = "aio_endpoint"
 
 #: The programs of the C{swift} package the cluster needs.
 SWIFT_PROGRAMS = (
@@ -567,6 +580,9 @@ class ClusterLayout:
     @ivar default_policy: the default policy's name (by default, that of
         index 0).
     @ivar ec_policies: the names of the erasure-coded policies.
+    @ivar sync_endpoint: the URL of the container-sync cluster
+        L{SYNC_CLUSTER} (the proxy's C{/v1/}), or C{None} when the proxy's
+        address was not known.
     """
 
     root: str
@@ -580,6 +596,7 @@ class ClusterLayout:
     policies: tuple[str, ...] = ("gold",)
     default_policy: str = ""
     ec_policies: tuple[str, ...] = ()
+    sync_endpoint: Optional[str] = None
 
     @property
     def log_dir(self) -> str:
@@ -844,14 +861,43 @@ def _server_conf(
     return "\n".join(lines)
 
 
+def sync_endpoint(address: Optional[tuple[str, int]]) -> Optional[str]:
+    """
+    The container-sync endpoint (C{http://HOST:PORT/v1/}) of a proxy
+    listening on C{address}: a wildcard host is reached on the loopback
+    address. C{None} without an address, or for port 0 (not known yet).
+    """
+    if address is None or not address[1]:
+        return None
+    host, port = address
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/v1/"
+
+
+def _sync_realms_conf(key: str, endpoint: Optional[str]) -> str:
+    lines = [f"[{SYNC_REALM}]", f"key = {key}"]
+    if endpoint is not None:
+        lines.append(f"cluster_{SYNC_CLUSTER} = {endpoint}")
+    return "\n".join(lines) + "\n"
+
+
 def _write_file(path: str, text: str) -> None:
     with open(path, "w") as f:
         f.write(text)
 
 
-def build_cluster(settings: AioSettings) -> ClusterLayout:
+def build_cluster(settings: AioSettings,
+                  proxy_address: Optional[tuple[str, int]] = None) -> ClusterLayout:
     """
     Lay out a fresh cluster on disk; start nothing.
+
+    Its C{container-sync-realms.conf} names the proxy at C{proxy_address}
+    (C{(host, port)}, see L{sync_endpoint}) as the realm's cluster.
 
     Synchronous: it runs C{swift-ring-builder} as subprocesses and blocks
     until the rings are made (a few seconds), so call it before the reactor
@@ -873,7 +919,7 @@ def build_cluster(settings: AioSettings) -> ClusterLayout:
     _remove_abandoned_clusters(settings.data_dir)
     root = tempfile.mkdtemp(prefix=f"aio-{os.getpid()}-", dir=settings.data_dir)
     try:
-        return _build_in(root, bin_dir, settings)
+        return _build_in(root, bin_dir, settings, sync_endpoint(proxy_address))
     except BaseException:
         if settings.ephemeral:
             shutil.rmtree(root, ignore_errors=True)
@@ -887,7 +933,8 @@ def _write_marker(root: str, ephemeral: bool) -> None:
     )
 
 
-def _build_in(root: str, bin_dir: str, settings: AioSettings) -> ClusterLayout:
+def _build_in(root: str, bin_dir: str, settings: AioSettings,
+              endpoint: Optional[str]) -> ClusterLayout:
     _write_marker(root, settings.ephemeral)
     swift_dir = os.path.join(root, "etc")
     os.makedirs(swift_dir)
@@ -942,6 +989,12 @@ def _build_in(root: str, bin_dir: str, settings: AioSettings) -> ClusterLayout:
         os.path.join(swift_dir, "swift.conf"),
         _swift_conf(prefix, suffix, settings),
     )
+    # Before any server starts: the container servers read it once, then
+    # only every five minutes.
+    _write_file(
+        os.path.join(swift_dir, "container-sync-realms.conf"),
+        _sync_realms_conf(secrets.token_hex(16), endpoint),
+    )
     for server in servers:
         _write_file(
             server.conf_path,
@@ -983,6 +1036,7 @@ def _build_in(root: str, bin_dir: str, settings: AioSettings) -> ClusterLayout:
         policies=settings.policies,
         default_policy=settings.default_policy_name,
         ec_policies=settings.ec_policies,
+        sync_endpoint=endpoint,
     )
 
 

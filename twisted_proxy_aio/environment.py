@@ -52,8 +52,9 @@ class AllInOne:
 
 def prepare(config: ProxyConfig, reactor: Any) -> AllInOne:
     """
-    Lay out the cluster that C{config}'s C{[aio]} section asks for; with a
-    private Redis, point C{[filter:cache] redis_url} at it.
+    Lay out the cluster that C{config}'s C{[aio]} section asks for, its
+    container-sync realm naming the proxy at C{config.listen_address}; with
+    a private Redis, point C{[filter:cache] redis_url} at it.
 
     @raise ConfigError: naming the file and C{[aio]}.
     """
@@ -61,7 +62,7 @@ def prepare(config: ProxyConfig, reactor: Any) -> AllInOne:
     try:
         settings = parse_aio_settings(section, config.directory)
         redis_wanted = wants_redis(section)
-        layout = build_cluster(settings)
+        layout = build_cluster(settings, config.listen_address)
     except (AioError, ValueError) as error:
         raise ConfigError(f"{config.path}: [aio] {error}")
     cluster = StorageClusterService(layout, reactor, settings.ready_timeout)

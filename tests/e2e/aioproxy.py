@@ -23,6 +23,7 @@ from __future__ import annotations
 import atexit
 import configparser
 import contextlib
+import getpass
 import glob
 import hashlib
 import http.client
@@ -42,12 +43,14 @@ from typing import Callable, Generic, Iterator, Mapping, Optional, Protocol, Seq
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SkipTest
 
+from tests.e2e.swifttools import swift_conf_command
 from twisted_proxy.swift.ring import RingSet
 from twisted_proxy.swift.swiftconf import load_swift_conf
 from twisted_proxy_aio.cluster import AioError, find_swift_bin_dir
 
 __all__ = [
     "REPO",
+    "SWIFT_DEFAULTS",
     "AioCluster",
     "Reply",
     "RunningProxy",
@@ -57,7 +60,10 @@ __all__ = [
     "connection_bytes",
     "free_port",
     "get_streamed",
+    "held_back_connection",
     "listener_pid",
+    "open_descriptors",
+    "pipe_descriptors",
     "proc_status_kib",
     "put_streamed",
     "read_chunks",
@@ -67,6 +73,7 @@ __all__ = [
     "signalled",
     "start_proxy",
     "stop_process",
+    "swift_proxy_conf",
     "twistd_command",
     "wait_until_answers",
 ]
@@ -485,7 +492,57 @@ _FILTER_EGGS = {
     "healthcheck": "egg:swift#healthcheck",
     "proxy-logging": "egg:swift#proxy_logging",
     "cache": "egg:swift#memcache",
+    "container_sync": "egg:swift#container_sync",
+    "tempauth": "egg:swift#tempauth",
+    "slo": "egg:swift#slo",
 }
+
+#: The C{[DEFAULT]} of Swift's programs run on a cluster (L{AioCluster}):
+#: their syslog datagrams go to the discard port (there is no /dev/log),
+#: they run as this user, keep recon files in the cluster's work
+#: directory; C{-v} sends their lines to stderr.
+SWIFT_DEFAULTS = """\
+[DEFAULT]
+swift_dir = {swift_dir}
+user = {user}
+recon_cache_path = {recon}
+log_udp_host = 127.0.0.1
+log_udp_port = 9
+"""
+
+def swift_proxy_conf(swift_dir: str, port: int, filters: Sequence[str] = (),
+                     app: Optional[Mapping[str, str]] = None,
+                     filter_options: Optional[Mapping[str, Mapping[str, str]]] = None) -> str:
+    """
+    A C{proxy-server.conf} for Swift's proxy on C{127.0.0.1:port} over the
+    cluster of C{swift_dir} (as a server of its own, or as the internal
+    client of Swift's daemons), with no auth and nothing that needs
+    memcached:
+    the pipeline C{catch_errors proxy-logging}, then C{filters} (each
+    Swift's own, C{egg:swift#name}) and, when there are any, a second
+    C{proxy-logging}, as Swift's sample has it. It logs to the discard
+    port (there is no C{/dev/log}) and creates accounts on first use.
+
+    @param app: options of C{[app:proxy-server]}, over the defaults.
+    @param filter_options: options of each filter's section, by name.
+    """
+    stages = ["catch_errors", "proxy-logging", *filters]
+    if filters:
+        stages.append("proxy-logging")
+    lines = [
+        "[DEFAULT]", "bind_ip = 127.0.0.1", f"bind_port = {port}",
+        f"swift_dir = {swift_dir}", "workers = 0", f"user = {getpass.getuser()}",
+        "log_udp_host = 127.0.0.1", "log_udp_port = 9", "",
+        "[pipeline:main]", f"pipeline = {' '.join(stages)} proxy-server", "",
+        "[app:proxy-server]", "use = egg:swift#proxy",
+    ]
+    for name, value in {"account_autocreate": "true", **(app or {})}.items():
+        lines.append(f"{name} = {value}")
+    for name in dict.fromkeys(["catch_errors", "proxy-logging", *filters]):
+        lines += ["", f"[filter:{name}]", f"use = egg:swift#{name.replace('-', '_')}"]
+        for option, value in (filter_options or {}).get(name, {}).items():
+            lines.append(f"{option} = {value}")
+    return "\n".join(lines) + "\n"
 
 
 def aio_config(data_dir: str, aio: Mapping[str, object],
@@ -497,8 +554,9 @@ def aio_config(data_dir: str, aio: Mapping[str, object],
     throw-away cluster in C{data_dir} (C{ephemeral = true}, no Redis):
     C{aio} adds to or overrides that section, C{app} adds to
     C{[app:proxy-server]} (which autocreates accounts), C{sections} are
-    further sections by name, and C{filters} (names of L{_FILTER_EGGS}) are
-    the pipeline before C{proxy-server}.
+    further sections by name (a C{filter:NAME} one adds options to that
+    filter's section), and C{filters} (names of L{_FILTER_EGGS}) are the
+    pipeline before C{proxy-server}.
     """
     def section(name: str, options: Mapping[str, object]) -> str:
         return f"[{name}]\n" + "".join(f"{key} = {value}\n" for key, value in options.items())
@@ -509,8 +567,11 @@ def aio_config(data_dir: str, aio: Mapping[str, object],
         section("pipeline:main", {"pipeline": " ".join([*filters, "proxy-server"])}),
         section("app:proxy-server",
                 {"use": "egg:swift#proxy", "account_autocreate": "true", **app}),
-        *(section(name, options) for name, options in sections.items()),
-        *(section(f"filter:{name}", {"use": _FILTER_EGGS[name]}) for name in filters),
+        *(section(name, options) for name, options in sections.items()
+          if name.partition(":")[2] not in filters),
+        *(section(f"filter:{name}", {"use": _FILTER_EGGS[name],
+                                     **sections.get(f"filter:{name}", {})})
+          for name in filters),
     ]
     return "\n".join(parts)
 
@@ -590,6 +651,105 @@ class AioCluster:
     @property
     def swift_dir(self) -> str:
         return os.path.join(self.root, "etc")
+
+    @property
+    def swift_conf(self) -> str:
+        return os.path.join(self.swift_dir, "swift.conf")
+
+    def swift_command(self, program: str, *args: str) -> list[str]:
+        """
+        How to run Swift's C{program} (a name in Swift's bin directory, or
+        a script's path) on this cluster.
+        """
+        path = program if os.sep in program else os.path.join(self.bin_dir, program)
+        return swift_conf_command(self.swift_conf, path, *args)
+
+    def write(self, name: str, text: str) -> str:
+        """
+        Write C{text} to the file C{name} of the work directory; its path.
+        """
+        path = os.path.join(self.workdir, name)
+        with open(path, "w") as handle:
+            handle.write(text)
+        return path
+
+    def swift_conf_text(self, template: str, **values: object) -> str:
+        """
+        C{template} (starting with L{SWIFT_DEFAULTS}) filled in for this
+        cluster.
+        """
+        recon = os.path.join(self.workdir, "recon")
+        os.makedirs(recon, exist_ok=True)
+        return template.format(swift_dir=self.swift_dir, user=getpass.getuser(),
+                               recon=recon, **values)
+
+    def internal_client_conf(self) -> str:
+        """
+        The path of a configuration of Swift's internal client (Swift's own
+        proxy in the daemon's process) for this cluster, written if need
+        be.
+        """
+        path = os.path.join(self.workdir, "internal-client.conf")
+        if not os.path.exists(path):
+            self.write("internal-client.conf",
+                       swift_proxy_conf(self.swift_dir, free_port()))
+        return path
+
+    def server_confs(self, kind: str, options: Mapping[str, Mapping[str, str]] = {}
+                     ) -> list[str]:
+        """
+        For Swift's daemons of C{kind} (C{"container"}: the updater, the
+        sync daemon...): a copy of each C{kind} server's configuration,
+        run as this user, with the further C{options} by section.
+        """
+        confs = []
+        for conf in sorted(glob.glob(os.path.join(self.swift_dir, f"{kind}-server",
+                                                  "*.conf"))):
+            parser = configparser.ConfigParser(interpolation=None)
+            parser.read(conf)
+            parser.read_string(self.swift_conf_text(SWIFT_DEFAULTS), source="daemon")
+            for name, values in options.items():
+                if not parser.has_section(name):
+                    parser.add_section(name)
+                for key, value in values.items():
+                    parser[name][key] = value
+            path = os.path.join(self.workdir, f"daemon-{kind}-{os.path.basename(conf)}")
+            with open(path, "w") as handle:
+                parser.write(handle)
+            confs.append(path)
+        return confs
+
+    def run_once(self, program: str, *confs: str) -> str:
+        """
+        One pass (C{once}) of Swift's daemon C{program} for each of
+        C{confs}, all at once; their logs.
+
+        @raise AssertionError: if one fails or takes over five minutes (all
+            are then killed).
+        """
+        runs = []
+        try:
+            for conf in confs:
+                output = tempfile.TemporaryFile()
+                runs.append((subprocess.Popen(
+                    self.swift_command(program, conf, "once", "-v"),
+                    stdin=subprocess.DEVNULL, stdout=output,
+                    stderr=subprocess.STDOUT), output))
+            logs = []
+            for process, output in runs:
+                process.wait(300)
+                output.seek(0)
+                log = output.read().decode("utf-8", "replace")
+                if process.returncode != 0:
+                    raise AssertionError(f"{program} failed:\n{log}")
+                logs.append(log)
+            return "".join(logs)
+        finally:
+            for process, output in runs:
+                if process.poll() is None:
+                    os.kill(process.pid, signal.SIGKILL)
+                    process.wait()
+                output.close()
 
     @property
     def devices_dirs(self) -> list[str]:

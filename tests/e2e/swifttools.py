@@ -7,7 +7,6 @@ same cluster.
 
 from __future__ import annotations
 
-import getpass
 import os
 import shutil
 import subprocess
@@ -16,9 +15,9 @@ from typing import Mapping, Optional, Sequence
 
 from twisted.trial.unittest import SkipTest
 
-from tests.e2e.aioproxy import free_port, stop_process, wait_until_answers
+from tests.e2e.aioproxy import free_port, stop_process, swift_proxy_conf, wait_until_answers
 
-__all__ = ["SwiftProxy", "swift_conf_command", "swift_proxy_conf", "swift_tool"]
+__all__ = ["SwiftProxy", "swift_conf_command", "swift_tool"]
 
 
 #: Swift 2.38 reads swift.conf from a fixed path (/etc/swift), at import;
@@ -61,39 +60,6 @@ def swift_tool(name: str) -> str:
     if found is None:
         raise SkipTest(f"{name} is not installed")
     return found
-
-
-def swift_proxy_conf(swift_dir: str, port: int, filters: Sequence[str] = (),
-                     app: Optional[Mapping[str, str]] = None,
-                     filter_options: Optional[Mapping[str, Mapping[str, str]]] = None) -> str:
-    """
-    A C{proxy-server.conf} for Swift's proxy on C{127.0.0.1:port} over the
-    cluster of C{swift_dir}, with no auth and nothing that needs memcached:
-    the pipeline C{catch_errors proxy-logging}, then C{filters} (each
-    Swift's own, C{egg:swift#name}) and, when there are any, a second
-    C{proxy-logging}, as Swift's sample has it. It logs to the discard
-    port (there is no C{/dev/log}) and creates accounts on first use.
-
-    @param app: options of C{[app:proxy-server]}, over the defaults.
-    @param filter_options: options of each filter's section, by name.
-    """
-    stages = ["catch_errors", "proxy-logging", *filters]
-    if filters:
-        stages.append("proxy-logging")
-    lines = [
-        "[DEFAULT]", "bind_ip = 127.0.0.1", f"bind_port = {port}",
-        f"swift_dir = {swift_dir}", "workers = 0", f"user = {getpass.getuser()}",
-        "log_udp_host = 127.0.0.1", "log_udp_port = 9", "",
-        "[pipeline:main]", f"pipeline = {' '.join(stages)} proxy-server", "",
-        "[app:proxy-server]", "use = egg:swift#proxy",
-    ]
-    for name, value in {"account_autocreate": "true", **(app or {})}.items():
-        lines.append(f"{name} = {value}")
-    for name in dict.fromkeys(["catch_errors", "proxy-logging", *filters]):
-        lines += ["", f"[filter:{name}]", f"use = egg:swift#{name.replace('-', '_')}"]
-        for option, value in (filter_options or {}).get(name, {}).items():
-            lines.append(f"{option} = {value}")
-    return "\n".join(lines) + "\n"
 
 
 class SwiftProxy:

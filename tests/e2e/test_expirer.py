@@ -16,14 +16,9 @@ servers did with it.
 
 from __future__ import annotations
 
-import configparser
-import getpass
-import glob
 import json
 import os
-import signal
 import subprocess
-import tempfile
 import time
 import uuid
 from typing import Any
@@ -31,12 +26,12 @@ from typing import Any
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.e2e.aioproxy import (
+    SWIFT_DEFAULTS,
     AioCluster,
     SharedFixture,
-    free_port,
     request,
 )
-from tests.e2e.swifttools import SwiftProxy, swift_conf_command, swift_proxy_conf
+from tests.e2e.swifttools import SwiftProxy
 
 #: Prints, as JSON, every row of every C{.expiring_objects} task
 #: container database under the devices directories given.
@@ -58,18 +53,7 @@ for devices in sys.argv[1:]:
 json.dump(rows, sys.stdout)
 """
 
-#: Logging for Swift's programs: their syslog datagrams go to the discard
-#: port (there is no /dev/log); -v sends their lines to stderr.
-_SWIFT_DEFAULTS = """\
-[DEFAULT]
-swift_dir = {swift_dir}
-user = {user}
-recon_cache_path = {recon}
-log_udp_host = 127.0.0.1
-log_udp_port = 9
-"""
-
-_EXPIRER_CONF = _SWIFT_DEFAULTS + """\
+_EXPIRER_CONF = SWIFT_DEFAULTS + """\
 
 [object-expirer]
 dequeue_from_legacy = true
@@ -89,36 +73,14 @@ class _Cluster(AioCluster):
                             "policies": "gold, ec", "ec_policies": "ec",
                             "ec_num_data_fragments": 4, "ec_num_parity_fragments": 2},
             app={"allow_open_expired": "true"},
-            filters=("catch_errors", "gatekeeper", "healthcheck", "proxy-logging", "cache"),
+            filters=("catch_errors", "gatekeeper", "healthcheck", "proxy-logging", "cache",
+                     "slo"),
             programs=("swift-object-expirer",))
         try:
             self.write("read_queue.py", _READ_QUEUE)
-            os.makedirs(os.path.join(self.workdir, "recon"))
         except BaseException:
             self.stop()
             raise
-
-    @property
-    def swift_conf(self) -> str:
-        return os.path.join(self.swift_dir, "swift.conf")
-
-    def swift_command(self, program: str, *args: str) -> list[str]:
-        """
-        How to run Swift's C{program} (a name in Swift's bin directory, or
-        a script's path) on this cluster.
-        """
-        path = program if os.sep in program else os.path.join(self.bin_dir, program)
-        return swift_conf_command(self.swift_conf, path, *args)
-
-    def write(self, name: str, text: str) -> str:
-        path = os.path.join(self.workdir, name)
-        with open(path, "w") as handle:
-            handle.write(text)
-        return path
-
-    def swift_conf_text(self, template: str, **values: Any) -> str:
-        return template.format(swift_dir=self.swift_dir, user=getpass.getuser(),
-                               recon=os.path.join(self.workdir, "recon"), **values)
 
     def queue_rows(self) -> list[dict[str, Any]]:
         """
@@ -132,66 +94,21 @@ class _Cluster(AioCluster):
         rows: list[dict[str, Any]] = json.loads(output)
         return rows
 
-    def run(self, program: str, *confs: str) -> str:
-        """
-        One pass (C{once}) of Swift's daemon C{program} for each of
-        C{confs}, all at once; their logs.
-
-        @raise AssertionError: if one fails or takes over five minutes (all
-            are then killed).
-        """
-        runs = []
-        try:
-            for conf in confs:
-                output = tempfile.TemporaryFile()
-                runs.append((subprocess.Popen(
-                    self.swift_command(program, conf, "once", "-v"),
-                    stdin=subprocess.DEVNULL, stdout=output,
-                    stderr=subprocess.STDOUT), output))
-            logs = []
-            for process, output in runs:
-                process.wait(300)
-                output.seek(0)
-                log = output.read().decode("utf-8", "replace")
-                if process.returncode != 0:
-                    raise AssertionError(f"{program} failed:\n{log}")
-                logs.append(log)
-            return "".join(logs)
-        finally:
-            for process, output in runs:
-                if process.poll() is None:
-                    os.kill(process.pid, signal.SIGKILL)
-                    process.wait()
-                output.close()
-
     def run_container_updaters(self) -> str:
         """
         One pass of C{swift-container-updater} on every container server:
         how the account of the queue learns of new task containers (the
         container servers create them without telling it).
         """
-        confs = []
-        for conf in sorted(glob.glob(os.path.join(self.swift_dir, "container-server",
-                                                  "*.conf"))):
-            parser = configparser.ConfigParser(interpolation=None)
-            parser.read(conf)
-            parser["DEFAULT"]["user"] = getpass.getuser()
-            parser["DEFAULT"]["recon_cache_path"] = os.path.join(self.workdir, "recon")
-            path = os.path.join(self.workdir, "updater-" + os.path.basename(conf))
-            with open(path, "w") as handle:
-                parser.write(handle)
-            confs.append(path)
-        return self.run("swift-container-updater", *confs)
+        return self.run_once("swift-container-updater", *self.server_confs("container"))
 
     def run_expirer(self) -> str:
         """
         One pass of C{swift-object-expirer}; its log.
         """
-        internal = self.write("internal-client.conf",
-                              swift_proxy_conf(self.swift_dir, free_port()))
         conf = self.write("expirer.conf", self.swift_conf_text(
-            _EXPIRER_CONF, internal_client=internal))
-        return self.run("swift-object-expirer", conf)
+            _EXPIRER_CONF, internal_client=self.internal_client_conf()))
+        return self.run_once("swift-object-expirer", conf)
 
 
 #: The cluster of this module's tests, started on first use and stopped
@@ -278,6 +195,77 @@ class ExpirerTests(_Base):
         self.assertEqual({row["name"] for row in rows},
                          {f"{delete_at}-AUTH_test/{self.container}/posted"})
         self.assertEqual(len({row["db"] for row in rows}), 3, rows)
+
+
+class AsyncDeleteTests(_Base):
+    """
+    An SLO manifest deleted with C{?multipart-manifest=delete&async=true}
+    goes at once; its segments are queued, and one expirer pass removes
+    them.
+    """
+
+    def test_segmentsReaped(self) -> None:
+        segments = f"{self.container}-segs"
+        self.assertEqual(request(self.port, "PUT", f"/v1/AUTH_test/{segments}")[0], 201)
+        for name, data in (("one", b"aaaa"), ("tw%C3%A9", b"bbbbbb")):
+            status, _, _ = request(self.port, "PUT", f"/v1/AUTH_test/{segments}/{name}", {},
+                                   data)
+            self.assertEqual(status, 201)
+        manifest = json.dumps([{"path": f"/{segments}/one"},
+                               {"path": f"/{segments}/tw\u00e9"}]).encode("ascii")
+        path = f"/v1/AUTH_test/{self.container}/manifest"
+        status, _, body = request(self.port, "PUT", path + "?multipart-manifest=put", {},
+                                  manifest)
+        self.assertEqual(status, 201, body)
+        info = json.loads(request(self.port, "GET", "/info")[2])
+        self.assertIs(info["slo"]["allow_async_delete"], True)
+
+        status, _, body = request(self.port, "DELETE",
+                                  path + "?multipart-manifest=delete&async=true")
+        self.assertEqual(status, 204, body)
+        self.assertEqual(request(self.port, "HEAD", path)[0], 404)
+        for name in ("one", "tw%C3%A9"):
+            self.assertEqual(
+                request(self.port, "HEAD", f"/v1/AUTH_test/{segments}/{name}")[0], 200)
+        rows = [row for row in self.cluster.queue_rows()
+                if f"-AUTH_test/{segments}/" in row["name"]]
+        self.assertEqual({row["name"].split("-", 1)[1] for row in rows},
+                         {f"AUTH_test/{segments}/one", f"AUTH_test/{segments}/tw\u00e9"})
+        self.assertEqual(len(rows), 6, rows)
+
+        log = self.cluster.run_container_updaters()
+        log += self.cluster.run_expirer()
+        for name in ("one", "tw%C3%A9"):
+            status, _, _ = request(self.port, "HEAD", f"/v1/AUTH_test/{segments}/{name}",
+                                   {"X-Newest": "true"})
+            self.assertEqual(status, 404, log)
+        listing = request(self.port, "GET", f"/v1/AUTH_test/{segments}")
+        self.assertEqual(listing[:1], (204,), log)
+        self.assertEqual([row for row in self.cluster.queue_rows()
+                          if f"-AUTH_test/{segments}/" in row["name"] and not row["deleted"]],
+                         [], log)
+
+    def test_segmentsInTwoContainers(self) -> None:
+        """
+        Segments in several containers cannot be deleted asynchronously:
+        400, and the manifest stays.
+        """
+        for name in ("a", "b"):
+            self.assertEqual(request(self.port, "PUT",
+                                     f"/v1/AUTH_test/{self.container}-{name}")[0], 201)
+            self.assertEqual(request(self.port, "PUT",
+                                     f"/v1/AUTH_test/{self.container}-{name}/s", {},
+                                     b"x")[0], 201)
+        manifest = json.dumps([{"path": f"/{self.container}-a/s"},
+                               {"path": f"/{self.container}-b/s"}]).encode("ascii")
+        path = f"/v1/AUTH_test/{self.container}/manifest"
+        self.assertEqual(request(self.port, "PUT", path + "?multipart-manifest=put", {},
+                                 manifest)[0], 201)
+        status, _, body = request(self.port, "DELETE",
+                                  path + "?multipart-manifest=delete&async=yes")
+        self.assertEqual(status, 400)
+        self.assertIn(b"All segments must be in one container.", body)
+        self.assertEqual(request(self.port, "HEAD", path)[0], 200)
 
 
 class ErasureCodedExpirerTests(ExpirerTests):

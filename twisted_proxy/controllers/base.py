@@ -165,6 +165,9 @@ class Controller:
 
     server_type = "Base"
     allowed_methods: frozenset[str] = frozenset()
+    #: Methods only the proxy's own requests may use: those with a true
+    #: C{X-Backend-Allow-Private-Methods} (which no client can send).
+    private_methods: frozenset[str] = frozenset()
     delay_denial: frozenset[str] = frozenset()
 
     def __init__(
@@ -471,7 +474,14 @@ class Controller:
         that ends the write before it reaches an object node: the auth
         plugin's denial under the write ACL, 404 for a missing container,
         503 when the container could not be read; else C{None}.
+
+        A PUT or DELETE is judged knowing the container's sync key
+        (C{environ['swift_sync_key']}), as Swift's proxy lets an auth
+        plugin allow a container-sync request that bears it.
         """
+        if self.request.method in ("PUT", "DELETE"):
+            info = await self.container_info()
+            self.request.environ["swift_sync_key"] = info.get("sync_key")
         info, denied = await self.authorized_container("write_acl")
         if denied is not None:
             return info, denied

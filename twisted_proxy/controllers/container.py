@@ -9,7 +9,12 @@ L{twisted_proxy.controllers.shards}).
 from __future__ import annotations
 
 import json
-from typing import Optional
+from typing import Any, Optional
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IConsumer
+from twisted.web.iweb import IBodyProducer
+from zope.interface import implementer
 
 from twisted_proxy.controllers.account import _listing_query
 from twisted_proxy.controllers.base import (
@@ -32,7 +37,13 @@ from twisted_proxy.swift.constraints import (
     remove_owner_headers,
     transform_remove_headers,
 )
-from twisted_proxy.swift.http import HTML, HeaderDict, SwiftResponse, error_response
+from twisted_proxy.swift.http import (
+    HTML,
+    BytesBody,
+    HeaderDict,
+    SwiftResponse,
+    error_response,
+)
 from twisted_proxy.swift.listing import (
     apply_listing_rewrites,
     listing_format,
@@ -53,13 +64,46 @@ _UTF8_PARAMS = ("marker", "end_marker", "prefix", "delimiter", "path", "format",
                 "reverse", "states", "includes")
 
 
+@implementer(IConsumer)
+class _Collect:
+    """
+    Keeps what a request body writes.
+    """
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def registerProducer(self, producer: Any, streaming: bool) -> None:
+        pass
+
+    def unregisterProducer(self) -> None:
+        pass
+
+    def write(self, data: bytes) -> None:
+        self.chunks.append(data)
+
+
+async def _whole(body: Optional[IBodyProducer]) -> bytes:
+    """
+    The whole of a small request body (a private request's).
+    """
+    if body is None:
+        return b""
+    collect = _Collect()
+    producing: Deferred[None] = body.startProducing(collect)
+    await producing
+    return b"".join(collect.chunks)
+
+
 class ContainerController(Controller):
     """
-    GET, HEAD, PUT, POST and DELETE of a container.
+    GET, HEAD, PUT, POST and DELETE of a container; for the proxy's own
+    requests, Swift's private C{UPDATE}.
     """
 
     server_type = "Container"
     allowed_methods = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"})
+    private_methods = frozenset({"UPDATE"})
     delay_denial = frozenset({"GET", "HEAD"})
 
     def _name_too_long(self) -> Optional[SwiftResponse]:
@@ -307,3 +351,25 @@ class ContainerController(Controller):
             # already been asked once: the container is gone.
             return error_response(404, method="DELETE")
         return response
+
+    async def UPDATE(self) -> SwiftResponse:
+        """
+        Swift's private C{UPDATE}: the rows of the request's JSON body
+        merged into every replica of the container's database (which a
+        container of an auto-create account, such as the expirer queue's,
+        is created for); the answers merged by quorum. The caller names the
+        policy (C{X-Backend-Storage-Policy-Index}); without one this is a
+        proxy bug (a C{KeyError}), as in Swift.
+        """
+        request = self.request
+        assert self.container is not None
+        policy_index = request.headers["X-Backend-Storage-Policy-Index"]
+        body = await _whole(request.body)
+        headers = backend_request_headers(request, {
+            "X-Timestamp": format_timestamp(self.context.reactor.seconds()),
+            "X-Backend-Storage-Policy-Index": policy_index,
+        })
+        ring = self.context.rings.container
+        part = partition(ring, self.account, self.container)
+        return await self.write_to_nodes(ring, part, "UPDATE", lambda _: headers,
+                                         body_for=lambda _: BytesBody(body))

@@ -17,6 +17,7 @@ from twisted_proxy.config import ProxySettings
 from twisted_proxy.info.cache import InfoCache
 from twisted_proxy.interfaces import IInfoStore, INodeClient
 from twisted_proxy.swift.constraints import Constraints
+from twisted_proxy.swift.expirer import ExpirerQueue
 from twisted_proxy.swift.metrics import MetricsFanout
 from twisted_proxy.swift.ring import RingSet
 from twisted_proxy.swift.swiftconf import SwiftConf
@@ -74,6 +75,22 @@ class ProxyContext:
         self.info_registry: dict[str, dict[str, Any]] = {}
         self.services = MultiService()
         self._register_core_info()
+
+    def expirer_queue(self) -> ExpirerQueue:
+        """
+        Where this cluster's expirer queue is: C{swift.conf}'s hash secrets
+        and C{auto_create_account_prefix}, and the proxy's (deprecated)
+        C{expiring_objects_account_name} and
+        C{expiring_objects_container_divisor}.
+        """
+        settings = self.settings
+        return ExpirerQueue.configure(
+            self.swift_conf.hash_prefix,
+            self.swift_conf.hash_suffix,
+            self.constraints.auto_create_account_prefix,
+            settings.expiring_objects_account_name,
+            settings.expiring_objects_container_divisor,
+        )
 
     def register_info(self, name: str, **info: Any) -> None:
         """

@@ -12,7 +12,6 @@ from typing import Optional
 from twisted_proxy.controllers.base import Controller
 from twisted_proxy.swift.expirer import (
     CLEAN_QUEUE_HEADER,
-    ExpirerQueue,
     expirer_slot_headers,
     open_expired,
 )
@@ -59,14 +58,7 @@ class ObjectExpiry(Controller):
             assert self.container is not None and self.obj is not None
             request.environ.setdefault("swift.log_info", []).append(
                 f"x-delete-at:{delete_at}")
-            settings = self.settings
-            expirer = ExpirerQueue.configure(
-                self.context.swift_conf.hash_prefix,
-                self.context.swift_conf.hash_suffix,
-                self.context.constraints.auto_create_account_prefix,
-                settings.expiring_objects_account_name,
-                settings.expiring_objects_container_divisor,
-            )
+            expirer = self.context.expirer_queue()
             # Hashed as the bytes the client sent, as partitions are.
             task_container = expirer.task_container(
                 int(delete_at), self.account.encode("latin-1"),

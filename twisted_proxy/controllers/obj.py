@@ -21,14 +21,17 @@ from twisted_proxy.backend.resuming import ResumingBody, Source
 from twisted_proxy.controllers.base import (
     backend_request_headers,
     client_response_headers,
-    format_timestamp,
     partition,
 )
 from twisted_proxy.controllers.expiry import ObjectExpiry
 from twisted_proxy.controllers.shards import container_update_headers
 from twisted_proxy.info.cache import ContainerInfo
 from twisted_proxy.swift.bestresponse import is_good_source
-from twisted_proxy.swift.constraints import prepare_object_post, prepare_object_put
+from twisted_proxy.swift.constraints import (
+    ensure_x_timestamp,
+    prepare_object_post,
+    prepare_object_put,
+)
 from twisted_proxy.swift.etags import normalize_etag
 from twisted_proxy.swift.http import HeaderDict, SwiftResponse, error_response, wsgi_str
 from twisted_proxy.swift.ranges import parse_range_header
@@ -188,11 +191,15 @@ class ObjectController(ObjectExpiry):
         """
         Send a bodiless C{method} to every replica of the object, each
         telling its container node about the change, and merge the answers.
+        Its time is the request's C{X-Timestamp} when it has one (a
+        container-sync request's, or one a plugin set), else C{now}.
         """
+        bad = ensure_x_timestamp(self.request, now)
+        if bad is not None:
+            return bad
         ring, policy_index = self._object_ring(info)
         part = partition(ring, self.account, self.container, self.obj)
         base = backend_request_headers(self.request, {
-            "X-Timestamp": format_timestamp(now),
             "X-Backend-Storage-Policy-Index": str(policy_index),
         })
         node_iter: Optional[Iterator[Node]] = None

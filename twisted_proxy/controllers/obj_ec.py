@@ -43,13 +43,13 @@ from twisted_proxy.controllers.base import (
     Controller,
     backend_request_headers,
     client_response_headers,
-    format_timestamp,
     partition,
 )
 from twisted_proxy.controllers.expiry import ObjectExpiry
 from twisted_proxy.info.cache import ContainerInfo
 from twisted_proxy.swift.bestresponse import best_response, have_quorum, quorum_size
 from twisted_proxy.swift.constraints import (
+    ensure_x_timestamp,
     if_none_match_star,
     prepare_object_post,
     prepare_object_put,
@@ -897,10 +897,14 @@ class ECObjectController(ObjectExpiry):
     async def _write_archives(self, method: str, now: float) -> SwiftResponse:
         """
         Send a bodiless C{method} to the node of every fragment archive and
-        merge the answers as for replicas.
+        merge the answers as for replicas, at the request's C{X-Timestamp}
+        or else C{now}.
         """
+        bad = ensure_x_timestamp(self.request, now)
+        if bad is not None:
+            return bad
         ring, part = self._ring()
-        base = self._base_headers({"X-Timestamp": format_timestamp(now)})
+        base = self._base_headers()
         slots = self._slot_headers(base, len(ring.get_part_nodes(part)),
                                    queue=method == "POST")
         response = await self.write_to_nodes(ring, part, method, lambda slot: slots[slot])

@@ -23,6 +23,15 @@ middleware.
    (C{&format=raw}: in the form a C{PUT} takes).
  - C{DELETE ?multipart-manifest=delete} deletes every segment (nested
    manifests included), then the manifest, and answers as a bulk delete.
+   With C{&async=true} (and C{allow_async_delete}, on by default) the
+   manifest is deleted at once and its segments are queued for Swift's
+   object expirer, which deletes them later: the segments must all be in
+   one container (C{400} otherwise) and none may be a manifest itself
+   (C{400}); the client must be allowed to write to the manifest's
+   container and to the segments'. The queue rows go to the task
+   container of the manifest's deletion time with a private C{UPDATE}
+   (C{503} if it fails, and nothing is deleted). Until the expirer runs,
+   the segments stay listed and counted.
  - A container's JSON listing shows a manifest's large-object etag as
    C{slo_etag}.
 
@@ -41,15 +50,15 @@ from typing import Any, AsyncIterator, Optional, Union
 from urllib.parse import quote
 
 from twisted.internet.defer import CancelledError, Deferred, DeferredList, succeed
-from twisted.internet.interfaces import IConsumer, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.plugin import IPlugin
 from twisted.python.failure import Failure
-from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
 from twisted_proxy.config import int_option
 from twisted_proxy.controllers.context import ProxyContext
+from twisted_proxy.info.cache import InfoCache
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins._support.heartbeat import Heartbeat
 from twisted_proxy.plugins._support.segments import (
@@ -61,15 +70,19 @@ from twisted_proxy.plugins._support.segments import (
 )
 from twisted_proxy.plugins._support.subrequest import (
     drop_body,
+    fetch_container_info,
     object_path,
+    preauthorized,
     read_body,
     sub_environ,
 )
 from twisted_proxy.plugins.bulk import result_body
-from twisted_proxy.swift.constraints import is_sys_meta
+from twisted_proxy.swift.constraints import check_path_utf8, ensure_x_timestamp, is_sys_meta
 from twisted_proxy.swift.etags import normalize_etag
+from twisted_proxy.swift.expirer import ExpirerQueue, async_delete_rows
 from twisted_proxy.swift.http import (
     HTML,
+    BytesBody,
     HeaderDict,
     SwiftRequest,
     SwiftResponse,
@@ -82,6 +95,7 @@ from twisted_proxy.swift.http import (
 from twisted_proxy.swift.listing import best_accept_match
 from twisted_proxy.swift.paths import split_path
 from twisted_proxy.swift.ranges import parse_range_header, resolve
+from twisted_proxy.swift.timestamp import Timestamp
 from twisted_proxy.swift.truthy import is_true
 
 __all__ = ["StaticLargeObject", "sloPlugin"]
@@ -115,31 +129,6 @@ class _ManifestError(Exception):
     """
     A (nested) manifest cannot be read.
     """
-
-
-@implementer(IBodyProducer)
-class _BytesBody:
-    """
-    A request body held in memory (a manifest being stored).
-    """
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self.length = len(data)
-
-    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
-        if self._data:
-            consumer.write(self._data)
-        return succeed(None)
-
-    def pauseProducing(self) -> None:
-        pass
-
-    def resumeProducing(self) -> None:
-        pass
-
-    def stopProducing(self) -> None:
-        pass
 
 
 def _append_header(request: SwiftRequest, name: str, value: str) -> None:
@@ -365,14 +354,22 @@ class StaticLargeObject:
     @param concurrency: segment C{HEAD}s in flight during a C{PUT}.
     @param yield_frequency: seconds between the spaces a C{?heartbeat=on}
         C{PUT} sends while it checks the segments.
+    @param expirer_queue: where an asynchronous delete queues segments;
+        C{None} turns C{?async=true} off (C{allow_async_delete = false}).
+    @param info_cache: the container info an asynchronous delete's
+        authorization needs.
     """
 
     def __init__(self, clock: IReactorTime, max_manifest_segments: int = 1000,
                  max_manifest_size: int = 8 * 1024 * 1024,
                  limits: SegmentLimits = SegmentLimits(),
                  rate_limit_under_size: int = 1024 * 1024,
-                 concurrency: int = 2, yield_frequency: int = 10) -> None:
+                 concurrency: int = 2, yield_frequency: int = 10,
+                 expirer_queue: Optional[ExpirerQueue] = None,
+                 info_cache: Optional[InfoCache] = None) -> None:
         self._clock = clock
+        self.expirer_queue = expirer_queue
+        self._info_cache = info_cache
         self.yield_frequency = yield_frequency
         self.max_manifest_segments = max_manifest_segments
         self.max_manifest_size = max_manifest_size
@@ -394,6 +391,8 @@ class StaticLargeObject:
         if method == "PUT" and manifest_param == "put":
             return Deferred.fromCoroutine(self._put(request, app))
         if method == "DELETE" and manifest_param == "delete":
+            if self.expirer_queue is not None and is_true(request.params.get("async")):
+                return Deferred.fromCoroutine(self._async_delete(request, app))
             return Deferred.fromCoroutine(self._delete(request, app))
         if method in ("GET", "HEAD"):
             return Deferred.fromCoroutine(self._get_or_head(request, app))
@@ -874,7 +873,7 @@ class StaticLargeObject:
         request.environ["swift.content_type_overridden"] = True
         headers.pop("Transfer-Encoding", None)
         headers["Content-Length"] = str(len(data))
-        request.body = _BytesBody(data)
+        request.body = BytesBody(data)
         response: SwiftResponse = await app(request)
         summary = {"Response Status": f"{response.status} {response.reason}"}
         if response.is_success:
@@ -1039,6 +1038,95 @@ class StaticLargeObject:
         if failed:
             summary["Response Status"] = f"{failure_status} {status_reason(failure_status)}"
 
+    async def _async_delete(self, request: SwiftRequest, app: IProxyApplication
+                            ) -> SwiftResponse:
+        """
+        Delete the manifest now, its segments through the expirer queue
+        (see the module docstring).
+        """
+        method = request.method
+        refused = check_path_utf8(request)
+        if refused is not None:
+            return refused
+        parts = object_path(request.path)
+        assert parts is not None
+        version, account, container, obj = parts
+        try:
+            entries = await self._segments_of(request, app, version, account,
+                                              wsgi_to_str(f"/{container}/{obj}"),
+                                              request.params.get("version-id"))
+        except _DeleteError as error:
+            challenge = ({"Www-Authenticate": 'Swift realm="unknown"'}
+                         if error.status == 401 else None)
+            return error_response(error.status, error.message, challenge, method=method,
+                                  content_type=HTML)
+        segments = [entry for entry in entries if "data" not in entry]
+        if not segments:
+            return await app(request)  # type: ignore[no-any-return]
+        names = [split_path(str(segment["name"]), 2, 2, True) for segment in segments]
+        containers = list(dict.fromkeys(str(name[0]) for name in names))
+        if len(containers) > 1:
+            found = ", ".join('"%s"' % quote(name.encode("utf-8", "surrogateescape"))
+                              for name in containers)
+            return error_response(
+                400, f"All segments must be in one container. Found segments in {found}",
+                method=method, content_type=HTML)
+        if any(segment.get("sub_slo") for segment in segments):
+            return error_response(400, "No segments may be large objects.", method=method,
+                                  content_type=HTML)
+        segment_container = str_to_wsgi(containers[0])
+        denied = await self._write_denied(request, app, version, account, container)
+        if denied is None and segment_container != container:
+            denied = await self._write_denied(request, app, version, account,
+                                              segment_container)
+        if denied is not None:
+            return denied
+        assert self.expirer_queue is not None
+        refused = ensure_x_timestamp(request, self._clock.seconds())
+        if refused is not None:
+            return refused
+        stamp = Timestamp(request.headers["X-Timestamp"])
+        rows = async_delete_rows(stamp, wsgi_to_str(account), containers[0],
+                                 [str(name[1]) for name in names])
+        queue = self.expirer_queue
+        task_container = queue.task_container(
+            int(stamp), account.encode("latin-1"), container.encode("latin-1"),
+            obj.encode("latin-1"))
+        update = SwiftRequest(
+            "UPDATE", wire_quote(f"/v1/{queue.account}/{task_container}").encode("ascii"),
+            HeaderDict({"Content-Type": "application/json",
+                        "X-Backend-Storage-Policy-Index": "0",
+                        "X-Backend-Allow-Private-Methods": "True"}),
+            BytesBody(json.dumps(rows).encode("ascii")), client_ip=request.client_ip,
+            environ=preauthorized("SLO")(request.environ))
+        queued: SwiftResponse = await app(update)
+        if not queued.is_success:
+            _log.error("Failed to enqueue expiration entries: {status}\n{body}",
+                       status=f"{queued.status} {queued.reason}",
+                       body=(await read_body(queued.body)).decode("utf-8", "replace"))
+            return error_response(503, method=method)
+        drop_body(queued.body)
+        return await app(request)  # type: ignore[no-any-return]
+
+    async def _write_denied(self, request: SwiftRequest, app: IProxyApplication,
+                            version: str, account: str, container: str
+                            ) -> Optional[SwiftResponse]:
+        """
+        The auth plugin's denial of C{request} with the write ACL of
+        C{container}, or C{None} (also with no auth plugin).
+        """
+        authorize = request.environ.get("swift.authorize")
+        if authorize is None:
+            return None
+        assert self._info_cache is not None
+        info = await fetch_container_info(request, app, self._info_cache, version, account,
+                                          container, preauthorized("SLO"))
+        request.acl = info.get("write_acl")  # type: ignore[attr-defined]
+        try:
+            return authorize(request)  # type: ignore[no-any-return]
+        finally:
+            request.acl = None  # type: ignore[attr-defined]
+
     async def _segments_of(self, request: SwiftRequest, app: IProxyApplication,
                            version: str, account: str, name: str,
                            version_id: Optional[str] = None) -> list[dict[str, Any]]:
@@ -1064,11 +1152,11 @@ class StaticLargeObject:
             return entries
         drop_body(response.body)
         if response.is_success:
-            raise _DeleteError("Not an SLO manifest")
+            raise _DeleteError("Not an SLO manifest", 400)
         if response.status == 404:
-            raise _DeleteError("SLO manifest not found")
+            raise _DeleteError("SLO manifest not found", 404)
         if response.status == 401:
-            raise _DeleteError("401 Unauthorized")
+            raise _DeleteError("401 Unauthorized", 401)
         raise _DeleteError("Unable to load SLO manifest or segment.")
 
     # -- container listings ---------------------------------------------
@@ -1111,9 +1199,15 @@ class StaticLargeObject:
 
 
 class _DeleteError(Exception):
-    def __init__(self, message: str) -> None:
+    """
+    A manifest to delete cannot be read: C{message}, answered with
+    C{status} by an asynchronous delete.
+    """
+
+    def __init__(self, message: str, status: int = 500) -> None:
         super().__init__(message)
         self.message = message
+        self.status = status
 
 
 def _is_container_path(path: str) -> bool:
@@ -1153,26 +1247,30 @@ class _StaticLargeObjectFactory:
         @param conf: C{max_manifest_segments} (1000), C{max_manifest_size}
             (8 MiB), C{yield_frequency} (10), C{max_get_time} (86400),
             C{rate_limit_under_size} (1 MiB), C{rate_limit_after_segment}
-            (10), C{rate_limit_segments_per_sec} (1), C{concurrency} (2).
-        @param context: provides C{reactor} and C{register_info}.
+            (10), C{rate_limit_segments_per_sec} (1), C{concurrency} (2),
+            C{allow_async_delete} (true).
+        @param context: provides C{reactor}, C{register_info}, and with
+            C{allow_async_delete} C{info_cache} and C{expirer_queue}.
         @raise ConfigError: for an option that is not a non-negative
             integer.
         """
         segments = int_option(conf, "slo", "max_manifest_segments", 1000)
         size = int_option(conf, "slo", "max_manifest_size", 8 * 1024 * 1024)
         frequency = int_option(conf, "slo", "yield_frequency", 10)
+        allow_async_delete = is_true(conf.get("allow_async_delete", "true"))
         context.register_info(
             "slo", max_manifest_segments=segments, max_manifest_size=size,
             yield_frequency=frequency,
             min_segment_size=1,
-            # Swift's asynchronous delete (?async=true) is not offered.
-            allow_async_delete=False)
+            allow_async_delete=allow_async_delete)
         return StaticLargeObject(
             context.reactor, segments, size,
             SegmentLimits.from_conf(conf, "slo"),
             int_option(conf, "slo", "rate_limit_under_size", 1024 * 1024),
             min(1000, int_option(conf, "slo", "concurrency", 2)),
             max(1, frequency),
+            context.expirer_queue() if allow_async_delete else None,
+            context.info_cache if allow_async_delete else None,
         )
 
 

@@ -133,11 +133,10 @@ from twisted_proxy.swift.http import (
     SwiftResponse,
     error_response,
     str_to_wsgi,
-    wire_quote,
     wsgi_to_bytes,
     wsgi_to_str,
 )
-from twisted_proxy.swift.paths import split_path
+from twisted_proxy.swift.paths import auth_realm, split_path
 from twisted_proxy.swift.truthy import is_true
 
 __all__ = [
@@ -181,23 +180,9 @@ class _Store(Protocol):
     def set(self, key: str, value: Any, ttl: float) -> "Deferred[None]": ...
 
 
-def _default_realm(path: str) -> str:
-    """
-    The C{Www-Authenticate} realm Swift puts on a 401 nobody chose one for:
-    the account named by the path, else C{unknown}.
-    """
-    try:
-        realm = split_path(path, 2, 3, True)[1]
-    except ValueError:
-        return "unknown"
-    if realm is None or realm in ("v1.0", "auth"):
-        return "unknown"
-    return wire_quote(realm)
-
-
 def _unauthorized(request: SwiftRequest, realm: Optional[str] = None) -> SwiftResponse:
     if realm is None:
-        realm = _default_realm(request.path)
+        realm = auth_realm(request.path)
     return error_response(
         401,
         headers={"Www-Authenticate": f'Swift realm="{realm}"'},

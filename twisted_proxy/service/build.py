@@ -176,7 +176,8 @@ class ProxyProcess(MultiService):
         self.site = ProxySite(ProxyResource(app, reactor, settings.client_timeout, relay),
                               constraints=self.context.constraints,
                               max_clients=settings.max_clients,
-                              keep_idle=settings.keep_idle)
+                              keep_idle=settings.keep_idle,
+                              trans_id_suffix=suffix)
         self.site.timeOut = settings.client_timeout
         self.site.metrics = self.context.metrics
         RingReloader(rings).setServiceParent(self)

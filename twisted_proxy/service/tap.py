@@ -242,6 +242,10 @@ def makeService(options: Options) -> service.IService:
         resolve_pipeline(config, available_plugins())
     except ConfigError as error:
         raise SystemExit(f"twisted-proxy: {error}")
+    try:
+        config.listen_address = _tcp_address(description)
+    except ValueError:
+        pass
     swift_dir = None
     waits: list[Callable[[], Deferred[None]]] = []
     before = {name: dict(section) for name, section in config.sections.items()}

@@ -17,6 +17,13 @@ Task containers are spread over the day (the divisor) before C{T}: the
 container is C{T} rounded down to a multiple of the divisor, minus a shard
 of 0 to 99 taken from the object's path hash, ten digits.
 
+An asynchronous delete (SLO's C{?multipart-manifest=delete&async=true})
+queues rows of its own (L{async_delete_rows}) in the task container of
+the manifest's deletion time: each names one object to delete, at that
+time, by its high-precision timestamp, with the content type
+L{ASYNC_DELETE_TYPE}; the expirer deletes them without checking any
+C{X-Delete-At}.
+
 Nothing here does I/O; the caller looks the partition and nodes up in the
 container ring.
 """
@@ -24,11 +31,12 @@ container ring.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from hashlib import md5
 from typing import Any, Mapping, Optional, Sequence, Union
 
 from twisted_proxy.swift.bestresponse import quorum_size
 from twisted_proxy.swift.ring import hash_path
-from twisted_proxy.swift.timestamp import normalize_delete_at_timestamp
+from twisted_proxy.swift.timestamp import Timestamp, normalize_delete_at_timestamp
 from twisted_proxy.swift.truthy import is_true
 
 __all__ = [
@@ -37,7 +45,9 @@ __all__ = [
     "QUEUE_ACCOUNT_NAME",
     "CLEAN_QUEUE_HEADER",
     "CLEAN_QUEUE_UPDATES",
+    "ASYNC_DELETE_TYPE",
     "ExpirerQueue",
+    "async_delete_rows",
     "check_container_divisor",
     "task_object_name",
     "container_updates_needed",
@@ -64,6 +74,11 @@ CLEAN_QUEUE_HEADER = "X-Backend-Clean-Expiring-Object-Queue"
 #: entry: each one that does queues an update for every container replica,
 #: so Swift keeps it to two.
 CLEAN_QUEUE_UPDATES = 2
+
+
+#: The content type of a queue row that asks for an object's deletion
+#: (rather than its expiry).
+ASYNC_DELETE_TYPE = "application/async-deleted"
 
 
 def check_container_divisor(divisor: int) -> int:
@@ -144,11 +159,32 @@ class ExpirerQueue:
             int(delete_at) // self.divisor * self.divisor - shard)
 
 
-def task_object_name(delete_at: int, account: str, container: str, obj: str) -> str:
+def task_object_name(delete_at: Union[int, float, str], account: str, container: str,
+                     obj: str, high_precision: bool = False) -> str:
     """
-    The name of an object's queue entry: C{<delete_at, ten digits>-a/c/o}.
+    The name of an object's queue entry: C{<delete_at, ten digits>-a/c/o}
+    (C{<delete_at, %016.5f>-a/c/o} with C{high_precision}).
     """
-    return f"{normalize_delete_at_timestamp(delete_at)}-{account}/{container}/{obj}"
+    stamp = normalize_delete_at_timestamp(delete_at, high_precision)
+    return f"{stamp}-{account}/{container}/{obj}"
+
+
+def async_delete_rows(stamp: Timestamp, account: str, container: str,
+                      objects: Sequence[str]) -> list[dict[str, Any]]:
+    """
+    The queue rows (as a container C{UPDATE} takes them) asking the
+    expirer to delete C{objects} of C{account/container} (text, not WSGI
+    strings) as of C{stamp}, as Swift's C{make_delete_jobs}.
+    """
+    return [{
+        "name": task_object_name(float(stamp), account, container, obj, high_precision=True),
+        "deleted": 0,
+        "created_at": stamp.internal,
+        "etag": md5(b"", usedforsecurity=False).hexdigest(),
+        "size": 0,
+        "storage_policy_index": 0,
+        "content_type": ASYNC_DELETE_TYPE,
+    } for obj in objects]
 
 
 def container_updates_needed(container_replicas: int, object_requests: int,

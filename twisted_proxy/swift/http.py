@@ -15,13 +15,17 @@ from __future__ import annotations
 from typing import Any, Iterable, Iterator, MutableMapping, Optional, Union
 from urllib.parse import quote, unquote_to_bytes
 
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IConsumer
 from twisted.web.iweb import IBodyProducer
+from zope.interface import implementer
 
 __all__ = [
     "HeaderDict",
     "SwiftRequest",
     "SwiftResponse",
     "Body",
+    "BytesBody",
     "status_reason",
     "error_response",
     "HTML",
@@ -102,6 +106,32 @@ _EXPLANATIONS = {
     504: "A timeout has occurred speaking to a backend server.",
     507: "There was not enough space to save the resource.",
 }
+
+
+@implementer(IBodyProducer)
+class BytesBody:
+    """
+    A (small) body held in memory, as an L{IBodyProducer}: written whole
+    when started.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self.length = len(data)
+
+    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
+        if self._data:
+            consumer.write(self._data)
+        return succeed(None)
+
+    def pauseProducing(self) -> None:
+        pass
+
+    def resumeProducing(self) -> None:
+        pass
+
+    def stopProducing(self) -> None:
+        pass
 
 
 def status_reason(status: int) -> str:

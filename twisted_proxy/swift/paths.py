@@ -6,7 +6,9 @@ container, object) the way Swift's C{split_path} does.
 
 from typing import Optional
 
-__all__ = ["split_path", "split_swift_path"]
+from twisted_proxy.swift.http import wire_quote
+
+__all__ = ["auth_realm", "split_path", "split_swift_path"]
 
 
 def split_path(path: str, minsegs: int = 1, maxsegs: Optional[int] = None,
@@ -60,3 +62,18 @@ def split_swift_path(
     """
     version, account, container, obj = split_path(path, 1, 4, rest_with_last=True)
     return version, account, container, obj
+
+
+def auth_realm(path: str) -> str:
+    """
+    The C{Www-Authenticate} realm Swift puts on a 401 nobody chose one for
+    (swob's C{www_authenticate}): the account named by the path, quoted,
+    else C{unknown}.
+    """
+    try:
+        realm = split_path(path, 2, 3, True)[1]
+    except ValueError:
+        return "unknown"
+    if realm is None or realm in ("v1.0", "auth"):
+        return "unknown"
+    return wire_quote(realm)

@@ -28,6 +28,7 @@ from twisted_proxy.swift.http import HTML, SwiftRequest, SwiftResponse, error_re
 from twisted_proxy.swift.listing import listing_format
 from twisted_proxy.swift.paths import split_swift_path
 from twisted_proxy.swift.transid import TRANS_ID_ENVIRON_KEY, ensure_trans_id, trans_id_suffix
+from twisted_proxy.swift.truthy import is_true
 
 __all__ = ["ProxyApplication", "Pipeline"]
 
@@ -112,10 +113,13 @@ class ProxyApplication:
             # The container's storage policy decides (erasure coding): a
             # lookup, so only for a request that got this far.
             controller = await object_controller(controller)
-        if method not in controller.allowed_methods:
+        allowed = controller.allowed_methods
+        if is_true(request.headers.get("X-Backend-Allow-Private-Methods")):
+            allowed = allowed | controller.private_methods
+        if method not in allowed:
             return error_response(
                 405,
-                headers={"Allow": ", ".join(sorted(controller.allowed_methods))},
+                headers={"Allow": ", ".join(sorted(allowed))},
                 method=method,
             )
         authorize = request.environ.get("swift.authorize")

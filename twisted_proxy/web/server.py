@@ -45,6 +45,7 @@ from twisted_proxy.swift.constraints import (
 )
 from twisted_proxy.swift.http import HeaderDict, SwiftRequest, SwiftResponse, wire_quote, wsgi_str
 from twisted_proxy.swift.metrics import NULL_METRICS, metric_type
+from twisted_proxy.swift.transid import TRANS_ID_ENVIRON_KEY, make_trans_id, trans_id_suffix
 from twisted_proxy.web.requestbody import RequestBody
 
 __all__ = ["ProxyChannel", "ProxyRequest", "ProxyResource", "ProxySite", "to_swift_request"]
@@ -120,6 +121,47 @@ class ProxyChannel(StreamingChannel):
         if isinstance(site, ProxySite):
             site.idle_timeouts += 1
 
+    def refusal_headers(self) -> list[tuple[bytes, bytes]]:
+        """
+        A fresh transaction id (L{ProxySite.new_trans_id}) for what the
+        channel answers itself: the request never reached the pipeline,
+        but every response of Swift's carries one.
+        """
+        site = getattr(self, "site", None)
+        if not isinstance(site, ProxySite):
+            return []
+        return _trans_id_headers(site.new_trans_id())
+
+
+def _trans_id_headers(trans_id: str) -> list[tuple[bytes, bytes]]:
+    value = trans_id.encode("latin-1")
+    return [(b"X-Trans-Id", value), (b"X-Openstack-Request-Id", value)]
+
+
+def _stamp_trans_id(request: server.Request, trans_id: str) -> None:
+    """
+    Give a response the front end makes itself its transaction id.
+    """
+    for name, value in _trans_id_headers(trans_id):
+        request.responseHeaders.setRawHeaders(name, [value])
+
+
+def _request_trans_id(request: server.Request, environ: Optional[dict[str, Any]] = None
+                      ) -> str:
+    """
+    The transaction id of a response the front end makes for C{request}:
+    the one the pipeline gave it (in C{environ}), or a new one from its
+    site, with the client's C{X-Trans-Id-Extra}.
+    """
+    if environ is not None and TRANS_ID_ENVIRON_KEY in environ:
+        return environ[TRANS_ID_ENVIRON_KEY]  # type: ignore[no-any-return]
+    site = request.site
+    assert site is not None
+    extra = request.requestHeaders.getRawHeaders(b"x-trans-id-extra")
+    configured = site.trans_id_suffix if isinstance(site, ProxySite) else ""
+    suffix = trans_id_suffix(configured, wsgi_str(extra[0]) if extra else None)
+    return make_trans_id(site.reactor.seconds(), suffix)
+
 
 def _keep_alive(transport: ITCPTransport, idle: int) -> None:
     """
@@ -162,6 +204,14 @@ class ProxyRequest(StreamingRequest):
             self.render(self.site.getResourceFor(self))
         except BaseException:
             self.processingFailed(Failure())
+
+    def processingFailed(self, reason: Failure) -> None:
+        """
+        Twisted's C{500} for a request that could not be rendered, with a
+        transaction id, as every response of the proxy.
+        """
+        _stamp_trans_id(self, _request_trans_id(self))
+        super().processingFailed(reason)
 
     def body_receiver(self, method: bytes, length: Optional[int],
                      reading: IPushProducer) -> Optional[RequestBody]:
@@ -273,7 +323,7 @@ class ProxyResource(Resource):
 
         finished.addErrback(client_gone)
         d.addCallback(self._respond, request, swift_request, state)
-        d.addErrback(self._failed, request)
+        d.addErrback(self._failed, request, swift_request.environ)
         return server.NOT_DONE_YET
 
     def _respond(
@@ -335,7 +385,8 @@ class ProxyResource(Resource):
         streaming.addCallbacks(done, broken)
         return None
 
-    def _failed(self, failure: Failure, request: server.Request) -> None:
+    def _failed(self, failure: Failure, request: server.Request,
+                environ: dict[str, Any]) -> None:
         if failure.check(CancelledError):
             return
         _log.failure("Unhandled error answering a request", failure)
@@ -346,6 +397,7 @@ class ProxyResource(Resource):
             return
         request.setResponseCode(500)
         request.setHeader(b"Content-Length", b"0")
+        _stamp_trans_id(request, _request_trans_id(request, environ))
         request.finish()
 
 
@@ -504,6 +556,9 @@ class ProxySite(server.Site):
         accepting (new clients wait in its backlog) until one closes.
         C{None} for no limit.
     @ivar keep_idle: the channels' L{ProxyChannel.keep_idle}.
+    @ivar trans_id_suffix: Swift's C{trans_id_suffix}, for the transaction
+        ids of the responses the front end makes itself
+        (L{new_trans_id}).
     @ivar clients: the client connections open now.
     @ivar draining: whether L{drain} was called: each connection closes
         after its current response.
@@ -521,13 +576,14 @@ class ProxySite(server.Site):
 
     def __init__(self, resource: Resource, constraints: Constraints = DEFAULT_CONSTRAINTS,
                  max_clients: Optional[int] = None, keep_idle: Optional[int] = None,
-                 **kwargs: Any) -> None:
+                 trans_id_suffix: str = "", **kwargs: Any) -> None:
         kwargs.setdefault("logPath", None)
         super().__init__(resource, **kwargs)
         self.noisy = False
         self.constraints = constraints
         self.max_clients = max_clients
         self.keep_idle = keep_idle
+        self.trans_id_suffix = trans_id_suffix
         self.clients = 0
         self.idle_timeouts = 0
         self.draining = False
@@ -535,6 +591,14 @@ class ProxySite(server.Site):
         self._drained: list[Deferred[None]] = []
         self._port: Optional[IListeningPort] = None
         self._accepting = True
+
+    def new_trans_id(self) -> str:
+        """
+        A transaction id for a response the channel makes before it has a
+        request (L{ProxyChannel.refusal_headers}), minted now (the site's
+        reactor) with L{trans_id_suffix}.
+        """
+        return make_trans_id(self.reactor.seconds(), self.trans_id_suffix)
 
     def listening(self, port: Optional[IListeningPort]) -> None:
         """
