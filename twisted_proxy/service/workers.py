@@ -48,6 +48,7 @@ from twisted_proxy.config import ConfigError, ProxySettings, load_config
 from twisted_proxy.service.backoff import RestartBackoff
 from twisted_proxy.service.build import build_proxy_service
 from twisted_proxy.service.launcher import launcher_arguments
+from twisted_proxy.service.listening import serving_factory
 
 __all__ = [
     "AdoptedPort",
@@ -425,7 +426,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         settings = ProxySettings.from_section(config)
         process = build_proxy_service(
             config, settings, reactor,
-            lambda site: AdoptedPort(reactor, options.fd, site), options.swift_dir)
+            lambda site: AdoptedPort(reactor, options.fd,
+                                     serving_factory(site, settings, reactor)),
+            options.swift_dir)
     except ConfigError as error:
         raise SystemExit(f"twisted-proxy worker: {error}")
     # Started before the reactor runs: a worker that cannot serve exits,
