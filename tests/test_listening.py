@@ -7,6 +7,7 @@ client in memory on the other side), no sockets.
 from __future__ import annotations
 
 import os
+import socket
 import struct
 from typing import Any, Optional
 
@@ -82,14 +83,12 @@ class _TCPTransport(StringTransport):
         return self.socket
 
 
-def _v2_header(source: tuple[str, int], destination: tuple[str, int],
-               family: int = 0x11, command: int = 0x21) -> bytes:
+def proxy_v2_header(source: tuple[str, int], destination: tuple[str, int],
+                    family: int = 0x11, command: int = 0x21) -> bytes:
     """
     A PROXY protocol v2 header: C{family} 0x11 is TCP over IPv4, 0x21 TCP
     over IPv6; C{command} 0x21 is PROXY, 0x20 LOCAL.
     """
-    import socket
-
     inet = socket.AF_INET if family == 0x11 else socket.AF_INET6
     addresses = (socket.inet_pton(inet, source[0]) + socket.inet_pton(inet, destination[0])
                  + struct.pack("!HH", source[1], destination[1]))
@@ -399,13 +398,13 @@ class ProxyProtocolTests(_SiteTestCase):
 
     def test_v2(self) -> None:
         server, _ = self.connect()
-        server.dataReceived(_v2_header(("198.51.100.9", 51000), ("10.0.0.1", 8080)) + GET)
+        server.dataReceived(proxy_v2_header(("198.51.100.9", 51000), ("10.0.0.1", 8080)) + GET)
         [(request, _)] = self.app.calls
         self.assertEqual(request.client_ip, "198.51.100.9")
 
     def test_v2IPv6(self) -> None:
         server, _ = self.connect()
-        server.dataReceived(_v2_header(("2001:db8::7", 51000), ("2001:db8::1", 8080), 0x21)
+        server.dataReceived(proxy_v2_header(("2001:db8::7", 51000), ("2001:db8::1", 8080), 0x21)
                             + GET)
         [(request, _)] = self.app.calls
         self.assertEqual(request.client_ip, "2001:db8::7")
@@ -416,7 +415,7 @@ class ProxyProtocolTests(_SiteTestCase):
         C{UNKNOWN} one leave the connection's address.
         """
         server, _ = self.connect()
-        server.dataReceived(_v2_header(("192.0.2.7", 1), ("10.0.0.1", 2), command=0x20) + GET)
+        server.dataReceived(proxy_v2_header(("192.0.2.7", 1), ("10.0.0.1", 2), command=0x20) + GET)
         server, _ = self.connect()
         server.dataReceived(b"PROXY UNKNOWN\r\n" + GET)
         self.assertEqual([request.client_ip for request, _ in self.app.calls],
@@ -428,7 +427,7 @@ class ProxyProtocolTests(_SiteTestCase):
         included.
         """
         for header in (b"PROXY TCP4 192.0.2.7 10.0.0.1 51000 8080\r\n",
-                       _v2_header(("192.0.2.8", 51000), ("10.0.0.1", 8080))):
+                       proxy_v2_header(("192.0.2.8", 51000), ("10.0.0.1", 8080))):
             server, _ = self.connect()
             for index in range(0, len(header), 3):
                 server.dataReceived(header[index:index + 3])
@@ -485,7 +484,7 @@ class ProxyProtocolTests(_SiteTestCase):
         """
         server = self.serve(tls=True, proxy_protocol=True)
         connection = _Connection(server, self.tls, self.clock,
-                                 prefix=_v2_header(("192.0.2.7", 51000), ("10.0.0.1", 443)))
+                                 prefix=proxy_v2_header(("192.0.2.7", 51000), ("10.0.0.1", 443)))
         connection.send(GET)
         [(request, answer)] = self.app.calls
         self.assertEqual(request.client_ip, "192.0.2.7")
