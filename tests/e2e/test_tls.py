@@ -24,6 +24,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from typing import Optional
 
@@ -35,6 +36,9 @@ from tests.e2e.aioproxy import (
     RunningProxy,
     SharedFixture,
     aio_config,
+    proc_status_kib,
+    read_chunks,
+    reset_peak_rss,
     start_proxy,
 )
 from tests.test_listening import proxy_v2_header
@@ -315,3 +319,46 @@ class ProxyProtocolTests(SynchronousTestCase):
                                            context=_context(self.proxy.tls))
         with self.assertRaises((ssl.SSLError, ConnectionError)):
             _exchange(conn, "GET", "/healthcheck")
+
+    def test_streamsWithBackpressure(self) -> None:
+        """
+        Bodies stream through the TLS and PROXY layers: a client that
+        stops reading a 64 MiB GET for seconds pauses the proxy's reading
+        from the storage node, and the proxy's memory does not grow with
+        the object.
+        """
+        mib = 1024 * 1024
+        size = 64 * mib
+        header = proxy_v2_header(CLIENT, FRONT)
+        container = f"/v1/AUTH_test/streamed-{os.getpid()}"
+        self.assertEqual(self.proxied(header, "PUT", container)[0] // 100, 2)
+        pid = self.proxy.proxy.process.pid
+        reset_peak_rss(pid)
+        start_rss = proc_status_kib(pid, "VmRSS")
+        block = os.urandom(mib)
+        conn = _ProxiedHTTPS(self.proxy.port, header, _context(self.proxy.tls))
+        try:
+            conn.putrequest("PUT", f"{container}/big")
+            conn.putheader("Content-Length", str(size))
+            conn.endheaders()
+            for _ in range(size // mib):
+                conn.send(block)
+            reply = conn.getresponse()
+            reply.read()
+        finally:
+            conn.close()
+        self.assertEqual(reply.status, 201)
+        digest = hashlib.md5()
+        conn = _ProxiedHTTPS(self.proxy.port, header, _context(self.proxy.tls))
+        try:
+            conn.request("GET", f"{container}/big")
+            reply = conn.getresponse()
+            digest.update(reply.read(mib))
+            time.sleep(5)
+            for data in read_chunks(reply, mib):
+                digest.update(data)
+        finally:
+            conn.close()
+        self.assertEqual(digest.hexdigest(), hashlib.md5(block * (size // mib)).hexdigest())
+        growth_mib = (proc_status_kib(pid, "VmHWM") - start_rss) / 1024
+        self.assertLess(growth_mib, 32, f"proxy peak RSS grew by {growth_mib:.1f} MiB")
