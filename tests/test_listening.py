@@ -14,15 +14,14 @@ from typing import Any, Optional
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from twisted.internet.address import IPv4Address
-from twisted.internet.interfaces import IListeningPort, ITCPTransport
+from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.ssl import Certificate, optionsForClientTLS
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface import implementer
 
-from tests.doubles import Collector, PushedBody
+from tests.doubles import Collector, PushedBody, TCPTransport
 from tests.test_server import HeldApp
 from tests.tlscerts import TLSFiles, write_tls_files
 from twisted_proxy._twisted import ProxyProtocolFactory
@@ -36,51 +35,6 @@ PEER = IPv4Address("TCP", "10.0.0.2", 40000)
 HOST = IPv4Address("TCP", "10.0.0.1", 8080)
 
 GET = b"GET /v1/AUTH_a HTTP/1.1\r\nHost: swift\r\n\r\n"
-
-
-class _Socket:
-    """
-    A socket's options, as C{getHandle} of a TCP transport gives it.
-    """
-
-    def __init__(self) -> None:
-        self.options: dict[tuple[int, int], int] = {}
-
-    def setsockopt(self, level: int, option: int, value: int) -> None:
-        self.options[level, option] = value
-
-
-@implementer(ITCPTransport)
-class _TCPTransport(StringTransport):
-    """
-    A L{StringTransport} with a TCP transport's C{bufferSize}, keepalive
-    and socket.
-    """
-
-    bufferSize = 65536
-
-    def __init__(self) -> None:
-        super().__init__(hostAddress=HOST, peerAddress=PEER)
-        self.socket = _Socket()
-        self.keep_alive = False
-
-    def setTcpKeepAlive(self, enabled: bool) -> None:
-        self.keep_alive = enabled
-
-    def getTcpKeepAlive(self) -> bool:
-        return self.keep_alive
-
-    def setTcpNoDelay(self, enabled: bool) -> None:
-        pass
-
-    def getTcpNoDelay(self) -> bool:
-        return True
-
-    def loseWriteConnection(self) -> None:
-        self.loseConnection()
-
-    def getHandle(self) -> _Socket:
-        return self.socket
 
 
 def proxy_v2_header(source: tuple[str, int], destination: tuple[str, int],
@@ -114,7 +68,7 @@ class _Connection:
                  prefix: bytes = b"") -> None:
         self.clock = clock
         self.server = server
-        self.server_transport = _TCPTransport()
+        self.server_transport = TCPTransport(HOST, PEER)
         with open(tls.ca_file, "rb") as handle:
             trust = Certificate.loadPEM(handle.read())
         client_factory = TLSMemoryBIOFactory(
@@ -315,7 +269,7 @@ class TLSTests(_SiteTestCase):
         dropped.
         """
         server = self.serve(tls=True)
-        transport = _TCPTransport()
+        transport = TCPTransport(HOST, PEER)
         server.makeConnection(transport)
         server.dataReceived(GET)
         self.assertEqual(self.app.calls, [])
@@ -327,11 +281,11 @@ class TLSTests(_SiteTestCase):
         under the TLS layer, whose own handle is no socket.
         """
         server = self.serve(tls=True)
-        transport = _TCPTransport()
+        transport = TCPTransport(HOST, PEER)
         server.makeConnection(transport)
         self.assertEqual(transport.bufferSize, READ_SIZE)
-        self.assertTrue(transport.keep_alive)
-        self.assertIn(600, transport.socket.options.values())
+        self.assertTrue(transport.keepalive)
+        self.assertIn(600, transport.handle.options.values())
 
     def test_slowClientPausesBody(self) -> None:
         """
@@ -378,9 +332,9 @@ class ProxyProtocolTests(_SiteTestCase):
     The site behind a PROXY protocol header.
     """
 
-    def connect(self, tls: bool = False) -> tuple[Any, _TCPTransport]:
+    def connect(self, tls: bool = False) -> tuple[Any, TCPTransport]:
         server = self.serve(tls=tls, proxy_protocol=True)
-        transport = _TCPTransport()
+        transport = TCPTransport(HOST, PEER)
         server.makeConnection(transport)
         return server, transport
 

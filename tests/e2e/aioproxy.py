@@ -55,6 +55,7 @@ __all__ = [
     "aio_config",
     "auth",
     "connection_bytes",
+    "exchange",
     "free_port",
     "get_streamed",
     "listener_pid",
@@ -214,7 +215,16 @@ def request(port: int, method: str, path: str, headers: Optional[dict[str, str]]
     One HTTP exchange with 127.0.0.1:C{port}, on a connection of its own;
     C{body} is sent with PUT and POST only.
     """
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    return exchange(http.client.HTTPConnection("127.0.0.1", port, timeout=timeout),
+                    method, path, headers, body)
+
+
+def exchange(conn: http.client.HTTPConnection, method: str, path: str,
+             headers: Optional[dict[str, str]] = None, body: bytes = b"") -> Reply:
+    """
+    One HTTP exchange on C{conn} (HTTPS, say), which is closed after it;
+    C{body} is sent with PUT and POST only.
+    """
     try:
         conn.request(method, path, body=body if method in ("PUT", "POST") else None,
                      headers=headers or {})

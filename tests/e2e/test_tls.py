@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
@@ -36,6 +36,7 @@ from tests.e2e.aioproxy import (
     RunningProxy,
     SharedFixture,
     aio_config,
+    exchange,
     proc_status_kib,
     read_chunks,
     reset_peak_rss,
@@ -70,18 +71,6 @@ class _ProxiedHTTPS(http.client.HTTPSConnection):
         self.sock = self._tls_context.wrap_socket(self.sock, server_hostname=self.host)
 
 
-def _exchange(conn: http.client.HTTPConnection, method: str, path: str,
-              headers: Optional[dict[str, str]] = None, body: bytes = b"") -> Reply:
-    try:
-        conn.request(method, path, body=body if method in ("PUT", "POST") else None,
-                     headers=headers or {})
-        reply = conn.getresponse()
-        data = reply.read()
-        return reply.status, {k.lower(): v for k, v in reply.getheaders()}, data
-    finally:
-        conn.close()
-
-
 @dataclass
 class _TLSProxy:
     """
@@ -106,41 +95,30 @@ class _TLSProxy:
 
     def https(self, method: str, path: str, headers: Optional[dict[str, str]] = None,
               body: bytes = b"") -> Reply:
-        conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=120,
-                                           context=_context(self.tls))
-        return _exchange(conn, method, path, headers, body)
+        return exchange(_https(self.port, self.tls), method, path, headers, body)
 
     def log(self) -> str:
         with open(self.proxy.logfile, encoding="utf-8", errors="replace") as handle:
             return handle.read()
 
 
-def _start_https_workers() -> _TLSProxy:
+def _start_tls_proxy(name: str, configuration: Callable[[str, TLSFiles], str],
+                     connect: Callable[[int, TLSFiles], http.client.HTTPConnection],
+                     chain: bool = False) -> _TLSProxy:
     """
-    conf/aio.conf (its cluster, Redis, tempauth) with C{workers = 2} and
-    the certificate in C{[DEFAULT]}, as Swift's sample has it. Each
-    worker's info copies are kept for no time (C{info_local_ttl = 0}), as
-    Swift's memcache keeps none: Swift's functional tests change an ACL
-    and use it at once, on whichever worker the next connection reaches.
+    Write a certificate (with its authority's after it, with C{chain}) and
+    C{configuration(workdir, tls)} into a new directory, start a proxy on
+    it, and wait until it answers C{/healthcheck} on C{connect(port, tls)}.
     """
-    workdir = tempfile.mkdtemp(prefix="twisted-proxy-tls-")
+    workdir = tempfile.mkdtemp(prefix=f"twisted-proxy-{name}-")
     try:
-        tls = write_tls_files(os.path.join(workdir, "tls"))
-        with open(os.path.join(REPO, "conf", "aio.conf")) as original:
-            text = original.read()
-        text = text.replace(
-            "[DEFAULT]\n",
-            f"[DEFAULT]\ncert_file = {tls.cert_file}\nkey_file = {tls.key_file}\n", 1)
-        text = text.replace("[app:proxy-server]\n", "[app:proxy-server]\nworkers = 2\n", 1)
-        text = text.replace("[filter:cache]\n", "[filter:cache]\ninfo_local_ttl = 0\n", 1)
+        tls = write_tls_files(os.path.join(workdir, "tls"), chain)
         config = os.path.join(workdir, "proxy-server.conf")
         with open(config, "w") as handle:
-            handle.write(text)
+            handle.write(configuration(workdir, tls))
 
         def answers(port: int) -> bool:
-            conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=5,
-                                               context=_context(tls))
-            return _exchange(conn, "GET", "/healthcheck")[0] == 200
+            return exchange(connect(port, tls), "GET", "/healthcheck")[0] == 200
 
         proxy = start_proxy(config, timeout=300, answers=answers)
     except BaseException:
@@ -149,7 +127,29 @@ def _start_https_workers() -> _TLSProxy:
     return _TLSProxy(proxy, tls, workdir)
 
 
-_https_workers = SharedFixture(_start_https_workers, once=True)
+def _https_configuration(workdir: str, tls: TLSFiles) -> str:
+    """
+    conf/aio.conf (its cluster, Redis, tempauth) with C{workers = 2} and
+    the certificate in C{[DEFAULT]}, as Swift's sample has it. Each
+    worker's info copies are kept for no time (C{info_local_ttl = 0}), as
+    Swift's memcache keeps none: Swift's functional tests change an ACL
+    and use it at once, on whichever worker the next connection reaches.
+    """
+    with open(os.path.join(REPO, "conf", "aio.conf")) as original:
+        text = original.read()
+    text = text.replace(
+        "[DEFAULT]\n", f"[DEFAULT]\ncert_file = {tls.cert_file}\nkey_file = {tls.key_file}\n", 1)
+    text = text.replace("[app:proxy-server]\n", "[app:proxy-server]\nworkers = 2\n", 1)
+    return text.replace("[filter:cache]\n", "[filter:cache]\ninfo_local_ttl = 0\n", 1)
+
+
+def _https(port: int, tls: TLSFiles, timeout: float = 120) -> http.client.HTTPConnection:
+    return http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout,
+                                       context=_context(tls))
+
+
+_https_workers = SharedFixture(
+    lambda: _start_tls_proxy("tls", _https_configuration, _https), once=True)
 
 
 class HTTPSWorkersTests(SynchronousTestCase):
@@ -200,7 +200,7 @@ class HTTPSWorkersTests(SynchronousTestCase):
         """
         conn = http.client.HTTPConnection("127.0.0.1", self.proxy.port, timeout=60)
         with self.assertRaises((http.client.HTTPException, ConnectionError)):
-            _exchange(conn, "GET", "/healthcheck")
+            exchange(conn, "GET", "/healthcheck")
         self.assertEqual(self.proxy.https("GET", "/healthcheck")[0], 200)
         self.assertNotIn("Traceback", self.proxy.log())
         self.assertNotIn("Unhandled", self.proxy.log())
@@ -237,34 +237,27 @@ CLIENT = ("203.0.113.7", 51234)
 FRONT = ("192.0.2.1", 443)
 
 
-def _start_proxied() -> _TLSProxy:
+def _proxied_configuration(workdir: str, tls: TLSFiles) -> str:
     """
     A single-process proxy with its own throw-away cluster, behind TLS
     and the PROXY protocol, both set in the application's section.
     """
-    workdir = tempfile.mkdtemp(prefix="twisted-proxy-proxied-")
-    try:
-        tls = write_tls_files(os.path.join(workdir, "tls"), chain=True)
-        config = os.path.join(workdir, "proxy-server.conf")
-        with open(config, "w") as handle:
-            handle.write(aio_config(
-                os.path.join(workdir, "data"), {},
-                app={"require_proxy_protocol": "true", "cert_file": tls.cert_file,
-                     "key_file": tls.key_file}))
-
-        def answers(port: int) -> bool:
-            local = proxy_v2_header(("127.0.0.1", 1), ("127.0.0.1", 2), command=0x20)
-            conn = _ProxiedHTTPS(port, local, _context(tls))
-            return _exchange(conn, "GET", "/healthcheck")[0] == 200
-
-        proxy = start_proxy(config, timeout=300, answers=answers)
-    except BaseException:
-        shutil.rmtree(workdir, ignore_errors=True)
-        raise
-    return _TLSProxy(proxy, tls, workdir)
+    return aio_config(os.path.join(workdir, "data"), {}, app={
+        "require_proxy_protocol": "true", "cert_file": tls.cert_file,
+        "key_file": tls.key_file})
 
 
-_proxied = SharedFixture(_start_proxied, once=True)
+def _health_checked(port: int, tls: TLSFiles) -> http.client.HTTPConnection:
+    """
+    A connection behind a v2 C{LOCAL} header, a balancer's health check.
+    """
+    local = proxy_v2_header(("127.0.0.1", 1), ("127.0.0.1", 2), command=0x20)
+    return _ProxiedHTTPS(port, local, _context(tls))
+
+
+_proxied = SharedFixture(
+    lambda: _start_tls_proxy("proxied", _proxied_configuration, _health_checked, chain=True),
+    once=True)
 
 
 class ProxyProtocolTests(SynchronousTestCase):
@@ -278,7 +271,7 @@ class ProxyProtocolTests(SynchronousTestCase):
 
     def proxied(self, header: bytes, method: str, path: str) -> Reply:
         conn = _ProxiedHTTPS(self.proxy.port, header, _context(self.proxy.tls))
-        return _exchange(conn, method, path, {"User-Agent": "proxied-e2e"})
+        return exchange(conn, method, path, {"User-Agent": "proxied-e2e"})
 
     def test_clientAddressLogged(self) -> None:
         """
@@ -315,10 +308,8 @@ class ProxyProtocolTests(SynchronousTestCase):
                     break
                 answer += data
         self.assertEqual(answer.split(b"\r\n")[0], b"HTTP/1.1 400 Invalid PROXY line")
-        conn = http.client.HTTPSConnection("127.0.0.1", self.proxy.port, timeout=60,
-                                           context=_context(self.proxy.tls))
         with self.assertRaises((ssl.SSLError, ConnectionError)):
-            _exchange(conn, "GET", "/healthcheck")
+            exchange(_https(self.proxy.port, self.proxy.tls, 60), "GET", "/healthcheck")
 
     def test_streamsWithBackpressure(self) -> None:
         """
