@@ -118,4 +118,3 @@ def serving_factory(site: IProtocolFactory, settings: ProxySettings,
     if settings.require_proxy_protocol:
         factory = _ProxyProtocolFactory(factory)
     return factory
-
