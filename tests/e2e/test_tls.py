@@ -37,10 +37,12 @@ from tests.e2e.aioproxy import (
     SharedFixture,
     aio_config,
     exchange,
+    free_port,
     proc_status_kib,
     read_chunks,
     reset_peak_rss,
     start_proxy,
+    twistd_command,
 )
 from tests.test_listening import proxy_v2_header
 from tests.tlscerts import TLSFiles, write_tls_files
@@ -353,3 +355,29 @@ class ProxyProtocolTests(SynchronousTestCase):
         self.assertEqual(digest.hexdigest(), hashlib.md5(block * (size // mib)).hexdigest())
         growth_mib = (proc_status_kib(pid, "VmHWM") - start_rss) / 1024
         self.assertLess(growth_mib, 32, f"proxy peak RSS grew by {growth_mib:.1f} MiB")
+
+
+class UnusableCertificateTests(SynchronousTestCase):
+    """
+    A certificate that cannot be used stops C{twistd} with one line,
+    before a worker or a storage server starts.
+    """
+
+    def test_missingCertificate(self) -> None:
+        workdir = os.path.abspath(self.mktemp())
+        tls = write_tls_files(os.path.join(workdir, "tls"))
+        missing = os.path.join(workdir, "missing.pem")
+        config = os.path.join(workdir, "proxy-server.conf")
+        with open(config, "w") as handle:
+            handle.write(aio_config(os.path.join(workdir, "data"), {}, app={
+                "workers": "2", "cert_file": missing, "key_file": tls.key_file}))
+        result = subprocess.run(
+            twistd_command() + ["-n", "--pidfile=", "twisted-proxy", "--config", config,
+                                "--port", f"tcp:{free_port()}:interface=127.0.0.1"],
+            cwd=workdir, capture_output=True, text=True, timeout=300,
+            stdin=subprocess.DEVNULL)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertEqual(result.stderr.strip().splitlines()[-1],
+                         f"twisted-proxy: cert_file {missing}: No such file or directory",
+                         result.stderr)
+        self.assertNotIn("listening", result.stdout)
