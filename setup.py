@@ -20,6 +20,8 @@ setup(
     package_data={"twisted_proxy": ["py.typed"]},
     install_requires=[
         "twisted[tls]>=23.10,<27",
+        # cert_file / key_file: PEM certificate chains and keys.
+        "cryptography>=39",
         "treq>=23.11",
         "txredisapi>=1.6.0",
         # Erasure-coded policies; its wheels bundle liberasurecode and ISA-L.

@@ -1,7 +1,8 @@
 """
 Test doubles shared by the tests: a consumer that collects what it is given,
 a stored object's body as the object controller streams it, a client's
-streamed body that the test writes (L{PushedBody}), and typed
+streamed body that the test writes (L{PushedBody}), a TCP connection's
+transport and socket options (L{TCPTransport}), and typed
 builders for the ring's and the info cache's dicts (L{make_node},
 L{make_cors}), and L{partial_context} for the plugin tests' stand-ins for
 the proxy's context.
@@ -12,7 +13,8 @@ from __future__ import annotations
 from typing import Any, Optional, Union, cast
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IConsumer, IPushProducer
+from twisted.internet.interfaces import IAddress, IConsumer, IPushProducer, ITCPTransport
+from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
@@ -21,7 +23,8 @@ from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.swift.cors import CORSInfo
 from twisted_proxy.swift.ring import Node
 
-__all__ = ["Collector", "PushedBody", "RecordingProducer", "StoredBody", "make_cors", "make_node", "partial_context"]
+__all__ = ["Collector", "FakeSocket", "PushedBody", "RecordingProducer", "StoredBody",
+           "TCPTransport", "make_cors", "make_node", "partial_context"]
 
 
 def make_node(
@@ -196,3 +199,50 @@ class PushedBody(RecordingProducer):
 
     def end(self) -> None:
         self.done.callback(None)
+
+
+class FakeSocket:
+    """
+    The options set on a socket, as C{getHandle} of a TCP transport gives
+    it: C{options[level, option]}.
+    """
+
+    def __init__(self) -> None:
+        self.options: dict[tuple[int, int], int] = {}
+
+    def setsockopt(self, level: int, option: int, value: int) -> None:
+        self.options[level, option] = value
+
+
+@implementer(ITCPTransport)
+class TCPTransport(StringTransport):
+    """
+    A L{StringTransport} with a TCP transport's C{bufferSize} (the bytes
+    it reads at once), keepalive switch and socket (L{handle}).
+    """
+
+    bufferSize = 65536
+
+    def __init__(self, hostAddress: Optional[IAddress] = None,
+                 peerAddress: Optional[IAddress] = None) -> None:
+        super().__init__(hostAddress, peerAddress)
+        self.keepalive = False
+        self.handle = FakeSocket()
+
+    def setTcpKeepAlive(self, enabled: bool) -> None:
+        self.keepalive = enabled
+
+    def getTcpKeepAlive(self) -> bool:
+        return self.keepalive
+
+    def setTcpNoDelay(self, enabled: bool) -> None:
+        pass
+
+    def getTcpNoDelay(self) -> bool:
+        return True
+
+    def loseWriteConnection(self) -> None:
+        pass
+
+    def getHandle(self) -> FakeSocket:
+        return self.handle

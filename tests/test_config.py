@@ -576,22 +576,73 @@ class ProxySettingsTests(ConfigFileMixin, SynchronousTestCase):
                 "supported yet: ",
                 "\n".join(messages))
 
-    def test_tlsFilesWarned(self) -> None:
+    def test_tlsFiles(self) -> None:
         """
-        C{cert_file} and C{key_file} (Swift serves HTTPS with them) are
-        named in a warning saying the proxy serves plain HTTP.
+        C{cert_file} and C{key_file}, in C{[DEFAULT]} as Swift's sample has
+        them, are read without a warning; a relative name is taken against
+        the configuration's directory.
         """
-        path = self.write_config(
-            _MINIMAL.replace("[DEFAULT]\n", "[DEFAULT]\ncert_file = /c.pem\nkey_file = /k.pem\n")
-            if "[DEFAULT]\n" in _MINIMAL else
-            "[DEFAULT]\ncert_file = /c.pem\nkey_file = /k.pem\n" + _MINIMAL)
+        path = self.write_config("[DEFAULT]\ncert_file = /c.pem\nkey_file = k.pem\n"
+                                 + _MINIMAL)
         with capturedLogs() as events:
-            ProxySettings.from_section(load_config(path))
-        messages = "\n".join(formatEvent(event) for event in events)
-        for option, value in [("cert_file", "/c.pem"), ("key_file", "/k.pem")]:
-            self.assertIn(
-                f"{option} = {value}: accepted but not supported yet: this proxy "
-                "serves plain HTTP", messages)
+            settings = ProxySettings.from_section(load_config(path))
+        self.assertEqual([formatEvent(event) for event in events], [])
+        self.assertEqual(settings.cert_file, "/c.pem")
+        self.assertEqual(settings.key_file, os.path.join(os.path.dirname(path), "k.pem"))
+
+    def test_noTls(self) -> None:
+        """
+        Without them the proxy serves plain HTTP, with no PROXY header.
+        """
+        settings = ProxySettings.from_section(load_config(self.write_config(_MINIMAL)))
+        self.assertIsNone(settings.cert_file)
+        self.assertIsNone(settings.key_file)
+        self.assertIs(settings.require_proxy_protocol, False)
+
+    def test_certWithoutKey(self) -> None:
+        """
+        C{cert_file} without C{key_file} stops startup (Swift fails
+        without it too).
+        """
+        path = self.write_config("[DEFAULT]\ncert_file = /c.pem\n" + _MINIMAL)
+        error = self.assertRaises(ConfigError, ProxySettings.from_section, load_config(path))
+        self.assertEqual(str(error), f"{path}: [app:proxy-server] key_file: required with "
+                                     "cert_file")
+
+    def test_emptyCertFile(self) -> None:
+        path = self.write_config("[DEFAULT]\ncert_file =\nkey_file = /k.pem\n" + _MINIMAL)
+        error = self.assertRaises(ConfigError, ProxySettings.from_section, load_config(path))
+        self.assertIn("cert_file: bad value ''", str(error))
+
+    def test_keyWithoutCertWarned(self) -> None:
+        """
+        C{key_file} alone is no TLS, as in Swift; it is warned about.
+        """
+        path = self.write_config("[DEFAULT]\nkey_file = /k.pem\n" + _MINIMAL)
+        with capturedLogs() as events:
+            settings = ProxySettings.from_section(load_config(path))
+        self.assertEqual([formatEvent(event) for event in events], [
+            f"{path}: [app:proxy-server] key_file without cert_file: serving plain HTTP"])
+        self.assertIsNone(settings.cert_file)
+
+    def test_requireProxyProtocol(self) -> None:
+        path = self.write_config(_MINIMAL + "require_proxy_protocol = yes\n")
+        settings = ProxySettings.from_section(load_config(path))
+        self.assertIs(settings.require_proxy_protocol, True)
+        path = self.write_config(_MINIMAL + "require_proxy_protocol = sometimes\n")
+        self.assertRaises(ConfigError, ProxySettings.from_section, load_config(path))
+
+    def test_workersAuto(self) -> None:
+        """
+        C{workers = auto} (any case) is one worker per CPU, as in Swift.
+        """
+        self.patch(os, "cpu_count", lambda: 6)
+        for text in ("auto", "AUTO", " Auto "):
+            path = self.write_config(_MINIMAL + f"workers = {text}\n")
+            self.assertEqual(ProxySettings.from_section(load_config(path)).workers, 6)
+        self.patch(os, "cpu_count", lambda: None)
+        path = self.write_config(_MINIMAL + "workers = auto\n")
+        self.assertEqual(ProxySettings.from_section(load_config(path)).workers, 1)
 
     def test_unsupportedAsTheProxyDoes(self) -> None:
         """

@@ -12,13 +12,12 @@ from typing import Callable, Optional
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import ITCPTransport
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
-from tests.doubles import Collector, PushedBody, StoredBody
+from tests.doubles import Collector, PushedBody, StoredBody, TCPTransport
 from twisted_proxy.interfaces import IProxyApplication
 from twisted_proxy.swift.constraints import Constraints
 from twisted_proxy.swift.http import SwiftRequest, SwiftResponse
@@ -386,40 +385,6 @@ class _Port:
         self.changes += 1
 
 
-class _Socket:
-    def __init__(self) -> None:
-        self.options: dict[tuple[int, int], int] = {}
-
-    def setsockopt(self, level: int, option: int, value: int) -> None:
-        self.options[level, option] = value
-
-
-@implementer(ITCPTransport)
-class _TCPTransport(StringTransport):
-    def __init__(self) -> None:
-        super().__init__()
-        self.keepalive = False
-        self.handle = _Socket()
-
-    def setTcpKeepAlive(self, enabled: bool) -> None:
-        self.keepalive = enabled
-
-    def getTcpKeepAlive(self) -> bool:
-        return self.keepalive
-
-    def setTcpNoDelay(self, enabled: bool) -> None:
-        pass
-
-    def getTcpNoDelay(self) -> bool:
-        return True
-
-    def loseWriteConnection(self) -> None:
-        pass
-
-    def getHandle(self) -> _Socket:
-        return self.handle
-
-
 class ConnectionTests(SynchronousTestCase):
     """
     C{max_clients} and C{keep_idle}, as Swift's server has them.
@@ -475,7 +440,7 @@ class ConnectionTests(SynchronousTestCase):
         """
         site = ProxySite(ProxyResource(HeldApp(), self.clock), keep_idle=600,
                          reactor=self.clock, timeout=None)
-        transport = _TCPTransport()
+        transport = TCPTransport()
         self.connect(site, transport)
         self.assertTrue(transport.keepalive)
         if hasattr(socket, "TCP_KEEPIDLE"):
@@ -496,7 +461,7 @@ class ConnectionTests(SynchronousTestCase):
     def test_noKeepIdle(self) -> None:
         site = ProxySite(ProxyResource(HeldApp(), self.clock), reactor=self.clock,
                          timeout=None)
-        transport = _TCPTransport()
+        transport = TCPTransport()
         self.connect(site, transport)
         self.assertFalse(transport.keepalive)
 

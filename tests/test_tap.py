@@ -9,20 +9,26 @@ import os
 from typing import Any
 
 from twisted.logger import globalLogPublisher
+from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.test_ring import write_one_device_swift_dir
+from tests.tlscerts import write_tls_files
 from twisted_proxy._twisted import QuietTwistedLogging
 from twisted_proxy.config import ProxyConfig, ProxySettings
 from twisted_proxy.service import tap
+from twisted_proxy.service.build import ProxyProcess
 from twisted_proxy.service.tap import (
+    ListenWhenReady,
     Options,
     _endpoint_description,
     _with_backlog,
     check_listenable,
     makeService,
 )
+from twisted_proxy.service.workers import WorkerPoolService
+from twisted_proxy.web.server import ProxySite
 
 _CONFIG = """\
 [DEFAULT]
@@ -200,10 +206,10 @@ class EndpointDescriptionTests(SynchronousTestCase):
                          "tcp:80:interface=\\:\\:1:backlog=4096")
 
 
-class MakeServiceTests(SynchronousTestCase):
+class _OneDeviceCluster(SynchronousTestCase):
     """
-    Tests for L{makeService}, over a one-device cluster's rings (nothing
-    listens or starts).
+    The options of a configuration over a one-device cluster's rings; the
+    address is never probed.
     """
 
     def setUp(self) -> None:
@@ -216,6 +222,13 @@ class MakeServiceTests(SynchronousTestCase):
         self.options.parseOptions(["--config", path])
         self.probed: list[tuple[str, int]] = []
         self.patch(tap, "_probe_tcp", lambda host, port: self.probed.append((host, port)))
+
+
+class MakeServiceTests(_OneDeviceCluster):
+    """
+    Tests for L{makeService}, over a one-device cluster's rings (nothing
+    listens or starts).
+    """
 
     def test_quietsTwistedClientLogs(self) -> None:
         """
@@ -323,3 +336,82 @@ class CheckListenableTests(SynchronousTestCase):
         self.patch(tap, "_probe_tcp", probe)
         error = self.assertRaises(SystemExit, check_listenable, "tcp:80")
         self.assertEqual(str(error), "twisted-proxy: cannot listen on 0.0.0.0:80: Permission denied")
+
+
+class ServingLayersTests(_OneDeviceCluster):
+    """
+    L{makeService} with C{cert_file}, C{require_proxy_protocol} and
+    C{workers}, over a one-device cluster's rings (nothing listens or
+    starts).
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.directory = os.path.dirname(self.options["config"])
+        self.tls = write_tls_files(os.path.join(self.directory, "tls"))
+
+    def options_for(self, app: str = "", default: str = "") -> Options:
+        with open(self.options["config"]) as handle:
+            text = handle.read()
+        text = text.replace("[DEFAULT]\n", "[DEFAULT]\n" + default, 1)
+        text = text.replace("[app:proxy-server]\n", "[app:proxy-server]\n" + app, 1)
+        path = os.path.join(self.directory, "layers.conf")
+        with open(path, "w") as handle:
+            handle.write(text)
+        options = Options()
+        options.parseOptions(["--config", path])
+        return options
+
+    def serving(self, options: Options) -> Any:
+        [process] = [child for child in makeService(options)  # type: ignore[attr-defined]
+                     if isinstance(child, ProxyProcess)]
+        return process.server
+
+    def test_tls(self) -> None:
+        """
+        The single process listens with the site behind TLS.
+        """
+        server = self.serving(self.options_for(
+            default=f"cert_file = {self.tls.cert_file}\nkey_file = {self.tls.key_file}\n"))
+        self.assertIsInstance(server, ListenWhenReady)
+        self.assertIsInstance(server._factory, TLSMemoryBIOFactory)
+        self.assertIsInstance(server._factory.wrappedFactory, ProxySite)
+
+    def test_badCertificate(self) -> None:
+        """
+        A certificate that cannot be used stops startup with one line,
+        with workers too (before any starts).
+        """
+        missing = os.path.join(self.directory, "missing.pem")
+        for workers in ("1", "2"):
+            options = self.options_for(
+                app=f"workers = {workers}\n",
+                default=f"cert_file = {missing}\nkey_file = {self.tls.key_file}\n")
+            error = self.assertRaises(SystemExit, makeService, options)
+            self.assertEqual(str(error),
+                             f"twisted-proxy: cert_file {missing}: No such file or directory")
+
+    def test_doubledLayers(self) -> None:
+        """
+        An C{ssl:} endpoint with C{cert_file}, or a C{haproxy:} one with
+        C{require_proxy_protocol}, would have the layer twice: refused.
+        """
+        options = self.options_for(
+            default=f"cert_file = {self.tls.cert_file}\nkey_file = {self.tls.key_file}\n")
+        options["port"] = f"ssl:8443:privateKey={self.tls.key_file}"
+        error = self.assertRaises(SystemExit, makeService, options)
+        self.assertIn("--port 'ssl:8443:", str(error))
+        self.assertIn("and cert_file: the ssl: endpoint does what cert_file does", str(error))
+        options = self.options_for(app="require_proxy_protocol = true\n")
+        options["port"] = "haproxy:tcp:8080"
+        error = self.assertRaises(SystemExit, makeService, options)
+        self.assertIn("and require_proxy_protocol", str(error))
+
+    def test_workersAuto(self) -> None:
+        """
+        C{workers = auto} on a host of two CPUs runs two workers.
+        """
+        self.patch(os, "cpu_count", lambda: 2)
+        server = self.serving(self.options_for(app="workers = auto\n"))
+        self.assertIsInstance(server, WorkerPoolService)
+        self.assertEqual(server._count, 2)

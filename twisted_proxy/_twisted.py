@@ -31,6 +31,13 @@ Private names used, and why:
     headers L{StreamingChannel.refusal_headers} gives it.
   - C{twisted.web.http.Request._disconnected}: whether the client connection
     was lost (L{is_disconnected}).
+  - C{twisted.protocols.haproxy._wrapper.HAProxyProtocolWrapper} and
+    C{HAProxyWrappingFactory}, and the wrapper's C{_proxyInfo} (the parsed
+    header, C{None} until it is in): Twisted's PROXY protocol (v1 and v2)
+    is public only as an endpoint wrapper, and a worker serves a socket it
+    adopted, not an endpoint. L{ProxyProtocolWrapper} waits for enough
+    bytes to tell a header, and answers a connection without one as Swift
+    does (C{400 Invalid PROXY line}) where Twisted's only closes it.
   - C{twisted.logger.LogPublisher._observers}: the observers twistd has
     installed, read (never written) to put them behind a filter
     (L{QuietTwistedLogging}); twistd sets its observer up after the plugin's
@@ -72,12 +79,14 @@ pin moves.
 from __future__ import annotations
 
 import io
+import ipaddress
 import re
 from typing import Any, Callable, Optional
 
 from twisted.application.service import Service
 from twisted.internet import tcp
-from twisted.internet.interfaces import IPushProducer
+from twisted.internet.address import IPv6Address
+from twisted.internet.interfaces import IAddress, IPushProducer
 from twisted.logger import (
     FilteringLogObserver,
     ILogFilterPredicate,
@@ -87,6 +96,7 @@ from twisted.logger import (
     LogPublisher,
     PredicateResult,
 )
+from twisted.protocols.haproxy._wrapper import HAProxyProtocolWrapper, HAProxyWrappingFactory
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.protocols.tls import TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
@@ -101,6 +111,8 @@ __all__ = [
     "is_disconnected",
     "take_pending_writes",
     "tcp_connection_of",
+    "ProxyProtocolFactory",
+    "ProxyProtocolWrapper",
     "IDLE_TIMEOUT_FORMAT",
     "QUIET_EVENTS",
     "QUIET_NAMESPACES",
@@ -580,6 +592,132 @@ def take_pending_writes(connection: tcp.Connection) -> bytes:
     connection._tempDataLen = 0
     connection.stopWriting()
     return b"".join(pending)
+
+
+# -- PROXY protocol ---------------------------------------------------------
+
+#: How a PROXY protocol header begins: version 1 (a text line of at most
+#: 107 bytes) and version 2 (a binary signature, then 4 bytes whose last two
+#: are the length of the rest).
+_PROXY_V1 = b"PROXY "
+_PROXY_V1_MAX = 107
+_PROXY_V2 = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def _header_length(data: bytes) -> Optional[int]:
+    """
+    The length of the PROXY header C{data} begins with: C{None} while it
+    takes more bytes to tell, C{0} if C{data} begins with no header.
+    """
+    if data.startswith(_PROXY_V1):
+        end = data.find(b"\r\n", 0, _PROXY_V1_MAX)
+        if end >= 0:
+            return end + 2
+        return None if len(data) < _PROXY_V1_MAX else 0
+    if data.startswith(_PROXY_V2):
+        if len(data) < 16:
+            return None
+        length = 16 + int.from_bytes(data[14:16], "big")
+        return length if len(data) >= length else None
+    if _PROXY_V1.startswith(data) or _PROXY_V2.startswith(data):
+        return None
+    return 0
+
+
+def _compressed(address: IAddress) -> IAddress:
+    """
+    An IPv6 address in its short form, as a socket gives it (a version 2
+    header's are written out in full).
+    """
+    if isinstance(address, IPv6Address):
+        return IPv6Address(address.type, ipaddress.ip_address(address.host).compressed,
+                           address.port, address.flowInfo, address.scopeID)
+    return address
+
+
+class ProxyProtocolWrapper(HAProxyProtocolWrapper):
+    """
+    A connection that begins with a PROXY protocol header, version 1 or 2,
+    from a trusted load balancer or TLS terminator: C{getPeer} and
+    C{getHost} are the client's and the address it connected to, as the
+    header says (the connection's own for a v1 C{UNKNOWN} or a v2 C{LOCAL}
+    header: a balancer's health check). The wrapped protocol is given the
+    bytes after the header.
+
+    The header is collected whole before Twisted's parsers see it, in one
+    piece: L{HAProxyProtocolWrapper} decides on its first read alone.
+    Twisted's version 1 parser refuses a bare C{PROXY UNKNOWN} line, which
+    the protocol allows (and Swift accepts); it is given one with a blank
+    after C{UNKNOWN}.
+
+    A connection whose first bytes are no valid header is answered C{400
+    Invalid PROXY line} and closed, as Swift does, without the wrapped
+    protocol seeing anything.
+    """
+
+    _pending = b""
+    _reading_header = False
+
+    @property
+    def forwarded_https(self) -> bool:
+        """
+        Whether the header says the client connected to port 443: its TLS
+        was ended in front of this server, and its requests are HTTPS ones
+        (Swift's rule).
+        """
+        info = self._proxyInfo
+        destination = info.destination if info is not None else None
+        return getattr(destination, "port", None) == 443
+
+    def getPeer(self) -> IAddress:
+        return _compressed(super().getPeer())
+
+    def getHost(self) -> IAddress:
+        return _compressed(super().getHost())
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._proxyInfo is not None:
+            self.wrappedProtocol.dataReceived(data)
+            return
+        self._pending += data
+        length = _header_length(self._pending)
+        if length is None:
+            return
+        data, self._pending = self._pending, b""
+        if data[:length] == b"PROXY UNKNOWN\r\n":
+            data = b"PROXY UNKNOWN \r\n" + data[length:]
+        self._reading_header = True
+        try:
+            if length == 0:
+                self.loseConnection()
+            else:
+                super().dataReceived(data)
+        except ValueError:
+            # Twisted's version 1 parser reads the ports with int() outside
+            # its own checks.
+            if self._proxyInfo is not None:
+                raise
+            self.loseConnection()
+        finally:
+            self._reading_header = False
+
+    def loseConnection(self) -> None:
+        if self._reading_header and self._proxyInfo is None:
+            # The header was refused (the wrapped protocol closing after it
+            # was read finds _proxyInfo set).
+            assert self.transport is not None
+            # Before any HTTP, as Swift's: no transaction has begun.
+            self.transport.write(_status(400, b"Invalid PROXY line", []))
+        super().loseConnection()
+
+
+class ProxyProtocolFactory(HAProxyWrappingFactory):
+    """
+    Wraps each connection of a factory's in a L{ProxyProtocolWrapper}.
+    """
+
+    protocol = ProxyProtocolWrapper  # type: ignore[assignment]
+    noisy = False
 
 
 # -- logging ----------------------------------------------------------------

@@ -359,6 +359,12 @@ def _workers(text: str) -> int:
     return _non_negative_int(text)
 
 
+def _file_name(text: str) -> str:
+    if not text.strip():
+        raise ValueError("expected a file name")
+    return text.strip()
+
+
 def _host_list(text: str) -> tuple[str, ...]:
     """
     A comma-separated list, as Swift splits C{deny_host_headers} and
@@ -399,6 +405,11 @@ class ProxySettings:
     workers: int = _opt(1, _workers)  # type: ignore[assignment]
     stale_worker_timeout: float = _opt(86400.0, _positive_float)  # type: ignore[assignment]
     backlog: int = _opt(4096, _positive_int)  # type: ignore[assignment]
+    #: Serve HTTPS with this certificate (and the chain after it) and key.
+    cert_file: Optional[str] = _opt(None, _file_name, path=True)  # type: ignore[assignment]
+    key_file: Optional[str] = _opt(None, _file_name, path=True)  # type: ignore[assignment]
+    #: Each connection begins with a PROXY protocol header (v1 or v2).
+    require_proxy_protocol: bool = _opt(False, _boolean)  # type: ignore[assignment]
     max_clients: int = _opt(1024, _positive_int)  # type: ignore[assignment]
     keep_idle: int = _opt(600, _keep_idle)  # type: ignore[assignment]
     node_timeout: float = _opt(10.0, _positive_float)  # type: ignore[assignment]
@@ -567,6 +578,11 @@ class ProxySettings:
                 section=section_name,
                 option=name,
             )
+        if settings.cert_file is not None and settings.key_file is None:
+            raise config.error(section_name, "key_file", "required with cert_file")
+        if settings.key_file is not None and settings.cert_file is None:
+            _log.warn("{path}: [{section}] key_file without cert_file: serving plain HTTP",
+                      path=config.path, section=section_name)
         settings._policy_sections = _policy_sections(config, section_name)
         _warn_affinity_unused(config, section_name, settings)
         _warn_unsupported(config, section_name, section, settings)
@@ -722,10 +738,6 @@ def _warn_unsupported(config: ProxyConfig, section_name: str, section: dict[str,
         "client_chunk_size": (
             settings.client_chunk_size != 65536,
             "client data is relayed as it arrives, read 65536 bytes at a time"),
-        # Swift serves HTTPS with these; serving plain HTTP instead must not
-        # go unsaid.
-        "cert_file": (True, "this proxy serves plain HTTP; put TLS in front of it"),
-        "key_file": (True, "this proxy serves plain HTTP; put TLS in front of it"),
     }
     for option, (unlike, instead) in differs.items():
         if option in section and unlike:

@@ -58,6 +58,7 @@ __all__ = [
     "aio_config",
     "auth",
     "connection_bytes",
+    "exchange",
     "free_port",
     "get_streamed",
     "held_back_connection",
@@ -114,22 +115,27 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 30.0) -> Non
 
 
 def wait_until_answers(process: subprocess.Popen[bytes], url: str, timeout: float,
-                       what: str) -> None:
+                       what: str, answers: Optional[Callable[[], bool]] = None) -> None:
     """
     Poll C{url} until it answers 200, every 0.2 s.
 
     @param what: the process's name, for the error.
+    @param answers: polled instead, if given: whether the process answers
+        (C{OSError} counts as no).
     @raise RuntimeError: if C{process} exits first, or C{url} does not
         answer within C{timeout} seconds. C{process} is left as it is.
     """
+    def answers_200() -> bool:
+        with urllib.request.urlopen(url, timeout=2) as reply:
+            return bool(reply.status == 200)
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{what} exited with {process.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as reply:
-                if reply.status == 200:
-                    return
+            if (answers or answers_200)():
+                return
         except OSError:
             pass
         time.sleep(0.2)
@@ -238,7 +244,16 @@ def request(port: int, method: str, path: str, headers: Optional[dict[str, str]]
     One HTTP exchange with 127.0.0.1:C{port}, on a connection of its own;
     C{body} is sent with PUT and POST only.
     """
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    return exchange(http.client.HTTPConnection("127.0.0.1", port, timeout=timeout),
+                    method, path, headers, body)
+
+
+def exchange(conn: http.client.HTTPConnection, method: str, path: str,
+             headers: Optional[dict[str, str]] = None, body: bytes = b"") -> Reply:
+    """
+    One HTTP exchange on C{conn} (HTTPS, say), which is closed after it;
+    C{body} is sent with PUT and POST only.
+    """
     try:
         conn.request(method, path, body=body if method in ("PUT", "POST") else None,
                      headers=headers or {})
@@ -390,7 +405,8 @@ class RunningProxy:
 
 def start_proxy(config: str, extra_args: tuple[str, ...] = (), timeout: float = 90.0,
                 twistd: Optional[Sequence[str]] = None,
-                env: Optional[dict[str, str]] = None) -> RunningProxy:
+                env: Optional[dict[str, str]] = None,
+                answers: Optional[Callable[[int], bool]] = None) -> RunningProxy:
     """
     Start twistd with C{config} on a free port, in a new temporary
     directory, and wait until it answers C{/healthcheck}.
@@ -398,6 +414,8 @@ def start_proxy(config: str, extra_args: tuple[str, ...] = (), timeout: float = 
     @param twistd: how to run twistd; by default, this Python's
         (L{twistd_command}).
     @param env: the environment of the process; by default, this one's.
+    @param answers: whether the proxy answers on a port, asked instead of
+        C{/healthcheck} over plain HTTP (for HTTPS, the PROXY protocol).
 
     @raise RuntimeError: with the log's tail if it exits or does not answer
         within C{timeout} seconds (it is stopped then).
@@ -414,7 +432,8 @@ def start_proxy(config: str, extra_args: tuple[str, ...] = (), timeout: float = 
                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env=env)
     proxy = RunningProxy(process, port, logfile, workdir)
     try:
-        wait_until_answers(process, f"{proxy.url}/healthcheck", timeout, "twisted-proxy")
+        wait_until_answers(process, f"{proxy.url}/healthcheck", timeout, "twisted-proxy",
+                           (lambda: answers(port)) if answers else None)
     except RuntimeError as error:
         tail = proxy.log_tail()
         proxy.stop()

@@ -30,6 +30,7 @@ from twisted_proxy.config import (
 )
 from twisted_proxy.interfaces import IProxyEnvironment
 from twisted_proxy.service.build import build_proxy_service
+from twisted_proxy.service.listening import serving_factory
 from twisted_proxy.service.reload import (
     CheckedConfig,
     ConfigCheck,
@@ -180,8 +181,9 @@ class ListenWhenReady(service.Service):
 
         def listening(port: IListeningPort) -> None:
             self._port = port
-            if isinstance(self._factory, ProxySite):
-                self._factory.listening(port)
+            listening = getattr(self._factory, "listening", None)
+            if listening is not None:
+                listening(port)
             address = port.getHost()
             _log.info(
                 "twisted-proxy listening on {host}:{port}",
@@ -206,8 +208,9 @@ class ListenWhenReady(service.Service):
             self._starting.cancel()
         if self._port is not None:
             port, self._port = self._port, None
-            if isinstance(self._factory, ProxySite):
-                self._factory.listening(None)
+            listening = getattr(self._factory, "listening", None)
+            if listening is not None:
+                listening(None)
             return port.stopListening()  # type: ignore[no-any-return]
         return None
 
@@ -233,6 +236,7 @@ def makeService(options: Options) -> service.IService:
     else:
         description = _endpoint_description(settings)
     check_listenable(description)
+    _check_layers(description, settings)
     top = ProxyService()
     # Started once twistd's log observer is in place.
     QuietTwistedLogging(globalLogPublisher).setServiceParent(top)
@@ -273,6 +277,9 @@ def makeService(options: Options) -> service.IService:
     pools: list[WorkerPoolService] = []
 
     def serve(site: ProxySite) -> service.IService:
+        # Made in both cases: a certificate that cannot be used stops
+        # startup before any worker starts.
+        factory = serving_factory(site, settings, reactor)
         if settings.workers >= 2:
             # The workers serve; this process only checks the configuration
             # by building the proxy, and supervises them.
@@ -280,7 +287,7 @@ def makeService(options: Options) -> service.IService:
                                 ready, reactor)
             pools.append(pool)
             return pool
-        return ListenWhenReady(description, site, ready, reactor)
+        return ListenWhenReady(description, factory, ready, reactor)
 
     try:
         process = build_proxy_service(config, settings, reactor, serve, swift_dir)
@@ -297,6 +304,21 @@ def makeService(options: Options) -> service.IService:
         apply = single_process_reload(config, settings, process.context.rings)
     ReloadSignals(reactor, Reloader(check, apply).reload).setServiceParent(top)
     return top
+
+
+def _check_layers(description: str, settings: ProxySettings) -> None:
+    """
+    Refuse an endpoint that already has a layer the configuration adds
+    (L{serving_factory}): it would be there twice.
+
+    @raise SystemExit: naming the endpoint and the option.
+    """
+    doubled = [(settings.cert_file is not None, "ssl:", "cert_file"),
+               (settings.require_proxy_protocol, "haproxy:", "require_proxy_protocol")]
+    for configured, prefix, option in doubled:
+        if configured and description.startswith(prefix):
+            raise SystemExit(f"twisted-proxy: --port {description!r} and {option}: the "
+                             f"{prefix} endpoint does what {option} does; use a tcp: one")
 
 
 def _tcp_address(description: str) -> tuple[str, int]:

@@ -57,6 +57,7 @@ from twisted_proxy.config import ConfigError, ProxyConfig, ProxySettings, load_c
 from twisted_proxy.service.backoff import RestartBackoff
 from twisted_proxy.service.build import ProxyProcess, build_proxy_service
 from twisted_proxy.service.launcher import launcher_arguments
+from twisted_proxy.service.listening import serving_factory
 from twisted_proxy.web.server import ProxySite
 
 __all__ = [
@@ -899,7 +900,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         settings = ProxySettings.from_section(config)
         process: ProxyProcess = build_proxy_service(
             config, settings, reactor,
-            lambda site: AdoptedPort(reactor, options.fd, site), options.swift_dir)
+            lambda site: AdoptedPort(reactor, options.fd,
+                                     serving_factory(site, settings, reactor)),
+            options.swift_dir)
     except (ConfigError, UnicodeDecodeError) as error:
         raise SystemExit(f"twisted-proxy worker: {error}")
 

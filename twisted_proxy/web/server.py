@@ -22,6 +22,7 @@ from twisted.internet.interfaces import (
 )
 from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
+from twisted.protocols.policies import ProtocolWrapper
 from twisted.python.failure import Failure
 from twisted.web import http, server
 from twisted.web.client import FileBodyProducer
@@ -75,7 +76,9 @@ class ProxyChannel(StreamingChannel):
 
     def connectionMade(self) -> None:
         super().connectionMade()
-        transport = self.transport
+        # The socket's, under any TLS or PROXY protocol layer (whose own
+        # getHandle is no socket).
+        transport = _socket_transport(self.transport)
         if transport is not None and hasattr(transport, "bufferSize"):
             transport.bufferSize = READ_SIZE
         if self.keep_idle is not None and ITCPTransport.providedBy(transport):
@@ -161,6 +164,16 @@ def _request_trans_id(request: server.Request, environ: Optional[dict[str, Any]]
     configured = site.trans_id_suffix if isinstance(site, ProxySite) else ""
     suffix = trans_id_suffix(configured, wsgi_str(extra[0]) if extra else None)
     return make_trans_id(site.reactor.seconds(), suffix)
+
+
+def _socket_transport(transport: Any) -> Any:
+    """
+    The transport under C{transport}'s protocol wrappers (TLS, the PROXY
+    protocol): the connection's own.
+    """
+    while isinstance(transport, ProtocolWrapper):
+        transport = transport.transport
+    return transport
 
 
 def _keep_alive(transport: ITCPTransport, idle: int) -> None:
@@ -250,6 +263,17 @@ def _request_body(request: server.Request) -> Optional[IBodyProducer]:
     return FileBodyProducer(content)
 
 
+def _is_https(request: server.Request) -> bool:
+    """
+    Whether C{request} came over HTTPS: TLS here, or ended in front of the
+    proxy by what sent a PROXY protocol header (for port 443).
+    """
+    if request.isSecure():
+        return True
+    channel = getattr(request, "channel", None)
+    return bool(getattr(getattr(channel, "transport", None), "forwarded_https", False))
+
+
 def to_swift_request(request: server.Request) -> SwiftRequest:
     """
     The L{SwiftRequest} for a twisted.web request, with the headers only the
@@ -272,7 +296,7 @@ def to_swift_request(request: server.Request) -> SwiftRequest:
     host = headers.get("Host", "")
     swift_request.environ.update(
         {
-            "wsgi.url_scheme": "https" if request.isSecure() else "http",
+            "wsgi.url_scheme": "https" if _is_https(request) else "http",
             "HTTP_HOST": host,
             "REMOTE_ADDR": client_ip,
             "SERVER_NAME": wsgi_str(request.getRequestHostname()),
