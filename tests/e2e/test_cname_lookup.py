@@ -12,13 +12,13 @@ Swift 2.38.3 has no functional test of C{cname_lookup}.
 
 from __future__ import annotations
 
-import atexit
 import threading
 import time
 from typing import Optional
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.e2e.aioproxy import SharedFixture
 from tests.e2e.dnsserver import DNSServer
 from tests.e2e.test_ec import Reply
 from tests.e2e.test_symlink_interop import ReferenceCluster
@@ -63,6 +63,10 @@ class _CNAMECluster:
             self.dns.stop()
             raise
 
+    @property
+    def running(self) -> bool:
+        return self.cluster.running and self.dns.process.poll() is None
+
     def stop(self) -> None:
         try:
             self.cluster.stop()
@@ -70,26 +74,9 @@ class _CNAMECluster:
             self.dns.stop()
 
 
-_shared: Optional[_CNAMECluster] = None
-_failed: Optional[BaseException] = None
-
-
-def cname_cluster() -> _CNAMECluster:
-    """
-    The DNS server and the cluster of these tests, started on first use and
-    stopped when the test process exits.
-    """
-    global _shared, _failed
-    if _failed is not None:
-        raise RuntimeError(f"the cluster did not start: {_failed}")
-    if _shared is None:
-        try:
-            _shared = _CNAMECluster()
-        except BaseException as error:
-            _failed = error
-            raise
-        atexit.register(_shared.stop)
-    return _shared
+#: The DNS server and the cluster of these tests, started on first use and
+#: stopped when the test process exits.
+cname_cluster = SharedFixture(_CNAMECluster, once=True)
 
 
 class CNAMELookupTests(SynchronousTestCase):

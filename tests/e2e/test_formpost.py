@@ -12,7 +12,6 @@ are compared with Swift's.
 
 from __future__ import annotations
 
-import atexit
 import base64
 import hashlib
 import hmac
@@ -23,7 +22,7 @@ from typing import Callable, Iterator, Optional
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.e2e.aioproxy import proc_status_kib, reset_peak_rss
+from tests.e2e.aioproxy import SharedFixture, proc_status_kib, reset_peak_rss
 from tests.e2e.test_ec import MIB, Reply
 from tests.e2e.test_symlink_interop import ReferenceCluster
 
@@ -38,30 +37,25 @@ _COMPARED = ("content-type", "location", "www-authenticate", "content-length",
 #: Makes a form's body for the path it is posted to.
 FormMaker = Callable[[str], bytes]
 
-_shared: Optional[ReferenceCluster] = None
-_failed: Optional[BaseException] = None
+def _start() -> ReferenceCluster:
+    """
+    The cluster of these tests, its account's temp URL key set.
+    """
+    cluster = ReferenceCluster("formpost", ("formpost",))
+    try:
+        status, _, _ = cluster.request("POST", f"/v1/{cluster.account}",
+                                       {"X-Account-Meta-Temp-URL-Key": KEY})
+        if status != 204:
+            raise RuntimeError(f"setting the account key: {status}")
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
 
 
-def formpost_cluster() -> ReferenceCluster:
-    """
-    The cluster of these tests, its account's temp URL key set; started on
-    first use and stopped when the test process exits.
-    """
-    global _shared, _failed
-    if _failed is not None:
-        raise RuntimeError(f"the cluster did not start: {_failed}")
-    if _shared is None:
-        try:
-            _shared = ReferenceCluster("formpost", ("formpost",))
-            status, _, _ = _shared.request("POST", f"/v1/{_shared.account}",
-                                           {"X-Account-Meta-Temp-URL-Key": KEY})
-            if status != 204:
-                raise RuntimeError(f"setting the account key: {status}")
-        except BaseException as error:
-            _failed = error
-            raise
-        atexit.register(_shared.stop)
-    return _shared
+#: The cluster of these tests, started on first use and stopped when the
+#: test process exits.
+formpost_cluster = SharedFixture(_start, once=True)
 
 
 def form_body(values: list[tuple[str, object]],

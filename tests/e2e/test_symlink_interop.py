@@ -78,6 +78,14 @@ class ReferenceCluster(ECCluster):
             self.stop()
             raise
 
+    @property
+    def running(self) -> bool:
+        """
+        Whether both proxies still run.
+        """
+        return (self.proxy.running and self.reference is not None
+                and self.reference.process.poll() is None)
+
 
 class SymlinkCluster(ReferenceCluster):
     """
