@@ -332,6 +332,11 @@ class ContainerTests(_StaticWebTestCase):
         response = self.answer("/v1/a/c", "HEAD")
         self.assertEqual(response.status, 301)
         self.assertEqual(response.body, b"")
+        # As Swift's default pages answer a HEAD.
+        self.assertEqual(response.headers["Content-Length"], "0")
+        self.web(listings="true")
+        response = self.answer("/v1/a/c/dir/nothing", "HEAD")
+        self.assertEqual((response.status, response.headers["Content-Length"]), (404, "0"))
 
     def test_redirectWithoutHost(self) -> None:
         """

@@ -265,6 +265,17 @@ class _Site:
             body = b""
         return SwiftResponse(status, all_headers, body)
 
+    def _plain_error(self, status: int, headers: Optional[dict[str, str]] = None
+                     ) -> SwiftResponse:
+        """
+        C{status} with Swift's default page; to a C{HEAD}, as Swift's
+        default pages, with a C{Content-Length} of 0.
+        """
+        response = error_response(status, headers=headers, method=self.request.method)
+        if self.request.method == "HEAD":
+            response.headers["Content-Length"] = "0"
+        return response
+
     def _host_url(self) -> str:
         """
         The scheme and host a redirect names (Swift's C{host_url}).
@@ -284,8 +295,7 @@ class _Site:
 
     def _redirect_with_slash(self) -> SwiftResponse:
         location = self._host_url() + wire_quote(self.request.path + "/")
-        return error_response(301, headers={"Location": location},
-                              method=self.request.method)
+        return self._plain_error(301, {"Location": location})
 
     async def _listing(self, prefix: str = "") -> SwiftResponse:
         """
@@ -310,7 +320,7 @@ class _Site:
             return await self._error_response(response)
         items = parse_listing(await read_body(response.body)) or []
         if prefix and not items:
-            return await self._error_response(error_response(404, method=method))
+            return await self._error_response(self._plain_error(404))
         link_query, floor = self._tempurl_links()
         text_prefix = wsgi_to_str(prefix)
         body = listing_page(label, stylesheet_href(css, text_prefix) if css else None,
@@ -370,7 +380,7 @@ class _Site:
             return await self._error_response(denied)
         if not self.listings and not self.index:
             if _web_mode(self.request):
-                return error_response(404, method=self.request.method)
+                return self._plain_error(404)
             return await self.app(self.request)  # type: ignore[no-any-return]
         if not self.request.path.endswith("/"):
             return self._redirect_with_slash()
@@ -421,7 +431,7 @@ class _Site:
             return await self._listing(self.obj)
         if await self._is_pseudo_directory():
             return self._redirect_with_slash()
-        return await self._error_response(error_response(404, method=self.request.method))
+        return await self._error_response(self._plain_error(404))
 
     def _is_directory_marker(self, response: SwiftResponse) -> bool:
         try:
