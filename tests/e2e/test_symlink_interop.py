@@ -38,8 +38,17 @@ class SymlinkCluster(ECCluster):
     """
     twisted-proxy on C{conf/aio.conf} and swift-proxy-server beside it,
     with Swift's C{symlink} and C{versioned_writes} (object versioning
-    allowed) middlewares and no authentication.
+    allowed) middlewares and no authentication (a subclass may give it
+    other L{reference_filters}).
     """
+
+    #: The stages of swift-proxy-server (see L{SwiftProxy}), and their
+    #: options.
+    reference_filters: tuple[str, ...] = (
+        "listing_formats", "copy", "slo", "dlo", "versioned_writes", "symlink")
+    reference_options: dict[str, dict[str, str]] = {
+        "versioned_writes": {"allow_versioned_writes": "true",
+                             "allow_object_versioning": "true"}}
 
     def __init__(self) -> None:
         self.data_dir = tempfile.mkdtemp(prefix="symlink-e2e-", dir=_SHM)
@@ -56,11 +65,9 @@ class SymlinkCluster(ECCluster):
             self.swift_dir = os.path.join(self.root, "etc")
             self.token, self.account = self._token()
             self.reference = SwiftProxy(
-                self.swift_dir, self.workdir,
-                ("listing_formats", "copy", "slo", "dlo", "versioned_writes", "symlink"),
+                self.swift_dir, self.workdir, self.reference_filters,
                 app={"conn_timeout": "0.5", "node_timeout": "10"},
-                filter_options={"versioned_writes": {"allow_versioned_writes": "true",
-                                                     "allow_object_versioning": "true"}})
+                filter_options=self.reference_options)
             self.reference_port = self.reference.port
         except BaseException:
             self.stop()
