@@ -494,3 +494,43 @@ class TransIdHeaderTests(SynchronousTestCase):
         answered = app(SwiftRequest("GET", b"/v1/a"))
         answered.cancel()
         self.failureResultOf(answered, CancelledError)
+
+
+class OutboundHeaderTests(SynchronousTestCase):
+    """
+    As Swift's gatekeeper, the pipeline lets no backend header or system
+    metadata out, while the filters inside still see them.
+    """
+
+    def test_removed(self) -> None:
+        """
+        C{X-Backend-*}, sysmeta and transient sysmeta headers a filter or
+        the application left on a response are gone; the others stay.
+        """
+        seen: list[str] = []
+
+        class Noting:
+            def __call__(self, request: SwiftRequest, app: IProxyApplication
+                         ) -> "Deferred[SwiftResponse]":
+                def note(response: SwiftResponse) -> SwiftResponse:
+                    seen.append(response.headers["X-Backend-Content-Generator"])
+                    return response
+                return app(request).addCallback(note)  # type: ignore[no-any-return]
+
+        class Leaking:
+            def __call__(self, request: SwiftRequest) -> "Deferred[SwiftResponse]":
+                return succeed(SwiftResponse(200, {
+                    "X-Backend-Content-Generator": "staticweb",
+                    "X-Object-Sysmeta-Secret": "s",
+                    "X-Object-Transient-Sysmeta-Crypto": "c",
+                    "X-Object-Meta-Color": "blue",
+                    "Content-Type": "text/html"}, b""))
+
+        app = Pipeline([Noting()], Leaking(), Clock())  # type: ignore[list-item,arg-type]
+        response = self.successResultOf(app(SwiftRequest("GET", b"/v1/a/c/")))
+        self.assertEqual(seen, ["staticweb"])
+        self.assertNotIn("X-Backend-Content-Generator", response.headers)
+        self.assertNotIn("X-Object-Sysmeta-Secret", response.headers)
+        self.assertNotIn("X-Object-Transient-Sysmeta-Crypto", response.headers)
+        self.assertEqual(response.headers["X-Object-Meta-Color"], "blue")
+        self.assertEqual(response.headers["Content-Type"], "text/html")

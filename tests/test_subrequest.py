@@ -9,7 +9,7 @@ from typing import Optional
 
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IConsumer
-from twisted.internet.task import Cooperator
+from twisted.internet.task import Clock, Cooperator
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.client import FileBodyProducer
@@ -17,16 +17,20 @@ from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
 from tests.doubles import Collector
-from twisted_proxy.info.cache import INFO_ENVIRON_KEY
+from twisted_proxy.info.cache import INFO_ENVIRON_KEY, ContainerInfo, InfoCache, container_key
+from twisted_proxy.info.memorystore import MemoryInfoStore
 from twisted_proxy.plugins._support.subrequest import (
     BodyTooLarge,
     PulledBody,
     consume_body,
     drop_body,
+    fetch_container_info,
     object_path,
+    preauthorized,
     read_body,
     sub_environ,
 )
+from twisted_proxy.swift.http import SwiftRequest, SwiftResponse
 
 
 class ObjectPathTests(SynchronousTestCase):
@@ -237,3 +241,50 @@ class PulledBodyTests(SynchronousTestCase):
         body.stopProducing()
         self.assertTrue(source.cancelled)
         self.assertNoResult(done)
+
+
+class NestedInfoTests(SynchronousTestCase):
+    """
+    A plugin on the way of an info C{HEAD} that asks for the same info
+    (as staticweb does for an anonymous C{HEAD} of a container) does not
+    wait for the fetch it is part of.
+    """
+
+    def test_nested(self) -> None:
+        info_cache = InfoCache(MemoryInfoStore(Clock()), 60, 60)
+        heads: list[SwiftRequest] = []
+        nested: list[ContainerInfo] = []
+
+        async def controller(request: SwiftRequest) -> SwiftResponse:
+            heads.append(request)
+            request.environ[INFO_ENVIRON_KEY][container_key("a", "c")] = {
+                "status": 204, "meta": {"k": "v"}, "sysmeta": {}}
+            return SwiftResponse(204, {}, b"")
+
+        async def asking_again(request: SwiftRequest) -> SwiftResponse:
+            # The rest of the pipeline, with a filter that looks the
+            # container up once more before passing the HEAD on.
+            nested.append(await fetch_container_info(
+                request, app, info_cache, "v1", "a", "c",  # type: ignore[arg-type]
+                preauthorized("SW")))
+            return await controller(request)
+
+        def app(request: SwiftRequest) -> "Deferred[SwiftResponse]":
+            return Deferred.fromCoroutine(controller(request))
+
+        def first(request: SwiftRequest) -> "Deferred[SwiftResponse]":
+            return Deferred.fromCoroutine(asking_again(request))
+
+        client = SwiftRequest("GET", b"/v1/a/c/o")
+        info = self.successResultOf(Deferred.fromCoroutine(fetch_container_info(
+            client, first, info_cache, "v1", "a", "c",  # type: ignore[arg-type]
+            preauthorized("EQ"))))
+        self.assertEqual(info["meta"], {"k": "v"})
+        self.assertEqual(nested[0]["meta"], {"k": "v"})
+        self.assertEqual(len(heads), 2)
+        # The next request finds it stored.
+        again = self.successResultOf(Deferred.fromCoroutine(fetch_container_info(
+            SwiftRequest("GET", b"/v1/a/c/o"), first, info_cache, "v1", "a", "c",  # type: ignore[arg-type]
+            preauthorized("EQ"))))
+        self.assertEqual(again["meta"], {"k": "v"})
+        self.assertEqual(len(heads), 2)

@@ -85,7 +85,11 @@ __all__ = [
     "SUPPORTED_DIGESTS",
     "DEPRECATED_DIGESTS",
     "parse_signature",
+    "TEMPURL_USER",
 ]
+
+#: The C{REMOTE_USER} of a request a temp URL admitted (Swift's).
+TEMPURL_USER = ".wsgi.tempurl"
 
 DEFAULT_METHODS = "GET HEAD PUT POST DELETE"
 DEFAULT_INCOMING_REMOVE_HEADERS = "x-timestamp x-open-expired"
@@ -339,7 +343,7 @@ class TempURL:
         environ["swift.authorize"] = _same_scope(
             account, container if scope == CONTAINER_SCOPE else None)
         environ["swift.authorize_override"] = True
-        environ["REMOTE_USER"] = ".wsgi.tempurl"
+        environ["REMOTE_USER"] = TEMPURL_USER
         kept: list[tuple[str, str]] = [
             ("temp_url_sig", sig), ("temp_url_expires", given_expires or "")]
         if prefix is not None:

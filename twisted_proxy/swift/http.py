@@ -79,6 +79,7 @@ _REASONS = {
 }
 
 _EXPLANATIONS = {
+    301: "The resource has moved permanently.",
     400: "The server could not comply with the request since it is either "
     "malformed or otherwise incorrect.",
     401: "This server could not verify that you are authorized to access "

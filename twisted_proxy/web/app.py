@@ -23,7 +23,11 @@ from twisted_proxy.controllers.obj import ObjectController
 from twisted_proxy.controllers.obj_ec import object_controller
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter
 from twisted_proxy.swift.acl import ACCOUNT_ACL_ENVIRON_KEY
-from twisted_proxy.swift.constraints import check_framing_headers, check_path_utf8
+from twisted_proxy.swift.constraints import (
+    check_framing_headers,
+    check_path_utf8,
+    remove_backend_and_sysmeta_headers,
+)
 from twisted_proxy.swift.http import HTML, SwiftRequest, SwiftResponse, error_response
 from twisted_proxy.swift.listing import listing_format
 from twisted_proxy.swift.paths import split_swift_path
@@ -191,7 +195,10 @@ class Pipeline:
     filter sees it; every response, whoever made it (a filter that answers
     itself included), carries it as C{X-Trans-Id} and
     C{X-Openstack-Request-Id}; an unexpected error anywhere becomes a
-    C{500 An error occurred}, logged.
+    C{500 An error occurred}, logged. As Swift's C{gatekeeper} does on
+    the way out, no response leaves it with backend headers or system
+    metadata (a filter's note to another, such as staticweb's
+    C{X-Backend-Content-Generator}, stays inside).
 
     @param clock: gives a request entering the pipeline its transaction
         id; without it, the application gives one to a request that has
@@ -235,6 +242,7 @@ def _failed(failure: Failure, request: SwiftRequest) -> SwiftResponse:
 
 
 def _stamp(response: SwiftResponse, environ: dict[str, Any]) -> SwiftResponse:
+    remove_backend_and_sysmeta_headers(response.headers)
     trans_id = environ.get(TRANS_ID_ENVIRON_KEY)
     if trans_id is not None:
         response.headers["X-Trans-Id"] = trans_id

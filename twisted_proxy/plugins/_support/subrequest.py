@@ -337,6 +337,9 @@ def sub_environ(environ: dict[str, Any], source: str) -> dict[str, Any]:
     return sub
 
 
+#: The keys of the info whose fetch a request is part of (a frozenset).
+_FETCHING_ENVIRON_KEY = "twisted_proxy.info_fetching"
+
 #: Derives the environ of an info sub-request from its client request's.
 EnvironOf = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -422,13 +425,22 @@ async def _fetch_info(
     """
     The info under C{key}, fetched if need be with a C{HEAD} of C{path};
     C{unknown(status)} when the controller remembered nothing.
+
+    The C{HEAD}'s environ names the keys being fetched for it
+    (L{_FETCHING_ENVIRON_KEY}): a plugin that the C{HEAD} passes through
+    and that asks for the same info again (staticweb answering an
+    anonymous C{HEAD} of a container) fetches it itself, rather than
+    wait for the fetch it is part of, which would never end.
     """
     environ = request.environ
     cache: dict[str, Any] = environ.setdefault(INFO_ENVIRON_KEY, {})
+    fetching: frozenset[str] = environ.get(_FETCHING_ENVIRON_KEY, frozenset())
 
     async def fetch() -> _InfoT:
+        sub = environ_of(environ)
+        sub[_FETCHING_ENVIRON_KEY] = fetching | {key}
         head = SwiftRequest("HEAD", wire_quote(path).encode("ascii"),
-                            client_ip=request.client_ip, environ=environ_of(environ))
+                            client_ip=request.client_ip, environ=sub)
         for name in ("User-Agent", "Host"):
             if name in request.headers:
                 head.headers[name] = request.headers[name]
@@ -439,4 +451,8 @@ async def _fetch_info(
             return known  # type: ignore[no-any-return]
         return unknown(response.status)
 
+    if key in fetching and key not in cache:
+        info = await fetch()
+        cache[key] = info
+        return info
     return await info_cache.get(environ, key, fetch)
