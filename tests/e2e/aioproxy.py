@@ -448,6 +448,7 @@ _FILTER_EGGS = {
     "healthcheck": "egg:swift#healthcheck",
     "proxy-logging": "egg:swift#proxy_logging",
     "cache": "egg:swift#memcache",
+    "ratelimit": "egg:swift#ratelimit",
 }
 
 
@@ -461,7 +462,8 @@ def aio_config(data_dir: str, aio: Mapping[str, object],
     C{aio} adds to or overrides that section, C{app} adds to
     C{[app:proxy-server]} (which autocreates accounts), C{sections} are
     further sections by name, and C{filters} (names of L{_FILTER_EGGS}) are
-    the pipeline before C{proxy-server}.
+    the pipeline before C{proxy-server}; a filter's options may be given
+    in C{sections} under C{filter:NAME}.
     """
     def section(name: str, options: Mapping[str, object]) -> str:
         return f"[{name}]\n" + "".join(f"{key} = {value}\n" for key, value in options.items())
@@ -472,8 +474,11 @@ def aio_config(data_dir: str, aio: Mapping[str, object],
         section("pipeline:main", {"pipeline": " ".join([*filters, "proxy-server"])}),
         section("app:proxy-server",
                 {"use": "egg:swift#proxy", "account_autocreate": "true", **app}),
-        *(section(name, options) for name, options in sections.items()),
-        *(section(f"filter:{name}", {"use": _FILTER_EGGS[name]}) for name in filters),
+        *(section(name, options) for name, options in sections.items()
+          if name not in {f"filter:{stage}" for stage in filters}),
+        *(section(f"filter:{name}", {"use": _FILTER_EGGS[name],
+                                     **sections.get(f"filter:{name}", {})})
+          for name in filters),
     ]
     return "\n".join(parts)
 
