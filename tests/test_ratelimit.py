@@ -12,16 +12,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
-from twisted.logger import ILogObserver, LogLevel, globalLogPublisher
+from twisted.logger import LogLevel
 from twisted.plugin import IPlugin
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface import implementer, provider
+from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from tests.doubles import partial_context
-from tests.test_redisstore import FakeRedis
+from tests.doubles import partial_context, remember_info
+from tests.test_redisstore import FakeRedis, at_level
+from tests.test_redisstore import capture_log as capture_redis_log
 from twisted_proxy.config import ConfigError, ProxySettings
-from twisted_proxy.info.cache import INFO_ENVIRON_KEY, InfoCache, account_key, container_key
+from twisted_proxy.info.cache import InfoCache
 from twisted_proxy.info.memorystore import MemoryInfoStore
 from twisted_proxy.info.redisstore import RedisInfoStore
 from twisted_proxy.interfaces import (
@@ -52,20 +53,7 @@ def capture_log(test: SynchronousTestCase) -> list[dict[str, Any]]:
     """
     What the plugin logs during C{test}.
     """
-    events: list[dict[str, Any]] = []
-
-    @provider(ILogObserver)
-    def observer(event: dict[str, Any]) -> None:
-        if event.get("log_namespace") == _NAMESPACE:
-            events.append(event)
-
-    globalLogPublisher.addObserver(observer)
-    test.addCleanup(globalLogPublisher.removeObserver, observer)
-    return events
-
-
-def at_level(events: list[dict[str, Any]], level: LogLevel) -> list[dict[str, Any]]:
-    return [event for event in events if event["log_level"] is level]
+    return capture_redis_log(test, _NAMESPACE)
 
 
 class SizeLimitsTests(SynchronousTestCase):
@@ -418,13 +406,7 @@ class _App:
 
     def __call__(self, request: SwiftRequest) -> "Deferred[SwiftResponse]":
         self.calls.append((request.method, request.path, self.clock.seconds()))
-        parts = request.path.split("/")
-        if request.method in ("HEAD", "GET") and len(parts) in (3, 4):
-            cache = request.environ.setdefault(INFO_ENVIRON_KEY, {})
-            if len(parts) == 3:
-                cache[account_key(parts[2])] = self.account
-            else:
-                cache[container_key(parts[2], parts[3])] = self.container
+        remember_info(request, self.account, self.container)
         return succeed(SwiftResponse(200, {}, b"ok"))
 
     def passed(self) -> list[tuple[str, str, float]]:

@@ -34,15 +34,17 @@ from twisted_proxy.interfaces import IInfoStore
 _NAMESPACE = "twisted_proxy.info.redisstore"
 
 
-def capture_log(test: SynchronousTestCase) -> list[dict[str, Any]]:
+def capture_log(test: SynchronousTestCase, namespace: str = _NAMESPACE
+                ) -> list[dict[str, Any]]:
     """
-    The events L{twisted_proxy.info.redisstore} logs during C{test}.
+    The events logged in C{namespace} (by default
+    L{twisted_proxy.info.redisstore}'s) during C{test}.
     """
     events: list[dict[str, Any]] = []
 
     @provider(ILogObserver)
     def observer(event: dict[str, Any]) -> None:
-        if event.get("log_namespace") == _NAMESPACE:
+        if event.get("log_namespace") == namespace:
             events.append(event)
 
     globalLogPublisher.addObserver(observer)

@@ -13,6 +13,7 @@ request over the rate is answered 498 at once rather than waiting.
 
 from __future__ import annotations
 
+import configparser
 import http.client
 import os
 import re
@@ -21,12 +22,11 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from typing import Optional
 
-from twisted.trial.unittest import SkipTest, SynchronousTestCase
+from twisted.trial.unittest import SynchronousTestCase
 
 from tests.e2e.aioproxy import AioCluster, RunningProxy, start_proxy
-from tests.e2e.redisserver import REDIS_SERVER, RedisServer
+from tests.e2e.redisserver import start_redis_server
 
 #: The account's container writes per second.
 RATE = 4.0
@@ -122,19 +122,9 @@ class SharedLimitTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        if REDIS_SERVER is None:
-            raise SkipTest("redis-server is not installed")
         directory = tempfile.mkdtemp(prefix="ratelimit-redis-")
         self.addCleanup(shutil.rmtree, directory, True)
-        for _ in range(3):
-            self.redis = RedisServer(directory)
-            try:
-                self.redis.start()
-                break
-            except RuntimeError:
-                continue
-        else:
-            raise SkipTest("cannot start redis-server")
+        self.redis = start_redis_server(directory)
         self.addCleanup(self.redis.stop)
         self.cluster = AioCluster(
             "ratelimit", {}, app={"workers": "2"},
@@ -142,43 +132,21 @@ class SharedLimitTests(SynchronousTestCase):
                       "filter:cache": {"redis_url": self.redis.url}},
             filters=("catch_errors", "healthcheck", "proxy-logging", "cache", "ratelimit"))
         self.addCleanup(self.cluster.stop)
-        self.memory: Optional[RunningProxy] = None
 
     def start_memory_proxy(self) -> RunningProxy:
         """
-        A second proxy with two workers on the same cluster, counting in
-        each worker's memory.
+        A second proxy with two workers on the same cluster, configured as
+        the cluster's own but counting in each worker's memory: no C{[aio]}
+        section (it uses the cluster's rings), no C{redis_url}.
         """
+        parser = configparser.RawConfigParser()
+        parser.read(os.path.join(self.cluster.workdir, "proxy-server.conf"))
+        parser.remove_section("aio")
+        parser.remove_option("filter:cache", "redis_url")
+        parser.set("DEFAULT", "swift_dir", self.cluster.swift_dir)
         config = os.path.join(self.cluster.workdir, "memory.conf")
-        options = "".join(f"{key} = {value}\n" for key, value in _RATELIMIT.items())
         with open(config, "w") as handle:
-            handle.write(f"""[DEFAULT]
-bind_ip = 127.0.0.1
-swift_dir = {self.cluster.swift_dir}
-
-[pipeline:main]
-pipeline = catch_errors healthcheck proxy-logging cache ratelimit proxy-server
-
-[app:proxy-server]
-use = egg:swift#proxy
-account_autocreate = true
-workers = 2
-
-[filter:catch_errors]
-use = egg:swift#catch_errors
-
-[filter:healthcheck]
-use = egg:swift#healthcheck
-
-[filter:proxy-logging]
-use = egg:swift#proxy_logging
-
-[filter:cache]
-use = egg:swift#memcache
-
-[filter:ratelimit]
-use = egg:swift#ratelimit
-{options}""")
+            parser.write(handle)
         proxy = start_proxy(config, timeout=240)
         self.addCleanup(proxy.stop)
         return proxy

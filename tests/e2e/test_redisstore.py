@@ -14,9 +14,9 @@ from twisted.internet import reactor
 from twisted.internet.defer import gatherResults
 from twisted.internet.task import deferLater
 from twisted.logger import LogLevel
-from twisted.trial.unittest import SkipTest, TestCase
+from twisted.trial.unittest import TestCase
 
-from tests.e2e.redisserver import REDIS_SERVER, RedisServer
+from tests.e2e.redisserver import start_redis_server
 from tests.test_redisstore import _PIPELINE, at_level, capture_log
 from twisted_proxy.config import load_config
 from twisted_proxy.info.memorystore import LayeredInfoStore
@@ -31,19 +31,9 @@ class RealRedisTests(TestCase):
     timeout = 60
 
     def setUp(self) -> None:
-        if REDIS_SERVER is None:
-            raise SkipTest("redis-server is not installed")
         directory = os.path.abspath(self.mktemp())
         os.makedirs(directory)
-        for _ in range(3):
-            self.server = RedisServer(directory)
-            try:
-                self.server.start()
-                break
-            except RuntimeError:
-                continue
-        else:
-            raise SkipTest("cannot start redis-server")
+        self.server = start_redis_server(directory)
         self.addCleanup(self.server.stop)
         self.log = capture_log(self)
 
