@@ -240,6 +240,11 @@ def sub_environ(environ: dict[str, Any], source: str) -> dict[str, Any]:
 #: Derives the environ of an info sub-request from its client request's.
 EnvironOf = Callable[[dict[str, Any]], dict[str, Any]]
 
+#: The environ key of the info keys whose fetch a request is part of: an
+#: info sub-request and everything it leads to carry the keys of the
+#: fetches that made them.
+_FETCHING_KEY = "twisted_proxy.info_fetching"
+
 _InfoT = TypeVar("_InfoT", AccountInfo, ContainerInfo)
 
 
@@ -302,7 +307,9 @@ async def fetch_container_info(
     controller remembers what it read for this request), made with the
     environ C{environ_of} derives from the request's (the plugin's way of
     pre-authorizing its own sub-request), which carries the request's
-    transaction id.
+    transaction id. Lookups of one key by concurrent requests share one
+    C{HEAD}; a lookup made by that C{HEAD} itself, in a plugin further down
+    the pipeline, makes a C{HEAD} of its own rather than wait for itself.
     """
     return await _fetch_info(
         request, app, info_cache, container_key(account, container),
@@ -325,10 +332,13 @@ async def _fetch_info(
     """
     environ = request.environ
     cache: dict[str, Any] = environ.setdefault(INFO_ENVIRON_KEY, {})
+    fetching: frozenset[str] = environ.get(_FETCHING_KEY, frozenset())
 
     async def fetch() -> _InfoT:
+        sub = environ_of(environ)
+        sub[_FETCHING_KEY] = fetching | {key}
         head = SwiftRequest("HEAD", wire_quote(path).encode("ascii"),
-                            client_ip=request.client_ip, environ=environ_of(environ))
+                            client_ip=request.client_ip, environ=sub)
         for name in ("User-Agent", "Host"):
             if name in request.headers:
                 head.headers[name] = request.headers[name]
@@ -339,4 +349,11 @@ async def _fetch_info(
             return known  # type: ignore[no-any-return]
         return unknown(response.status)
 
+    if key in fetching:
+        # This request is the HEAD that fetches this very key for a plugin
+        # above this one (ratelimit, below tempurl and etag_quoter, looks
+        # the account up too): joining that fetch would wait for itself.
+        # Look it up apart, with a HEAD of its own, as Swift would.
+        known = cache.get(key)
+        return known if known is not None else await fetch()  # type: ignore[no-any-return]
     return await info_cache.get(environ, key, fetch)
