@@ -5,12 +5,13 @@ streamed body that the test writes (L{PushedBody}), a TCP connection's
 transport and socket options (L{TCPTransport}), and typed
 builders for the ring's and the info cache's dicts (L{make_node},
 L{make_cors}), and L{partial_context} for the plugin tests' stand-ins for
-the proxy's context.
+the proxy's context, with L{remember_info} for their stand-ins for the
+controllers.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union, cast
+from typing import Any, Mapping, Optional, Union, cast
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress, IConsumer, IPushProducer, ITCPTransport
@@ -20,11 +21,13 @@ from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
 from twisted_proxy.controllers.context import ProxyContext
+from twisted_proxy.info.cache import INFO_ENVIRON_KEY, account_key, container_key
 from twisted_proxy.swift.cors import CORSInfo
+from twisted_proxy.swift.http import SwiftRequest
 from twisted_proxy.swift.ring import Node
 
 __all__ = ["Collector", "FakeSocket", "PushedBody", "RecordingProducer", "StoredBody",
-           "TCPTransport", "make_cors", "make_node", "partial_context"]
+           "TCPTransport", "make_cors", "make_node", "partial_context", "remember_info"]
 
 
 def make_node(
@@ -71,6 +74,26 @@ def partial_context(double: object) -> ProxyContext:
     need rings, a node client and settings they never use.
     """
     return cast(ProxyContext, double)
+
+
+def remember_info(request: SwiftRequest, account: Mapping[str, Any],
+                  container: Mapping[str, Any]) -> bool:
+    """
+    What the controllers do for a C{HEAD} or C{GET} of an account or a
+    container: keep C{account} or C{container} as its info for the request
+    (in the environ's info cache, where the plugins' info lookups find it).
+
+    @return: whether C{request} was such a request.
+    """
+    parts = request.path.split("/")
+    if request.method not in ("HEAD", "GET") or len(parts) not in (3, 4):
+        return False
+    cache = request.environ.setdefault(INFO_ENVIRON_KEY, {})
+    if len(parts) == 3:
+        cache[account_key(parts[2])] = account
+    else:
+        cache[container_key(parts[2], parts[3])] = container
+    return True
 
 
 def make_cors(

@@ -13,14 +13,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from tests.doubles import partial_context
-from twisted_proxy.info.cache import (
-    INFO_ENVIRON_KEY,
-    InfoCache,
-    account_key,
-    container_key,
-    headers_to_account_info,
-)
+from tests.doubles import partial_context, remember_info
+from twisted_proxy.info.cache import InfoCache, headers_to_account_info
 from twisted_proxy.info.memorystore import MemoryInfoStore
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins.account_quotas import accountQuotasPlugin
@@ -59,13 +53,7 @@ class _App:
 
     def __call__(self, request: SwiftRequest) -> "Deferred[SwiftResponse]":
         self.calls.append(request)
-        parts = request.path.split("/")
-        if request.method in ("HEAD", "GET") and len(parts) in (3, 4):
-            cache = request.environ.setdefault(INFO_ENVIRON_KEY, {})
-            if len(parts) == 3:
-                cache[account_key(parts[2])] = self.account
-            else:
-                cache[container_key(parts[2], parts[3])] = self.container
+        if remember_info(request, self.account, self.container):
             return succeed(SwiftResponse(204, {}, b""))
         authorize = request.environ.get("swift.authorize")
         if authorize is not None:

@@ -112,6 +112,52 @@ class MemoryInfoStoreTests(SynchronousTestCase):
         store.set("c", 1, 100)
         self.assertEqual(sorted(store._entries), ["b", "c"])
 
+    def incr(self, key: str, delta: int, ttl: float = 10, **reset: int) -> Any:
+        return self.successResultOf(self.store.incr(key, delta, ttl, **reset))
+
+    def test_incr(self) -> None:
+        """
+        C{incr} counts from 0 for a missing key, adds negative deltas too,
+        and the count is what C{get} reads.
+        """
+        self.assertEqual(self.incr("n", 5), 5)
+        self.assertEqual(self.incr("n", 7), 12)
+        self.assertEqual(self.incr("n", -2), 10)
+        self.assertEqual(self.get("n"), 10)
+
+    def test_incrExpiry(self) -> None:
+        """
+        Each C{incr} keeps the key C{ttl} seconds more; once expired it
+        counts from 0 again.
+        """
+        self.incr("n", 5, ttl=2)
+        self.clock.advance(1.5)
+        self.assertEqual(self.incr("n", 1, ttl=2), 6)
+        self.clock.advance(1.5)
+        self.assertEqual(self.incr("n", 1, ttl=2), 7)
+        self.clock.advance(2)
+        self.assertEqual(self.incr("n", 1, ttl=2), 1)
+
+    def test_incrNotAnInteger(self) -> None:
+        """
+        A key holding something other than an integer (a bool included)
+        counts as 0, and is replaced by the count.
+        """
+        for value in ({"a": 1}, "12", True, 1.5, None):
+            self.successResultOf(self.store.set("k", value, 10))
+            self.assertEqual(self.incr("k", 3), 3)
+
+    def test_incrReset(self) -> None:
+        """
+        A sum below C{reset_below} is replaced by C{reset_to}; one at or
+        above it is kept.
+        """
+        self.incr("n", 100)
+        self.assertEqual(self.incr("n", 1, reset_below=101, reset_to=500), 101)
+        self.assertEqual(self.incr("n", 1, reset_below=103, reset_to=500), 500)
+        self.assertEqual(self.get("n"), 500)
+        self.assertEqual(self.incr("missing", 1, reset_below=2, reset_to=7), 7)
+
 
 class InfoHeadersTests(SynchronousTestCase):
     """
@@ -515,6 +561,24 @@ class LayeredInfoStoreTests(SynchronousTestCase):
         self.assertEqual(self.successResultOf(store.get("k")), "old")
         clock.advance(1.01)
         self.assertEqual(self.successResultOf(store.get("k")), "new")
+
+    def test_incrShared(self) -> None:
+        """
+        Counters live in the shared store only: two processes' stores over
+        one shared store count together, and a value this process had kept
+        locally under the key is dropped.
+        """
+        clock = Clock()
+        shared = MemoryInfoStore(clock)
+        one = LayeredInfoStore(shared, clock, local_ttl=5.0)
+        two = LayeredInfoStore(shared, clock, local_ttl=5.0)
+        self.successResultOf(one.set("n", 10, 60))
+        self.assertEqual(self.successResultOf(one.get("n")), 10)
+        self.assertEqual(self.successResultOf(one.incr("n", 1, 60)), 11)
+        self.assertEqual(self.successResultOf(two.incr("n", 1, 60)), 12)
+        self.assertEqual(
+            self.successResultOf(one.incr("n", 1, 60, reset_below=100, reset_to=200)), 200)
+        self.assertEqual(self.successResultOf(one.get("n")), 200)
 
     def test_noLocalTier(self) -> None:
         clock = Clock()

@@ -34,15 +34,17 @@ from twisted_proxy.interfaces import IInfoStore
 _NAMESPACE = "twisted_proxy.info.redisstore"
 
 
-def capture_log(test: SynchronousTestCase) -> list[dict[str, Any]]:
+def capture_log(test: SynchronousTestCase, namespace: str = _NAMESPACE
+                ) -> list[dict[str, Any]]:
     """
-    The events L{twisted_proxy.info.redisstore} logs during C{test}.
+    The events logged in C{namespace} (by default
+    L{twisted_proxy.info.redisstore}'s) during C{test}.
     """
     events: list[dict[str, Any]] = []
 
     @provider(ILogObserver)
     def observer(event: dict[str, Any]) -> None:
-        if event.get("log_namespace") == _NAMESPACE:
+        if event.get("log_namespace") == namespace:
             events.append(event)
 
     globalLogPublisher.addObserver(observer)
@@ -97,6 +99,28 @@ class FakeRedis:
     def delete(self, key: str) -> Deferred[Any]:
         self.calls.append(("delete", key))
         return self._answer(lambda: int(self.data.pop(key, None) is not None))
+
+    def incr(self, key: str, delta: int, pexpire: int, reset_below: Optional[int],
+             reset_to: int) -> Deferred[Any]:
+        """
+        What L{twisted_proxy.info.redisstore.INCR_SCRIPT} does (the script
+        itself runs against a real Redis in L{tests.e2e.test_redisstore}),
+        answering decimal text as it does.
+        """
+        self.calls.append(("incr", key, delta, pexpire, reset_below, reset_to))
+
+        def count() -> str:
+            try:
+                value = int(self.data.get(key) or "0") + delta
+            except ValueError:  # not an integer: counts as 0
+                value = delta
+            if reset_below is not None and value < reset_below:
+                value = reset_to
+            self.data[key] = str(value)
+            self.expiry[key] = pexpire
+            return str(value)
+
+        return self._answer(count)
 
     def connected(self) -> bool:
         return self.is_connected
@@ -218,6 +242,36 @@ class RedisInfoStoreTests(SynchronousTestCase):
         self.assertEqual(self.redis.calls, [])
         self.assertTrue(self.store.available)
 
+    def test_incr(self) -> None:
+        """
+        C{incr} runs the counter step on the prefixed key with the TTL in
+        milliseconds, and answers the count as an C{int}; C{get} reads it.
+        """
+        self.assertEqual(self.successResultOf(self.store.incr("rl/a", 250, 6.5)), 250)
+        self.assertEqual(self.successResultOf(self.store.incr("rl/a", -50, 6.5)), 200)
+        self.assertEqual(self.redis.calls[-1], ("incr", "p:rl/a", -50, 6500, None, 0))
+        self.assertEqual(self.successResultOf(self.store.get("rl/a")), 200)
+        self.assertEqual(
+            self.successResultOf(self.store.incr("rl/a", 1, 1, reset_below=1000, reset_to=5)),
+            5)
+        self.assertEqual(self.redis.calls[-1], ("incr", "p:rl/a", 1, 1000, 1000, 5))
+        self.successResultOf(self.store.incr("rl/b", 1, 0.0001))
+        self.assertEqual(self.redis.expiry["p:rl/b"], 1)
+
+    def test_incrBadAnswer(self) -> None:
+        """
+        An answer that is no integer is no count (C{None}), with a
+        warning; it is no outage.
+        """
+        self.redis.incr = lambda *args: succeed("OK")  # type: ignore[method-assign]
+        self.assertIsNone(self.successResultOf(self.store.incr("k", 1, 1)))
+        self.assertEqual(len(at_level(self.log, LogLevel.warn)), 1)
+        self.assertTrue(self.store.available)
+
+    def test_incrUnencodableKey(self) -> None:
+        self.assertIsNone(self.successResultOf(self.store.incr("rl/\ud800", 1, 1)))
+        self.assertEqual(self.redis.calls, [])
+
     def test_notSerialisable(self) -> None:
         """
         A value that is not JSON-serialisable is the caller's bug: C{set}
@@ -291,6 +345,23 @@ class OutageTests(SynchronousTestCase):
         self.assertIsNone(self.successResultOf(sets))
         self.assertIsNone(self.successResultOf(deletes))
         self.assertEqual(len(self.warnings()), 1)
+
+    def test_incrOutage(self) -> None:
+        """
+        C{incr} is no count (C{None}) when Redis fails or is skipped in an
+        outage, and its failure starts the outage as any other's.
+        """
+        self.redis.broken = True
+        self.assertIsNone(self.successResultOf(self.store.incr("k", 1, 10)))
+        self.assertFalse(self.store.available)
+        calls = len(self.redis.calls)
+        self.assertIsNone(self.successResultOf(self.store.incr("k", 1, 10)))
+        self.assertEqual(len(self.redis.calls), calls)
+        self.assertEqual(len(self.warnings()), 1)
+        self.redis.broken = False
+        self.clock.advance(1.0)
+        self.assertEqual(self.successResultOf(self.store.incr("k", 1, 10)), 1)
+        self.assertTrue(self.store.available)
 
     def test_error(self) -> None:
         """

@@ -5,9 +5,9 @@ Tests for L{twisted_proxy.plugins._support.subrequest}.
 from __future__ import annotations
 
 from io import BytesIO
-from typing import Optional
+from typing import Any, Optional
 
-from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.interfaces import IConsumer
 from twisted.internet.task import Clock, Cooperator
 from twisted.python.failure import Failure
@@ -16,14 +16,22 @@ from twisted.web.client import FileBodyProducer
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
-from tests.doubles import Collector
-from twisted_proxy.info.cache import INFO_ENVIRON_KEY, ContainerInfo, InfoCache, container_key
+from tests.doubles import Collector, remember_info
+from twisted_proxy.info.cache import (
+    INFO_ENVIRON_KEY,
+    AccountInfo,
+    ContainerInfo,
+    InfoCache,
+    container_key,
+)
 from twisted_proxy.info.memorystore import MemoryInfoStore
+from twisted_proxy.interfaces import IProxyApplication
 from twisted_proxy.plugins._support.subrequest import (
     BodyTooLarge,
     PulledBody,
     consume_body,
     drop_body,
+    fetch_account_info,
     fetch_container_info,
     object_path,
     preauthorized,
@@ -288,3 +296,87 @@ class NestedInfoTests(SynchronousTestCase):
             preauthorized("EQ"))))
         self.assertEqual(again["meta"], {"k": "v"})
         self.assertEqual(len(heads), 2)
+
+
+@implementer(IProxyApplication)
+class _Controller:
+    """
+    Answers HEADs of accounts as the controllers do, remembering the
+    account's info for the request; records each request's
+    C{swift.source}. With C{hold}, answers wait in C{held}.
+    """
+
+    def __init__(self) -> None:
+        self.sources: list[Optional[str]] = []
+        self.hold = False
+        self.held: list[Deferred[SwiftResponse]] = []
+
+    def __call__(self, request: SwiftRequest) -> "Deferred[SwiftResponse]":
+        self.sources.append(request.environ.get("swift.source"))
+        remember_info(request, {"status": 204, "sysmeta": {"k": "v"}}, {"status": 204})
+        if self.hold:
+            held: Deferred[SwiftResponse] = Deferred()
+            self.held.append(held)
+            return held
+        return succeed(SwiftResponse(204))
+
+
+@implementer(IProxyApplication)
+class _LooksUp:
+    """
+    A pipeline stage that looks its request's account up (as ratelimit
+    does) before passing the request on to C{app}.
+    """
+
+    def __init__(self, info_cache: InfoCache, app: IProxyApplication, source: str) -> None:
+        self.info_cache = info_cache
+        self.app = app
+        self.source = source
+
+    def __call__(self, request: SwiftRequest) -> "Deferred[SwiftResponse]":
+        async def look_up() -> SwiftResponse:
+            await fetch_account_info(request, self.app, self.info_cache, "v1", "a",
+                                     preauthorized(self.source))
+            return await self.app(request)  # type: ignore[no-any-return]
+
+        return Deferred.fromCoroutine(look_up())
+
+
+class FetchInfoTests(SynchronousTestCase):
+    """
+    L{fetch_account_info} (and through it L{fetch_container_info}) in a
+    pipeline where a stage below also looks the account up.
+    """
+
+    def setUp(self) -> None:
+        self.info_cache = InfoCache(MemoryInfoStore(Clock()), 60, 60)
+        self.controller = _Controller()
+        self.below = _LooksUp(self.info_cache, self.controller, "RL")
+
+    def look_up(self, environ: Optional[dict[str, Any]] = None) -> "Deferred[AccountInfo]":
+        request = SwiftRequest("POST", b"/v1/a/c/o", environ=environ)
+        return Deferred.fromCoroutine(fetch_account_info(
+            request, self.below, self.info_cache, "v1", "a", preauthorized("EQ")))
+
+    def test_nestedLookupOfTheSameKey(self) -> None:
+        """
+        The HEAD that fetches an account for a stage above a stage that
+        looks the same account up does not wait for itself: the stage
+        below fetches it apart, with a HEAD of its own, as Swift's would.
+        """
+        info = self.successResultOf(self.look_up())
+        self.assertEqual(info["sysmeta"], {"k": "v"})
+        self.assertEqual(self.controller.sources, ["RL", "EQ"])
+
+    def test_concurrentLookupsShareOneFetch(self) -> None:
+        """
+        Lookups by different requests still share one fetch.
+        """
+        self.controller.hold = True
+        first, second = self.look_up({}), self.look_up({})
+        self.assertEqual(self.controller.sources, ["RL"])
+        self.controller.hold = False
+        self.controller.held.pop().callback(SwiftResponse(204))
+        self.assertEqual(self.successResultOf(first)["status"], 204)
+        self.assertEqual(self.successResultOf(second)["status"], 204)
+        self.assertEqual(self.controller.sources, ["RL", "EQ"])

@@ -117,6 +117,22 @@ class IInfoStore(Interface):
         @return: a L{Deferred} firing with C{None}.
         """
 
+    def incr(key, delta, ttl, reset_below=None, reset_to=0):
+        """
+        Atomically add C{delta} (an C{int}, possibly negative) to the
+        integer under C{key}, as Swift's rate limiter uses memcache's
+        C{incr}: a missing key, or one that holds no integer, counts as 0.
+        When C{reset_below} is an C{int} and the sum is below it, the key
+        is set to C{reset_to} instead, in the same atomic step (so that
+        processes that find the counter stale at once cannot both move
+        it). The key then expires C{ttl} seconds (C{float}, more than 0)
+        from now.
+
+        @return: a L{Deferred} firing with the integer now stored, or with
+            C{None} when the store could not be reached: the caller
+            decides what no answer means.
+        """
+
 
 class INodeClient(Interface):
     """

@@ -514,6 +514,7 @@ _FILTER_EGGS = {
     "container_sync": "egg:swift#container_sync",
     "tempauth": "egg:swift#tempauth",
     "slo": "egg:swift#slo",
+    "ratelimit": "egg:swift#ratelimit",
 }
 
 #: The C{[DEFAULT]} of Swift's programs run on a cluster (L{AioCluster}):

@@ -13,7 +13,9 @@ import subprocess
 import time
 from typing import Optional
 
-__all__ = ["RedisServer", "REDIS_SERVER"]
+from twisted.trial.unittest import SkipTest
+
+__all__ = ["RedisServer", "REDIS_SERVER", "start_redis_server"]
 
 #: The redis-server executable, or C{None} when there is none.
 REDIS_SERVER: Optional[str] = shutil.which("redis-server") or (
@@ -152,3 +154,23 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def start_redis_server(directory: str, attempts: int = 3) -> RedisServer:
+    """
+    A started L{RedisServer} working in C{directory}, on a new free port
+    for each of up to C{attempts} tries (another process may take a port
+    between choosing it and binding it).
+
+    @raise SkipTest: redis-server is not installed, or did not start.
+    """
+    if REDIS_SERVER is None:
+        raise SkipTest("redis-server is not installed")
+    for _ in range(attempts):
+        server = RedisServer(directory)
+        try:
+            server.start()
+        except RuntimeError:
+            continue
+        return server
+    raise SkipTest("cannot start redis-server")

@@ -11,11 +11,12 @@ import time
 from typing import Any, Callable
 
 from twisted.internet import reactor
+from twisted.internet.defer import gatherResults
 from twisted.internet.task import deferLater
 from twisted.logger import LogLevel
-from twisted.trial.unittest import SkipTest, TestCase
+from twisted.trial.unittest import TestCase
 
-from tests.e2e.redisserver import REDIS_SERVER, RedisServer
+from tests.e2e.redisserver import start_redis_server
 from tests.test_redisstore import _PIPELINE, at_level, capture_log
 from twisted_proxy.config import load_config
 from twisted_proxy.info.memorystore import LayeredInfoStore
@@ -30,19 +31,9 @@ class RealRedisTests(TestCase):
     timeout = 60
 
     def setUp(self) -> None:
-        if REDIS_SERVER is None:
-            raise SkipTest("redis-server is not installed")
         directory = os.path.abspath(self.mktemp())
         os.makedirs(directory)
-        for _ in range(3):
-            self.server = RedisServer(directory)
-            try:
-                self.server.start()
-                break
-            except RuntimeError:
-                continue
-        else:
-            raise SkipTest("cannot start redis-server")
+        self.server = start_redis_server(directory)
         self.addCleanup(self.server.stop)
         self.log = capture_log(self)
 
@@ -139,6 +130,46 @@ class RealRedisTests(TestCase):
         self.assertEqual(
             self.server.command("GET", "one:tempauth/token/t"), b'$9\r\n[1.5,"g"]\r\n'
         )
+
+    async def test_incr(self) -> None:
+        """
+        The counter script: counts from 0, adds negative deltas, resets
+        below C{reset_below}, takes a value C{set} stored (JSON integers
+        are decimal text) and counts anything else as 0, and sets the
+        key's expiry.
+        """
+        store = self.connect()
+        self.assertEqual(await store.incr("rl/a", 1000, 30), 1000)
+        self.assertEqual(await store.incr("rl/a", -250, 30), 750)
+        self.assertEqual(await store.incr("rl/a", 1, 30, reset_below=751, reset_to=9), 751)
+        self.assertEqual(await store.incr("rl/a", 1, 30, reset_below=753, reset_to=9), 9)
+        self.assertEqual(await store.get("rl/a"), 9)
+        big = 1_700_000_000_123 * 1000
+        self.assertEqual(await store.incr("rl/big", big, 30), big)
+        self.assertEqual(await store.incr("rl/big", 1, 30), big + 1)
+        await store.set("rl/b", 41, 30)
+        self.assertEqual(await store.incr("rl/b", 1, 30), 42)
+        for index, value in enumerate([{"a": 1}, "12", 1.5, None]):
+            await store.set(f"rl/odd{index}", value, 30)
+            self.assertEqual(await store.incr(f"rl/odd{index}", 3, 30), 3)
+        await store.incr("rl/t", 1, 6.5)
+        pttl = int(self.server.command("PTTL", "twisted-proxy:rl/t").split(b"\r\n")[0][1:])
+        self.assertTrue(6000 < pttl <= 6500, pttl)
+        self.assertEqual(self.warnings(), [])
+
+    async def test_incrAtomic(self) -> None:
+        """
+        Two stores (two processes' pools) counting at once lose no count,
+        and of two that find a counter stale at once only one resets it.
+        """
+        one = self.connect(pool_size=3)
+        two = self.connect(pool_size=3)
+        counts = [store.incr("rl/n", 7, 30) for _ in range(100) for store in (one, two)]
+        results = await gatherResults(counts)
+        self.assertEqual(sorted(results), [7 * n for n in range(1, 201)])
+        stale = [store.incr("rl/s", 1, 30, reset_below=100, reset_to=1000)
+                 for store in (one, two)]
+        self.assertEqual(sorted(await gatherResults(stale)), [1000, 1001])
 
     async def test_outageAndReconnect(self) -> None:
         """

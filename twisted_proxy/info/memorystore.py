@@ -59,10 +59,33 @@ class MemoryInfoStore:
         self._entries.pop(key, None)
         return succeed(None)
 
+    def incr(self, key: str, delta: int, ttl: float, reset_below: Optional[int] = None,
+             reset_to: int = 0) -> "Deferred[Optional[int]]":
+        value = _stored_int(self._entries.get(key), self._clock.seconds()) + delta
+        if reset_below is not None and value < reset_below:
+            value = reset_to
+        if len(self._entries) >= self._max_entries:
+            self._sweep()
+        self._entries[key] = (self._clock.seconds() + ttl, value)
+        return succeed(value)
+
     def _sweep(self) -> None:
         now = self._clock.seconds()
         for key in [k for k, (expires, _) in self._entries.items() if expires <= now]:
             del self._entries[key]
+
+
+def _stored_int(entry: Optional[tuple[float, Any]], now: float) -> int:
+    """
+    The integer an entry holds for L{MemoryInfoStore.incr}: 0 when it is
+    missing, expired or no integer.
+    """
+    if entry is None or entry[0] <= now:
+        return 0
+    value = entry[1]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return 0
 
 
 @implementer(IInfoStore)
@@ -107,3 +130,13 @@ class LayeredInfoStore:
     def delete(self, key: str) -> "Deferred[None]":
         self._local.delete(key)
         return self.shared.delete(key)  # type: ignore[no-any-return]
+
+    def incr(self, key: str, delta: int, ttl: float, reset_below: Optional[int] = None,
+             reset_to: int = 0) -> "Deferred[Optional[int]]":
+        """
+        Counted in the shared store only: a counter is shared by every
+        process, so no copy of it is kept here.
+        """
+        self._local.delete(key)
+        return self.shared.incr(  # type: ignore[no-any-return]
+            key, delta, ttl, reset_below, reset_to)

@@ -43,6 +43,7 @@ from twisted_proxy.interfaces import IInfoStore, IMetrics
 from twisted_proxy.swift.metrics import NULL_METRICS
 
 __all__ = [
+    "INCR_SCRIPT",
     "RedisClient",
     "RedisInfoStore",
     "RedisSettings",
@@ -218,6 +219,18 @@ class RedisClient(Protocol):
         C{DEL key}.
         """
 
+    def incr(self, key: str, delta: int, pexpire: int, reset_below: Optional[int],
+             reset_to: int) -> "Deferred[Any]":
+        """
+        L{IInfoStore.incr} in one atomic step (L{INCR_SCRIPT}): add
+        C{delta} to the integer under C{key} (0 when missing or no
+        integer), store C{reset_to} instead when C{reset_below} is given
+        and the sum is below it, expire the key in C{pexpire} ms.
+
+        @return: a L{Deferred} firing with the stored integer, as an
+            C{int} or its decimal text.
+        """
+
     def connected(self) -> bool:
         """
         Whether a connection to Redis is open right now.
@@ -227,6 +240,26 @@ class RedisClient(Protocol):
         """
         Close every connection and stop reconnecting.
         """
+
+
+#: The Lua script of L{RedisClient.incr}, run by Redis as one atomic step.
+#: KEYS[1] is the key; ARGV: delta, expiry in ms, reset_below (empty for
+#: none), reset_to. Lua numbers are doubles: exact up to 2**53, far beyond
+#: a rate counter's milliseconds. The answer is decimal text, so that no
+#: client converts it to a float.
+INCR_SCRIPT = """\
+local value = tonumber(redis.call('GET', KEYS[1]))
+if value == nil or value % 1 ~= 0 then
+  value = 0
+end
+value = value + tonumber(ARGV[1])
+if ARGV[3] ~= '' and value < tonumber(ARGV[3]) then
+  value = tonumber(ARGV[4])
+end
+local text = string.format('%d', value)
+redis.call('SET', KEYS[1], text, 'PX', ARGV[2])
+return text
+"""
 
 
 class _TxRedisClient:
@@ -246,6 +279,14 @@ class _TxRedisClient:
 
     def delete(self, key: str) -> "Deferred[Any]":
         return self._handler.delete(key)  # type: ignore[no-any-return]
+
+    def incr(self, key: str, delta: int, pexpire: int, reset_below: Optional[int],
+             reset_to: int) -> "Deferred[Any]":
+        # txredisapi sends EVALSHA once the script is known to a
+        # connection, EVAL (which loads it) otherwise.
+        args = [str(delta), str(pexpire), "" if reset_below is None else str(reset_below),
+                str(reset_to)]
+        return self._handler.eval(INCR_SCRIPT, [key], args)  # type: ignore[no-any-return]
 
     def connected(self) -> bool:
         return bool(self._factory.size)
@@ -293,10 +334,13 @@ def _connect_txredisapi(
 class RedisInfoStore:
     """
     An L{IInfoStore} in Redis: each value is JSON text under
-    C{key_prefix + key}, its TTL the key's expiry (C{SET key value PX ms}).
+    C{key_prefix + key}, its TTL the key's expiry (C{SET key value PX ms});
+    a counter (C{incr}) is decimal text, moved by a Lua script
+    (L{INCR_SCRIPT}) so that every process and every proxy shares it.
 
-    Redis trouble never fails an operation: C{get} fires C{None} (a miss)
-    and C{set}/C{delete} fire C{None} once they give up. The policy:
+    Redis trouble never fails an operation: C{get} and C{incr} fire
+    C{None} (a miss, no count) and C{set}/C{delete} fire C{None} once
+    they give up. The policy:
 
       - Every operation gets at most C{timeout} seconds.
       - The first failure (no answer in time, lost connection, an error
@@ -416,6 +460,16 @@ class RedisInfoStore:
         d = self._run(lambda: self._client.delete(redis_key))
         return d.addCallback(lambda _: None)
 
+    def incr(self, key: str, delta: int, ttl: float, reset_below: Optional[int] = None,
+             reset_to: int = 0) -> "Deferred[Optional[int]]":
+        redis_key = self._redis_key(key)
+        if redis_key is None:
+            return succeed(None)
+        pexpire = max(1, round(ttl * 1000))
+        d = self._run(lambda: self._client.incr(redis_key, delta, pexpire, reset_below,
+                                                reset_to))
+        return d.addCallback(self._integer, key)
+
     def close(self) -> "Deferred[None]":
         """
         Close the connections; later operations fire C{None} at once.
@@ -447,6 +501,18 @@ class RedisInfoStore:
                 "Redis info store {address}: {key!r} does not hold JSON; ignored",
                 address=self.address,
                 key=self.key_prefix + key,
+            )
+            return None
+
+    def _integer(self, raw: Any, key: str) -> Optional[int]:
+        if raw is None:
+            return None
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            _log.warn(
+                "Redis info store {address}: incr of {key!r} answered {raw!r}; ignored",
+                address=self.address, key=self.key_prefix + key, raw=raw,
             )
             return None
 

@@ -405,7 +405,9 @@ async def fetch_container_info(
     controller remembers what it read for this request), made with the
     environ C{environ_of} derives from the request's (the plugin's way of
     pre-authorizing its own sub-request), which carries the request's
-    transaction id.
+    transaction id. Lookups of one key by concurrent requests share one
+    C{HEAD}; a lookup made by that C{HEAD} itself, in a plugin further down
+    the pipeline, makes a C{HEAD} of its own rather than wait for itself.
     """
     return await _fetch_info(
         request, app, info_cache, container_key(account, container),
