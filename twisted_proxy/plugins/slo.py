@@ -845,6 +845,10 @@ class StaticLargeObject:
                 entry, heads[entry["path"]], index == last_index, problems)
             total += length
             stored.append(record)
+        hook = request.environ.get("swift.callback.slo_manifest_hook")
+        if hook is not None:
+            # A plugin's extra rules on the manifest (s3api's part sizes).
+            problems.extend([list(problem) for problem in hook(stored)])
         if problems:
             return {"Response Status": "400 Bad Request",
                     "Response Body": _reason_text(400)}, problems
