@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_s3api_plugin -*-
+# -*- test-case-name: tests.test_s3api_request -*-
 """
 The C{s3api} plugin: Swift's S3 API in front of the auth plugin, as Swift
 2.38.3's C{s3api} middleware (see L{twisted_proxy.plugins.s3api}).

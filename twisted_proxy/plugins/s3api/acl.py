@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_s3api_handlers -*-
+# -*- test-case-name: tests.test_s3api_request -*-
 """
 S3 ACLs without C{s3_acl}, as Swift's s3api translates them: canned ACLs
 (C{x-amz-acl}) and ACL documents become the bucket's Swift container ACLs

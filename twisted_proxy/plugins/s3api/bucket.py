@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_s3api_handlers -*-
+# -*- test-case-name: tests.test_s3api_request -*-
 """
 The service and bucket operations: ListBuckets, Create/Delete/Head
 bucket, ListObjects (v1, v2) and ListObjectVersions over Swift's JSON

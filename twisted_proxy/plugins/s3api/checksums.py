@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_s3api_checksums -*-
+# -*- test-case-name: tests.test_s3api_bodies -*-
 """
 The checksums of S3's C{x-amz-checksum-*} headers and trailers: CRC32,
 CRC32C, CRC64NVME, SHA1 and SHA256, as hashers (C{update}, C{digest}).

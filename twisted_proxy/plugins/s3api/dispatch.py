@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_s3api_handlers -*-
+# -*- test-case-name: tests.test_s3api_request -*-
 """
 Which handler answers an S3 request, by its sub-resources, as Swift's
 s3api picks its controllers.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_s3api_errors -*-
+# -*- test-case-name: tests.test_s3api_signing -*-
 """
 S3's error responses: an L{S3Error} carries the error's code, HTTP status,
 message and extra fields, and renders the XML body S3 clients parse.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_s3api_handlers -*-
+# -*- test-case-name: tests.test_s3api_request -*-
 """
 DeleteObjects (POST C{?delete}): up to C{max_multi_delete_objects} keys,
 each deleted as a DELETE Object would be (multipart manifests with their

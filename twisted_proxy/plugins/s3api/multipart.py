@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_s3api_handlers -*-
+# -*- test-case-name: tests.test_s3api_request -*-
 """
 Multipart uploads on Swift's static large objects, as Swift's s3api keeps
 them: an upload is a marker object C{<key>/<upload id>} in the container
@@ -66,17 +66,21 @@ async def _upload_info(request: S3Request, upload_id: str) -> tuple[S3Result, bo
     @raise S3Error: C{NoSuchUpload}.
     """
     copy_source = request.headers.pop("X-Amz-Copy-Source", None)
+    # The client's conditions are for the completed object, not these.
+    unconditional: dict[str, Optional[str]] = {
+        name: None for name in ("If-Match", "If-None-Match", "If-Modified-Since",
+                                "If-Unmodified-Since", "Range")}
     try:
         try:
             result = await request.call("HEAD", _segments(request),
-                                        f"{request.key}/{upload_id}")
+                                        f"{request.key}/{upload_id}", headers=unconditional)
             drop_body(result.body)
             return result, True
         except S3Error as error:
             if error.code != "NoSuchKey":
                 raise
         try:
-            result = await request.call("HEAD")
+            result = await request.call("HEAD", headers=unconditional)
             drop_body(result.body)
             if result.sysmeta.get(object_sysmeta("upload-id")) == upload_id:
                 return result, False

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_s3api_handlers -*-
+# -*- test-case-name: tests.test_s3api_request -*-
 """
 The object operations: Get/Head (ranges, part numbers, conditions,
 C{response-*} overrides, versions), Put and Copy, Delete (multipart

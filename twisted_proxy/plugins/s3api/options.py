@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_s3api_plugin -*-
+# -*- test-case-name: tests.test_s3api_request -*-
 """
 The C{[filter:s3api]} options, with Swift 2.38.3's names and defaults.
 """

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_s3api_response -*-
+# -*- test-case-name: tests.test_s3api_request -*-
 """
 Swift's answers as S3 sees them: which headers pass and under which name
 (C{X-Object-Meta-*} become C{x-amz-meta-*}, C{X-Object-Version-Id}

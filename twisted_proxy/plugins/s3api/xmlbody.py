@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_s3api_xml -*-
+# -*- test-case-name: tests.test_s3api_signing -*-
 """
 S3's XML documents: building them (in S3's namespace, with the declaration
 S3 sends) and reading the small documents clients send, whose S3 namespace
