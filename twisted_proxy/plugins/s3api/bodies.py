@@ -191,8 +191,12 @@ def strict_b64decode(value: str, exact_size: Optional[int] = None) -> bytes:
         raw = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         raise ValueError("invalid base64") from None
-    if exact_size is not None and len(raw) != exact_size:
-        raise ValueError("wrong size")
+    if exact_size is not None:
+        if len(raw) != exact_size:
+            raise ValueError("wrong size")
+        # Sized values must also be canonical (no stray padding bits).
+        if base64.b64encode(raw).decode("ascii") != value:
+            raise ValueError("not canonical")
     return raw
 
 
@@ -341,6 +345,11 @@ class AwsChunkedDecoder(_HoldBack):
             raise InputError("incomplete")
         key, _, signature = params.partition("=")
         if key.strip() != "chunk-signature":
+            # As Swift: the error shows the chunk's string to sign.
+            try:
+                self._signer.check_chunk_signature("", "")  # type: ignore[union-attr]
+            except LookupError:
+                pass
             raise InputError("chunk-signature")
         if ";" in signature:
             raise InputError("incomplete")
@@ -385,12 +394,15 @@ class AwsChunkedDecoder(_HoldBack):
                              provided=self._decoded_length - self._to_read)
 
     def end(self) -> bytes:
-        if self._state != "done":
-            if self._state == "trailers" and not self._expected_trailers \
-                    and not self._buffer:
-                self._finish()
-            else:
+        if self._state == "trailers":
+            # Trailers may end with the body rather than with an empty line.
+            if self._buffer:
                 raise InputError("incomplete")
+            if self._expected_trailers:
+                self._check_trailers()
+            self._finish()
+        elif self._state != "done":
+            raise InputError("incomplete")
         return self._release()
 
 

@@ -319,7 +319,7 @@ class S3Request:
             if not source.startswith("/"):
                 source = "/" + source
             try:
-                split_path(source, 3, 3, True)
+                split_path(source, 2, 2, True)
             except ValueError:
                 raise S3Error(
                     "InvalidArgument", "Copy Source must mention the source bucket and key: "
@@ -450,6 +450,7 @@ class S3Request:
             if trailer:
                 expected_value = lambda: decoder.trailers.get(trailer)  # noqa: E731
             self.headers["Content-Length"] = str(length)
+            self.headers.pop("Transfer-Encoding", None)
             self.content_length = length
         elif trailer:
             raise S3Error("MalformedTrailerError")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from twisted_proxy.plugins.object_versioning import DELETE_MARKER_CONTENT_TYPE
 from twisted_proxy.swift.http import Body, HeaderDict
 from twisted_proxy.swift.timestamp import http_date
 from twisted_proxy.swift.truthy import is_true
@@ -26,7 +27,6 @@ __all__ = [
 
 OBJECT_SYSMETA_PREFIX = "x-object-sysmeta-s3api-"
 CONTAINER_SYSMETA_PREFIX = "x-container-sysmeta-s3api-"
-DELETE_MARKER_CONTENT_TYPE = "application/x-deleted;swift_deleted=1"
 
 _PASSED = frozenset([
     "accept-ranges", "content-length", "content-type", "content-range", "content-encoding",
