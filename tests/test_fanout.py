@@ -10,8 +10,8 @@ from typing import Optional
 from twisted.internet.defer import CancelledError, Deferred, ensureDeferred, fail
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
-from twisted.trial.unittest import SynchronousTestCase
 from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
 from twisted.web._newclient import RequestGenerationFailed
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IBodyProducer, IResponse

@@ -12,8 +12,9 @@ import zlib
 from typing import Optional
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IConsumer
+from twisted.internet.interfaces import IConsumer, IPushProducer
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
 from twisted_proxy.plugins.s3api.bodies import (
@@ -209,6 +210,7 @@ class _Consumer:
         self.data += data
 
 
+@implementer(IBodyProducer, IPushProducer)
 class _Source:
     length = 10
 

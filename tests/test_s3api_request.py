@@ -18,13 +18,15 @@ from typing import Any, Callable, Optional
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.iweb import IBodyProducer
+from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from tests.doubles import partial_context
 from twisted_proxy.config import ConfigError
 from twisted_proxy.info.cache import InfoCache
 from twisted_proxy.info.memorystore import MemoryInfoStore
-from twisted_proxy.interfaces import IProxyFilter
+from twisted_proxy.interfaces import IProxyApplication, IProxyFilter
 from twisted_proxy.plugins._support.subrequest import read_body
 from twisted_proxy.plugins.s3api.options import read_options
 from twisted_proxy.plugins.s3api.request import parse_host, validate_bucket_name
@@ -93,6 +95,7 @@ class _Context:
         self.info_registry.setdefault(name, {}).update(info)
 
 
+@implementer(IBodyProducer)
 class _Body:
     """
     A request body given all at once.
@@ -119,6 +122,7 @@ class _Body:
 Answer = Callable[[SwiftRequest], SwiftResponse]
 
 
+@implementer(IProxyApplication)
 class _Pipeline:
     """
     The rest of the pipeline: an auth stage checking signatures with the

@@ -10,7 +10,6 @@ import base64
 import hashlib
 import hmac
 import time
-from typing import Optional
 from urllib.parse import quote
 
 from twisted.trial.unittest import SynchronousTestCase

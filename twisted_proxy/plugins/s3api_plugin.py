@@ -135,6 +135,7 @@ class S3Api:
         return response
 
 
+@implementer(IProxyApplication)
 class _ListingEtags:
     """
     The rest of the pipeline, with JSON container listings showing

@@ -41,11 +41,10 @@ from typing import Any, AsyncIterator, Optional, Union
 from urllib.parse import quote
 
 from twisted.internet.defer import CancelledError, Deferred, DeferredList, succeed
-from twisted.internet.interfaces import IConsumer, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.plugin import IPlugin
 from twisted.python.failure import Failure
-from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
 from twisted_proxy.config import int_option
@@ -60,6 +59,7 @@ from twisted_proxy.plugins._support.segments import (
     sleep,
 )
 from twisted_proxy.plugins._support.subrequest import (
+    BytesBody,
     drop_body,
     object_path,
     read_body,
@@ -115,31 +115,6 @@ class _ManifestError(Exception):
     """
     A (nested) manifest cannot be read.
     """
-
-
-@implementer(IBodyProducer)
-class _BytesBody:
-    """
-    A request body held in memory (a manifest being stored).
-    """
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self.length = len(data)
-
-    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
-        if self._data:
-            consumer.write(self._data)
-        return succeed(None)
-
-    def pauseProducing(self) -> None:
-        pass
-
-    def resumeProducing(self) -> None:
-        pass
-
-    def stopProducing(self) -> None:
-        pass
 
 
 def _append_header(request: SwiftRequest, name: str, value: str) -> None:
@@ -882,7 +857,7 @@ class StaticLargeObject:
         request.environ["swift.content_type_overridden"] = True
         headers.pop("Transfer-Encoding", None)
         headers["Content-Length"] = str(len(data))
-        request.body = _BytesBody(data)
+        request.body = BytesBody(data)
         response: SwiftResponse = await app(request)
         summary = {"Response Status": f"{response.status} {response.reason}"}
         if response.is_success:

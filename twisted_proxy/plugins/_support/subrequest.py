@@ -30,6 +30,7 @@ from twisted_proxy.swift.paths import split_path
 
 __all__ = [
     "BodyTooLarge",
+    "BytesBody",
     "SourceBody",
     "object_path",
     "consume_body",
@@ -172,6 +173,32 @@ def drop_body(body: Body) -> None:
         return
     consume_body(body, _ignore).addErrback(lambda _: None)
     body.stopProducing()
+
+
+@implementer(IBodyProducer)
+class BytesBody:
+    """
+    A small sub-request body held in memory (a manifest being stored, an
+    empty marker).
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self.length = len(data)
+
+    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
+        if self._data:
+            consumer.write(self._data)
+        return succeed(None)
+
+    def pauseProducing(self) -> None:
+        pass
+
+    def resumeProducing(self) -> None:
+        pass
+
+    def stopProducing(self) -> None:
+        pass
 
 
 @implementer(IBodyProducer, IPushProducer)

@@ -9,22 +9,19 @@ the container ACLs allow anyone.
 
 from __future__ import annotations
 
-from twisted_proxy.plugins._support.subrequest import drop_body
 from twisted_proxy.plugins.s3api.errors import S3Error
-from twisted_proxy.plugins.s3api.request import S3Request
 from twisted_proxy.plugins.s3api.xmlbody import (
     XMLNS_XSI,
-    XMLError,
     XMLElement,
+    XMLError,
     element,
     parse_xml,
     sub,
     to_xml,
 )
 from twisted_proxy.swift.acl import parse_acl, referrer_allowed
-from twisted_proxy.swift.http import SwiftResponse
 
-__all__ = ["translate_canned_acl", "get_acl", "put_acl"]
+__all__ = ["translate_canned_acl", "translate_acl_document", "get_acl"]
 
 MAX_ACL_BODY_SIZE = 200 * 1024
 
@@ -65,7 +62,12 @@ def translate_canned_acl(acl: str) -> list[tuple[str, str]]:
                       argument_value=acl) from None
 
 
-def _xml_acl(body: bytes) -> list[tuple[str, str]]:
+def translate_acl_document(body: bytes) -> list[tuple[str, str]]:
+    """
+    The Swift container ACL headers of an C{AccessControlPolicy} document.
+
+    @raise S3Error: C{MalformedACLError} for a document Swift cannot express.
+    """
     try:
         root = parse_xml(body, "AccessControlPolicy")
     except XMLError:
@@ -125,40 +127,3 @@ def get_acl(owner: str, read_acl: str | None, write_acl: str | None) -> bytes:
             sub(grantee, "URI", "http://acs.amazonaws.com/groups/global/AllUsers")
             sub(grant, "Permission", permission)
     return to_xml(root)
-
-
-async def acl_handler(request: S3Request) -> SwiftResponse:
-    """
-    GET and PUT of C{?acl}, on a bucket or an object.
-    """
-    if request.method == "GET":
-        result = await request.call("HEAD")
-        drop_body(result.body)
-        return SwiftResponse(200, {"Content-Type": "text/plain"}, get_acl(
-            request.user_id or "", result.swift_headers.get("X-Container-Read"),
-            result.swift_headers.get("X-Container-Write")))
-    if request.method == "PUT":
-        return await put_acl(request)
-    raise S3Error("MethodNotAllowed", method=request.method, resource_type="ACL")
-
-
-async def put_acl(request: S3Request) -> SwiftResponse:
-    """
-    PUT C{?acl}: a bucket's becomes its container ACLs; an object's is not
-    supported.
-    """
-    if request.is_object:
-        raise S3Error("NotImplemented")
-    body = await request.xml(MAX_ACL_BODY_SIZE)
-    canned = "X-Amz-Acl" in request.headers
-    if canned and body:
-        raise S3Error("UnexpectedContent")
-    if not canned and not body:
-        raise S3Error("MissingSecurityHeader", missing_header_name="x-amz-acl")
-    extra: dict[str, str | None] = {}
-    if body:
-        for name, value in _xml_acl(body):
-            extra[name] = value
-    result = await request.call("POST", headers=extra)  # type: ignore[arg-type]
-    drop_body(result.body)
-    return SwiftResponse(200, {"Location": request.bucket or ""}, b"")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Awaitable, Callable
 
-from twisted_proxy.plugins.s3api.acl import acl_handler
+from twisted_proxy.plugins.s3api.acl_handler import acl_handler
 from twisted_proxy.plugins.s3api.bucket import (
     bucket_handler,
     location_handler,

@@ -12,16 +12,18 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import re
 import string
 from email.header import Header
-from typing import Any, Optional, Union
+from typing import Any, Optional
 from urllib.parse import parse_qsl, quote, unquote
 
 from twisted_proxy.info.cache import ContainerInfo, InfoCache
 from twisted_proxy.interfaces import IProxyApplication
 from twisted_proxy.plugins._support.subrequest import (
     BodyTooLarge,
+    BytesBody,
     consume_body,
     drop_body,
     fetch_container_info,
@@ -29,6 +31,7 @@ from twisted_proxy.plugins._support.subrequest import (
     read_body,
     sub_environ,
 )
+from twisted_proxy.plugins.s3api.acl import translate_canned_acl
 from twisted_proxy.plugins.s3api.bodies import (
     AwsChunkedDecoder,
     BodyCheck,
@@ -57,7 +60,6 @@ from twisted_proxy.swift.http import (
     SwiftRequest,
     str_to_wsgi,
     wire_quote,
-    wsgi_to_str,
 )
 from twisted_proxy.swift.paths import split_path
 from twisted_proxy.swift.ranges import parse_range_header
@@ -656,8 +658,6 @@ class S3Request:
             self.signature.access_key)
 
     def _handle_acl_header(self) -> None:
-        from twisted_proxy.plugins.s3api.acl import translate_canned_acl
-
         canned = self.headers.pop("X-Amz-Acl")
         for name, value in translate_canned_acl(canned):
             self.headers[name] = value
@@ -747,10 +747,7 @@ class S3Request:
             if isinstance(body, bytes):
                 translated["Content-Length"] = str(len(body))
         if isinstance(producer, bytes):
-            from twisted.web.client import FileBodyProducer
-            from io import BytesIO
-
-            producer = FileBodyProducer(BytesIO(producer)) if producer else None
+            producer = BytesBody(producer) if producer else None
         sub = SwiftRequest(method, raw_uri, translated, producer,  # type: ignore[arg-type]
                            self.swift.client_ip, environ)
         return sub
@@ -770,18 +767,19 @@ class S3Request:
             message = await read_body(result.body, 65536)
         except Exception:
             message = b""
+        table: dict[str, dict[int, Any]]
         if not container:
-            errors: dict[int, Any] = {}
+            table = {}
         elif not obj:
-            errors = {
+            table = {
                 "HEAD": {404: ("NoSuchBucket", container)},
                 "GET": {404: ("NoSuchBucket", container)},
                 "PUT": {202: "bucket-exists"},
                 "POST": {404: ("NoSuchBucket", container)},
                 "DELETE": {404: ("NoSuchBucket", container), 409: ("BucketNotEmpty",)},
-            }.get(method, {})
+            }
         else:
-            errors = {
+            table = {
                 "HEAD": {404: "not-found", 412: ("PreconditionFailed",)},
                 "GET": {404: "not-found", 412: ("PreconditionFailed",)},
                 "PUT": {404: ("NoSuchBucket", container), 422: "bad-digest",
@@ -790,7 +788,8 @@ class S3Request:
                         499: ("RequestTimeout",)},
                 "POST": {404: "not-found", 412: ("PreconditionFailed",)},
                 "DELETE": {404: ("NoSuchKey", obj)},
-            }.get(method, {})
+            }
+        errors = table.get(method, {})
         if status in errors:
             how = errors[status]
             if how == "bucket-exists":
@@ -798,8 +797,6 @@ class S3Request:
                 owner = None
                 acl = info.get("sysmeta", {}).get("s3api-acl")
                 if acl:
-                    import json
-
                     try:
                         owner = json.loads(acl).get("Owner")
                     except (ValueError, AttributeError):
@@ -989,18 +986,3 @@ class S3Request:
         return {"multipart-manifest": "delete"}
 
 
-def wsgi_name(text: str) -> str:
-    """
-    A name from a listing (text) as a WSGI string.
-    """
-    return str_to_wsgi(text)
-
-
-def text_of(wsgi: Optional[str]) -> Optional[str]:
-    """
-    The text of a WSGI string, or C{None}.
-    """
-    return None if wsgi is None else wsgi_to_str(wsgi)
-
-
-Result = Union[S3Result, None]

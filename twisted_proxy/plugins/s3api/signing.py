@@ -430,13 +430,13 @@ def _check_scope(found: S3Signature, credential: dict[str, str], code: str,
         expected = found.scope[index]
         if credential[key] == expected:
             continue
-        fields = {}
+        message = messages[key] % (credential[key], expected)
         if key == "region":
             if not expected.islower() and credential[key] == expected.lower():
                 found.location = found.location.lower()
                 continue
-            fields["region"] = expected
-        raise S3Error(code, messages[key] % (credential[key], expected), **fields)
+            raise S3Error(code, message, region=expected)
+        raise S3Error(code, message)
 
 
 def _parse_v4(request: SwiftRequest, options: SigningOptions

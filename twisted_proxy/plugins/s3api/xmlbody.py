@@ -73,7 +73,8 @@ def to_xml(root: XMLElement, namespace: bool = True, declaration: bool = True) -
     if namespace:
         root.set("xmlns", XMLNS_S3)
     _check_text(root)
-    body = ET.tostring(root, encoding="utf-8", xml_declaration=False)
+    body = ET.tostring(root, encoding="utf-8", xml_declaration=False,
+                       short_empty_elements=False)
     if declaration:
         return b"<?xml version='1.0' encoding='UTF-8'?>\n" + body
     return body
