@@ -258,7 +258,7 @@ class ResolvePipelineTests(SynchronousTestCase):
         installed plugins include it.
         """
         resolved = pipeline.resolve_pipeline(
-            _config("catch_errors s3api tempauth proxy-logging",
+            _config("catch_errors s3api tempauth",
                     {"filter:s3api": {"use": "egg:swift#s3api"}}),
             _KNOWN | {"s3api"})
         self.assertIn("s3api", [stage.plugin for stage in resolved.stages])
