@@ -38,6 +38,8 @@ setup(
             "mypy>=1.10",
             "mypy-zope>=1.0.4",
             "pyflakes>=3.0",
+            # The S3 API's end-to-end tests.
+            "boto3>=1.26",
         ],
     },
 )
