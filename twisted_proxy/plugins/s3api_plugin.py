@@ -35,6 +35,7 @@ from twisted_proxy.plugins.s3api.dispatch import pick_handler
 from twisted_proxy.plugins.s3api.errors import NotS3Request, S3Error
 from twisted_proxy.plugins.s3api.options import S3Options, read_options
 from twisted_proxy.plugins.s3api.request import S3Request
+from twisted_proxy.plugins.s3api.response import s3_header_name
 from twisted_proxy.swift.http import HeaderDict, SwiftRequest, SwiftResponse
 from twisted_proxy.swift.paths import split_path
 from twisted_proxy.swift.transid import TRANS_ID_ENVIRON_KEY
@@ -129,6 +130,7 @@ class S3Api:
         if trans_id is not None:
             response.headers["x-amz-id-2"] = trans_id
             response.headers["x-amz-request-id"] = trans_id
+        response.headers = _s3_spelling(response.headers)
         if "s3api.backend_path" in request.environ:
             request.environ.setdefault("swift.backend_path",
                                        request.environ["s3api.backend_path"])
@@ -187,6 +189,15 @@ class _ListingEtags:
             response.headers["Content-Length"] = str(len(body))
         response.body = body
         return response
+
+
+def _s3_spelling(headers: HeaderDict) -> HeaderDict:
+    """
+    C{headers} with names as S3 sends them, sent as they are spelled.
+    """
+    spelled = HeaderDict([(s3_header_name(name), value) for name, value in headers.items()])
+    spelled.verbatim = True
+    return spelled
 
 
 def _split_params(value: str) -> tuple[str, dict[str, str]]:

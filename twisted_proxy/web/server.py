@@ -28,7 +28,12 @@ from twisted.web.iweb import IBodyProducer
 from twisted.web.resource import Resource
 from zope.interface import implementer
 
-from twisted_proxy._twisted import StreamingChannel, StreamingRequest, is_disconnected
+from twisted_proxy._twisted import (
+    StreamingChannel,
+    StreamingRequest,
+    is_disconnected,
+    set_header_verbatim,
+)
 from twisted_proxy.interfaces import IMetrics, IProxyApplication
 from twisted_proxy.swift.constraints import (
     DEFAULT_CONSTRAINTS,
@@ -245,7 +250,12 @@ class ProxyResource(Resource):
         if connection is not None and b"keep-alive" in connection.lower():
             # As Swift's server: a client asking for keep-alive is told so.
             request.responseHeaders.setRawHeaders(b"Connection", [b"keep-alive"])
+        verbatim = response.headers.verbatim
         for name, value in response.headers.wire_items():
+            if verbatim:
+                set_header_verbatim(request.responseHeaders, name.encode("latin-1"),
+                                    value.encode("latin-1"))
+                continue
             request.responseHeaders.setRawHeaders(
                 name.encode("latin-1"), [value.encode("latin-1")]
             )
