@@ -35,6 +35,17 @@ Configuration (the C{[filter:tempauth]} section over C{[DEFAULT]}):
 
 Option names are case-sensitive, as in Swift.
 
+S3 requests
+===========
+
+A request the C{s3api} plugin signed for carries its
+L{twisted_proxy.interfaces.IS3Signature} in C{environ['s3api.auth_details']}
+and the access key as the path's account (C{/v1/test:tester/bucket}). As
+Swift's tempauth does, the access key names a user (C{account:user}) whose
+key must check the signature; then the access key in the path becomes the
+user's account id and the request is the user's, as with a token. A
+signature that does not check leaves the request anonymous.
+
 The contract with the controllers
 =================================
 
