@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import http.client
 import os
-import tempfile
 import time
 import uuid
 from typing import Any, Optional
@@ -26,9 +25,7 @@ from urllib.parse import urlsplit
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from tests.e2e.aioproxy import REPO, start_proxy
-from tests.e2e.swifttools import SwiftProxy
-from tests.e2e.test_ec import _SHM, ECCluster
+from tests.e2e.test_symlink_interop import SymlinkCluster
 
 try:
     import boto3
@@ -44,40 +41,17 @@ _USERS = {"user_test_tester": "testing .admin", "user_test_tester2": "testing2 .
 _MIB = 1024 * 1024
 
 
-def _aio_config(data_dir: str) -> str:
-    with open(os.path.join(REPO, "conf", "aio.conf")) as f:
-        text = f.read()
-    return text.replace("[aio]\n", f"[aio]\nready_timeout = 300\ndata_dir = {data_dir}\n", 1)
-
-
-class S3Cluster(ECCluster):
+class S3Cluster(SymlinkCluster):
     """
     twisted-proxy on C{conf/aio.conf} and swift-proxy-server with s3api and
     tempauth (the same users) beside it.
     """
 
+    filters = ("s3api", "tempauth", "copy", "slo", "dlo")
+    filter_options = {"tempauth": _USERS}
+
     def __init__(self) -> None:
-        self.data_dir = tempfile.mkdtemp(prefix="s3api-e2e-", dir=_SHM)
-        self.workdir = tempfile.mkdtemp(prefix="s3api-e2e-conf-")
-        self.reference: Optional[SwiftProxy] = None
-        self.reference_port: Optional[int] = None
-        config = os.path.join(self.workdir, "proxy.conf")
-        with open(config, "w") as f:
-            f.write(_aio_config(self.data_dir))
-        try:
-            self.proxy = start_proxy(config, timeout=240)
-            roots = [d for d in os.listdir(self.data_dir) if d.startswith("aio-")]
-            self.root = os.path.join(self.data_dir, roots[0])
-            self.swift_dir = os.path.join(self.root, "etc")
-            self.token, self.account = self._token()
-            self.reference = SwiftProxy(
-                self.swift_dir, self.workdir, ("s3api", "tempauth", "copy", "slo", "dlo"),
-                app={"conn_timeout": "0.5", "node_timeout": "10"},
-                filter_options={"tempauth": _USERS})
-            self.reference_port = self.reference.port
-        except BaseException:
-            self.stop()
-            raise
+        super().__init__("s3api-e2e")
 
     def endpoint(self, which: str) -> str:
         port = self.proxy.port if which == "twisted" else self.reference_port

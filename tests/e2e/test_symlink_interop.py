@@ -41,9 +41,16 @@ class SymlinkCluster(ECCluster):
     allowed) middlewares and no authentication.
     """
 
-    def __init__(self) -> None:
-        self.data_dir = tempfile.mkdtemp(prefix="symlink-e2e-", dir=_SHM)
-        self.workdir = tempfile.mkdtemp(prefix="symlink-e2e-conf-")
+    #: The reference proxy's filters and their options.
+    filters: tuple[str, ...] = ("listing_formats", "copy", "slo", "dlo", "versioned_writes",
+                                "symlink")
+    filter_options: dict[str, dict[str, str]] = {
+        "versioned_writes": {"allow_versioned_writes": "true",
+                             "allow_object_versioning": "true"}}
+
+    def __init__(self, prefix: str = "symlink-e2e") -> None:
+        self.data_dir = tempfile.mkdtemp(prefix=f"{prefix}-", dir=_SHM)
+        self.workdir = tempfile.mkdtemp(prefix=f"{prefix}-conf-")
         self.reference: Optional[SwiftProxy] = None
         self.reference_port: Optional[int] = None
         config = os.path.join(self.workdir, "proxy.conf")
@@ -56,11 +63,9 @@ class SymlinkCluster(ECCluster):
             self.swift_dir = os.path.join(self.root, "etc")
             self.token, self.account = self._token()
             self.reference = SwiftProxy(
-                self.swift_dir, self.workdir,
-                ("listing_formats", "copy", "slo", "dlo", "versioned_writes", "symlink"),
+                self.swift_dir, self.workdir, self.filters,
                 app={"conn_timeout": "0.5", "node_timeout": "10"},
-                filter_options={"versioned_writes": {"allow_versioned_writes": "true",
-                                                     "allow_object_versioning": "true"}})
+                filter_options=self.filter_options)
             self.reference_port = self.reference.port
         except BaseException:
             self.stop()

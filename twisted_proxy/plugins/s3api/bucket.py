@@ -28,7 +28,6 @@ from twisted_proxy.plugins.s3api.xmlbody import (
     sub,
     to_xml,
 )
-from twisted_proxy.swift.constraints import check_utf8
 from twisted_proxy.swift.http import SwiftResponse, wsgi_to_str
 from twisted_proxy.swift.timestamp import Timestamp
 from twisted_proxy.swift.truthy import is_true
@@ -90,16 +89,6 @@ async def service_get(request: S3Request) -> SwiftResponse:
     return xml_response(to_xml(root))
 
 
-def _utf8_param(request: S3Request, name: str) -> Optional[str]:
-    value = request.params.get(name)
-    if value is None:
-        return None
-    if value and not check_utf8(value):
-        raise S3Error("InvalidArgument", argument_name=name,
-                      argument_value=quote(value.encode("latin-1")))
-    return wsgi_to_str(value)
-
-
 def _param_text(request: S3Request, name: str) -> Optional[str]:
     value = request.params.get(name)
     return None if value is None else wsgi_to_str(value)
@@ -113,16 +102,16 @@ def _listing_query(request: S3Request, max_keys: int) -> tuple[Optional[str], di
                       argument_name="encoding-type", argument_value=encoding)
     query: dict[str, Any] = {"limit": max_keys + 1, "format": "json"}
     if "prefix" in request.params:
-        query["prefix"] = _utf8_param(request, "prefix")
+        query["prefix"] = request.utf8_param("prefix")
     if "delimiter" in request.params:
-        query["delimiter"] = _utf8_param(request, "delimiter")
+        query["delimiter"] = request.utf8_param("delimiter")
     fetch_owner = False
     if "versions" in request.params:
-        query["versions"] = _utf8_param(request, "versions")
+        query["versions"] = request.utf8_param("versions")
         kind = "versions"
-        version_marker = _utf8_param(request, "version-id-marker")
+        version_marker = request.utf8_param("version-id-marker")
         if "key-marker" in request.params:
-            query["marker"] = _utf8_param(request, "key-marker")
+            query["marker"] = request.utf8_param("key-marker")
             if version_marker is not None:
                 if version_marker != "null":
                     try:
@@ -146,7 +135,7 @@ def _listing_query(request: S3Request, max_keys: int) -> tuple[Optional[str], di
     if list_type == 2:
         kind = "v2"
         if "start-after" in request.params:
-            query["marker"] = _utf8_param(request, "start-after")
+            query["marker"] = request.utf8_param("start-after")
         if "continuation-token" in request.params:
             token = request.params["continuation-token"]
             try:
@@ -160,7 +149,7 @@ def _listing_query(request: S3Request, max_keys: int) -> tuple[Optional[str], di
     else:
         kind = "v1"
         if "marker" in request.params:
-            query["marker"] = _utf8_param(request, "marker")
+            query["marker"] = request.utf8_param("marker")
     return encoding, query, kind, fetch_owner
 
 

@@ -27,7 +27,6 @@ from twisted_proxy.plugins.s3api.obj import copy_result
 from twisted_proxy.plugins.s3api.request import CLIENT_BODY, MULTIUPLOAD_SUFFIX, S3Request
 from twisted_proxy.plugins.s3api.response import S3Result, object_sysmeta
 from twisted_proxy.plugins.s3api.xmlbody import XMLError, element, parse_xml, sub, to_xml
-from twisted_proxy.swift.constraints import check_utf8
 from twisted_proxy.swift.etags import normalize_etag
 from twisted_proxy.swift.http import SwiftResponse, str_to_wsgi, wsgi_to_str
 from twisted_proxy.swift.ranges import parse_range_header, resolve
@@ -91,16 +90,6 @@ async def _upload_info(request: S3Request, upload_id: str) -> tuple[S3Result, bo
     finally:
         if copy_source is not None:
             request.headers["X-Amz-Copy-Source"] = copy_source
-
-
-def _utf8_param(request: S3Request, name: str, default: Optional[str] = None) -> Optional[str]:
-    value = request.params.get(name, default)
-    if value is None:
-        return None
-    if value and not check_utf8(value):
-        raise S3Error("InvalidArgument", argument_name=name,
-                      argument_value=quote(value.encode("latin-1")))
-    return wsgi_to_str(value)
 
 
 async def part_handler(request: S3Request) -> SwiftResponse:
@@ -173,14 +162,14 @@ async def uploads_handler(request: S3Request) -> SwiftResponse:
 
 
 async def _list_uploads(request: S3Request) -> SwiftResponse:
-    encoding = _utf8_param(request, "encoding-type")
+    encoding = request.utf8_param("encoding-type")
     if encoding is not None and encoding != "url":
         raise S3Error("InvalidArgument", "Invalid Encoding Method specified in Request",
                       argument_name="encoding-type", argument_value=encoding)
-    key_marker = _utf8_param(request, "key-marker", "") or ""
-    upload_marker = _utf8_param(request, "upload-id-marker", "") or ""
-    prefix = _utf8_param(request, "prefix", "") or ""
-    delimiter = _utf8_param(request, "delimiter")
+    key_marker = request.utf8_param("key-marker", "") or ""
+    upload_marker = request.utf8_param("upload-id-marker", "") or ""
+    prefix = request.utf8_param("prefix", "") or ""
+    delimiter = request.utf8_param("delimiter")
     max_uploads = request.validated_param("max-uploads", DEFAULT_MAX_UPLOADS,
                                           DEFAULT_MAX_UPLOADS)
     query: dict[str, Any] = {"format": "json", "marker": ""}

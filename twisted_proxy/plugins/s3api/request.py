@@ -60,6 +60,7 @@ from twisted_proxy.swift.http import (
     SwiftRequest,
     str_to_wsgi,
     wire_quote,
+    wsgi_to_str,
 )
 from twisted_proxy.swift.paths import split_path
 from twisted_proxy.swift.ranges import parse_range_header
@@ -536,6 +537,20 @@ class S3Request:
             if number > count:
                 raise S3Error("InvalidPartNumber")
         return number
+
+    def utf8_param(self, name: str, default: Optional[str] = None) -> Optional[str]:
+        """
+        A text parameter (decoded from UTF-8), or C{default}.
+
+        @raise S3Error: C{InvalidArgument} when it is not UTF-8.
+        """
+        value = self.params.get(name, default)
+        if value is None:
+            return None
+        if value and not check_utf8(value):
+            raise S3Error("InvalidArgument", argument_name=name,
+                          argument_value=quote(value.encode("latin-1")))
+        return wsgi_to_str(value)
 
     def validated_param(self, name: str, default: int, limit: int = MAX_32BIT_INT) -> int:
         """
