@@ -23,11 +23,12 @@ import hashlib
 from typing import Callable, Optional, Sequence
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IConsumer, IPushProducer
+from twisted.internet.interfaces import IConsumer
 from twisted.python.failure import Failure
 from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
+from twisted_proxy.plugins._support.subrequest import SourceBody
 from twisted_proxy.plugins.s3api.checksums import Hasher
 
 __all__ = [
@@ -426,8 +427,7 @@ class _Relay:
         self._body._received(data)
 
 
-@implementer(IBodyProducer, IPushProducer)
-class InputBody:
+class InputBody(SourceBody):
     """
     The client's body through C{checks}, as the body of the Swift request.
 
@@ -437,8 +437,8 @@ class InputBody:
 
     def __init__(self, inner: IBodyProducer, length: object, checks: Sequence[BodyCheck],
                  errors: InputErrors) -> None:
-        self._inner = inner
-        self.length = length
+        super().__init__(inner, length)  # type: ignore[arg-type]
+        self._source = inner
         self._checks = list(checks)
         self._errors = errors
         self._consumer: Optional[IConsumer] = None
@@ -447,7 +447,8 @@ class InputBody:
     def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
         self._consumer = consumer
         done = self._done = Deferred(lambda _: self.stopProducing())
-        self._inner.startProducing(_Relay(self, consumer)).addCallbacks(
+        self.started = True
+        self._source.startProducing(_Relay(self, consumer)).addCallbacks(
             self._ended, self._inner_failed)
         return done
 
@@ -490,22 +491,12 @@ class InputBody:
     def _fail(self, reason: Failure) -> None:
         done, self._done = self._done, None
         try:
-            self._inner.stopProducing()
+            self._source.stopProducing()
         except Exception:
             pass
         if done is not None:
             done.errback(reason)
 
-    def pauseProducing(self) -> None:
-        pause = getattr(self._inner, "pauseProducing", None)
-        if pause is not None:
-            pause()
-
-    def resumeProducing(self) -> None:
-        resume = getattr(self._inner, "resumeProducing", None)
-        if resume is not None:
-            resume()
-
     def stopProducing(self) -> None:
         self._done = None
-        self._inner.stopProducing()
+        self._source.stopProducing()
