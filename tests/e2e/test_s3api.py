@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
+from tests.e2e.aioproxy import proc_status_kib, reset_peak_rss
 from tests.e2e.test_symlink_interop import SymlinkCluster
 
 try:
@@ -362,3 +363,73 @@ class S3InteropTests(SynchronousTestCase):
             theirs = self.cluster.client("swift").head_object(Bucket=self.bucket, Key=key)
             self.assertEqual(ours["ETag"], theirs["ETag"])
             self.assertEqual(ours["ContentLength"], theirs["ContentLength"])
+
+
+class S3FlatMemoryTests(SynchronousTestCase):
+    """
+    S3 bodies stream: a multipart upload whose parts are sent as they are
+    made, and its download, leave the proxy's memory flat.
+    C{TWISTED_PROXY_SOAK_GIB} sets the size (default 0.25 GiB).
+    """
+
+    def setUp(self) -> None:
+        self.cluster = s3_cluster()
+        self.bucket = f"s3flat-{uuid.uuid4().hex[:12]}"
+        self.s3 = self.cluster.client()
+        self.s3.create_bucket(Bucket=self.bucket)
+
+    def _signed_stream(self, method: str, path: str, query: str, size: int, block: bytes,
+                       digest: Any) -> int:
+        resource = f"{path}?{query}" if query else path
+        headers = _v2_signed(method, resource, "testing", time.time())
+        conn = http.client.HTTPConnection("127.0.0.1", self.cluster.proxy.port, timeout=300)
+        try:
+            conn.putrequest(method, resource)
+            for name, value in headers.items():
+                conn.putheader(name, value)
+            conn.putheader("Content-Length", str(size))
+            conn.endheaders()
+            sent = 0
+            while sent < size:
+                piece = block[:min(len(block), size - sent)]
+                conn.send(piece)
+                digest.update(piece)
+                sent += len(piece)
+            reply = conn.getresponse()
+            reply.read()
+            return reply.status
+        finally:
+            conn.close()
+
+    def test_multipartFlatMemory(self) -> None:
+        size = int(float(os.environ.get("TWISTED_PROXY_SOAK_GIB", "0.25")) * 1024 * _MIB)
+        parts = 4
+        part_size = size // parts
+        pid = self.cluster.proxy.process.pid
+        reset_peak_rss(pid)
+        start_rss = proc_status_kib(pid, "VmRSS")
+        upload = self.s3.create_multipart_upload(Bucket=self.bucket, Key="huge")
+        upload_id = upload["UploadId"]
+        sent = hashlib.md5()
+        block = os.urandom(_MIB)
+        for number in range(1, parts + 1):
+            status = self._signed_stream(
+                "PUT", f"/{self.bucket}/huge", f"partNumber={number}&uploadId={upload_id}",
+                part_size, block, sent)
+            self.assertEqual(status, 200)
+        listed = self.s3.list_parts(Bucket=self.bucket, Key="huge", UploadId=upload_id)
+        self.s3.complete_multipart_upload(
+            Bucket=self.bucket, Key="huge", UploadId=upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]}
+                                       for p in listed["Parts"]]})
+        got = self.s3.get_object(Bucket=self.bucket, Key="huge")
+        received = hashlib.md5()
+        total = 0
+        for chunk in got["Body"].iter_chunks(_MIB):
+            received.update(chunk)
+            total += len(chunk)
+        self.assertEqual((total, received.hexdigest()), (part_size * parts, sent.hexdigest()))
+        growth_mib = (proc_status_kib(pid, "VmHWM") - start_rss) / 1024
+        print(f"\n{part_size * parts / _MIB:.0f} MiB S3 multipart upload + GET: proxy peak "
+              f"RSS grew {growth_mib:.1f} MiB (from {start_rss / 1024:.1f} MiB)")
+        self.assertLess(growth_mib, 64, f"proxy peak RSS grew by {growth_mib:.1f} MiB")
