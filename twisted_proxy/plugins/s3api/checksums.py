@@ -15,6 +15,7 @@ import ctypes.util
 import hashlib
 import struct
 import zlib
+from importlib.metadata import PackageNotFoundError, files
 from typing import Any, Callable, Optional, Protocol
 
 __all__ = ["Hasher", "CHECKSUM_HEADERS", "new_hasher", "CRCHasher"]
@@ -34,27 +35,25 @@ class Hasher(Protocol):
 
 
 def _find_isal() -> Optional[Any]:
-    path = ctypes.util.find_library("isal")
+    """
+    ISA-L: the copy pyeclib's wheel bundles, else a system-wide one
+    (C{find_library} runs C{ldconfig}, so it comes second).
+    """
+    path: Optional[str] = None
+    try:
+        found = [f for f in (files("pyeclib") or []) if f.name.startswith("libisal")]
+    except PackageNotFoundError:
+        found = []
+    if len(found) == 1:
+        path = str(found[0].locate())
     if path is None:
-        try:
-            from importlib.metadata import PackageNotFoundError, files
-        except ImportError:  # pragma: no cover
-            return None
-        try:
-            found = [f for f in (files("pyeclib") or []) if f.name.startswith("libisal")]
-        except PackageNotFoundError:
-            found = []
-        if len(found) == 1:
-            path = str(found[0].locate())
+        path = ctypes.util.find_library("isal")
     if path is None:
         return None
     try:
         return ctypes.CDLL(path)
     except OSError:
         return None
-
-
-_ISAL = _find_isal()
 
 
 def _table(poly: int, width: int) -> list[int]:
@@ -80,9 +79,9 @@ def _python_crc(table: list[int], mask: int) -> Callable[[bytes, int], int]:
     return crc
 
 
-def _crc32c_function() -> Callable[[bytes, int], int]:
-    if _ISAL is not None and hasattr(_ISAL, "crc32_iscsi"):
-        native = _ISAL.crc32_iscsi
+def _crc32c_function(isal: Optional[Any]) -> Callable[[bytes, int], int]:
+    if isal is not None and hasattr(isal, "crc32_iscsi"):
+        native = isal.crc32_iscsi
         native.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_uint]
         native.restype = ctypes.c_uint
 
@@ -93,9 +92,9 @@ def _crc32c_function() -> Callable[[bytes, int], int]:
     return _python_crc(_CRC32C_TABLE, 0xFFFFFFFF)
 
 
-def _crc64nvme_function() -> Callable[[bytes, int], int]:
-    if _ISAL is not None and hasattr(_ISAL, "crc64_rocksoft_refl"):
-        native = _ISAL.crc64_rocksoft_refl
+def _crc64nvme_function(isal: Optional[Any]) -> Callable[[bytes, int], int]:
+    if isal is not None and hasattr(isal, "crc64_rocksoft_refl"):
+        native = isal.crc64_rocksoft_refl
         native.argtypes = [ctypes.c_uint64, ctypes.c_char_p, ctypes.c_uint64]
         native.restype = ctypes.c_uint64
 
@@ -127,8 +126,19 @@ class CRCHasher:
         return struct.pack(">Q" if self.digest_size == 8 else ">I", self._value)
 
 
-_CRC32C = _crc32c_function()
-_CRC64NVME = _crc64nvme_function()
+_NATIVE: dict[str, Callable[[bytes, int], int]] = {}
+
+
+def _native(name: str) -> Callable[[bytes, int], int]:
+    """
+    The CRC function C{name} (C{crc32c}, C{crc64nvme}), ISA-L's when it
+    can be loaded; looked for once, on first use.
+    """
+    if not _NATIVE:
+        isal = _find_isal()
+        _NATIVE["crc32c"] = _crc32c_function(isal)
+        _NATIVE["crc64nvme"] = _crc64nvme_function(isal)
+    return _NATIVE[name]
 
 
 def _sha(name: str) -> Callable[[], Hasher]:
@@ -138,8 +148,8 @@ def _sha(name: str) -> Callable[[], Hasher]:
 #: The checksum headers (lower case) and their hashers' factories.
 CHECKSUM_HEADERS: dict[str, Callable[[], Hasher]] = {
     "x-amz-checksum-crc32": lambda: CRCHasher("crc32", _crc32, 32),
-    "x-amz-checksum-crc32c": lambda: CRCHasher("crc32c", _CRC32C, 32),
-    "x-amz-checksum-crc64nvme": lambda: CRCHasher("crc64nvme", _CRC64NVME, 64),
+    "x-amz-checksum-crc32c": lambda: CRCHasher("crc32c", _native("crc32c"), 32),
+    "x-amz-checksum-crc64nvme": lambda: CRCHasher("crc64nvme", _native("crc64nvme"), 64),
     "x-amz-checksum-sha1": _sha("sha1"),
     "x-amz-checksum-sha256": _sha("sha256"),
 }
