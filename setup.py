@@ -42,6 +42,8 @@ setup(
             "pyflakes>=3.0",
             # tests/test_bench.py draws bench/compare's chart.
             "matplotlib>=3.5",
+            # The S3 API's end-to-end tests.
+            "boto3>=1.26",
         ],
         # bench/compare draws its chart with matplotlib.
         "bench": ["matplotlib>=3.5"],

@@ -10,7 +10,9 @@ from typing import Optional
 from twisted.internet.defer import CancelledError, Deferred, ensureDeferred, fail
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web._newclient import RequestGenerationFailed
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IBodyProducer, IResponse
 
@@ -238,6 +240,23 @@ class PutFanoutTests(_FanoutCase):
         d.cancel()
         self.failureResultOf(d, CancelledError)
         self.assertEqual([self.nodes.put(i).cancelled for i in range(3)], [True] * 3)
+        self.assertEqual(self.errors(), [0, 0, 0])
+
+    def test_sourceFailed(self) -> None:
+        """
+        A body whose source fails (a client gone mid-body, a body failing
+        s3api's checks) aborts every request; the nodes that then fail are
+        not blamed for it.
+        """
+        d = self.start()
+        self.source.send(b"abc")
+        self.source.done.errback(ValueError("the body failed a check"))
+        for index in range(3):
+            self.nodes.put(index).answer.errback(
+                RequestGenerationFailed([Failure(ValueError("aborted"))]))
+        answers = self.successResultOf(d)
+        assert answers is not None
+        self.assertEqual([answer[0] for answer in answers], [503] * 3)
         self.assertEqual(self.errors(), [0, 0, 0])
 
     def test_bug(self) -> None:

@@ -82,6 +82,16 @@ class HeaderDictTests(SynchronousTestCase):
             list(headers.wire_items()), [("X-Object-Meta-Color", "red"), ("Etag", "e")]
         )
 
+    def test_wireItemsVerbatim(self) -> None:
+        """
+        With C{verbatim}, names go out as they were first set (S3's
+        lower-case C{x-amz-meta-*}), copies included.
+        """
+        headers = HeaderDict({"x-amz-meta-color": "red", "ETag": "e"})
+        headers.verbatim = True
+        self.assertEqual(list(headers.copy().wire_items()),
+                         [("x-amz-meta-color", "red"), ("ETag", "e")])
+
     def test_copy(self) -> None:
         """
         A copy changes independently of its original.

@@ -241,7 +241,6 @@ class ResolvePipelineTests(SynchronousTestCase):
             ("authtoken", {"paste.filter_factory": "keystonemiddleware.auth_token:"
                                                    "filter_factory"}),
             ("keystone", {"use": "egg:swift#keystoneauth"}),
-            ("s3api", {"use": "egg:swift#s3api"}),
             ("s3token", {"use": "egg:swift#s3token"}),
         ]:
             error = self.assertRaises(
@@ -252,6 +251,18 @@ class ResolvePipelineTests(SynchronousTestCase):
             self.assertIn(f"stage {stage!r}", str(error))
             self.assertIn("will not run with less authorization than configured",
                           str(error))
+
+    def test_s3apiStage(self) -> None:
+        """
+        C{s3api} is a stage like any other now that it has a plugin; the
+        installed plugins include it.
+        """
+        resolved = pipeline.resolve_pipeline(
+            _config("catch_errors s3api tempauth",
+                    {"filter:s3api": {"use": "egg:swift#s3api"}}),
+            _KNOWN | {"s3api"})
+        self.assertIn("s3api", [stage.plugin for stage in resolved.stages])
+        self.assertIn("s3api", pipeline.available_plugins())
 
     def test_builtInStages(self) -> None:
         """

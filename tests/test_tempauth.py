@@ -1073,3 +1073,65 @@ class KnownTokenTests(_TempAuthTestCase):
         self.context.info_store._entries.clear()
         request = self.request("GET", "/v1/AUTH_test", {"X-Auth-Token": token})
         self.assertEqual(self.call(request).status, 401)
+
+
+class _S3Details:
+    """
+    An S3 request's signature as s3api leaves it: valid for C{secret}.
+    """
+
+    def __init__(self, access_key: str, secret: str) -> None:
+        self.access_key = access_key
+        self.signature = "sig"
+        self.string_to_sign = b"to sign"
+        self.secret = secret
+        self.checked: list[str] = []
+
+    def check_signature(self, secret: str) -> bool:
+        self.checked.append(secret)
+        return secret == self.secret
+
+
+class S3AuthTests(_TempAuthTestCase):
+    """
+    Requests the s3api plugin signed for (C{s3api.auth_details}), as
+    Swift's tempauth handles them.
+    """
+
+    def s3(self, access_key: str, secret: str, path: str) -> SwiftRequest:
+        from twisted_proxy.plugins.tempauth import S3_AUTH_DETAILS
+
+        request = self.request("GET", path,
+                               environ={S3_AUTH_DETAILS: _S3Details(access_key, secret)})
+        self.assertEqual(self.call(request).status, 200)
+        return request
+
+    def test_signed(self) -> None:
+        """
+        A signature made with the user's key authenticates the user: the
+        access key in the path becomes the account, and the user's groups
+        are the request's.
+        """
+        request = self.s3("test:tester", "testing", "/v1/test:tester/bucket/obj")
+        self.assertEqual(request.path, "/v1/AUTH_test/bucket/obj")
+        self.assertEqual(request.raw_path, b"/v1/AUTH_test/bucket/obj")
+        self.assertIn("AUTH_test", request.environ["REMOTE_USER"].split(","))
+        self.assertIsNone(request.environ["swift.authorize"](request))
+        self.assertTrue(request.environ.get("swift_owner"))
+
+    def test_wrongSignature(self) -> None:
+        """
+        A signature that does not check leaves the request anonymous and
+        refused (s3api answers C{SignatureDoesNotMatch}).
+        """
+        request = self.s3("test:tester", "wrong", "/v1/test:tester/bucket")
+        self.assertNotIn("REMOTE_USER", request.environ)
+        self.assertEqual(request.path, "/v1/test:tester/bucket")
+        self.assertEqual(request.environ["swift.authorize"](request).status, 401)
+
+    def test_unknownUser(self) -> None:
+        """
+        An access key naming no user is refused too.
+        """
+        request = self.s3("nobody:here", "testing", "/v1/nobody:here")
+        self.assertNotIn("REMOTE_USER", request.environ)

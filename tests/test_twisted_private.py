@@ -1025,8 +1025,8 @@ class QuietTwistedLoggingTests(SynchronousTestCase):
         process-wide.
         """
         from twisted.logger import globalLogPublisher
-        from twisted.web.client import HTTPConnectionPool
         from twisted.web._newclient import HTTPClientParser
+        from twisted.web.client import HTTPConnectionPool
 
         from twisted_proxy.backend.nodeclient import make_pool
 
@@ -1050,3 +1050,25 @@ class QuietTwistedLoggingTests(SynchronousTestCase):
         logger.info("Ignoring unexpected {code} response", code=100)
         logger.warn("a real problem")
         self.assertEqual([e["log_format"] for e in events], ["a real problem"])
+
+
+class VerbatimHeaderTests(SynchronousTestCase):
+    """
+    L{set_header_verbatim} keeps a header name's spelling on the wire.
+    """
+
+    def test_spelling(self) -> None:
+        """
+        The name is written as given; values are checked as Twisted does.
+        """
+        from twisted.web.http_headers import Headers
+
+        from twisted_proxy._twisted import set_header_verbatim
+
+        headers = Headers()
+        set_header_verbatim(headers, b"x-amz-meta-color", b"blue")
+        set_header_verbatim(headers, b"ETag", b'"e"')
+        self.assertEqual(dict(headers.getAllRawHeaders()),
+                         {b"x-amz-meta-color": [b"blue"], b"ETag": [b'"e"']})
+        set_header_verbatim(headers, b"x-bad", b"a\r\nb")
+        self.assertEqual(list(headers.getAllRawHeaders())[-1], (b"x-bad", [b"a b"]))

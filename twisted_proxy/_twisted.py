@@ -38,6 +38,11 @@ Private names used, and why:
     adopted, not an endpoint. L{ProxyProtocolWrapper} waits for enough
     bytes to tell a header, and answers a connection without one as Swift
     does (C{400 Invalid PROXY line}) where Twisted's only closes it.
+  - C{twisted.web.http_headers.Headers._rawHeaders}: the stored headers,
+    keyed by the name written on the wire. L{Headers.setRawHeaders} spells
+    every name its canonical way (C{X-Amz-Meta-Color}); S3 clients read
+    C{x-amz-meta-*} names as sent, so L{set_header_verbatim} re-keys a
+    header set through the public method (which checks name and value).
   - C{twisted.logger.LogPublisher._observers}: the observers twistd has
     installed, read (never written) to put them behind a filter
     (L{QuietTwistedLogging}); twistd sets its observer up after the plugin's
@@ -101,9 +106,11 @@ from twisted.protocols.policies import ProtocolWrapper
 from twisted.protocols.tls import TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
 from twisted.web import http, server
+from twisted.web.http_headers import Headers
 from zope.interface import Attribute, Interface, implementer
 
 __all__ = [
+    "set_header_verbatim",
     "IStreamingBody",
     "ReadGate",
     "StreamingChannel",
@@ -543,6 +550,18 @@ class StreamingRequest(server.Request):
         super().connectionLost(reason)
         if self.streamingBody is not None:
             self.streamingBody.connectionLost(reason)
+
+
+def set_header_verbatim(headers: Headers, name: bytes, value: bytes) -> None:
+    """
+    Set the header C{name} to C{value}, sent with C{name} spelled exactly
+    as given rather than in Twisted's canonical capitalization.
+    """
+    headers.setRawHeaders(name, [value])
+    raw = headers._rawHeaders
+    for key in list(raw):
+        if key.lower() == name.lower() and key != name:
+            raw[name] = raw.pop(key)
 
 
 def is_disconnected(request: http.Request) -> bool:

@@ -21,6 +21,7 @@ __all__ = [
     "IPreparedEnvironment",
     "IMetrics",
     "IZeroCopyConsumer",
+    "IS3Signature",
 ]
 
 
@@ -311,4 +312,28 @@ class IZeroCopyConsumer(Interface):
         @return: C{None} when this consumer cannot take bytes this way
             (nothing was done: write them instead), or a
             L{twisted_proxy.backend.zerocopy.RelayHandle}.
+        """
+
+
+class IS3Signature(Interface):
+    """
+    The signature of an S3 request, as the C{s3api} plugin leaves it in
+    C{environ['s3api.auth_details']} for the auth plugin behind it (Swift's
+    C{s3api.auth_details}): only the plugin that knows the access key's
+    secret can check it. tempauth does, for its users (the access key is
+    C{account:user}, the secret the user's key); a Keystone C{s3token}
+    plugin would send C{string_to_sign} and C{signature} to Keystone.
+    """
+
+    access_key = Attribute("The access key id the client named (C{str}).")
+    signature = Attribute("The signature the client sent (C{str}).")
+    string_to_sign = Attribute("What the signature signs (C{bytes}).")
+
+    def check_signature(secret):
+        """
+        Whether the client signed the request with C{secret} (C{str}). A
+        V4 signature keeps the key derived from it, to check the chunk
+        signatures of a streamed body.
+
+        @return: C{bool}.
         """

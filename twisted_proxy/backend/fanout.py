@@ -112,6 +112,12 @@ class PutFanout:
                         node, "PUT", path(node), headers_for(index), slot, timeout=0)
                     answer = await read_answer(response)
                 except NODE_FAILURES as error:
+                    if fanout.source_failed:
+                        # The body's source failed (a client gone, a body
+                        # that failed its checks): the request was aborted
+                        # on purpose, which is no error of the node's.
+                        fanout.drop_slot(slot)
+                        return _unavailable()
                     self._report.error(node, error)
                     if slot.live and slot.consumer is None:
                         # Never connected: none of the body went to it, so
@@ -128,6 +134,8 @@ class PutFanout:
                 except Exception:
                     # Not the node's fault: no error counted against it.
                     fanout.drop_slot(slot)
+                    if fanout.source_failed:
+                        return _unavailable()
                     bugs.append(Failure())
                     raise
                 break

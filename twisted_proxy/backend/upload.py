@@ -203,6 +203,14 @@ class UploadFanout:
         self._finished = True
         self._deliver()
 
+    @property
+    def source_failed(self) -> bool:
+        """
+        Whether the source failed (L{fail}): the backend requests it
+        aborted failed through no fault of their nodes.
+        """
+        return self._failure is not None
+
     def fail(self, reason: Failure) -> None:
         """
         The source failed: fail every slot's body, which aborts the backend

@@ -35,6 +35,17 @@ Configuration (the C{[filter:tempauth]} section over C{[DEFAULT]}):
 
 Option names are case-sensitive, as in Swift.
 
+S3 requests
+===========
+
+A request the C{s3api} plugin signed for carries its
+L{twisted_proxy.interfaces.IS3Signature} in C{environ['s3api.auth_details']}
+and the access key as the path's account (C{/v1/test:tester/bucket}). As
+Swift's tempauth does, the access key names a user (C{account:user}) whose
+key must check the signature; then the access key in the path becomes the
+user's account id and the request is the user's, as with a token. A
+signature that does not check leaves the request anonymous.
+
 The contract with the controllers
 =================================
 
@@ -108,7 +119,7 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Protocol, Union
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
@@ -133,6 +144,7 @@ from twisted_proxy.swift.http import (
     SwiftResponse,
     error_response,
     str_to_wsgi,
+    wire_quote,
     wsgi_to_bytes,
     wsgi_to_str,
 )
@@ -141,6 +153,7 @@ from twisted_proxy.swift.truthy import is_true
 
 __all__ = [
     "DEFAULT_TOKEN_LIFE",
+    "S3_AUTH_DETAILS",
     "ACCOUNT_ACL_ENVIRON_KEY",
     "TempAuth",
     "TempAuthPluginFactory",
@@ -148,6 +161,10 @@ __all__ = [
 ]
 
 DEFAULT_TOKEN_LIFE = 86400
+
+#: Where the s3api plugin leaves an S3 request's signature
+#: (a L{twisted_proxy.interfaces.IS3Signature}).
+S3_AUTH_DETAILS = "s3api.auth_details"
 
 #: How many validated tokens each process remembers.
 _KNOWN_TOKENS = 100_000
@@ -447,6 +464,9 @@ class TempAuth:
         token = headers.get("X-Auth-Token", headers.get("X-Storage-Token"))
         if token and token.startswith(self.reseller_prefix):
             return Deferred.fromCoroutine(self._authenticate(request, app, token))
+        s3 = environ.get(S3_AUTH_DETAILS)
+        if s3 is not None:
+            return self._authenticate_s3(request, app, s3)
         self._install_for_anonymous(request)
         return app(request)
 
@@ -481,6 +501,38 @@ class TempAuth:
         elif "swift.authorize" not in environ:
             environ["swift.authorize"] = self.denied_response
         return await app(request)
+
+    def _authenticate_s3(self, request: SwiftRequest, app: _App, details: Any
+                         ) -> "Deferred[SwiftResponse]":
+        """
+        A request the s3api plugin signed for: the access key names a user
+        (C{account:user}) whose key must check the signature; then the
+        access key in the path becomes the user's account, and the user's
+        groups are the request's. A signature that does not check leaves
+        the request anonymous (s3api answers C{SignatureDoesNotMatch}).
+        """
+        environ = request.environ
+        access_key = getattr(details, "access_key", None)
+        entry = self.users.get(access_key) if isinstance(access_key, str) else None
+        if entry is None or not details.check_signature(entry.key):
+            if "swift.authorize" not in environ:
+                environ["swift.authorize"] = self.denied_response
+            return app(request)
+        assert isinstance(access_key, str)
+        account = access_key.split(":", 1)[0]
+        account_id = entry.url.rsplit("/", 1)[-1]
+        wsgi_key = str_to_wsgi(access_key)
+        if wsgi_key in request.path:
+            request.path = request.path.replace(wsgi_key, unquote(account_id), 1)
+            request.raw_path = wire_quote(request.path).encode("ascii")
+        groups = self._user_groups(account, access_key, account_id)
+        environ["REMOTE_USER"] = groups
+        environ["swift.authorize"] = self.authorize
+        environ["swift.clean_acl"] = clean_acl
+        environ.setdefault("swift.access_logging", {})["user_id"] = access_key
+        if ".reseller_admin" in groups:
+            environ["reseller_request"] = True
+        return app(request)
 
     def _install_for_anonymous(self, request: SwiftRequest) -> None:
         environ = request.environ

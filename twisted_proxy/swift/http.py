@@ -188,13 +188,17 @@ class HeaderDict(MutableMapping[str, str]):
     """
     A case-insensitive mapping of header names to one value each.
 
-    Keys keep the spelling they were first set with; L{items} yields them
-    title-cased the way Swift sends them.
+    Keys keep the spelling they were first set with; L{wire_items} yields
+    them title-cased the way Swift sends them, unless C{verbatim} is set
+    (S3 clients read C{x-amz-meta-*} names as sent, and expect C{ETag}).
+
+    @ivar verbatim: send names as they were first set.
     """
 
     def __init__(
         self, initial: Optional[Iterable[tuple[str, str]] | dict[str, str]] = None
     ) -> None:
+        self.verbatim = False
         self._store: dict[str, tuple[str, str]] = {}
         if initial is not None:
             pairs = initial.items() if isinstance(initial, dict) else initial
@@ -228,6 +232,7 @@ class HeaderDict(MutableMapping[str, str]):
         """
         new = HeaderDict()
         new._store = dict(self._store)
+        new.verbatim = self.verbatim
         return new
 
     def wire_items(self) -> Iterator[tuple[str, str]]:
@@ -236,7 +241,10 @@ class HeaderDict(MutableMapping[str, str]):
         (C{X-Object-Meta-Color}).
         """
         for name, value in self._store.values():
-            yield "-".join(part.capitalize() for part in name.split("-")), value
+            if self.verbatim:
+                yield name, value
+            else:
+                yield "-".join(part.capitalize() for part in name.split("-")), value
 
 
 def _parse_query(raw: bytes) -> list[tuple[str, str]]:

@@ -59,7 +59,7 @@ BUILT_IN_STAGES = frozenset({"catch_errors", "gatekeeper", "listing_formats", "m
 
 #: Auth stages that have no plugin yet: naming them must stop startup,
 #: never leave the proxy open.
-AUTH_STAGES = frozenset({"authtoken", "keystoneauth", "s3api", "s3token"})
+AUTH_STAGES = frozenset({"authtoken", "keystoneauth", "s3token"})
 
 
 def _after(*names: str) -> Callable[[Sequence[str]], tuple[str, ...]]:

@@ -34,6 +34,7 @@ from twisted_proxy._twisted import (
     StreamingChannel,
     StreamingRequest,
     is_disconnected,
+    set_header_verbatim,
     take_pending_writes,
     tcp_connection_of,
 )
@@ -367,7 +368,12 @@ class ProxyResource(Resource):
         if connection is not None and b"keep-alive" in connection.lower() and not closing:
             # As Swift's server: a client asking for keep-alive is told so.
             request.responseHeaders.setRawHeaders(b"Connection", [b"keep-alive"])
+        verbatim = response.headers.verbatim
         for name, value in response.headers.wire_items():
+            if verbatim:
+                set_header_verbatim(request.responseHeaders, name.encode("latin-1"),
+                                    value.encode("latin-1"))
+                continue
             request.responseHeaders.setRawHeaders(
                 name.encode("latin-1"), [value.encode("latin-1")]
             )
