@@ -247,7 +247,9 @@ class StreamingChannel(http.HTTPChannel):
         Too Large};
       - more than L{max_header_lines} header lines: C{431};
       - an C{HTTP/2.0} (or later) request line: C{505};
-      - a list of transfer codings: C{501}, rather than Twisted's C{400}.
+      - a list of transfer codings: C{501}, rather than Twisted's C{400};
+      - a CR inside a header value: C{400}, with any Twisted (older ones
+        would take it).
 
     These limits are checked as the lines arrive, before any request is
     made. (Twisted's own limits, C{MAX_LENGTH}, C{totalHeadersSize} and
@@ -390,6 +392,11 @@ class StreamingChannel(http.HTTPChannel):
 
     def headerReceived(self, line: bytes) -> bool:
         name, _, value = line.partition(b":")
+        if b"\r" in value:
+            # A CR left in a value (RFC 9110 section 5.5), refused whatever
+            # Twisted's version: only 26 and later refuse it themselves.
+            self.refuse(400, b"Bad Request")
+            return False
         if name.strip().lower() == b"transfer-encoding" and b"," in value:
             self.refuse(501, b"Not Implemented")
             return False
