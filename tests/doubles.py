@@ -3,17 +3,20 @@ Test doubles shared by the tests: a consumer that collects what it is given,
 a stored object's body as the object controller streams it, a client's
 streamed body that the test writes (L{PushedBody}), and typed
 builders for the ring's and the info cache's dicts (L{make_node},
-L{make_cors}), and L{partial_context} for the plugin tests' stand-ins for
-the proxy's context.
+L{make_cors}), L{partial_context} for the plugin tests' stand-ins for
+the proxy's context, and L{without_pyeclib} for a proxy that has no
+PyECLib.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Optional, Union, cast
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IConsumer
 from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
@@ -21,7 +24,34 @@ from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.swift.cors import CORSInfo
 from twisted_proxy.swift.ring import Node
 
-__all__ = ["Collector", "PushedBody", "StoredBody", "make_cors", "make_node", "partial_context"]
+__all__ = [
+    "Collector",
+    "PushedBody",
+    "StoredBody",
+    "make_cors",
+    "make_node",
+    "partial_context",
+    "without_pyeclib",
+]
+
+
+def without_pyeclib(case: SynchronousTestCase) -> None:
+    """
+    Make importing PyECLib fail (as where it is not installed, PyPy without
+    the C{ec} extra) until C{case} ends.
+    """
+    name = "pyeclib.ec_iface"
+    saved = sys.modules.get(name)
+    # A None entry makes the import raise ImportError.
+    sys.modules[name] = None  # type: ignore[assignment]
+
+    def restore() -> None:
+        if saved is None:
+            sys.modules.pop(name, None)
+        else:
+            sys.modules[name] = saved
+
+    case.addCleanup(restore)
 
 
 def make_node(
