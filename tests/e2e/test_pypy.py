@@ -1,0 +1,79 @@
+"""
+The proxy under another Python than the tests' own (C{scripts/test
+--pypy}: PyPy): the proxy runs under C{$TWISTED_PROXY_PYTHON}, and the
+storage servers of its all-in-one cluster under the CPython that Swift's
+programs belong to. Skipped when C{$TWISTED_PROXY_PYTHON} is not set.
+"""
+
+from __future__ import annotations
+
+import os
+
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
+
+from tests.e2e.aioproxy import PROXY_PYTHON_VARIABLE, request, running_proxy
+from twisted_proxy_aio.cluster import find_swift_bin_dir, swift_python
+
+
+def _executable(pid: int) -> str:
+    return os.path.realpath(f"/proc/{pid}/exe")
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        parent = int(stat[stat.rindex(b")") + 2:].split()[1])
+        children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _command_line(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+class ProxyPythonTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        wanted = os.environ.get(PROXY_PYTHON_VARIABLE)
+        if not wanted:
+            raise SkipTest(f"{PROXY_PYTHON_VARIABLE} is not set (scripts/test --pypy sets it)")
+        self.wanted = wanted
+        self.proxy = running_proxy()
+
+    def test_proxyPython(self) -> None:
+        """
+        The proxy that serves the e2e tests runs under the Python named,
+        and serves.
+        """
+        self.assertEqual(_executable(self.proxy.process.pid), os.path.realpath(self.wanted))
+        status, _, _ = request(self.proxy.port, "GET", "/info")
+        self.assertEqual(status, 200)
+
+    def test_storageServersUnderSwiftsPython(self) -> None:
+        """
+        The cluster's object servers run under the Python of Swift's
+        programs, not the proxy's.
+        """
+        program = os.path.join(find_swift_bin_dir(), "swift-object-server")
+        expected = os.path.realpath(swift_python(program))
+        servers = [pid for pid in _descendants(self.proxy.process.pid)
+                   if b"swift-object-server" in _command_line(pid)]
+        self.assertTrue(servers, "no object server among the proxy's descendants")
+        for pid in servers:
+            self.assertEqual(_executable(pid), expected)
+            self.assertNotEqual(_executable(pid), _executable(self.proxy.process.pid))
