@@ -7,11 +7,13 @@ programs belong to. Skipped when C{$TWISTED_PROXY_PYTHON} is not set.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from tests.e2e.aioproxy import PROXY_PYTHON_VARIABLE, request, running_proxy
+from tests.e2e.aioproxy import PROXY_PYTHON_VARIABLE, REPO, request, running_proxy
 from twisted_proxy_aio.cluster import find_swift_bin_dir, swift_python
 
 
@@ -20,23 +22,16 @@ def _executable(pid: int) -> str:
 
 
 def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        parent = int(stat[stat.rindex(b")") + 2:].split()[1])
-        children.setdefault(parent, []).append(int(entry))
-    found, todo = [], [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
+    # bench/procstats.py (not a package) finds a process tree from /proc.
+    name = "bench_procstats"
+    procstats = sys.modules.get(name)
+    if procstats is None:
+        spec = importlib.util.spec_from_file_location(
+            name, os.path.join(REPO, "bench", "procstats.py"))
+        assert spec is not None and spec.loader is not None
+        procstats = sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(procstats)
+    return list(procstats.tree(root)[1:])
 
 
 def _command_line(pid: int) -> bytes:
