@@ -4,6 +4,11 @@ Packaging for twisted-proxy: an OpenStack Swift proxy server on Twisted.
 
 from setuptools import find_packages, setup
 
+
+def _cpython_only(requirement: str) -> str:
+    return requirement + '; platform_python_implementation != "PyPy"'
+
+
 setup(
     name="twisted-proxy",
     version="0.1.0",
@@ -11,7 +16,9 @@ setup(
     long_description=open("README.rst").read(),
     long_description_content_type="text/x-rst",
     license="MIT",
-    python_requires=">=3.10",
+    # 3.9 for PyPy, whose Debian build (pypy3 7.3.11) is a Python 3.9;
+    # CI runs CPython 3.11.
+    python_requires=">=3.9",
     # twisted/plugins is a namespace shared by every Twisted dropin: it has no
     # __init__.py, so it is named here rather than found.
     packages=find_packages(include=["twisted_proxy", "twisted_proxy.*",
@@ -24,24 +31,38 @@ setup(
         "cryptography>=39",
         "treq>=23.11",
         "txredisapi>=1.6.0",
+        # Required, NotRequired and friends before they reached typing.
+        "typing_extensions>=4.2",
         # Erasure-coded policies; its wheels bundle liberasurecode and ISA-L.
-        "pyeclib>=1.6.0",
+        # There is no PyPy wheel: under PyPy it is the ec extra, built from
+        # source against Debian's liberasurecode-dev and pypy3-dev (README).
+        'pyeclib>=1.6.0; platform_python_implementation != "PyPy"',
+        # The last cryptography (for twisted[tls]) with a PyPy 3.9 wheel;
+        # later ones would be built from source with Rust and crates.io.
+        'cryptography<44; platform_python_implementation == "PyPy"'
+        ' and python_version < "3.10"',
         "zope.interface>=6",
         # The metrics plugin's /metrics (Prometheus text format).
         "prometheus-client>=0.17",
     ],
     extras_require={
-        # The all-in-one cluster runs Swift's own storage servers.
-        "aio": ["swift==2.38.3"],
+        # The all-in-one cluster runs Swift's own storage servers. They run
+        # under CPython, also for a proxy under PyPy ([aio] swift_bin_dir,
+        # or PATH), so PyPy installs none.
+        "aio": [_cpython_only("swift==2.38.3")],
+        # Erasure coding under PyPy (CPython has it anyway).
+        "ec": ["pyeclib>=1.6.0"],
+        # Under PyPy the unit tests run; mypy, the e2e tests (Swift's code)
+        # and the chart stay with CPython.
         "test": [
-            "swift==2.38.3",
+            _cpython_only("swift==2.38.3"),
             "hypothesis>=6.100",
             "python-swiftclient>=4.4",
-            "mypy>=1.10",
-            "mypy-zope>=1.0.4",
+            _cpython_only("mypy>=1.10"),
+            _cpython_only("mypy-zope>=1.0.4"),
             "pyflakes>=3.0",
             # tests/test_bench.py draws bench/compare's chart.
-            "matplotlib>=3.5",
+            _cpython_only("matplotlib>=3.5"),
             # The S3 API's end-to-end tests.
             "boto3>=1.26",
         ],

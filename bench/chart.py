@@ -1,10 +1,11 @@
 """
 The benchmark's results as a picture: one PNG beside the JSON, with
-twisted-proxy beside swift-proxy-server for every workload.
+twisted-proxy beside swift-proxy-server for every workload (and
+twisted-proxy under PyPy as a third bar when C{--pypy} ran it).
 
-Panels, one bar pair per workload: throughput (req/s for the wrk tests,
-MB/s for the large objects), proxy CPU (ms per request, s per GB), p99
-latency (wrk tests) or seconds per transfer (large objects), and the
+Panels, one group of bars per workload: throughput (req/s for the wrk
+tests, MB/s for the large objects), proxy CPU (ms per request, s per GB),
+p99 latency (wrk tests) or seconds per transfer (large objects), and the
 proxies' peak RSS. Each twisted-proxy bar is labelled with its ratio to
 Swift's. matplotlib is the optional C{bench} extra (C{pip install
 '.[bench]'}); without it no chart is drawn and L{write_chart} says why.
@@ -27,9 +28,10 @@ PANELS = [
     ("large", "seconds", "large objects: seconds per transfer"),
 ]
 
-_NAMES = ("swift", "twisted")
-_LABELS = {"swift": "swift-proxy-server", "twisted": "twisted-proxy"}
-_COLOURS = {"swift": "#9e9e9e", "twisted": "#1f77b4"}
+_NAMES = ("swift", "twisted", "pypy")
+_LABELS = {"swift": "swift-proxy-server", "twisted": "twisted-proxy",
+           "pypy": "twisted-proxy (PyPy)"}
+_COLOURS = {"swift": "#9e9e9e", "twisted": "#1f77b4", "pypy": "#ff7f0e"}
 
 
 def _value(test: dict[str, Any], name: str, key: str) -> Optional[float]:
@@ -40,17 +42,20 @@ def _value(test: dict[str, Any], name: str, key: str) -> Optional[float]:
 def _bars(axes: Any, labels: list[str], values: dict[str, list[Optional[float]]],
           title: str) -> None:
     """
-    Draw one panel: a pair of bars per label, the ratio over twisted-proxy's.
+    Draw one panel: a group of bars per label, one per proxy of C{values}
+    (Swift's first), each twisted-proxy bar with its ratio to Swift's.
     """
-    width = 0.38
+    names = [name for name in _NAMES if name in values]
+    width = 0.76 / len(names)
     positions = range(len(labels))
-    for offset, name in ((-width / 2, "swift"), (width / 2, "twisted")):
+    for index, name in enumerate(names):
+        offset = (index - (len(names) - 1) / 2) * width
         heights = [v if v is not None else 0.0 for v in values[name]]
         bars = axes.bar([p + offset for p in positions], heights, width,
                         label=_LABELS[name], color=_COLOURS[name])
-        if name != "twisted":
+        if name == "swift":
             continue
-        for bar, mine, theirs in zip(bars, values["twisted"], values["swift"]):
+        for bar, mine, theirs in zip(bars, values[name], values["swift"]):
             if mine is not None and theirs:
                 axes.annotate(f"{mine / theirs:.2f}x", (bar.get_x() + bar.get_width() / 2,
                                                        bar.get_height()),
@@ -76,14 +81,16 @@ def write_chart(results: dict[str, Any], path: str) -> Optional[str]:
         from matplotlib import pyplot
     except ImportError:
         return "matplotlib is not installed (pip install '.[bench]')"
+    proxies = results.get("proxies", {})
+    # Swift's and twisted-proxy's bars always; PyPy's when it ran.
+    drawn = [name for name in _NAMES if name != "pypy" or name in proxies]
     panels = []
     for kind, key, title in PANELS:
         tests = [t for t in results.get("tests", ()) if t.get("kind") == kind]
         if tests:
-            values = {name: [_value(t, name, key) for t in tests] for name in _NAMES}
+            values = {name: [_value(t, name, key) for t in tests] for name in drawn}
             panels.append(([t["label"] for t in tests], values, title))
-    proxies = results.get("proxies", {})
-    rss = {name: [proxies.get(name, {}).get("peak_rss_mib")] for name in _NAMES}
+    rss = {name: [proxies.get(name, {}).get("peak_rss_mib")] for name in drawn}
     if not panels:
         return "no test was measured"
     panels.append((["all workloads"], rss, "peak RSS MiB (all processes)"))
@@ -97,8 +104,9 @@ def write_chart(results: dict[str, Any], path: str) -> Optional[str]:
         axes.set_visible(False)
     handles, names = grid.flat[0].get_legend_handles_labels()
     settings = results.get("settings", {})
+    ours = "twisted-proxy (CPython, PyPy)" if "pypy" in drawn else "twisted-proxy"
     figure.suptitle(
-        f"twisted-proxy vs swift-proxy-server {results.get('versions', {}).get('swift', '')}"
+        f"{ours} vs swift-proxy-server {results.get('versions', {}).get('swift', '')}"
         f" (workers={settings.get('workers', '?')},"
         f" {settings.get('rounds', 1)} round(s), medians)", fontsize=10)
     figure.legend(handles, names, loc="upper right", fontsize=8)

@@ -10,7 +10,8 @@ import math
 import os
 from typing import Any, Optional
 
-__all__ = ["ROWS", "table", "round_ratios", "write_json", "ratio"]
+__all__ = ["LABELS", "NAMES", "ROWS", "proxy_names", "table", "round_ratios", "write_json",
+           "ratio", "ratio_key"]
 
 #: Per kind of test: (metric key, label, format) rows of the table.
 ROWS = {
@@ -31,12 +32,34 @@ ROWS = {
     ],
 }
 
-_NAMES = ("swift", "twisted")
+#: The proxies a run may measure, in the table's order: Swift's, then
+#: twisted-proxy, then (C{--pypy}) twisted-proxy under PyPy.
+NAMES = ("swift", "twisted", "pypy")
+LABELS = {"swift": "swift-proxy-server", "twisted": "twisted-proxy",
+          "pypy": "twisted-proxy PyPy"}
+
+
+def proxy_names(results: dict[str, Any]) -> list[str]:
+    """
+    The proxies C{results} measured, in L{NAMES} order.
+    """
+    return [name for name in NAMES if name in results.get("proxies", {})]
+
+
+def ratio_key(name: str, per_round: bool = False) -> str:
+    """
+    Where a test's entry keeps the ratios of proxy C{name} to Swift's:
+    C{ratio} and C{round_ratios} for twisted-proxy (as before there was a
+    third proxy), C{pypy_ratio} and C{pypy_round_ratios} for PyPy's.
+    """
+    base = "round_ratios" if per_round else "ratio"
+    return base if name == "twisted" else f"{name}_{base}"
 
 
 def ratio(twisted: Optional[float], swift: Optional[float]) -> Optional[float]:
     """
-    twisted / swift, or C{None} when either is missing or swift is 0.
+    twisted / swift (or pypy / swift), or C{None} when either is missing or
+    swift is 0.
     """
     if twisted is None or swift is None or not swift:
         return None
@@ -51,24 +74,31 @@ def _fmt(value: Any, pattern: str) -> str:
 
 def table(results: dict[str, Any]) -> str:
     """
-    The results as a text table: one block of rows per test, both proxies
-    side by side, and the ratio twisted/swift.
+    The results as a text table: one block of rows per test, the proxies
+    side by side, and the ratio of each to Swift's (twisted/swift, and
+    pypy/swift when twisted-proxy also ran under PyPy).
     """
-    header = ("test", "metric", "swift-proxy-server", "twisted-proxy", "twisted/swift")
+    names = proxy_names(results)
+    others = names[1:]
+    header = ("test", "metric", *(LABELS[n] for n in names),
+              *(f"{n}/swift" for n in others))
     lines: list[tuple[str, ...]] = []
+
+    def ratios(values: list[Any]) -> list[str]:
+        return [_fmt(ratio(v, values[0]), "{:.2f}") for v in values[1:]]
+
     for test in results["tests"]:
         label = test["label"]
         for key, metric, pattern in ROWS[test["kind"]]:
-            values = [test["proxies"].get(name, {}).get(key) for name in _NAMES]
-            r = None if key == "errors" else ratio(values[1], values[0])
-            lines.append((label, metric, *(_fmt(v, pattern) for v in values),
-                          _fmt(r, "{:.2f}")))
+            values = [test["proxies"].get(name, {}).get(key) for name in names]
+            shown = [""] * len(others) if key == "errors" else ratios(values)
+            lines.append((label, metric, *(_fmt(v, pattern) for v in values), *shown))
             label = ""
-    rss = [results["proxies"][name]["peak_rss_mib"] for name in _NAMES]
+    rss = [results["proxies"][name]["peak_rss_mib"] for name in names]
     lines.append(("all", "peak RSS MiB (VmHWM)", *(_fmt(v, "{:.1f}") for v in rss),
-                  _fmt(ratio(rss[1], rss[0]), "{:.2f}")))
-    processes = [str(results["proxies"][name]["processes"]) for name in _NAMES]
-    lines.append(("", "processes", *processes, ""))
+                  *ratios(rss)))
+    processes = [str(results["proxies"][name]["processes"]) for name in names]
+    lines.append(("", "processes", *processes, *([""] * len(others))))
     widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
     out = []
     for index, row in enumerate([header, *lines]):
@@ -89,19 +119,23 @@ _ROUND_KEYS = {
 
 def round_ratios(results: dict[str, Any]) -> str:
     """
-    The ratio twisted/swift of each test's main metrics in every round, with
-    the load average (1 min) when the round's twisted-proxy run ended.
+    The ratio twisted/swift (and pypy/swift) of each test's main metrics in
+    every round, with the load average (1 min) when the round's run of that
+    proxy ended.
     """
     lines = []
+    others = proxy_names(results)[1:]
     for test in results["tests"]:
-        ratios = test.get("round_ratios", {})
-        loads = [m.get("loadavg") for m in test.get("rounds", {}).get("twisted", [])]
-        cells = []
-        for key, name in _ROUND_KEYS[test["kind"]]:
-            values = " ".join(_fmt(v, "{:.2f}") for v in ratios.get(key, []))
-            cells.append(f"{name} {values}")
-        load = " ".join(_fmt(v, "{:.1f}") for v in loads)
-        lines.append(f"{test['label']}: " + "; ".join(cells) + f" (load {load})")
+        for proxy in others:
+            ratios = test.get(ratio_key(proxy, per_round=True), {})
+            loads = [m.get("loadavg") for m in test.get("rounds", {}).get(proxy, [])]
+            cells = []
+            for key, name in _ROUND_KEYS[test["kind"]]:
+                values = " ".join(_fmt(v, "{:.2f}") for v in ratios.get(key, []))
+                cells.append(f"{name} {values}")
+            load = " ".join(_fmt(v, "{:.1f}") for v in loads)
+            who = "" if proxy == "twisted" else f" [{proxy}/swift]"
+            lines.append(f"{test['label']}{who}: " + "; ".join(cells) + f" (load {load})")
     return "\n".join(lines)
 
 

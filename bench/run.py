@@ -72,6 +72,8 @@ EC_TESTS = ("small-get", "small-put", "large-put", "large-get")
 CLIENTS = ("python", "curl")
 #: The erasure coding of the --ec policy, as in conf/aio-ec.conf.
 EC_SCHEME = "liberasurecode_rs_vand 4+2, 1 MiB segments"
+#: The PyPy that --pypy runs twisted-proxy with (PYTHON=pypy3 scripts/bootstrap).
+PYPY_PYTHON = os.path.join(REPO, ".venv-pypy", "bin", "python")
 
 
 def log(message: str) -> None:
@@ -109,6 +111,12 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
                         help="comma-separated clients for the large transfers: "
                         "python (http.client), curl (default python; python,curl "
                         "with --ec)")
+    parser.add_argument("--pypy", action="store_true",
+                        help="also run twisted-proxy under PyPy, as a third proxy "
+                        "measured in the same run (ratios pypy/swift)")
+    parser.add_argument("--pypy-python", default=PYPY_PYTHON,
+                        help="the PyPy for --pypy, with twisted-proxy installed "
+                        "(default .venv-pypy/bin/python)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--connections", type=int, default=16,
                         help="wrk connections (default 16)")
@@ -155,7 +163,11 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         parser.error("--large-mib and --large-runs: at least 1")
     if options.data_dir is None:
         options.data_dir = os.path.join(tempfile.gettempdir(), "twisted-proxy-bench")
+    if options.pypy and not os.access(options.pypy_python, os.X_OK):
+        parser.error(f"--pypy: no {options.pypy_python}; make it with "
+                     "PYTHON=pypy3 scripts/bootstrap, or give --pypy-python")
     return options
+
 
 
 def _version(command: list[str]) -> str:
@@ -166,10 +178,14 @@ def _version(command: list[str]) -> str:
     return (out.stdout + out.stderr).strip().splitlines()[0] if (out.stdout + out.stderr).strip() else "?"
 
 
-def versions() -> dict[str, str]:
+def versions(pypy_python: Optional[str] = None) -> dict[str, str]:
     from importlib.metadata import version
 
     found = {"python": platform.python_version()}
+    if pypy_python is not None:
+        found["pypy"] = _version([
+            pypy_python, "-c", "import platform, sys; print('PyPy %s (Python %s)' % ("
+            "'.'.join(map(str, sys.pypy_version_info[:3])), platform.python_version()))"])
     for package in ("swift", "twisted", "treq", "txredisapi"):
         try:
             found[package] = version(package)
@@ -219,11 +235,15 @@ class Bench:
             self.cluster.swift_dir, memcached, workers)
         self.proxies["twisted"] = self.services.start_twisted_proxy(
             self.cluster.swift_dir, redis, workers)
+        if self.options.pypy:
+            self.proxies["pypy"] = self.services.start_twisted_proxy(
+                self.cluster.swift_dir, redis, workers, name="pypy",
+                python=self.options.pypy_python)
         for name, proxy in self.proxies.items():
             processes = self.services.await_workers(proxy)
             serving = len(processes) - (1 if name == "swift" else 0)
-            if name == "twisted" and serving < workers:
-                proxy.note = (f"twisted-proxy ran {len(processes)} process(es) with "
+            if name != "swift" and serving < workers:
+                proxy.note = (f"{name} ran {len(processes)} process(es) with "
                               f"workers = {workers}: this build does not support "
                               "workers, so it was measured with 1 process")
                 log(proxy.note)
@@ -245,7 +265,8 @@ class Bench:
         ref = self.accounts["swift"]
         names = {t.name for t in self.options.tests}
         started = time.monotonic()
-        for container in ("bench", "bench-large", "bench-put-swift", "bench-put-twisted"):
+        containers = ["bench", "bench-large"] + [f"bench-put-{n}" for n in self.proxies]
+        for container in containers:
             status, _, body = workloads.request(ref, "PUT", ref.path_of(container))
             if status not in (201, 202):
                 raise RuntimeError(f"PUT {container}: {status} {body[:200]!r}")
@@ -323,24 +344,28 @@ class Bench:
     def run(self) -> list[dict[str, Any]]:
         """
         Every test (and, for large ones, every client), C{--rounds} times
-        over; who goes first alternates from one measurement to the next
-        and from one round to the next, so drift favours neither proxy.
+        over; who goes first changes from one measurement to the next and
+        from one round to the next, so drift favours no proxy.
 
         @return: one entry per test and client, with each round's
             measurements and their medians (errors: their sum).
         """
         entries: dict[tuple[str, str], dict[str, Any]] = {}
+        names = list(self.proxies)
         rounds = self.options.rounds
-        step = 0
         for round_index in range(rounds):
             if rounds > 1:
                 log(f"round {round_index + 1} of {rounds}")
+            step = 0
             for test in self.options.tests:
                 clients = self.options.client_list if test.kind == "large" else [""]
                 for client in clients:
-                    order = ["swift", "twisted"]
-                    if (step + round_index) % 2:
-                        order.reverse()
+                    # The proxies take turns going first: from one
+                    # measurement to the next, and for each measurement from
+                    # one round to the next (so with three proxies and three
+                    # rounds, each goes first once).
+                    shift = (step + round_index) % len(names)
+                    order = names[shift:] + names[:shift]
                     step += 1
                     entry = entries.get((test.name, client))
                     if entry is None:
@@ -350,7 +375,7 @@ class Bench:
                         entry = entries[(test.name, client)] = {
                             "name": test.name, "label": label, "kind": test.kind,
                             "client": client or None, "orders": [],
-                            "rounds": {"swift": [], "twisted": []}}
+                            "rounds": {name: [] for name in names}}
                     entry["orders"].append(order)
                     for name in order:
                         log(f"{entry['label']}: {name}")
@@ -370,18 +395,19 @@ class Bench:
         for entry in entries.values():
             keys = [key for key, _, _ in report.ROWS[entry["kind"]]]
             entry["proxies"] = {
-                name: _medians(entry["rounds"][name], keys) for name in ("swift", "twisted")
+                name: _medians(entry["rounds"][name], keys) for name in names
             }
-            entry["ratio"] = {
-                key: report.ratio(entry["proxies"]["twisted"].get(key),
-                                  entry["proxies"]["swift"].get(key))
-                for key in keys if key != "errors"
-            }
-            entry["round_ratios"] = {
-                key: [report.ratio(t.get(key), w.get(key))
-                      for t, w in zip(entry["rounds"]["twisted"], entry["rounds"]["swift"])]
-                for key in keys if key != "errors"
-            }
+            swift = entry["proxies"]["swift"]
+            for name in names[1:]:
+                entry[report.ratio_key(name)] = {
+                    key: report.ratio(entry["proxies"][name].get(key), swift.get(key))
+                    for key in keys if key != "errors"
+                }
+                entry[report.ratio_key(name, per_round=True)] = {
+                    key: [report.ratio(t.get(key), w.get(key))
+                          for t, w in zip(entry["rounds"][name], entry["rounds"]["swift"])]
+                    for key in keys if key != "errors"
+                }
             results.append(entry)
         return results
 
@@ -598,6 +624,7 @@ class Bench:
                 "peak_rss_mib": peak.total / (1 << 20),
                 "pipeline": SWIFT_PIPELINE if name == "swift" else TWISTED_PIPELINE,
                 "info_cache": "memcached" if name == "swift" else "redis",
+                "python": "pypy" if name == "pypy" else "cpython",
                 "note": proxy.note,
                 "log_findings": self._log_findings(name),
                 "conf": proxy.conf,
@@ -676,6 +703,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                 "ec_scheme": EC_SCHEME if options.ec else None,
                 "rounds": options.rounds,
                 "clients": options.client_list,
+                "pypy": options.pypy,
             },
             "machine": {
                 "cpus": os.cpu_count(),
@@ -683,7 +711,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                 "loadavg_before": load_before,
                 "loadavg_after": os.getloadavg(),
             },
-            "versions": versions(),
+            "versions": versions(options.pypy_python if options.pypy else None),
             "proxies": bench.proxy_summary(),
             "tests": tests,
             "problems": bench.problems,
@@ -731,6 +759,9 @@ def main(argv: Optional[list[str]] = None) -> int:
               f"{settings['large_mib']} MiB x {settings['large_runs']}; "
               f"{results['machine']['cpus']} CPUs, load before "
               f"{load_before[0]:.2f}, after {results['machine']['loadavg_after'][0]:.2f}")
+        if options.pypy:
+            print("third proxy: twisted-proxy under "
+                  f"{results['versions'].get('pypy', 'PyPy')} (column pypy)")
         if options.ec:
             print(f"policy: erasure coded, {EC_SCHEME}; clients for large objects: "
                   + ", ".join(options.client_list))

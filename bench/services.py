@@ -1,7 +1,8 @@
 """
 The processes a benchmark run starts: one storage cluster
 (C{python -m twisted_proxy_aio.cluster}), a private redis-server, a private
-memcached, twisted-proxy and Swift's reference C{swift-proxy-server}.
+memcached, twisted-proxy (and with C{--pypy} a second one, under PyPy) and
+Swift's reference C{swift-proxy-server}.
 
 Every process is started in its own session, so a Ctrl-C at the terminal
 reaches only the benchmark, which then stops them in order. L{Services}
@@ -145,7 +146,7 @@ class Proxy:
     """
     A running proxy: its top process and where it listens.
 
-    @ivar name: C{swift} or C{twisted}.
+    @ivar name: C{swift}, C{twisted} or C{pypy} (twisted-proxy under PyPy).
     @ivar note: what to know about how it runs (e.g. workers unsupported).
     """
 
@@ -315,9 +316,17 @@ class Services:
 
     # -- proxies -----------------------------------------------------------
 
-    def start_twisted_proxy(self, swift_dir: str, redis_port: int, workers: int) -> Proxy:
+    def start_twisted_proxy(self, swift_dir: str, redis_port: int, workers: int,
+                            name: str = "twisted", python: Optional[str] = None) -> Proxy:
+        """
+        Start twisted-proxy under this Python, or under C{python} (the PyPy
+        of C{--pypy}, as the proxy C{name}), with its info cache in a Redis
+        database of its own.
+        """
         port = free_port()
-        conf = os.path.join(self.workdir, "twisted-proxy.conf")
+        program = "twisted-proxy" if name == "twisted" else f"twisted-proxy-{name}"
+        database = 0 if name == "twisted" else 1
+        conf = os.path.join(self.workdir, f"{program}.conf")
         filters = _filter_sections(_TWISTED_FILTERS)
         with open(conf, "w") as f:
             f.write(
@@ -327,15 +336,16 @@ class Services:
                 "account_autocreate = true\n\n"
                 f"[filter:tempauth]\nuse = egg:swift#tempauth\n{TEMPAUTH_USERS}\n"
                 "[filter:cache]\nuse = egg:swift#memcache\n"
-                f"redis_url = redis://127.0.0.1:{redis_port}/0\n\n"
+                f"redis_url = redis://127.0.0.1:{redis_port}/{database}\n\n"
                 f"{filters}"
             )
-        log = os.path.join(self.workdir, "twisted-proxy.log")
-        process = self._spawn("twisted-proxy", [
-            os.path.join(BIN, "twistd"), "-n", "--pidfile=", f"--logfile={log}",
+        log = os.path.join(self.workdir, f"{program}.log")
+        bin_dir = os.path.dirname(python) if python else BIN
+        process = self._spawn(program, [
+            os.path.join(bin_dir, "twistd"), "-n", "--pidfile=", f"--logfile={log}",
             "twisted-proxy", "--config", conf,
         ], log)
-        proxy = Proxy("twisted", process.pid, port, conf, log, workers)
+        proxy = Proxy(name, process.pid, port, conf, log, workers)
         self._await_healthy(proxy, process)
         return proxy
 

@@ -4,19 +4,21 @@ a stored object's body as the object controller streams it, a client's
 streamed body that the test writes (L{PushedBody}), a TCP connection's
 transport and socket options (L{TCPTransport}), and typed
 builders for the ring's and the info cache's dicts (L{make_node},
-L{make_cors}), and L{partial_context} for the plugin tests' stand-ins for
+L{make_cors}), L{partial_context} for the plugin tests' stand-ins for
 the proxy's context, with L{remember_info} for their stand-ins for the
-controllers.
+controllers, and L{without_pyeclib} for a proxy that has no PyECLib.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Mapping, Optional, Union, cast
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress, IConsumer, IPushProducer, ITCPTransport
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
@@ -27,7 +29,27 @@ from twisted_proxy.swift.http import SwiftRequest
 from twisted_proxy.swift.ring import Node
 
 __all__ = ["Collector", "FakeSocket", "PushedBody", "RecordingProducer", "StoredBody",
-           "TCPTransport", "make_cors", "make_node", "partial_context", "remember_info"]
+           "TCPTransport", "make_cors", "make_node", "partial_context", "remember_info",
+           "without_pyeclib"]
+
+
+def without_pyeclib(case: SynchronousTestCase) -> None:
+    """
+    Make importing PyECLib fail (as where it is not installed, PyPy without
+    the C{ec} extra) until C{case} ends.
+    """
+    name = "pyeclib.ec_iface"
+    saved = sys.modules.get(name)
+    # A None entry makes the import raise ImportError.
+    sys.modules[name] = None  # type: ignore[assignment]
+
+    def restore() -> None:
+        if saved is None:
+            sys.modules.pop(name, None)
+        else:
+            sys.modules[name] = saved
+
+    case.addCleanup(restore)
 
 
 def make_node(

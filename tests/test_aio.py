@@ -6,6 +6,8 @@ up after killed clusters. L{tests.e2e.test_aio} runs clusters for real.
 from __future__ import annotations
 
 import os
+import stat
+import sys
 
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -16,6 +18,7 @@ from twisted_proxy_aio.cluster import (
     build_cluster,
     find_swift_bin_dir,
     parse_aio_settings,
+    swift_python,
     sync_endpoint,
 )
 
@@ -180,7 +183,8 @@ class FindSwiftTests(SynchronousTestCase):
 
     def test_found(self) -> None:
         """
-        In this test environment Swift is installed, next to the Python.
+        In this test environment Swift is installed, next to the Python
+        (under PyPy, whose Swift is CPython's, on C{PATH}).
         """
         binDir = find_swift_bin_dir()
         self.assertTrue(os.path.isfile(os.path.join(binDir, "swift-object-server")))
@@ -202,6 +206,51 @@ class FindSwiftTests(SynchronousTestCase):
         self.assertIn("twisted-proxy[aio]", str(error))
         self.assertIn(empty, str(error))
         self.assertFalse(os.path.exists(dataDir))
+
+
+class SwiftPythonTests(SynchronousTestCase):
+    """
+    L{swift_python} runs Swift's servers under the Python their programs
+    were installed for, which may not be the proxy's (a proxy under PyPy).
+    """
+
+    def executable(self, name: str, text: str) -> str:
+        path = os.path.join(self.directory, name)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
+        return path
+
+    def setUp(self) -> None:
+        self.directory = self.mktemp()
+        os.makedirs(self.directory)
+        self.python = self.executable("python3.11", "")
+
+    def test_shebang(self) -> None:
+        """
+        The interpreter a C{#!} line names is the one.
+        """
+        program = self.executable("swift-object-server", f"#!{self.python} -E\nx\n")
+        self.assertEqual(swift_python(program), self.python)
+
+    def test_env(self) -> None:
+        """
+        C{#!/usr/bin/env python3} names the C{python3} found on C{PATH}.
+        """
+        self.patch(os, "environ", {**os.environ, "PATH": self.directory})
+        program = self.executable("swift-object-server", "#!/usr/bin/env -S python3.11\n")
+        self.assertEqual(swift_python(program), self.python)
+
+    def test_notPython(self) -> None:
+        """
+        A program that is no Python script, an interpreter that does not
+        exist, or no program at all: this process's own Python (the shim
+        then runs a non-Python program as it is).
+        """
+        for text in ("#!/bin/sh\nexec true\n", "#!/nowhere/python3\n", "\x7fELF"):
+            program = self.executable("swift-object-server", text)
+            self.assertEqual(swift_python(program), sys.executable, text)
+        self.assertEqual(swift_python(os.path.join(self.directory, "none")), sys.executable)
 
 
 class AbandonedClusterTests(SynchronousTestCase):

@@ -11,13 +11,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.doubles import without_pyeclib
 from twisted_proxy.swift.ec.scheme import (
     ECScheme,
     ECSchemeError,
     Segmenter,
+    check_ec_policies,
     fragment_footers,
 )
-from twisted_proxy.swift.swiftconf import ERASURE_CODING, REPLICATION, StoragePolicy
+from twisted_proxy.swift.swiftconf import (
+    ERASURE_CODING,
+    REPLICATION,
+    StoragePolicy,
+    SwiftConf,
+)
 
 
 def _policy(**options: str) -> StoragePolicy:
@@ -72,6 +79,32 @@ class SchemeTests(SynchronousTestCase):
         self.assertRaises(ECSchemeError, ECScheme.from_policy, _policy(ec_type="nope"))
         replicated = StoragePolicy(0, "r", ("r",), True, False, REPLICATION, "object")
         self.assertRaises(ECSchemeError, ECScheme.from_policy, replicated)
+
+    def test_noPyECLib(self) -> None:
+        """
+        Without PyECLib (PyPy without the C{ec} extra) the scheme is refused
+        with one line saying so and how to install it.
+        """
+        without_pyeclib(self)
+        error = self.assertRaises(ECSchemeError, ECScheme.from_policy, _policy())
+        self.assertIn("PyECLib is not installed", str(error))
+        self.assertIn("twisted-proxy[ec]", str(error))
+        self.assertNotIn("\n", str(error))
+
+    def test_checkPolicies(self) -> None:
+        """
+        L{check_ec_policies} makes every erasure-coded policy's scheme and
+        names the first it cannot make by its section; replicated policies
+        need nothing.
+        """
+        replicated = StoragePolicy(0, "r", ("r",), True, False, REPLICATION, "object")
+        good = SwiftConf(b"p", b"", (replicated, _policy()), {})
+        check_ec_policies(good, "/etc/swift/swift.conf")
+        bad = SwiftConf(b"p", b"", (replicated, _policy(ec_type="nope")), {})
+        error = self.assertRaises(ECSchemeError, check_ec_policies, bad,
+                                  "/etc/swift/swift.conf")
+        self.assertTrue(str(error).startswith(
+            "/etc/swift/swift.conf: [storage-policy:1] (ec): ec_type nope"), str(error))
 
     def test_backendIndex(self) -> None:
         scheme = ECScheme("liberasurecode_rs_vand", 4, 2, duplication=2)

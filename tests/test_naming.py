@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import os
 import re
 import sys
+import sysconfig
 from typing import Iterator, Optional
 
 from twisted.trial.unittest import SynchronousTestCase
@@ -43,7 +45,20 @@ def _foreign(module_name: str) -> bool:
     the names this project did not choose.
     """
     top = module_name.split(".")[0]
-    return top in ("twisted", "zope", "builtins") or top in sys.stdlib_module_names
+    return top in ("twisted", "zope", "builtins") or _in_stdlib(top)
+
+
+def _in_stdlib(top: str) -> bool:
+    names = getattr(sys, "stdlib_module_names", None)
+    if names is not None:
+        return top in names
+    # Python 3.9 (PyPy) has no list: a module of the standard library is
+    # built in or lives in its directory.
+    if top in sys.builtin_module_names:
+        return True
+    spec = importlib.util.find_spec(top)
+    origin = spec.origin if spec is not None else None
+    return origin is not None and origin.startswith(sysconfig.get_paths()["stdlib"])
 
 
 #: Module-level names Twisted looks up by name: C{ServiceMaker} calls its

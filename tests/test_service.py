@@ -18,7 +18,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.client import HTTPConnectionPool
 from zope.interface import implementer
 
-from tests.doubles import partial_context
+from tests.doubles import partial_context, without_pyeclib
 from tests.test_ring import _dev, _format1_ring
 from twisted_proxy.backend.nodeclient import NodeClient
 from twisted_proxy.config import ConfigError, ProxySettings, load_config
@@ -362,6 +362,25 @@ class BuildProxyServiceTests(SynchronousTestCase):
         error = self.assertRaises(ConfigError, build_proxy_service, self.config,
                                   self.settings, self.reactor, _Server)
         self.assertIn("container.ring.gz", str(error))
+
+
+    def test_ecPolicyWithoutPyECLib(self) -> None:
+        """
+        An erasure-coded policy that this proxy cannot serve (no PyECLib,
+        as under PyPy without the C{ec} extra) stops startup with a
+        L{ConfigError} naming swift.conf and the policy, rather than failing
+        that policy's requests.
+        """
+        with open(os.path.join(self.swift_dir, "swift.conf"), "a") as f:
+            f.write("[storage-policy:0]\nname = gold\ndefault = yes\n"
+                    "[storage-policy:1]\nname = ec\npolicy_type = erasure_coding\n"
+                    "ec_type = liberasurecode_rs_vand\nec_num_data_fragments = 4\n"
+                    "ec_num_parity_fragments = 2\n")
+        without_pyeclib(self)
+        error = self.assertRaises(ConfigError, build_proxy_service, self.config,
+                                  self.settings, self.reactor, _Server)
+        self.assertIn("swift.conf: [storage-policy:1] (ec)", str(error))
+        self.assertIn("PyECLib is not installed", str(error))
 
 
 class AccessLogServiceTests(SynchronousTestCase):

@@ -45,7 +45,8 @@ class GuardTests(SynchronousTestCase):
         """
         The L{os} ways to start a process are refused.
         """
-        self.assertRefused("os.posix_spawnp", os.posix_spawnp, "true", ["true"], {})
+        if hasattr(os, "posix_spawnp"):  # not in PyPy 3.9
+            self.assertRefused("os.posix_spawnp", os.posix_spawnp, "true", ["true"], {})
         self.assertRefused("os.system", os.system, "true")
         # Not called: were the guard broken, a forked trial would run on.
         self.assertNotEqual(os.fork.__module__, "posix")
@@ -117,4 +118,4 @@ class SessionTests(SynchronousTestCase):
         if os.environ.get(unitguard.ENVIRONMENT_VARIABLE) != "1":
             raise SkipTest(f"{unitguard.ENVIRONMENT_VARIABLE} is not set")
         self.assertEqual(socket.socket.connect.__module__, unitguard.__name__)
-        self.assertEqual(os.posix_spawn.__module__, unitguard.__name__)
+        self.assertEqual(os.system.__module__, unitguard.__name__)

@@ -286,6 +286,8 @@ class StreamingChannel(http.HTTPChannel):
       - more than L{max_header_lines} header lines: C{431};
       - an C{HTTP/2.0} (or later) request line: C{505};
       - a list of transfer codings: C{501}, rather than Twisted's C{400};
+      - a CR inside a header value: C{400}, with any Twisted (older ones
+        would take it).
       - whatever else Twisted's parser refuses (a malformed request line
         or header, bad framing): C{400 Bad Request}.
 
@@ -442,6 +444,11 @@ class StreamingChannel(http.HTTPChannel):
 
     def headerReceived(self, line: bytes) -> bool:
         name, _, value = line.partition(b":")
+        if b"\r" in value:
+            # A CR left in a value (RFC 9110 section 5.5), refused whatever
+            # Twisted's version: only 26 and later refuse it themselves.
+            self.refuse(400, b"Bad Request")
+            return False
         if name.strip().lower() == b"transfer-encoding" and b"," in value:
             self.refuse(501, b"Not Implemented")
             return False

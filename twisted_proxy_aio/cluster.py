@@ -93,6 +93,7 @@ __all__ = [
     "SYNC_REALM",
     "SYNC_CLUSTER",
     "sync_endpoint",
+    "swift_python",
     "build_cluster",
     "main",
 ]
@@ -177,7 +178,8 @@ _PROBE_INTERVAL = 0.1
 _PROBE_CONNECT_TIMEOUT = 2.0
 _LOG_TAIL_LINES = 8
 
-# Runs in each storage server's process, never in the proxy's. Swift 2.38
+# Runs in each storage server's process, never in the proxy's, under the
+# Python of Swift's programs (swift_python), whatever the proxy's. Swift 2.38
 # reads storage policies only from /etc/swift/swift.conf, at import, and
 # set_swift_dir() does not reload them; point Swift at this cluster's own
 # swift.conf before the server starts, so every policy of the cluster is
@@ -657,6 +659,34 @@ def find_swift_bin_dir(swift_bin_dir: Optional[str] = None) -> str:
     )
 
 
+def swift_python(program: str) -> str:
+    """
+    The Python that Swift's C{program} belongs to: the interpreter its
+    C{#!} line names (directly or through C{env}), which has the C{swift}
+    package; this process's own Python when the line names no Python that
+    exists (a program that is no Python script is run as it is anyway).
+
+    A proxy under PyPy thus runs Swift's servers under the CPython they were
+    installed for.
+    """
+    try:
+        with open(program, "rb") as f:
+            first = f.readline(512)
+    except OSError:
+        return sys.executable
+    if not first.startswith(b"#!"):
+        return sys.executable
+    words = first[2:].decode("utf-8", "replace").split()
+    if words and os.path.basename(words[0]) == "env":
+        words = [w for w in words[1:] if not w.startswith("-")]
+        found = shutil.which(words[0]) if words else None
+        words = [found] if found else []
+    if (words and "python" in os.path.basename(words[0])
+            and _is_program(words[0])):
+        return words[0]
+    return sys.executable
+
+
 def _process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -1113,7 +1143,7 @@ class _Supervisor:
         self._stopping = False
         program = self._layout.program(self.server.kind)
         args = launcher_arguments(
-            sys.executable,
+            swift_python(program),
             "-c",
             _SWIFT_SHIM,
             os.path.join(self._layout.swift_dir, "swift.conf"),

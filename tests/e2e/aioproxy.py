@@ -49,6 +49,7 @@ from twisted_proxy.swift.swiftconf import load_swift_conf
 from twisted_proxy_aio.cluster import AioError, find_swift_bin_dir
 
 __all__ = [
+    "PROXY_PYTHON_VARIABLE",
     "REPO",
     "SWIFT_DEFAULTS",
     "AioCluster",
@@ -358,14 +359,22 @@ def get_streamed(port: int, path: str, token: str, timeout: float = 120,
 # -- twisted-proxy ------------------------------------------------------------
 
 
+#: Names the Python the proxies under test run on, when it is not the tests'
+#: own: C{scripts/test --pypy} sets it to C{.venv-pypy}'s PyPy, while the
+#: tests themselves (and Swift's storage servers) stay with CPython.
+PROXY_PYTHON_VARIABLE = "TWISTED_PROXY_PYTHON"
+
+
 def twistd_command() -> list[str]:
     """
-    How to run this Python's twistd.
+    How to run the twistd of the proxies' Python: C{$TWISTED_PROXY_PYTHON}
+    when set, else this Python.
     """
-    beside = os.path.join(os.path.dirname(sys.executable), "twistd")
+    python = os.environ.get(PROXY_PYTHON_VARIABLE) or sys.executable
+    beside = os.path.join(os.path.dirname(python), "twistd")
     if os.path.exists(beside):
         return [beside]
-    return [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
+    return [python, "-c", "from twisted.scripts.twistd import run; run()"]
 
 
 @dataclass

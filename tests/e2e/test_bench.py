@@ -75,3 +75,26 @@ class ChartTests(SynchronousTestCase):
         """
         kinds = {kind for kind, _, _ in self.chart.PANELS}
         self.assertEqual(kinds, {"wrk", "large"})
+
+    def test_pypyBars(self) -> None:
+        """
+        With twisted-proxy's PyPy run (C{--pypy}), each workload has a third
+        bar, labelled with its own ratio to Swift's; without it, two.
+        """
+        from matplotlib import pyplot
+
+        figure, axes = pyplot.subplots()
+        self.addCleanup(pyplot.close, figure)
+        values = {"swift": [100.0, 10.0], "twisted": [250.0, None], "pypy": [400.0, 30.0]}
+        self.chart._bars(axes, ["GET", "PUT"], values, "req/s")
+        self.assertEqual(len(axes.patches), 6)
+        self.assertEqual(sorted(t.get_text() for t in axes.texts), ["2.50x", "3.00x", "4.00x"])
+        self.assertEqual([h.get_label() for h in axes.get_legend_handles_labels()[0]],
+                         ["swift-proxy-server", "twisted-proxy", "twisted-proxy (PyPy)"])
+        results = _results()
+        results["proxies"]["pypy"] = {"peak_rss_mib": 150.0}
+        for test in results["tests"]:
+            test["proxies"]["pypy"] = dict(test["proxies"]["swift"])
+        self.assertIsNone(self.chart.write_chart(results, self.path))
+        with open(self.path, "rb") as f:
+            self.assertTrue(f.read().startswith(b"\x89PNG\r\n\x1a\n"))

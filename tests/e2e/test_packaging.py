@@ -182,9 +182,12 @@ class BootstrapTests(SynchronousTestCase):
             handle.write("")
         stub = os.path.join(root, "fakepython")
         with open(stub, "w") as handle:
+            # "python -c ...": which implementation (CPython makes .venv);
             # "python -m venv .venv": a venv whose python and pip do nothing.
             handle.write(
-                "#!/bin/sh\nmkdir -p .venv/bin\n"
+                "#!/bin/sh\n"
+                "if [ \"$1\" = -c ]; then echo CPython; exit 0; fi\n"
+                "mkdir -p .venv/bin\n"
                 "for p in python pip; do printf '#!/bin/sh\\nexit 0\\n' > .venv/bin/$p; "
                 "chmod +x .venv/bin/$p; done\n")
         os.chmod(stub, 0o755)

@@ -9,7 +9,6 @@ and, when a body fails part way, the next node that can continue it.
 
 from __future__ import annotations
 
-from contextlib import aclosing
 from typing import Any, AsyncGenerator, Callable, Iterator, Optional, Union
 
 from twisted.internet.defer import CancelledError, Deferred, DeferredQueue
@@ -138,7 +137,8 @@ class SourceFinder:
             return newest and "handoff_index" in node and bool(candidates)
 
         try:
-            async with aclosing(self.answers(node_iter, enough)) as arriving:
+            arriving = self.answers(node_iter, enough)
+            try:
                 async for node, outcome in arriving:
                     if isinstance(outcome, NodeError):
                         self._report.error(node, outcome)
@@ -170,6 +170,11 @@ class SourceFinder:
                         if deleted is not None and deleted > tombstone:
                             tombstone = deleted
                     answers.append(answer)
+            finally:
+                # However the search ends, requests still in flight are
+                # cancelled and unread answers closed (by hand: no
+                # contextlib.aclosing before Python 3.10).
+                await arriving.aclose()
         except BaseException:
             # Given up (the client went away): versions held open for
             # X-Newest are let go.

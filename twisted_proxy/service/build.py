@@ -29,6 +29,7 @@ from twisted_proxy.info.memorystore import LayeredInfoStore
 from twisted_proxy.info.redisstore import RedisInfoStore, make_info_store
 from twisted_proxy.interfaces import IInfoStore
 from twisted_proxy.plugins._support.statsd import StatsdMetrics, statsd_for
+from twisted_proxy.swift.ec.scheme import ECSchemeError, check_ec_policies
 from twisted_proxy.swift.metrics import MetricsFanout
 from twisted_proxy.swift.ring import RingError, RingSet
 from twisted_proxy.swift.statsd import StatsdConf
@@ -221,15 +222,17 @@ def build_proxy_service(
     @param serve: makes the service serving the site.
     @param swift_dir: where C{swift.conf} and the rings are, instead of
         C{settings.swift_dir}.
-    @raise ConfigError: for a bad swift.conf, a missing ring, a bad Redis
-        option in C{[filter:cache]}, or a plugin's bad option.
+    @raise ConfigError: for a bad swift.conf (an erasure-coded policy this
+        proxy cannot serve among them), a missing ring, a bad Redis option
+        in C{[filter:cache]}, or a plugin's bad option.
     """
     swift_dir = swift_dir or settings.swift_dir
     conf_path = os.path.join(swift_dir, "swift.conf")
     try:
         swift_conf = load_swift_conf(conf_path)
+        check_ec_policies(swift_conf, conf_path)
         rings = RingSet(swift_dir, swift_conf, reactor)
-    except (SwiftConfError, RingError, OSError) as error:
+    except (SwiftConfError, ECSchemeError, RingError, OSError) as error:
         raise ConfigError(str(error))
     settings.check_policy_overrides(policy.index for policy in swift_conf.policies)
     metrics = MetricsFanout()

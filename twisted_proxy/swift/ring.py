@@ -44,7 +44,6 @@ from typing import (
     Iterable,
     Iterator,
     Optional,
-    Required,
     Sequence,
     TypedDict,
     Union,
@@ -56,6 +55,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from typing_extensions import Required
 
 from twisted_proxy.swift.swiftconf import SwiftConf
 

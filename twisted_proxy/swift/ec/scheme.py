@@ -16,13 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
-from twisted_proxy.swift.swiftconf import ERASURE_CODING, StoragePolicy
+from twisted_proxy.swift.swiftconf import ERASURE_CODING, StoragePolicy, SwiftConf
 
 __all__ = [
     "ECScheme",
     "ECSchemeError",
     "DEFAULT_SEGMENT_SIZE",
     "Segmenter",
+    "check_ec_policies",
     "fragment_footers",
 ]
 
@@ -33,8 +34,29 @@ DEFAULT_SEGMENT_SIZE = 1048576
 class ECSchemeError(ValueError):
     """
     A policy's erasure coding options cannot be used (an unknown
-    C{ec_type}, or counts PyECLib refuses).
+    C{ec_type}, counts PyECLib refuses, or no PyECLib at all).
     """
+
+
+def check_ec_policies(swift_conf: SwiftConf, path: str) -> None:
+    """
+    Make the scheme of every erasure-coded policy of C{swift_conf} once, as
+    Swift does when it loads its policies, so that a proxy that could not
+    serve one stops at startup rather than failing its requests.
+
+    @param path: the C{swift.conf} file, for the message.
+    @raise ECSchemeError: naming the file and the policy's section, for the
+        first policy whose scheme cannot be made.
+    """
+    for policy in swift_conf.policies:
+        if policy.policy_type != ERASURE_CODING:
+            continue
+        try:
+            ECScheme.from_policy(policy)
+        except (ECSchemeError, KeyError, ValueError) as error:
+            raise ECSchemeError(
+                f"{path}: [storage-policy:{policy.index}] ({policy.name}): {error}"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -82,11 +104,19 @@ class ECScheme:
         """
         The PyECLib C{ECDriver}, made on first use.
 
-        @raise ECSchemeError: when PyECLib cannot make it.
+        @raise ECSchemeError: when PyECLib cannot make it, or is not
+            installed.
         """
         if not self._driver:
-            from pyeclib.ec_iface import ECDriver, ECDriverError
-
+            try:
+                from pyeclib.ec_iface import ECDriver, ECDriverError
+            except ImportError:
+                raise ECSchemeError(
+                    f"ec_type {self.ec_type}: PyECLib is not installed, so this proxy"
+                    " cannot serve erasure-coded policies (pip install"
+                    " 'twisted-proxy[ec]'; under PyPy it is built from source, see"
+                    " README.rst)"
+                ) from None
             try:
                 made = ECDriver(k=self.ndata, m=self.nparity, ec_type=self.ec_type)
             except ECDriverError as error:
