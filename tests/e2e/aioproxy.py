@@ -43,7 +43,7 @@ from typing import Callable, Generic, Iterator, Mapping, Optional, Protocol, Seq
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SkipTest
 
-from tests.e2e.swifttools import swift_conf_command
+from tests.e2e.swifttools import swift_conf_command, swift_tool
 from twisted_proxy.swift.ring import RingSet
 from twisted_proxy.swift.swiftconf import load_swift_conf
 from twisted_proxy_aio.cluster import AioError, find_swift_bin_dir
@@ -56,6 +56,7 @@ __all__ = [
     "Reply",
     "RunningProxy",
     "SharedFixture",
+    "SwiftProxy",
     "aio_config",
     "auth",
     "connection_bytes",
@@ -837,3 +838,48 @@ class AioCluster:
             match = re.search(r"^bind_port\s*=\s*(\d+)", conf.read(), re.M)
         assert match is not None
         return listener_pid(match.group(1))
+
+
+class SwiftProxy:
+    """
+    Swift's C{swift-proxy-server} 2.38.3 serving a cluster beside
+    twisted-proxy: started by the constructor, which returns once its
+    C{/info} answers; stopped by L{stop}, by its pid.
+
+    @ivar port: where it listens, on 127.0.0.1.
+    @ivar process: its process.
+    """
+
+    def __init__(self, swift_dir: str, workdir: str, filters: Sequence[str] = (),
+                 app: Optional[Mapping[str, str]] = None,
+                 filter_options: Optional[Mapping[str, Mapping[str, str]]] = None,
+                 timeout: float = 300.0) -> None:
+        """
+        @param swift_dir: the cluster's C{swift.conf} and rings.
+        @param workdir: where its configuration and its log
+            (C{swift-proxy.log}) go.
+        @param timeout: seconds to wait for it to answer.
+        @raise RuntimeError: if it exits or does not answer in time (it is
+            then stopped).
+        """
+        self.port = free_port()
+        conf = os.path.join(workdir, f"swift-proxy-{self.port}.conf")
+        with open(conf, "w") as handle:
+            handle.write(swift_proxy_conf(swift_dir, self.port, filters, app, filter_options))
+        with open(os.path.join(workdir, "swift-proxy.log"), "ab") as log:
+            self.process = subprocess.Popen(
+                swift_conf_command(os.path.join(swift_dir, "swift.conf"),
+                                   swift_tool("swift-proxy-server"), conf),
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until_answers(self.process, f"http://127.0.0.1:{self.port}/info", timeout,
+                               "swift-proxy-server")
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """
+        Stop it (C{SIGTERM}, then C{SIGKILL}); returns once it has exited.
+        """
+        stop_process(self.process)

@@ -1,23 +1,18 @@
 """
 Swift's own programs for the tests that compare with Swift: finding its
-command-line tools, running them with a cluster's C{swift.conf}, and
-starting the reference C{swift-proxy-server} beside twisted-proxy on the
-same cluster.
+command-line tools and running them with a cluster's C{swift.conf}
+(L{tests.e2e.aioproxy.SwiftProxy} starts the reference proxy with them).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
-from typing import Mapping, Optional, Sequence
 
 from twisted.trial.unittest import SkipTest
 
-from tests.e2e.aioproxy import free_port, stop_process, swift_proxy_conf, wait_until_answers
-
-__all__ = ["SwiftProxy", "swift_conf_command", "swift_tool"]
+__all__ = ["swift_conf_command", "swift_tool"]
 
 
 #: Swift 2.38 reads swift.conf from a fixed path (/etc/swift), at import;
@@ -60,48 +55,3 @@ def swift_tool(name: str) -> str:
     if found is None:
         raise SkipTest(f"{name} is not installed")
     return found
-
-
-class SwiftProxy:
-    """
-    Swift's C{swift-proxy-server} 2.38.3 serving a cluster beside
-    twisted-proxy: started by the constructor, which returns once its
-    C{/info} answers; stopped by L{stop}, by its pid.
-
-    @ivar port: where it listens, on 127.0.0.1.
-    @ivar process: its process.
-    """
-
-    def __init__(self, swift_dir: str, workdir: str, filters: Sequence[str] = (),
-                 app: Optional[Mapping[str, str]] = None,
-                 filter_options: Optional[Mapping[str, Mapping[str, str]]] = None,
-                 timeout: float = 300.0) -> None:
-        """
-        @param swift_dir: the cluster's C{swift.conf} and rings.
-        @param workdir: where its configuration and its log
-            (C{swift-proxy.log}) go.
-        @param timeout: seconds to wait for it to answer.
-        @raise RuntimeError: if it exits or does not answer in time (it is
-            then stopped).
-        """
-        self.port = free_port()
-        conf = os.path.join(workdir, f"swift-proxy-{self.port}.conf")
-        with open(conf, "w") as handle:
-            handle.write(swift_proxy_conf(swift_dir, self.port, filters, app, filter_options))
-        with open(os.path.join(workdir, "swift-proxy.log"), "ab") as log:
-            self.process = subprocess.Popen(
-                swift_conf_command(os.path.join(swift_dir, "swift.conf"),
-                                   swift_tool("swift-proxy-server"), conf),
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_until_answers(self.process, f"http://127.0.0.1:{self.port}/info", timeout,
-                               "swift-proxy-server")
-        except BaseException:
-            self.stop()
-            raise
-
-    def stop(self) -> None:
-        """
-        Stop it (C{SIGTERM}, then C{SIGKILL}); returns once it has exited.
-        """
-        stop_process(self.process)

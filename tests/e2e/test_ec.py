@@ -24,8 +24,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.e2e.aioproxy import REPO, RunningProxy, start_proxy
-from tests.e2e.swifttools import SwiftProxy
+from tests.e2e.aioproxy import REPO, RunningProxy, SwiftProxy, start_proxy
 from twisted_proxy.swift.ec.ranges import Spec, plan_read, range_header
 
 MIB = 1024 * 1024

@@ -29,9 +29,9 @@ from tests.e2e.aioproxy import (
     SWIFT_DEFAULTS,
     AioCluster,
     SharedFixture,
+    SwiftProxy,
     request,
 )
-from tests.e2e.swifttools import SwiftProxy
 
 #: Prints, as JSON, every row of every C{.expiring_objects} task
 #: container database under the devices directories given.

@@ -34,10 +34,11 @@ from tests.e2e.aioproxy import (
     Reply,
     RunningProxy,
     SharedFixture,
+    SwiftProxy,
     request,
     start_proxy,
 )
-from tests.e2e.swifttools import SwiftProxy, swift_conf_command, swift_tool
+from tests.e2e.swifttools import swift_conf_command, swift_tool
 from tests.test_container_shards import broker_listing
 from twisted_proxy.swift.shardrange import (
     Namespace,

@@ -18,8 +18,7 @@ from typing import Mapping, Optional, Sequence
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.e2e.aioproxy import REPO, start_proxy
-from tests.e2e.swifttools import SwiftProxy
+from tests.e2e.aioproxy import REPO, SwiftProxy, start_proxy
 from tests.e2e.test_ec import _SHM, ECCluster, Reply
 
 __all__ = ["ReferenceCluster", "SymlinkCluster", "symlink_cluster"]
