@@ -73,6 +73,7 @@ __all__ = [
     "request",
     "reset_peak_rss",
     "running_proxy",
+    "send_streamed",
     "signalled",
     "start_proxy",
     "stop_process",
@@ -311,17 +312,29 @@ def read_chunks(reply: http.client.HTTPResponse, chunk: int) -> Iterator[bytes]:
 def put_streamed(port: int, path: str, token: str, size: int, block: bytes,
                  timeout: float = 120) -> tuple[http.client.HTTPResponse, str]:
     """
-    PUT C{size} bytes to C{path}, sent C{block} after C{block} (the last
-    cut short) with a C{Content-Length}: more than fits in memory, if need
-    be.
+    PUT C{size} bytes to C{path} with C{token} (see L{send_streamed}).
 
     @return: the reply (its body read) and the MD5 of what was sent.
     """
     digest = hashlib.md5()
+    reply = send_streamed(port, path, {"X-Auth-Token": token}, size, block, digest, timeout)
+    return reply, digest.hexdigest()
+
+
+def send_streamed(port: int, path: str, headers: Mapping[str, str], size: int, block: bytes,
+                  digest: "hashlib._Hash", timeout: float = 120) -> http.client.HTTPResponse:
+    """
+    PUT C{size} bytes to C{path} with C{headers}, sent C{block} after
+    C{block} (the last cut short) with a C{Content-Length}: more than fits
+    in memory, if need be. C{digest} is updated with every byte sent.
+
+    @return: the reply, its body read.
+    """
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.putrequest("PUT", path)
-        conn.putheader("X-Auth-Token", token)
+        for name, value in headers.items():
+            conn.putheader(name, value)
         conn.putheader("Content-Length", str(size))
         conn.endheaders()
         sent = 0
@@ -334,7 +347,7 @@ def put_streamed(port: int, path: str, token: str, size: int, block: bytes,
         reply.read()
     finally:
         conn.close()
-    return reply, digest.hexdigest()
+    return reply
 
 
 def get_streamed(port: int, path: str, token: str, timeout: float = 120,

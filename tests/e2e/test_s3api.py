@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from tests.e2e.aioproxy import proc_status_kib, reset_peak_rss
+from tests.e2e.aioproxy import proc_status_kib, reset_peak_rss, send_streamed
 from tests.e2e.test_symlink_interop import ReferenceCluster
 
 try:
@@ -376,28 +376,16 @@ class S3FlatMemoryTests(SynchronousTestCase):
         self.s3 = self.cluster.client()
         self.s3.create_bucket(Bucket=self.bucket)
 
-    def _signed_stream(self, method: str, path: str, query: str, size: int, block: bytes,
-                       digest: Any) -> int:
+    def _signed_put(self, path: str, query: str, size: int, block: bytes,
+                    digest: Any) -> int:
+        """
+        A V2-signed PUT of C{size} bytes streamed to C{path?query}; its
+        status.
+        """
         resource = f"{path}?{query}" if query else path
-        headers = _v2_signed(method, resource, "testing", time.time())
-        conn = http.client.HTTPConnection("127.0.0.1", self.cluster.proxy.port, timeout=300)
-        try:
-            conn.putrequest(method, resource)
-            for name, value in headers.items():
-                conn.putheader(name, value)
-            conn.putheader("Content-Length", str(size))
-            conn.endheaders()
-            sent = 0
-            while sent < size:
-                piece = block[:min(len(block), size - sent)]
-                conn.send(piece)
-                digest.update(piece)
-                sent += len(piece)
-            reply = conn.getresponse()
-            reply.read()
-            return reply.status
-        finally:
-            conn.close()
+        headers = _v2_signed("PUT", resource, "testing", time.time())
+        return send_streamed(self.cluster.proxy.port, resource, headers, size, block, digest,
+                             timeout=300).status
 
     def test_multipartFlatMemory(self) -> None:
         size = int(float(os.environ.get("TWISTED_PROXY_SOAK_GIB", "0.25")) * 1024 * _MIB)
@@ -411,8 +399,8 @@ class S3FlatMemoryTests(SynchronousTestCase):
         sent = hashlib.md5()
         block = os.urandom(_MIB)
         for number in range(1, parts + 1):
-            status = self._signed_stream(
-                "PUT", f"/{self.bucket}/huge", f"partNumber={number}&uploadId={upload_id}",
+            status = self._signed_put(
+                f"/{self.bucket}/huge", f"partNumber={number}&uploadId={upload_id}",
                 part_size, block, sent)
             self.assertEqual(status, 200)
         listed = self.s3.list_parts(Bucket=self.bucket, Key="huge", UploadId=upload_id)
