@@ -10,6 +10,7 @@ import os
 import threading
 from typing import Callable, Optional
 
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from twisted_proxy.backend.zerocopy import (
@@ -19,6 +20,7 @@ from twisted_proxy.backend.zerocopy import (
     SPLICE_AVAILABLE,
     RelayFailed,
     relay,
+    relayed_bytes,
 )
 
 
@@ -204,3 +206,14 @@ class RelayTests(SynchronousTestCase):
         moved, failed = self.run_relay(wake, 1000, read_timeout=30)
         assert failed is not None
         self.assertEqual((failed.side, failed.moved), (CANCELLED, 0))
+
+
+class RelayedBytesTests(SynchronousTestCase):
+    def test_outcomes(self) -> None:
+        """
+        A relay's outcome tells the bytes it moved: the count, a
+        L{RelayFailed}'s C{moved}, or none for any other failure.
+        """
+        self.assertEqual(relayed_bytes(7), 7)
+        self.assertEqual(relayed_bytes(Failure(RelayFailed(5, SOURCE, "gone"))), 5)
+        self.assertEqual(relayed_bytes(Failure(ValueError("?"))), 0)

@@ -26,7 +26,7 @@ from zope.interface import implementer
 
 from twisted_proxy.backend.content import drop_body
 from twisted_proxy.backend.streaming import BackendBody
-from twisted_proxy.backend.zerocopy import SOURCE, RelayFailed, RelayHandle
+from twisted_proxy.backend.zerocopy import SOURCE, RelayFailed, RelayHandle, relayed_bytes
 from twisted_proxy.interfaces import IZeroCopyConsumer
 from twisted_proxy.swift.http import wsgi_str
 from twisted_proxy.swift.multipart import (
@@ -185,9 +185,7 @@ class ResumingBody:
             return None
 
         def moved(result: Any) -> Any:
-            failed = getattr(result, "value", None)
-            self.sent += failed.moved if isinstance(failed, RelayFailed) else (
-                0 if isinstance(result, Failure) else result)
+            self.sent += relayed_bytes(result)
             return result
 
         handle.done.addBoth(moved)

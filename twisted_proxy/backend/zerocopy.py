@@ -37,6 +37,7 @@ __all__ = [
     "RelayHandle",
     "SocketRelay",
     "relay",
+    "relayed_bytes",
 ]
 
 #: Whether this platform has C{splice(2)} (Linux, CPython 3.10 and newer).
@@ -71,6 +72,19 @@ class RelayFailed(Exception):
         self.moved = moved
         self.side = side
         self.why = why
+
+
+def relayed_bytes(outcome: object) -> int:
+    """
+    The body bytes a relay moved, from what its L{RelayHandle.done} fired
+    with: the count, or a L{Failure} of L{RelayFailed} (any other failure
+    moved nothing that is known).
+    """
+    if isinstance(outcome, Failure):
+        failed = outcome.value
+        return failed.moved if isinstance(failed, RelayFailed) else 0
+    assert isinstance(outcome, int)
+    return outcome
 
 
 @dataclass
@@ -280,12 +294,7 @@ class SocketRelay:
 
         def ended(result: object) -> object:
             self.active -= 1
-            if isinstance(result, Failure):
-                failed = result.value
-                self.relayed += failed.moved if isinstance(failed, RelayFailed) else 0
-            else:
-                assert isinstance(result, int)
-                self.relayed += result
+            self.relayed += relayed_bytes(result)
             for fd in (source, sink, wake_read):
                 os.close(fd)
             handle._closed()

@@ -65,7 +65,7 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
-from twisted_proxy.backend.zerocopy import RelayFailed, RelayHandle
+from twisted_proxy.backend.zerocopy import RelayHandle, relayed_bytes
 from twisted_proxy.config import ConfigError, parse_list
 from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.info.cache import INFO_ENVIRON_KEY, container_key
@@ -412,11 +412,7 @@ class _Meter:
 
     def _relayed(self, result: Any) -> Any:
         self._body.relaying = None
-        failed = getattr(result, "value", None)
-        if isinstance(failed, RelayFailed):
-            self._body.bytes += failed.moved
-        elif isinstance(result, int):
-            self._body.bytes += result
+        self._body.bytes += relayed_bytes(result)
         return result
 
 

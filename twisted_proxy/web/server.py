@@ -38,7 +38,7 @@ from twisted_proxy._twisted import (
     take_pending_writes,
     tcp_connection_of,
 )
-from twisted_proxy.backend.zerocopy import RelayFailed, RelayHandle, SocketRelay
+from twisted_proxy.backend.zerocopy import RelayHandle, SocketRelay, relayed_bytes
 from twisted_proxy.interfaces import IMetrics, IProxyApplication, IZeroCopyConsumer
 from twisted_proxy.swift.constraints import (
     DEFAULT_CONSTRAINTS,
@@ -477,10 +477,7 @@ class _ClientConsumer:
                                    self._client_timeout)
 
         def ended(result: Any) -> Any:
-            failed = getattr(result, "value", None)
-            moved = failed.moved if isinstance(failed, RelayFailed) else result
-            if isinstance(moved, int):
-                request.sentLength += moved
+            request.sentLength += relayed_bytes(result)
             if not is_disconnected(request):
                 channel.setTimeout(idle)
             return result
