@@ -5,6 +5,8 @@ WSGI strings.
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
@@ -16,6 +18,7 @@ from twisted_proxy.swift.http import (
     SwiftRequest,
     SwiftResponse,
     error_response,
+    rewrite_locations,
     status_reason,
     str_to_wsgi,
     wire_quote,
@@ -197,3 +200,19 @@ class SwiftResponseTests(SynchronousTestCase):
         A WSGI-string path is quoted as its UTF-8 bytes; C{/} is kept.
         """
         self.assertEqual(wire_quote("/a/\xe2\x98\x83 %"), "/a/%E2%98%83%20%25")
+
+
+class RewriteLocationsTests(SynchronousTestCase):
+    def test_wholeMatchesOnly(self) -> None:
+        """
+        C{Location} and C{Content-Location} that the pattern matches whole
+        get the rewritten value; others, and other headers, stay.
+        """
+        headers = HeaderDict({"Location": "http://c.example.com/o",
+                              "Content-Location": "http://other/o",
+                              "Link": "http://c.example.com/o"})
+        rewrite_locations(headers, re.compile(r"(https?://)c\.example\.com(/.*)?"),
+                          lambda match: match.group(1) + "127.0.0.1:8080" + match.group(2))
+        self.assertEqual(dict(headers.items()), {
+            "Location": "http://127.0.0.1:8080/o", "Content-Location": "http://other/o",
+            "Link": "http://c.example.com/o"})

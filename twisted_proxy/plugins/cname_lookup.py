@@ -55,6 +55,7 @@ from twisted_proxy.swift.http import (
     SwiftRequest,
     SwiftResponse,
     error_response,
+    rewrite_locations,
     str_to_wsgi,
     wsgi_to_str,
 )
@@ -171,12 +172,9 @@ def _restore_host(response: SwiftResponse, requested: str, rewritten: str) -> No
     Give back the requested host to C{Location} and C{Content-Location}
     headers that name the host the request was rewritten to.
     """
-    pattern = re.compile(r"^(https?://)%s(/.*)?$" % re.escape(rewritten))
-    for name in ("Location", "Content-Location"):
-        value = response.headers.get(name)
-        if value is not None:
-            response.headers[name] = pattern.sub(
-                lambda match: match.group(1) + requested + (match.group(2) or ""), value)
+    pattern = re.compile(r"(https?://)%s(/.*)?" % re.escape(rewritten))
+    rewrite_locations(response.headers, pattern,
+                      lambda match: match.group(1) + requested + (match.group(2) or ""))
 
 
 @implementer(IProxyFilter)

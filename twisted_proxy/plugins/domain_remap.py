@@ -44,14 +44,18 @@ from zope.interface import implementer
 from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.swift.cors import split_list
-from twisted_proxy.swift.http import SwiftRequest, SwiftResponse, error_response, wire_quote
+from twisted_proxy.swift.http import (
+    SwiftRequest,
+    SwiftResponse,
+    error_response,
+    rewrite_locations,
+    wire_quote,
+)
 from twisted_proxy.swift.truthy import is_true
 
 __all__ = ["DomainRemap", "domainRemapPlugin", "DEFAULT_STORAGE_DOMAIN"]
 
 DEFAULT_STORAGE_DOMAIN = "example.com"
-
-_REWRITTEN_HEADERS = ("Location", "Content-Location")
 
 
 @implementer(IProxyFilter)
@@ -145,17 +149,11 @@ class _LocationRewrite:
 
     def __init__(self, requested: str, remapped: str) -> None:
         self._requested = requested
-        self._pattern = re.compile(r"^(https?://[^/]+)%s(.*)$" % re.escape(remapped))
+        self._pattern = re.compile(r"(https?://[^/]+)%s(.*)" % re.escape(remapped))
 
     def __call__(self, response: SwiftResponse) -> SwiftResponse:
-        headers = response.headers
-        for name in _REWRITTEN_HEADERS:
-            value = headers.get(name)
-            if value is None:
-                continue
-            match = self._pattern.match(value)
-            if match is not None:
-                headers[name] = match.group(1) + self._requested + match.group(2)
+        rewrite_locations(response.headers, self._pattern,
+                          lambda match: match.group(1) + self._requested + match.group(2))
         return response
 
 

@@ -12,7 +12,17 @@ through unchanged.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, MutableMapping, Optional, Union
+from typing import (
+    Any,
+    Callable,
+    Iterable,
+    Iterator,
+    Match,
+    MutableMapping,
+    Optional,
+    Pattern,
+    Union,
+)
 from urllib.parse import quote, unquote_to_bytes
 
 from twisted.internet.defer import Deferred, succeed
@@ -22,6 +32,7 @@ from zope.interface import implementer
 
 __all__ = [
     "HeaderDict",
+    "rewrite_locations",
     "SwiftRequest",
     "SwiftResponse",
     "Body",
@@ -133,6 +144,21 @@ class BytesBody:
 
     def stopProducing(self) -> None:
         pass
+
+
+def rewrite_locations(headers: HeaderDict, pattern: Pattern[str],
+                      rewrite: Callable[[Match[str]], str]) -> None:
+    """
+    Give the C{Location} and C{Content-Location} of a response that
+    C{pattern} matches whole the value C{rewrite} makes of the match, as a
+    plugin that rewrote the request's host or path gives the client back
+    what it asked for.
+    """
+    for name in ("Location", "Content-Location"):
+        value = headers.get(name)
+        match = pattern.fullmatch(value) if value is not None else None
+        if match is not None:
+            headers[name] = rewrite(match)
 
 
 def status_reason(status: int) -> str:
