@@ -68,17 +68,11 @@ _SWIFT_FILTERS = {
     "symlink": "symlink",
 }
 
-#: The pipeline of conf/aio.conf: Swift's sample pipeline, less the stages
-#: twisted-proxy does not have yet (container_sync, ratelimit,
-#: account-quotas, versioned_writes, symlink), so both sides do the same work.
-TWISTED_PIPELINE = (
-    "catch_errors gatekeeper healthcheck proxy-logging cache listing_formats "
-    "bulk tempurl tempauth copy container-quotas slo dlo proxy-logging proxy-server"
-)
-_TWISTED_FILTERS = {
-    name: egg for name, egg in _SWIFT_FILTERS.items()
-    if name in TWISTED_PIPELINE.split()
-}
+#: twisted-proxy runs the very same pipeline: every stage of Swift's sample
+#: has a twisted-proxy plugin, so both sides do the same work per request.
+TWISTED_PIPELINE = SWIFT_PIPELINE
+_TWISTED_FILTERS = dict(_SWIFT_FILTERS)
+
 
 def _default_section(port: int, swift_dir: str, workers: int) -> str:
     """
