@@ -27,8 +27,15 @@ setup(
     package_data={"twisted_proxy": ["py.typed"]},
     install_requires=[
         "twisted[tls]>=23.10,<27",
-        # cert_file / key_file: PEM certificate chains and keys.
-        "cryptography>=39",
+        # cert_file / key_file: PEM certificate chains and keys. Under PyPy
+        # 3.9, the last releases with a wheel (later ones would be built from
+        # source with Rust and crates.io); one requirement per platform, as
+        # pip builds the newest sdist's metadata before it sees a bound
+        # given in a second requirement.
+        'cryptography>=39; platform_python_implementation != "PyPy"'
+        ' or python_version >= "3.10"',
+        'cryptography>=39,<44; platform_python_implementation == "PyPy"'
+        ' and python_version < "3.10"',
         "treq>=23.11",
         "txredisapi>=1.6.0",
         # Required, NotRequired and friends before they reached typing.
@@ -37,10 +44,6 @@ setup(
         # There is no PyPy wheel: under PyPy it is the ec extra, built from
         # source against Debian's liberasurecode-dev and pypy3-dev (README).
         'pyeclib>=1.6.0; platform_python_implementation != "PyPy"',
-        # The last cryptography (for twisted[tls]) with a PyPy 3.9 wheel;
-        # later ones would be built from source with Rust and crates.io.
-        'cryptography<44; platform_python_implementation == "PyPy"'
-        ' and python_version < "3.10"',
         "zope.interface>=6",
         # The metrics plugin's /metrics (Prometheus text format).
         "prometheus-client>=0.17",
