@@ -49,11 +49,11 @@ class ListenerTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
         self.forgotten: list[str] = []
-        self.cleared = 0
+        self.live_when_cleared: list[bool] = []
         self.listener = ChangeListener("ch", "me", self.forgotten.append, self.clear)
 
     def clear(self) -> None:
-        self.cleared += 1
+        self.live_when_cleared.append(self.listener.live)
 
     def connect(self) -> tuple[_Subscriber, StringTransport]:
         protocol = _Subscriber(charset="utf-8", convertNumbers=False)
@@ -80,7 +80,7 @@ class ListenerTests(SynchronousTestCase):
         self.assertFalse(self.listener.live)
         self.receive(protocol, b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n")
         self.assertTrue(self.listener.live)
-        self.assertEqual(self.cleared, 1)
+        self.assertEqual(self.live_when_cleared, [True])
 
     def message(self, text: str) -> bytes:
         data = text.encode()
@@ -107,7 +107,7 @@ class ListenerTests(SynchronousTestCase):
         self.receive(protocol, b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n")
         protocol.connectionLost(Failure(ConnectionError("gone")))
         self.assertFalse(self.listener.live)
-        self.assertEqual(self.cleared, 2)
+        self.assertEqual(self.live_when_cleared, [True, False])
 
     def test_oldConnectionLost(self) -> None:
         """

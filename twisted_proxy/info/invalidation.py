@@ -170,8 +170,8 @@ class ChangeListener:
         return factory.disconnect()  # type: ignore[no-any-return]
 
     def _subscribed(self, protocol: _Subscriber) -> None:
-        self._forget_all()
         self._protocol = protocol
+        self._forget_all()
         _log.info("Listening for info changes on Redis channel {channel}",
                   channel=self.channel)
 
