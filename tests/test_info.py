@@ -580,6 +580,43 @@ class LayeredInfoStoreTests(SynchronousTestCase):
             self.successResultOf(one.incr("n", 1, 60, reset_below=100, reset_to=200)), 200)
         self.assertEqual(self.successResultOf(one.get("n")), 200)
 
+    def test_forget(self) -> None:
+        """
+        L{LayeredInfoStore.forget} drops one copy (another process changed
+        it), L{LayeredInfoStore.forget_all} every copy: the next read of
+        each goes to the shared store.
+        """
+        clock = Clock()
+        shared = _CountingStore(clock)
+        store = LayeredInfoStore(shared, clock, local_ttl=60.0)
+        for key in ("a", "b"):
+            self.successResultOf(store.set(key, "old", 600))
+            self.successResultOf(shared.set(key, "new", 600))
+        store.forget("a")
+        self.assertEqual(self.successResultOf(store.get("a")), "new")
+        self.assertEqual(self.successResultOf(store.get("b")), "old")
+        self.successResultOf(shared.set("a", "newer", 600))
+        store.forget_all()
+        self.assertEqual(self.successResultOf(store.get("a")), "newer")
+        self.assertEqual(self.successResultOf(store.get("b")), "new")
+
+    def test_notKeeping(self) -> None:
+        """
+        While L{LayeredInfoStore.keeping} is off, no copy is kept or used:
+        every read goes to the shared store, writes still reach it.
+        """
+        clock = Clock()
+        shared = _CountingStore(clock)
+        store = LayeredInfoStore(shared, clock, local_ttl=60.0)
+        self.successResultOf(store.set("k", "kept", 600))
+        store.keeping = False
+        self.successResultOf(shared.set("k", "shared", 600))
+        self.assertEqual(self.successResultOf(store.get("k")), "shared")
+        self.successResultOf(store.set("k", "written", 600))
+        self.successResultOf(store.get("k"))
+        self.assertEqual(self.successResultOf(shared.get("k")), "written")
+        self.assertEqual(shared.gets, 3)
+
     def test_noLocalTier(self) -> None:
         clock = Clock()
         shared = _CountingStore(clock)

@@ -41,11 +41,12 @@ def is_camel_case(name: str) -> bool:
 
 def _foreign(module_name: str) -> bool:
     """
-    Whether C{module_name} belongs to Twisted, zope or the standard library:
+    Whether C{module_name} belongs to Twisted, zope, txredisapi (whose
+    protocols a subclass extends, as Twisted's) or the standard library:
     the names this project did not choose.
     """
     top = module_name.split(".")[0]
-    return top in ("twisted", "zope", "builtins") or _in_stdlib(top)
+    return top in ("twisted", "zope", "txredisapi", "builtins") or _in_stdlib(top)
 
 
 def _in_stdlib(top: str) -> bool:

@@ -100,6 +100,10 @@ class FakeRedis:
         self.calls.append(("delete", key))
         return self._answer(lambda: int(self.data.pop(key, None) is not None))
 
+    def publish(self, channel: str, message: str) -> Deferred[Any]:
+        self.calls.append(("publish", channel, message))
+        return self._answer(lambda: 0)
+
     def incr(self, key: str, delta: int, pexpire: int, reset_below: Optional[int],
              reset_to: int) -> Deferred[Any]:
         """
@@ -279,6 +283,50 @@ class RedisInfoStoreTests(SynchronousTestCase):
         """
         self.failureResultOf(self.store.set("k", object(), 1), TypeError)
         self.assertEqual(self.redis.calls, [])
+
+
+class ChangeAnnouncementTests(SynchronousTestCase):
+    """
+    L{RedisInfoStore.changes}: each C{set} and C{delete} is followed by a
+    message naming the key, so other processes drop their copies.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.redis = FakeRedis()
+        self.store = RedisInfoStore(self.redis, self.clock, key_prefix="p:")
+
+    def test_announced(self) -> None:
+        """
+        The message goes out after the change, on the channel, from the
+        origin; the operation fires only once it went out.
+        """
+        self.store.changes = ("p:info-changed:0", "me")
+        self.successResultOf(self.store.set("account/AUTH_a", {"x": 1}, 10))
+        self.successResultOf(self.store.delete("account/AUTH_a"))
+        self.assertEqual(
+            [call[:2] for call in self.redis.calls],
+            [("set", "p:account/AUTH_a"), ("publish", "p:info-changed:0"),
+             ("delete", "p:account/AUTH_a"), ("publish", "p:info-changed:0")])
+        self.assertEqual(self.redis.calls[1][2], "me account/AUTH_a")
+        self.redis.hang = True
+        d = self.store.delete("k")
+        self.redis.held.pop().callback(1)
+        self.assertEqual(self.redis.calls[-1], ("publish", "p:info-changed:0", "me k"))
+        self.assertNoResult(d)
+        self.redis.held.pop().callback(0)
+        self.successResultOf(d)
+
+    def test_readsAndCountsNotAnnounced(self) -> None:
+        self.store.changes = ("c", "me")
+        self.successResultOf(self.store.get("k"))
+        self.successResultOf(self.store.incr("n", 1, 10))
+        self.assertEqual([call[0] for call in self.redis.calls], ["get", "incr"])
+
+    def test_notAnnouncedByDefault(self) -> None:
+        self.successResultOf(self.store.set("k", 1, 10))
+        self.successResultOf(self.store.delete("k"))
+        self.assertEqual([call[0] for call in self.redis.calls], ["set", "delete"])
 
 
 class OutageTests(SynchronousTestCase):

@@ -126,6 +126,9 @@ class _Redis:
     def delete(self, key: str) -> Deferred[Any]:
         return succeed(0)
 
+    def publish(self, channel: str, message: str) -> Deferred[Any]:
+        return succeed(0)
+
     def incr(self, key: str, delta: int, pexpire: int, reset_below: Optional[int],
              reset_to: int) -> Deferred[Any]:
         return succeed(delta)

@@ -716,6 +716,27 @@ class AioCluster:
             handle.write(text)
         return path
 
+    def start_twin_proxy(self, name: str, without: Sequence[tuple[str, str]] = (),
+                         timeout: float = 240) -> RunningProxy:
+        """
+        Start another twisted-proxy on this cluster, configured as the
+        cluster's own less C{without} (C{(section, option)} pairs) and
+        less the C{[aio]} section (it uses the cluster's rings); the caller
+        stops it.
+
+        @param name: names its configuration file in the work directory.
+        """
+        parser = configparser.RawConfigParser()
+        parser.read(os.path.join(self.workdir, "proxy-server.conf"))
+        parser.remove_section("aio")
+        for section, option in without:
+            parser.remove_option(section, option)
+        parser.set("DEFAULT", "swift_dir", self.swift_dir)
+        config = os.path.join(self.workdir, f"{name}.conf")
+        with open(config, "w") as handle:
+            parser.write(handle)
+        return start_proxy(config, timeout=timeout)
+
     def swift_conf_text(self, template: str, **values: object) -> str:
         """
         C{template} (starting with L{SWIFT_DEFAULTS}) filled in for this

@@ -13,9 +13,7 @@ request over the rate is answered 498 at once rather than waiting.
 
 from __future__ import annotations
 
-import configparser
 import http.client
-import os
 import re
 import shutil
 import tempfile
@@ -25,7 +23,7 @@ from collections import Counter
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.e2e.aioproxy import AioCluster, RunningProxy, start_proxy
+from tests.e2e.aioproxy import AioCluster, RunningProxy
 from tests.e2e.redisserver import start_redis_server
 
 #: The account's container writes per second.
@@ -139,15 +137,7 @@ class SharedLimitTests(SynchronousTestCase):
         the cluster's own but counting in each worker's memory: no C{[aio]}
         section (it uses the cluster's rings), no C{redis_url}.
         """
-        parser = configparser.RawConfigParser()
-        parser.read(os.path.join(self.cluster.workdir, "proxy-server.conf"))
-        parser.remove_section("aio")
-        parser.remove_option("filter:cache", "redis_url")
-        parser.set("DEFAULT", "swift_dir", self.cluster.swift_dir)
-        config = os.path.join(self.cluster.workdir, "memory.conf")
-        with open(config, "w") as handle:
-            parser.write(handle)
-        proxy = start_proxy(config, timeout=240)
+        proxy = self.cluster.start_twin_proxy("memory", without=[("filter:cache", "redis_url")])
         self.addCleanup(proxy.stop)
         return proxy
 

@@ -275,4 +275,13 @@ class RealRedisTests(TestCase):
         self.assertEqual(store.key_prefix, "mk:")
         await store.set("x", {"y": 1}, 30)
         self.assertEqual(await store.get("x"), {"y": 1})
+        # It hears other processes' changes, and keeps copies once it does.
+        listener = store.listener
+        assert listener is not None
+        self.assertEqual(listener.channel, "mk:info-changed:0")
+
+        async def live() -> bool:
+            return listener.live and layered.keeping
+
+        await self.wait_for(live)
         self.assertTrue(any("Redis at" in e["log_format"] for e in self.log))

@@ -59,6 +59,12 @@ class MemoryInfoStore:
         self._entries.pop(key, None)
         return succeed(None)
 
+    def clear(self) -> None:
+        """
+        Drop every entry.
+        """
+        self._entries.clear()
+
     def incr(self, key: str, delta: int, ttl: float, reset_below: Optional[int] = None,
              reset_to: int = 0) -> "Deferred[Optional[int]]":
         value = _stored_int(self._entries.get(key), self._clock.seconds()) + delta
@@ -94,11 +100,16 @@ class LayeredInfoStore:
     A short-lived copy in this process in front of a shared store (Redis):
     a hit costs no round trip, a miss reads through and keeps the answer for
     at most C{local_ttl} seconds. This process's own C{set} and C{delete}
-    reach both tiers at once, so with one process nothing is ever stale;
-    with several, another process's change shows here within C{local_ttl}.
+    reach both tiers at once, so with one process nothing is ever stale.
+    With several, another process's change shows here when that process's
+    word of it arrives (L{forget}, from a
+    L{twisted_proxy.info.invalidation.ChangeListener}), or else within
+    C{local_ttl}.
 
     @param shared: the store every process shares.
     @param local_ttl: seconds an answer is kept here; 0 keeps nothing.
+    @ivar keeping: whether copies are kept now: a process that relies on
+        word of changes turns this off while it cannot hear them.
     """
 
     def __init__(self, shared: IInfoStore, clock: IReactorTime, local_ttl: float = 1.0,
@@ -106,9 +117,22 @@ class LayeredInfoStore:
         self.shared = shared
         self._local = MemoryInfoStore(clock, max_entries)
         self._local_ttl = local_ttl
+        self.keeping = True
+
+    def forget(self, key: str) -> None:
+        """
+        Drop this process's copy of C{key}: it changed elsewhere.
+        """
+        self._local.delete(key)
+
+    def forget_all(self) -> None:
+        """
+        Drop every copy this process keeps.
+        """
+        self._local.clear()
 
     def get(self, key: str) -> "Deferred[Optional[Any]]":
-        if self._local_ttl <= 0:
+        if self._local_ttl <= 0 or not self.keeping:
             return self.shared.get(key)  # type: ignore[no-any-return]
         local = self._local.get(key)
         value = local.result if local.called else None  # MemoryInfoStore is synchronous
@@ -117,13 +141,15 @@ class LayeredInfoStore:
         d: Deferred[Optional[Any]] = self.shared.get(key)
 
         def keep(found: Optional[Any]) -> Optional[Any]:
-            if found is not None:
+            if found is not None and self.keeping:
                 self._local.set(key, found, self._local_ttl)
             return found
 
         return d.addCallback(keep)
 
     def set(self, key: str, value: Any, ttl: float) -> "Deferred[None]":
+        if not self.keeping:
+            return self.shared.set(key, value, ttl)  # type: ignore[no-any-return]
         self._local.set(key, value, min(ttl, self._local_ttl))
         return self.shared.set(key, value, ttl)  # type: ignore[no-any-return]
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Protocol
 from urllib.parse import unquote, urlsplit
 
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred, fail, gatherResults, succeed
 from twisted.internet.endpoints import HostnameEndpoint
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
@@ -38,6 +38,12 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from twisted_proxy.config import ConfigError, ProxyConfig
+from twisted_proxy.info.invalidation import (
+    ChangeListener,
+    change_message,
+    changes_channel,
+    new_origin,
+)
 from twisted_proxy.info.memorystore import LayeredInfoStore, MemoryInfoStore
 from twisted_proxy.interfaces import IInfoStore, IMetrics
 from twisted_proxy.swift.metrics import NULL_METRICS
@@ -47,6 +53,7 @@ __all__ = [
     "RedisClient",
     "RedisInfoStore",
     "RedisSettings",
+    "listen_for_changes",
     "make_info_store",
     "parse_redis_url",
 ]
@@ -214,6 +221,11 @@ class RedisClient(Protocol):
         C{SET key value [PX pexpire]}.
         """
 
+    def publish(self, channel: str, message: str) -> "Deferred[Any]":
+        """
+        C{PUBLISH channel message}.
+        """
+
     def delete(self, key: str) -> "Deferred[Any]":
         """
         C{DEL key}.
@@ -279,6 +291,9 @@ class _TxRedisClient:
 
     def delete(self, key: str) -> "Deferred[Any]":
         return self._handler.delete(key)  # type: ignore[no-any-return]
+
+    def publish(self, channel: str, message: str) -> "Deferred[Any]":
+        return self._handler.publish(channel, message)  # type: ignore[no-any-return]
 
     def incr(self, key: str, delta: int, pexpire: int, reset_below: Optional[int],
              reset_to: int) -> "Deferred[Any]":
@@ -367,9 +382,18 @@ class RedisInfoStore:
     @param address: names the server in log lines (no credentials).
     @ivar metrics: told when the circuit opens (an outage begins) and
         closes again.
+    @ivar changes: see below.
     """
 
     metrics: IMetrics = NULL_METRICS
+
+    #: C{(channel, origin)}: where to announce each C{set} and C{delete}
+    #: (L{twisted_proxy.info.invalidation}), and as whom; C{None}: nowhere.
+    changes: Optional[tuple[str, str]] = None
+
+    #: The subscriber hearing other processes' changes, closed with this
+    #: store.
+    listener: Optional[ChangeListener] = None
 
     def __init__(
         self,
@@ -450,15 +474,27 @@ class RedisInfoStore:
         if redis_key is None:
             return succeed(None)
         pexpire = max(1, round(ttl * 1000)) if math.isfinite(ttl) else None
-        d = self._run(lambda: self._client.set(redis_key, text, pexpire))
+        d = self._run(lambda: self._announced(self._client.set(redis_key, text, pexpire), key))
         return d.addCallback(lambda _: None)
 
     def delete(self, key: str) -> "Deferred[None]":
         redis_key = self._redis_key(key)
         if redis_key is None:
             return succeed(None)
-        d = self._run(lambda: self._client.delete(redis_key))
+        d = self._run(lambda: self._announced(self._client.delete(redis_key), key))
         return d.addCallback(lambda _: None)
+
+    def _announced(self, change: "Deferred[Any]", key: str) -> "Deferred[Any]":
+        """
+        C{change}, followed once it is made by a message on L{changes}'
+        channel, so that the change is done only when every listening
+        process has been told.
+        """
+        if self.changes is None:
+            return change
+        channel, origin = self.changes
+        message = change_message(origin, key)
+        return change.addCallback(lambda _: self._client.publish(channel, message))
 
     def incr(self, key: str, delta: int, ttl: float, reset_below: Optional[int] = None,
              reset_to: int = 0) -> "Deferred[Optional[int]]":
@@ -472,10 +508,14 @@ class RedisInfoStore:
 
     def close(self) -> "Deferred[None]":
         """
-        Close the connections; later operations fire C{None} at once.
+        Close the connections, the L{listener}'s too; later operations fire
+        C{None} at once.
         """
         self._closed = True
-        return self._client.close().addCallback(lambda _: None)
+        closing = [self._client.close()]
+        if self.listener is not None:
+            closing.append(self.listener.stop())
+        return gatherResults(closing).addCallback(lambda _: None)
 
     def _redis_key(self, key: str) -> Optional[str]:
         """
@@ -658,4 +698,30 @@ def make_info_store(config: ProxyConfig, reactor: Any,
     redis = RedisInfoStore.connect(reactor, settings)
     redis.metrics = metrics
     metrics.redis_available(True)
-    return LayeredInfoStore(redis, reactor, local_ttl)
+    layered = LayeredInfoStore(redis, reactor, local_ttl)
+    if local_ttl > 0:
+        listen_for_changes(layered, redis, settings, reactor)
+    return layered
+
+
+def listen_for_changes(layered: LayeredInfoStore, redis: RedisInfoStore,
+                       settings: RedisSettings, reactor: Any) -> ChangeListener:
+    """
+    Make C{redis} announce this process's changes and C{layered} drop its
+    copies of what other processes change; C{layered} keeps copies only
+    while it hears of changes.
+    """
+    channel = changes_channel(settings.key_prefix, settings.db)
+    origin = new_origin()
+    redis.changes = (channel, origin)
+    layered.keeping = False
+
+    def forget_all() -> None:
+        layered.forget_all()
+        layered.keeping = listener.live
+
+    listener = ChangeListener(channel, origin, layered.forget, forget_all)
+    listener.start(reactor, settings.host, settings.port, settings.password,
+                   settings.username, connect_timeout=max(1.0, 4 * settings.timeout))
+    redis.listener = listener
+    return listener
