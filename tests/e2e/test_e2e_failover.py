@@ -15,6 +15,7 @@ import http.client
 import os
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from typing import Optional
@@ -27,6 +28,7 @@ from tests.e2e.aioproxy import (
     get_streamed,
     held_back_connection,
     listener_pid,
+    open_descriptors,
     pipe_descriptors,
     proc_status_kib,
     put_streamed,
@@ -182,24 +184,68 @@ class UploadFailoverTests(_Transfers):
 class FlatMemoryTests(_Transfers):
     """
     Bodies stream through the proxy: its memory does not grow with the size
-    of what passes through it. C{TWISTED_PROXY_SOAK_GIB} sets the size
-    (default 0.25 GiB; the 2 GiB run is on request).
+    of what passes through it, and every descriptor a transfer opened is
+    closed after it. C{TWISTED_PROXY_SOAK_GIB} sets the size (default
+    0.25 GiB; the 2 GiB run is on request).
     """
 
     def test_putAndGetFlatMemory(self) -> None:
         size = int(float(os.environ.get("TWISTED_PROXY_SOAK_GIB", "0.25")) * 1024 * MIB)
         pid = self.proxy.process.pid
+        path = f"/v1{self.account}/{self.container}/huge"
+        # The same name first, small: the connections to its nodes are in
+        # the proxy's pool before the descriptors are counted.
+        reply, digest = put_streamed(self.proxy.port, path, self.token, MIB, os.urandom(MIB))
+        self.assertEqual(reply.status, 201)
+        self.assertEqual(get_streamed(self.proxy.port, path, self.token), (MIB, digest))
+        descriptors = open_descriptors(pid)
+        pipes = pipe_descriptors(pid)
         reset_peak_rss(pid)
         start_rss = proc_status_kib(pid, "VmRSS")
-        path = f"/v1{self.account}/{self.container}/huge"
-        reply, digest = put_streamed(self.proxy.port, path, self.token, size,
-                                     os.urandom(MIB), timeout=60)
+        with _PeakPipes(pid) as put_pipes:
+            reply, digest = put_streamed(self.proxy.port, path, self.token, size,
+                                         os.urandom(MIB), timeout=60)
         self.assertEqual(reply.status, 201)
         self.assertEqual(reply.getheader("Etag"), digest)
-        self.assertEqual(get_streamed(self.proxy.port, path, self.token, timeout=60),
-                         (size, digest))
+        with _PeakPipes(pid) as get_pipes:
+            got = get_streamed(self.proxy.port, path, self.token, timeout=60)
+        self.assertEqual(got, (size, digest))
         growth_mib = (proc_status_kib(pid, "VmHWM") - start_rss) / 1024
         print(f"\n{size / MIB:.0f} MiB PUT+GET: proxy peak RSS grew {growth_mib:.1f} MiB "
-              f"(from {start_rss / 1024:.1f} MiB)")
+              f"(from {start_rss / 1024:.1f} MiB); relay pipes during PUT "
+              f"{put_pipes.peak - pipes}, during GET {get_pipes.peak - pipes}")
         self.assertLess(growth_mib, 64, f"proxy peak RSS grew by {growth_mib:.1f} MiB")
+        if SPLICE_AVAILABLE:
+            # The GET went around the proxy's memory: a relay held pipes.
+            self.assertGreater(get_pipes.peak, pipes)
+        deadline = time.monotonic() + 10
+        while open_descriptors(pid) > descriptors and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertLessEqual(open_descriptors(pid), descriptors)
         self.request("DELETE", f"{self.container}/huge", expect=204)
+
+
+class _PeakPipes:
+    """
+    While in use, how many pipes process C{pid} held at most (sampled every
+    10 ms in a thread).
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.01):
+            self.peak = max(self.peak, pipe_descriptors(self.pid))
+
+    def __enter__(self) -> "_PeakPipes":
+        self.peak = pipe_descriptors(self.pid)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done.set()
+        self._thread.join()
