@@ -7,6 +7,7 @@ other end of each pipe played by the test.
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import threading
 from typing import Callable, Optional
@@ -304,6 +305,83 @@ class RelayTests(SynchronousTestCase):
         moved, failed = self.run_relay(lambda thread: self.pump(thread, body), len(body))
         self.assertEqual((moved, failed), (len(body), None))
         self.assertFalse(zerocopy._is_socket(self.ends.source))
+
+    def watch_splices(self) -> list[tuple[int, int, int, int]]:
+        """
+        Record every C{splice(2)} of the relays to come: its source, its
+        sink, the bytes it asked for and those it moved (-1: it would have
+        blocked).
+        """
+        splices: list[tuple[int, int, int, int]] = []
+        real = os.splice
+
+        def splice(src: int, dst: int, count: int, *args: object, **kwargs: object) -> int:
+            try:
+                moved = real(src, dst, count, *args, **kwargs)  # type: ignore[arg-type]
+            except BlockingIOError:
+                splices.append((src, dst, count, -1))
+                raise
+            splices.append((src, dst, count, moved))
+            return moved
+
+        self.patch(os, "splice", splice)
+        return splices
+
+    def test_readsAfterWaits(self) -> None:
+        """
+        A read from the source that moved fewer bytes than it asked for
+        found the source empty: the relay waits before it reads again,
+        rather than try a read bound to fail.
+        """
+        splices = self.watch_splices()
+        body = os.urandom(60000)
+        self.assertEqual(os.write(self.ends.feed, body[:30000]), 30000)
+
+        def twice(thread: threading.Thread) -> bytes:
+            thread.join(0.1)
+            return self.pump(thread, body[30000:], close=False)
+
+        moved, failed = self.run_relay(twice, len(body))
+        self.assertEqual((moved, failed), (len(body), None))
+        self.assertEqual(self.received, body)
+        reads = [moved for src, _, _, moved in splices if src == self.ends.source]
+        self.assertEqual(reads, [30000, 30000])
+
+    def test_writesAfterWaits(self) -> None:
+        """
+        A write to the sink that moved fewer bytes than it asked for found
+        the sink full: the relay waits before it writes again, rather than
+        try a write bound to fail.
+        """
+        splices = self.watch_splices()
+        body = os.urandom(200000)
+        self.assertEqual(os.write(self.ends.feed, body[:60000]), 60000)
+        # One page: a write of more can only be partial.
+        fcntl.fcntl(self.ends.sink, zerocopy._F_SETPIPE_SZ, 4096)
+
+        def slowly(thread: threading.Thread) -> bytes:
+            out = []
+            view = memoryview(body)[60000:]
+            while thread.is_alive() or view:
+                thread.join(0.002)
+                if view:
+                    try:
+                        view = view[os.write(self.ends.feed, view[:65536]):]
+                    except BlockingIOError:
+                        pass
+                out.append(self.ends.read_all())
+            out.append(self.ends.read_all())
+            return b"".join(out)
+
+        moved, failed = self.run_relay(slowly, len(body))
+        self.assertEqual((moved, failed), (len(body), None))
+        self.assertEqual(self.received, body)
+        writes = [(asked, moved) for _, dst, asked, moved in splices if dst == self.ends.sink]
+        self.assertEqual(sum(moved for _, moved in writes if moved > 0), len(body))
+        after_partial = [moved for (asked, before), (_, moved) in zip(writes, writes[1:])
+                         if 0 < before < asked]
+        self.assertTrue(after_partial)
+        self.assertNotIn(-1, after_partial)
 
 
 class PollerTests(SynchronousTestCase):

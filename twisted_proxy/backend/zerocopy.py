@@ -152,6 +152,10 @@ def relay(source: int, sink: int, count: int, head: bytes, read_timeout: float,
     moved = 0
     buffered = 0
     source_ended: Optional[str] = None
+    # Whether a read (a write) might move bytes without a wait saying so:
+    # not after one that moved fewer than asked, which found the source
+    # empty (the sink full); each costs a system call and an exception.
+    may_read = may_write = True
     try:
         view = memoryview(head)
         now = clock()
@@ -162,11 +166,10 @@ def relay(source: int, sink: int, count: int, head: bytes, read_timeout: float,
             want_write = bool(view) or buffered > 0
             if source_ended is not None and not want_write:
                 raise RelayFailed(moved, SOURCE, source_ended)
-            if want_read:
+            if want_read and may_read:
+                asked = min(count - moved - buffered, pipe.capacity - buffered)
                 try:
-                    got = os.splice(source, pipe.write,
-                                    min(count - moved - buffered, pipe.capacity - buffered),
-                                    flags=flags)
+                    got = os.splice(source, pipe.write, asked, flags=flags)
                 except BlockingIOError:
                     got = -1
                 except OSError as error:
@@ -175,28 +178,33 @@ def relay(source: int, sink: int, count: int, head: bytes, read_timeout: float,
                 if got == 0:
                     source_ended = "the source closed its connection"
                     continue
+                may_read = got == asked
                 if got > 0:
                     buffered += got
                     read_progress = clock()
                     want_write = True
-            if want_write:
+            if want_write and may_write:
                 try:
                     if view:
+                        asked = len(view)
                         sent = os.write(sink, view)
                         view = view[sent:]
                     else:
+                        asked = buffered
                         sent = os.splice(pipe.read, sink, buffered, flags=flags)
                         buffered -= sent
                         moved += sent
-                    if sent > 0:
-                        write_progress = clock()
-                        continue
                 except BlockingIOError:
-                    pass
+                    may_write = False
                 except OSError as error:
                     if error.errno in _GONE:
                         raise RelayFailed(moved, SINK, str(error)) from None
                     raise
+                else:
+                    may_write = sent == asked
+                    if sent > 0:
+                        write_progress = clock()
+                        continue
             now = clock()
             if want_write and now - write_progress >= write_timeout:
                 raise RelayFailed(moved, SINK, f"took nothing for {write_timeout}s")
@@ -211,6 +219,9 @@ def relay(source: int, sink: int, count: int, head: bytes, read_timeout: float,
                                  sink if want_write else None, timeout)
             if wake in events:
                 raise RelayFailed(moved, CANCELLED, "cancelled")
+            # A wait that timed out may hide bytes below the low-water mark.
+            may_read = may_read or source in events or not events
+            may_write = may_write or sink in events or not events
         return moved
     finally:
         pipe.close()
