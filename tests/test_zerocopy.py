@@ -242,7 +242,8 @@ class RelayTests(SynchronousTestCase):
         """
         levels: list[int] = []
         waits = self.watch_waits(levels)
-        body = os.urandom(GATHER + 1000)
+        self.patch(zerocopy, "GATHER", 300000)
+        body = os.urandom(300000 + 1000)
 
         def trickle(thread: threading.Thread) -> bytes:
             thread.join(0.05)
@@ -253,12 +254,27 @@ class RelayTests(SynchronousTestCase):
         moved, failed = self.run_relay(trickle, len(body), low_water=levels.append)
         self.assertEqual((moved, failed), (len(body), None))
         self.assertEqual(self.received, body)
-        self.assertEqual(levels[:2], [GATHER, len(body) - 2000])
+        self.assertEqual(levels[:2], [300000, len(body) - 2000])
         self.assertEqual(levels[-1], 1)
         gathering = [timeout for fd, timeout, level in waits
                      if fd == self.ends.source and level > 1]
         self.assertTrue(gathering)
         self.assertLessEqual(max(gathering), GATHER_DELAY)
+
+    def test_gatherWhatThePipeHolds(self) -> None:
+        """
+        The low-water mark never asks for more bytes than the relay's pipe
+        holds.
+        """
+        levels: list[int] = []
+        self.patch(zerocopy, "PIPE_SIZE", 65536)
+        body = os.urandom(200000)
+        moved, failed = self.run_relay(lambda thread: self.pump(thread, body), len(body),
+                                       low_water=levels.append)
+        self.assertEqual((moved, failed), (len(body), None))
+        self.assertEqual(self.received, body)
+        self.assertEqual(max(levels), 65536)
+        self.assertGreater(GATHER, 65536)
 
     def test_gatherFewerThanAsked(self) -> None:
         """

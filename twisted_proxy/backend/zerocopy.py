@@ -54,10 +54,11 @@ SOURCE = "source"
 SINK = "sink"
 CANCELLED = "cancelled"
 
-#: Bytes a relay waiting only for its source lets the source's socket
-#: gather before it wakes (C{SO_RCVLOWAT}): a source that sends in small
-#: writes would otherwise wake the relay, and cost two splices, for each.
-GATHER = 512 * 1024
+#: Bytes a relay waiting for its source lets the source's socket gather
+#: before it wakes (C{SO_RCVLOWAT}), if its pipe can take as many: a source
+#: that sends in small writes would otherwise wake the relay, and cost two
+#: splices, for each.
+GATHER = 1024 * 1024
 
 #: Seconds at most that a relay waits for L{GATHER} bytes before it moves
 #: whatever did come: a slow source's bytes still flow on, only later.
@@ -130,9 +131,9 @@ def relay(source: int, sink: int, count: int, head: bytes, read_timeout: float,
     has.
 
     While it waits for the source the relay lets up to L{GATHER} bytes
-    gather there first (never more than are still to come, never for more
-    than L{GATHER_DELAY} seconds); the source's low-water mark is 1 again
-    when the relay ends.
+    gather there first (never more than its pipe holds or than are still
+    to come, never for more than L{GATHER_DELAY} seconds); the source's
+    low-water mark is 1 again when the relay ends.
 
     @param read_timeout: seconds the source may send nothing while the
         sink is waiting for it.
@@ -213,7 +214,8 @@ def relay(source: int, sink: int, count: int, head: bytes, read_timeout: float,
                 raise RelayFailed(moved, SOURCE, f"sent nothing for {read_timeout}s")
             timeout = min(read_timeout - (now - read_progress) if starving else 1.0,
                           write_timeout - (now - write_progress) if want_write else 1.0)
-            if want_read and gathering.level(min(GATHER, count - moved - buffered)) > 1:
+            gather = min(GATHER, pipe.capacity, count - moved - buffered)
+            if want_read and gathering.level(gather) > 1:
                 timeout = min(timeout, GATHER_DELAY)
             events = poller.wait(source if want_read else None,
                                  sink if want_write else None, timeout)
