@@ -3,7 +3,9 @@ End to end, zero-copy relaying (L{twisted_proxy.backend.zerocopy}): object
 bodies go from the storage node's socket to the client's with C{splice(2)},
 never through the proxy's memory; while a client holds a body back, the
 relay's pipes show in C{/proc/PID/fd}. Slow and vanishing clients are
-served as on the ordinary path, and no descriptor is left behind. The
+served as on the ordinary path, and no descriptor is left behind. Between
+two TCP connections of its own, a relay lets its source gather bytes yet
+still passes on a trickle. The
 failover tests (C{test_e2e_failover}) check that a source failing
 mid-relay still gives a whole body.
 """
@@ -13,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import socket
+import threading
 import time
 import uuid
 
@@ -27,7 +31,7 @@ from tests.e2e.aioproxy import (
     request,
     running_proxy,
 )
-from twisted_proxy.backend.zerocopy import SPLICE_AVAILABLE
+from twisted_proxy.backend.zerocopy import GATHER, SPLICE_AVAILABLE, relay
 
 MIB = 1024 * 1024
 
@@ -153,3 +157,82 @@ class ZeroCopyTests(SynchronousTestCase):
         reply = self.get()
         self.assertEqual(hashlib.md5(reply.read()).hexdigest(),
                          hashlib.md5(self.body).hexdigest())
+
+
+def _connected_pair() -> tuple[socket.socket, socket.socket]:
+    """
+    Both ends of a new loopback TCP connection, the accepted one
+    non-blocking.
+    """
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        peer = socket.create_connection(listener.getsockname())
+        accepted, _ = listener.accept()
+    accepted.setblocking(False)
+    return accepted, peer
+
+
+class RelaySocketTests(SynchronousTestCase):
+    """
+    L{relay} between real TCP sockets, as the proxy runs it.
+    """
+
+    def setUp(self) -> None:
+        if not SPLICE_AVAILABLE:
+            raise SkipTest("no splice(2) here")
+        self.source, self.sender = _connected_pair()
+        self.sink, self.receiver = _connected_pair()
+        self.wake, self.waker = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        for end in (self.source, self.sender, self.sink, self.receiver):
+            self.addCleanup(end.close)
+        for fd in (self.wake, self.waker):
+            self.addCleanup(os.close, fd)
+
+    def test_gatherButPassATrickle(self) -> None:
+        """
+        While a relay waits for its source, the source's C{SO_RCVLOWAT} asks
+        for more than one byte; yet bytes below it reach the sink at once,
+        and the mark is 1 again after the relay.
+        """
+        count = 3 * MIB
+        result: list[object] = []
+
+        def run() -> None:
+            result.append(relay(self.source.fileno(), self.sink.fileno(), count, b"",
+                                10.0, 10.0, self.wake))
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        self.addCleanup(thread.join, 30)
+        self.addCleanup(os.write, self.waker, b"x")
+        body = os.urandom(count)
+        deadline = time.monotonic() + 5
+        level = 1
+        while level == 1 and time.monotonic() < deadline:
+            level = self.source.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT)
+            time.sleep(0.01)
+        self.assertGreater(level, 1)
+        self.assertLessEqual(level, GATHER)
+        # The relay waits for its mark now: a trickle below it comes all the same.
+        self.sender.sendall(body[:1000])
+        # Well before the 1 s a wait lasts at most without a mark.
+        self.receiver.settimeout(0.5)
+        first = b""
+        while len(first) < 1000:
+            first += self.receiver.recv(1000 - len(first))
+        self.assertEqual(first, body[:1000])
+        sending = threading.Thread(target=self.sender.sendall, args=(body[1000:],))
+        sending.start()
+        self.receiver.settimeout(10.0)
+        rest = []
+        got = len(first)
+        while got < count:
+            chunk = self.receiver.recv(MIB)
+            self.assertTrue(chunk)
+            rest.append(chunk)
+            got += len(chunk)
+        sending.join(10)
+        thread.join(10)
+        self.assertEqual(result, [count])
+        self.assertEqual(hashlib.md5(first + b"".join(rest)).hexdigest(),
+                         hashlib.md5(body).hexdigest())
+        self.assertEqual(self.source.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT), 1)

@@ -21,6 +21,8 @@ import errno
 import fcntl
 import os
 import select
+import socket
+import stat
 import time
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -51,6 +53,16 @@ PIPE_SIZE = 1024 * 1024
 SOURCE = "source"
 SINK = "sink"
 CANCELLED = "cancelled"
+
+#: Bytes a relay waiting for its source lets the source's socket gather
+#: before it wakes (C{SO_RCVLOWAT}), if its pipe can take as many: a source
+#: that sends in small writes would otherwise wake the relay, and cost two
+#: splices, for each.
+GATHER = 1024 * 1024
+
+#: Seconds at most that a relay waits for L{GATHER} bytes before it moves
+#: whatever did come: a slow source's bytes still flow on, only later.
+GATHER_DELAY = 0.02
 
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 _GONE = (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.EBADF, errno.ETIMEDOUT)
@@ -109,7 +121,8 @@ class _Pipe:
 
 def relay(source: int, sink: int, count: int, head: bytes, read_timeout: float,
           write_timeout: float, wake: int,
-          clock: Callable[[], float] = time.monotonic) -> int:
+          clock: Callable[[], float] = time.monotonic,
+          low_water: Optional[Callable[[int], None]] = None) -> int:
     """
     Write C{head} to the socket C{sink}, then move C{count} bytes from the
     socket C{source} to it, blocking until done; both are non-blocking
@@ -117,20 +130,33 @@ def relay(source: int, sink: int, count: int, head: bytes, read_timeout: float,
     failure is reported, so L{RelayFailed.moved} is exactly what the sink
     has.
 
+    While it waits for the source the relay lets up to L{GATHER} bytes
+    gather there first (never more than its pipe holds or than are still
+    to come, never for more than L{GATHER_DELAY} seconds); the source's
+    low-water mark is 1 again when the relay ends.
+
     @param read_timeout: seconds the source may send nothing while the
         sink is waiting for it.
     @param write_timeout: seconds the sink may take nothing while bytes
         wait for it.
     @param wake: a descriptor that becomes readable when the relay must
         stop (L{CANCELLED}).
+    @param low_water: sets the bytes the source must hold before it polls
+        readable; by default its C{SO_RCVLOWAT}, if it is a socket.
     @return: C{count}.
     @raise RelayFailed: if the relay could not finish.
     """
     flags = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
+    gathering = _LowWater(source, low_water)
+    poller = _Poller(wake)
     pipe = _Pipe.open()
     moved = 0
     buffered = 0
     source_ended: Optional[str] = None
+    # Whether a read (a write) might move bytes without a wait saying so:
+    # not after one that moved fewer than asked, which found the source
+    # empty (the sink full); each costs a system call and an exception.
+    may_read = may_write = True
     try:
         view = memoryview(head)
         now = clock()
@@ -141,11 +167,10 @@ def relay(source: int, sink: int, count: int, head: bytes, read_timeout: float,
             want_write = bool(view) or buffered > 0
             if source_ended is not None and not want_write:
                 raise RelayFailed(moved, SOURCE, source_ended)
-            if want_read:
+            if want_read and may_read:
+                asked = min(count - moved - buffered, pipe.capacity - buffered)
                 try:
-                    got = os.splice(source, pipe.write,
-                                    min(count - moved - buffered, pipe.capacity - buffered),
-                                    flags=flags)
+                    got = os.splice(source, pipe.write, asked, flags=flags)
                 except BlockingIOError:
                     got = -1
                 except OSError as error:
@@ -154,43 +179,155 @@ def relay(source: int, sink: int, count: int, head: bytes, read_timeout: float,
                 if got == 0:
                     source_ended = "the source closed its connection"
                     continue
+                may_read = got == asked
                 if got > 0:
                     buffered += got
                     read_progress = clock()
                     want_write = True
-            if want_write:
+            if want_write and may_write:
                 try:
                     if view:
+                        asked = len(view)
                         sent = os.write(sink, view)
                         view = view[sent:]
                     else:
+                        asked = buffered
                         sent = os.splice(pipe.read, sink, buffered, flags=flags)
                         buffered -= sent
                         moved += sent
-                    if sent > 0:
-                        write_progress = clock()
-                        continue
                 except BlockingIOError:
-                    pass
+                    may_write = False
                 except OSError as error:
                     if error.errno in _GONE:
                         raise RelayFailed(moved, SINK, str(error)) from None
                     raise
+                else:
+                    may_write = sent == asked
+                    if sent > 0:
+                        write_progress = clock()
+                        continue
             now = clock()
             if want_write and now - write_progress >= write_timeout:
                 raise RelayFailed(moved, SINK, f"took nothing for {write_timeout}s")
             starving = want_read and buffered == 0 and not view
             if starving and now - read_progress >= read_timeout:
                 raise RelayFailed(moved, SOURCE, f"sent nothing for {read_timeout}s")
-            events = _wait(source if want_read else None,
-                           sink if want_write else None, wake,
-                           min(read_timeout - (now - read_progress) if starving else 1.0,
-                               write_timeout - (now - write_progress) if want_write else 1.0))
+            timeout = min(read_timeout - (now - read_progress) if starving else 1.0,
+                          write_timeout - (now - write_progress) if want_write else 1.0)
+            gather = min(GATHER, pipe.capacity, count - moved - buffered)
+            if want_read and gathering.level(gather) > 1:
+                timeout = min(timeout, GATHER_DELAY)
+            events = poller.wait(source if want_read else None,
+                                 sink if want_write else None, timeout)
             if wake in events:
                 raise RelayFailed(moved, CANCELLED, "cancelled")
+            # A wait that timed out may hide bytes below the low-water mark.
+            may_read = may_read or source in events or not events
+            may_write = may_write or sink in events or not events
         return moved
     finally:
         pipe.close()
+        gathering.close()
+
+
+class _LowWater:
+    """
+    The low-water mark of a relay's source: the bytes it must hold before
+    it polls readable (C{SO_RCVLOWAT}), set only when it changes, and 1
+    again (the kernel's default, which the reactor expects) on L{close}.
+    A source that is no socket keeps 1.
+    """
+
+    def __init__(self, source: int, setter: Optional[Callable[[int], None]]) -> None:
+        self._socket: Optional[socket.socket] = None
+        if setter is None and _is_socket(source):
+            # A duplicate: closing it never closes the caller's descriptor.
+            duplicate = os.dup(source)
+            try:
+                self._socket = socket.socket(fileno=duplicate)
+            except OSError:
+                os.close(duplicate)
+            else:
+                setter = self._set_socket
+        self._setter = setter
+        self._level = 1
+
+    def _set_socket(self, level: int) -> None:
+        assert self._socket is not None
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, level)
+
+    def level(self, wanted: int) -> int:
+        """
+        Make the mark C{wanted} (at least 1), if the source can have one;
+        the mark now.
+        """
+        wanted = max(1, wanted)
+        if wanted != self._level and self._setter is not None:
+            try:
+                self._setter(wanted)
+            except OSError:
+                self._setter = None
+                return self._level
+            self._level = wanted
+        return self._level
+
+    def close(self) -> None:
+        """
+        Set the mark back to 1 and let go of the source.
+        """
+        self.level(1)
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+
+def _is_socket(fd: int) -> bool:
+    try:
+        return stat.S_ISSOCK(os.fstat(fd).st_mode)
+    except OSError:
+        return False
+
+
+class _Poller:
+    """
+    The C{poll(2)} set of one relay, kept across its waits: registrations
+    change only when what the relay waits for does.
+    """
+
+    def __init__(self, wake: int) -> None:
+        self._wake = wake
+        self._poll = select.poll()
+        self._poll.register(wake, select.POLLIN)
+        self._watched: tuple[Optional[int], Optional[int]] = (None, None)
+        self._masks: dict[int, int] = {}
+
+    def wait(self, reading: Optional[int], writing: Optional[int],
+             timeout: float) -> set[int]:
+        """
+        Wait up to C{timeout} seconds for C{reading} to be readable,
+        C{writing} writable or the wake descriptor readable; the
+        descriptors that are.
+        """
+        if (reading, writing) != self._watched:
+            self._watch(reading, writing)
+        ready = self._poll.poll(max(0.0, timeout) * 1000)
+        return {fd for fd, _ in ready}
+
+    def _watch(self, reading: Optional[int], writing: Optional[int]) -> None:
+        masks: dict[int, int] = {}
+        if reading is not None:
+            masks[reading] = select.POLLIN
+        if writing is not None:
+            masks[writing] = masks.get(writing, 0) | select.POLLOUT
+        for fd in self._masks.keys() - masks.keys():
+            self._poll.unregister(fd)
+        for fd, mask in masks.items():
+            if fd not in self._masks:
+                self._poll.register(fd, mask)
+            elif self._masks[fd] != mask:
+                self._poll.modify(fd, mask)
+        self._masks = masks
+        self._watched = (reading, writing)
 
 
 def _wait(reading: Optional[int], writing: Optional[int], wake: int,
@@ -198,18 +335,9 @@ def _wait(reading: Optional[int], writing: Optional[int], wake: int,
     """
     Wait up to C{timeout} seconds for C{reading} to be readable,
     C{writing} writable or C{wake} readable; the descriptors that are.
+    (One wait: a relay keeps a L{_Poller} for all of its own.)
     """
-    poller = select.poll()
-    poller.register(wake, select.POLLIN)
-    if reading is not None:
-        poller.register(reading, select.POLLIN)
-    if writing is not None:
-        if writing == reading:
-            poller.modify(writing, select.POLLIN | select.POLLOUT)
-        else:
-            poller.register(writing, select.POLLOUT)
-    ready = poller.poll(max(0.0, timeout) * 1000)
-    return {fd for fd, _ in ready}
+    return _Poller(wake).wait(reading, writing, timeout)
 
 
 class RelayHandle:
