@@ -2,7 +2,9 @@
 Tests for L{twisted_proxy.backend.zerocopy_put}: the blocking tee loop, on
 pipes (C{splice(2)} takes a pipe wherever it takes a socket), with the
 other end of each pipe played by the test, as in L{tests.test_zerocopy};
-and for L{start_tee}'s descriptors.
+and for L{start_tee}'s descriptors. Also how a
+L{twisted_proxy.web.requestbody.RequestBody} offers a client's body to a
+consumer that can take it from the socket.
 """
 
 from __future__ import annotations
@@ -13,11 +15,19 @@ import threading
 import time
 from typing import Any, Callable, Optional
 
+from twisted.internet.defer import Deferred
+from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IConsumer, IPushProducer
+from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
+from zope.interface import implementer
 
 from twisted_proxy.backend.zerocopy import CANCELLED, SINK, SOURCE, RelayFailed, SocketRelay
 from twisted_proxy.backend.zerocopy_put import TEE_AVAILABLE, start_tee, tee, tee_relay
+from twisted_proxy.interfaces import IZeroCopyConsumer
+from twisted_proxy.swift.http import ClientGone
+from twisted_proxy.web.requestbody import RequestBody
 
 MIB = 1024 * 1024
 
@@ -413,3 +423,214 @@ class StartTeeTests(SynchronousTestCase):
         assert isinstance(failure, Failure)
         assert isinstance(failure.value, RelayFailed)
         self.assertEqual(failure.value.side, SOURCE)
+
+
+class FakeClient:
+    """
+    What a L{RequestBody} sees of its client's socket (a L{ClientSocket}).
+    """
+
+    def __init__(self) -> None:
+        self.fd: Optional[int] = 7
+        self.read_timeout = 60.0
+        self.asked: list[int] = []
+        self.events: list[object] = []
+        self.body: Optional[RequestBody] = None
+
+    def fileno(self, count: int) -> Optional[int]:
+        self.asked.append(count)
+        return self.fd
+
+    def relaying(self) -> None:
+        self.events.append("relaying")
+
+    def relayed(self, count: int) -> None:
+        self.events.append(("relayed", count))
+        # As the channel does when the whole body went around it.
+        assert self.body is not None and isinstance(self.body.length, int)
+        if self.body.received == self.body.length:
+            self.body.body_complete()
+
+    def abort(self) -> None:
+        self.events.append("abort")
+
+
+@implementer(IConsumer, IZeroCopyConsumer)
+class RelayingConsumer:
+    """
+    A consumer that takes bodies from sockets when C{willing}.
+    """
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+        self.offers: list[tuple[int, int, float]] = []
+        self.willing = True
+        self.handle: Optional[_Handle] = None
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def registerProducer(self, producer: object, streaming: bool) -> None:
+        pass
+
+    def unregisterProducer(self) -> None:
+        pass
+
+    def relay_from(self, source: int, count: int, read_timeout: float) -> Optional[_Handle]:
+        self.offers.append((source, count, read_timeout))
+        if not self.willing:
+            return None
+        self.handle = _Handle()
+        return self.handle
+
+
+class _Handle:
+    def __init__(self) -> None:
+        self.done: Deferred[int] = Deferred()
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+@implementer(IPushProducer)
+class _Reading:
+    def __init__(self) -> None:
+        self.paused = False
+
+    def pauseProducing(self) -> None:
+        self.paused = True
+
+    def resumeProducing(self) -> None:
+        self.paused = False
+
+    def stopProducing(self) -> None:
+        pass
+
+
+class RequestBodyOfferTests(SynchronousTestCase):
+    """
+    A L{RequestBody} offers the rest of a body to a consumer that can take
+    it from the client's socket.
+    """
+
+    length = 3 * MIB
+
+    def setUp(self) -> None:
+        self.reading = _Reading()
+        self.client = FakeClient()
+        self.body = RequestBody(self.reading, self.length, self.client)  # type: ignore[arg-type]
+        self.client.body = self.body
+        self.consumer = RelayingConsumer()
+
+    def test_offeredAfterHeld(self) -> None:
+        """
+        What arrived before the consumer started is written to it first;
+        then the rest is offered as the socket, and the client is not read
+        while it is relayed.
+        """
+        self.body.dataReceived(b"x" * 1000)
+        self.body.startProducing(self.consumer)
+        self.assertEqual(self.consumer.written, [b"x" * 1000])
+        self.assertEqual(self.consumer.offers, [(7, self.length - 1000, 60.0)])
+        self.assertEqual(self.client.events, ["relaying"])
+        self.assertTrue(self.reading.paused)
+
+    def test_relayEndsBody(self) -> None:
+        """
+        Once the relay moved the rest, the body has been received whole
+        and ends; the client is read again.
+        """
+        done = self.body.startProducing(self.consumer)
+        assert self.consumer.handle is not None
+        self.consumer.handle.done.callback(self.length)
+        self.assertEqual(self.body.received, self.length)
+        self.assertEqual(self.client.events, ["relaying", ("relayed", self.length)])
+        self.successResultOf(done)
+        self.assertFalse(self.reading.paused)
+
+    def test_clientFailed(self) -> None:
+        """
+        A relay whose client went or stalled drops the client's
+        connection, whose loss fails the body.
+        """
+        done = self.body.startProducing(self.consumer)
+        assert self.consumer.handle is not None
+        self.consumer.handle.done.errback(Failure(RelayFailed(500, SOURCE, "gone")))
+        self.assertEqual(self.client.events, ["relaying", ("relayed", 500), "abort"])
+        self.assertNoResult(done)
+        self.body.connectionLost(Failure(ConnectionDone()))
+        self.failureResultOf(done, ClientGone)
+
+    def test_backendsFailed(self) -> None:
+        """
+        A relay that lost its backends fails the body with its failure.
+        """
+        done = self.body.startProducing(self.consumer)
+        assert self.consumer.handle is not None
+        self.consumer.handle.done.errback(Failure(RelayFailed(500, SINK, "no sink left")))
+        self.assertEqual(self.failureResultOf(done, RelayFailed).value.side, SINK)
+
+    def test_stopCancels(self) -> None:
+        """
+        A consumer that stops the body cancels its relay.
+        """
+        self.body.startProducing(self.consumer)
+        self.body.stopProducing()
+        assert self.consumer.handle is not None
+        self.assertTrue(self.consumer.handle.cancelled)
+        self.consumer.handle.done.errback(Failure(RelayFailed(10, CANCELLED, "cancelled")))
+        self.assertFalse(self.reading.paused)
+
+    def test_clientLostCancels(self) -> None:
+        """
+        A client connection lost during a relay cancels it.
+        """
+        done = self.body.startProducing(self.consumer)
+        self.body.connectionLost(Failure(ConnectionDone()))
+        assert self.consumer.handle is not None
+        self.assertTrue(self.consumer.handle.cancelled)
+        self.failureResultOf(done, ClientGone)
+        self.consumer.handle.done.errback(Failure(RelayFailed(10, CANCELLED, "cancelled")))
+
+    def test_notOffered(self) -> None:
+        """
+        The body is written as it arrives, never offered, when too little
+        is left, the client's socket cannot be had, or there is no socket
+        to offer.
+        """
+        small = RequestBody(_Reading(), MIB - 1, self.client)  # type: ignore[arg-type]
+        small.startProducing(self.consumer)
+        self.client.fd = None
+        self.body.startProducing(self.consumer)
+        plain = RequestBody(_Reading(), self.length)
+        plain.startProducing(self.consumer)
+        self.assertEqual(self.consumer.offers, [])
+        self.assertEqual(self.client.asked, [self.length])
+        self.body.dataReceived(b"abc")
+        self.assertEqual(self.consumer.written, [b"abc"])
+
+    def test_notAZeroCopyConsumer(self) -> None:
+        """
+        A consumer that can only be written to is written to.
+        """
+        consumer = StringTransport()
+        self.body.startProducing(consumer)
+        self.body.dataReceived(b"abc")
+        self.assertEqual((consumer.value(), self.client.asked), (b"abc", []))
+
+    def test_offeredAgainOnResume(self) -> None:
+        """
+        A consumer that could not take the socket yet is offered it again
+        when it resumes the body; meanwhile bytes are written.
+        """
+        self.consumer.willing = False
+        self.body.startProducing(self.consumer)
+        self.body.dataReceived(b"abc")
+        self.body.pauseProducing()
+        self.consumer.willing = True
+        self.body.resumeProducing()
+        self.assertEqual([offer[1] for offer in self.consumer.offers],
+                         [self.length, self.length - 3])
+        self.assertEqual(self.consumer.written, [b"abc"])
+        self.assertTrue(self.reading.paused)

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_fanout -*-
+# -*- test-case-name: tests.test_fanout,tests.test_upload_zerocopy -*-
 """
 An object PUT streamed to its nodes at once, with Swift's time limits and
 quorum: what Swift's object controller does with its putters.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_upload -*-
+# -*- test-case-name: tests.test_upload,tests.test_upload_zerocopy -*-
 """
 Fanning one upload out to several storage nodes.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_bulk,tests.e2e.test_e2e_failover -*-
+# -*- test-case-name: tests.test_bulk,tests.test_zerocopy_put,tests.e2e.test_e2e_failover -*-
 """
 A client's request body as it arrives, for streaming uploads.
 
