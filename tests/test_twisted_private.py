@@ -6,6 +6,7 @@ over L{StringTransport} or L{twisted.test.iosim} (no sockets, no reactor).
 
 from __future__ import annotations
 
+import io
 from typing import Any, Optional, cast
 
 from twisted.internet import tcp
@@ -21,7 +22,7 @@ from twisted.test import iosim
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web import server
 from twisted.web._newclient import ChunkedEncoder, LengthEnforcingConsumer
-from twisted.web.iweb import IBodyProducer
+from twisted.web.client import FileBodyProducer
 from twisted.web.resource import Resource
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
@@ -1141,24 +1142,6 @@ def _tcp_connection() -> tcp.Connection:
     return tcp.Connection.__new__(tcp.Connection)
 
 
-@implementer(IBodyProducer)
-class _Producer:
-    def __init__(self, length: int) -> None:
-        self.length = length
-
-    def startProducing(self, consumer: object) -> "Deferred[None]":
-        return Deferred()
-
-    def pauseProducing(self) -> None:
-        pass
-
-    def resumeProducing(self) -> None:
-        pass
-
-    def stopProducing(self) -> None:
-        pass
-
-
 class UploadSinkTests(SynchronousTestCase):
     """
     L{upload_sink}: the connection and remaining length of a request body
@@ -1171,7 +1154,7 @@ class UploadSinkTests(SynchronousTestCase):
         client, refusing more than it expects.
         """
         connection = _tcp_connection()
-        encoder = LengthEnforcingConsumer(_Producer(10), connection, Deferred())
+        encoder = LengthEnforcingConsumer(FileBodyProducer(io.BytesIO(b"x" * 10)), connection, Deferred())
         sink = upload_sink(encoder)
         assert sink is not None
         self.assertIs(sink.connection, connection)
@@ -1191,11 +1174,11 @@ class UploadSinkTests(SynchronousTestCase):
         """
         self.assertIsNone(upload_sink(ChunkedEncoder(StringTransport())))
         self.assertIsNone(upload_sink(
-            LengthEnforcingConsumer(_Producer(10), StringTransport(), Deferred())))
+            LengthEnforcingConsumer(FileBodyProducer(io.BytesIO(b"x" * 10)), StringTransport(), Deferred())))
         closing = _tcp_connection()
         closing.disconnecting = True
         self.assertIsNone(upload_sink(
-            LengthEnforcingConsumer(_Producer(10), closing, Deferred())))
-        done = LengthEnforcingConsumer(_Producer(0), _tcp_connection(), Deferred())
+            LengthEnforcingConsumer(FileBodyProducer(io.BytesIO(b"x" * 10)), closing, Deferred())))
+        done = LengthEnforcingConsumer(FileBodyProducer(io.BytesIO()), _tcp_connection(), Deferred())
         done._noMoreWritesExpected()
         self.assertIsNone(upload_sink(done))

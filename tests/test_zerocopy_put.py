@@ -15,14 +15,15 @@ import threading
 import time
 from typing import Any, Callable, Optional
 
-from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import IConsumer, IPushProducer
+from twisted.internet.interfaces import IConsumer
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 from zope.interface import implementer
 
+from tests.doubles import RecordingProducer
+from tests.test_upload_zerocopy import FakeHandle
 from twisted_proxy.backend.zerocopy import CANCELLED, SINK, SOURCE, RelayFailed, SocketRelay
 from twisted_proxy.backend.zerocopy_put import TEE_AVAILABLE, start_tee, tee, tee_relay
 from twisted_proxy.interfaces import IZeroCopyConsumer
@@ -465,7 +466,7 @@ class RelayingConsumer:
         self.written: list[bytes] = []
         self.offers: list[tuple[int, int, float]] = []
         self.willing = True
-        self.handle: Optional[_Handle] = None
+        self.handle: Optional[FakeHandle] = None
 
     def write(self, data: bytes) -> None:
         self.written.append(data)
@@ -476,36 +477,13 @@ class RelayingConsumer:
     def unregisterProducer(self) -> None:
         pass
 
-    def relay_from(self, source: int, count: int, read_timeout: float) -> Optional[_Handle]:
+    def relay_from(self, source: int, count: int, read_timeout: float
+                   ) -> Optional[FakeHandle]:
         self.offers.append((source, count, read_timeout))
         if not self.willing:
             return None
-        self.handle = _Handle()
+        self.handle = FakeHandle()
         return self.handle
-
-
-class _Handle:
-    def __init__(self) -> None:
-        self.done: Deferred[int] = Deferred()
-        self.cancelled = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-
-@implementer(IPushProducer)
-class _Reading:
-    def __init__(self) -> None:
-        self.paused = False
-
-    def pauseProducing(self) -> None:
-        self.paused = True
-
-    def resumeProducing(self) -> None:
-        self.paused = False
-
-    def stopProducing(self) -> None:
-        pass
 
 
 class RequestBodyOfferTests(SynchronousTestCase):
@@ -517,7 +495,7 @@ class RequestBodyOfferTests(SynchronousTestCase):
     length = 3 * MIB
 
     def setUp(self) -> None:
-        self.reading = _Reading()
+        self.reading = RecordingProducer()
         self.client = FakeClient()
         self.body = RequestBody(self.reading, self.length, self.client)  # type: ignore[arg-type]
         self.client.body = self.body
@@ -599,11 +577,11 @@ class RequestBodyOfferTests(SynchronousTestCase):
         is left, the client's socket cannot be had, or there is no socket
         to offer.
         """
-        small = RequestBody(_Reading(), MIB - 1, self.client)  # type: ignore[arg-type]
+        small = RequestBody(RecordingProducer(), MIB - 1, self.client)  # type: ignore[arg-type]
         small.startProducing(self.consumer)
         self.client.fd = None
         self.body.startProducing(self.consumer)
-        plain = RequestBody(_Reading(), self.length)
+        plain = RequestBody(RecordingProducer(), self.length)
         plain.startProducing(self.consumer)
         self.assertEqual(self.consumer.offers, [])
         self.assertEqual(self.client.asked, [self.length])

@@ -25,11 +25,13 @@ from typing import Iterator, Optional
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
+from tests.e2e import test_zerocopy as get_tests
 from tests.e2e.aioproxy import (
     connection_bytes,
     listener_pid,
     open_descriptors,
     pipe_descriptors,
+    read_chunks,
     signalled,
 )
 from tests.e2e.test_symlink_interop import ReferenceCluster
@@ -117,28 +119,16 @@ class ZeroCopyPutTests(SynchronousTestCase):
                          headers={"X-Backend-Storage-Policy-Index": "0"})
             reply = conn.getresponse()
             digest = hashlib.md5()
-            while True:
-                chunk = reply.read(MIB)
-                if not chunk:
-                    break
+            for chunk in read_chunks(reply, MIB):
                 digest.update(chunk)
             conn.close()
             yield node, reply.status, digest.hexdigest()
 
     def assert_settled(self, descriptors: int, pipes: int) -> None:
         """
-        The proxy's relays are all over and its descriptors back to
-        C{descriptors}, give or take the connections its pool keeps to the
-        storage nodes, within 10 s.
+        As the GET relay tests': all relays over, descriptors back.
         """
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if (pipe_descriptors(self.pid) == pipes
-                    and open_descriptors(self.pid) <= descriptors + 3):
-                return
-            time.sleep(0.1)
-        self.assertEqual((pipe_descriptors(self.pid), open_descriptors(self.pid)),
-                         (pipes, descriptors))
+        get_tests.ZeroCopyTests.assert_settled(self, descriptors, pipes)  # type: ignore[arg-type]
 
     def test_bodyGoesAround(self) -> None:
         """
