@@ -16,7 +16,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from tests.test_upload import BackendConsumer, start
+from tests.test_upload import BackendConsumer, FakeSource, start
 from twisted_proxy.backend import upload
 from twisted_proxy.backend.fanout import _UploadWatch
 from twisted_proxy.backend.upload import UploadFanout
@@ -63,10 +63,10 @@ class FakeTee:
     started with.
     """
 
-    def __init__(self, source: int, sinks: list[int], count: int, heads: list[bytes],
-                 read_timeout: float, write_timeout: float,
+    def __init__(self, source: int, sinks: list[int], count: int,
+                 heads: Callable[[], list[bytes]], read_timeout: float, write_timeout: float,
                  dropped: Callable[[int, Exception], None]) -> None:
-        self.args = (source, list(sinks), count, list(heads), read_timeout, write_timeout)
+        self.args = (source, list(sinks), count, list(heads()), read_timeout, write_timeout)
         self.dropped = dropped
         self.handle = FakeHandle()
         self.drops: list[int] = []
@@ -143,6 +143,37 @@ class RelayFromTests(SynchronousTestCase):
             assert sink is not None
             self.assertEqual(sink.around, [900])
         self.assertEqual(self.fanout.received, 900)
+
+    def test_sourceResumedAfter(self) -> None:
+        """
+        A source paused for a backend that was full when the relay began
+        (its buffer went to the relay) is resumed when the relay ends.
+        """
+        source = FakeSource(self.fanout)
+        self.fanout.register_source(source)
+        self.start_all()
+        self.slots[0].pauseProducing()
+        self.assertTrue(source.paused)
+        self.fanout.relay_from(5, 1000, 60.0)
+        self.tees[0].handle.done.callback(1000)
+        self.assertFalse(source.paused)
+
+    def test_cannotOpen(self) -> None:
+        """
+        A relay whose descriptors cannot be opened leaves the body on the
+        ordinary path, nothing taken from any connection.
+        """
+        consumers = self.start_all()
+
+        def fail(*args: object) -> None:
+            raise OSError(24, "Too many open files")
+
+        self.patch(upload, "start_tee", fail)
+        self.assertIsNone(self.fanout.relay_from(5, 1000, 60.0))
+        sink = self.sinks[id(consumers[0])]
+        assert sink is not None
+        self.assertEqual(sink.pending, b"head0")
+        self.assertEqual(self.fanout.relays, 0)
 
     def test_notWithoutRelay(self) -> None:
         """

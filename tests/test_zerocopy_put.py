@@ -386,7 +386,8 @@ class StartTeeTests(SynchronousTestCase):
         outcome: list[object] = []
         body = os.urandom(MIB)
         os.write(ends.feed, body[:65536])
-        started = start_tee(relay, ends.source, ends.sinks, 65536, [b"h", b"h"], 5.0, 5.0,
+        started = start_tee(relay, ends.source, ends.sinks, 65536, lambda: [b"h", b"h"],
+                            5.0, 5.0,
                             lambda index, why: dropped.append((index, why)))
         started.handle.done.addBoth(outcome.append)
         deadline = time.monotonic() + 10
@@ -413,7 +414,7 @@ class StartTeeTests(SynchronousTestCase):
         ends = _Ends(self, 1)
         os.close(ends.feed)
         outcome: list[object] = []
-        started = start_tee(relay, ends.source, ends.sinks, 100, [b""], 5.0, 5.0,
+        started = start_tee(relay, ends.source, ends.sinks, 100, lambda: [b""], 5.0, 5.0,
                             lambda index, why: None)
         started.handle.done.addBoth(outcome.append)
         deadline = time.monotonic() + 10

@@ -344,14 +344,22 @@ class UploadFanout:
                 sink is None or sink.remaining != count for sink in sinks):
             return None
         pairs = [(slot, sink) for slot, sink in zip(slots, sinks) if sink is not None]
-        heads = [sink.take_pending() for _, sink in pairs]
-        for slot in slots:
-            # Their connections' buffers are the relay's now: no pause of
-            # theirs can last.
-            slot.paused = False
-            slot.paused_since = None
-        tee = start_tee(relay, source, [sink.connection.fileno() for _, sink in pairs],
-                        count, heads, read_timeout, self._node_timeout, self._relay_dropped)
+
+        def heads() -> list[bytes]:
+            for slot in slots:
+                # Their connections' buffers are the relay's now: no pause
+                # of theirs can last.
+                slot.paused = False
+                slot.paused_since = None
+            return [sink.take_pending() for _, sink in pairs]
+
+        try:
+            tee = start_tee(relay, source, [sink.connection.fileno() for _, sink in pairs],
+                            count, heads, read_timeout, self._node_timeout,
+                            self._relay_dropped)
+        except OSError:
+            # Out of descriptors: the ordinary path still works.
+            return None
         self._tee = tee
         self._teeSlots = pairs
         self.relays += 1
@@ -359,6 +367,8 @@ class UploadFanout:
         return tee.handle
 
     def _relay_dropped(self, index: int, why: Exception) -> None:
+        if index >= len(self._teeSlots):
+            return
         slot = self._teeSlots[index][0]
         if slot.live:
             self.drop_slot(slot)
@@ -380,4 +390,7 @@ class UploadFanout:
             else:
                 # Cancelled midway: what each got is unknown.
                 self.drop_slot(slot)
+        # The slots' pauses were dropped with their buffers: the source
+        # may go on, if it has more.
+        self._update_flow()
         return result

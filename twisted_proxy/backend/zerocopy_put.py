@@ -40,7 +40,7 @@ from twisted_proxy.backend.zerocopy import (
     _Pipe,
 )
 
-__all__ = ["TEE_AVAILABLE", "MAX_SINKS", "TeeRelay", "start_tee", "tee", "tee_relay"]
+__all__ = ["TEE_AVAILABLE", "MAX_SINKS", "TeeRelay", "open_pipes", "start_tee", "tee", "tee_relay"]
 
 #: The most sinks of one relay: each is named by one byte on the relay's
 #: control pipe.
@@ -87,7 +87,7 @@ def tee(source: int, sink: int, count: int) -> int:
     return done
 
 
-def _open_pipes(count: int) -> list[_Pipe]:
+def open_pipes(count: int) -> list[_Pipe]:
     """
     C{count} pipes of one capacity (the smallest the kernel gave any), so
     that a full one always fits into an empty one, buffer for buffer.
@@ -144,7 +144,8 @@ class _Sink:
 def tee_relay(source: int, sinks: list[int], count: int, heads: Sequence[bytes],
               read_timeout: float, write_timeout: float, wake: int, control: int,
               dropped: Callable[[int, Exception], None],
-              clock: Callable[[], float] = time.monotonic) -> int:
+              clock: Callable[[], float] = time.monotonic,
+              pipes: Optional[list[_Pipe]] = None) -> int:
     """
     Write C{heads[i]} to the socket C{sinks[i]}, then move the next C{count}
     bytes of the socket C{source} to every sink, blocking until done; all
@@ -161,15 +162,20 @@ def tee_relay(source: int, sinks: list[int], count: int, heads: Sequence[bytes],
         relay waits for it.
     @param wake: a descriptor that becomes readable when the relay must
         stop (L{CANCELLED}).
+    @param pipes: one more pipe than sinks, of one capacity (L{open_pipes}),
+        closed when the relay ends; by default, opened here.
     @return: C{count}: every sink left got all of it.
     @raise RelayFailed: if the relay could not finish: L{SOURCE} (the
         source stalled, closed or failed; what it sent reached every live
         sink first), L{SINK} (no sink left) or L{CANCELLED}. Its C{moved}
         is the bytes taken from the source.
     """
-    if len(sinks) > MAX_SINKS or len(heads) != len(sinks):
-        raise ValueError("one head per sink, at most MAX_SINKS sinks")
-    pipes = _open_pipes(len(sinks) + 1)
+    if pipes is None:
+        pipes = open_pipes(len(sinks) + 1)
+    if len(sinks) > MAX_SINKS or len(heads) != len(sinks) or len(pipes) != len(sinks) + 1:
+        for pipe in pipes:
+            pipe.close()
+        raise ValueError("one head per sink, one pipe more, at most MAX_SINKS sinks")
     inlet = pipes[0]
     now = clock()
     outs = [_Sink(fd, pipe, head, now) for fd, pipe, head in zip(sinks, pipes[1:], heads)]
@@ -336,34 +342,42 @@ class TeeRelay:
 
 
 def start_tee(relay: SocketRelay, source: int, sinks: Sequence[int], count: int,
-              heads: Sequence[bytes], read_timeout: float, write_timeout: float,
-              dropped: Callable[[int, Exception], None]) -> TeeRelay:
+              heads: Callable[[], Sequence[bytes]], read_timeout: float,
+              write_timeout: float, dropped: Callable[[int, Exception], None]) -> TeeRelay:
     """
     Start a L{tee_relay} in a thread of C{relay}, of C{count} bytes from
     the socket descriptor C{source} to each of C{sinks} (all duplicated
     for the thread, so the caller's may close at any time), each after its
     head.
 
+    @param heads: called once everything the relay needs is open (its
+        pipes and descriptors), for the heads: nothing is taken from
+        anyone when the relay cannot start.
     @param dropped: called in the reactor thread with the index of a sink
         the relay dropped, and its error.
+    @raise OSError: if the relay's descriptors could not be opened.
     """
     owned: list[int] = []
+    pipes: list[_Pipe] = []
     try:
         for fd in (source, *sinks):
             owned.append(os.dup(fd))
         control_read, control_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        owned.extend((control_read, control_write))
+        pipes = open_pipes(len(sinks) + 1)
     except OSError:
         for fd in owned:
             os.close(fd)
         raise
-    mine, their_sinks = owned[0], owned[1:]
+    mine, their_sinks = owned[0], owned[1:-2]
+    taken = heads()
 
     def report(index: int, why: Exception) -> None:
         relay.call_from_thread(dropped, index, why)
 
     def run(wake: int) -> int:
-        return tee_relay(mine, their_sinks, count, heads, read_timeout, write_timeout,
-                         wake, control_read, report)
+        return tee_relay(mine, their_sinks, count, taken, read_timeout, write_timeout,
+                         wake, control_read, report, pipes=pipes)
 
     def left_open() -> list[int]:
         return [mine, control_read] + [fd for fd in their_sinks if fd >= 0]
