@@ -5,11 +5,11 @@ C{splice(2)} and C{tee(2)}, so that its bytes never enter Python. What a
 replicated PUT does with its client's body.
 
 The source is spliced into an inlet pipe; whenever every live sink's own
-pipe is empty, the inlet is duplicated into all but one of them with
-C{tee(2)} and moved into the last, and each sink drains its pipe into its
-socket at its own pace. The slowest live sink therefore sets the pace at
-which the source is read, and no more than two pipes' worth of the body
-is ever in flight. A sink that fails or takes nothing for its timeout is
+pipe has room for it, the inlet is duplicated into all but one of them
+with C{tee(2)} and moved into the last, and each sink drains its pipe into
+its socket at its own pace. The slowest live sink therefore sets the pace
+at which the source is read, and no more than an outlet pipe's worth of
+the body (and the inlet's) is ever in flight. A sink that fails or takes nothing for its timeout is
 dropped and the others go on; the source failing ends the relay, once
 what it did send has reached every live sink.
 
@@ -25,6 +25,7 @@ import fcntl
 import os
 import select
 import time
+from collections import deque
 from typing import Callable, Optional, Sequence
 
 from twisted_proxy.backend.zerocopy import (
@@ -41,6 +42,10 @@ from twisted_proxy.backend.zerocopy import (
 )
 
 __all__ = ["TEE_AVAILABLE", "MAX_SINKS", "TeeRelay", "open_pipes", "start_tee", "tee", "tee_relay"]
+
+#: How many fills of the inlet pipe each outlet pipe holds: how far the
+#: sinks may drift apart, and the source run ahead of the slowest.
+BATCHES = 4
 
 #: The most sinks of one relay: each is named by one byte on the relay's
 #: control pipe.
@@ -89,17 +94,24 @@ def tee(source: int, sink: int, count: int) -> int:
 
 def open_pipes(count: int) -> list[_Pipe]:
     """
-    C{count} pipes of one capacity (the smallest the kernel gave any), so
-    that a full one always fits into an empty one, buffer for buffer.
+    An inlet pipe and C{count - 1} outlet pipes of one capacity (the
+    smallest the kernel gave any), the inlet's a L{BATCHES}th of theirs:
+    so that L{BATCHES} fills of the inlet always fit into an outlet,
+    buffer for buffer, whatever bytes each buffer holds.
     """
     pipes: list[_Pipe] = []
     try:
         for _ in range(count):
             pipes.append(_Pipe.open())
-        capacity = min(pipe.capacity for pipe in pipes)
-        for pipe in pipes:
+        outlets = pipes[1:]
+        capacity = min(pipe.capacity for pipe in outlets)
+        for pipe in outlets:
             if pipe.capacity != capacity:
                 pipe.capacity = fcntl.fcntl(pipe.write, _F_SETPIPE_SZ, capacity)
+        inlet = pipes[0]
+        inlet.capacity = fcntl.fcntl(inlet.write, _F_SETPIPE_SZ, capacity // BATCHES)
+        if inlet.capacity * BATCHES > capacity:
+            raise OSError(errno.EINVAL, "pipes too small for a zero-copy fan-out")
     except BaseException:
         for pipe in pipes:
             pipe.close()
@@ -117,21 +129,38 @@ def _move_all(source: int, sink: int, count: int, duplicate: bool) -> None:
     else:
         done = os.splice(source, sink, count, flags=os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK)
     if done != count:
-        # Cannot happen with pipes of one capacity; were it to, the sink's
-        # copy could never be completed in order.
+        # Cannot happen with pipes of the capacities of open_pipes; were it
+        # to, the sink's copy could never be completed in order.
         raise RuntimeError(f"pipe copy moved {done} of {count} bytes")
 
 
 class _Sink:
-    __slots__ = ("fd", "pipe", "head", "held", "progress", "live")
+    __slots__ = ("fd", "pipe", "head", "held", "batches", "progress", "live")
 
     def __init__(self, fd: int, pipe: _Pipe, head: bytes, now: float) -> None:
         self.fd = fd
         self.pipe = pipe
         self.head = memoryview(head)
         self.held = 0
+        # The bytes left of each fill of the inlet poured into the pipe,
+        # oldest first: each takes at most an inlet's worth of buffers.
+        self.batches: deque[int] = deque()
         self.progress = now
         self.live = True
+
+    def poured(self, count: int) -> None:
+        self.batches.append(count)
+        self.held += count
+
+    def sent(self, count: int) -> None:
+        self.held -= count
+        while count:
+            first = self.batches[0]
+            if count < first:
+                self.batches[0] = first - count
+                return
+            count -= first
+            self.batches.popleft()
 
     @property
     def waiting(self) -> bool:
@@ -162,7 +191,7 @@ def tee_relay(source: int, sinks: list[int], count: int, heads: Sequence[bytes],
         relay waits for it.
     @param wake: a descriptor that becomes readable when the relay must
         stop (L{CANCELLED}).
-    @param pipes: one more pipe than sinks, of one capacity (L{open_pipes}),
+    @param pipes: one more pipe than sinks, as L{open_pipes} opens them,
         closed when the relay ends; by default, opened here.
     @return: C{count}: every sink left got all of it.
     @raise RelayFailed: if the relay could not finish: L{SOURCE} (the
@@ -200,13 +229,13 @@ def tee_relay(source: int, sinks: list[int], count: int, heads: Sequence[bytes],
             if not live:
                 raise RelayFailed(taken, SINK, "no sink left")
             moved = False
-            if inlet_held and not any(out.held for out in live):
-                # Every live pipe is empty: the inlet fits into each.
+            if inlet_held and all(len(out.batches) < BATCHES for out in live):
+                # Every live pipe has room for one more fill of the inlet.
                 for out in live[:-1]:
                     _move_all(inlet.read, out.pipe.write, inlet_held, duplicate=True)
                 _move_all(inlet.read, live[-1].pipe.write, inlet_held, duplicate=False)
                 for out in live:
-                    out.held = inlet_held
+                    out.poured(inlet_held)
                 inlet_held = 0
             want_read = source_ended is None and inlet_held == 0 and taken < count
             if not want_read:
@@ -241,7 +270,7 @@ def tee_relay(source: int, sinks: list[int], count: int, heads: Sequence[bytes],
                     else:
                         sent = os.splice(out.pipe.read, out.fd, out.held,
                                          flags=os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK)
-                        out.held -= sent
+                        out.sent(sent)
                 except BlockingIOError:
                     continue
                 except OSError as error:
