@@ -135,7 +135,7 @@ def _move_all(source: int, sink: int, count: int, duplicate: bool) -> None:
 
 
 class _Sink:
-    __slots__ = ("fd", "pipe", "head", "held", "batches", "progress", "live")
+    __slots__ = ("fd", "pipe", "head", "held", "batches", "progress", "live", "ready")
 
     def __init__(self, fd: int, pipe: _Pipe, head: bytes, now: float) -> None:
         self.fd = fd
@@ -147,6 +147,9 @@ class _Sink:
         self.batches: deque[int] = deque()
         self.progress = now
         self.live = True
+        # Whether the socket may take bytes now: until it refuses them,
+        # then until poll says it may.
+        self.ready = True
 
     def poured(self, count: int) -> None:
         self.batches.append(count)
@@ -223,6 +226,9 @@ def tee_relay(source: int, sinks: list[int], count: int, heads: Sequence[bytes],
     inlet_held = 0
     source_ended: Optional[str] = None
     read_progress = now
+    # As each sink's ready: until the source has nothing, then until poll
+    # says it has.
+    source_ready = True
     try:
         while True:
             live = [out for out in outs if out.live]
@@ -240,12 +246,13 @@ def tee_relay(source: int, sinks: list[int], count: int, heads: Sequence[bytes],
             want_read = source_ended is None and inlet_held == 0 and taken < count
             if not want_read:
                 read_progress = clock()
-            else:
+            elif source_ready:
                 try:
                     got = os.splice(source, inlet.write, min(count - taken, inlet.capacity),
                                     flags=os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK)
                 except BlockingIOError:
                     got = -1
+                    source_ready = False
                 except OSError as error:
                     source_ended = str(error)
                     continue
@@ -263,6 +270,8 @@ def tee_relay(source: int, sinks: list[int], count: int, heads: Sequence[bytes],
                 if not out.waiting:
                     out.progress = clock()
                     continue
+                if not out.ready:
+                    continue
                 try:
                     if out.head:
                         sent = os.write(out.fd, out.head)
@@ -272,6 +281,7 @@ def tee_relay(source: int, sinks: list[int], count: int, heads: Sequence[bytes],
                                          flags=os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK)
                         out.sent(sent)
                 except BlockingIOError:
+                    out.ready = False
                     continue
                 except OSError as error:
                     if error.errno in _GONE:
@@ -305,6 +315,11 @@ def tee_relay(source: int, sinks: list[int], count: int, heads: Sequence[bytes],
                           (wake, control), min(limits, default=1.0))
             if wake in ready:
                 raise RelayFailed(taken, CANCELLED, "cancelled")
+            if source in ready:
+                source_ready = True
+            for out in outs:
+                if out.live and out.fd in ready:
+                    out.ready = True
             if control in ready:
                 for index in _read_commands(control):
                     if index < len(outs):
