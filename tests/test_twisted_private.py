@@ -6,8 +6,10 @@ over L{StringTransport} or L{twisted.test.iosim} (no sockets, no reactor).
 
 from __future__ import annotations
 
+import io
 from typing import Any, Optional, cast
 
+from twisted.internet import tcp
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
@@ -19,6 +21,8 @@ from twisted.python.failure import Failure
 from twisted.test import iosim
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web import server
+from twisted.web._newclient import ChunkedEncoder, LengthEnforcingConsumer
+from twisted.web.client import FileBodyProducer
 from twisted.web.resource import Resource
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
@@ -34,6 +38,9 @@ from twisted_proxy._twisted import (
     StreamingRequest,
     is_disconnected,
     quiet_observer,
+    read_around,
+    unread_body,
+    upload_sink,
 )
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -1072,3 +1079,106 @@ class VerbatimHeaderTests(SynchronousTestCase):
                          {b"x-amz-meta-color": [b"blue"], b"ETag": [b'"e"']})
         set_header_verbatim(headers, b"x-bad", b"a\r\nb")
         self.assertEqual(list(headers.getAllRawHeaders())[-1], (b"x-bad", [b"a b"]))
+
+
+class ReadAroundTests(_ChannelTestCase):
+    """
+    L{unread_body} and L{read_around}: a streamed body's bytes taken from
+    the socket around the channel.
+    """
+
+    def test_unread(self) -> None:
+        """
+        The channel tells the bytes of a body of known length it has not
+        read yet; none for a chunked body.
+        """
+        self.send(put(100) + b"0123456789")
+        request = self.resource.requests[0]
+        self.assertEqual(unread_body(request), 90)
+        self.send(b"x" * 90)
+        self.assertIsNone(unread_body(request))
+
+    def test_chunkedUnread(self) -> None:
+        """
+        A chunked body has no count of unread bytes.
+        """
+        self.send(b"PUT /o HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+        self.assertIsNone(unread_body(self.resource.requests[0]))
+
+    def test_readAroundEndsBody(self) -> None:
+        """
+        Bytes read around the channel count as the body's; once none are
+        left the body is complete, and the connection goes on to its next
+        request after the answer.
+        """
+        self.send(put(100) + b"0123456789")
+        request = self.resource.requests[0]
+        read_around(request, 50)
+        self.assertEqual(unread_body(request), 40)
+        self.assertFalse(self.body().complete)
+        read_around(request, 40)
+        self.assertTrue(self.body().complete)
+        self.assertEqual(b"".join(self.body().chunks), b"0123456789")
+        answer(request)
+        self.assertNotIn(b"Connection: close", self.written())
+        self.send(b"GET /next HTTP/1.1\r\nHost: p\r\n\r\n")
+        self.assertEqual(self.resource.requests[1].uri, b"/next")
+
+    def test_tooMany(self) -> None:
+        """
+        Reading around more than the channel expects is refused.
+        """
+        self.send(put(100) + b"0123456789")
+        request = self.resource.requests[0]
+        self.assertRaises(ValueError, read_around, request, 91)
+        self.assertEqual(unread_body(request), 90)
+
+
+def _tcp_connection() -> tcp.Connection:
+    """
+    A TCP connection object with no socket under it, as
+    L{tcp_connection_of} sees one.
+    """
+    return tcp.Connection.__new__(tcp.Connection)
+
+
+class UploadSinkTests(SynchronousTestCase):
+    """
+    L{upload_sink}: the connection and remaining length of a request body
+    Twisted's HTTP client is sending.
+    """
+
+    def test_lengthEnforced(self) -> None:
+        """
+        Over a TCP connection, the sink counts bytes written around the
+        client, refusing more than it expects.
+        """
+        connection = _tcp_connection()
+        encoder = LengthEnforcingConsumer(FileBodyProducer(io.BytesIO(b"x" * 10)), connection, Deferred())
+        sink = upload_sink(encoder)
+        assert sink is not None
+        self.assertIs(sink.connection, connection)
+        self.assertEqual(sink.remaining, 10)
+        encoder.write(b"ab")
+        self.assertEqual(sink.remaining, 8)
+        sink.written_around(5)
+        self.assertEqual(sink.remaining, 3)
+        self.assertRaises(ValueError, sink.written_around, 4)
+        sink.written_around(3)
+        encoder._noMoreWritesExpected()
+
+    def test_notEligible(self) -> None:
+        """
+        No sink for a chunked body, another transport than TCP, a closing
+        connection, or a body no longer expected.
+        """
+        self.assertIsNone(upload_sink(ChunkedEncoder(StringTransport())))
+        self.assertIsNone(upload_sink(
+            LengthEnforcingConsumer(FileBodyProducer(io.BytesIO(b"x" * 10)), StringTransport(), Deferred())))
+        closing = _tcp_connection()
+        closing.disconnecting = True
+        self.assertIsNone(upload_sink(
+            LengthEnforcingConsumer(FileBodyProducer(io.BytesIO(b"x" * 10)), closing, Deferred())))
+        done = LengthEnforcingConsumer(FileBodyProducer(io.BytesIO()), _tcp_connection(), Deferred())
+        done._noMoreWritesExpected()
+        self.assertIsNone(upload_sink(done))

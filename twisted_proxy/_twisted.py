@@ -66,6 +66,16 @@ Private names used, and why:
     C{._tempDataBuffer} and C{._tempDataLen}: the bytes a connection has
     buffered but not yet sent, taken over by a zero-copy relay so that they
     reach the socket before the relayed ones (L{take_pending_writes}).
+  - C{twisted.web._newclient.LengthEnforcingConsumer}, its C{._length},
+    C{._consumer} and C{._finished}: what a backend request's body producer
+    writes into (with a known length), the connection under it, and the
+    bytes it still expects; a zero-copy PUT writes the rest of the body
+    around it and tells it so (L{upload_sink}).
+  - C{twisted.web.http.HTTPChannel._transferDecoder}, an
+    C{_IdentityTransferDecoder}, and its C{contentLength},
+    C{dataCallback} and C{dataReceived}: the client's request body parser
+    and the bytes it still expects; a zero-copy PUT reads them around it
+    and tells it so (L{unread_body}, L{read_around}).
 
 The overrides also rely on L{HTTPChannel} splitting lines with its
 L{LineReceiver} base (the public C{delimiter}, C{MAX_LENGTH} and
@@ -106,6 +116,7 @@ from twisted.protocols.policies import ProtocolWrapper
 from twisted.protocols.tls import TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
 from twisted.web import http, server
+from twisted.web._newclient import LengthEnforcingConsumer
 from twisted.web.http_headers import Headers
 from zope.interface import Attribute, Interface, implementer
 
@@ -118,6 +129,10 @@ __all__ = [
     "is_disconnected",
     "take_pending_writes",
     "tcp_connection_of",
+    "UploadSink",
+    "upload_sink",
+    "unread_body",
+    "read_around",
     "ProxyProtocolFactory",
     "ProxyProtocolWrapper",
     "IDLE_TIMEOUT_FORMAT",
@@ -618,6 +633,94 @@ def take_pending_writes(connection: tcp.Connection) -> bytes:
     connection._tempDataLen = 0
     connection.stopWriting()
     return b"".join(pending)
+
+
+class UploadSink:
+    """
+    The TCP connection a backend request's body goes out on, and the body
+    bytes Twisted's HTTP client still expects to be written.
+
+    @ivar connection: the connection.
+    """
+
+    def __init__(self, encoder: LengthEnforcingConsumer, connection: tcp.Connection) -> None:
+        self._encoder = encoder
+        self.connection = connection
+
+    def take_pending(self) -> bytes:
+        """
+        L{take_pending_writes} of the connection.
+        """
+        return take_pending_writes(self.connection)
+
+    @property
+    def remaining(self) -> int:
+        """
+        The body bytes not yet written.
+        """
+        return int(self._encoder._length)
+
+    def written_around(self, count: int) -> None:
+        """
+        C{count} more bytes of the body went out on the connection's socket
+        without passing through the client.
+
+        @raise ValueError: if that is more than it still expected.
+        """
+        if not 0 <= count <= self._encoder._length:
+            raise ValueError(f"{count} bytes written around, {self._encoder._length} expected")
+        self._encoder._length -= count
+
+
+def upload_sink(consumer: object) -> Optional[UploadSink]:
+    """
+    The L{UploadSink} of C{consumer}, the consumer Twisted's HTTP client
+    gave a request body producer, when the body has a known length, is
+    still expected and goes out on a plain TCP connection still open;
+    C{None} otherwise (a chunked body, TLS).
+    """
+    if not isinstance(consumer, LengthEnforcingConsumer) or consumer._finished is None:
+        return None
+    connection = tcp_connection_of(consumer._consumer)
+    if connection is None or connection.disconnecting or connection.disconnected:
+        return None
+    return UploadSink(consumer, connection)
+
+
+def _body_decoder(request: http.Request) -> Any:
+    decoder = getattr(request.channel, "_transferDecoder", None)
+    if (type(decoder) is not http._IdentityTransferDecoder or decoder.dataCallback is None
+            or decoder.contentLength is None):
+        return None
+    return decoder
+
+
+def unread_body(request: http.Request) -> Optional[int]:
+    """
+    The bytes of C{request}'s body its channel has not read yet, when the
+    body has a length (no C{Transfer-Encoding: chunked}) and is being
+    received; C{None} otherwise.
+    """
+    decoder = _body_decoder(request)
+    return None if decoder is None else int(decoder.contentLength)
+
+
+def read_around(request: http.Request, count: int) -> None:
+    """
+    The next C{count} bytes of C{request}'s body were taken from the client
+    socket without passing through its channel: the channel expects that
+    many fewer. Once it expects none, the body ends as if they had come
+    through it (an empty C{handleContentChunk}, then the end of the
+    request), and the channel goes on to the next request.
+
+    @raise ValueError: if the channel expects fewer, or no such body.
+    """
+    decoder = _body_decoder(request)
+    if decoder is None or not 0 <= count <= decoder.contentLength:
+        raise ValueError(f"{count} body bytes read around a channel not expecting them")
+    decoder.contentLength -= count
+    if decoder.contentLength == 0:
+        decoder.dataReceived(b"")
 
 
 # -- PROXY protocol ---------------------------------------------------------

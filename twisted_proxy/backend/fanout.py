@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_fanout -*-
+# -*- test-case-name: tests.test_fanout,tests.test_upload_zerocopy -*-
 """
 An object PUT streamed to its nodes at once, with Swift's time limits and
 quorum: what Swift's object controller does with its putters.
@@ -9,6 +9,9 @@ to the next node, a handoff, before any of the body goes out, as Swift
 moves on to handoffs until it has as many connections as replicas. A node
 that fails later, or refuses the body, is dropped and the upload goes on to
 the others while a quorum remains.
+
+Given a L{SocketRelay}, the fan-out may take the client's body straight
+from its socket (L{UploadFanout.relay_from}); the same limits apply.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from twisted.web.iweb import IBodyProducer
 from twisted_proxy.backend.content import BackendAnswer, read_answer
 from twisted_proxy.backend.nodes import NODE_FAILURES, NodeReporter
 from twisted_proxy.backend.upload import UploadFanout, UploadSlot
+from twisted_proxy.backend.zerocopy import SocketRelay
 from twisted_proxy.interfaces import INodeClient
 from twisted_proxy.swift.bestresponse import quorum_size
 from twisted_proxy.swift.http import HeaderDict
@@ -53,14 +57,16 @@ class PutFanout:
         going out, and seconds each node has to answer once it has all of
         it (Swift's C{node_timeout} for both).
     @param report: told of each node's status and failures.
+    @param relay: runs zero-copy relays of bodies, or C{None} for none.
     """
 
     def __init__(self, client: INodeClient, clock: IReactorTime, node_timeout: float,
-                 report: NodeReporter) -> None:
+                 report: NodeReporter, relay: Optional[SocketRelay] = None) -> None:
         self._client = client
         self._clock = clock
         self._node_timeout = node_timeout
         self._report = report
+        self._relay = relay
 
     async def put(
         self,
@@ -97,7 +103,7 @@ class PutFanout:
         current = list(islice(spare, replicas))
         if len(current) < quorum:
             return None
-        fanout = UploadFanout(length, self._clock)
+        fanout = UploadFanout(length, self._clock, self._relay, self._node_timeout)
         slots = [fanout.slot() for _ in current]
         bugs: list[Failure] = []
 
@@ -220,9 +226,11 @@ async def _pump(source: Optional[IBodyProducer], fanout: UploadFanout,
 class _UploadWatch:
     """
     Swift's time limits on an upload: a node that takes no data for
-    C{node_timeout} is dropped (its request cancelled), and once the body
-    has gone out each node has C{node_timeout} to answer. When fewer than
-    a quorum of nodes remain, the upload stops (C{quorum_lost}).
+    C{node_timeout} is dropped (its request cancelled; a zero-copy relay
+    finds such nodes itself and tells L{UploadFanout.onSlotFailed}), and
+    once the body has gone out each node has C{node_timeout} to answer.
+    When fewer than a quorum of nodes remain, the upload stops
+    (C{quorum_lost}).
     """
 
     def __init__(self, clock: IReactorTime, node_timeout: float, quorum: int,
@@ -242,6 +250,13 @@ class _UploadWatch:
         self._loop = LoopingCall(self._check)
         self._loop.clock = clock
         self._loop.start(min(1.0, node_timeout / 4), now=False)
+        fanout.onSlotFailed = self._relay_dropped
+
+    def _relay_dropped(self, slot: UploadSlot, why: Exception) -> None:
+        index = self._slots.index(slot)
+        self._failed(index, why)
+        self._pending[index].cancel()
+        self._check()
 
     def _check(self) -> None:
         now = self._clock.seconds()

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_upload -*-
+# -*- test-case-name: tests.test_upload,tests.test_upload_zerocopy -*-
 """
 Fanning one upload out to several storage nodes.
 
@@ -8,6 +8,13 @@ live backend cannot take more, the source (the client connection, or the
 body of a copy's source object) is paused; a backend that fails is dropped
 and the upload goes on to the others. Nothing is buffered beyond the chunk
 in hand.
+
+Given a L{SocketRelay}, the fan-out can also take the rest of a body
+straight from its source's socket (L{IZeroCopyConsumer}): once every slot
+has started, the bytes go to every live backend socket through
+L{twisted_proxy.backend.zerocopy_put} without entering Python, after what
+each connection had buffered; the slowest live backend still sets the
+pace, and one that takes nothing for C{node_timeout} is dropped.
 """
 
 from __future__ import annotations
@@ -20,6 +27,17 @@ from twisted.internet.interfaces import IConsumer, IProducer, IPushProducer, IRe
 from twisted.python.failure import Failure
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
+
+from twisted_proxy._twisted import UploadSink, upload_sink
+from twisted_proxy.backend.zerocopy import (
+    SOURCE,
+    RelayFailed,
+    RelayHandle,
+    SocketRelay,
+    relayed_bytes,
+)
+from twisted_proxy.backend.zerocopy_put import MAX_SINKS, TEE_AVAILABLE, TeeRelay, start_tee
+from twisted_proxy.interfaces import IZeroCopyConsumer
 
 __all__ = ["UploadFanout", "UploadSlot", "SourceGone"]
 
@@ -91,7 +109,7 @@ class UploadSlot:
             done.errback(failure)
 
 
-@implementer(IConsumer)
+@implementer(IConsumer, IZeroCopyConsumer)
 class UploadFanout:
     """
     One upload body shared by several backend requests.
@@ -105,15 +123,28 @@ class UploadFanout:
     paused while any live slot is paused or not every slot has started.
 
     @param length: the body length, or C{None} when unknown (chunked).
-    @ivar received: bytes written so far.
+    @param relay: runs zero-copy relays (L{relay_from}); C{None} for none.
+    @param node_timeout: seconds a backend may take no bytes of a relay
+        before it is dropped.
+    @ivar received: bytes written (or relayed) so far.
+    @ivar relays: zero-copy relays started.
     @ivar onAllGone: called once, with no arguments, when the last live slot
         goes (its request failed or stopped reading the body).
+    @ivar onSlotFailed: called with a slot and its error, when a relay dropped the
+        slot's backend (it failed, or took nothing for C{node_timeout}):
+        the slot is gone, its request is left to end.
     """
 
-    def __init__(self, length: Optional[int], clock: Optional[IReactorTime] = None
-                 ) -> None:
+    def __init__(self, length: Optional[int], clock: Optional[IReactorTime] = None,
+                 relay: Optional[SocketRelay] = None, node_timeout: float = 10.0) -> None:
         self.length = length
         self._clock = clock
+        self._relay = relay
+        self._node_timeout = node_timeout
+        self._tee: Optional[TeeRelay] = None
+        self._teeSlots: list[tuple[UploadSlot, UploadSink]] = []
+        self.relays = 0
+        self.onSlotFailed: Optional[Callable[[UploadSlot, Exception], None]] = None
         self.received = 0
         self._slots: list[UploadSlot] = []
         self._source: Optional[IPushProducer] = None
@@ -249,6 +280,11 @@ class UploadFanout:
         self._check_ready()
 
     def _slot_gone(self, slot: UploadSlot) -> None:
+        tee = self._tee
+        if tee is not None:
+            for index, (relayed, _) in enumerate(self._teeSlots):
+                if relayed is slot:
+                    tee.drop(index)
         self._check_ready()
         self._update_flow()
         if not self.live_slots and self.onAllGone is not None:
@@ -284,3 +320,77 @@ class UploadFanout:
         elif not blocked and self._sourcePaused:
             self._sourcePaused = False
             self._source.resumeProducing()
+
+    # -- zero-copy --------------------------------------------------------
+
+    def relay_from(self, source: int, count: int, read_timeout: float
+                   ) -> Optional[RelayHandle]:
+        """
+        L{IZeroCopyConsumer.relay_from}: relay the next C{count} bytes from
+        the socket C{source} to every live slot's backend socket, when the
+        body has a known length, every slot has started, everything written
+        before has been handed on, and every live backend connection is
+        plain TCP expecting exactly C{count} more bytes; else C{None}.
+        """
+        relay = self._relay
+        if (relay is None or not TEE_AVAILABLE or not relay.available()
+                or self._tee is not None or not self._readyFired or self._pending
+                or self._delivering or self._finished or self._failure is not None
+                or self.length is None):
+            return None
+        slots = self.live_slots
+        sinks = [upload_sink(slot.consumer) for slot in slots]
+        if not slots or len(slots) > MAX_SINKS or any(
+                sink is None or sink.remaining != count for sink in sinks):
+            return None
+        pairs = [(slot, sink) for slot, sink in zip(slots, sinks) if sink is not None]
+
+        def heads() -> list[bytes]:
+            for slot in slots:
+                # Their connections' buffers are the relay's now: no pause
+                # of theirs can last.
+                slot.paused = False
+                slot.paused_since = None
+            return [sink.take_pending() for _, sink in pairs]
+
+        try:
+            tee = start_tee(relay, source, [sink.connection.fileno() for _, sink in pairs],
+                            count, heads, read_timeout, self._node_timeout,
+                            self._relay_dropped)
+        except OSError:
+            # Out of descriptors: the ordinary path still works.
+            return None
+        self._tee = tee
+        self._teeSlots = pairs
+        self.relays += 1
+        tee.handle.done.addBoth(self._relay_ended)
+        return tee.handle
+
+    def _relay_dropped(self, index: int, why: Exception) -> None:
+        if index >= len(self._teeSlots):
+            return
+        slot = self._teeSlots[index][0]
+        if slot.live:
+            self.drop_slot(slot)
+            if self.onSlotFailed is not None:
+                self.onSlotFailed(slot, why)
+
+    def _relay_ended(self, result: object) -> object:
+        pairs, self._teeSlots, self._tee = self._teeSlots, [], None
+        moved = relayed_bytes(result)
+        self.received += moved
+        failed = result.value if isinstance(result, Failure) else None
+        whole = failed is None or (isinstance(failed, RelayFailed) and failed.side == SOURCE)
+        for slot, sink in pairs:
+            if not slot.live:
+                continue
+            if whole:
+                # Every live backend got every byte taken from the source.
+                sink.written_around(moved)
+            else:
+                # Cancelled midway: what each got is unknown.
+                self.drop_slot(slot)
+        # The slots' pauses were dropped with their buffers: the source
+        # may go on, if it has more.
+        self._update_flow()
+        return result

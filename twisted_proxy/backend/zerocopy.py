@@ -25,7 +25,7 @@ import socket
 import stat
 import time
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorCore
@@ -430,3 +430,35 @@ class SocketRelay:
 
         done.addBoth(ended)
         return handle
+
+    def submit(self, work: Callable[[int], int],
+               descriptors: Callable[[], Iterable[int]]) -> RelayHandle:
+        """
+        Run C{work(wake)} in a relay thread, as L{start} runs L{relay}:
+        C{wake} becomes readable when the handle is cancelled; C{work}
+        returns the body bytes it moved or raises L{RelayFailed}. When it
+        has ended, the descriptors C{descriptors()} names then are closed.
+        """
+        wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.active += 1
+        self.relays += 1
+        done = deferToThreadPool(self._reactor, self._threads(),  # type: ignore[arg-type]
+                                 work, wake_read)
+        handle = RelayHandle(done, wake_write)
+
+        def ended(result: object) -> object:
+            self.active -= 1
+            self.relayed += relayed_bytes(result)
+            for fd in (*descriptors(), wake_read):
+                os.close(fd)
+            handle._closed()
+            return result
+
+        done.addBoth(ended)
+        return handle
+
+    def call_from_thread(self, f: Callable[..., object], *args: object) -> None:
+        """
+        Call C{f(*args)} in the reactor's thread, from a relay's.
+        """
+        self._reactor.callFromThread(f, *args)  # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ from twisted.application.service import MultiService
 from twisted.internet.interfaces import IReactorTime
 
 from twisted_proxy.backend.nodes import ErrorLimiter, NodeTimings
+from twisted_proxy.backend.zerocopy import SocketRelay
 from twisted_proxy.config import ProxySettings
 from twisted_proxy.info.cache import InfoCache
 from twisted_proxy.interfaces import IInfoStore, INodeClient
@@ -41,7 +42,10 @@ class ProxyContext:
         (C{service.setServiceParent(context.services)}) is started before
         the proxy serves and stopped, and waited for, when the process
         stops. A context whose process never runs never starts them.
+    @ivar socket_relay: runs zero-copy relays (C{zero_copy}), or C{None}.
     """
+
+    socket_relay: Optional[SocketRelay] = None
 
     def __init__(
         self,

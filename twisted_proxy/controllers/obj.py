@@ -281,7 +281,8 @@ class ObjectController(ObjectExpiry):
             order = local_first(ring, part, options.is_local,
                                 options.write_node_count(replicas))
         fanout = PutFanout(self.context.node_client, self.context.reactor,
-                           self.settings.node_timeout, self.report)
+                           self.settings.node_timeout, self.report,
+                           relay=self.context.socket_relay)
         answers = await fanout.put(
             self.nodes(ring, part, policy_index, order=order), replicas,
             lambda node: self.backend_path(node, part),

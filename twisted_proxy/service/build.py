@@ -174,6 +174,7 @@ class ProxyProcess(MultiService):
                                                   settings.trans_id_suffix)
         app = Pipeline(filters, ProxyApplication(self.context), reactor, suffix)
         relay = SocketRelay(reactor) if settings.zero_copy and SPLICE_AVAILABLE else None
+        self.context.socket_relay = relay
         self.site = ProxySite(ProxyResource(app, reactor, settings.client_timeout, relay),
                               constraints=self.context.constraints,
                               max_clients=settings.max_clients,

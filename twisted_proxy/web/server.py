@@ -48,7 +48,7 @@ from twisted_proxy.swift.constraints import (
 from twisted_proxy.swift.http import HeaderDict, SwiftRequest, SwiftResponse, wire_quote, wsgi_str
 from twisted_proxy.swift.metrics import NULL_METRICS, metric_type
 from twisted_proxy.swift.transid import TRANS_ID_ENVIRON_KEY, make_trans_id, trans_id_suffix
-from twisted_proxy.web.requestbody import RequestBody
+from twisted_proxy.web.requestbody import ClientSocket, RequestBody
 
 __all__ = ["ProxyChannel", "ProxyRequest", "ProxyResource", "ProxySite", "to_swift_request"]
 
@@ -230,7 +230,8 @@ class ProxyRequest(StreamingRequest):
     def body_receiver(self, method: bytes, length: Optional[int],
                      reading: IPushProducer) -> Optional[RequestBody]:
         """
-        A L{RequestBody} for a PUT, and for a POST of C{multipart/form-data}
+        A L{RequestBody} for a PUT (with its L{ClientSocket} when it has a
+        length), and for a POST of C{multipart/form-data}
         (a browser's form post, whose files may be large: twisted.web would
         collect it and parse it whole); other bodies (a POST's metadata, a
         bulk delete's list) are small and collected first. (A lower-case
@@ -240,7 +241,9 @@ class ProxyRequest(StreamingRequest):
         if method.upper() != b"PUT" and not (
                 method.upper() == b"POST" and self._is_form_data()):
             return None
-        return RequestBody(reading, length)
+        # A PUT's consumer may take the rest of its body from the socket.
+        client = ClientSocket(self) if method == b"PUT" and length is not None else None
+        return RequestBody(reading, length, client)
 
     def _is_form_data(self) -> bool:
         content_type = self.requestHeaders.getRawHeaders(b"content-type") or [b""]
