@@ -65,20 +65,24 @@ def _cpu(pid: int) -> float:
     return sum(int(v) for v in fields[11:15]) / _TICKS
 
 
-def _hwm(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
+def _kib_field(path: str, name: str) -> int:
+    """
+    The size field C{name} (in kB) of a C{/proc} file such as
+    C{/proc/PID/status}, in bytes; 0 if it has none.
+    """
+    with open(path) as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(name + ":"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def _hwm(pid: int) -> int:
+    return _kib_field(f"/proc/{pid}/status", "VmHWM")
 
 
 def _pss(pid: int) -> int:
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) * 1024
-    return 0
+    return _kib_field(f"/proc/{pid}/smaps_rollup", "Pss")
 
 
 @dataclass
