@@ -10,8 +10,9 @@ A forked worker is what an exec'd one is to its pool (L{Launch}): the
 listening socket as L{WORKER_FD}, a pipe for its status as L{STATUS_FD},
 its standard output and error as pipes to its L{WorkerLogRelay}, a
 process the pool signals and reaps. Only how it begins differs
-(L{ForkLauncher}): Twisted forks (L{ForkedProcess}) and closes every
-descriptor of the parent's the child does not get, and the child then
+(L{ForkLauncher}): Twisted forks (L{ForkedProcess}), every descriptor of
+the parent's that the child does not get becomes C{/dev/null} in the
+child, and the child then
 
   - asks the kernel to kill it when its parent dies (as the exec'd
     worker's launcher does) and gives up if the parent is already gone;
@@ -33,11 +34,22 @@ descriptor of the parent's the child does not get, and the child then
 
 Before forking, the parent collects its garbage and freezes what is left
 (C{gc.freeze}): the collector then never walks the objects the children
-share, which would write to every page holding one. It has no threads of
-its own while it supervises (it serves nothing); a thread of the reactor's
-pool (name resolution) exists only in the parent, and the child uses no
-object of the parent's that such a thread could have locked (the reactor,
-its thread pool, the log files are all new in the child).
+share, which would write to every page holding one; Twisted disables the
+collector for the fork itself, and the child enables it again for its own
+objects.
+
+What the child might find locked, and why it does not matter: the parent
+serves nothing, but its reactor's thread pool may have threads (name
+resolution for its own Redis connections), idle or, rarely, inside
+C{getaddrinfo} when it forks. Only the forking thread exists in the child,
+and it uses none of the parent's Python objects such a thread could hold
+(the parent's reactor, thread pool, log observers and files are all
+replaced: the child's reactor makes its own pool). CPython re-creates its
+own locks after a fork (the GIL, imports, C{threading}, C{logging}), and
+glibc its allocator's. What remains is C library state held by a
+resolver thread of the parent at the instant of the fork; the workers
+resolve only the names of the configuration (storage nodes by address,
+Redis), and C{worker_start = exec} avoids even that.
 """
 
 from __future__ import annotations
