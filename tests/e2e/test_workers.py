@@ -18,14 +18,14 @@ import time
 from typing import Any, Callable, Optional
 
 from twisted.internet.defer import Deferred
-from twisted.internet.protocol import ProcessProtocol
+from twisted.internet.protocol import Factory, ProcessProtocol
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from tests.e2e.aioproxy import REPO, start_proxy
 from twisted_proxy._twisted import ForkedProcess, install_fresh_reactor
 from twisted_proxy.service.forking import reset_signals
-from twisted_proxy.service.workers import bind_listening_socket
+from twisted_proxy.service.workers import AdoptedPort, bind_listening_socket
 
 
 class BindTests(SynchronousTestCase):
@@ -34,6 +34,25 @@ class BindTests(SynchronousTestCase):
         self.addCleanup(sock.close)
         self.assertFalse(sock.getblocking())
         self.assertEqual(sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN), 1)
+
+
+class AdoptTests(TestCase):
+    def test_nonBlocking(self) -> "Deferred[None]":
+        """
+        An adopted socket is left non-blocking, for every process sharing
+        it, even if making socket objects of it made it blocking (as
+        PyPy's C{socket(fileno=)} and C{fromfd} do).
+        """
+        from twisted.internet import reactor
+
+        sock = bind_listening_socket("127.0.0.1", 0)
+        self.addCleanup(sock.close)
+        fd = os.dup(sock.fileno())
+        os.set_blocking(fd, True)
+        service = AdoptedPort(reactor, fd, Factory())
+        service.startService()
+        self.assertFalse(os.get_blocking(sock.fileno()))
+        return service.stopService()  # type: ignore[return-value]
 
 
 def _cmdline(pid: int) -> bytes:

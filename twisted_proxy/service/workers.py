@@ -37,6 +37,7 @@ from typing import IO, Any, Callable, Optional, Sequence
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, fail, gatherResults, maybeDeferred, succeed
 from twisted.internet.error import ProcessDone
+from twisted.internet.fdesc import setNonBlocking
 from twisted.internet.interfaces import IDelayedCall, IListeningPort, IReactorTime
 from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import (
@@ -765,7 +766,8 @@ class AdoptedPort(Service):
     Serves C{factory} on a listening socket this process inherited as file
     descriptor C{fd} (L{IReactorSocket.adoptStreamPort}): a worker's share
     of its parent's socket. It can be started once: starting closes C{fd},
-    whose duplicate the reactor keeps.
+    whose duplicate the reactor keeps, and leaves the socket non-blocking
+    (for every process sharing it).
 
     @param reactor: provides C{IReactorSocket}.
     """
@@ -784,6 +786,11 @@ class AdoptedPort(Service):
                                                       self._factory)
         finally:
             sock.close()
+        # The socket's blocking mode belongs to the description every
+        # worker shares, and PyPy's socket(fileno=) and fromfd clear it:
+        # a worker would then block in accept() forever.
+        if self.port is not None and hasattr(self.port, "fileno"):
+            setNonBlocking(self.port.fileno())
         listening = getattr(self._factory, "listening", None)
         if listening is not None:
             listening(self.port)
