@@ -97,41 +97,27 @@ __all__ = [
 ORPHANED = 70
 
 
-def _prctl() -> Optional[Callable[..., int]]:
+def _libc(name: str) -> Optional[Callable[..., int]]:
     """
-    Linux's C{prctl}, looked up in the parent: a child that imported
-    C{ctypes} would no longer share its pages.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-
-        return ctypes.CDLL(None).prctl  # type: ignore[no-any-return]
-    except (ImportError, OSError, AttributeError):
-        return None
-
-
-_PRCTL = _prctl()
-
-
-def _malloc_trim() -> Optional[Callable[[int], int]]:
-    """
-    glibc's C{malloc_trim}, which gives the C heap's free pages back to
-    the system before a fork (the children's resident set would count
-    them too).
+    The C library's function C{name} on Linux, or C{None}: looked up in
+    the parent, since a child that imported C{ctypes} would no longer
+    share its pages.
     """
     if not sys.platform.startswith("linux"):
         return None
     try:
         import ctypes
 
-        return ctypes.CDLL(None).malloc_trim  # type: ignore[no-any-return]
+        return getattr(ctypes.CDLL(None), name)  # type: ignore[no-any-return]
     except (ImportError, OSError, AttributeError):
         return None
 
 
-_MALLOC_TRIM = _malloc_trim()
+#: Asks for a signal when the parent dies (C{PR_SET_PDEATHSIG}).
+_PRCTL = _libc("prctl")
+#: Gives the C heap's free pages back to the system before a fork: the
+#: children's resident sets would count them too.
+_MALLOC_TRIM = _libc("malloc_trim")
 _PR_SET_PDEATHSIG = 1
 
 
@@ -162,9 +148,8 @@ def die_with_parent(parent: int, prctl: Optional[Callable[..., int]] = _PRCTL,
 def reset_signals() -> None:
     """
     In a forked worker: signals as a new Python program has them. The
-    parent's wakeup descriptor (its reactor's) is closed, and its number
-    may be reused by a socket of the child; its handlers belong to its
-    reactor.
+    parent's wakeup descriptor and handlers belong to its reactor, which
+    the child does not run.
     """
     signal.set_wakeup_fd(-1)
     for signum in signal.valid_signals():
