@@ -6,7 +6,9 @@ twisted-proxy under PyPy as a third bar when C{--pypy} ran it).
 Panels, one group of bars per workload: throughput (req/s for the wrk
 tests, MB/s for the large objects), proxy CPU (ms per request, s per GB),
 p99 latency (wrk tests) or seconds per transfer (large objects), and the
-proxies' peak RSS. Each twisted-proxy bar is labelled with its ratio to
+proxies' memory: summed peak RSS (C{VmHWM}, which counts a shared page
+once per process) beside summed proportional set size (C{Pss}, which
+splits it between them). Each twisted-proxy bar is labelled with its ratio to
 Swift's. matplotlib is the optional C{bench} extra (C{pip install
 '.[bench]'}); without it no chart is drawn and L{write_chart} says why.
 """
@@ -90,10 +92,12 @@ def write_chart(results: dict[str, Any], path: str) -> Optional[str]:
         if tests:
             values = {name: [_value(t, name, key) for t in tests] for name in drawn}
             panels.append(([t["label"] for t in tests], values, title))
-    rss = {name: [proxies.get(name, {}).get("peak_rss_mib")] for name in drawn}
+    memory = {name: [proxies.get(name, {}).get(key) for key in ("peak_rss_mib", "peak_pss_mib")]
+              for name in drawn}
     if not panels:
         return "no test was measured"
-    panels.append((["all workloads"], rss, "peak RSS MiB (all processes)"))
+    panels.append((["peak RSS (VmHWM)", "PSS (Pss)"], memory,
+                   "memory MiB, summed over all processes"))
     columns = 3
     rows = (len(panels) + columns - 1) // columns
     figure, grid = pyplot.subplots(rows, columns, figsize=(4.2 * columns, 3.6 * rows),

@@ -2,9 +2,16 @@
 CPU time and peak memory of a process tree, read from C{/proc}.
 
 A proxy is a process and all its descendants (Swift's workers, or
-twisted-proxy's if it forks any): L{tree} finds them, L{sample} reads their
-CPU time (C{utime + stime}, plus C{cutime + cstime} for children already
-reaped, so no CPU is lost when a worker exits) and their C{VmHWM}.
+twisted-proxy's): L{tree} finds them, L{sample} reads their CPU time
+(C{utime + stime}, plus C{cutime + cstime} for children already reaped, so
+no CPU is lost when a worker exits), their C{VmHWM} and their C{Pss}.
+
+Two measures of memory, because summed peak RSS (C{VmHWM}) counts a page
+that several processes share (the code and data a forked worker inherited
+from its parent) once per process: it cannot show sharing. The
+proportional set size (C{Pss} of C{/proc/PID/smaps_rollup}) charges each
+process its private pages and an equal share of each shared one, so
+summed over a tree it is the memory the tree really occupies.
 """
 
 from __future__ import annotations
@@ -58,12 +65,24 @@ def _cpu(pid: int) -> float:
     return sum(int(v) for v in fields[11:15]) / _TICKS
 
 
-def _hwm(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
+def _kib_field(path: str, name: str) -> int:
+    """
+    The size field C{name} (in kB) of a C{/proc} file such as
+    C{/proc/PID/status}, in bytes; 0 if it has none.
+    """
+    with open(path) as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(name + ":"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def _hwm(pid: int) -> int:
+    return _kib_field(f"/proc/{pid}/status", "VmHWM")
+
+
+def _pss(pid: int) -> int:
+    return _kib_field(f"/proc/{pid}/smaps_rollup", "Pss")
 
 
 @dataclass
@@ -73,10 +92,13 @@ class TreeSample:
 
     @ivar cpu: seconds of CPU used so far, by each pid.
     @ivar hwm: peak resident set size so far in bytes (C{VmHWM}), by pid.
+    @ivar pss: proportional set size now in bytes (C{Pss}), by pid; a
+        process whose C{smaps_rollup} cannot be read is missing.
     """
 
     cpu: dict[int, float] = field(default_factory=dict)
     hwm: dict[int, int] = field(default_factory=dict)
+    pss: dict[int, int] = field(default_factory=dict)
 
     def cpu_since(self, before: "TreeSample") -> float:
         """
@@ -89,7 +111,7 @@ class TreeSample:
 
 def sample(root: int) -> TreeSample:
     """
-    Read the CPU time and C{VmHWM} of C{root} and its descendants.
+    Read the CPU time, C{VmHWM} and C{Pss} of C{root} and its descendants.
     """
     result = TreeSample()
     for pid in tree(root):
@@ -98,29 +120,47 @@ def sample(root: int) -> TreeSample:
             result.hwm[pid] = _hwm(pid)
         except (OSError, ValueError, IndexError):
             continue
+        try:
+            result.pss[pid] = _pss(pid)
+        except (OSError, ValueError, IndexError):
+            pass
     return result
 
 
 class PeakTracker:
     """
-    The peak RSS of a process tree: the sum of C{VmHWM} over its processes,
-    remembering processes that have since exited.
+    The peak memory of a process tree: the sum of C{VmHWM} over its
+    processes, remembering processes that have since exited (L{total});
+    and the largest sum of C{Pss} over the processes alive at one reading
+    (L{pss}).
     """
 
     def __init__(self) -> None:
         self._hwm: dict[int, int] = {}
+        self._pss = 0
 
     def update(self, reading: TreeSample) -> int:
         """
-        Fold in C{reading}; return the summed peak in bytes.
+        Fold in C{reading}; return the summed peak RSS in bytes.
         """
         for pid, hwm in reading.hwm.items():
             self._hwm[pid] = max(hwm, self._hwm.get(pid, 0))
+        self._pss = max(self._pss, sum(reading.pss.values()))
         return self.total
 
     @property
     def total(self) -> int:
+        """
+        The summed peak RSS (C{VmHWM}) in bytes.
+        """
         return sum(self._hwm.values())
+
+    @property
+    def pss(self) -> int:
+        """
+        The largest summed C{Pss} of one reading, in bytes.
+        """
+        return self._pss
 
     @property
     def processes(self) -> int:

@@ -97,6 +97,9 @@ def table(results: dict[str, Any]) -> str:
     rss = [results["proxies"][name]["peak_rss_mib"] for name in names]
     lines.append(("all", "peak RSS MiB (VmHWM)", *(_fmt(v, "{:.1f}") for v in rss),
                   *ratios(rss)))
+    pss = [results["proxies"][name].get("peak_pss_mib") for name in names]
+    lines.append(("", "peak PSS MiB (Pss)", *(_fmt(v, "{:.1f}") for v in pss),
+                  *ratios(pss)))
     processes = [str(results["proxies"][name]["processes"]) for name in names]
     lines.append(("", "processes", *processes, *([""] * len(others))))
     widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]

@@ -87,7 +87,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         description="Benchmark twisted-proxy against swift-proxy-server, both in "
         "front of one local Swift storage cluster.",
     )
-    parser.add_argument("--workers", type=int, choices=(1, 2), default=1,
+    parser.add_argument("--workers", type=int, choices=(1, 2, 4), default=1,
                         help="proxy worker processes (default 1)")
     parser.add_argument("--duration", type=float, default=10.0,
                         help="seconds of each wrk measurement (default 10)")
@@ -622,6 +622,7 @@ class Bench:
                 "workers": proxy.workers,
                 "processes": peak.processes,
                 "peak_rss_mib": peak.total / (1 << 20),
+                "peak_pss_mib": peak.pss / (1 << 20),
                 "pipeline": SWIFT_PIPELINE if name == "swift" else TWISTED_PIPELINE,
                 "info_cache": "memcached" if name == "swift" else "redis",
                 "python": "pypy" if name == "pypy" else "cpython",
@@ -779,7 +780,9 @@ def main(argv: Optional[list[str]] = None) -> int:
                 print(f"note: {summary['note']}")
         print("CPU: utime+stime of each proxy's process tree (storage: all 12 "
               "storage servers); RSS: VmHWM summed over each proxy's processes "
-              "(Swift's include its parent).")
+              "(Swift's include its parent), counting shared pages once per process; "
+              "PSS: Pss summed over the processes, the largest of the readings taken "
+              "after each measurement (shared pages split between their processes).")
         for problem in results["problems"]:
             print(f"problem: {problem}")
         print(f"results: {path}")

@@ -40,8 +40,8 @@ def _wrk(swift: float, twisted: float, pypy: float) -> dict[str, Any]:
 
 def _results(pypy: bool) -> dict[str, Any]:
     test = _wrk(1000.0, 2500.0, 4000.0)
-    proxies = {"swift": {"peak_rss_mib": 100.0, "processes": 1},
-               "twisted": {"peak_rss_mib": 50.0, "processes": 1}}
+    proxies = {"swift": {"peak_rss_mib": 100.0, "peak_pss_mib": 80.0, "processes": 1},
+               "twisted": {"peak_rss_mib": 50.0, "peak_pss_mib": 60.0, "processes": 1}}
     if pypy:
         proxies["pypy"] = {"peak_rss_mib": 200.0, "processes": 1}
     else:
@@ -78,6 +78,28 @@ class TableTests(SynchronousTestCase):
         self.assertEqual(rps[-5:], ["1,000", "2,500", "4,000", "2.50", "4.00"])
         rss = [line for line in text.splitlines() if "peak RSS" in line][0].split()
         self.assertEqual(rss[-5:], ["100.0", "50.0", "200.0", "0.50", "2.00"])
+
+    def test_memoryRows(self) -> None:
+        """
+        Summed peak RSS and summed PSS, each with its ratio; a proxy
+        measured before PSS was (no figure) shows C{-}.
+        """
+        results = _results(pypy=True)
+        text = self.report.table(results)
+        pss = [line for line in text.splitlines() if "peak PSS" in line][0].split()
+        self.assertEqual(pss[-5:], ["80.0", "60.0", "-", "0.75", "-"])
+
+    def test_peakTracker(self) -> None:
+        """
+        L{procstats.PeakTracker} sums each process's peak RSS, and keeps
+        the largest PSS summed over one reading.
+        """
+        procstats = _bench_module("procstats")
+        peaks = procstats.PeakTracker()
+        peaks.update(procstats.TreeSample(hwm={1: 10, 2: 20}, pss={1: 5, 2: 6}))
+        peaks.update(procstats.TreeSample(hwm={1: 15}, pss={1: 7}))
+        self.assertEqual(peaks.total, 35)
+        self.assertEqual(peaks.pss, 11)
 
     def test_roundRatios(self) -> None:
         """

@@ -336,6 +336,17 @@ class ConfigCheckTests(SynchronousTestCase):
             _CONFIG.replace("node_timeout = 4", "node_timeout = 4\nworkers = 1"),
             "[app:proxy-server] workers: 1 needs a restart: the proxy runs 2 worker processes")
 
+    def test_workerStart(self) -> None:
+        """
+        How workers start is read at startup: changing it needs a restart.
+        """
+        self.settings.workers = 2
+        self.assertRejected(
+            _CONFIG.replace("node_timeout = 4",
+                            "node_timeout = 4\nworkers = 2\nworker_start = exec\n\n"
+                            "[filter:cache]\nredis_url = redis://127.0.0.1:1/0"),
+            "[app:proxy-server] worker_start: exec needs a restart: the workers start by fork")
+
     def test_workersNeedRedis(self) -> None:
         """
         Workers with tempauth and no Redis are rejected, as at startup.

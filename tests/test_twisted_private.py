@@ -41,6 +41,7 @@ from twisted_proxy._twisted import (
     read_around,
     unread_body,
     upload_sink,
+    replace_observers,
 )
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -994,6 +995,24 @@ class QuietTwistedClientTests(SynchronousTestCase):
         from twisted.logger import ILogFilterPredicate
 
         self.assertTrue(verifyObject(ILogFilterPredicate, QuietTwistedClient()))
+
+
+class ReplaceObserversTests(SynchronousTestCase):
+    def test_replace(self) -> None:
+        """
+        L{replace_observers} leaves the publisher with only the new
+        observers and returns the ones it removed.
+        """
+        publisher = LogPublisher()
+        old: list[Any] = []
+        new: list[Any] = []
+        first = cast(ILogObserver, old.append)
+        publisher.addObserver(first)
+        removed = replace_observers(publisher, [cast(ILogObserver, new.append)])
+        publisher({"log_format": "x"})
+        self.assertEqual(removed, [first])
+        self.assertEqual(old, [])
+        self.assertEqual(len(new), 1)
 
 
 class QuietTwistedLoggingTests(SynchronousTestCase):

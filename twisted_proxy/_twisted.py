@@ -76,6 +76,16 @@ Private names used, and why:
     C{dataCallback} and C{dataReceived}: the client's request body parser
     and the bytes it still expects; a zero-copy PUT reads them around it
     and tells it so (L{unread_body}, L{read_around}).
+  - C{twisted.internet.process.Process._trySpawnInsteadOfFork},
+    C{._setupChild} and C{._execChild}, overridden by L{ForkedProcess}: a
+    worker forked from the proxy (C{worker_start = fork}) is a Twisted
+    process (its file descriptors mapped as C{childFDs} says, every other
+    one closed, its pipes read and its end reaped as for any child) that
+    runs Python code in the forked copy where Twisted would C{exec} a
+    program; C{twisted.internet.process._listOpenFDs}, the descriptors
+    the child inherited, which it replaces with C{/dev/null}; and
+    C{twisted.internet.process.reapProcessHandlers}, the parent's
+    children, forgotten in such a child (L{install_fresh_reactor}).
 
 The overrides also rely on L{HTTPChannel} splitting lines with its
 L{LineReceiver} base (the public C{delimiter}, C{MAX_LENGTH} and
@@ -95,11 +105,14 @@ from __future__ import annotations
 
 import io
 import ipaddress
+import os
 import re
-from typing import Any, Callable, Optional
+import sys
+import traceback
+from typing import Any, Callable, Optional, Sequence
 
 from twisted.application.service import Service
-from twisted.internet import tcp
+from twisted.internet import process, tcp
 from twisted.internet.address import IPv6Address
 from twisted.internet.interfaces import IAddress, IPushProducer
 from twisted.logger import (
@@ -141,6 +154,9 @@ __all__ = [
     "QuietTwistedClient",
     "quiet_observer",
     "QuietTwistedLogging",
+    "ForkedProcess",
+    "install_fresh_reactor",
+    "replace_observers",
 ]
 
 
@@ -946,3 +962,131 @@ class QuietTwistedLogging(Service):
             self.publisher.removeObserver(filtered)
         for observer, _ in wrapped:
             self.publisher.addObserver(observer)
+
+
+# -- forking a worker -------------------------------------------------------
+
+
+class ForkedProcess(process.Process):
+    """
+    A child process that is a copy of this one running C{run}, not a new
+    program: Twisted forks, gives the child the file descriptors
+    C{childFDs} maps (as L{IReactorProcess.spawnProcess} does: C{"r"} and
+    C{"w"} are pipes to C{protocol}, an integer is one of this process's
+    descriptors; every other descriptor is closed in the child), reads its
+    pipes and reaps it as for any process. Where Twisted would C{exec},
+    the child calls C{run()} and ends with C{os._exit} of what it returns:
+    on every path, so it never returns into the parent's code. If C{run}
+    raises, the traceback goes to the child's standard error and its exit
+    code is 70.
+
+    Each descriptor of this process's that the child does not get is not
+    just closed there (as Twisted does before C{exec}) but replaced by
+    C{/dev/null}: the child is a copy of this process, and an object of
+    this process's that it still holds (a file, a memory-mapped file, a
+    socket) may close or write its descriptor number there; that number
+    then never names a socket or pipe of the child's own.
+
+    In the child, the parent's reactor cannot be used (Twisted has closed
+    its descriptors): C{run} must begin with L{install_fresh_reactor}.
+    Signal dispositions the parent ignored are back to their defaults, as
+    after Twisted's fork for C{exec}.
+
+    @param reactor: the running reactor of this process.
+    @param protocol: gets the child's output and end.
+    @param childFDs: the child's descriptors.
+    @param run: what the child does; returns its exit code.
+    """
+
+    def __init__(self, reactor: Any, protocol: Any, childFDs: dict[int, Any],
+                 run: Callable[[], int]) -> None:
+        self._run = run
+        super().__init__(reactor, sys.executable, [sys.executable], None, None, protocol,
+                         childFDs=childFDs)
+
+    def _trySpawnInsteadOfFork(self, *args: Any) -> bool:
+        # posix_spawn would exec: this child must fork.
+        return False
+
+    def _setupChild(self, fdmap: dict[int, int]) -> None:
+        inherited = process._listOpenFDs()
+        super()._setupChild(fdmap)
+        _placehold(fd for fd in inherited if fd not in fdmap)
+
+    def _execChild(self, path: Any, uid: Any, gid: Any, executable: Any, args: Any,
+                   environment: Any) -> None:
+        code = 70
+        try:
+            code = self._run()
+        except BaseException:
+            try:
+                traceback.print_exc(file=sys.__stderr__)
+                if sys.__stderr__ is not None:
+                    sys.__stderr__.flush()
+            except BaseException:
+                pass
+        finally:
+            os._exit(code)
+
+
+def _placehold(closed: Any) -> None:
+    """
+    Put C{/dev/null} where each descriptor of C{closed} was (closed in the
+    child by Twisted): objects of the parent's that the child still holds
+    (a file, a socket, a memory-mapped file's) may close or write their
+    descriptor as the child's life goes on, and that number must not by
+    then be a socket or pipe of the child's own.
+    """
+    placeholder = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    kept = False
+    for fd in closed:
+        if fd == placeholder:
+            kept = True
+            continue
+        try:
+            os.dup2(placeholder, fd, inheritable=False)
+        except OSError:
+            pass
+    if not kept:
+        os.close(placeholder)
+
+
+def install_fresh_reactor() -> Any:
+    """
+    In a child forked from a process whose reactor ran (L{ForkedProcess}):
+    forget that reactor and the parent's child processes
+    (C{reapProcessHandlers}: the child cannot reap them, and its reactor
+    would try), and install a new default reactor, which
+    C{from twisted.internet import reactor} then gives.
+
+    @return: the new reactor.
+    """
+    import twisted.internet
+    from twisted.internet import default
+
+    process.reapProcessHandlers.clear()
+    sys.modules.pop("twisted.internet.reactor", None)
+    if hasattr(twisted.internet, "reactor"):
+        del twisted.internet.reactor
+    default.install()
+    from twisted.internet import reactor
+
+    return reactor
+
+
+def replace_observers(publisher: LogPublisher, observers: Sequence[ILogObserver]
+                      ) -> list[ILogObserver]:
+    """
+    Remove every observer of C{publisher} and add C{observers}: a forked
+    child logs its own way, not to what its parent logged to.
+
+    @return: the observers removed (for the caller to keep: an observer
+        that owns a file must not be finalized in the child, whose
+        descriptor of that number may now be another file).
+    """
+    removed = list(publisher._observers)
+    for observer in removed:
+        publisher.removeObserver(observer)
+    for observer in observers:
+        publisher.addObserver(observer)
+    return removed

@@ -38,6 +38,7 @@ __all__ = [
     "PolicyOptions",
     "ProxyConfig",
     "ProxySettings",
+    "WORKER_STARTS",
     "load_config",
     "parse_list",
     "read_config_text",
@@ -359,6 +360,19 @@ def _workers(text: str) -> int:
     return _non_negative_int(text)
 
 
+#: How C{workers = N} starts its worker processes (C{worker_start}):
+#: C{fork}ed from the twistd process, which has imported the proxy's code
+#: and shares its pages with them, or C{exec}uted as a new program each.
+WORKER_STARTS = ("fork", "exec")
+
+
+def _worker_start(text: str) -> str:
+    value = text.strip().lower()
+    if value not in WORKER_STARTS:
+        raise ValueError("expected " + " or ".join(WORKER_STARTS))
+    return value
+
+
 def _file_name(text: str) -> str:
     if not text.strip():
         raise ValueError("expected a file name")
@@ -404,6 +418,7 @@ class ProxySettings:
     bind_port: int = _opt(8080, _port)  # type: ignore[assignment]
     workers: int = _opt(1, _workers)  # type: ignore[assignment]
     stale_worker_timeout: float = _opt(86400.0, _positive_float)  # type: ignore[assignment]
+    worker_start: str = _opt("fork", _worker_start)  # type: ignore[assignment]
     backlog: int = _opt(4096, _positive_int)  # type: ignore[assignment]
     #: Serve HTTPS with this certificate (and the chain after it) and key.
     cert_file: Optional[str] = _opt(None, _file_name, path=True)  # type: ignore[assignment]

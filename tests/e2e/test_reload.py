@@ -30,6 +30,7 @@ from tests.e2e.aioproxy import (
     running_proxy,
     start_proxy,
 )
+from tests.e2e.test_workers import is_forked_worker, workers_of
 
 #: A reload's outcome line in twistd's log.
 _OUTCOME = re.compile(r"\breload (\d+) \((SIGHUP|SIGUSR1)\)(:| rejected:| failed:) (.*)$")
@@ -100,20 +101,7 @@ class _ReloadableProxy:
         """
         The pids of twistd's worker processes.
         """
-        try:
-            with open(f"/proc/{self.pid}/task/{self.pid}/children") as children:
-                pids = [int(pid) for pid in children.read().split()]
-        except OSError:
-            return []
-        found = []
-        for pid in pids:
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-                    if b"twisted_proxy.service.workers" in cmdline.read():
-                        found.append(pid)
-            except OSError:
-                continue
-        return sorted(found)
+        return sorted(workers_of(self.pid))
 
     def wait_for_workers(self, count: int, timeout: float = 90) -> list[int]:
         """
@@ -284,6 +272,8 @@ class ReloadTests(SynchronousTestCase):
                                {"X-Auth-Token": token})
         self.assertIn(status, (201, 202))
         first = self.proxy.wait_for_workers(2)
+        for pid in first:
+            self.assertTrue(is_forked_worker(self.proxy.pid, pid), pid)
         puts = self.object_puts()
         load = _Load(self.port, token, "reload-load")
         load.start()
@@ -305,6 +295,9 @@ class ReloadTests(SynchronousTestCase):
         self.assertGreater(load.done, 100)
         last = self.proxy.wait_for_workers(2)
         self.assertFalse(set(first) & set(last))
+        # The last generation was forked too (worker_start = fork).
+        for pid in last:
+            self.assertTrue(is_forked_worker(self.proxy.pid, pid), pid)
         # The metrics count what the replaced workers did too.
         self.assertGreaterEqual(self.object_puts() - puts, load.done // 2 - 8)
 
@@ -320,7 +313,13 @@ class ReloadTests(SynchronousTestCase):
         self.proxy.write(original.replace(
             "user_test_tester3 = testing3\n",
             "user_test_tester3 = testing3\nuser_test_newuser = pw .admin\n"))
+        before = self.proxy.wait_for_workers(2)
         self.assertEqual(self.proxy.reload(signal.SIGHUP)[0], ":")
+        # Forked workers of the new generation build the new file's text.
+        after = self.proxy.wait_for_workers(2)
+        self.assertFalse(set(before) & set(after))
+        for pid in after:
+            self.assertTrue(is_forked_worker(self.proxy.pid, pid), pid)
         token = self.token("test:newuser", "pw")
         self.assertTrue(token)
         status, _, _ = request(self.port, "GET", "/v1/AUTH_test", {"X-Auth-Token": token})

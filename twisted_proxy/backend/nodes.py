@@ -7,6 +7,7 @@ node a request goes; and what a node's failure counts for.
 
 from __future__ import annotations
 
+import os
 import random
 from itertools import chain, islice
 from typing import Callable, Iterable, Iterator, Optional, Protocol
@@ -39,6 +40,10 @@ __all__ = [
 
 _log = Logger()
 _RANDOM = random.Random()
+# A worker forked from the proxy (worker_start = fork) would otherwise draw
+# the same numbers as its parent and every other worker.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_RANDOM.seed)
 
 
 #: What a node, or the connection to it, can fail with: the node client's

@@ -179,6 +179,10 @@ class ConfigCheck:
                        else "in one process")
             raise config.error(section, "workers",
                                f"{settings.workers} needs a restart: the proxy runs {running}")
+        if settings.workers >= 2 and settings.worker_start != old.worker_start:
+            raise config.error(section, "worker_start",
+                               f"{settings.worker_start} needs a restart: the workers "
+                               f"start by {old.worker_start}")
         names = ["backlog"] if self._fixed_address else ["bind_ip", "bind_port", "backlog"]
         for name in names:
             was, now = getattr(old, name), getattr(settings, name)

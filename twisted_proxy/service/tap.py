@@ -30,6 +30,7 @@ from twisted_proxy.config import (
 )
 from twisted_proxy.interfaces import IProxyEnvironment
 from twisted_proxy.service.build import build_proxy_service
+from twisted_proxy.service.forking import launcher_for
 from twisted_proxy.service.listening import serving_factory
 from twisted_proxy.service.reload import (
     CheckedConfig,
@@ -363,5 +364,6 @@ def _worker_pool(config: ProxyConfig, settings: ProxySettings, text: str, descri
     spec = WorkerSpec(config.path, swift_dir, redis_url, text)
     return WorkerPoolService(reactor, host, port, settings.workers, spec, ready,
                              backlog=settings.backlog,
-                             drain_timeout=settings.stale_worker_timeout)
+                             drain_timeout=settings.stale_worker_timeout,
+                             launch=launcher_for(settings.worker_start, reactor))
 

@@ -37,6 +37,7 @@ from typing import IO, Any, Callable, Optional, Sequence
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, fail, gatherResults, maybeDeferred, succeed
 from twisted.internet.error import ProcessDone
+from twisted.internet.fdesc import setNonBlocking
 from twisted.internet.interfaces import IDelayedCall, IListeningPort, IReactorTime
 from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import (
@@ -73,6 +74,8 @@ __all__ = [
     "WorkerSpec",
     "bind_listening_socket",
     "main",
+    "serve_worker",
+    "status_writer",
     "worker_log_observer",
     "worker_redis_url",
 ]
@@ -763,7 +766,8 @@ class AdoptedPort(Service):
     Serves C{factory} on a listening socket this process inherited as file
     descriptor C{fd} (L{IReactorSocket.adoptStreamPort}): a worker's share
     of its parent's socket. It can be started once: starting closes C{fd},
-    whose duplicate the reactor keeps.
+    whose duplicate the reactor keeps, and leaves the socket non-blocking
+    (for every process sharing it).
 
     @param reactor: provides C{IReactorSocket}.
     """
@@ -782,6 +786,11 @@ class AdoptedPort(Service):
                                                       self._factory)
         finally:
             sock.close()
+        # The socket's blocking mode belongs to the description every
+        # worker shares, and PyPy's socket(fileno=) and fromfd clear it:
+        # a worker would then block in accept() forever.
+        if self.port is not None and hasattr(self.port, "fileno"):
+            setNonBlocking(self.port.fileno())
         listening = getattr(self._factory, "listening", None)
         if listening is not None:
             listening(self.port)
@@ -864,16 +873,59 @@ def status_writer(fd: Optional[int]) -> Callable[[str], None]:
     return send
 
 
+def serve_worker(reactor: Any, spec: WorkerSpec, fd: int = WORKER_FD,
+                 status_fd: Optional[int] = STATUS_FD) -> None:
+    """
+    Be one worker, in a process whose log observers are in place: build
+    the proxy C{spec} describes and serve the listening socket C{fd} with
+    C{reactor} until SIGTERM, or until drained after SIGHUP or SIGUSR1,
+    telling the parent C{ready} and C{stopped} on C{status_fd}. Returns
+    once C{reactor} has stopped.
+
+    @raise SystemExit: with one line, when the configuration cannot be
+        built.
+    """
+    from twisted.internet.error import ReactorNotRunning
+
+    try:
+        config = load_config(spec.config, spec.config_text)
+        if spec.redis_url:
+            cache = config.sections.setdefault("filter:cache", dict(config.defaults))
+            cache["redis_url"] = spec.redis_url
+        settings = ProxySettings.from_section(config)
+        process: ProxyProcess = build_proxy_service(
+            config, settings, reactor,
+            lambda site: AdoptedPort(reactor, fd, serving_factory(site, settings, reactor)),
+            spec.swift_dir)
+    except ConfigError as error:
+        raise SystemExit(f"twisted-proxy worker: {error}")
+
+    def stop() -> None:
+        try:
+            reactor.stop()
+        except ReactorNotRunning:
+            pass
+
+    status = status_writer(status_fd)
+    drain = WorkerDrain(process.server, process.site, status, stop)
+    for signum in (signal.SIGHUP, signal.SIGUSR1):
+        signal.signal(signum, lambda *_: reactor.callFromThread(drain.start))
+    # Started before the reactor runs: a worker that cannot serve exits,
+    # and its parent restarts it.
+    process.startService()
+    status("ready")
+    reactor.addSystemEventTrigger("before", "shutdown", process.stopService)
+    reactor.run()
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """
-    One worker: build the proxy from the configuration and serve the
-    inherited listening socket until SIGTERM, or until drained after
-    SIGHUP or SIGUSR1.
+    One worker started as a program (L{ExecLauncher}): L{serve_worker},
+    with the configuration's text read from standard input.
     """
     import argparse
 
-    from twisted.internet import reactor as global_reactor
-    from twisted.internet.error import ReactorNotRunning
+    from twisted.internet import reactor
     from twisted.logger import globalLogBeginner
 
     parser = argparse.ArgumentParser(prog="python -m twisted_proxy.service.workers")
@@ -890,38 +942,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
     globalLogBeginner.beginLoggingTo([quiet_observer(worker_log_observer(sys.stdout))],
                                      redirectStandardIO=False)
-    reactor: Any = global_reactor
     try:
         text = sys.stdin.buffer.read().decode("utf-8") if options.config_stdin else None
-        config = load_config(options.config, text)
-        if options.redis_url:
-            cache = config.sections.setdefault("filter:cache", dict(config.defaults))
-            cache["redis_url"] = options.redis_url
-        settings = ProxySettings.from_section(config)
-        process: ProxyProcess = build_proxy_service(
-            config, settings, reactor,
-            lambda site: AdoptedPort(reactor, options.fd,
-                                     serving_factory(site, settings, reactor)),
-            options.swift_dir)
-    except (ConfigError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError as error:
         raise SystemExit(f"twisted-proxy worker: {error}")
-
-    def stop() -> None:
-        try:
-            reactor.stop()
-        except ReactorNotRunning:
-            pass
-
-    status = status_writer(options.status_fd)
-    drain = WorkerDrain(process.server, process.site, status, stop)
-    for signum in (signal.SIGHUP, signal.SIGUSR1):
-        signal.signal(signum, lambda *_: reactor.callFromThread(drain.start))
-    # Started before the reactor runs: a worker that cannot serve exits,
-    # and its parent restarts it.
-    process.startService()
-    status("ready")
-    reactor.addSystemEventTrigger("before", "shutdown", process.stopService)
-    reactor.run()
+    spec = WorkerSpec(options.config, options.swift_dir, options.redis_url, text)
+    serve_worker(reactor, spec, options.fd, options.status_fd)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ nodes may be asked again, for a fragment the bucket still lacks
 from __future__ import annotations
 
 import json
+import os
 import random
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -26,6 +27,10 @@ from twisted_proxy.swift.timestamp import Timestamp, header_timestamp
 __all__ = ["FragmentAnswer", "Bucket", "AnswerCollection", "is_good_source"]
 
 _RANDOM = random.Random()
+# A worker forked from the proxy (worker_start = fork) would otherwise draw
+# the same numbers as its parent and every other worker.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_RANDOM.seed)
 
 
 @dataclass(eq=False)
