@@ -28,6 +28,7 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from tests.doubles import make_node
+from twisted_proxy.backend.content import read_body
 from twisted_proxy.backend.nodeclient import (
     NodeClient,
     NodeEndpointFactory,
@@ -37,7 +38,6 @@ from twisted_proxy.backend.nodeclient import (
     node_key,
     response_headers,
 )
-from twisted_proxy.backend.content import read_body
 from twisted_proxy.interfaces import INodeClient
 from twisted_proxy.swift.http import BytesBody, HeaderDict
 

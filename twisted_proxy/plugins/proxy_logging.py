@@ -46,6 +46,7 @@ from __future__ import annotations
 import datetime as _datetime
 import hashlib
 import os
+import re
 import string
 import time
 from typing import Any, Callable, Container, Iterable, Optional, Union
@@ -216,11 +217,17 @@ class _LogTime:
         return moment.strftime("%" + name)
 
 
+#: A field with nothing to quote (most are: addresses, paths, times, ids).
+_UNQUOTED = re.compile(r"[A-Za-z0-9_.~:/{}-]*")
+
+
 def _quote(text: str) -> str:
     """
     Percent-quote a field as Swift's log formatter does: UTF-8, with
     C{:/{}} and the URL-safe characters kept.
     """
+    if _UNQUOTED.fullmatch(text) is not None:
+        return text
     try:
         raw = text.encode("utf-8")
     except UnicodeEncodeError:
