@@ -108,6 +108,17 @@ class HeaderDictTests(SynchronousTestCase):
         self.assertEqual(len(items), 3)
         self.assertEqual(dict(headers.items()), {"b-Two": "2", "A": "1", "c": "3"})
 
+    def test_fromWire(self) -> None:
+        """
+        L{HeaderDict.from_wire} decodes names and values as latin-1; a
+        name again (in any case) replaces the value before it.
+        """
+        headers = HeaderDict.from_wire([(b"X-Object-Meta-A", b"caf\xc3\xa9"),
+                                        (b"Etag", b"1"), (b"ETAG", b"2")])
+        self.assertEqual(headers["x-object-meta-a"], "caf\u00c3\u00a9")
+        self.assertEqual(list(headers.items()),
+                         [("X-Object-Meta-A", "caf\u00c3\u00a9"), ("ETAG", "2")])
+
     def test_wireItems(self) -> None:
         """
         L{HeaderDict.wire_items} title-cases names as Swift sends them.

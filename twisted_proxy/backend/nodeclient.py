@@ -28,8 +28,8 @@ from twisted.web.iweb import IAgent, IAgentEndpointFactory, IBodyProducer, IResp
 from zope.interface import implementer
 
 from twisted_proxy.interfaces import IMetrics, INodeClient
-from twisted_proxy.swift.http import HeaderDict, wsgi_str
-from twisted_proxy.swift.metrics import NULL_METRICS
+from twisted_proxy.swift.http import HeaderDict
+from twisted_proxy.swift.metrics import NULL_METRICS, records
 from twisted_proxy.swift.ring import Node
 
 __all__ = [
@@ -73,10 +73,8 @@ def response_headers(response: IResponse) -> HeaderDict:
     """
     A backend response's headers as a L{HeaderDict} (last value wins).
     """
-    headers = HeaderDict()
-    for name, values in response.headers.getAllRawHeaders():
-        headers[wsgi_str(name)] = wsgi_str(values[-1])
-    return headers
+    return HeaderDict.from_wire(
+        (name, values[-1]) for name, values in response.headers.getAllRawHeaders())
 
 
 def make_pool(reactor: Any, per_host: int = 20) -> HTTPConnectionPool:
@@ -237,7 +235,7 @@ class NodeClient:
         C{d}, reporting its outcome to C{metrics}.
         """
         metrics = self.metrics
-        if metrics is NULL_METRICS:
+        if not records(metrics):
             return d
         key = node_key(node)
 

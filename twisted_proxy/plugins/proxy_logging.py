@@ -83,7 +83,7 @@ from twisted_proxy.plugins._support.statsd import (
     statsd_for,
 )
 from twisted_proxy.swift.http import SwiftRequest, SwiftResponse, wire_quote
-from twisted_proxy.swift.metrics import NULL_METRICS, MetricsFanout, metric_type
+from twisted_proxy.swift.metrics import NULL_METRICS, MetricsFanout, metric_type, records
 from twisted_proxy.swift.paths import split_path
 from twisted_proxy.swift.statsd import StatsdConf
 from twisted_proxy.swift.truthy import is_true
@@ -630,7 +630,7 @@ class ProxyLogging:
         except Exception:
             _log.failure("Cannot write the access log line")
             return
-        if self.metrics is not NULL_METRICS:
+        if records(self.metrics):
             self._report(exchange, values)
 
     def _metric_type(self, request: SwiftRequest) -> str:
@@ -658,7 +658,7 @@ class ProxyLogging:
         """
         Report a GET's time to its response headers to C{metrics}.
         """
-        if self.metrics is NULL_METRICS or exchange.response is None:
+        if exchange.response is None or not records(self.metrics):
             return
         request = exchange.request
         self.metrics.first_byte(

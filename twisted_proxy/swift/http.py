@@ -272,6 +272,19 @@ class HeaderDict(MutableMapping[str, str]):
             for name, value in pairs:
                 self[name] = value
 
+    @classmethod
+    def from_wire(cls, pairs: Iterable[tuple[bytes, bytes]]) -> "HeaderDict":
+        """
+        The headers of wire C{(name, value)} pairs, as L{wsgi_str}s; a
+        name given again replaces the value before it.
+        """
+        headers = cls()
+        store = headers._store
+        for raw_name, raw_value in pairs:
+            name = raw_name.decode("latin-1")
+            store[name.lower()] = (name, raw_value.decode("latin-1"))
+        return headers
+
     def __getitem__(self, name: str) -> str:
         return self._store[name.lower()][1]
 
