@@ -237,6 +237,21 @@ class PassThroughTests(_DloTestCase):
         self.assertEqual(self.read(response), b"just data")
         self.assertEqual(len(self.app.calls), 1)
 
+    def test_plainObjectAtOnce(self) -> None:
+        """
+        What comes back for a GET or HEAD is the application's own
+        L{Deferred}: nothing waits on it between the client and the
+        object servers; a plain object's answer comes through it as it is.
+        """
+        for method in ("GET", "HEAD"):
+            pending: Deferred[SwiftResponse] = Deferred()
+            self.assertIs(
+                self.filter(self.request(method), lambda _: pending),  # type: ignore[arg-type]
+                pending)
+            answer = SwiftResponse(200, {"Content-Length": "0"}, b"")
+            pending.callback(answer)
+            self.assertIs(self.successResultOf(pending), answer)
+
     def test_manifestItself(self) -> None:
         """
         C{?multipart-manifest=get} returns the manifest object.

@@ -76,6 +76,49 @@ class HeaderDictTests(SynchronousTestCase):
         del headers["CONTENT-LENGTH"]
         self.assertEqual(len(headers), 1)
 
+    def test_getAndPop(self) -> None:
+        """
+        C{get} and C{pop} find a header in any case, and give the default
+        (C{None} for C{get}) for a missing one; C{pop} without a default
+        raises L{KeyError}.
+        """
+        headers = HeaderDict({"X-Thing": "1", "Empty": ""})
+        self.assertEqual(headers.get("x-THING"), "1")
+        self.assertEqual(headers.get("empty", "d"), "")
+        self.assertIsNone(headers.get("missing"))
+        self.assertEqual(headers.get("missing", "d"), "d")
+        self.assertEqual(headers.pop("x-thing"), "1")
+        self.assertNotIn("X-Thing", headers)
+        self.assertEqual(headers.pop("x-thing", None), None)
+        self.assertRaises(KeyError, headers.pop, "x-thing")
+        self.assertEqual(headers.pop("EMPTY", "d"), "")
+
+    def test_itemsAndValues(self) -> None:
+        """
+        C{items} and C{values} are views in the order headers were first
+        set, with the names as first spelled.
+        """
+        headers = HeaderDict([("b-Two", "2"), ("A", "1")])
+        items = headers.items()
+        headers["c"] = "3"
+        self.assertEqual(list(items), [("b-Two", "2"), ("A", "1"), ("c", "3")])
+        self.assertEqual(list(headers.values()), ["2", "1", "3"])
+        self.assertIn(("A", "1"), items)
+        self.assertIn("3", headers.values())
+        self.assertEqual(len(items), 3)
+        self.assertEqual(dict(headers.items()), {"b-Two": "2", "A": "1", "c": "3"})
+
+    def test_fromWire(self) -> None:
+        """
+        L{HeaderDict.from_wire} decodes names and values as latin-1; a
+        name again (in any case) replaces the value before it.
+        """
+        headers = HeaderDict.from_wire([(b"X-Object-Meta-A", b"caf\xc3\xa9"),
+                                        (b"Etag", b"1"), (b"ETAG", b"2")])
+        self.assertEqual(headers["x-object-meta-a"], "caf\u00c3\u00a9")
+        self.assertEqual(list(headers.items()),
+                         [("X-Object-Meta-A", "caf\u00c3\u00a9"), ("ETAG", "2")])
+
     def test_wireItems(self) -> None:
         """
         L{HeaderDict.wire_items} title-cases names as Swift sends them.

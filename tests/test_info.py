@@ -25,7 +25,7 @@ from twisted_proxy.info.cache import (
     headers_to_container_info,
     headers_to_object_info,
 )
-from twisted_proxy.info.memorystore import LayeredInfoStore, MemoryInfoStore
+from twisted_proxy.info.memorystore import LayeredInfoStore, MemoryInfoStore, copy_value
 from twisted_proxy.interfaces import IInfoStore
 from twisted_proxy.swift.cors import CORSInfo
 from twisted_proxy.swift.http import HeaderDict
@@ -100,6 +100,27 @@ class MemoryInfoStoreTests(SynchronousTestCase):
         self.assertEqual(read, {"meta": {"color": "blue"}, "list": [1]})
         read["list"].append(2)
         self.assertEqual(self.get("k")["list"], [1])
+
+    def test_copyValue(self) -> None:
+        """
+        L{copy_value} copies dictionaries and lists at every depth, shares
+        what cannot change, and deep-copies anything else (a set, a tuple
+        holding a list, a dictionary with such a key) as L{copy.deepcopy}.
+        """
+        inner = {"b": [1, {"c": "d"}]}
+        value: dict[Any, Any] = {"a": inner, "n": None, "f": 1.5, "t": True, "x": b"y",
+                                 "s": {1, 2}, "tl": ([1],)}
+        copied = copy_value(value)
+        self.assertEqual(copied, value)
+        self.assertIsNot(copied["a"], inner)
+        self.assertIsNot(copied["a"]["b"][1], inner["b"][1])
+        self.assertIsNot(copied["s"], value["s"])
+        self.assertIsNot(copied["tl"][0], value["tl"][0])
+        odd = {(1, (2,)): [3]}
+        self.assertEqual(copy_value(odd), odd)
+        self.assertIsNot(copy_value(odd)[(1, (2,))], odd[(1, (2,))])
+        self.assertEqual(copy_value([inner, "s"]), [inner, "s"])
+        self.assertIsNot(copy_value([inner])[0], inner)
 
     def test_sweep(self) -> None:
         """

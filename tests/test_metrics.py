@@ -31,7 +31,13 @@ from twisted_proxy.plugins.metrics import MetricsFilter, PrometheusMetrics, metr
 from twisted_proxy.plugins.proxy_logging import proxyLoggingPlugin
 from twisted_proxy.swift.constraints import Constraints
 from twisted_proxy.swift.http import HeaderDict, SwiftRequest, SwiftResponse
-from twisted_proxy.swift.metrics import NULL_METRICS, MetricsFanout, NullMetrics, metric_type
+from twisted_proxy.swift.metrics import (
+    NULL_METRICS,
+    MetricsFanout,
+    NullMetrics,
+    metric_type,
+    records,
+)
 from twisted_proxy.swift.ring import Node
 from twisted_proxy.swift.statsd import StatsdClient, StatsdConf
 
@@ -359,6 +365,23 @@ class SeamTests(SynchronousTestCase):
         fanout.resumed("object")
         self.assertEqual(heard, ["object"])
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+    def test_records(self) -> None:
+        """
+        L{records} is false for the null recorder and a fan-out with no
+        recorder but such ones, true once a real recorder is added.
+        """
+        fanout = MetricsFanout()
+        self.assertFalse(records(NULL_METRICS))
+        self.assertFalse(records(fanout))
+        outer = MetricsFanout()
+        outer.add(fanout)
+        outer.add(NULL_METRICS)
+        self.assertFalse(records(outer))
+        fanout.add(NullMetrics())
+        self.assertTrue(records(NullMetrics()))
+        self.assertTrue(records(fanout))
+        self.assertTrue(records(outer))
 
     def test_metricType(self) -> None:
         versions = ("v1",)

@@ -8,6 +8,7 @@ from typing import Any, Callable, Optional, cast
 
 from treq.testing import RequestTraversalAgent
 from twisted.internet.defer import CancelledError, Deferred, fail
+from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, TCP6ClientEndpoint
 from twisted.internet.error import (
     ConnectingCancelledError,
     ConnectionRefusedError,
@@ -17,7 +18,8 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
-from twisted.web.client import HTTPConnectionPool
+from twisted.web.client import URI, HTTPConnectionPool
+from twisted.web.error import SchemeNotSupported
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IBodyProducer, IResponse
 from twisted.web.resource import Resource
@@ -26,15 +28,16 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from tests.doubles import make_node
+from twisted_proxy.backend.content import read_body
 from twisted_proxy.backend.nodeclient import (
     NodeClient,
+    NodeEndpointFactory,
     NodeError,
     NodeTimeout,
     make_pool,
     node_key,
     response_headers,
 )
-from twisted_proxy.backend.content import read_body
 from twisted_proxy.interfaces import INodeClient
 from twisted_proxy.swift.http import BytesBody, HeaderDict
 
@@ -450,6 +453,20 @@ class DefaultAgentTests(SynchronousTestCase):
         reactor.advance(10)
         self.failureResultOf(d, NodeTimeout)
 
+    def test_addressLiteralsConnectDirectly(self) -> None:
+        """
+        A node's IPv4 or IPv6 address is connected to as it is, with
+        C{conn_timeout}, without a name lookup (which would resolve every
+        name to 127.0.0.1 on this reactor); a host name is looked up.
+        """
+        for ip, connected in [("10.1.2.3", "10.1.2.3"), ("fd00::7", "fd00::7"),
+                              ("[fd00::8]", "fd00::8"), ("storage.example", "127.0.0.1")]:
+            reactor = MemoryReactorClock()
+            client = NodeClient(reactor, 10, 0.25)
+            client.request(make_node(ip, 6200, "sdb1"), "GET", "/sdb1/1/a", HeaderDict())
+            [(host, port, _, timeout, _)] = reactor.tcpClients
+            self.assertEqual((host, port, timeout), (connected, 6200, 0.25), ip)
+
     def test_makePool(self) -> None:
         """
         L{make_pool} makes a persistent pool that does not retry.
@@ -458,6 +475,44 @@ class DefaultAgentTests(SynchronousTestCase):
         self.assertTrue(pool.persistent)
         self.assertEqual(pool.maxPersistentPerHost, 7)
         self.assertFalse(pool.retryAutomatically)
+
+
+class NodeEndpointFactoryTests(SynchronousTestCase):
+    """
+    L{NodeEndpointFactory} connects to address literals directly.
+    """
+
+    def endpoint(self, url: bytes) -> Any:
+        return NodeEndpointFactory(MemoryReactorClock(), 0.5).endpointForURI(URI.fromBytes(url))
+
+    def test_ipv4(self) -> None:
+        endpoint = self.endpoint(b"http://10.1.2.3:6200/sdb1/1/a")
+        self.assertIsInstance(endpoint, TCP4ClientEndpoint)
+        self.assertEqual((endpoint._host, endpoint._port, endpoint._timeout),
+                         ("10.1.2.3", 6200, 0.5))
+
+    def test_ipv6(self) -> None:
+        endpoint = self.endpoint(b"http://[fd00::1]:6200/sdb1/1/a")
+        self.assertIsInstance(endpoint, TCP6ClientEndpoint)
+        self.assertEqual((endpoint._host, endpoint._port, endpoint._timeout),
+                         ("fd00::1", 6200, 0.5))
+
+    def test_hostName(self) -> None:
+        endpoint = self.endpoint(b"http://storage.example:6200/sdb1/1/a")
+        self.assertIsInstance(endpoint, HostnameEndpoint)
+
+    def test_sameEndpoint(self) -> None:
+        """
+        A literal's endpoint is made once; a name's each time.
+        """
+        factory = NodeEndpointFactory(MemoryReactorClock(), 0.5)
+        literal = URI.fromBytes(b"http://10.1.2.3:6200/a")
+        self.assertIs(factory.endpointForURI(literal), factory.endpointForURI(literal))
+        name = URI.fromBytes(b"http://storage.example:6200/a")
+        self.assertIsNot(factory.endpointForURI(name), factory.endpointForURI(name))
+
+    def test_otherScheme(self) -> None:
+        self.assertRaises(SchemeNotSupported, self.endpoint, b"https://10.1.2.3:6200/a")
 
 
 class NodeKeyTests(SynchronousTestCase):

@@ -6,6 +6,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_proxy.swift.paths import split_path, split_swift_path
 
+
 class SplitPathTests(SynchronousTestCase):
     """
     L{split_path}'s rules (its agreement with Swift's own is checked in
@@ -24,6 +25,18 @@ class SplitPathTests(SynchronousTestCase):
 
     def test_minAboveMax(self) -> None:
         self.assertRaises(ValueError, split_path, "/a/b", 3, 2)
+
+    def test_again(self) -> None:
+        """
+        Splitting a path again gives the same answer, in a list of its own
+        each time; a refused path is refused again.
+        """
+        first = split_path("/v1/a/c/o", 1, 4, True)
+        first[3] = "changed"
+        self.assertEqual(split_path("/v1/a/c/o", 1, 4, True), ["v1", "a", "c", "o"])
+        self.assertEqual(split_path("/v1/a/c/o", 1, 3, True), ["v1", "a", "c/o"])
+        for _ in range(2):
+            self.assertRaises(ValueError, split_path, "/v1/a/c/o", 1, 3)
 
 
 class SplitSwiftPathTests(SynchronousTestCase):

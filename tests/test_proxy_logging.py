@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from typing import Any, Optional
+from urllib.parse import quote_from_bytes
 
 from twisted.application.service import MultiService
 from twisted.internet.defer import CancelledError, Deferred, succeed
@@ -32,6 +33,7 @@ from twisted_proxy.plugins.proxy_logging import (
     AccessLogFile,
     LogTemplate,
     ProxyLogging,
+    _quote,
     proxyLoggingPlugin,
 )
 from twisted_proxy.swift.constraints import Constraints
@@ -214,6 +216,18 @@ class LineTests(_LoggingTestCase):
             SwiftResponse(200, {}, b""))
         self.assertEqual(self.lines[0].split(" ")[7:9],
                          ["http://example.com/a%20b", "curl/test%20agent"])
+
+    def test_quote(self) -> None:
+        """
+        A field is quoted as C{quote_from_bytes} of its UTF-8 with C{:/{}}
+        kept, whether or not it holds anything to quote.
+        """
+        for text in ("", "/v1/AUTH_test/c/o", "1796284300.572393894", "tx1-00ab",
+                     "{a}:b~c_d.e-f", "a b", "caf\u00e9", "%41", "a+b", "a\nb", "[::1]",
+                     "x&y=z", "\u2603/\u00ff"):
+            self.assertEqual(_quote(text), quote_from_bytes(text.encode("utf-8"), ":/{}"),
+                             text)
+        self.assertEqual(_quote("a\ud800b"), "a%EF%BF%BDb")
 
     def test_missingHeaders(self) -> None:
         """

@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 from hypothesis import given
 from hypothesis import strategies as st
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.task import Clock
 from twisted.logger import LogLevel
 from twisted.plugin import IPlugin
@@ -441,6 +441,29 @@ class RateLimitTests(SynchronousTestCase):
     def call(self, method: str, path: str, environ: Optional[dict[str, Any]] = None
              ) -> SwiftResponse:
         return self.successResultOf(self.start(method, path, environ))
+
+    def test_passedOnCancel(self) -> None:
+        """
+        Once a request is passed on, what came back follows the rest of
+        the pipeline's answer, and cancelling it (the client left) cancels
+        that.
+        """
+        self.make({})
+        self.call("GET", "/v1/AUTH_a/c/o")
+        cancelled: list[object] = []
+        pending: Deferred[SwiftResponse] = Deferred(cancelled.append)
+        request = SwiftRequest("GET", b"/v1/AUTH_a/c/o", HeaderDict())
+        answer = self.filter(request, lambda _: pending)  # type: ignore[arg-type]
+        self.assertNoResult(answer)
+        answer.cancel()
+        self.assertEqual(cancelled, [pending])
+        self.failureResultOf(answer, CancelledError)
+        late: Deferred[SwiftResponse] = Deferred()
+        answer = self.filter(SwiftRequest("GET", b"/v1/AUTH_a/c/o", HeaderDict()),
+                             lambda _: late)  # type: ignore[arg-type]
+        response = SwiftResponse(200, {}, b"")
+        late.callback(response)
+        self.assertIs(self.successResultOf(answer), response)
 
     def test_interfaces(self) -> None:
         self.make({})

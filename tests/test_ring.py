@@ -27,6 +27,7 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.doubles import make_node
+from twisted_proxy.swift import ring as ring_module
 from twisted_proxy.swift.ring import Node, Ring, RingError, RingSet, hash_path
 from twisted_proxy.swift.swiftconf import SwiftConf, load_swift_conf
 
@@ -493,6 +494,26 @@ class HashPathTests(SynchronousTestCase):
             "AUTH_test", "c", "o", prefix=b"test-prefix", suffix=b"test-suffix"
         )
         self.assertEqual(part, int(path_hash[:8], 16) >> 24)
+
+
+    def test_get_part_again(self) -> None:
+        """
+        Asked again, and past the paths it remembers, L{Ring.get_part}
+        answers as the hash says; an object without a container is refused
+        every time.
+        """
+        ring = _ring("simple", "object")
+        names = [f"o{n}" for n in range(ring_module._PARTS_KEPT + 10)]
+        for _ in range(2):
+            for name in (names[0], names[-1], names[0]):
+                path_hash = hash_path("AUTH_test", "c", name, prefix=b"test-prefix",
+                                      suffix=b"test-suffix")
+                self.assertEqual(ring.get_part("AUTH_test", "c", name),
+                                 int(path_hash[:8], 16) >> 24)
+            for name in names:
+                ring.get_part("AUTH_test", "c", name)
+            self.assertLessEqual(len(ring._parts), ring_module._PARTS_KEPT)
+            self.assertRaises(ValueError, ring.get_part, "AUTH_test", None, "o")
 
 
 class RingSetTests(SynchronousTestCase):

@@ -194,6 +194,25 @@ class SloTests(SynchronousTestCase):
             {"path": "segs/two"},
         ])
 
+    def test_plainObjectAtOnce(self) -> None:
+        """
+        What comes back for a GET or HEAD is the application's own
+        L{Deferred}: nothing waits on it between the client and the
+        object servers; a plain object's answer comes through it, without
+        its object system metadata, and the request's environ is as before.
+        """
+        for method in ("GET", "HEAD"):
+            pending: Deferred[SwiftResponse] = Deferred()
+            request = self.request(method, "/v1/a/c/plain")
+            self.assertIs(self.filter(request, lambda _: pending),  # type: ignore[arg-type]
+                          pending)
+            self.assertIs(request.environ["swift.sysmeta_ok"], True)
+            answer = SwiftResponse(200, {"X-Object-Sysmeta-Thing": "x", "Etag": "e"}, b"")
+            pending.callback(answer)
+            self.assertIs(self.successResultOf(pending), answer)
+            self.assertEqual(dict(answer.headers.items()), {"Etag": "e"})
+            self.assertNotIn("swift.sysmeta_ok", request.environ)
+
     def test_interfaces(self) -> None:
         self.assertTrue(verifyObject(IPlugin, sloPlugin))
         self.assertTrue(verifyObject(IProxyPluginFactory, sloPlugin))

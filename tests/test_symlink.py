@@ -441,6 +441,15 @@ class SymlinkTests(SynchronousTestCase):
             "hash": f"{_EMPTY}; slo_etag=abc", "symlink_path": "/v1/b/c/o",
             "symlink_etag": _TARGET_ETAG, "symlink_bytes": 5})
 
+    def test_listingItemPlain(self) -> None:
+        """
+        An entry whose hash has no parameters keeps it, stripped, and gets
+        nothing else; an entry with no hash stays as it is.
+        """
+        self.assertEqual(rewrite_listing_item({"name": "o", "hash": f" {_EMPTY} "}, "v1", "a"),
+                         {"name": "o", "hash": _EMPTY})
+        self.assertEqual(rewrite_listing_item({"subdir": "p/"}, "v1", "a"), {"subdir": "p/"})
+
     def test_otherRequests(self) -> None:
         """
         DELETE, OPTIONS, account requests and plain PUTs pass untouched.

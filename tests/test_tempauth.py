@@ -572,6 +572,24 @@ class AuthenticateTests(_TempAuthTestCase):
             request.environ["REMOTE_USER"], "test,test:tester,AUTH_test,SERVICE_test"
         )
 
+    def test_knownTokenAtOnce(self) -> None:
+        """
+        A request with a token this process knows is passed on at once:
+        what comes back is the application's own L{Deferred}. With a
+        service token too, it still gets both tokens' groups.
+        """
+        token = self.token("test:tester")
+        self.call(self.request("GET", "/v1/AUTH_test", {"X-Auth-Token": token}))
+        pending: Deferred[SwiftResponse] = Deferred()
+        request = self.request("GET", "/v1/AUTH_test", {"X-Auth-Token": token})
+        self.assertIs(self.auth(request, lambda _: pending), pending)
+        self.assertEqual(
+            request.environ["REMOTE_USER"], "test,test:tester,AUTH_test,SERVICE_test")
+        both = self.authenticated("GET", "/v1/AUTH_test", "test:tester",
+                                  service_user="test5:tester5")
+        self.assertEqual(both.environ["REMOTE_USER"],
+                         "test,test:tester,AUTH_test,SERVICE_test,test5,test5:tester5,service")
+
     def test_badToken(self) -> None:
         """
         A token with this prefix that is not live is refused at once, the

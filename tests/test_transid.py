@@ -3,11 +3,17 @@ Tests for L{twisted_proxy.swift.transid}.
 """
 
 import re
+import uuid
 from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_proxy.swift.transid import ensure_trans_id, make_trans_id, trans_id_suffix
+from twisted_proxy.swift.transid import (
+    _uuid4_hex,
+    ensure_trans_id,
+    make_trans_id,
+    trans_id_suffix,
+)
 
 
 class MakeTransIdTests(SynchronousTestCase):
@@ -16,6 +22,21 @@ class MakeTransIdTests(SynchronousTestCase):
         self.assertRegex(trans_id, r"^tx[0-9a-f]{21}-006553f100$")
         self.assertNotEqual(trans_id, make_trans_id(1700000000.5))
         self.assertTrue(re.fullmatch(r"tx[0-9a-f]{21}-[0-9a-f]{10}", trans_id))
+
+    def test_uuid4Digits(self) -> None:
+        """
+        The 21 digits are the start of a version 4 (random) UUID, as in
+        Swift's C{uuid4().hex[:21]}: the version digit C{4} at the 13th,
+        an RFC 4122 variant digit (C{8}-C{b}) at the 17th.
+        """
+        for _ in range(200):
+            digits = make_trans_id(0)[2:23]
+            self.assertEqual(digits[12], "4")
+            self.assertIn(digits[16], "89ab")
+            whole = _uuid4_hex()
+            self.assertEqual(uuid.UUID(hex=whole).version, 4)
+            self.assertEqual(uuid.UUID(hex=whole).variant, uuid.RFC_4122)
+            self.assertEqual(uuid.UUID(hex=whole).hex, whole)
 
 
 class EnsureTransIdTests(SynchronousTestCase):

@@ -15,22 +15,26 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from twisted.internet.abstract import isIPAddress, isIPv6Address
 from twisted.internet.defer import CancelledError, Deferred, succeed
+from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, TCP6ClientEndpoint
 from twisted.internet.error import ConnectingCancelledError
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
 from twisted.python.failure import Failure
-from twisted.web.client import Agent, HTTPConnectionPool
+from twisted.web.client import URI, Agent, HTTPConnectionPool
+from twisted.web.error import SchemeNotSupported
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import IAgent, IBodyProducer, IResponse
+from twisted.web.iweb import IAgent, IAgentEndpointFactory, IBodyProducer, IResponse
 from zope.interface import implementer
 
 from twisted_proxy.interfaces import IMetrics, INodeClient
-from twisted_proxy.swift.http import HeaderDict, wsgi_str
-from twisted_proxy.swift.metrics import NULL_METRICS
+from twisted_proxy.swift.http import HeaderDict
+from twisted_proxy.swift.metrics import NULL_METRICS, records
 from twisted_proxy.swift.ring import Node
 
 __all__ = [
     "NodeClient",
+    "NodeEndpointFactory",
     "NodeError",
     "NodeTimeout",
     "node_key",
@@ -69,10 +73,8 @@ def response_headers(response: IResponse) -> HeaderDict:
     """
     A backend response's headers as a L{HeaderDict} (last value wins).
     """
-    headers = HeaderDict()
-    for name, values in response.headers.getAllRawHeaders():
-        headers[wsgi_str(name)] = wsgi_str(values[-1])
-    return headers
+    return HeaderDict.from_wire(
+        (name, values[-1]) for name, values in response.headers.getAllRawHeaders())
 
 
 def make_pool(reactor: Any, per_host: int = 20) -> HTTPConnectionPool:
@@ -90,6 +92,55 @@ def make_pool(reactor: Any, per_host: int = 20) -> HTTPConnectionPool:
     return pool
 
 
+@implementer(IAgentEndpointFactory)
+class NodeEndpointFactory:
+    """
+    Where an L{Agent} connects for a storage node's C{http} URL: straight
+    to the address when the host is an IPv4 or IPv6 literal, as a ring's
+    devices are (L{TCP4ClientEndpoint}, L{TCP6ClientEndpoint}); only a real
+    host name is resolved (L{HostnameEndpoint}). Twisted's own factory
+    resolves every host, literals included, with C{getaddrinfo} in the
+    reactor's thread pool: one lookup for every new connection, and one
+    that can fail under load for an address that needs none.
+
+    @param reactor: the reactor to connect with.
+    @param connect_timeout: seconds a connection may take to be made.
+    """
+
+    def __init__(self, reactor: Any, connect_timeout: float) -> None:
+        self._reactor = reactor
+        self._timeout = connect_timeout
+        self._literals: dict[tuple[bytes, int], IStreamClientEndpoint] = {}
+
+    def endpointForURI(self, uri: URI) -> IStreamClientEndpoint:
+        """
+        The endpoint for C{uri}'s host and port.
+
+        @raise SchemeNotSupported: for a scheme other than C{http}.
+        """
+        if uri.scheme != b"http":
+            raise SchemeNotSupported(f"Unsupported scheme: {uri.scheme!r}")
+        key = (uri.host, uri.port)
+        endpoint = self._literals.get(key)
+        if endpoint is not None:
+            return endpoint
+        host = uri.host.decode("ascii")
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        if isIPAddress(host):
+            endpoint = TCP4ClientEndpoint(self._reactor, host, uri.port, timeout=self._timeout)
+        elif isIPv6Address(host):
+            endpoint = TCP6ClientEndpoint(self._reactor, host, uri.port, timeout=self._timeout)
+        else:
+            # A name may resolve elsewhere later: looked up for each
+            # connection, never kept.
+            return HostnameEndpoint(self._reactor, host, uri.port, timeout=self._timeout)
+        # An address literal's endpoint holds nothing but the address: the
+        # same one serves every connection to it.
+        self._literals[key] = endpoint
+        return endpoint
+
+
 @implementer(INodeClient)
 class NodeClient:
     """
@@ -97,7 +148,8 @@ class NodeClient:
 
     @param reactor: the reactor for connections and timeouts.
     @param agent: the L{IAgent} to send through; by default an L{Agent} over
-        C{pool} with C{conn_timeout} as its connect timeout.
+        C{pool} connecting through a L{NodeEndpointFactory} with
+        C{conn_timeout} as its connect timeout.
     @param node_timeout: seconds a node may take to send response headers.
     @param metrics: told of each request's status, or of its failure
         (not of a cancelled one: that is the client's going).
@@ -119,7 +171,8 @@ class NodeClient:
         if agent is None:
             if pool is None:
                 pool = make_pool(reactor)
-            agent = Agent(reactor, connectTimeout=conn_timeout, pool=pool)
+            agent = Agent.usingEndpointFactory(
+                reactor, NodeEndpointFactory(reactor, conn_timeout), pool=pool)
         self._agent = agent
         self.pool = pool
 
@@ -182,7 +235,7 @@ class NodeClient:
         C{d}, reporting its outcome to C{metrics}.
         """
         metrics = self.metrics
-        if metrics is NULL_METRICS:
+        if not records(metrics):
             return d
         key = node_key(node)
 

@@ -16,13 +16,13 @@ list of L{twisted_proxy.swift.shardrange.NamespaceBoundList}.
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Awaitable, Callable, Mapping, Optional, TypedDict, TypeVar, Union
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from twisted_proxy.info.memorystore import copy_value
 from twisted_proxy.interfaces import IInfoStore, IMetrics
 from twisted_proxy.swift.cors import CORSInfo
 from twisted_proxy.swift.http import HeaderDict
@@ -320,7 +320,7 @@ class _Flight:
                 waiter.errback(result)
             else:
                 # Each request gets its own copy, as from the store.
-                waiter.callback(copy.deepcopy(result))
+                waiter.callback(copy_value(result))
 
 
 class InfoCache:

@@ -15,7 +15,32 @@ from zope.interface import implementer
 
 from twisted_proxy.interfaces import IInfoStore
 
-__all__ = ["MemoryInfoStore", "LayeredInfoStore"]
+__all__ = ["MemoryInfoStore", "LayeredInfoStore", "copy_value"]
+
+#: Values shared rather than copied: nothing can change them.
+_IMMUTABLE = frozenset({str, int, float, bool, bytes, type(None)})
+
+
+def copy_value(value: Any) -> Any:
+    """
+    A deep copy of C{value}, as L{copy.deepcopy} makes, quicker for what an
+    info store holds (dictionaries and lists of strings, numbers, C{None}):
+    those are copied here, anything else by L{copy.deepcopy}. A container
+    reached twice is copied twice, as through Redis' serialization.
+    """
+    kind = type(value)
+    if kind in _IMMUTABLE:
+        return value
+    if kind is dict:
+        copied = {}
+        for key, item in value.items():
+            if type(key) not in _IMMUTABLE:
+                return copy.deepcopy(value)
+            copied[key] = item if type(item) in _IMMUTABLE else copy_value(item)
+        return copied
+    if kind is list:
+        return [item if type(item) in _IMMUTABLE else copy_value(item) for item in value]
+    return copy.deepcopy(value)
 
 
 @implementer(IInfoStore)
@@ -23,7 +48,7 @@ class MemoryInfoStore:
     """
     An L{IInfoStore} in this process's memory.
 
-    Values are deep-copied in and out, so callers can never share state
+    Values are deep-copied in and out (L{copy_value}), so callers can never share state
     through a stored value the way they could not through Redis either.
 
     @param clock: tells the time used for expiry.
@@ -44,7 +69,7 @@ class MemoryInfoStore:
         if expires <= self._clock.seconds():
             del self._entries[key]
             return succeed(None)
-        return succeed(copy.deepcopy(value))
+        return succeed(copy_value(value))
 
     def set(self, key: str, value: Any, ttl: float) -> "Deferred[None]":
         if ttl <= 0:
@@ -52,7 +77,7 @@ class MemoryInfoStore:
             return succeed(None)
         if len(self._entries) >= self._max_entries:
             self._sweep()
-        self._entries[key] = (self._clock.seconds() + ttl, copy.deepcopy(value))
+        self._entries[key] = (self._clock.seconds() + ttl, copy_value(value))
         return succeed(None)
 
     def delete(self, key: str) -> "Deferred[None]":

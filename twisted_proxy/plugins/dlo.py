@@ -325,22 +325,33 @@ class DynamicLargeObject:
             return app(request)  # type: ignore[no-any-return]
         method = request.method
         if method in ("GET", "HEAD") and request.params.get("multipart-manifest") != "get":
-            return Deferred.fromCoroutine(self._get_or_head(request, app, parts))
+            return self._get_or_head(request, app, parts)
         if method == "PUT" and _bad_manifest_header(request):
             return succeed(error_response(400, _BAD_MANIFEST, method=method,
                                           content_type=HTML))
         return app(request)  # type: ignore[no-any-return]
 
-    async def _get_or_head(self, request: SwiftRequest, app: IProxyApplication,
-                           parts: tuple[str, str, str, str]) -> SwiftResponse:
+    def _get_or_head(self, request: SwiftRequest, app: IProxyApplication,
+                     parts: tuple[str, str, str, str]) -> "Deferred[SwiftResponse]":
         # The object servers then answer a manifest in full whatever the
         # Range: the range applies to the segments.
         ignore = request.headers.get(_IGNORE_RANGE)
         request.headers[_IGNORE_RANGE] = f"{ignore},{_MANIFEST}" if ignore else _MANIFEST
-        response: SwiftResponse = await app(request)
+        # Most objects are no manifest: their response goes back as it came,
+        # with no coroutine waiting for it.
+        answer: Deferred[SwiftResponse] = app(request)
+        return answer.addCallback(self._answered, request, app, parts)
+
+    def _answered(self, response: SwiftResponse, request: SwiftRequest,
+                  app: IProxyApplication, parts: tuple[str, str, str, str]) -> Any:
         manifest = response.headers.get(_MANIFEST)
         if manifest is None:
             return response
+        return Deferred.fromCoroutine(self._manifest(request, app, parts, response, manifest))
+
+    async def _manifest(self, request: SwiftRequest, app: IProxyApplication,
+                        parts: tuple[str, str, str, str], response: SwiftResponse,
+                        manifest: str) -> SwiftResponse:
         await _release(response)
         version, account = parts[0], parts[1]
         container, sep, prefix = unquote_name_header(manifest).partition("/")

@@ -46,6 +46,7 @@ from __future__ import annotations
 import datetime as _datetime
 import hashlib
 import os
+import re
 import string
 import time
 from typing import Any, Callable, Container, Iterable, Optional, Union
@@ -82,7 +83,7 @@ from twisted_proxy.plugins._support.statsd import (
     statsd_for,
 )
 from twisted_proxy.swift.http import SwiftRequest, SwiftResponse, wire_quote
-from twisted_proxy.swift.metrics import NULL_METRICS, MetricsFanout, metric_type
+from twisted_proxy.swift.metrics import NULL_METRICS, MetricsFanout, metric_type, records
 from twisted_proxy.swift.paths import split_path
 from twisted_proxy.swift.statsd import StatsdConf
 from twisted_proxy.swift.truthy import is_true
@@ -216,11 +217,17 @@ class _LogTime:
         return moment.strftime("%" + name)
 
 
+#: A field with nothing to quote (most are: addresses, paths, times, ids).
+_UNQUOTED = re.compile(r"[A-Za-z0-9_.~:/{}-]*")
+
+
 def _quote(text: str) -> str:
     """
     Percent-quote a field as Swift's log formatter does: UTF-8, with
     C{:/{}} and the URL-safe characters kept.
     """
+    if _UNQUOTED.fullmatch(text) is not None:
+        return text
     try:
         raw = text.encode("utf-8")
     except UnicodeEncodeError:
@@ -623,7 +630,7 @@ class ProxyLogging:
         except Exception:
             _log.failure("Cannot write the access log line")
             return
-        if self.metrics is not NULL_METRICS:
+        if records(self.metrics):
             self._report(exchange, values)
 
     def _metric_type(self, request: SwiftRequest) -> str:
@@ -651,7 +658,7 @@ class ProxyLogging:
         """
         Report a GET's time to its response headers to C{metrics}.
         """
-        if self.metrics is NULL_METRICS or exchange.response is None:
+        if exchange.response is None or not records(self.metrics):
             return
         request = exchange.request
         self.metrics.first_byte(

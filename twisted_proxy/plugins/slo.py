@@ -395,7 +395,7 @@ class StaticLargeObject:
                 return Deferred.fromCoroutine(self._async_delete(request, app))
             return Deferred.fromCoroutine(self._delete(request, app))
         if method in ("GET", "HEAD"):
-            return Deferred.fromCoroutine(self._get_or_head(request, app))
+            return self._get_or_head(request, app)
         if _SLO in request.headers:
             return succeed(error_response(400, _RESERVED, method=method,
                                           content_type=HTML))
@@ -426,8 +426,8 @@ class StaticLargeObject:
 
     # -- GET and HEAD ---------------------------------------------------
 
-    async def _get_or_head(self, request: SwiftRequest, app: IProxyApplication
-                           ) -> SwiftResponse:
+    def _get_or_head(self, request: SwiftRequest, app: IProxyApplication
+                     ) -> "Deferred[SwiftResponse]":
         manifest_get = request.params.get("multipart-manifest") == "get"
         if not manifest_get:
             # The object servers judge conditions against the large
@@ -438,17 +438,36 @@ class StaticLargeObject:
         environ = request.environ
         sysmeta_ok = bool(environ.get("swift.sysmeta_ok"))
         environ["swift.sysmeta_ok"] = True
-        try:
-            response: SwiftResponse = await app(request)
-        finally:
+
+        def restore(result: Any) -> Any:
             if not sysmeta_ok:
                 environ.pop("swift.sysmeta_ok", None)
+            return result
+
+        try:
+            answer: Deferred[SwiftResponse] = app(request)
+        except BaseException:
+            restore(None)
+            raise
+        # Most objects are no manifest: their response goes back as it came,
+        # with no coroutine waiting for it.
+        return answer.addBoth(restore).addCallback(
+            self._answered, request, app, manifest_get, sysmeta_ok)
+
+    def _answered(self, response: SwiftResponse, request: SwiftRequest,
+                  app: IProxyApplication, manifest_get: bool, sysmeta_ok: bool) -> Any:
         if not is_true(response.headers.get(_SLO)):
             if not sysmeta_ok:
                 _strip_object_sysmeta(response.headers)
             return response
         if manifest_get:
-            return await self._manifest(request, response, sysmeta_ok)
+            return Deferred.fromCoroutine(self._manifest(request, response, sysmeta_ok))
+        return Deferred.fromCoroutine(self._large_object_or_error(
+            request, app, response, sysmeta_ok))
+
+    async def _large_object_or_error(self, request: SwiftRequest, app: IProxyApplication,
+                                     response: SwiftResponse, sysmeta_ok: bool
+                                     ) -> SwiftResponse:
         try:
             return await self._large_object(request, app, response, sysmeta_ok)
         except _ManifestError as error:

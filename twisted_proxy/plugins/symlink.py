@@ -167,7 +167,12 @@ def rewrite_listing_item(item: dict[str, Any], version: str, account: str
     """
     if "hash" not in item:
         return item
-    value, params = _parse_params(str(item["hash"]))
+    stored = str(item["hash"])
+    if ";" not in stored:
+        # No parameters (most entries): no symlink.
+        item["hash"] = stored.strip()
+        return item
+    value, params = _parse_params(stored)
     item["hash"] = value
     target = None
     for key, val in params:

@@ -121,7 +121,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Protocol, Union
 from urllib.parse import quote, unquote
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 from twisted.plugin import IPlugin
 from twisted.python.failure import Failure
@@ -177,6 +177,9 @@ _TOKEN_VERSIONS = ("v1", "v1.0", "auth")
 _log = Logger()
 
 _App = Callable[[SwiftRequest], "Deferred[SwiftResponse]"]
+
+#: What L{TempAuth._known_groups} says of a token only the store knows.
+_UNKNOWN: Any = object()
 
 
 class _Clock(Protocol):
@@ -408,16 +411,9 @@ class TempAuth:
         """
         The comma-joined groups of a live token, or C{None}.
         """
-        if not token.startswith(self.reseller_prefix + "tk"):
-            return None
-        known = self._known_tokens.get(token)
-        if known is not None:
-            expires, groups = known
-            # As the store, whose entry lapses at exactly C{expires}.
-            if expires > self._clock.seconds():
-                return groups or None
-            del self._known_tokens[token]
-            return None
+        known = self._known_groups(token)
+        if known is not _UNKNOWN:
+            return known
         record = await self._store.get(self._token_key(token))
         try:
             expires, groups = record
@@ -429,6 +425,24 @@ class TempAuth:
             return None
         self._remember_token(token, expires, groups)
         return groups or None
+
+    def _known_groups(self, token: str) -> Any:
+        """
+        What is known of C{token} without asking the store: its groups,
+        C{None} for a token that is not valid (not one of ours, or
+        expired), or C{_UNKNOWN}.
+        """
+        if not token.startswith(self.reseller_prefix + "tk"):
+            return None
+        known = self._known_tokens.get(token)
+        if known is None:
+            return _UNKNOWN
+        expires, groups = known
+        # As the store, whose entry lapses at exactly C{expires}.
+        if expires > self._clock.seconds():
+            return groups or None
+        del self._known_tokens[token]
+        return None
 
     def _remember_token(self, token: str, expires: float, groups: str) -> None:
         self._known_tokens[token] = (expires, groups)
@@ -463,6 +477,12 @@ class TempAuth:
         headers = request.headers
         token = headers.get("X-Auth-Token", headers.get("X-Storage-Token"))
         if token and token.startswith(self.reseller_prefix):
+            if "X-Service-Token" not in headers:
+                known = self._known_groups(token)
+                if known is not _UNKNOWN:
+                    # A token this process knows: decided now, without a
+                    # coroutine between the client and the rest.
+                    return self._admit(request, app, known)
             return Deferred.fromCoroutine(self._authenticate(request, app, token))
         s3 = environ.get(S3_AUTH_DETAILS)
         if s3 is not None:
@@ -473,13 +493,22 @@ class TempAuth:
     async def _authenticate(
         self, request: SwiftRequest, app: _App, token: str
     ) -> SwiftResponse:
-        environ = request.environ
         groups = await self._groups_for_token(token)
         service_token = request.headers.get("X-Service-Token")
         if groups and service_token:
             service_groups = await self._groups_for_token(service_token)
             if service_groups:
                 groups += "," + service_groups
+        return await self._admit(request, app, groups)  # type: ignore[no-any-return]
+
+    def _admit(self, request: SwiftRequest, app: _App, groups: Optional[str]
+               ) -> "Deferred[SwiftResponse]":
+        """
+        Pass on a request whose token carries C{groups} (C{None} for a
+        token of ours that is not valid), with what the authorization
+        needs in its environ; or answer C{401}.
+        """
+        environ = request.environ
         if groups:
             names = groups.split(",", 2)
             environ["REMOTE_USER"] = groups
@@ -497,10 +526,10 @@ class TempAuth:
                 realm = split_path(request.path, 2, 3, True)[1] or "unknown"
             except ValueError:
                 realm = "unknown"
-            return _unauthorized(request, realm)
+            return succeed(_unauthorized(request, realm))
         elif "swift.authorize" not in environ:
             environ["swift.authorize"] = self.denied_response
-        return await app(request)
+        return app(request)
 
     def _authenticate_s3(self, request: SwiftRequest, app: _App, details: Any
                          ) -> "Deferred[SwiftResponse]":

@@ -12,16 +12,21 @@ through unchanged.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import (
     Any,
     Callable,
+    ItemsView,
     Iterable,
     Iterator,
     Match,
     MutableMapping,
     Optional,
     Pattern,
+    TypeVar,
     Union,
+    ValuesView,
+    overload,
 )
 from urllib.parse import quote, unquote_to_bytes
 
@@ -210,6 +215,42 @@ def wire_quote(name: str) -> str:
     return quote(name.encode("latin-1"), safe="/")
 
 
+_T = TypeVar("_T")
+
+#: What L{HeaderDict.pop} was not given.
+_MISSING: Any = object()
+
+
+@lru_cache(maxsize=1024)
+def _title(name: str) -> str:
+    """
+    A header name title-cased as Swift sends it (C{X-Object-Meta-Color}).
+    """
+    return "-".join(part.capitalize() for part in name.split("-"))
+
+
+class _HeaderItems(ItemsView[str, str]):
+    """
+    A L{HeaderDict}'s items, iterated straight from its store.
+    """
+
+    _mapping: "HeaderDict"
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._mapping._store.values())
+
+
+class _HeaderValues(ValuesView[str]):
+    """
+    A L{HeaderDict}'s values, iterated straight from its store.
+    """
+
+    _mapping: "HeaderDict"
+
+    def __iter__(self) -> Iterator[str]:
+        return (value for _, value in self._mapping._store.values())
+
+
 class HeaderDict(MutableMapping[str, str]):
     """
     A case-insensitive mapping of header names to one value each.
@@ -231,6 +272,19 @@ class HeaderDict(MutableMapping[str, str]):
             for name, value in pairs:
                 self[name] = value
 
+    @classmethod
+    def from_wire(cls, pairs: Iterable[tuple[bytes, bytes]]) -> "HeaderDict":
+        """
+        The headers of wire C{(name, value)} pairs, as L{wsgi_str}s; a
+        name given again replaces the value before it.
+        """
+        headers = cls()
+        store = headers._store
+        for raw_name, raw_value in pairs:
+            name = raw_name.decode("latin-1")
+            store[name.lower()] = (name, raw_value.decode("latin-1"))
+        return headers
+
     def __getitem__(self, name: str) -> str:
         return self._store[name.lower()][1]
 
@@ -242,6 +296,39 @@ class HeaderDict(MutableMapping[str, str]):
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._store
+
+    # The mixin methods of MutableMapping, each one lookup in the store
+    # rather than several calls and a KeyError for a missing header.
+
+    @overload
+    def get(self, name: str) -> Optional[str]: ...
+
+    @overload
+    def get(self, name: str, default: Union[str, _T]) -> Union[str, _T]: ...
+
+    def get(self, name: str, default: Any = None) -> Any:
+        entry = self._store.get(name.lower())
+        return default if entry is None else entry[1]
+
+    @overload
+    def pop(self, name: str) -> str: ...
+
+    @overload
+    def pop(self, name: str, default: Union[str, _T]) -> Union[str, _T]: ...
+
+    def pop(self, name: str, default: Any = _MISSING) -> Any:
+        entry = self._store.pop(name.lower(), None)
+        if entry is not None:
+            return entry[1]
+        if default is _MISSING:
+            raise KeyError(name)
+        return default
+
+    def items(self) -> ItemsView[str, str]:
+        return _HeaderItems(self)
+
+    def values(self) -> ValuesView[str]:
+        return _HeaderValues(self)
 
     def __iter__(self) -> Iterator[str]:
         return (name for name, _ in self._store.values())
@@ -266,11 +353,11 @@ class HeaderDict(MutableMapping[str, str]):
         The headers with names title-cased as Swift sends them
         (C{X-Object-Meta-Color}).
         """
+        if self.verbatim:
+            yield from self._store.values()
+            return
         for name, value in self._store.values():
-            if self.verbatim:
-                yield name, value
-            else:
-                yield "-".join(part.capitalize() for part in name.split("-")), value
+            yield _title(name), value
 
 
 def _parse_query(raw: bytes) -> list[tuple[str, str]]:

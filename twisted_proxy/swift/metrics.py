@@ -16,7 +16,8 @@ from zope.interface import implementer
 from twisted_proxy.interfaces import IMetrics
 from twisted_proxy.swift.paths import split_path
 
-__all__ = ["MetricsFanout", "NULL_METRICS", "NullMetrics", "metric_type", "status_class"]
+__all__ = ["MetricsFanout", "NULL_METRICS", "NullMetrics", "metric_type", "records",
+           "status_class"]
 
 _log = Logger()
 
@@ -103,6 +104,20 @@ class MetricsFanout(NullMetrics):
 
         fan_out.__name__ = name
         return fan_out
+
+
+def records(metrics: IMetrics) -> bool:
+    """
+    Whether events told to C{metrics} reach a recorder now: not for
+    L{NULL_METRICS}, nor for a L{MetricsFanout} with no recorder (yet) but
+    such ones. A caller with work to do only for its metrics asks each
+    time: recorders are added as the pipeline is built.
+    """
+    if metrics is NULL_METRICS:
+        return False
+    if type(metrics) is MetricsFanout:
+        return any(records(recorder) for recorder in metrics.recorders)
+    return True
 
 
 def metric_type(path: str, source: Optional[str], versions: Container[str]) -> str:

@@ -4,6 +4,7 @@ Splitting request paths into their Swift parts (version, account,
 container, object) the way Swift's C{split_path} does.
 """
 
+from functools import lru_cache
 from typing import Optional
 
 from twisted_proxy.swift.http import wire_quote
@@ -30,24 +31,38 @@ def split_path(path: str, minsegs: int = 1, maxsegs: Optional[int] = None,
         maxsegs = minsegs
     if minsegs > maxsegs:
         raise ValueError(f"minsegs > maxsegs: {minsegs} > {maxsegs}")
+    segments = _split(path, minsegs, maxsegs, rest_with_last)
+    if segments is None:
+        raise ValueError(f"invalid path: {path!r}")
+    return list(segments)
+
+
+@lru_cache(maxsize=1024)
+def _split(path: str, minsegs: int, maxsegs: int, rest_with_last: bool
+           ) -> Optional[tuple[Optional[str], ...]]:
+    """
+    L{split_path}'s segments, or C{None} for a path it refuses; kept for
+    the paths seen last, as every stage of the pipeline splits the same
+    request path again.
+    """
     if rest_with_last:
         parts = path.split("/", maxsegs)
         count = len(parts)
         if (parts[0] or count < minsegs + 1 or count > maxsegs + 1
                 or "" in parts[1:minsegs + 1]):
-            raise ValueError(f"invalid path: {path!r}")
+            return None
     else:
         parts = path.split("/", maxsegs + 1)
         count = len(parts)
         if (parts[0] or count < minsegs + 1 or count > maxsegs + 2
                 or "" in parts[1:minsegs + 1]
                 or (count == maxsegs + 2 and parts[maxsegs + 1])):
-            raise ValueError(f"invalid path: {path!r}")
+            return None
     segments: list[Optional[str]] = list(parts[1:maxsegs + 1])
     if not all(segments[:-1]):
-        raise ValueError(f"invalid path: {path!r}")
+        return None
     segments.extend([None] * (maxsegs - len(segments)))
-    return segments
+    return tuple(segments)
 
 
 def split_swift_path(

@@ -152,6 +152,10 @@ def _utf8(text: Union[str, bytes]) -> bytes:
     return text if isinstance(text, bytes) else text.encode("utf-8")
 
 
+#: Paths whose partitions a L{Ring} remembers (L{Ring.get_part}).
+_PARTS_KEPT = 4096
+
+
 class Ring:
     """
     One ring: devices and the table assigning each partition's replicas to
@@ -198,6 +202,7 @@ class Ring:
         self._part_shift = part_shift
         self._hash_prefix = hash_prefix
         self._hash_suffix = hash_suffix
+        self._parts: dict[tuple[Any, Any, Any], int] = {}
         self.next_part_power = next_part_power
         self.version = version
         self.format_version = format_version
@@ -344,11 +349,21 @@ class Ring:
 
         @raise ValueError: if C{obj} is given without C{container}.
         """
+        # The paths asked for last are remembered: each request asks for
+        # its account's and container's partitions, as the ones before it.
+        key = (account, container, obj)
+        part = self._parts.get(key)
+        if part is not None:
+            return part
         digest = _path_digest(
             account, container, obj, self._hash_prefix, self._hash_suffix
         )
         top: int = struct.unpack_from(">I", digest)[0]
-        return top >> self._part_shift
+        part = top >> self._part_shift
+        if len(self._parts) >= _PARTS_KEPT:
+            self._parts.clear()
+        self._parts[key] = part
+        return part
 
     def get_part_nodes(self, part: int) -> list[Node]:
         """

@@ -12,7 +12,7 @@ C{make_env} does.
 
 from __future__ import annotations
 
-import uuid
+import os
 from typing import Any, MutableMapping, Optional
 from urllib.parse import quote
 
@@ -32,7 +32,17 @@ def make_trans_id(now: float, suffix: str = "") -> str:
     C{now} (seconds since the epoch) in ten hex digits, then C{suffix}
     percent-quoted (C{/} kept), as Swift's C{generate_trans_id}.
     """
-    return f"tx{uuid.uuid4().hex[:21]}-{int(now):010x}{quote(suffix)}"
+    return f"tx{_uuid4_hex()[:21]}-{int(now):010x}{quote(suffix) if suffix else ''}"
+
+
+def _uuid4_hex() -> str:
+    """
+    C{uuid.uuid4().hex}: 128 random bits with the version (4) and variant
+    (RFC 4122) bits set, without building a L{uuid.UUID}.
+    """
+    bits = int.from_bytes(os.urandom(16), "big")
+    bits = (bits & ~(0xF000 << 64) & ~(0xC000 << 48)) | (0x4000 << 64) | (0x8000 << 48)
+    return "%032x" % bits
 
 
 def trans_id_suffix(configured: str, extra: Optional[str]) -> str:

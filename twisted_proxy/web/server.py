@@ -283,9 +283,8 @@ def to_swift_request(request: server.Request) -> SwiftRequest:
     The L{SwiftRequest} for a twisted.web request, with the headers only the
     proxy may set removed.
     """
-    headers = HeaderDict()
-    for name, values in request.requestHeaders.getAllRawHeaders():
-        headers[wsgi_str(name)] = wsgi_str(b",".join(values))
+    headers = HeaderDict.from_wire(
+        (name, b",".join(values)) for name, values in request.requestHeaders.getAllRawHeaders())
     filter_inbound_headers(headers)
     client = request.getClientAddress()
     client_ip = getattr(client, "host", "127.0.0.1")
