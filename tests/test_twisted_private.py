@@ -39,9 +39,9 @@ from twisted_proxy._twisted import (
     is_disconnected,
     quiet_observer,
     read_around,
+    replace_observers,
     unread_body,
     upload_sink,
-    replace_observers,
 )
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
