@@ -84,12 +84,14 @@ from twisted_proxy.service.workers import (
 
 __all__ = [
     "ForkLauncher",
+    "ORPHANED",
     "ReactorReferences",
     "can_fork",
     "die_with_parent",
     "launcher_for",
     "prepare_to_fork",
     "reset_signals",
+    "run_forked_worker",
 ]
 
 #: The exit code of a forked worker whose parent died before it could ask
