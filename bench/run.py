@@ -35,6 +35,9 @@ from services import (
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(REPO, "bench", "results")
+#: A copy of the latest run's chart, kept in the repository: README.rst
+#: shows it.
+LATEST_CHART = os.path.join(REPO, "bench", "latest.png")
 DATA_DIR = "/dev/shm/twisted-proxy-bench" if os.path.isdir("/dev/shm") else None
 
 SMALL_BYTES = 4096
@@ -752,6 +755,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         report.write_json(results, path)
         picture = path[:-len(".json")] + ".png"
         why_not = chart.write_chart(results, picture)
+        if why_not is None:
+            shutil.copyfile(picture, LATEST_CHART)
         settings = results["settings"]
         print(f"twisted-proxy vs swift-proxy-server {results['versions'].get('swift', '?')}: "
               f"workers={settings['workers']}, wrk {settings['wrk_threads']} threads / "
@@ -786,7 +791,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         for problem in results["problems"]:
             print(f"problem: {problem}")
         print(f"results: {path}")
-        print(f"chart: {picture}" if why_not is None else f"no chart: {why_not}")
+        print(f"chart: {picture} (and {LATEST_CHART})" if why_not is None
+              else f"no chart: {why_not}")
         print(f"took {elapsed:.0f} s")
     if not options.keep:
         if (status == 0 or interrupted) and not bench.problems:
