@@ -26,7 +26,7 @@ from twisted_proxy.plugins._support.subrequest import (
     preauthorized,
     read_body,
 )
-from twisted_proxy.plugins.staticweb import staticwebPlugin
+from twisted_proxy.plugins.staticweb import staticwebPlugin, web_setting
 from twisted_proxy.swift.acl import ACCOUNT_ACL_ENVIRON_KEY
 from twisted_proxy.swift.http import (
     HeaderDict,
@@ -797,3 +797,20 @@ class PagesTests(SynchronousTestCase):
             b"</h1>   <p>The owner of this web site has disabled web listing.   <p>If you "
             b"are the owner of this web site, you can enable   web listing by setting "
             b"X-Container-Meta-Web-Listings.</p> </body>\n</html>\n")
+
+
+class WebSettingTests(SynchronousTestCase):
+    """
+    L{web_setting}: a container's C{web-*} metadata, as read from its info.
+    """
+
+    def test_headerWhitespaceOnly(self) -> None:
+        """
+        Only a header value's whitespace is taken off: a UTF-8 name read as
+        latin-1 may end in U+0085 (the last byte of U+3705), which Python
+        counts as whitespace but is part of the name.
+        """
+        name = "index-" + "\u3705".encode().decode("latin-1")
+        self.assertEqual(name[-1], "\x85")
+        self.assertEqual(web_setting({"web-index": f" {name}\t"}, "web-index"), name)
+        self.assertEqual(web_setting({}, "web-index"), "")

@@ -45,7 +45,7 @@ C{versioned_writes}, when the proxy adds them, come after it.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 from urllib.parse import quote, urlparse
 
 from twisted.internet.defer import Deferred
@@ -87,7 +87,7 @@ from twisted_proxy.swift.weblisting import (
     stylesheet_href,
 )
 
-__all__ = ["StaticWeb", "staticwebPlugin", "CONTENT_GENERATOR", "SOURCE"]
+__all__ = ["StaticWeb", "staticwebPlugin", "CONTENT_GENERATOR", "SOURCE", "web_setting"]
 
 _log = Logger()
 
@@ -111,6 +111,20 @@ def _is_success(status: int) -> bool:
 
 def _is_success_or_redirect(status: int) -> bool:
     return 200 <= status < 400
+
+
+#: What surrounds a setting that is not part of it: the whitespace of HTTP
+#: header values. Not Python's whitespace: a value is UTF-8 read as
+#: latin-1, where the last byte of a character such as U+3705 is U+0085.
+_HEADER_WHITESPACE = " \t\r\n"
+
+
+def web_setting(meta: Mapping[str, str], name: str) -> str:
+    """
+    The container metadata C{name} (a C{web-*} setting), without the
+    whitespace around it; C{""} when it is not set.
+    """
+    return meta.get(name, "").strip(_HEADER_WHITESPACE)
 
 
 def _web_mode(request: SwiftRequest) -> bool:
@@ -193,12 +207,12 @@ class _Site:
         self.label = self.css = self.dir_type = ""
         if _is_success(info["status"]):
             meta = info.get("meta") or {}
-            self.index = meta.get("web-index", "").strip()
-            self.error = meta.get("web-error", "").strip()
-            self.listings = meta.get("web-listings", "").strip()
-            self.label = meta.get("web-listings-label", "").strip()
-            self.css = meta.get("web-listings-css", "").strip()
-            self.dir_type = meta.get("web-directory-type", "").strip()
+            self.index = web_setting(meta, "web-index")
+            self.error = web_setting(meta, "web-error")
+            self.listings = web_setting(meta, "web-listings")
+            self.label = web_setting(meta, "web-listings-label")
+            self.css = web_setting(meta, "web-listings-css")
+            self.dir_type = web_setting(meta, "web-directory-type")
         return info
 
     # Sub-requests
