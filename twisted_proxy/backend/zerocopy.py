@@ -37,7 +37,9 @@ __all__ = [
     "SPLICE_AVAILABLE",
     "RelayFailed",
     "RelayHandle",
+    "SPLICE_FLAGS",
     "SocketRelay",
+    "fill_pipe",
     "relay",
     "relayed_bytes",
 ]
@@ -119,6 +121,30 @@ class _Pipe:
         os.close(self.write)
 
 
+#: How relays splice: moving pages where the kernel can, never blocking.
+SPLICE_FLAGS = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK if SPLICE_AVAILABLE else 0
+
+
+def fill_pipe(source: int, pipe: int, count: int) -> tuple[int, Optional[str]]:
+    """
+    Splice up to C{count} bytes from the socket C{source} into the write
+    end C{pipe}, without blocking.
+
+    @return: C{(moved, None)}, C{moved} being -1 when the source has
+        nothing now; or C{(0, why)} when the source ended (closed or
+        failed).
+    """
+    try:
+        got = os.splice(source, pipe, count, flags=SPLICE_FLAGS)
+    except BlockingIOError:
+        return -1, None
+    except OSError as error:
+        return 0, str(error)
+    if got == 0:
+        return 0, "the source closed its connection"
+    return got, None
+
+
 def relay(source: int, sink: int, count: int, head: bytes, read_timeout: float,
           write_timeout: float, wake: int,
           clock: Callable[[], float] = time.monotonic,
@@ -146,7 +172,7 @@ def relay(source: int, sink: int, count: int, head: bytes, read_timeout: float,
     @return: C{count}.
     @raise RelayFailed: if the relay could not finish.
     """
-    flags = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
+    flags = SPLICE_FLAGS
     gathering = _LowWater(source, low_water)
     poller = _Poller(wake)
     pipe = _Pipe.open()
@@ -169,15 +195,9 @@ def relay(source: int, sink: int, count: int, head: bytes, read_timeout: float,
                 raise RelayFailed(moved, SOURCE, source_ended)
             if want_read and may_read:
                 asked = min(count - moved - buffered, pipe.capacity - buffered)
-                try:
-                    got = os.splice(source, pipe.write, asked, flags=flags)
-                except BlockingIOError:
-                    got = -1
-                except OSError as error:
-                    source_ended = str(error)
-                    continue
-                if got == 0:
-                    source_ended = "the source closed its connection"
+                got, ended = fill_pipe(source, pipe.write, asked)
+                if ended is not None:
+                    source_ended = ended
                     continue
                 may_read = got == asked
                 if got > 0:

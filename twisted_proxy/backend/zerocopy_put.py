@@ -35,10 +35,12 @@ from twisted_proxy.backend.zerocopy import (
     SINK,
     SOURCE,
     SPLICE_AVAILABLE,
+    SPLICE_FLAGS,
     RelayFailed,
     RelayHandle,
     SocketRelay,
     _Pipe,
+    fill_pipe,
 )
 
 __all__ = ["TEE_AVAILABLE", "MAX_SINKS", "TeeRelay", "open_pipes", "start_tee", "tee", "tee_relay"]
@@ -127,7 +129,7 @@ def _move_all(source: int, sink: int, count: int, duplicate: bool) -> None:
     if duplicate:
         done = tee(source, sink, count)
     else:
-        done = os.splice(source, sink, count, flags=os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK)
+        done = os.splice(source, sink, count, flags=SPLICE_FLAGS)
     if done != count:
         # Cannot happen with pipes of the capacities of open_pipes; were it
         # to, the sink's copy could never be completed in order.
@@ -247,18 +249,11 @@ def tee_relay(source: int, sinks: list[int], count: int, heads: Sequence[bytes],
             if not want_read:
                 read_progress = clock()
             elif source_ready:
-                try:
-                    got = os.splice(source, inlet.write, min(count - taken, inlet.capacity),
-                                    flags=os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK)
-                except BlockingIOError:
-                    got = -1
-                    source_ready = False
-                except OSError as error:
-                    source_ended = str(error)
+                got, ended = fill_pipe(source, inlet.write, min(count - taken, inlet.capacity))
+                if ended is not None:
+                    source_ended = ended
                     continue
-                if got == 0:
-                    source_ended = "the source closed its connection"
-                    continue
+                source_ready = got >= 0
                 if got > 0:
                     taken += got
                     inlet_held = got
@@ -278,7 +273,7 @@ def tee_relay(source: int, sinks: list[int], count: int, heads: Sequence[bytes],
                         out.head = out.head[sent:]
                     else:
                         sent = os.splice(out.pipe.read, out.fd, out.held,
-                                         flags=os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK)
+                                         flags=SPLICE_FLAGS)
                         out.sent(sent)
                 except BlockingIOError:
                     out.ready = False
