@@ -10,7 +10,7 @@ import errno
 import fcntl
 import os
 import threading
-from typing import Callable, Optional
+from typing import Callable, Optional, TypeVar
 
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
@@ -68,6 +68,39 @@ def _close(fd: int) -> None:
         pass
 
 
+T = TypeVar("T")
+
+
+def relay_in_thread(test: SynchronousTestCase, run: Callable[[], int],
+                    driver: Callable[[threading.Thread], T]
+                    ) -> tuple[tuple[Optional[int], Optional[RelayFailed]], T]:
+    """
+    Call the blocking relay C{run} in a thread while C{driver} feeds and
+    drains its pipes; fail C{test} if the thread does not end.
+
+    @return: what the relay returned or raised (as C{(count, None)} or
+        C{(None, failure)}), and what C{driver} returned.
+    """
+    result: list[object] = []
+
+    def call() -> None:
+        try:
+            result.append(run())
+        except RelayFailed as error:
+            result.append(error)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    received = driver(thread)
+    thread.join(30)
+    test.assertFalse(thread.is_alive())
+    [outcome] = result
+    if isinstance(outcome, RelayFailed):
+        return (None, outcome), received
+    assert isinstance(outcome, int)
+    return (outcome, None), received
+
+
 class RelayTests(SynchronousTestCase):
     def setUp(self) -> None:
         if not SPLICE_AVAILABLE:
@@ -82,26 +115,12 @@ class RelayTests(SynchronousTestCase):
         Run L{relay} in a thread while C{driver} feeds and drains the pipes
         (returning what it drained); what the relay returned or raised.
         """
-        result: list[object] = []
+        def run() -> int:
+            return relay(self.ends.source, self.ends.sink, count, head, read_timeout,
+                         write_timeout, self.ends.wake, low_water=low_water)
 
-        def run() -> None:
-            try:
-                result.append(relay(self.ends.source, self.ends.sink, count, head,
-                                    read_timeout, write_timeout, self.ends.wake,
-                                    low_water=low_water))
-            except RelayFailed as error:
-                result.append(error)
-
-        thread = threading.Thread(target=run)
-        thread.start()
-        self.received = driver(thread)
-        thread.join(30)
-        self.assertFalse(thread.is_alive())
-        [outcome] = result
-        if isinstance(outcome, RelayFailed):
-            return None, outcome
-        assert isinstance(outcome, int)
-        return outcome, None
+        outcome, self.received = relay_in_thread(self, run, driver)
+        return outcome
 
     def pump(self, thread: threading.Thread, data: bytes, close: bool = True) -> bytes:
         """

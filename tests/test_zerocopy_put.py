@@ -24,6 +24,7 @@ from zope.interface import implementer
 
 from tests.doubles import RecordingProducer
 from tests.test_upload_zerocopy import FakeHandle
+from tests.test_zerocopy import relay_in_thread
 from twisted_proxy.backend.zerocopy import CANCELLED, SINK, SOURCE, RelayFailed, SocketRelay
 from twisted_proxy.backend.zerocopy_put import TEE_AVAILABLE, start_tee, tee, tee_relay
 from twisted_proxy.interfaces import IZeroCopyConsumer
@@ -121,34 +122,23 @@ class TeeRelayTests(SynchronousTestCase):
         pipes (returning what each sink got, in C{self.received}); what the
         relay returned or raised. Sinks it dropped are in C{self.dropped}.
         """
-        result: list[object] = []
         self.dropped: list[tuple[int, Exception]] = []
         self.sinks = [os.dup(fd) for fd in ends.sinks]
         if heads is None:
             heads = [b""] * len(self.sinks)
 
-        def run() -> None:
-            try:
-                result.append(tee_relay(
-                    ends.source, self.sinks, count, heads, read_timeout, write_timeout,
-                    ends.wake, ends.control,
-                    lambda index, why: self.dropped.append((index, why))))
-            except RelayFailed as error:
-                result.append(error)
+        def run() -> int:
+            return tee_relay(ends.source, self.sinks, count, heads, read_timeout,
+                             write_timeout, ends.wake, ends.control,
+                             lambda index, why: self.dropped.append((index, why)))
 
-        thread = threading.Thread(target=run)
-        thread.start()
-        self.received = driver(thread)
-        thread.join(30)
-        self.assertFalse(thread.is_alive())
-        for fd in self.sinks:
-            if fd >= 0:
-                os.close(fd)
-        [outcome] = result
-        if isinstance(outcome, RelayFailed):
-            return None, outcome
-        assert isinstance(outcome, int)
-        return outcome, None
+        try:
+            outcome, self.received = relay_in_thread(self, run, driver)
+        finally:
+            for fd in self.sinks:
+                if fd >= 0:
+                    os.close(fd)
+        return outcome
 
     def pump(self, ends: _Ends, data: bytes, close: bool = True,
              readers: Optional[list[int]] = None,
