@@ -72,6 +72,11 @@ _STAND_INS = {
     # HTTPChannel calls its transport's unregisterProducer as it closes; the
     # gate sits in the transport's place as the channel's producer.
     ("twisted_proxy._twisted", "ReadGate", "unregisterProducer"),
+    # Server endpoints ask their reactor to listen; the recorder stands in
+    # for one to check a --port description.
+    ("twisted_proxy.service.tap", "_ListenRecorder", "listenTCP"),
+    ("twisted_proxy.service.tap", "_ListenRecorder", "listenSSL"),
+    ("twisted_proxy.service.tap", "_ListenRecorder", "listenUNIX"),
 }
 
 #: Where Twisted declares the interfaces whose method names a project

@@ -15,7 +15,6 @@ from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import Factory
-from twisted.internet.testing import MemoryReactor
 from twisted.logger import Logger, globalLogPublisher
 from twisted.plugin import getPlugins
 from twisted.python import usage
@@ -85,6 +84,33 @@ class Options(usage.Options):
             _check_endpoint(self["port"])
 
 
+class _ListenRecorder:
+    """
+    As much of a reactor as a server endpoint needs to be asked to listen:
+    it only records the TCP ports asked for (in L{ports}).
+
+    Twisted's C{MemoryReactor} would do, but it lives in
+    C{twisted.internet.testing}, which imports C{twisted.trial} (and
+    C{unittest}, C{pdb}, C{doctest}): a few megabytes in the twistd process
+    and, through the fork, in every worker.
+    """
+
+    def __init__(self) -> None:
+        self.ports: list[object] = []
+
+    def listenTCP(self, port: object, factory: object, backlog: int = 50,
+                  interface: str = "") -> None:
+        self.ports.append(port)
+
+    def listenSSL(self, port: object, factory: object, contextFactory: object,
+                  backlog: int = 50, interface: str = "") -> None:
+        self.ports.append(port)
+
+    def listenUNIX(self, address: object, factory: object, backlog: int = 50,
+                   mode: int = 0o666, wantPID: int = 0) -> None:
+        pass
+
+
 def _check_endpoint(description: str) -> None:
     """
     Parse a C{--port} endpoint description without listening.
@@ -93,7 +119,7 @@ def _check_endpoint(description: str) -> None:
         bad arguments, unreadable TLS files) or names a TCP port outside
         0-65535.
     """
-    reactor = MemoryReactor()
+    reactor = _ListenRecorder()
     try:
         endpoint = serverFromString(reactor, description)
     except Exception as error:
@@ -101,10 +127,8 @@ def _check_endpoint(description: str) -> None:
         # (ValueError, TypeError, OSError for TLS files, ...).
         problem = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise usage.UsageError(f"--port {description!r}: {problem}")
-    # Listening on a memory reactor only records the port asked for.
     endpoint.listen(Factory()).addErrback(lambda _: None)
-    for listening in reactor.tcpServers + reactor.sslServers:
-        port = listening[0]
+    for port in reactor.ports:
         if isinstance(port, int) and not 0 <= port <= 65535:
             raise usage.UsageError(f"--port {description!r}: {port} is not a TCP port")
 
