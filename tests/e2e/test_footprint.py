@@ -42,3 +42,17 @@ class ImportFootprintTests(TestCase):
             "from twisted_proxy.web.pipeline import available_plugins\n"
             "available_plugins()\n")
         self.assertEqual(sorted(imported.intersection(_TEST_MODULES)), [])
+
+    def test_unusedPluginsStayOut(self) -> None:
+        """
+        Finding the plugins imports only their factories: the S3 API's
+        modules and Twisted's DNS client (for C{cname_lookup}) come only
+        with a pipeline that has them.
+        """
+        imported = _imported(
+            "import twisted_proxy.service.tap\n"
+            "from twisted_proxy.web.pipeline import available_plugins\n"
+            "available_plugins()\n")
+        heavy = ("twisted.names.client", "twisted.names.dns",
+                 "twisted_proxy.plugins.s3api.filter", "twisted_proxy.plugins.s3api.request")
+        self.assertEqual(sorted(imported.intersection(heavy)), [])

@@ -38,8 +38,6 @@ from typing import Any, Iterable, Optional, Union
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime, IResolver
 from twisted.logger import Logger
-from twisted.names import client, dns
-from twisted.names.error import DNSNameError
 from twisted.plugin import IPlugin
 from zope.interface import implementer
 
@@ -72,6 +70,9 @@ __all__ = [
 ]
 
 _log = Logger()
+
+#: Where a name server listens unless C{nameservers} says otherwise.
+_DNS_PORT = 53
 
 #: Seconds one lookup may take in all (dnspython's default lifetime, which
 #: Swift's lookups have).
@@ -120,7 +121,7 @@ def parse_nameservers(value: str, filter_name: str = "cname_lookup"
     for item in _csv(value):
         try:
             host, port = parse_socket_string(item, None)
-            number = dns.PORT if port is None else int(port)
+            number = _DNS_PORT if port is None else int(port)
         except ValueError:
             raise ConfigError(_NAMESERVERS_ERROR.format(name=filter_name)) from None
         if not is_valid_ip(host) or not 0 < number < 65536:
@@ -134,6 +135,10 @@ def make_resolver(nameservers: list[tuple[str, int]], reactor: object) -> IResol
     Twisted's DNS client for C{nameservers}, or for the system's
     (C{/etc/resolv.conf}, read again when it changes) when there are none.
     """
+    # Imported here, as in lookup_cname: plugin discovery imports this
+    # module in every proxy process, most of which never look a name up.
+    from twisted.names import client
+
     if nameservers:
         return client.Resolver(servers=nameservers, reactor=reactor)
     return client.Resolver(resolv="/etc/resolv.conf", reactor=reactor)
@@ -147,6 +152,9 @@ async def lookup_cname(resolver: IResolver, clock: IReactorTime, name: str
     C{None} when the lookup failed or took more than L{DNS_LIFETIME}
     seconds (not to be kept: TTL 0).
     """
+    from twisted.names import dns
+    from twisted.names.error import DNSNameError
+
     try:
         query = resolver.lookupCanonicalName(name, _QUERY_TIMEOUTS)
         result: Any = await query.addTimeout(DNS_LIFETIME, clock)
