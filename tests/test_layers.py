@@ -21,10 +21,11 @@ import twisted_proxy_aio
 ALLOWED: dict[str, frozenset[str]] = {
     "_twisted": frozenset(),
     "interfaces": frozenset(),
+    "endpoints": frozenset(),
     "config": frozenset({"swift", "interfaces"}),
     "swift": frozenset({"interfaces"}),
-    "backend": frozenset({"swift", "config", "interfaces", "_twisted"}),
-    "info": frozenset({"swift", "config", "interfaces"}),
+    "backend": frozenset({"swift", "config", "interfaces", "endpoints", "_twisted"}),
+    "info": frozenset({"swift", "config", "interfaces", "endpoints"}),
     "controllers": frozenset({"backend", "info", "swift", "config", "interfaces"}),
     "plugins": frozenset({"controllers", "backend", "info", "swift", "config", "interfaces"}),
     "web": frozenset({"plugins", "controllers", "backend", "info", "swift", "config",

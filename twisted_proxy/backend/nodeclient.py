@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from twisted.internet.abstract import isIPAddress, isIPv6Address
 from twisted.internet.defer import CancelledError, Deferred, succeed
-from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, TCP6ClientEndpoint
+from twisted.internet.endpoints import HostnameEndpoint
 from twisted.internet.error import ConnectingCancelledError
 from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
 from twisted.python.failure import Failure
@@ -27,6 +26,7 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IAgentEndpointFactory, IBodyProducer, IResponse
 from zope.interface import implementer
 
+from twisted_proxy.endpoints import client_endpoint
 from twisted_proxy.interfaces import IMetrics, INodeClient
 from twisted_proxy.swift.http import HeaderDict
 from twisted_proxy.swift.metrics import NULL_METRICS, records
@@ -124,17 +124,12 @@ class NodeEndpointFactory:
         endpoint = self._literals.get(key)
         if endpoint is not None:
             return endpoint
-        host = uri.host.decode("ascii")
-        if host.startswith("[") and host.endswith("]"):
-            host = host[1:-1]
-        if isIPAddress(host):
-            endpoint = TCP4ClientEndpoint(self._reactor, host, uri.port, timeout=self._timeout)
-        elif isIPv6Address(host):
-            endpoint = TCP6ClientEndpoint(self._reactor, host, uri.port, timeout=self._timeout)
-        else:
+        endpoint = client_endpoint(self._reactor, uri.host.decode("ascii"), uri.port,
+                                   self._timeout)
+        if isinstance(endpoint, HostnameEndpoint):
             # A name may resolve elsewhere later: looked up for each
             # connection, never kept.
-            return HostnameEndpoint(self._reactor, host, uri.port, timeout=self._timeout)
+            return endpoint
         # An address literal's endpoint holds nothing but the address: the
         # same one serves every connection to it.
         self._literals[key] = endpoint

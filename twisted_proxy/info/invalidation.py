@@ -25,9 +25,10 @@ from typing import Any, Callable, Optional
 
 import txredisapi  # type: ignore[import-untyped]
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.endpoints import HostnameEndpoint
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+
+from twisted_proxy.endpoints import client_endpoint
 
 __all__ = ["ChangeListener", "changes_channel", "change_message", "parse_change"]
 
@@ -156,7 +157,7 @@ class ChangeListener:
         factory.initialDelay = initial_reconnect_delay
         factory.maxDelay = max_reconnect_delay
         factory.deferred.addErrback(lambda _: None)
-        factory.startConnecting(HostnameEndpoint(reactor, host, port, timeout=connect_timeout))
+        factory.startConnecting(client_endpoint(reactor, host, port, connect_timeout))
         self._factory = factory
 
     def stop(self) -> "Deferred[Any]":

@@ -31,13 +31,13 @@ from typing import Any, Callable, Optional, Protocol
 from urllib.parse import unquote, urlsplit
 
 from twisted.internet.defer import Deferred, fail, gatherResults, succeed
-from twisted.internet.endpoints import HostnameEndpoint
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from twisted_proxy.config import ConfigError, ProxyConfig
+from twisted_proxy.endpoints import client_endpoint
 from twisted_proxy.info.invalidation import (
     ChangeListener,
     change_message,
@@ -340,7 +340,7 @@ def _connect_txredisapi(
     # Nobody waits for a lazy pool to fill; a failed AUTH or SELECT fails
     # this Deferred (txredisapi logs why).
     factory.deferred.addErrback(lambda _: None)
-    endpoint = HostnameEndpoint(reactor, settings.host, settings.port, timeout=reply_timeout)
+    endpoint = client_endpoint(reactor, settings.host, settings.port, reply_timeout)
     factory.startConnecting(endpoint)
     return _TxRedisClient(factory)
 
