@@ -220,6 +220,8 @@ class Bench:
         self._buffer: Optional[bytearray] = None
         #: Where curl's upload file and downloads go (tmpfs when there is one).
         self.scratch: Optional[str] = None
+        self.redis_port = 0
+        self.memcached_port = 0
 
     # -- start ---------------------------------------------------------------
 
@@ -230,8 +232,8 @@ class Bench:
         log(f"starting the storage cluster ({layout}) in {self.options.data_dir}")
         self.cluster = self.services.start_cluster(self.options.data_dir, ec=self.options.ec)
         log(f"cluster ready: {self.cluster.root}")
-        redis = self.services.start_redis()
-        memcached = self.services.start_memcached()
+        redis = self.redis_port = self.services.start_redis()
+        memcached = self.memcached_port = self.services.start_memcached()
         log(f"redis-server on 127.0.0.1:{redis}, memcached on 127.0.0.1:{memcached}")
         workers = self.options.workers
         self.proxies["swift"] = self.services.start_swift_proxy(

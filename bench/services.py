@@ -22,7 +22,7 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Sequence
 
 import procstats
 
@@ -311,11 +311,15 @@ class Services:
     # -- proxies -----------------------------------------------------------
 
     def start_twisted_proxy(self, swift_dir: str, redis_port: int, workers: int,
-                            name: str = "twisted", python: Optional[str] = None) -> Proxy:
+                            name: str = "twisted", python: Optional[str] = None,
+                            wrapper: Sequence[str] = (), timeout: float = 60.0) -> Proxy:
         """
         Start twisted-proxy under this Python, or under C{python} (the PyPy
         of C{--pypy}, as the proxy C{name}), with its info cache in a Redis
         database of its own.
+
+        @param wrapper: the command it runs under (C{valgrind ...}), if any.
+        @param timeout: seconds it may take to answer its health check.
         """
         port = free_port()
         program = "twisted-proxy" if name == "twisted" else f"twisted-proxy-{name}"
@@ -335,19 +339,35 @@ class Services:
             )
         log = os.path.join(self.workdir, f"{program}.log")
         bin_dir = os.path.dirname(python) if python else BIN
+        twistd = os.path.join(bin_dir, "twistd")
+        if wrapper:
+            # A wrapper runs programs, not scripts: the Python runs twistd.
+            twistd_argv = [python or sys.executable, twistd]
+        else:
+            twistd_argv = [twistd]
         process = self._spawn(program, [
-            os.path.join(bin_dir, "twistd"), "-n", "--pidfile=", f"--logfile={log}",
+            *wrapper, *twistd_argv, "-n", "--pidfile=", f"--logfile={log}",
             "twisted-proxy", "--config", conf,
         ], log)
         proxy = Proxy(name, process.pid, port, conf, log, workers)
-        self._await_healthy(proxy, process)
+        self._await_healthy(proxy, process, timeout)
         return proxy
 
-    def start_swift_proxy(self, swift_dir: str, memcached_port: int, workers: int) -> Proxy:
+    def start_swift_proxy(self, swift_dir: str, memcached_port: int, workers: int,
+                          name: str = "swift", wrapper: Sequence[str] = (),
+                          timeout: float = 60.0) -> Proxy:
+        """
+        Start swift-proxy-server (as the proxy C{name}) with memcache at
+        C{memcached_port}.
+
+        @param wrapper: the command it runs under (C{valgrind ...}), if any.
+        @param timeout: seconds it may take to answer its health check.
+        """
         from twisted_proxy_aio.cluster import _SWIFT_SHIM
 
         port = free_port()
-        conf = os.path.join(self.workdir, "swift-proxy-server.conf")
+        program = "swift-proxy-server" if name == "swift" else f"swift-proxy-server-{name}"
+        conf = os.path.join(self.workdir, f"{program}.conf")
         filters = _filter_sections(_SWIFT_FILTERS)
         with open(conf, "w") as f:
             f.write(
@@ -365,13 +385,13 @@ class Services:
                 f"memcache_servers = 127.0.0.1:{memcached_port}\n\n"
                 f"{filters}"
             )
-        log = os.path.join(self.workdir, "swift-proxy-server.log")
-        process = self._spawn("swift-proxy-server", [
-            sys.executable, "-c", _SWIFT_SHIM, os.path.join(swift_dir, "swift.conf"),
+        log = os.path.join(self.workdir, f"{program}.log")
+        process = self._spawn(program, [
+            *wrapper, sys.executable, "-c", _SWIFT_SHIM, os.path.join(swift_dir, "swift.conf"),
             os.path.join(BIN, "swift-proxy-server"), conf,
         ], log)
-        proxy = Proxy("swift", process.pid, port, conf, log, workers)
-        self._await_healthy(proxy, process)
+        proxy = Proxy(name, process.pid, port, conf, log, workers)
+        self._await_healthy(proxy, process, timeout)
         return proxy
 
     def _await_healthy(self, proxy: Proxy, process: subprocess.Popen[bytes],

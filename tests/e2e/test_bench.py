@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from types import ModuleType
 from typing import Any
 
@@ -98,3 +99,52 @@ class ChartTests(SynchronousTestCase):
         self.assertIsNone(self.chart.write_chart(results, self.path))
         with open(self.path, "rb") as f:
             self.assertTrue(f.read().startswith(b"\x89PNG\r\n\x1a\n"))
+
+
+def _instructions() -> ModuleType:
+    """
+    C{bench/instructions.py}, which imports its siblings by their names.
+    """
+    sys.path.insert(0, _BENCH)
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "bench_instructions", os.path.join(_BENCH, "instructions.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(_BENCH)
+    return module
+
+
+class InstructionsTests(SynchronousTestCase):
+    """
+    Tests for C{bench/instructions.py}'s own logic; a run takes minutes
+    under valgrind and is made by hand.
+    """
+
+    def setUp(self) -> None:
+        self.instructions = _instructions()
+
+    def test_total(self) -> None:
+        """
+        A dump's total is its C{summary:} (or older C{totals:}) line.
+        """
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write("# callgrind format\nversion: 1\nevents: Ir\n"
+                    "fn=main\n0 12\nsummary: 600000\n")
+        self.assertEqual(self.instructions._total(path), 600000)
+        with open(path, "w") as f:
+            f.write("events: Ir\ntotals: 42\n")
+        self.assertEqual(self.instructions._total(path), 42)
+
+    def test_options(self) -> None:
+        """
+        Tests and proxies are checked; all four tests by default.
+        """
+        options = self.instructions._options([])
+        self.assertEqual(options.tests, ["small-get", "small-head", "small-put", "listing"])
+        self.assertEqual(options.proxy_list, ["swift", "twisted"])
+        self.assertRaises(SystemExit, self.instructions._options, ["--only", "large-get"])
+        self.assertRaises(SystemExit, self.instructions._options, ["--proxies", "nginx"])
