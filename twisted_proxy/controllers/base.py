@@ -414,6 +414,10 @@ class Controller:
         The account's info: existence, counts, metadata.
         """
         account = account if account is not None else self.account
+        key = account_key(account)
+        known = self.context.info_cache.get_now(self.request.environ, key)
+        if known is not None:
+            return known  # type: ignore[return-value]
         ring = self.context.rings.account
         part = partition(ring, account)
 
@@ -427,9 +431,7 @@ class Controller:
             response = probe.best(answers, len(ring.get_part_nodes(part)))
             return headers_to_account_info(response.headers, response.status)
 
-        return await self.context.info_cache.get(
-            self.request.environ, account_key(account), fetch
-        )
+        return await self.context.info_cache.get(self.request.environ, key, fetch)
 
     async def container_info(
         self, account: Optional[str] = None, container: Optional[str] = None
@@ -441,6 +443,10 @@ class Controller:
         account = account if account is not None else self.account
         container = container if container is not None else self.container
         assert container is not None
+        key = container_key(account, container)
+        known = self.context.info_cache.get_now(self.request.environ, key)
+        if known is not None:
+            return known  # type: ignore[return-value]
         ring = self.context.rings.container
         part = partition(ring, account, container)
 
@@ -454,9 +460,7 @@ class Controller:
             response = probe.best(answers, len(ring.get_part_nodes(part)))
             return headers_to_container_info(response.headers, response.status)
 
-        return await self.context.info_cache.get(
-            self.request.environ, container_key(account, container), fetch
-        )
+        return await self.context.info_cache.get(self.request.environ, key, fetch)
 
     async def authorized_container(
         self, acl_key: Literal["read_acl", "write_acl"]
