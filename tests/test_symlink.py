@@ -89,6 +89,10 @@ class _Store:
         return succeed(SwiftResponse(200, headers, b"" if request.method == "HEAD" else body))
 
 
+async def _boom() -> SwiftResponse:
+    raise ZeroDivisionError()
+
+
 def _request(method: str, path: str, headers: Optional[dict[str, str]] = None,
              query: str = "", environ: Optional[dict[str, Any]] = None) -> SwiftRequest:
     uri = path + ("?" + query if query else "")
@@ -295,6 +299,55 @@ class SymlinkTests(SynchronousTestCase):
         self.assertEqual(response.body, b"hello")
         self.assertNotIn("X-Object-Sysmeta-Foo", response.headers)
         self.assertNotIn("Content-Location", response.headers)
+
+    def test_getNotALinkNoCoroutine(self) -> None:
+        """
+        The answer to a GET or HEAD of an object that is no link is the
+        rest of the pipeline's own L{Deferred}, no coroutine between: its
+        sysmeta hidden from a caller that may not see it, shown to one
+        that may, and the request's C{swift.sysmeta_ok} as it was.
+        """
+        for method in ("GET", "HEAD"):
+            for sysmeta_ok in (False, True):
+                pending: Deferred[SwiftResponse] = Deferred()
+                environ: dict[str, Any] = {"swift.sysmeta_ok": True} if sysmeta_ok else {}
+                request = _request(method, "/v1/a/c/o", environ=environ)
+                seen: list[Any] = []
+
+                def app(request: SwiftRequest) -> "Deferred[SwiftResponse]":
+                    seen.append(request.environ.get("swift.sysmeta_ok"))
+                    return pending
+
+                answer = self.symlinks(request, app)  # type: ignore[arg-type]
+                self.assertIs(answer, pending)
+                self.assertEqual(seen, [True])
+                pending.callback(SwiftResponse(200, {"X-Object-Sysmeta-Foo": "x",
+                                                     "Etag": "e"}, b""))
+                response = self.successResultOf(answer)
+                self.assertEqual("X-Object-Sysmeta-Foo" in response.headers, sysmeta_ok)
+                self.assertEqual(environ.get("swift.sysmeta_ok"), True if sysmeta_ok else None)
+                self.assertEqual(
+                    request.headers["X-Backend-Ignore-Range-If-Metadata-Present"],
+                    "X-Object-Sysmeta-Symlink-Target")
+
+    def test_getFails(self) -> None:
+        """
+        When the rest of the pipeline fails, or raises, the failure goes
+        back (a failed L{Deferred}, as ever) and the request's C{swift.sysmeta_ok} is as it was.
+        """
+        environ: dict[str, Any] = {}
+        answer = self.symlinks(_request("GET", "/v1/a/c/o", environ=environ),
+                               lambda _: Deferred.fromCoroutine(_boom()))  # type: ignore
+        self.failureResultOf(answer, ZeroDivisionError)
+        self.assertNotIn("swift.sysmeta_ok", environ)
+
+        def raising(request: SwiftRequest) -> "Deferred[SwiftResponse]":
+            raise ZeroDivisionError()
+
+        answer = self.symlinks(_request("HEAD", "/v1/a/c/o", environ=environ),
+                               raising)  # type: ignore[arg-type]
+        self.failureResultOf(answer, ZeroDivisionError)
+        self.assertNotIn("swift.sysmeta_ok", environ)
 
     def test_getSysmetaForCaller(self) -> None:
         """
