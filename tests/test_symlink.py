@@ -17,12 +17,14 @@ from zope.interface.verify import verifyObject
 from tests.doubles import partial_context
 from twisted_proxy.config import ConfigError
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
+from twisted_proxy.plugins._support.sysmeta import strip_object_sysmeta
 from twisted_proxy.plugins.symlink import (
     SYMLINK_OVERRIDE_ENVIRON_KEY,
     Symlinks,
     rewrite_listing_item,
     symlinkPlugin,
 )
+from twisted_proxy.swift.constraints import is_sys_meta
 from twisted_proxy.swift.http import HeaderDict, SwiftRequest, SwiftResponse
 from twisted_proxy.swift.listing import LISTING_REWRITES_ENVIRON_KEY, apply_listing_rewrites
 
@@ -484,6 +486,41 @@ class SymlinkTests(SynchronousTestCase):
             {"name": "o", "hash": _TARGET_ETAG},
         ])
         self.assertEqual(environ[LISTING_REWRITES_ENVIRON_KEY], ())
+
+    def test_listingEveryEntry(self) -> None:
+        """
+        Each entry of a listing is rewritten as L{rewrite_listing_item}
+        rewrites it: plain hashes stripped, parameters parsed, a hash that
+        is no string made one; what is no entry stays as it is.
+        """
+        self.store.listing = [
+            {"name": "a", "hash": f" {_EMPTY} "},
+            {"name": "b", "hash": f"{_EMPTY}; symlink_target=c/o"},
+            {"name": "c", "hash": 5},
+            {"subdir": "p/"},
+        ]
+        response = self.call(_request("GET", "/v1/a/c"))
+        assert isinstance(response.body, bytes)
+        expected = [rewrite_listing_item(dict(item), "v1", "a")
+                    for item in self.store.listing]
+        self.assertEqual(json.loads(response.body), expected)
+        self.assertEqual(expected[0]["hash"], _EMPTY)
+        self.assertEqual(expected[1]["symlink_path"], "/v1/a/c/o")
+        self.assertEqual(expected[2]["hash"], "5")
+
+    def test_stripObjectSysmeta(self) -> None:
+        """
+        L{strip_object_sysmeta} takes out exactly the headers
+        L{is_sys_meta} calls object sysmeta.
+        """
+        names = ["X-Object-Sysmeta-A", "x-object-sysmeta-b", "X-OBJECT-SYSMETA-\n",
+                 "X-Object-Sysmeta-", "X-Object-Sysmeta", "X-Object-Meta-A",
+                 "X-Container-Sysmeta-A", " X-Object-Sysmeta-A", "X-Object-Sysmeta-\xe9"]
+        names += [chr(code) + "-Object-Sysmeta-A" for code in range(256)]
+        headers = {name: "v" for name in names}
+        strip_object_sysmeta(headers)
+        self.assertEqual(sorted(headers),
+                         sorted(name for name in names if not is_sys_meta("object", name)))
 
     def test_listingItem(self) -> None:
         item = rewrite_listing_item({

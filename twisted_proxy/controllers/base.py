@@ -24,6 +24,7 @@ from twisted_proxy.backend.nodes import (
     node_path,
 )
 from twisted_proxy.backend.sources import Found, SourceFinder, good_status
+from twisted_proxy.config import PolicyOptions
 from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.info.cache import (
     AccountInfo,
@@ -184,6 +185,7 @@ class Controller:
         self.container = container
         self.obj = obj
         self.settings = context.settings
+        self._policy_options: dict[Optional[int], PolicyOptions] = {}
 
     async def OPTIONS(self) -> SwiftResponse:
         """
@@ -214,6 +216,19 @@ class Controller:
         return headers
 
     # -- nodes ---------------------------------------------------------
+
+    def policy_options(self, policy_index: Optional[int] = None) -> PolicyOptions:
+        """
+        The settings' node-choosing options for storage policy
+        C{policy_index} (see
+        L{twisted_proxy.config.ProxySettings.policy_options}), made once
+        per request and policy.
+        """
+        made = self._policy_options.get(policy_index)
+        if made is None:
+            made = self._policy_options[policy_index] = self.settings.policy_options(
+                policy_index)
+        return made
 
     @cached_property
     def report(self) -> NodeReporter:
@@ -246,7 +261,7 @@ class Controller:
             L{iter_nodes}).
         """
         ctx = self.context
-        options = self.settings.policy_options(policy_index)
+        options = self.policy_options(policy_index)
         return iter_nodes(
             ring,
             part,
@@ -285,7 +300,7 @@ class Controller:
         C{X-Newest}, with the C{concurrent_gets} of storage policy
         C{policy_index} (C{None}: the application section's).
         """
-        settings = self.settings.policy_options(policy_index)
+        settings = self.policy_options(policy_index)
         wait = settings.concurrency_timeout
         return SourceFinder(
             self.context.node_client,

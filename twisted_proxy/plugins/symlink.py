@@ -54,6 +54,7 @@ from twisted_proxy.plugins._support.subrequest import (
     read_body,
     sub_environ,
 )
+from twisted_proxy.plugins._support.sysmeta import strip_object_sysmeta
 from twisted_proxy.swift.constraints import (
     check_account_format,
     is_sys_meta,
@@ -126,11 +127,6 @@ def _plain(status: int, body: str, method: str,
            headers: Optional[dict[str, str]] = None) -> _Refusal:
     return _Refusal(error_response(status, body, headers=headers, method=method,
                                    content_type="text/plain"))
-
-
-def _strip_object_sysmeta(headers: HeaderDict) -> None:
-    for name in [n for n in headers if is_sys_meta("object", n)]:
-        del headers[name]
 
 
 def _append_header(request: SwiftRequest, name: str, value: str) -> None:
@@ -340,7 +336,7 @@ class Symlinks:
             if not sysmeta_ok:
                 environ.pop("swift.sysmeta_ok", None)
         if not sysmeta_ok:
-            _strip_object_sysmeta(response.headers)
+            strip_object_sysmeta(response.headers)
         return response
 
     def _get_or_head(self, request: SwiftRequest, app: IProxyApplication
@@ -373,7 +369,7 @@ class Symlinks:
         if not sysmeta_ok:
             request.environ.pop("swift.sysmeta_ok", None)
             if not isinstance(result, Failure):
-                _strip_object_sysmeta(result.headers)
+                strip_object_sysmeta(result.headers)
         return result
 
     # -- containers -------------------------------------------------------
@@ -381,8 +377,16 @@ class Symlinks:
     def _container_get(self, request: SwiftRequest, app: IProxyApplication,
                        version: str, account: str) -> "Deferred[SwiftResponse]":
         def rewrite(items: list[Any]) -> list[Any]:
-            return [rewrite_listing_item(item, version, account)
-                    if isinstance(item, dict) else item for item in items]
+            for item in items:
+                if isinstance(item, dict):
+                    stored = item.get("hash")
+                    if type(stored) is str and ";" not in stored:
+                        # No parameters (most entries): no symlink; what
+                        # rewrite_listing_item does to it, without a call.
+                        item["hash"] = stored.strip()
+                    else:
+                        rewrite_listing_item(item, version, account)
+            return list(items)
 
         environ = request.environ
         before = environ.get(LISTING_REWRITES_ENVIRON_KEY, ())
