@@ -508,6 +508,24 @@ class SymlinkTests(SynchronousTestCase):
         self.assertEqual(expected[1]["symlink_path"], "/v1/a/c/o")
         self.assertEqual(expected[2]["hash"], "5")
 
+    def test_listingAllPlain(self) -> None:
+        """
+        A listing whose hashes all have no parameters comes back as it is;
+        one hash with whitespace at an end is enough for every entry to be
+        rewritten.
+        """
+        plain = [{"name": "a", "hash": _EMPTY}, {"name": "b", "hash": ""}]
+        self.store.listing = plain
+        response = self.call(_request("GET", "/v1/a/c"))
+        assert isinstance(response.body, bytes)
+        self.assertEqual(json.loads(response.body), plain)
+        for spaced in (f"{_EMPTY}\t", f"\xa0{_EMPTY}"):
+            self.store.listing = plain + [{"name": "c", "hash": spaced}]
+            response = self.call(_request("GET", "/v1/a/c"))
+            assert isinstance(response.body, bytes)
+            self.assertEqual(json.loads(response.body),
+                             plain + [{"name": "c", "hash": _EMPTY}])
+
     def test_stripObjectSysmeta(self) -> None:
         """
         L{strip_object_sysmeta} takes out exactly the headers

@@ -262,13 +262,15 @@ class Controller:
         """
         ctx = self.context
         options = self.policy_options(policy_index)
+        primaries = ring.get_part_nodes(part)
         return iter_nodes(
             ring,
             part,
             ctx.limiter,
-            self.settings.node_count(len(ring.get_part_nodes(part))),
+            self.settings.node_count(len(primaries)),
             options.sorting_method,
             ctx.timings,
+            primaries=primaries,
             read_key=options.read_key,
             order=order,
             handoff_log=self.handoff_log if self.settings.log_handoffs else None,
