@@ -87,6 +87,32 @@ class AccountQuotasTests(SynchronousTestCase):
         self.assertTrue(verifyObject(IProxyFilter, self.filter))
         self.assertEqual(self.context.info, {"account_quotas": {}})
 
+    def test_knownAtOnce(self) -> None:
+        """
+        With the account's and the container's info in this process's
+        memory, an upload that fits goes on at once, as the rest of the
+        pipeline's own L{Deferred}; one over the account's or the policy's
+        quota is still refused. None makes a C{HEAD}.
+        """
+        store = MemoryInfoStore(Clock())
+        self.context.info_cache = InfoCache(store, 60, 60)
+        self.filter = accountQuotasPlugin.make_filter({}, partial_context(self.context))
+        index, name = self.policy
+        account = dict(self.app.account, bytes=5, sysmeta={
+            "quota-bytes": "10", f"quota-bytes-policy-{index}": "8"},
+            storage_policies={name.lower(): {"bytes": 5}})
+        store.set("account/a", account, 60)
+        store.set("container/a/c", dict(self.app.container, storage_policy=str(index)), 60)
+        pending: Deferred[SwiftResponse] = Deferred()
+        request = SwiftRequest("PUT", b"/v1/a/c/o", HeaderDict({"Content-Length": "3"}))
+        self.assertIs(self.filter(request, lambda _: pending), pending)  # type: ignore
+        response = self.call("PUT", "/v1/a/c/o", {"Content-Length": "4"})
+        self.assertEqual((response.status, response.body),
+                         (413, b"Upload exceeds policy quota."))
+        response = self.call("PUT", "/v1/a/c/o", {"Content-Length": "6"})
+        self.assertEqual((response.status, response.body), (413, b"Upload exceeds quota."))
+        self.assertEqual(self.app.calls, [])
+
     def test_resellerSets(self) -> None:
         """
         A reseller's quota headers become sysmeta, per policy by index; the

@@ -188,6 +188,21 @@ class EnforcementTests(_QuotaTestCase):
         self.app.containers["c"] = _container_info(bytes_used=10 ** 12, count=10 ** 6)
         self.assertPassed(self.put(1000))
 
+    def test_knownContainerAtOnce(self) -> None:
+        """
+        With the container's info in this process's memory, an upload that
+        fits goes on at once, as the rest of the pipeline's own
+        L{Deferred}, and one that does not is still refused; neither makes
+        a C{HEAD}.
+        """
+        self.context.store.set(container_key("a", "c"),
+                               _container_info(bytes_used=5, quota_bytes="10"), 60)
+        pending: Deferred[SwiftResponse] = Deferred()
+        request = self.request("PUT", "/v1/a/c/o", {"Content-Length": "5"})
+        self.assertIs(self.filter(request, lambda _: pending), pending)  # type: ignore
+        self.assertOverQuota(self.put(6))
+        self.assertEqual(self.app.heads(), [])
+
     def test_bytes(self) -> None:
         """
         Bytes used plus the upload's length may reach the quota, not

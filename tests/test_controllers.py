@@ -13,6 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakenodes import FakeCluster, InRingOrder, StoredObject, make_proxy
 from twisted_proxy.backend import nodes
+from twisted_proxy.controllers.base import Controller
 from twisted_proxy.swift.http import SwiftRequest, SwiftResponse
 
 OBJ = StoredObject(b"x" * 20, timestamp="1700000100.00000")
@@ -136,3 +137,34 @@ class WritableContainerTests(SynchronousTestCase):
         for node in self.cluster.containers:
             node.answer(507)
         self.assertEqual(self.statuses(), [503, 503, 503])
+
+
+class PolicyOptionsTests(SynchronousTestCase):
+    """
+    A controller makes the settings' node-choosing options once per
+    request and policy.
+    """
+
+    def test_once(self) -> None:
+        clock = Clock()
+        proxy = make_proxy(clock, FakeCluster(clock))
+        settings = proxy.context.settings
+        made: list[Any] = []
+        real = settings.policy_options
+
+        def counted(index: Any = None) -> Any:
+            made.append(index)
+            return real(index)
+
+        settings.policy_options = counted  # type: ignore[method-assign,assignment]
+        request = SwiftRequest("GET", b"/v1/a/c/o")
+        controller = Controller(proxy.context, request, "a", "c", "o")
+        first = controller.policy_options(0)
+        self.assertIs(controller.policy_options(0), first)
+        self.assertEqual(controller.policy_options(None), real(None))
+        controller.policy_options(None)
+        self.assertEqual(made, [0, None])
+        self.assertEqual(first, real(0))
+        other = Controller(proxy.context, request, "a", "c", "o")
+        other.policy_options(0)
+        self.assertEqual(made, [0, None, 0])

@@ -62,6 +62,23 @@ class MemoryInfoStoreTests(SynchronousTestCase):
         self.clock.advance(0.01)
         self.assertIsNone(self.get("k"))
 
+    def test_getNow(self) -> None:
+        """
+        C{get_now} answers at once what C{get} fires with: a copy of the
+        value while it lasts, then C{None}.
+        """
+        self.assertIsNone(self.store.get_now("k"))
+        value = {"a": [1]}
+        self.store.set("k", value, 10)
+        found = self.store.get_now("k")
+        self.assertEqual(found, value)
+        self.assertIsNot(found, value)
+        assert found is not None
+        found["a"].append(2)
+        self.assertEqual(self.store.get_now("k"), {"a": [1]})
+        self.clock.advance(10)
+        self.assertIsNone(self.store.get_now("k"))
+
     def test_setAgain(self) -> None:
         """
         Setting a key again replaces its value and its expiry.
@@ -313,6 +330,44 @@ class InfoCacheTests(SynchronousTestCase):
         self.assertEqual(self.fetch.calls, [])
         self.assertIs(environ[INFO_ENVIRON_KEY]["account/a"], info)
 
+    def test_getNow(self) -> None:
+        """
+        C{get_now} answers from the request's context or a store that
+        answers at once, counting a hit and keeping the info in the
+        context as C{get} does; on a miss it counts nothing and fetches
+        nothing.
+        """
+        lookups: list[str] = []
+        self.cache.metrics = type(  # type: ignore[assignment]
+            "Metrics", (), {"info_lookup": lambda _, outcome: lookups.append(outcome)})()
+        environ: dict[str, Any] = {}
+        self.assertIsNone(self.cache.get_now(environ, "account/a"))
+        self.assertEqual(lookups, [])
+        self.store.set("account/a", answer(204), 60)
+        info = self.cache.get_now(environ, "account/a")
+        self.assertEqual(info, answer(204))
+        self.assertIs(environ[INFO_ENVIRON_KEY]["account/a"], info)
+        self.assertIs(self.cache.get_now(environ, "account/a"), info)
+        self.assertIs(self.successResultOf(self.get(environ, "account/a")), info)
+        self.assertEqual(lookups, ["hit"] * 3)
+        self.assertEqual(self.fetch.calls, [])
+
+    def test_getNowWaitingStore(self) -> None:
+        """
+        A store that has no C{get_now} (one across the network) is never
+        asked by C{get_now}: only the request's context answers.
+        """
+        waiting = _WaitingStore(self.clock)
+        cache = InfoCache(waiting, account_ttl=60, container_ttl=30)  # type: ignore[arg-type]
+        waiting.memory.set("account/a", answer(204), 60)
+        environ: dict[str, Any] = {}
+        self.assertIsNone(cache.get_now(environ, "account/a"))
+        self.assertEqual(waiting.gets, 0)
+        info = self.successResultOf(Deferred.fromCoroutine(
+            cache.get(environ, "account/a", self.fetch)))  # type: ignore[type-var]
+        self.assertEqual(waiting.gets, 1)
+        self.assertIs(cache.get_now(environ, "account/a"), info)
+
     def test_fetchAndStore(self) -> None:
         """
         A miss fetches; a success is stored for the key kind's ttl and kept
@@ -540,6 +595,24 @@ class _CountingStore(MemoryInfoStore):
         return super().get(key)
 
 
+class _WaitingStore:
+    """
+    A store that only answers with L{Deferred}s, as one across the network
+    does: it has no C{get_now}.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self.memory = MemoryInfoStore(clock)
+        self.gets = 0
+
+    def get(self, key: str) -> "Deferred[Any]":
+        self.gets += 1
+        return self.memory.get(key)
+
+    def set(self, key: str, value: Any, ttl: float) -> "Deferred[None]":
+        return self.memory.set(key, value, ttl)
+
+
 class LayeredInfoStoreTests(SynchronousTestCase):
     """
     L{LayeredInfoStore}: a short local tier in front of a shared store.
@@ -556,6 +629,25 @@ class LayeredInfoStoreTests(SynchronousTestCase):
         clock.advance(1.5)
         self.assertEqual(self.successResultOf(store.get("k")), {"v": 1})
         self.assertEqual(shared.gets, 2)
+
+    def test_getNowLocalOnly(self) -> None:
+        """
+        C{get_now} answers from this process's copy only: C{None} when it
+        keeps none (the shared store is not asked), or keeps nothing at
+        all.
+        """
+        clock = Clock()
+        shared = _CountingStore(clock)
+        store = LayeredInfoStore(shared, clock, local_ttl=1.0)
+        self.successResultOf(shared.set("k", {"v": 1}, 60))
+        self.assertIsNone(store.get_now("k"))
+        self.assertEqual(shared.gets, 0)
+        self.successResultOf(store.get("k"))
+        self.assertEqual(store.get_now("k"), {"v": 1})
+        store.keeping = False
+        self.assertIsNone(store.get_now("k"))
+        self.assertIsNone(LayeredInfoStore(shared, clock, local_ttl=0).get_now("k"))
+        self.assertEqual(shared.gets, 1)
 
     def test_ownWritesAreSeenAtOnce(self) -> None:
         clock = Clock()

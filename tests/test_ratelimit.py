@@ -814,6 +814,66 @@ class RateLimitTests(SynchronousTestCase):
         self.assertEqual(self.clock.getDelayedCalls(), [])
         self.assertEqual(len(self.app.passed()), 1)
 
+    def known_account(self, conf: dict[str, str], sysmeta: Optional[dict[str, str]] = None
+                     ) -> list[str]:
+        """
+        The plugin made with C{conf}, over an info cache whose store (in
+        this process's memory) already knows account C{a}, with
+        C{sysmeta}.
+
+        @return: the info lookups' outcomes, as they are counted.
+        """
+        self.make(conf)
+        lookups: list[str] = []
+        store = MemoryInfoStore(self.clock)
+        store.set("account/a", {"status": 204, "meta": {}, "sysmeta": sysmeta or {}}, 60)
+        metrics = type("Metrics", (), {"info_lookup": lambda _, outcome: lookups.append(
+            outcome)})()
+        self.filter._info_cache = InfoCache(store, 60, 60, metrics)  # type: ignore[arg-type]
+        return lookups
+
+    def test_knownAccountAtOnce(self) -> None:
+        """
+        A request that moves no counter, for an account whose info is at
+        hand, is passed on at once: what comes back is the rest of the
+        pipeline's own L{Deferred}, and the lookup counts as one hit.
+        """
+        lookups = self.known_account({"account_ratelimit": "1"})
+        pending: Deferred[SwiftResponse] = Deferred()
+        for method, path in (("GET", "/v1/a/c/o"), ("HEAD", "/v1/a/c"), ("GET", "/v1/a/c"),
+                             ("POST", "/v1/a/c")):
+            request = SwiftRequest(method, path.encode("ascii"), HeaderDict())
+            self.assertIs(self.filter(request, lambda _: pending),  # type: ignore[arg-type]
+                          pending)
+        self.assertEqual(lookups, ["hit"] * 4)
+
+    def test_knownAccountStillLimited(self) -> None:
+        """
+        With the account's info at hand, a request that moves a counter
+        is still limited, and a blacklisted account still refused, the
+        info looked up once.
+        """
+        lookups = self.known_account({"account_ratelimit": "1", "max_sleep_time_seconds": "0"})
+        self.assertEqual(self.call("PUT", "/v1/a/c").status, 498)
+        self.assertEqual(lookups, ["hit"])
+        self.assertEqual(self.app.calls, [])
+        lookups = self.known_account({}, {"global-write-ratelimit": "BLACKLIST"})
+        d = self.start("GET", "/v1/a/c/o")
+        self.clock.advance(1)
+        self.assertEqual(self.successResultOf(d).status, 497)
+        self.assertEqual(lookups, ["hit"])
+        self.assertEqual(self.app.calls, [])
+
+    def test_knownAccountContainerSize(self) -> None:
+        """
+        A write limited by the container's size waits for its container's
+        info even when the account's is at hand.
+        """
+        self.known_account({"container_ratelimit_0": "1"})
+        self.call("PUT", "/v1/a/c/o")
+        self.assertEqual([c[:2] for c in self.app.calls],
+                         [("HEAD", "/v1/a/c"), ("PUT", "/v1/a/c/o")])
+
 
 class _Unreachable(MemoryInfoStore):
     """

@@ -17,12 +17,14 @@ from zope.interface.verify import verifyObject
 from tests.doubles import partial_context
 from twisted_proxy.config import ConfigError
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
+from twisted_proxy.plugins._support.sysmeta import strip_object_sysmeta
 from twisted_proxy.plugins.symlink import (
     SYMLINK_OVERRIDE_ENVIRON_KEY,
     Symlinks,
     rewrite_listing_item,
     symlinkPlugin,
 )
+from twisted_proxy.swift.constraints import is_sys_meta
 from twisted_proxy.swift.http import HeaderDict, SwiftRequest, SwiftResponse
 from twisted_proxy.swift.listing import LISTING_REWRITES_ENVIRON_KEY, apply_listing_rewrites
 
@@ -87,6 +89,10 @@ class _Store:
         if request.headers.get("If-Match") not in (None, stored.get("Etag")):
             return succeed(SwiftResponse(412, headers, b""))
         return succeed(SwiftResponse(200, headers, b"" if request.method == "HEAD" else body))
+
+
+async def _boom() -> SwiftResponse:
+    raise ZeroDivisionError()
 
 
 def _request(method: str, path: str, headers: Optional[dict[str, str]] = None,
@@ -296,6 +302,55 @@ class SymlinkTests(SynchronousTestCase):
         self.assertNotIn("X-Object-Sysmeta-Foo", response.headers)
         self.assertNotIn("Content-Location", response.headers)
 
+    def test_getNotALinkNoCoroutine(self) -> None:
+        """
+        The answer to a GET or HEAD of an object that is no link is the
+        rest of the pipeline's own L{Deferred}, no coroutine between: its
+        sysmeta hidden from a caller that may not see it, shown to one
+        that may, and the request's C{swift.sysmeta_ok} as it was.
+        """
+        for method in ("GET", "HEAD"):
+            for sysmeta_ok in (False, True):
+                pending: Deferred[SwiftResponse] = Deferred()
+                environ: dict[str, Any] = {"swift.sysmeta_ok": True} if sysmeta_ok else {}
+                request = _request(method, "/v1/a/c/o", environ=environ)
+                seen: list[Any] = []
+
+                def app(request: SwiftRequest) -> "Deferred[SwiftResponse]":
+                    seen.append(request.environ.get("swift.sysmeta_ok"))
+                    return pending
+
+                answer = self.symlinks(request, app)  # type: ignore[arg-type]
+                self.assertIs(answer, pending)
+                self.assertEqual(seen, [True])
+                pending.callback(SwiftResponse(200, {"X-Object-Sysmeta-Foo": "x",
+                                                     "Etag": "e"}, b""))
+                response = self.successResultOf(answer)
+                self.assertEqual("X-Object-Sysmeta-Foo" in response.headers, sysmeta_ok)
+                self.assertEqual(environ.get("swift.sysmeta_ok"), True if sysmeta_ok else None)
+                self.assertEqual(
+                    request.headers["X-Backend-Ignore-Range-If-Metadata-Present"],
+                    "X-Object-Sysmeta-Symlink-Target")
+
+    def test_getFails(self) -> None:
+        """
+        When the rest of the pipeline fails, or raises, the failure goes
+        back (a failed L{Deferred}, as ever) and the request's C{swift.sysmeta_ok} is as it was.
+        """
+        environ: dict[str, Any] = {}
+        answer = self.symlinks(_request("GET", "/v1/a/c/o", environ=environ),
+                               lambda _: Deferred.fromCoroutine(_boom()))  # type: ignore
+        self.failureResultOf(answer, ZeroDivisionError)
+        self.assertNotIn("swift.sysmeta_ok", environ)
+
+        def raising(request: SwiftRequest) -> "Deferred[SwiftResponse]":
+            raise ZeroDivisionError()
+
+        answer = self.symlinks(_request("HEAD", "/v1/a/c/o", environ=environ),
+                               raising)  # type: ignore[arg-type]
+        self.failureResultOf(answer, ZeroDivisionError)
+        self.assertNotIn("swift.sysmeta_ok", environ)
+
     def test_getSysmetaForCaller(self) -> None:
         """
         A caller that asked for sysmeta (the SLO plugin) still gets it.
@@ -431,6 +486,59 @@ class SymlinkTests(SynchronousTestCase):
             {"name": "o", "hash": _TARGET_ETAG},
         ])
         self.assertEqual(environ[LISTING_REWRITES_ENVIRON_KEY], ())
+
+    def test_listingEveryEntry(self) -> None:
+        """
+        Each entry of a listing is rewritten as L{rewrite_listing_item}
+        rewrites it: plain hashes stripped, parameters parsed, a hash that
+        is no string made one; what is no entry stays as it is.
+        """
+        self.store.listing = [
+            {"name": "a", "hash": f" {_EMPTY} "},
+            {"name": "b", "hash": f"{_EMPTY}; symlink_target=c/o"},
+            {"name": "c", "hash": 5},
+            {"subdir": "p/"},
+        ]
+        response = self.call(_request("GET", "/v1/a/c"))
+        assert isinstance(response.body, bytes)
+        expected = [rewrite_listing_item(dict(item), "v1", "a")
+                    for item in self.store.listing]
+        self.assertEqual(json.loads(response.body), expected)
+        self.assertEqual(expected[0]["hash"], _EMPTY)
+        self.assertEqual(expected[1]["symlink_path"], "/v1/a/c/o")
+        self.assertEqual(expected[2]["hash"], "5")
+
+    def test_listingAllPlain(self) -> None:
+        """
+        A listing whose hashes all have no parameters comes back as it is;
+        one hash with whitespace at an end is enough for every entry to be
+        rewritten.
+        """
+        plain = [{"name": "a", "hash": _EMPTY}, {"name": "b", "hash": ""}]
+        self.store.listing = plain
+        response = self.call(_request("GET", "/v1/a/c"))
+        assert isinstance(response.body, bytes)
+        self.assertEqual(json.loads(response.body), plain)
+        for spaced in (f"{_EMPTY}\t", f"\xa0{_EMPTY}"):
+            self.store.listing = plain + [{"name": "c", "hash": spaced}]
+            response = self.call(_request("GET", "/v1/a/c"))
+            assert isinstance(response.body, bytes)
+            self.assertEqual(json.loads(response.body),
+                             plain + [{"name": "c", "hash": _EMPTY}])
+
+    def test_stripObjectSysmeta(self) -> None:
+        """
+        L{strip_object_sysmeta} takes out exactly the headers
+        L{is_sys_meta} calls object sysmeta.
+        """
+        names = ["X-Object-Sysmeta-A", "x-object-sysmeta-b", "X-OBJECT-SYSMETA-\n",
+                 "X-Object-Sysmeta-", "X-Object-Sysmeta", "X-Object-Meta-A",
+                 "X-Container-Sysmeta-A", " X-Object-Sysmeta-A", "X-Object-Sysmeta-\xe9"]
+        names += [chr(code) + "-Object-Sysmeta-A" for code in range(256)]
+        headers = {name: "v" for name in names}
+        strip_object_sysmeta(headers)
+        self.assertEqual(sorted(headers),
+                         sorted(name for name in names if not is_sys_meta("object", name)))
 
     def test_listingItem(self) -> None:
         item = rewrite_listing_item({

@@ -266,6 +266,31 @@ class VersionedWritesTests(SynchronousTestCase):
         self.assertEqual(kept, ["/v1/a/v/001o/0000001001.00000"])
         self.assertEqual(self.cluster.objects[kept[0]][1], b"one")
 
+    def test_knownContainerAtOnce(self) -> None:
+        """
+        With the container's info in this process's memory, a write to a
+        container that keeps no versions goes on at once, as the rest of
+        the pipeline's own L{Deferred}; one to a container that keeps them
+        is still versioned. Neither makes a C{HEAD} of the container.
+        """
+        store = MemoryInfoStore(self.context.reactor)
+        self.context.info_cache = InfoCache(store, 60, 60)
+        self.vw = self.make("true")
+        store.set("container/a/plain", {"status": 204, "meta": {}, "sysmeta": {}}, 60)
+        pending: Deferred[SwiftResponse] = Deferred()
+        for method in ("PUT", "DELETE"):
+            request = _request(method, "/v1/a/plain/o")
+            self.assertIs(self.vw(request, lambda _: pending), pending)  # type: ignore
+        self._versioned()
+        store.set("container/a/c", {"status": 204, "meta": {}, "sysmeta": {
+            "versions-location": "v", "versions-mode": "stack"}}, 60)
+        self.call(_request("PUT", "/v1/a/c/o", body=b"one"))
+        self.call(_request("PUT", "/v1/a/c/o", body=b"two"))
+        kept = [p for p in self.cluster.objects if p.startswith("/v1/a/v/")]
+        self.assertEqual(len(kept), 1)
+        self.assertNotIn(("HEAD", "/v1/a/c"),
+                         [(call.method, call.path) for call in self.cluster.calls])
+
     def test_putDenied(self) -> None:
         """
         A client that cannot write to the container gets the auth plugin's

@@ -136,45 +136,69 @@ class SourceFinder:
             # answered.
             return newest and "handoff_index" in node and bool(candidates)
 
-        try:
-            arriving = self.answers(node_iter, enough)
+        async def consider(node: Node, outcome: Union[IResponse, NodeError]
+                           ) -> Optional[Found]:
+            # One node's answer: the search's result when it ends the
+            # search, else None.
+            nonlocal tombstone
+            if isinstance(outcome, NodeError):
+                self._report.error(node, outcome)
+                return None
+            response = outcome
+            status = response.code
+            self._report.status(node, status)
+            if self._good(status):
+                stamp = source_timestamp(response_headers(response))
+                if stamp < tombstone:
+                    await discard_body(response, close=True)
+                    answers.append(
+                        (404, "Not Found", b"", response_headers(response)))
+                    return None
+                if newest:
+                    candidates.append((stamp, response, node))
+                    return None
+                return await _chosen(response, node, answers, keep_body)
             try:
-                async for node, outcome in arriving:
-                    if isinstance(outcome, NodeError):
-                        self._report.error(node, outcome)
-                        continue
-                    response = outcome
-                    status = response.code
-                    self._report.status(node, status)
-                    if self._good(status):
-                        stamp = source_timestamp(response_headers(response))
-                        if stamp < tombstone:
-                            await discard_body(response, close=True)
-                            answers.append(
-                                (404, "Not Found", b"", response_headers(response)))
-                            continue
-                        if newest:
-                            candidates.append((stamp, response, node))
-                            continue
-                        return await _chosen(response, node, answers, keep_body)
+                answer = await read_answer(response)
+            except NODE_FAILURES as error:
+                self._report.error(node, error)
+                return None
+            backend = answer[3]
+            if status == 404:
+                deleted = header_timestamp(backend.get("X-Backend-Timestamp"))
+                if not deleted and "handoff_index" in node:
+                    return None
+                if deleted is not None and deleted > tombstone:
+                    tombstone = deleted
+            answers.append(answer)
+            return None
+
+        try:
+            if not self._concurrent:
+                # One node at a time, in order: no generator needed.
+                for node in node_iter:
+                    if enough(node):
+                        break
+                    outcome: Union[IResponse, NodeError]
                     try:
-                        answer = await read_answer(response)
-                    except NODE_FAILURES as error:
-                        self._report.error(node, error)
-                        continue
-                    backend = answer[3]
-                    if status == 404:
-                        deleted = header_timestamp(backend.get("X-Backend-Timestamp"))
-                        if not deleted and "handoff_index" in node:
-                            continue
-                        if deleted is not None and deleted > tombstone:
-                            tombstone = deleted
-                    answers.append(answer)
-            finally:
-                # However the search ends, requests still in flight are
-                # cancelled and unread answers closed (by hand: no
-                # contextlib.aclosing before Python 3.10).
-                await arriving.aclose()
+                        outcome = await self._ask(node)
+                    except NodeError as error:
+                        outcome = error
+                    found = await consider(node, outcome)
+                    if found is not None:
+                        return found
+            else:
+                arriving = self.answers(node_iter, enough)
+                try:
+                    async for node, outcome in arriving:
+                        found = await consider(node, outcome)
+                        if found is not None:
+                            return found
+                finally:
+                    # However the search ends, requests still in flight are
+                    # cancelled and unread answers closed (by hand: no
+                    # contextlib.aclosing before Python 3.10).
+                    await arriving.aclose()
         except BaseException:
             # Given up (the client went away): versions held open for
             # X-Newest are let go.

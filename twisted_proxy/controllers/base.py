@@ -24,6 +24,7 @@ from twisted_proxy.backend.nodes import (
     node_path,
 )
 from twisted_proxy.backend.sources import Found, SourceFinder, good_status
+from twisted_proxy.config import PolicyOptions
 from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.info.cache import (
     AccountInfo,
@@ -184,6 +185,7 @@ class Controller:
         self.container = container
         self.obj = obj
         self.settings = context.settings
+        self._policy_options: dict[Optional[int], PolicyOptions] = {}
 
     async def OPTIONS(self) -> SwiftResponse:
         """
@@ -214,6 +216,19 @@ class Controller:
         return headers
 
     # -- nodes ---------------------------------------------------------
+
+    def policy_options(self, policy_index: Optional[int] = None) -> PolicyOptions:
+        """
+        The settings' node-choosing options for storage policy
+        C{policy_index} (see
+        L{twisted_proxy.config.ProxySettings.policy_options}), made once
+        per request and policy.
+        """
+        made = self._policy_options.get(policy_index)
+        if made is None:
+            made = self._policy_options[policy_index] = self.settings.policy_options(
+                policy_index)
+        return made
 
     @cached_property
     def report(self) -> NodeReporter:
@@ -246,14 +261,16 @@ class Controller:
             L{iter_nodes}).
         """
         ctx = self.context
-        options = self.settings.policy_options(policy_index)
+        options = self.policy_options(policy_index)
+        primaries = ring.get_part_nodes(part)
         return iter_nodes(
             ring,
             part,
             ctx.limiter,
-            self.settings.node_count(len(ring.get_part_nodes(part))),
+            self.settings.node_count(len(primaries)),
             options.sorting_method,
             ctx.timings,
+            primaries=primaries,
             read_key=options.read_key,
             order=order,
             handoff_log=self.handoff_log if self.settings.log_handoffs else None,
@@ -285,7 +302,7 @@ class Controller:
         C{X-Newest}, with the C{concurrent_gets} of storage policy
         C{policy_index} (C{None}: the application section's).
         """
-        settings = self.settings.policy_options(policy_index)
+        settings = self.policy_options(policy_index)
         wait = settings.concurrency_timeout
         return SourceFinder(
             self.context.node_client,
@@ -414,6 +431,10 @@ class Controller:
         The account's info: existence, counts, metadata.
         """
         account = account if account is not None else self.account
+        key = account_key(account)
+        known = self.context.info_cache.get_now(self.request.environ, key)
+        if known is not None:
+            return known  # type: ignore[return-value]
         ring = self.context.rings.account
         part = partition(ring, account)
 
@@ -427,9 +448,7 @@ class Controller:
             response = probe.best(answers, len(ring.get_part_nodes(part)))
             return headers_to_account_info(response.headers, response.status)
 
-        return await self.context.info_cache.get(
-            self.request.environ, account_key(account), fetch
-        )
+        return await self.context.info_cache.get(self.request.environ, key, fetch)
 
     async def container_info(
         self, account: Optional[str] = None, container: Optional[str] = None
@@ -441,6 +460,10 @@ class Controller:
         account = account if account is not None else self.account
         container = container if container is not None else self.container
         assert container is not None
+        key = container_key(account, container)
+        known = self.context.info_cache.get_now(self.request.environ, key)
+        if known is not None:
+            return known  # type: ignore[return-value]
         ring = self.context.rings.container
         part = partition(ring, account, container)
 
@@ -454,9 +477,7 @@ class Controller:
             response = probe.best(answers, len(ring.get_part_nodes(part)))
             return headers_to_container_info(response.headers, response.status)
 
-        return await self.context.info_cache.get(
-            self.request.environ, container_key(account, container), fetch
-        )
+        return await self.context.info_cache.get(self.request.environ, key, fetch)
 
     async def authorized_container(
         self, acl_key: Literal["read_acl", "write_acl"]

@@ -178,10 +178,10 @@ class ObjectController(ObjectExpiry):
         primaries (C{None}: the usual node order).
         """
         replicas = len(ring.get_part_nodes(part))
-        is_local = self.settings.policy_options(policy_index).is_local
+        is_local = self.policy_options(policy_index).is_local
         if is_local is None:
             return None, replicas
-        options = self.settings.policy_options(policy_index)
+        options = self.policy_options(policy_index)
         order, handoffs = local_handoffs_first(
             ring, part, is_local, options.write_affinity_handoff_delete_count)
         return self.nodes(ring, part, policy_index, order=order), replicas + handoffs
@@ -275,7 +275,7 @@ class ObjectController(ObjectExpiry):
         error-limited nodes and for those that cannot be reached.
         """
         replicas = len(ring.get_part_nodes(part))
-        options = self.settings.policy_options(policy_index)
+        options = self.policy_options(policy_index)
         order = None
         if options.is_local is not None:
             order = local_first(ring, part, options.is_local,

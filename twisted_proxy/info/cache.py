@@ -342,6 +342,10 @@ class InfoCache:
         metrics: IMetrics = NULL_METRICS,
     ) -> None:
         self._store = store
+        # A store that can answer at once (one in this process's memory)
+        # spares a cached lookup its Deferred.
+        self._store_now: Optional[Callable[[str], Optional[Any]]] = getattr(
+            store, "get_now", None)
         self.metrics = metrics
         self.account_ttl = account_ttl
         self.container_ttl = container_ttl
@@ -374,16 +378,38 @@ class InfoCache:
 
         @raise Exception: whatever C{fetch()} raised.
         """
-        context: dict[str, Any] = environ.setdefault(INFO_ENVIRON_KEY, {})
-        if key in context:
-            self.metrics.info_lookup("hit")
-            return context[key]  # type: ignore[no-any-return]
+        known = self.get_now(environ, key)
+        if known is not None:
+            return known  # type: ignore[return-value]
+        context: dict[str, Any] = environ[INFO_ENVIRON_KEY]
         info = await self._store.get(key)
         if info is None:
             info = await self._single_flight(key, fetch)
         else:
             self.metrics.info_lookup("hit")
         context[key] = info
+        return info  # type: ignore[no-any-return]
+
+    def get_now(self, environ: dict[str, Any], key: str) -> Optional[Info]:
+        """
+        The info for C{key} when it is at hand: in the request's context,
+        or in a store that answers at once (this process's memory). Found
+        there, it is counted as a hit and kept in the context, exactly as
+        L{get} would; otherwise nothing is counted and L{get} must be
+        asked.
+
+        @return: the info, or C{None}.
+        """
+        context: dict[str, Any] = environ.setdefault(INFO_ENVIRON_KEY, {})
+        info = context.get(key)
+        if info is None:
+            if self._store_now is None:
+                return None
+            info = self._store_now(key)
+            if info is None:
+                return None
+            context[key] = info
+        self.metrics.info_lookup("hit")
         return info  # type: ignore[no-any-return]
 
     def _single_flight(self, key: str, fetch: Callable[[], Awaitable[_T]],

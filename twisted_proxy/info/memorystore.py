@@ -62,14 +62,23 @@ class MemoryInfoStore:
         self._max_entries = max_entries
 
     def get(self, key: str) -> "Deferred[Optional[Any]]":
+        return succeed(self.get_now(key))
+
+    def get_now(self, key: str) -> Optional[Any]:
+        """
+        What L{get} fires with, returned at once: this store never waits.
+
+        @return: a copy of the value, or C{None} when C{key} is missing or
+            expired.
+        """
         entry = self._entries.get(key)
         if entry is None:
-            return succeed(None)
+            return None
         expires, value = entry
         if expires <= self._clock.seconds():
             del self._entries[key]
-            return succeed(None)
-        return succeed(copy_value(value))
+            return None
+        return copy_value(value)
 
     def set(self, key: str, value: Any, ttl: float) -> "Deferred[None]":
         if ttl <= 0:
@@ -156,13 +165,24 @@ class LayeredInfoStore:
         """
         self._local.clear()
 
-    def get(self, key: str) -> "Deferred[Optional[Any]]":
+    def get_now(self, key: str) -> Optional[Any]:
+        """
+        This process's copy of C{key}, at once, without asking the shared
+        store.
+
+        @return: a copy of the value, or C{None} when this process keeps
+            none (the shared store may still have one: ask L{get}).
+        """
         if self._local_ttl <= 0 or not self.keeping:
-            return self.shared.get(key)  # type: ignore[no-any-return]
-        local = self._local.get(key)
-        value = local.result if local.called else None  # MemoryInfoStore is synchronous
+            return None
+        return self._local.get_now(key)
+
+    def get(self, key: str) -> "Deferred[Optional[Any]]":
+        value = self.get_now(key)
         if value is not None:
             return succeed(value)
+        if self._local_ttl <= 0 or not self.keeping:
+            return self.shared.get(key)  # type: ignore[no-any-return]
         d: Deferred[Optional[Any]] = self.shared.get(key)
 
         def keep(found: Optional[Any]) -> Optional[Any]:

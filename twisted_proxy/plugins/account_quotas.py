@@ -39,9 +39,17 @@ from twisted.plugin import IPlugin
 from zope.interface import implementer
 
 from twisted_proxy.controllers.context import ProxyContext
-from twisted_proxy.info.cache import INFO_ENVIRON_KEY, AccountInfo, InfoCache, account_key
+from twisted_proxy.info.cache import (
+    INFO_ENVIRON_KEY,
+    AccountInfo,
+    ContainerInfo,
+    InfoCache,
+    account_key,
+)
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins._support.subrequest import (
+    account_info_now,
+    container_info_now,
     fetch_account_info,
     fetch_container_info,
     preauthorized,
@@ -94,7 +102,22 @@ class AccountQuotas:
             return app(request)  # type: ignore[no-any-return]
         if request.environ.get("reseller_request") is True:
             return app(request)  # type: ignore[no-any-return]
-        return Deferred.fromCoroutine(self._put(request, app, version, account, container))
+        try:
+            length = request.content_length or 0
+        except ValueError:
+            # The application answers a bad Content-Length.
+            return app(request)  # type: ignore[no-any-return]
+        info = account_info_now(request, self._info_cache, account)
+        container_info = None
+        if info is not None and self._over_account(info, length) is None:
+            container_info = container_info_now(request, self._info_cache, account,
+                                                container)
+            if container_info is not None and self._over_container_policy(
+                    info, container_info, length) is None:
+                # Most uploads: both are known and have room.
+                return app(request)  # type: ignore[no-any-return]
+        return Deferred.fromCoroutine(self._put(request, app, version, account, container,
+                                                length, info, container_info))
 
     # Setting and showing quotas
 
@@ -168,25 +191,34 @@ class AccountQuotas:
     # Uploads
 
     async def _put(self, request: SwiftRequest, app: IProxyApplication, version: str,
-                   account: str, container: str) -> SwiftResponse:
-        try:
-            length = request.content_length or 0
-        except ValueError:
-            # The application answers a bad Content-Length.
-            return await app(request)  # type: ignore[no-any-return]
+                   account: str, container: str, length: int,
+                   info: Optional[AccountInfo] = None,
+                   container_info: Optional[ContainerInfo] = None) -> SwiftResponse:
+        """
+        An upload of C{length} bytes, refused when it would exceed a quota;
+        the account's C{info} and the C{container_info}, when they are
+        known already, are not looked up again.
+        """
         environ_of = preauthorized("AQ")
-        info = await fetch_account_info(request, app, self._info_cache, version, account,
-                                        environ_of)
+        if info is None:
+            info = await fetch_account_info(request, app, self._info_cache, version, account,
+                                            environ_of)
         refusal = self._over_account(info, length)
         if refusal is None:
-            container_info = await fetch_container_info(
-                request, app, self._info_cache, version, account, container, environ_of)
-            policy = container_info.get("storage_policy")
-            if policy is not None:
-                refusal = self._over_policy(info, policy, length)
+            if container_info is None:
+                container_info = await fetch_container_info(
+                    request, app, self._info_cache, version, account, container, environ_of)
+            refusal = self._over_container_policy(info, container_info, length)
         if refusal is not None:
             return await self._refuse(request, app, refusal)
         return await app(request)  # type: ignore[no-any-return]
+
+    def _over_container_policy(self, info: AccountInfo, container_info: ContainerInfo,
+                               length: int) -> Optional[str]:
+        policy = container_info.get("storage_policy")
+        if policy is None:
+            return None
+        return self._over_policy(info, policy, length)
 
     def _over_account(self, info: AccountInfo, length: int) -> Optional[str]:
         sysmeta = info.get("sysmeta") or {}

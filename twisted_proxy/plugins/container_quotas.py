@@ -29,7 +29,7 @@ The plugin adds C{container_quotas} to C{/info}.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.plugin import IPlugin
@@ -38,7 +38,11 @@ from zope.interface import implementer
 from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.info.cache import ContainerInfo, InfoCache
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
-from twisted_proxy.plugins._support.subrequest import fetch_account_info, fetch_container_info
+from twisted_proxy.plugins._support.subrequest import (
+    container_info_now,
+    fetch_account_info,
+    fetch_container_info,
+)
 from twisted_proxy.swift.acl import ACCOUNT_ACL_ENVIRON_KEY
 from twisted_proxy.swift.http import HTML, SwiftRequest, SwiftResponse, error_response
 from twisted_proxy.swift.paths import split_path
@@ -86,35 +90,29 @@ class ContainerQuotas:
                     return succeed(error_response(
                         400, complaint, method=method, content_type=HTML))
         elif obj and method == "PUT":
+            info = container_info_now(request, self._info_cache, account, container)
+            if info is not None and not _over_quota(request, info):
+                # Most uploads: the container is known and has room.
+                return app(request)  # type: ignore[no-any-return]
             return Deferred.fromCoroutine(
-                self._put(request, app, version, account, container))
+                self._put(request, app, version, account, container, info))
         return app(request)  # type: ignore[no-any-return]
 
     async def _put(self, request: SwiftRequest, app: IProxyApplication,
-                   version: str, account: str, container: str) -> SwiftResponse:
-        # Fetched, when nobody knows it yet, with a pre-authorized HEAD
-        # through the rest of the pipeline.
-        info = await fetch_container_info(
-            request, app, self._info_cache, version, account, container,
-            _preauthorized_environ)
-        status = info.get("status") or 0
-        if not 200 <= status < 300:
-            # The application has its own answer for a missing container.
-            return await app(request)  # type: ignore[no-any-return]
-        meta = info.get("meta") or {}
-        try:
-            length = request.content_length or 0
-        except ValueError:
-            # The application answers a bad Content-Length.
-            return await app(request)  # type: ignore[no-any-return]
-        quota_bytes = meta.get("quota-bytes")
-        if quota_bytes is not None and _is_digits(quota_bytes):
-            if int(quota_bytes) < (info.get("bytes") or 0) + length:
-                return await self._refuse(request, app, info, version, account)
-        quota_count = meta.get("quota-count")
-        if quota_count is not None and _is_digits(quota_count):
-            if int(quota_count) < (info.get("object_count") or 0) + 1:
-                return await self._refuse(request, app, info, version, account)
+                   version: str, account: str, container: str,
+                   info: Optional[ContainerInfo] = None) -> SwiftResponse:
+        """
+        An object upload, refused when it would exceed its container's
+        quota; C{info} is the container's, when it is known already.
+        """
+        if info is None:
+            # Fetched, when nobody knows it yet, with a pre-authorized HEAD
+            # through the rest of the pipeline.
+            info = await fetch_container_info(
+                request, app, self._info_cache, version, account, container,
+                _preauthorized_environ)
+        if _over_quota(request, info):
+            return await self._refuse(request, app, info, version, account)
         return await app(request)  # type: ignore[no-any-return]
 
     async def _refuse(self, request: SwiftRequest, app: IProxyApplication,
@@ -140,6 +138,31 @@ class ContainerQuotas:
                 return denied  # type: ignore[no-any-return]
         return error_response(413, "Upload exceeds quota.", method=request.method,
                               content_type=HTML)
+
+
+def _over_quota(request: SwiftRequest, info: ContainerInfo) -> bool:
+    """
+    Whether an object upload would exceed the quota of its container,
+    whose info is C{info}. A container that is missing, or a bad
+    C{Content-Length}, is for the application to answer: no.
+    """
+    status = info.get("status") or 0
+    if not 200 <= status < 300:
+        return False
+    meta = info.get("meta") or {}
+    try:
+        length = request.content_length or 0
+    except ValueError:
+        return False
+    quota_bytes = meta.get("quota-bytes")
+    if quota_bytes is not None and _is_digits(quota_bytes):
+        if int(quota_bytes) < (info.get("bytes") or 0) + length:
+            return True
+    quota_count = meta.get("quota-count")
+    if quota_count is not None and _is_digits(quota_count):
+        if int(quota_count) < (info.get("object_count") or 0) + 1:
+            return True
+    return False
 
 
 def _preauthorized_environ(environ: dict[str, Any]) -> dict[str, Any]:

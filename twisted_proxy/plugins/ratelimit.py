@@ -49,7 +49,7 @@ from zope.interface import implementer
 
 from twisted_proxy.config import ConfigError
 from twisted_proxy.controllers.context import ProxyContext
-from twisted_proxy.info.cache import InfoCache
+from twisted_proxy.info.cache import AccountInfo, InfoCache
 from twisted_proxy.info.memorystore import MemoryInfoStore
 from twisted_proxy.interfaces import (
     IInfoStore,
@@ -59,6 +59,7 @@ from twisted_proxy.interfaces import (
 )
 from twisted_proxy.plugins._support.segments import sleep
 from twisted_proxy.plugins._support.subrequest import (
+    account_info_now,
     fetch_account_info,
     fetch_container_info,
     preauthorized,
@@ -134,16 +135,45 @@ class RateLimit:
         if not account:
             return app(request)  # type: ignore[no-any-return]
         assert version is not None
+        info = account_info_now(request, self._info_cache, account)
+        if info is not None and self._unlimited(request.method, account, container, obj,
+                                                info):
+            # Most requests: the account is known and nothing counts them.
+            return app(request)  # type: ignore[no-any-return]
         return Deferred.fromCoroutine(
-            self._limit(request, app, version, account, container, obj))
+            self._limit(request, app, version, account, container, obj, info))
+
+    def _unlimited(self, method: str, account: str, container: Optional[str],
+                   obj: Optional[str], info: AccountInfo) -> bool:
+        """
+        Whether a request with the account's C{info} goes on at once, as
+        L{_limit} would let it: a whitelisted account, or a request that
+        moves no counter and needs no container's size to know it.
+        """
+        settings = self.settings
+        global_ratelimit: Optional[str] = (info.get("sysmeta") or {}).get(
+            "global-write-ratelimit")
+        if account in settings.account_whitelist or global_ratelimit == "WHITELIST":
+            return True
+        if account in settings.account_blacklist or global_ratelimit == "BLACKLIST":
+            return False
+        if needs_container_size(settings, method, container, obj):
+            return False
+        return not rate_keys(settings, method, account, container, obj, None,
+                             global_ratelimit)
 
     async def _limit(self, request: SwiftRequest, app: IProxyApplication, version: str,
-                     account: str, container: Optional[str], obj: Optional[str]
-                     ) -> SwiftResponse:
+                     account: str, container: Optional[str], obj: Optional[str],
+                     info: Optional[AccountInfo] = None) -> SwiftResponse:
+        """
+        Limit C{request}, with its account's C{info} when it is known
+        already (else it is fetched).
+        """
         settings = self.settings
         environ_of = preauthorized(_SOURCE)
-        info = await fetch_account_info(request, app, self._info_cache, version, account,
-                                        environ_of)
+        if info is None:
+            info = await fetch_account_info(request, app, self._info_cache, version, account,
+                                            environ_of)
         global_ratelimit: Optional[str] = (info.get("sysmeta") or {}).get(
             "global-write-ratelimit")
         if account in settings.account_whitelist or global_ratelimit == "WHITELIST":

@@ -76,8 +76,9 @@ from twisted_proxy.plugins._support.subrequest import (
     read_body,
     sub_environ,
 )
+from twisted_proxy.plugins._support.sysmeta import strip_object_sysmeta
 from twisted_proxy.plugins.bulk import result_body
-from twisted_proxy.swift.constraints import check_path_utf8, ensure_x_timestamp, is_sys_meta
+from twisted_proxy.swift.constraints import check_path_utf8, ensure_x_timestamp
 from twisted_proxy.swift.etags import normalize_etag
 from twisted_proxy.swift.expirer import ExpirerQueue, async_delete_rows
 from twisted_proxy.swift.http import (
@@ -145,11 +146,6 @@ def _clean_content_type(value: str) -> str:
         return value
     kept = [p for p in params.split(";") if not p.strip().startswith("swift_bytes=")]
     return ";".join([base] + kept)
-
-
-def _strip_object_sysmeta(headers: HeaderDict) -> None:
-    for name in [n for n in headers if is_sys_meta("object", n)]:
-        del headers[name]
 
 
 def _large_object_etag(entries: list[dict[str, Any]]) -> str:
@@ -458,7 +454,7 @@ class StaticLargeObject:
                   app: IProxyApplication, manifest_get: bool, sysmeta_ok: bool) -> Any:
         if not is_true(response.headers.get(_SLO)):
             if not sysmeta_ok:
-                _strip_object_sysmeta(response.headers)
+                strip_object_sysmeta(response.headers)
             return response
         if manifest_get:
             return Deferred.fromCoroutine(self._manifest(request, response, sysmeta_ok))
@@ -483,7 +479,7 @@ class StaticLargeObject:
         """
         headers = response.headers
         if not sysmeta_ok:
-            _strip_object_sysmeta(headers)
+            strip_object_sysmeta(headers)
         if "Content-Type" in headers:
             headers["Content-Type"] = _clean_content_type(headers["Content-Type"])
         if request.params.get("format") != "raw" or not response.is_success:
@@ -530,7 +526,7 @@ class StaticLargeObject:
         status = response.status
         # A plugin that asked for sysmeta (s3api's multipart etag) sees the
         # manifest's.
-        strip = (lambda _headers: None) if sysmeta_ok else _strip_object_sysmeta
+        strip = (lambda _headers: None) if sysmeta_ok else strip_object_sysmeta
         if status >= 300 and status not in (304, 412, 416):
             strip(response.headers)
             return response

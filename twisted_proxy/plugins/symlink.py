@@ -40,8 +40,9 @@ from __future__ import annotations
 import posixpath
 from typing import Any, Callable, Optional
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail
 from twisted.plugin import IPlugin
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from twisted_proxy.config import ConfigError
@@ -53,6 +54,7 @@ from twisted_proxy.plugins._support.subrequest import (
     read_body,
     sub_environ,
 )
+from twisted_proxy.plugins._support.sysmeta import strip_object_sysmeta
 from twisted_proxy.swift.constraints import (
     check_account_format,
     is_sys_meta,
@@ -125,11 +127,6 @@ def _plain(status: int, body: str, method: str,
            headers: Optional[dict[str, str]] = None) -> _Refusal:
     return _Refusal(error_response(status, body, headers=headers, method=method,
                                    content_type="text/plain"))
-
-
-def _strip_object_sysmeta(headers: HeaderDict) -> None:
-    for name in [n for n in headers if is_sys_meta("object", n)]:
-        del headers[name]
 
 
 def _append_header(request: SwiftRequest, name: str, value: str) -> None:
@@ -213,8 +210,16 @@ class _Traversal:
         @param target_etag: the etag the previous static link promised.
         @raise _Refusal: for a loop or an etag that does not match.
         """
-        method = self.original.method
         response = await self.app(request)
+        return await self.step(request, response, target_etag, follow_dynamic)
+
+    async def step(self, request: SwiftRequest, response: SwiftResponse,
+                   target_etag: Optional[str] = None, follow_dynamic: bool = True
+                   ) -> SwiftResponse:
+        """
+        Carry on L{walk} from C{response}, the answer to C{request}.
+        """
+        method = self.original.method
         headers = response.headers
         target = headers.get(TARGET_SYSMETA)
         link_etag = headers.get(TARGET_ETAG_SYSMETA)
@@ -300,8 +305,9 @@ class Symlinks:
             return app(request)  # type: ignore[no-any-return]
         method = request.method
         if method in ("GET", "HEAD"):
-            handler: Callable[..., Any] = (
-                self._get_link if request.params.get("symlink") == "get" else self._get)
+            if request.params.get("symlink") != "get":
+                return self._get_or_head(request, app)
+            handler: Callable[..., Any] = self._get_link
         elif method == "PUT" and TARGET in request.headers:
             handler = self._put
         elif method == "POST":
@@ -311,10 +317,17 @@ class Symlinks:
         return Deferred.fromCoroutine(self._guarded(handler, request, app))
 
     async def _guarded(self, handler: Callable[..., Any], request: SwiftRequest,
-                       app: IProxyApplication) -> SwiftResponse:
+                       app: IProxyApplication, sysmeta_ok: Optional[bool] = None
+                       ) -> SwiftResponse:
+        """
+        C{handler(request, app)}, allowed to see sysmeta, and the response
+        without it unless the request could see it before: C{sysmeta_ok},
+        when L{_get_or_head} has already let it.
+        """
         environ = request.environ
-        sysmeta_ok = bool(environ.get("swift.sysmeta_ok"))
-        environ["swift.sysmeta_ok"] = True
+        if sysmeta_ok is None:
+            sysmeta_ok = bool(environ.get("swift.sysmeta_ok"))
+            environ["swift.sysmeta_ok"] = True
         try:
             response: SwiftResponse = await handler(request, app)
         except _Refusal as refusal:
@@ -323,16 +336,57 @@ class Symlinks:
             if not sysmeta_ok:
                 environ.pop("swift.sysmeta_ok", None)
         if not sysmeta_ok:
-            _strip_object_sysmeta(response.headers)
+            strip_object_sysmeta(response.headers)
         return response
+
+    def _get_or_head(self, request: SwiftRequest, app: IProxyApplication
+                     ) -> "Deferred[SwiftResponse]":
+        """
+        A GET or HEAD that follows links: what L{_guarded} does with
+        L{_get}, with no coroutine waiting for the answer of an object that
+        is no link (most are).
+        """
+        environ = request.environ
+        sysmeta_ok = bool(environ.get("swift.sysmeta_ok"))
+        environ["swift.sysmeta_ok"] = True
+        # A symlink is empty: the object servers must not refuse its
+        # Range (the range is for the target).
+        _append_header(request, _IGNORE_RANGE, TARGET_SYSMETA)
+        try:
+            answer: Deferred[SwiftResponse] = app(request)
+        except Exception:
+            # Failed, as the coroutine's answer would.
+            answer = fail()
+        return answer.addBoth(self._first_answer, request, app, sysmeta_ok)
+
+    def _first_answer(self, result: Any, request: SwiftRequest, app: IProxyApplication,
+                      sysmeta_ok: bool) -> Any:
+        if not isinstance(result, Failure) and result.headers.get(TARGET_SYSMETA):
+            # A link: the walk goes on from here.
+            return Deferred.fromCoroutine(self._guarded(
+                lambda request, app: _Traversal(app, self.symloop_max, request).step(
+                    request, result), request, app, sysmeta_ok))
+        if not sysmeta_ok:
+            request.environ.pop("swift.sysmeta_ok", None)
+            if not isinstance(result, Failure):
+                strip_object_sysmeta(result.headers)
+        return result
 
     # -- containers -------------------------------------------------------
 
     def _container_get(self, request: SwiftRequest, app: IProxyApplication,
                        version: str, account: str) -> "Deferred[SwiftResponse]":
         def rewrite(items: list[Any]) -> list[Any]:
-            return [rewrite_listing_item(item, version, account)
-                    if isinstance(item, dict) else item for item in items]
+            for item in items:
+                if isinstance(item, dict):
+                    stored = item.get("hash")
+                    if type(stored) is str and ";" not in stored:
+                        # No parameters (most entries): no symlink; what
+                        # rewrite_listing_item does to it, without a call.
+                        item["hash"] = stored.strip()
+                    else:
+                        rewrite_listing_item(item, version, account)
+            return list(items)
 
         environ = request.environ
         before = environ.get(LISTING_REWRITES_ENVIRON_KEY, ())

@@ -46,10 +46,11 @@ from twisted.web.iweb import UNKNOWN_LENGTH
 from zope.interface import implementer
 
 from twisted_proxy.controllers.context import ProxyContext
-from twisted_proxy.info.cache import InfoCache
+from twisted_proxy.info.cache import ContainerInfo, InfoCache
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins._support.subrequest import (
     SourceBody,
+    container_info_now,
     drop_body,
     fetch_container_info,
     read_body,
@@ -139,8 +140,12 @@ class VersionedWrites:
         if self._allow and not obj:
             return Deferred.fromCoroutine(self._guard(self._container(request, app)))
         if obj and request.method in ("PUT", "DELETE"):
+            info = container_info_now(request, self._info_cache, account, container)
+            if info is not None and self._location(info) is None:
+                # Most writes: the container is known and keeps no versions.
+                return app(request)  # type: ignore[no-any-return]
             return Deferred.fromCoroutine(self._guard(
-                self._object(request, app, version, account, container, obj)))
+                self._object(request, app, version, account, container, obj, info)))
         return app(request)  # type: ignore[no-any-return]
 
     async def _guard(self, work: Any) -> SwiftResponse:
@@ -214,10 +219,12 @@ class VersionedWrites:
 
     # -- objects ----------------------------------------------------------
 
-    async def _object(self, request: SwiftRequest, app: IProxyApplication, version: str,
-                      account: str, container: str, obj: str) -> SwiftResponse:
-        info = await fetch_container_info(request, app, self._info_cache, version, account,
-                                          container, _preauthorized)
+    def _location(self, info: ContainerInfo) -> Optional[tuple[str, str]]:
+        """
+        Where the container whose info is C{info} keeps versions, and
+        how (C{stack} or C{history}); C{None} when writes to it keep
+        none.
+        """
         sysmeta = info.get("sysmeta") or {}
         location = sysmeta.get("versions-location")
         mode = sysmeta.get("versions-mode") or "stack"
@@ -227,7 +234,23 @@ class VersionedWrites:
             if not self._allow and location:
                 enabled = True
         if not (enabled and location):
+            return None
+        return location, mode
+
+    async def _object(self, request: SwiftRequest, app: IProxyApplication, version: str,
+                      account: str, container: str, obj: str,
+                      info: Optional[ContainerInfo] = None) -> SwiftResponse:
+        """
+        An object PUT or DELETE, versioned when its container keeps
+        versions; C{info} is the container's, when it is known already.
+        """
+        if info is None:
+            info = await fetch_container_info(request, app, self._info_cache, version,
+                                              account, container, _preauthorized)
+        found = self._location(info)
+        if found is None:
             return await app(request)  # type: ignore[no-any-return]
+        location, mode = found
         # Kept as the client sent it (a WSGI string), which may be
         # percent-quoted.
         try:

@@ -20,6 +20,7 @@ from twisted_proxy.info.cache import (
     INFO_ENVIRON_KEY,
     AccountInfo,
     ContainerInfo,
+    Info,
     InfoCache,
     account_key,
     container_key,
@@ -41,6 +42,8 @@ __all__ = [
     "preauthorized",
     "fetch_account_info",
     "fetch_container_info",
+    "account_info_now",
+    "container_info_now",
 ]
 
 
@@ -372,6 +375,40 @@ def preauthorized(source: str) -> EnvironOf:
     return environ_of
 
 
+def account_info_now(request: SwiftRequest, info_cache: InfoCache,
+                     account: str) -> Optional[AccountInfo]:
+    """
+    The info of C{account} when it is at hand (known to this request, or
+    kept in this process's memory), found as L{fetch_account_info} finds
+    it, without waiting; C{None} when only L{fetch_account_info} can tell.
+    """
+    return _info_now(request, info_cache, account_key(account))  # type: ignore[return-value]
+
+
+def container_info_now(request: SwiftRequest, info_cache: InfoCache, account: str,
+                       container: str) -> Optional[ContainerInfo]:
+    """
+    The info of C{container} in C{account} when it is at hand, as
+    L{account_info_now}; C{None} when only L{fetch_container_info} can
+    tell.
+    """
+    return _info_now(  # type: ignore[return-value]
+        request, info_cache, container_key(account, container))
+
+
+def _info_now(request: SwiftRequest, info_cache: InfoCache, key: str) -> Optional[Info]:
+    """
+    What L{_fetch_info} would answer at once for C{key}, or C{None}. A
+    lookup made by the very C{HEAD} that fetches C{key} is never answered
+    here: it makes a C{HEAD} of its own.
+    """
+    environ = request.environ
+    if key in environ.get(_FETCHING_ENVIRON_KEY, ()) and key not in environ.get(
+            INFO_ENVIRON_KEY, ()):
+        return None
+    return info_cache.get_now(environ, key)
+
+
 async def fetch_account_info(
     request: SwiftRequest,
     app: IProxyApplication,
@@ -434,6 +471,9 @@ async def _fetch_info(
     anonymous C{HEAD} of a container) fetches it itself, rather than
     wait for the fetch it is part of, which would never end.
     """
+    known = _info_now(request, info_cache, key)
+    if known is not None:
+        return known  # type: ignore[return-value]
     environ = request.environ
     cache: dict[str, Any] = environ.setdefault(INFO_ENVIRON_KEY, {})
     fetching: frozenset[str] = environ.get(_FETCHING_ENVIRON_KEY, frozenset())
