@@ -31,11 +31,13 @@ from twisted_proxy._twisted import (
     IDLE_TIMEOUT_FORMAT,
     QUIET_NAMESPACES,
     IStreamingBody,
+    NodeAgent,
     QuietTwistedClient,
     QuietTwistedLogging,
     ReadGate,
     StreamingChannel,
     StreamingRequest,
+    fill_headers,
     is_disconnected,
     quiet_observer,
     read_around,
@@ -1098,6 +1100,184 @@ class VerbatimHeaderTests(SynchronousTestCase):
                          {b"x-amz-meta-color": [b"blue"], b"ETag": [b'"e"']})
         set_header_verbatim(headers, b"x-bad", b"a\r\nb")
         self.assertEqual(list(headers.getAllRawHeaders())[-1], (b"x-bad", [b"a b"]))
+
+
+class FillHeadersTests(SynchronousTestCase):
+    """
+    L{fill_headers}: a set of headers stored as L{Headers.setRawHeaders}
+    stores each.
+    """
+
+    PAIRS = [
+        ("content-type", "text/plain"), ("ETag", '"abc"'), ("x-object-meta-color", "\u00ffblue"),
+        ("X-Timestamp", "1.00000"), ("x-injected", "a\r\nSet-Cookie: b"), ("x-cr", "a\rb"),
+        ("x-lf", "a\nb\n"), ("Content-MD5", ""), ("x-trailing", "v\r\n"),
+    ]
+
+    def expected(self, pairs: list[tuple[str, str]]) -> dict[bytes, Any]:
+        from twisted.web.http_headers import Headers
+
+        headers = Headers()
+        for name, value in pairs:
+            headers.setRawHeaders(name.encode("latin-1"), [value.encode("latin-1")])
+        return dict(headers.getAllRawHeaders())
+
+    def test_sameAsSetRawHeaders(self) -> None:
+        """
+        Names spelled, and values encoded and cleaned of line breaks, as
+        by L{Headers.setRawHeaders}; twice (the spellings cached) the same.
+        """
+        from twisted.web.http_headers import Headers
+
+        for _ in range(2):
+            headers = Headers()
+            fill_headers(headers, self.PAIRS)
+            self.assertEqual(dict(headers.getAllRawHeaders()), self.expected(self.PAIRS))
+
+    def test_noInjection(self) -> None:
+        """
+        A value holding CR or LF cannot start another header line.
+        """
+        from twisted.web.http_headers import Headers
+
+        headers = Headers()
+        fill_headers(headers, [("x-a", "1\r\nX-Evil: 2"), ("x-b", "3\nX-Evil: 4\r")])
+        for _, values in headers.getAllRawHeaders():
+            for value in values:
+                self.assertNotIn(b"\r", value)
+                self.assertNotIn(b"\n", value)
+
+    def test_replaces(self) -> None:
+        """
+        A header set again, in any case, has its new value only.
+        """
+        from twisted.web.http_headers import Headers
+
+        headers = Headers()
+        headers.setRawHeaders(b"X-A", [b"old", b"older"])
+        fill_headers(headers, [("x-a", "new")])
+        self.assertEqual(headers.getRawHeaders(b"X-A"), [b"new"])
+
+    def test_badName(self) -> None:
+        """
+        A name that is no token is refused as Twisted refuses it.
+        """
+        from twisted.web.http_headers import Headers, InvalidHeaderName
+
+        for name in ("x bad", "x:bad", "x\r\nbad", ""):
+            with self.assertRaises(InvalidHeaderName):
+                fill_headers(Headers(), [(name, "v")])
+
+    def test_notLatin1(self) -> None:
+        """
+        Text that is not one byte a character is refused.
+        """
+        from twisted.web.http_headers import Headers
+
+        with self.assertRaises(UnicodeEncodeError):
+            fill_headers(Headers(), [("x-a", "\u0100")])
+
+
+class NodeAgentTests(SynchronousTestCase):
+    """
+    L{NodeAgent.request_to}: L{Agent.request} of a URL given as a target
+    and a path.
+    """
+
+    def sent(self, host: bytes, port: int, path: bytes, method: bytes = b"GET",
+             headers: Optional[Any] = None, direct: bool = True) -> bytes:
+        """
+        The bytes a request puts on its connection.
+        """
+        from twisted.web.http_headers import Headers
+
+        reactor = MemoryReactorClock()
+        agent = NodeAgent(reactor)
+        headers = headers if headers is not None else Headers({b"X-A": [b"1"]})
+        if direct:
+            agent.request_to(agent.target(host, port), method, path, headers)
+        else:
+            agent.request(method, b"http://%s:%d%s" % (host, port, path), headers)
+        [(_, _, factory, _, _)] = reactor.tcpClients
+        protocol = factory.buildProtocol(None)
+        transport = StringTransport()
+        protocol.makeConnection(transport)  # type: ignore[union-attr]
+        return transport.value()
+
+    def test_sameRequest(self) -> None:
+        """
+        The request on the wire is the one L{Agent.request} sends for the
+        whole URL: request line, headers, C{Host} last.
+        """
+        for host, port, path in [(b"10.0.0.1", 6200, b"/sdb1/3/a/c/o"),
+                                 (b"10.0.0.1", 80, b"/sdb1/3/a/c?format=json&limit=100"),
+                                 (b"[fd00::1]", 6201, b"/d/1/a%20b;x")]:
+            direct = self.sent(host, port, path)
+            self.assertEqual(direct, self.sent(host, port, path, direct=False))
+            self.assertTrue(direct.startswith(b"GET " + path + b" HTTP/1.1\r\n"), direct)
+            self.assertIn(b"\r\nHost: " + host, direct)
+
+    def test_ownHost(self) -> None:
+        """
+        A C{Host} header given is kept.
+        """
+        from twisted.web.http_headers import Headers
+
+        sent = self.sent(b"10.0.0.1", 6200, b"/p", headers=Headers({b"Host": [b"h"]}))
+        self.assertIn(b"\r\nHost: h\r\n", sent)
+        self.assertEqual(sent.count(b"Host:"), 1)
+
+    def test_invalidPath(self) -> None:
+        """
+        A path with a byte a URL may not hold, no leading C{/}, or a
+        fragment is refused before anything is sent.
+        """
+        from twisted.web.http_headers import Headers
+
+        agent = NodeAgent(MemoryReactorClock())
+        target = agent.target(b"10.0.0.1", 6200)
+        for path in [b"/a b", b"/a\r\nX: y", b"a", b"/a#b", b"/\xff"]:
+            with self.assertRaises(ValueError):
+                agent.request_to(target, b"GET", path, Headers())
+
+
+class WriteHeadersTests(_ChannelTestCase):
+    """
+    L{StreamingChannel.writeHeaders}: a response's head in one write.
+    """
+
+    def test_oneWrite(self) -> None:
+        """
+        The status line and every header go out in one write, as Twisted
+        would have written them piece by piece.
+        """
+        from twisted.web.http_headers import Headers
+
+        writes: list[bytes] = []
+        self.patch(self.transport, "write", writes.append)
+        self.patch(self.transport, "writeSequence", lambda pieces: writes.extend(pieces))
+        headers = Headers({b"Content-Length": [b"0"], b"X-Multi": [b"a", b"b"]})
+        self.channel.writeHeaders(b"HTTP/1.1", b"200", b"OK", headers)
+        self.assertEqual(writes, [b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
+                                  b"X-Multi: a\r\nX-Multi: b\r\n\r\n"])
+
+    def test_pairs(self) -> None:
+        """
+        Headers given as pairs (Twisted's older form) are cleaned as
+        Twisted cleans them.
+        """
+        self.channel.writeHeaders(b"HTTP/1.1", b"200", b"OK", [(b"x-a", b"1\r\nX-B: 2")])
+        self.assertEqual(self.written(), b"HTTP/1.1 200 OK\r\nX-A: 1 X-B: 2\r\n\r\n")
+
+    def test_response(self) -> None:
+        """
+        A whole response through the channel.
+        """
+        self.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        request = self.resource.requests[0]
+        request.setHeader(b"X-A", b"v")
+        answer(request, 200, b"hi")
+        self.assertEqual(self.written().split(b"\r\n\r\n", 1)[1], b"hi")
 
 
 class ReadAroundTests(_ChannelTestCase):

@@ -33,6 +33,7 @@ from zope.interface import implementer
 from twisted_proxy._twisted import (
     StreamingChannel,
     StreamingRequest,
+    fill_headers,
     is_disconnected,
     set_header_verbatim,
     take_pending_writes,
@@ -370,15 +371,12 @@ class ProxyResource(Resource):
         if connection is not None and b"keep-alive" in connection.lower() and not closing:
             # As Swift's server: a client asking for keep-alive is told so.
             request.responseHeaders.setRawHeaders(b"Connection", [b"keep-alive"])
-        verbatim = response.headers.verbatim
-        for name, value in response.headers.wire_items():
-            if verbatim:
+        if response.headers.verbatim:
+            for name, value in response.headers.wire_items():
                 set_header_verbatim(request.responseHeaders, name.encode("latin-1"),
                                     value.encode("latin-1"))
-                continue
-            request.responseHeaders.setRawHeaders(
-                name.encode("latin-1"), [value.encode("latin-1")]
-            )
+        else:
+            fill_headers(request.responseHeaders, response.headers.wire_items())
         body = response.body
         if isinstance(body, bytes):
             if request.method != b"HEAD" or "Content-Length" not in response.headers:
