@@ -23,6 +23,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.web import server
 from twisted.web._newclient import ChunkedEncoder, LengthEnforcingConsumer
 from twisted.web.client import FileBodyProducer
+from twisted.web.iweb import IBodyProducer
 from twisted.web.resource import Resource
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
@@ -322,6 +323,29 @@ class RequestLineTests(_ChannelTestCase):
         self.channel.dataReceived(b"Content-Length: 1\r\n\r\nx")
         self.assertIsNone(self.channel.request_line())
 
+
+class PlainRequestLineTests(_ChannelTestCase):
+    """
+    The request lines taken as they are in one match are the ones the
+    full rewrite leaves as they are.
+    """
+
+    def test_plainLines(self) -> None:
+        """
+        An origin-form target of printable ASCII with HTTP/1.0 or 1.1 is
+        taken as it is; others are rewritten as before.
+        """
+        for line, taken in [
+            (b"GET /v1/a/c/o HTTP/1.1", b"GET /v1/a/c/o HTTP/1.1"),
+            (b"HEAD /v1/a/c?format=json&limit=100 HTTP/1.0", None),
+            (b"PUT / HTTP/1.1", None),
+            (b"GET http://host/v1/a HTTP/1.1", b"GET /v1/a HTTP/1.1"),
+            (b"GET /caf\xc3\xa9 HTTP/1.1", b"GET /caf%C3%A9 HTTP/1.1"),
+            (b"GET /a HTTP/1.7", b"GET /a HTTP/1.1"),
+            (b"GET  /a HTTP/1.1", b"GET %20/a HTTP/1.1"),
+            (b"G@T /a HTTP/1.1", None),
+        ]:
+            self.assertEqual(self.channel._request_line(line), taken or line, line)
 
 class FrontEndTests(_ChannelTestCase):
     """
@@ -1185,7 +1209,8 @@ class NodeAgentTests(SynchronousTestCase):
     """
 
     def sent(self, host: bytes, port: int, path: bytes, method: bytes = b"GET",
-             headers: Optional[Any] = None, direct: bool = True) -> bytes:
+             headers: Optional[Any] = None, direct: bool = True,
+             body: Optional[Any] = None) -> bytes:
         """
         The bytes a request puts on its connection.
         """
@@ -1195,9 +1220,9 @@ class NodeAgentTests(SynchronousTestCase):
         agent = NodeAgent(reactor)
         headers = headers if headers is not None else Headers({b"X-A": [b"1"]})
         if direct:
-            agent.request_to(agent.target(host, port), method, path, headers)
+            agent.request_to(agent.target(host, port), method, path, headers, body)
         else:
-            agent.request(method, b"http://%s:%d%s" % (host, port, path), headers)
+            agent.request(method, b"http://%s:%d%s" % (host, port, path), headers, body)
         [(_, _, factory, _, _)] = reactor.tcpClients
         protocol = factory.buildProtocol(None)
         transport = StringTransport()
@@ -1216,6 +1241,47 @@ class NodeAgentTests(SynchronousTestCase):
             self.assertEqual(direct, self.sent(host, port, path, direct=False))
             self.assertTrue(direct.startswith(b"GET " + path + b" HTTP/1.1\r\n"), direct)
             self.assertIn(b"\r\nHost: " + host, direct)
+
+    def test_withBody(self) -> None:
+        """
+        A request with a body of known or unknown length: its head as
+        L{Agent.request} writes it, in one piece.
+        """
+        from twisted.web.iweb import UNKNOWN_LENGTH
+
+        @implementer(IBodyProducer)
+        class Held:
+            def __init__(self, length: Any) -> None:
+                self.length = length
+
+            def startProducing(self, consumer: Any) -> Deferred[None]:
+                return Deferred()
+
+            def stopProducing(self) -> None:
+                pass
+
+            def pauseProducing(self) -> None:
+                pass
+
+            def resumeProducing(self) -> None:
+                pass
+
+        for length in [5, UNKNOWN_LENGTH]:
+            direct = self.sent(b"10.0.0.1", 6200, b"/p", b"PUT", body=Held(length))
+            self.assertEqual(direct, self.sent(b"10.0.0.1", 6200, b"/p", b"PUT", direct=False,
+                                               body=Held(length)))
+            self.assertIn(b"Content-Length: 5\r\n" if length == 5
+                          else b"Transfer-Encoding: chunked\r\n", direct)
+
+    def test_badMethod(self) -> None:
+        """
+        A method that is no token is refused.
+        """
+        from twisted.web.http_headers import Headers
+
+        agent = NodeAgent(MemoryReactorClock())
+        with self.assertRaises(ValueError):
+            agent.request_to(agent.target(b"10.0.0.1", 6200), b"G T", b"/p", Headers())
 
     def test_ownHost(self) -> None:
         """

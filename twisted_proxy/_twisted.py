@@ -49,13 +49,17 @@ Private names used, and why:
     at once in C{Headers._rawHeaders} as that method would store each,
     the name spellings cached, instead of one method call, name encoding
     and value scan per header (about 30 header sets a request).
-  - C{twisted.web.client._AgentBase._requestWithEndpoint},
-    C{._computeHostValue} and C{._getEndpoint}, and
-    C{twisted.web._newclient._ensureValidURI}: what L{Agent.request} does
-    once it has parsed its URL. L{NodeAgent.request_to} takes a storage
-    node's host and port already parsed (L{NodeTarget}), and only the
-    path per request, rather than formatting and re-parsing a whole URL
-    (C{URI.fromBytes}) for every request to a node.
+  - C{twisted.web.client._AgentBase._requestWithEndpoint} (what it does,
+    done again), C{._computeHostValue}, C{._getEndpoint} and C{._pool},
+    and C{twisted.web._newclient._ensureValidURI},
+    C{_ensureValidMethod}, C{BadHeaders} and C{Request} (its
+    C{_construct} and C{_writeHeaders}, overridden): what
+    L{Agent.request} does once it has parsed its URL. L{NodeAgent.request_to}
+    takes a storage node's host and port already parsed (L{NodeTarget}),
+    and only the path per request, rather than formatting and re-parsing a
+    whole URL (C{URI.fromBytes}) for every request to a node, and writes
+    the request's head in one piece (Twisted's checks the method and
+    target a third time and writes one piece per header).
   - C{twisted.logger.LogPublisher._observers}: the observers twistd has
     installed, read (never written) to put them behind a filter
     (L{QuietTwistedLogging}); twistd sets its observer up after the plugin's
@@ -143,7 +147,13 @@ from twisted.protocols.policies import ProtocolWrapper
 from twisted.protocols.tls import TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
 from twisted.web import http, server
-from twisted.web._newclient import LengthEnforcingConsumer, _ensureValidURI
+from twisted.web._newclient import (
+    BadHeaders,
+    LengthEnforcingConsumer,
+    Request,
+    _ensureValidMethod,
+    _ensureValidURI,
+)
 from twisted.web.client import URI, Agent
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IBodyProducer, IResponse
@@ -306,6 +316,9 @@ class IStreamingBody(Interface):
 
 
 _REQUEST_LINE = re.compile(rb"^([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([\x21-\x7e]+) (HTTP/1\.[01])$")
+#: A request line Twisted's parser takes as it is: an origin-form target
+#: of printable ASCII, HTTP/1.0 or 1.1.
+_PLAIN_REQUEST_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+ /[\x21-\x7e]* HTTP/1\.[01]\Z")
 _UNSAFE_TARGET_BYTE = re.compile(rb"[^\x21-\x7e]")
 _VERSION = re.compile(rb" HTTP/([0-9]+)\.([0-9]+)$")
 _ABSOLUTE_TARGET = re.compile(rb"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]+")
@@ -475,6 +488,10 @@ class StreamingChannel(http.HTTPChannel):
         has been refused. A line that is no request line is left as it is,
         for Twisted to answer C{400}.
         """
+        if _PLAIN_REQUEST_LINE.match(line) is not None:
+            # Nearly every line: taken as it is (what the rest would make
+            # of it), in one match.
+            return line
         version = _VERSION.search(line)
         if version is None:
             return line
@@ -732,6 +749,10 @@ class NodeAgent(Agent):
 
         @raise ValueError: for a path with bytes a URL may not hold.
         """
+        if method not in _VALID_METHODS:
+            method = _ensureValidMethod(method)
+            if len(_VALID_METHODS) < 64:
+                _VALID_METHODS.add(method)
         path = _ensureValidURI(path.rstrip())
         if not path.startswith(b"/") or b"#" in path:
             raise ValueError(f"not an origin-form path: {path!r}")
@@ -740,8 +761,44 @@ class NodeAgent(Agent):
         uri = URI(base.scheme, base.netloc, base.host, base.port, route, b"", query, b"")
         if not headers.hasHeader(b"host"):
             headers.addRawHeader(b"Host", target.host)
-        return self._requestWithEndpoint(  # type: ignore[no-any-return]
-            target.key, self._getEndpoint(uri), method, uri, headers, bodyProducer, path)
+        endpoint = self._getEndpoint(uri)
+        pool = self._pool
+        connected = pool.getConnection(target.key, endpoint)
+
+        def send(protocol: Any) -> Deferred[IResponse]:
+            return protocol.request(  # type: ignore[no-any-return]
+                _NodeRequest._construct(method, path, headers, bodyProducer,
+                                        persistent=pool.persistent, parsedURI=uri))
+
+        return connected.addCallback(send)  # type: ignore[no-any-return]
+
+
+#: Request methods known to be tokens (L{_ensureValidMethod}).
+_VALID_METHODS: set[bytes] = set()
+
+
+class _NodeRequest(Request):
+    """
+    A request of L{NodeAgent.request_to}: its request line and headers
+    written as one piece, rather than one piece per header.
+    """
+
+    def _writeHeaders(self, transport: Any, TEorCL: Optional[bytes]) -> None:
+        headers = self.headers
+        if len(headers.getRawHeaders(b"Host", ())) != 1:
+            raise BadHeaders("Exactly one Host header required")
+        # The method and target were checked as the request was made
+        # (Request.__init__), and nothing changes them since.
+        lines = [b"%s %s HTTP/1.1\r\n" % (self.method, self.uri)]
+        if not self.persistent:
+            lines.append(b"Connection: close\r\n")
+        if TEorCL is not None:
+            lines.append(TEorCL)
+        for name, values in headers.getAllRawHeaders():
+            for value in values:
+                lines.append(b"%s: %s\r\n" % (name, value))
+        lines.append(b"\r\n")
+        transport.write(b"".join(lines))
 
 
 def is_disconnected(request: http.Request) -> bool:
