@@ -1023,6 +1023,47 @@ class QuietTwistedClientTests(SynchronousTestCase):
         self.assertTrue(verifyObject(ILogFilterPredicate, QuietTwistedClient()))
 
 
+class QuietObserverTests(SynchronousTestCase):
+    """
+    L{quiet_observer} passes on what a L{FilteringLogObserver} with a
+    L{QuietTwistedClient} predicate passes on.
+    """
+
+    def test_sameAsFilteringObserver(self) -> None:
+        """
+        The same events pass, at every level, for quiet namespaces and
+        events, the idle timeout line and anything else.
+        """
+        from twisted.logger import FilteringLogObserver
+        from twisted.web.http import HTTPChannel
+
+        events: list[dict[str, Any]] = []
+        kinds: list[tuple[str, dict[str, Any]]]
+        for level in LogLevel.iterconstants():
+            kinds = [
+                (QUIET_NAMESPACES[0], {}), (QUIET_NAMESPACES[-1], {}),
+                ("log_legacy", {"log_text": "Discarding dead connection."}),
+                ("log_legacy", {"log_text": "something else"}),
+                ("some.channel", {"log_format": IDLE_TIMEOUT_FORMAT,
+                                  "log_source": HTTPChannel()}),
+                ("some.channel", {"log_format": IDLE_TIMEOUT_FORMAT, "log_source": None}),
+                ("proxy-server", {"log_format": "{access_log_line}"}),
+            ]
+            for namespace, extra in kinds:
+                events.append({"log_level": level, "log_namespace": namespace, **extra})
+        events.append({"log_namespace": QUIET_NAMESPACES[0]})
+        reference: list[dict[str, Any]] = []
+        filtered = FilteringLogObserver(cast(ILogObserver, reference.append),
+                                        [QuietTwistedClient()])
+        passed: list[dict[str, Any]] = []
+        quiet = quiet_observer(cast(ILogObserver, passed.append))
+        for event in events:
+            filtered(event)
+            quiet(event)
+        self.assertEqual(passed, reference)
+        self.assertTrue(0 < len(passed) < len(events))
+
+
 class ReplaceObserversTests(SynchronousTestCase):
     def test_replace(self) -> None:
         """

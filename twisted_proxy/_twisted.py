@@ -134,7 +134,6 @@ from twisted.internet.address import IPv6Address
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress, IPushProducer
 from twisted.logger import (
-    FilteringLogObserver,
     ILogFilterPredicate,
     ILogObserver,
     LogEvent,
@@ -1102,26 +1101,55 @@ class QuietTwistedClient:
     """
 
     def __call__(self, event: LogEvent) -> PredicateResult:
-        namespace = event.get("log_namespace")
-        level = event.get("log_level")
-        if level is None or level >= LogLevel.warn:
-            return PredicateResult.maybe
-        if namespace in QUIET_NAMESPACES:
-            return PredicateResult.no
-        text = event.get("log_text" if namespace == "log_legacy" else "log_format")
-        if (namespace, text) in QUIET_EVENTS:
-            return PredicateResult.no
-        if text == IDLE_TIMEOUT_FORMAT and isinstance(event.get("log_source"),
-                                                      http.HTTPChannel):
-            return PredicateResult.no
-        return PredicateResult.maybe
+        return PredicateResult.no if _is_quiet(event) else PredicateResult.maybe
+
+
+#: The levels below warning.
+_BELOW_WARN = frozenset(level for level in LogLevel.iterconstants() if level < LogLevel.warn)
+
+
+def _is_quiet(event: LogEvent) -> bool:
+    """
+    Whether L{QuietTwistedClient} drops C{event}.
+    """
+    if event.get("log_level") not in _BELOW_WARN:
+        return False
+    namespace = event.get("log_namespace")
+    if namespace in QUIET_NAMESPACES:
+        return True
+    text = event.get("log_text" if namespace == "log_legacy" else "log_format")
+    if (namespace, text) in QUIET_EVENTS:
+        return True
+    return text == IDLE_TIMEOUT_FORMAT and isinstance(event.get("log_source"),
+                                                      http.HTTPChannel)
+
+
+@implementer(ILogObserver)
+class _QuietObserver:
+    """
+    An observer behind a L{QuietTwistedClient} filter: what a
+    L{FilteringLogObserver} with that one predicate does, in one call
+    (every line of the access log passes through it).
+    """
+
+    __slots__ = ("_observer",)
+
+    def __init__(self, observer: ILogObserver) -> None:
+        self._observer = observer
+
+    def __call__(self, event: LogEvent) -> None:
+        if _is_quiet(event):
+            return
+        if "log_trace" in event:
+            event["log_trace"].append((self, self._observer))
+        self._observer(event)
 
 
 def quiet_observer(observer: ILogObserver) -> ILogObserver:
     """
     C{observer} behind a L{QuietTwistedClient} filter.
     """
-    return FilteringLogObserver(observer, [QuietTwistedClient()])
+    return _QuietObserver(observer)
 
 
 class QuietTwistedLogging(Service):
