@@ -427,6 +427,29 @@ class DefaultAgentTests(SynchronousTestCase):
         # MemoryReactorClock resolves every name to 127.0.0.1.
         self.assertEqual((port, timeout), (6200, 0.25))
 
+    def test_sentAsParsedOnce(self) -> None:
+        """
+        The default agent is given each node's address parsed once, and
+        sends the request L{Agent.request} would for its whole URL: the
+        path and query as given, every header, C{Host} last. A path with a
+        fragment goes through L{Agent.request} itself.
+        """
+        from twisted.internet.testing import StringTransport
+
+        reactor = MemoryReactorClock()
+        client = NodeClient(reactor, 10, 0.25)
+        for path in ["/sdb1/1/a/c?format=json", "/sdb1/1/a/c", "/sdb1/1/a#c"]:
+            client.request(make_node("10.1.2.3", 6200, "sdb1"), "GET", path,
+                           HeaderDict({"X-Timestamp": "1.0", "x-bad": "a\r\nX-Evil: 1"}))
+            (_, _, factory, _, _) = reactor.tcpClients[-1]
+            protocol = factory.buildProtocol(None)
+            transport = StringTransport()
+            protocol.makeConnection(transport)  # type: ignore[union-attr]
+            self.assertEqual(transport.value(), (
+                b"GET " + path.split("#")[0].encode("ascii") + b" HTTP/1.1\r\n"
+                b"X-Timestamp: 1.0\r\nX-Bad: a X-Evil: 1\r\nHost: 10.1.2.3:6200\r\n\r\n"))
+        self.assertEqual(len(client._targets), 1)
+
     def test_connectFailed(self) -> None:
         """
         A refused connection is a L{NodeError}.

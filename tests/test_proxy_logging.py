@@ -459,6 +459,37 @@ class LineTests(_LoggingTestCase):
             self.assertRaises(ValueError, LogTemplate, text)
 
 
+class LogTimeTests(SynchronousTestCase):
+    """
+    C{end_time.datetime}, formatted once a second.
+    """
+
+    def test_sameSecond(self) -> None:
+        """
+        Moments of one second, in any order with others, give that second;
+        each other second its own.
+        """
+        from twisted_proxy.plugins.proxy_logging import _LogTime
+
+        for seconds, text in [(1700000000.1, "14/Nov/2023/22/13/20"),
+                              (1700000000.9, "14/Nov/2023/22/13/20"),
+                              (1700000001.0, "14/Nov/2023/22/13/21"),
+                              (1700000000.5, "14/Nov/2023/22/13/20"),
+                              (0.5, "01/Jan/1970/00/00/00"),
+                              (1700000000.0, "14/Nov/2023/22/13/20")]:
+            self.assertEqual(_LogTime(seconds).datetime, text)
+
+    def test_plainFields(self) -> None:
+        """
+        Fields written as they are still say C{-} for nothing and quote
+        what needs it, whatever their type.
+        """
+        template = LogTemplate("{path} {status_int} {bytes_sent} {referer} {user_agent}")
+        values = {"path": "/v1/a b", "status_int": 200, "bytes_sent": 0, "referer": None,
+                  "user_agent": "caf\u00e9"}
+        self.assertEqual(template.render(values), "/v1/a%20b 200 - - caf%C3%A9")
+
+
 class BodyTests(_LoggingTestCase):
     """
     Streamed bodies: counted as they pass, logged when they end.
@@ -729,6 +760,27 @@ class FactoryTests(SynchronousTestCase):
         self.assertEqual(len(access), 1)
         self.assertTrue(access[0]["access_log_line"].startswith(
             "127.0.0.1 127.0.0.1 "))
+
+    def test_twistedLogEvent(self) -> None:
+        """
+        The event of a line is the one C{Logger.info} would make for it:
+        the same keys and values (but its time).
+        """
+        from twisted.logger import Logger
+
+        from twisted_proxy.plugins import proxy_logging
+
+        made: list[LogEvent] = []
+        self.patch(proxy_logging, "_accessLog",
+                   Logger(namespace="proxy-server", observer=made.append))  # type: ignore[arg-type]
+        proxy_logging._emit_to_twisted_log("a line {x}")
+        proxy_logging._accessLog.info("{access_log_line}", access_log_line="a line {x}")
+        direct, reference = made
+        self.assertEqual(list(direct), list(reference))
+        for key in reference:
+            if key != "log_time":
+                self.assertEqual(direct[key], reference[key], key)
+        self.assertLess(abs(direct["log_time"] - reference["log_time"]), 5)
 
     def test_options(self) -> None:
         """

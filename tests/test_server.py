@@ -27,6 +27,7 @@ from twisted_proxy.web.server import (
     ProxyChannel,
     ProxyResource,
     ProxySite,
+    http_date,
 )
 
 
@@ -383,6 +384,63 @@ class _Port:
     def startReading(self) -> None:
         self.accepting = True
         self.changes += 1
+
+
+class HTTPDateTests(SynchronousTestCase):
+    """
+    L{http_date}: the C{Date} header, formatted once a second.
+    """
+
+    def test_asTwisted(self) -> None:
+        """
+        Each moment, in any order, gives what L{datetimeToString} gives for
+        it.
+        """
+        from twisted.web.http import datetimeToString
+
+        for moment in [1700000000.2, 1700000000.9, 1700000001.0, 1700000000.0, 0.5,
+                       1700000000.5]:
+            self.assertEqual(http_date(moment), datetimeToString(moment))
+
+    def test_now(self) -> None:
+        """
+        Without a moment, the time now.
+        """
+        import time
+
+        from twisted.web.http import datetimeToString
+
+        before = datetimeToString(time.time())
+        now = http_date()
+        after = datetimeToString(time.time())
+        self.assertIn(now, (before, after))
+
+
+class SecureTests(SynchronousTestCase):
+    """
+    L{ProxyChannel.isSecure}: asked of the transport once a connection.
+    """
+
+    def test_once(self) -> None:
+        """
+        Twisted's answer, adapted once however many requests ask.
+        """
+        from twisted.web.http import HTTPChannel
+
+        site = ProxySite(ProxyResource(HeldApp()), reactor=MemoryReactorClock(), timeout=None)
+        channel = site.buildProtocol(IPv4Address("TCP", "10.1.1.1", 4000))
+        assert isinstance(channel, ProxyChannel)
+        channel.makeConnection(StringTransport())
+        asked: list[bool] = []
+        original = HTTPChannel.isSecure
+
+        def counted(self: HTTPChannel) -> bool:
+            asked.append(True)
+            return bool(original(self))
+
+        self.patch(HTTPChannel, "isSecure", counted)
+        self.assertEqual([channel.isSecure() for _ in range(3)], [False] * 3)
+        self.assertEqual(len(asked), 1)
 
 
 class ConnectionTests(SynchronousTestCase):

@@ -23,6 +23,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.web import server
 from twisted.web._newclient import ChunkedEncoder, LengthEnforcingConsumer
 from twisted.web.client import FileBodyProducer
+from twisted.web.iweb import IBodyProducer
 from twisted.web.resource import Resource
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
@@ -31,11 +32,13 @@ from twisted_proxy._twisted import (
     IDLE_TIMEOUT_FORMAT,
     QUIET_NAMESPACES,
     IStreamingBody,
+    NodeAgent,
     QuietTwistedClient,
     QuietTwistedLogging,
     ReadGate,
     StreamingChannel,
     StreamingRequest,
+    fill_headers,
     is_disconnected,
     quiet_observer,
     read_around,
@@ -320,6 +323,29 @@ class RequestLineTests(_ChannelTestCase):
         self.channel.dataReceived(b"Content-Length: 1\r\n\r\nx")
         self.assertIsNone(self.channel.request_line())
 
+
+class PlainRequestLineTests(_ChannelTestCase):
+    """
+    The request lines taken as they are in one match are the ones the
+    full rewrite leaves as they are.
+    """
+
+    def test_plainLines(self) -> None:
+        """
+        An origin-form target of printable ASCII with HTTP/1.0 or 1.1 is
+        taken as it is; others are rewritten as before.
+        """
+        for line, taken in [
+            (b"GET /v1/a/c/o HTTP/1.1", b"GET /v1/a/c/o HTTP/1.1"),
+            (b"HEAD /v1/a/c?format=json&limit=100 HTTP/1.0", None),
+            (b"PUT / HTTP/1.1", None),
+            (b"GET http://host/v1/a HTTP/1.1", b"GET /v1/a HTTP/1.1"),
+            (b"GET /caf\xc3\xa9 HTTP/1.1", b"GET /caf%C3%A9 HTTP/1.1"),
+            (b"GET /a HTTP/1.7", b"GET /a HTTP/1.1"),
+            (b"GET  /a HTTP/1.1", b"GET %20/a HTTP/1.1"),
+            (b"G@T /a HTTP/1.1", None),
+        ]:
+            self.assertEqual(self.channel._request_line(line), taken or line, line)
 
 class FrontEndTests(_ChannelTestCase):
     """
@@ -997,6 +1023,47 @@ class QuietTwistedClientTests(SynchronousTestCase):
         self.assertTrue(verifyObject(ILogFilterPredicate, QuietTwistedClient()))
 
 
+class QuietObserverTests(SynchronousTestCase):
+    """
+    L{quiet_observer} passes on what a L{FilteringLogObserver} with a
+    L{QuietTwistedClient} predicate passes on.
+    """
+
+    def test_sameAsFilteringObserver(self) -> None:
+        """
+        The same events pass, at every level, for quiet namespaces and
+        events, the idle timeout line and anything else.
+        """
+        from twisted.logger import FilteringLogObserver
+        from twisted.web.http import HTTPChannel
+
+        events: list[dict[str, Any]] = []
+        kinds: list[tuple[str, dict[str, Any]]]
+        for level in LogLevel.iterconstants():
+            kinds = [
+                (QUIET_NAMESPACES[0], {}), (QUIET_NAMESPACES[-1], {}),
+                ("log_legacy", {"log_text": "Discarding dead connection."}),
+                ("log_legacy", {"log_text": "something else"}),
+                ("some.channel", {"log_format": IDLE_TIMEOUT_FORMAT,
+                                  "log_source": HTTPChannel()}),
+                ("some.channel", {"log_format": IDLE_TIMEOUT_FORMAT, "log_source": None}),
+                ("proxy-server", {"log_format": "{access_log_line}"}),
+            ]
+            for namespace, extra in kinds:
+                events.append({"log_level": level, "log_namespace": namespace, **extra})
+        events.append({"log_namespace": QUIET_NAMESPACES[0]})
+        reference: list[dict[str, Any]] = []
+        filtered = FilteringLogObserver(cast(ILogObserver, reference.append),
+                                        [QuietTwistedClient()])
+        passed: list[dict[str, Any]] = []
+        quiet = quiet_observer(cast(ILogObserver, passed.append))
+        for event in events:
+            filtered(event)
+            quiet(event)
+        self.assertEqual(passed, reference)
+        self.assertTrue(0 < len(passed) < len(events))
+
+
 class ReplaceObserversTests(SynchronousTestCase):
     def test_replace(self) -> None:
         """
@@ -1098,6 +1165,226 @@ class VerbatimHeaderTests(SynchronousTestCase):
                          {b"x-amz-meta-color": [b"blue"], b"ETag": [b'"e"']})
         set_header_verbatim(headers, b"x-bad", b"a\r\nb")
         self.assertEqual(list(headers.getAllRawHeaders())[-1], (b"x-bad", [b"a b"]))
+
+
+class FillHeadersTests(SynchronousTestCase):
+    """
+    L{fill_headers}: a set of headers stored as L{Headers.setRawHeaders}
+    stores each.
+    """
+
+    PAIRS = [
+        ("content-type", "text/plain"), ("ETag", '"abc"'), ("x-object-meta-color", "\u00ffblue"),
+        ("X-Timestamp", "1.00000"), ("x-injected", "a\r\nSet-Cookie: b"), ("x-cr", "a\rb"),
+        ("x-lf", "a\nb\n"), ("Content-MD5", ""), ("x-trailing", "v\r\n"),
+    ]
+
+    def expected(self, pairs: list[tuple[str, str]]) -> dict[bytes, Any]:
+        from twisted.web.http_headers import Headers
+
+        headers = Headers()
+        for name, value in pairs:
+            headers.setRawHeaders(name.encode("latin-1"), [value.encode("latin-1")])
+        return dict(headers.getAllRawHeaders())
+
+    def test_sameAsSetRawHeaders(self) -> None:
+        """
+        Names spelled, and values encoded and cleaned of line breaks, as
+        by L{Headers.setRawHeaders}; twice (the spellings cached) the same.
+        """
+        from twisted.web.http_headers import Headers
+
+        for _ in range(2):
+            headers = Headers()
+            fill_headers(headers, self.PAIRS)
+            self.assertEqual(dict(headers.getAllRawHeaders()), self.expected(self.PAIRS))
+
+    def test_noInjection(self) -> None:
+        """
+        A value holding CR or LF cannot start another header line.
+        """
+        from twisted.web.http_headers import Headers
+
+        headers = Headers()
+        fill_headers(headers, [("x-a", "1\r\nX-Evil: 2"), ("x-b", "3\nX-Evil: 4\r")])
+        for _, values in headers.getAllRawHeaders():
+            for value in values:
+                self.assertNotIn(b"\r", value)
+                self.assertNotIn(b"\n", value)
+
+    def test_replaces(self) -> None:
+        """
+        A header set again, in any case, has its new value only.
+        """
+        from twisted.web.http_headers import Headers
+
+        headers = Headers()
+        headers.setRawHeaders(b"X-A", [b"old", b"older"])
+        fill_headers(headers, [("x-a", "new")])
+        self.assertEqual(headers.getRawHeaders(b"X-A"), [b"new"])
+
+    def test_badName(self) -> None:
+        """
+        A name that is no token is refused as Twisted refuses it.
+        """
+        from twisted.web.http_headers import Headers, InvalidHeaderName
+
+        for name in ("x bad", "x:bad", "x\r\nbad", ""):
+            with self.assertRaises(InvalidHeaderName):
+                fill_headers(Headers(), [(name, "v")])
+
+    def test_notLatin1(self) -> None:
+        """
+        Text that is not one byte a character is refused.
+        """
+        from twisted.web.http_headers import Headers
+
+        with self.assertRaises(UnicodeEncodeError):
+            fill_headers(Headers(), [("x-a", "\u0100")])
+
+
+class NodeAgentTests(SynchronousTestCase):
+    """
+    L{NodeAgent.request_to}: L{Agent.request} of a URL given as a target
+    and a path.
+    """
+
+    def sent(self, host: bytes, port: int, path: bytes, method: bytes = b"GET",
+             headers: Optional[Any] = None, direct: bool = True,
+             body: Optional[Any] = None) -> bytes:
+        """
+        The bytes a request puts on its connection.
+        """
+        from twisted.web.http_headers import Headers
+
+        reactor = MemoryReactorClock()
+        agent = NodeAgent(reactor)
+        headers = headers if headers is not None else Headers({b"X-A": [b"1"]})
+        if direct:
+            agent.request_to(agent.target(host, port), method, path, headers, body)
+        else:
+            agent.request(method, b"http://%s:%d%s" % (host, port, path), headers, body)
+        [(_, _, factory, _, _)] = reactor.tcpClients
+        protocol = factory.buildProtocol(None)
+        transport = StringTransport()
+        protocol.makeConnection(transport)  # type: ignore[union-attr]
+        return transport.value()
+
+    def test_sameRequest(self) -> None:
+        """
+        The request on the wire is the one L{Agent.request} sends for the
+        whole URL: request line, headers, C{Host} last.
+        """
+        for host, port, path in [(b"10.0.0.1", 6200, b"/sdb1/3/a/c/o"),
+                                 (b"10.0.0.1", 80, b"/sdb1/3/a/c?format=json&limit=100"),
+                                 (b"[fd00::1]", 6201, b"/d/1/a%20b;x")]:
+            direct = self.sent(host, port, path)
+            self.assertEqual(direct, self.sent(host, port, path, direct=False))
+            self.assertTrue(direct.startswith(b"GET " + path + b" HTTP/1.1\r\n"), direct)
+            self.assertIn(b"\r\nHost: " + host, direct)
+
+    def test_withBody(self) -> None:
+        """
+        A request with a body of known or unknown length: its head as
+        L{Agent.request} writes it, in one piece.
+        """
+        from twisted.web.iweb import UNKNOWN_LENGTH
+
+        @implementer(IBodyProducer)
+        class Held:
+            def __init__(self, length: Any) -> None:
+                self.length = length
+
+            def startProducing(self, consumer: Any) -> Deferred[None]:
+                return Deferred()
+
+            def stopProducing(self) -> None:
+                pass
+
+            def pauseProducing(self) -> None:
+                pass
+
+            def resumeProducing(self) -> None:
+                pass
+
+        for length in [5, UNKNOWN_LENGTH]:
+            direct = self.sent(b"10.0.0.1", 6200, b"/p", b"PUT", body=Held(length))
+            self.assertEqual(direct, self.sent(b"10.0.0.1", 6200, b"/p", b"PUT", direct=False,
+                                               body=Held(length)))
+            self.assertIn(b"Content-Length: 5\r\n" if length == 5
+                          else b"Transfer-Encoding: chunked\r\n", direct)
+
+    def test_badMethod(self) -> None:
+        """
+        A method that is no token is refused.
+        """
+        from twisted.web.http_headers import Headers
+
+        agent = NodeAgent(MemoryReactorClock())
+        with self.assertRaises(ValueError):
+            agent.request_to(agent.target(b"10.0.0.1", 6200), b"G T", b"/p", Headers())
+
+    def test_ownHost(self) -> None:
+        """
+        A C{Host} header given is kept.
+        """
+        from twisted.web.http_headers import Headers
+
+        sent = self.sent(b"10.0.0.1", 6200, b"/p", headers=Headers({b"Host": [b"h"]}))
+        self.assertIn(b"\r\nHost: h\r\n", sent)
+        self.assertEqual(sent.count(b"Host:"), 1)
+
+    def test_invalidPath(self) -> None:
+        """
+        A path with a byte a URL may not hold, no leading C{/}, or a
+        fragment is refused before anything is sent.
+        """
+        from twisted.web.http_headers import Headers
+
+        agent = NodeAgent(MemoryReactorClock())
+        target = agent.target(b"10.0.0.1", 6200)
+        for path in [b"/a b", b"/a\r\nX: y", b"a", b"/a#b", b"/\xff"]:
+            with self.assertRaises(ValueError):
+                agent.request_to(target, b"GET", path, Headers())
+
+
+class WriteHeadersTests(_ChannelTestCase):
+    """
+    L{StreamingChannel.writeHeaders}: a response's head in one write.
+    """
+
+    def test_oneWrite(self) -> None:
+        """
+        The status line and every header go out in one write, as Twisted
+        would have written them piece by piece.
+        """
+        from twisted.web.http_headers import Headers
+
+        writes: list[bytes] = []
+        self.patch(self.transport, "write", writes.append)
+        self.patch(self.transport, "writeSequence", lambda pieces: writes.extend(pieces))
+        headers = Headers({b"Content-Length": [b"0"], b"X-Multi": [b"a", b"b"]})
+        self.channel.writeHeaders(b"HTTP/1.1", b"200", b"OK", headers)
+        self.assertEqual(writes, [b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
+                                  b"X-Multi: a\r\nX-Multi: b\r\n\r\n"])
+
+    def test_pairs(self) -> None:
+        """
+        Headers given as pairs (Twisted's older form) are cleaned as
+        Twisted cleans them.
+        """
+        self.channel.writeHeaders(b"HTTP/1.1", b"200", b"OK", [(b"x-a", b"1\r\nX-B: 2")])
+        self.assertEqual(self.written(), b"HTTP/1.1 200 OK\r\nX-A: 1 X-B: 2\r\n\r\n")
+
+    def test_response(self) -> None:
+        """
+        A whole response through the channel.
+        """
+        self.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        request = self.resource.requests[0]
+        request.setHeader(b"X-A", b"v")
+        answer(request, 200, b"hi")
+        self.assertEqual(self.written().split(b"\r\n\r\n", 1)[1], b"hi")
 
 
 class ReadAroundTests(_ChannelTestCase):

@@ -20,12 +20,13 @@ from twisted.internet.endpoints import HostnameEndpoint
 from twisted.internet.error import ConnectingCancelledError
 from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
 from twisted.python.failure import Failure
-from twisted.web.client import URI, Agent, HTTPConnectionPool
+from twisted.web.client import URI, HTTPConnectionPool
 from twisted.web.error import SchemeNotSupported
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IAgentEndpointFactory, IBodyProducer, IResponse
 from zope.interface import implementer
 
+from twisted_proxy._twisted import NodeAgent, NodeTarget, fill_headers
 from twisted_proxy.endpoints import client_endpoint
 from twisted_proxy.interfaces import IMetrics, INodeClient
 from twisted_proxy.swift.http import HeaderDict
@@ -136,15 +137,21 @@ class NodeEndpointFactory:
         return endpoint
 
 
+#: The most node addresses a L{NodeClient} keeps parsed (a ring has far
+#: fewer).
+_MAX_TARGETS = 4096
+
+
 @implementer(INodeClient)
 class NodeClient:
     """
     Sends requests to storage nodes.
 
     @param reactor: the reactor for connections and timeouts.
-    @param agent: the L{IAgent} to send through; by default an L{Agent} over
-        C{pool} connecting through a L{NodeEndpointFactory} with
-        C{conn_timeout} as its connect timeout.
+    @param agent: the L{IAgent} to send through; by default a L{NodeAgent}
+        over C{pool} connecting through a L{NodeEndpointFactory} with
+        C{conn_timeout} as its connect timeout, which is given each node's
+        address parsed once rather than a URL to parse per request.
     @param node_timeout: seconds a node may take to send response headers.
     @param metrics: told of each request's status, or of its failure
         (not of a cancelled one: that is the client's going).
@@ -166,9 +173,11 @@ class NodeClient:
         if agent is None:
             if pool is None:
                 pool = make_pool(reactor)
-            agent = Agent.usingEndpointFactory(
+            agent = NodeAgent.usingEndpointFactory(
                 reactor, NodeEndpointFactory(reactor, conn_timeout), pool=pool)
         self._agent = agent
+        self._direct = agent if isinstance(agent, NodeAgent) else None
+        self._targets: dict[tuple[Any, Any], NodeTarget] = {}
         self.pool = pool
 
     def close(self) -> "Deferred[None]":
@@ -196,11 +205,21 @@ class NodeClient:
         See L{INodeClient.request}; a C{timeout} of 0 or less sets no
         timer, for a caller that bounds the request itself.
         """
-        url = f"http://{_host(node)}:{node['port']}{path}".encode("latin-1")
         raw = Headers()
-        for name, value in headers.items():
-            raw.setRawHeaders(name.encode("latin-1"), [value.encode("latin-1")])
-        d = self._agent.request(method.encode("ascii"), url, raw, bodyProducer)
+        fill_headers(raw, headers.items())
+        direct = self._direct
+        if direct is not None and path.startswith("/") and "#" not in path:
+            where = (node["ip"], node["port"])
+            target = self._targets.get(where)
+            if target is None:
+                target = direct.target(_host(node).encode("latin-1"), int(node["port"]))
+                if len(self._targets) < _MAX_TARGETS:
+                    self._targets[where] = target
+            d = direct.request_to(target, method.encode("ascii"), path.encode("latin-1"),
+                                  raw, bodyProducer)
+        else:
+            url = f"http://{_host(node)}:{node['port']}{path}".encode("latin-1")
+            d = self._agent.request(method.encode("ascii"), url, raw, bodyProducer)
         if timeout is None:
             timeout = self.node_timeout
         if timeout <= 0:

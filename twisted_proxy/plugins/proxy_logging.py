@@ -60,7 +60,7 @@ from twisted.internet.interfaces import (
     IPushProducer,
     IReactorTime,
 )
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
 from twisted.plugin import IPlugin
 from twisted.python.failure import Failure
 from twisted.web.iweb import IBodyProducer
@@ -154,6 +154,10 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun",
 _STRFTIME_LETTERS = frozenset("aAbBcdHIjmMpSUwWxXyYZ")
 
 
+#: The last whole second L{_LogTime.datetime} formatted, and its text.
+_last_datetime: tuple[Optional[int], str] = (None, "")
+
+
 class _LogTime:
     """
     A moment as a template sees it: C{str()} gives seconds with nine
@@ -179,10 +183,19 @@ class _LogTime:
         """
         C{DD/Mon/YYYY/HH/MM/SS}, the month in English whatever the locale.
         """
+        global _last_datetime
+        second = int(self._seconds) if self._seconds >= 0 else None
+        last = _last_datetime
+        if second is not None and last[0] == second:
+            # Every line of the same second: formatted once.
+            return last[1]
         tm = self._tm()
-        return "%02d/%s/%d/%02d/%02d/%02d" % (
+        text = "%02d/%s/%d/%02d/%02d/%02d" % (
             tm.tm_mday, _MONTHS[tm.tm_mon - 1], tm.tm_year,
             tm.tm_hour, tm.tm_min, tm.tm_sec)
+        if second is not None:
+            _last_datetime = (second, text)
+        return text
 
     @property
     def iso8601(self) -> str:
@@ -266,7 +279,7 @@ class _Field:
     One C{{name.attr!conversion:spec}} of a template.
     """
 
-    __slots__ = ("name", "attrs", "conversion", "spec", "anonymized")
+    __slots__ = ("name", "attrs", "conversion", "spec", "anonymized", "plain")
 
     def __init__(self, name: str, attrs: tuple[str, ...],
                  conversion: Optional[str], spec: str) -> None:
@@ -277,6 +290,8 @@ class _Field:
         self.attrs = attrs[1:] if self.anonymized else attrs
         self.conversion = conversion
         self.spec = spec
+        #: Whether the value is written as it is (quoted, or C{-}).
+        self.plain = not (self.anonymized or self.attrs or conversion or spec)
 
 
 #: Values to check a template with, one per field.
@@ -340,6 +355,17 @@ class LogTemplate:
                 out.append(part)
                 continue
             value = values[part.name]
+            if part.plain:
+                # No attribute, conversion or spec: the common case, as
+                # below with nothing to apply.
+                if not value:
+                    out.append("-")
+                elif type(value) is str:
+                    out.append(value if _UNQUOTED.fullmatch(value) is not None
+                               else _quote(value))
+                else:
+                    out.append(_quote(format(value, "")))
+                continue
             if part.anonymized:
                 value = self._anonymize(value)
             for attr in part.attrs:
@@ -554,7 +580,19 @@ Emit = Callable[[str], None]
 
 
 def _emit_to_twisted_log(line: str) -> None:
-    _accessLog.info("{access_log_line}", access_log_line=line)
+    # The event _accessLog.info("{access_log_line}", access_log_line=line)
+    # makes, made here: Logger.emit first looks its level up among all
+    # levels, every time.
+    logger = _accessLog
+    logger.observer({
+        "access_log_line": line,
+        "log_logger": logger,
+        "log_level": LogLevel.info,
+        "log_namespace": logger.namespace,
+        "log_source": logger.source,
+        "log_format": "{access_log_line}",
+        "log_time": time.time(),
+    })
 
 
 @implementer(IProxyFilter)

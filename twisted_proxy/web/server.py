@@ -8,6 +8,7 @@ writes the L{SwiftResponse} back, streaming bodies with backpressure.
 from __future__ import annotations
 
 import socket
+import time
 from typing import Any, Callable, Optional
 from urllib.parse import unquote_to_bytes
 
@@ -24,8 +25,9 @@ from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.python.failure import Failure
-from twisted.web import http, server
+from twisted.web import server
 from twisted.web.client import FileBodyProducer
+from twisted.web.http import datetimeToString
 from twisted.web.iweb import IBodyProducer
 from twisted.web.resource import Resource
 from zope.interface import implementer
@@ -33,6 +35,7 @@ from zope.interface import implementer
 from twisted_proxy._twisted import (
     StreamingChannel,
     StreamingRequest,
+    fill_headers,
     is_disconnected,
     set_header_verbatim,
     take_pending_writes,
@@ -50,7 +53,8 @@ from twisted_proxy.swift.metrics import NULL_METRICS, metric_type
 from twisted_proxy.swift.transid import TRANS_ID_ENVIRON_KEY, make_trans_id, trans_id_suffix
 from twisted_proxy.web.requestbody import ClientSocket, RequestBody
 
-__all__ = ["ProxyChannel", "ProxyRequest", "ProxyResource", "ProxySite", "to_swift_request"]
+__all__ = ["ProxyChannel", "ProxyRequest", "ProxyResource", "ProxySite", "http_date",
+           "to_swift_request"]
 
 _log = Logger()
 
@@ -74,6 +78,7 @@ class ProxyChannel(StreamingChannel):
     """
 
     keep_idle: Optional[int] = None
+    _secure: Optional[bool] = None
 
     def connectionMade(self) -> None:
         super().connectionMade()
@@ -93,6 +98,16 @@ class ProxyChannel(StreamingChannel):
         site = getattr(self, "site", None)
         if isinstance(site, ProxySite):
             site.client_gone(self)
+
+    def isSecure(self) -> bool:
+        """
+        As Twisted says (whether the transport is TLS), asked once a
+        connection rather than adapted anew for every request.
+        """
+        secure = self._secure
+        if secure is None:
+            secure = self._secure = bool(super().isSecure())
+        return secure
 
     def checkPersistence(self, request: Any, version: bytes) -> bool:
         """
@@ -192,6 +207,26 @@ def _keep_alive(transport: ITCPTransport, idle: int) -> None:
             pass
 
 
+#: The last whole second L{http_date} formatted, and its text.
+_last_date: tuple[Optional[int], bytes] = (None, b"")
+
+
+def http_date(now: Optional[float] = None) -> bytes:
+    """
+    C{now} (by default the time now) as a C{Date} header gives it
+    (L{datetimeToString}), formatted once a second rather than for every
+    response.
+    """
+    global _last_date
+    second = int(time.time() if now is None else now)
+    last = _last_date
+    if last[0] == second:
+        return last[1]
+    text: bytes = datetimeToString(second)
+    _last_date = (second, text)
+    return text
+
+
 class ProxyRequest(StreamingRequest):
     """
     A request whose responses carry no default C{Content-Type} and no
@@ -211,7 +246,7 @@ class ProxyRequest(StreamingRequest):
         """
         assert self.channel is not None
         self.site = self.channel.site  # type: ignore[attr-defined]
-        self.setHeader(b"Date", http.datetimeToString())
+        self.setHeader(b"Date", http_date())
         self.prepath = []
         self.postpath = [unquote_to_bytes(segment) for segment in self.path[1:].split(b"/")]
         try:
@@ -370,15 +405,12 @@ class ProxyResource(Resource):
         if connection is not None and b"keep-alive" in connection.lower() and not closing:
             # As Swift's server: a client asking for keep-alive is told so.
             request.responseHeaders.setRawHeaders(b"Connection", [b"keep-alive"])
-        verbatim = response.headers.verbatim
-        for name, value in response.headers.wire_items():
-            if verbatim:
+        if response.headers.verbatim:
+            for name, value in response.headers.wire_items():
                 set_header_verbatim(request.responseHeaders, name.encode("latin-1"),
                                     value.encode("latin-1"))
-                continue
-            request.responseHeaders.setRawHeaders(
-                name.encode("latin-1"), [value.encode("latin-1")]
-            )
+        else:
+            fill_headers(request.responseHeaders, response.headers.wire_items())
         body = response.body
         if isinstance(body, bytes):
             if request.method != b"HEAD" or "Content-Length" not in response.headers:
