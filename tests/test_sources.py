@@ -12,8 +12,8 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakenodes import PART, FakeCluster, StoredObject
-from twisted_proxy.backend.content import read_body
 from twisted_proxy.backend import sources
+from twisted_proxy.backend.content import read_body
 from twisted_proxy.backend.nodeclient import NodeClient
 from twisted_proxy.backend.nodes import ErrorLimiter, NodeReporter, NodeTimings, node_path
 from twisted_proxy.backend.sources import Found, SourceFinder, source_timestamp
