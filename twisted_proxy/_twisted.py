@@ -203,6 +203,12 @@ __all__ = [
 ]
 
 
+#: Bytes looked for in header values and paths, as integers: C{byte in
+#: data} with a one-byte C{bytes} first tries it as an integer, and raises
+#: and formats a C{TypeError} to find out it is not one, every time.
+_CR, _LF, _COMMA, _HASH = b"\r\n,#"
+
+
 # -- reading from the client ------------------------------------------------
 
 
@@ -525,12 +531,12 @@ class StreamingChannel(http.HTTPChannel):
 
     def headerReceived(self, line: bytes) -> bool:
         name, _, value = line.partition(b":")
-        if b"\r" in value:
+        if _CR in value:
             # A CR left in a value (RFC 9110 section 5.5), refused whatever
             # Twisted's version: only 26 and later refuse it themselves.
             self.refuse(400, b"Bad Request")
             return False
-        if name.strip().lower() == b"transfer-encoding" and b"," in value:
+        if name.strip().lower() == b"transfer-encoding" and _COMMA in value:
             self.refuse(501, b"Not Implemented")
             return False
         return bool(super().headerReceived(line))
@@ -707,7 +713,7 @@ def fill_headers(headers: Headers, pairs: Iterable[tuple[str, str]]) -> None:
         if stored is None:
             stored = _stored_name(name)
         data = value.encode("latin-1")
-        if b"\r" in data or b"\n" in data:
+        if _CR in data or _LF in data:
             data = _sanitizeLinearWhitespace(data)
         raw[stored] = [data]
 
@@ -763,7 +769,7 @@ class NodeAgent(Agent):
             if len(_VALID_METHODS) < 64:
                 _VALID_METHODS.add(method)
         path = _ensureValidURI(path.rstrip())
-        if not path.startswith(b"/") or b"#" in path:
+        if not path.startswith(b"/") or _HASH in path:
             raise ValueError(f"not an origin-form path: {path!r}")
         base = target.uri
         route, _, query = path.partition(b"?")
