@@ -766,9 +766,10 @@ class FactoryTests(SynchronousTestCase):
         The event of a line is the one C{Logger.info} would make for it:
         the same keys and values (but its time).
         """
-        from twisted.logger import Logger
+        from twisted.logger import Logger, formatEvent
 
         from twisted_proxy.plugins import proxy_logging
+        from twisted_proxy.plugins.proxy_logging import TEXT_KEY
 
         made: list[LogEvent] = []
         self.patch(proxy_logging, "_accessLog",
@@ -776,6 +777,8 @@ class FactoryTests(SynchronousTestCase):
         proxy_logging._emit_to_twisted_log("a line {x}")
         proxy_logging._accessLog.info("{access_log_line}", access_log_line="a line {x}")
         direct, reference = made
+        # and its text, formatted once
+        self.assertEqual(direct.pop(TEXT_KEY), formatEvent(reference))
         self.assertEqual(list(direct), list(reference))
         for key in reference:
             if key != "log_time":

@@ -31,6 +31,7 @@ from zope.interface.verify import verifyObject
 from twisted_proxy._twisted import (
     IDLE_TIMEOUT_FORMAT,
     QUIET_NAMESPACES,
+    TEXT_KEY,
     IStreamingBody,
     NodeAgent,
     QuietTwistedClient,
@@ -1062,6 +1063,159 @@ class QuietObserverTests(SynchronousTestCase):
             quiet(event)
         self.assertEqual(passed, reference)
         self.assertTrue(0 < len(passed) < len(events))
+
+
+class TextFileObserverTests(SynchronousTestCase):
+    """
+    L{quiet_observer} in front of twistd's text log file writes an event
+    with L{TEXT_KEY} itself: the file gets, byte for byte, what
+    C{textFileLogObserver} writes for the same event.
+    """
+
+    #: Times around second boundaries: .9999996 shows as the next second
+    #: (datetime rounds microseconds half to even).
+    TIMES = [1796310732.25, 1796310732.9999994, 1796310732.9999996, 1796310733.0,
+             1796310733.5, 1796310733.9999999, 1796310734.000001, 1796310799.75]
+
+    TEXTS = ["127.0.0.1 GET /v1/AUTH_test/c/o HTTP/1.0 200 - 4096",
+             "n\u00efce \u2603 \u20ac /v1/AUTH_t\u00ebst/\U0001f600 {x} %s",
+             "two\nlines\n", "\u00e9"]
+
+    def events(self) -> list[dict[str, Any]]:
+        """
+        Access-log events with their text, at each of L{TIMES}.
+        """
+        return [{"log_format": "{access_log_line}", "access_log_line": text, TEXT_KEY: text,
+                 "log_level": LogLevel.info, "log_namespace": "proxy-server",
+                 "log_source": None, "log_time": when}
+                for when in self.TIMES for text in self.TEXTS]
+
+    def compare(self, events: list[dict[str, Any]], out: Any = io.StringIO) -> str:
+        """
+        Write C{events} with twistd's observer behind a L{QuietTwistedClient}
+        filter and with L{quiet_observer} in front of another, to files made by C{out}; assert both files hold
+        the same, and return it.
+        """
+        from twisted.logger import FilteringLogObserver, textFileLogObserver
+
+        reference, direct = out(), out()
+        twistd = FilteringLogObserver(textFileLogObserver(reference), [QuietTwistedClient()])
+        quiet = quiet_observer(textFileLogObserver(direct))
+        for event in events:
+            twistd(dict(event))
+            quiet(dict(event))
+        self.assertEqual(direct.getvalue(), reference.getvalue())
+        return reference.getvalue()
+
+    def set_zone(self, zone: str) -> None:
+        """
+        Run the test in time zone C{zone}.
+        """
+        import os
+        import time
+
+        old = os.environ.get("TZ")
+
+        def restore() -> None:
+            if old is None:
+                os.environ.pop("TZ", None)
+            else:
+                os.environ["TZ"] = old
+            time.tzset()
+
+        self.addCleanup(restore)
+        os.environ["TZ"] = zone
+        time.tzset()
+
+    def test_sameAsTwistd(self) -> None:
+        """
+        Across second boundaries, for non-ASCII text and text with new
+        lines, the lines are twistd's.
+        """
+        written = self.compare(self.events())
+        self.assertEqual(written.count("[proxy-server#info] "), len(self.events()))
+        self.assertIn("2026-12-03T", written)
+        self.assertIn(":12:13", written)
+        self.assertIn("two\n\tlines\n\t\n", written)
+
+    def test_bytesFile(self) -> None:
+        """
+        To a binary file, the lines are twistd's in UTF-8.
+        """
+        written = self.compare(self.events(), io.BytesIO)
+        self.assertIn("\u2603".encode("utf-8"), written)
+
+    def test_timeZone(self) -> None:
+        """
+        The lines are twistd's in a time zone other than UTC, across a
+        change of its offset.
+        """
+        self.set_zone("America/New_York")
+        # 2026-11-01T06:00:00Z: 02:00 EDT becomes 01:00 EST.
+        change = 1793512800.0
+        events = self.events()
+        for offset in (-1.5, -0.25, -0.0000004, 0.0, 0.5, 3600.0):
+            for event in self.events()[:2]:
+                events.append(dict(event, log_time=change + offset))
+        written = self.compare(events)
+        self.assertIn("-0400 [", written)
+        self.assertIn("-0500 [", written)
+
+    def test_accessLogKey(self) -> None:
+        """
+        The access log marks its events with L{TEXT_KEY}.
+        """
+        from twisted_proxy.plugins import proxy_logging
+
+        self.assertEqual(proxy_logging.TEXT_KEY, TEXT_KEY)
+
+    def test_textWritten(self) -> None:
+        """
+        The event's L{TEXT_KEY} is written, not its format formatted again.
+        """
+        from twisted.logger import textFileLogObserver
+
+        out = io.StringIO()
+        quiet = quiet_observer(textFileLogObserver(out))
+        quiet({"log_format": "formatted", TEXT_KEY: "given", "log_level": LogLevel.info,
+               "log_namespace": "proxy-server", "log_time": 1796310732.5})
+        self.assertTrue(out.getvalue().endswith(" [proxy-server#info] given\n"))
+
+    def test_othersFormatted(self) -> None:
+        """
+        An event without L{TEXT_KEY}, or with a system, a failure, an empty
+        text or no time, is formatted as twistd would; quiet events are
+        still dropped.
+        """
+        base = self.events()[0]
+        events = [
+            {key: value for key, value in base.items() if key != TEXT_KEY},
+            dict(base, log_system="some system"),
+            dict(base, log_failure=Failure(ValueError("no"))),
+            dict(base, **{TEXT_KEY: "", "access_log_line": ""}),
+            {key: value for key, value in base.items() if key != "log_time"},
+            {key: value for key, value in base.items() if key != "log_level"},
+            dict(base, log_namespace=QUIET_NAMESPACES[0]),
+        ]
+        written = self.compare(events)
+        self.assertIn("[some system] ", written)
+        self.assertIn("ValueError", written)
+        self.assertIn("- [proxy-server#info] ", written)
+        self.assertIn("[proxy-server#-] ", written)
+        self.assertNotIn(QUIET_NAMESPACES[0], written)
+
+    def test_otherTimeFormat(self) -> None:
+        """
+        A text file observer with another time format formats every event
+        itself.
+        """
+        from twisted.logger import textFileLogObserver
+
+        out = io.StringIO()
+        quiet = quiet_observer(textFileLogObserver(out, timeFormat="%H:%M:%S.%f"))
+        quiet({"log_format": "formatted", TEXT_KEY: "given", "log_level": LogLevel.info,
+               "log_namespace": "proxy-server", "log_time": 1796310732.5})
+        self.assertTrue(out.getvalue().endswith(".500000 [proxy-server#info] formatted\n"))
 
 
 class ReplaceObserversTests(SynchronousTestCase):

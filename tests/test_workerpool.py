@@ -115,6 +115,29 @@ class WorkerLogTests(SynchronousTestCase):
             self.assertIsInstance(event["log_time"], float)
             self.assertNotIn("log_logger", event)
 
+    def test_formattedText(self) -> None:
+        """
+        An event whose text the worker formatted (C{TEXT_KEY}, as an access
+        line's) reaches the parent's log file as twistd writes the relayed
+        event, after the worker's number.
+        """
+        from twisted.logger import FilteringLogObserver, textFileLogObserver
+
+        from twisted_proxy._twisted import TEXT_KEY, QuietTwistedClient, quiet_observer
+
+        def emit(log: Logger) -> None:
+            log.info("{line}", line="GET /v1/\u00e9 200", **{TEXT_KEY: "GET /v1/\u00e9 200"})
+
+        reference, direct = io.StringIO(), io.StringIO()
+        self.feed(1, _worker_output(emit))
+        twistd = FilteringLogObserver(textFileLogObserver(reference), [QuietTwistedClient()])
+        quiet = quiet_observer(textFileLogObserver(direct))
+        for event in self.events.events:
+            twistd(dict(event))
+            quiet(dict(event))
+        self.assertIn(" [proxy.test#info] worker 3: GET /v1/\u00e9 200\n", direct.getvalue())
+        self.assertEqual(direct.getvalue(), reference.getvalue())
+
     def test_failure(self) -> None:
         """
         A logged failure arrives as a failure, with its traceback and the

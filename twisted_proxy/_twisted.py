@@ -64,6 +64,12 @@ Private names used, and why:
     installed, read (never written) to put them behind a filter
     (L{QuietTwistedLogging}); twistd sets its observer up after the plugin's
     C{makeService} has run, with no hook to filter it.
+  - C{twisted.logger.FileLogObserver} (its C{_outFile}, C{_encoding} and
+    C{formatEvent}) and the closure of the C{formatEvent} function
+    C{textFileLogObserver} makes (its C{timeFormat}): to recognize
+    twistd's text log file and write an event whose text is already
+    formatted (L{TEXT_KEY}) straight to it, as it would have
+    (L{quiet_observer}), with its time stamp formatted once a second.
   - The log namespaces C{twisted.web._newclient.HTTPClientParser} (one info
     line for every C{100 Continue} a storage node sends),
     C{twisted.web.client._HTTP11ClientFactory} (two info lines for every
@@ -134,12 +140,15 @@ from twisted.internet.address import IPv6Address
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress, IPushProducer
 from twisted.logger import (
+    FileLogObserver,
     ILogFilterPredicate,
     ILogObserver,
     LogEvent,
     LogLevel,
     LogPublisher,
     PredicateResult,
+    formatTime,
+    timeFormatRFC3339,
 )
 from twisted.protocols.haproxy._wrapper import HAProxyProtocolWrapper, HAProxyWrappingFactory
 from twisted.protocols.policies import ProtocolWrapper
@@ -186,11 +195,18 @@ __all__ = [
     "QUIET_NAMESPACES",
     "QuietTwistedClient",
     "quiet_observer",
+    "TEXT_KEY",
     "QuietTwistedLogging",
     "ForkedProcess",
     "install_fresh_reactor",
     "replace_observers",
 ]
+
+
+#: Bytes looked for in header values and paths, as integers: C{byte in
+#: data} with a one-byte C{bytes} first tries it as an integer, and raises
+#: and formats a C{TypeError} to find out it is not one, every time.
+_CR, _LF, _COMMA, _HASH = b"\r\n,#"
 
 
 # -- reading from the client ------------------------------------------------
@@ -515,12 +531,12 @@ class StreamingChannel(http.HTTPChannel):
 
     def headerReceived(self, line: bytes) -> bool:
         name, _, value = line.partition(b":")
-        if b"\r" in value:
+        if _CR in value:
             # A CR left in a value (RFC 9110 section 5.5), refused whatever
             # Twisted's version: only 26 and later refuse it themselves.
             self.refuse(400, b"Bad Request")
             return False
-        if name.strip().lower() == b"transfer-encoding" and b"," in value:
+        if name.strip().lower() == b"transfer-encoding" and _COMMA in value:
             self.refuse(501, b"Not Implemented")
             return False
         return bool(super().headerReceived(line))
@@ -697,7 +713,7 @@ def fill_headers(headers: Headers, pairs: Iterable[tuple[str, str]]) -> None:
         if stored is None:
             stored = _stored_name(name)
         data = value.encode("latin-1")
-        if b"\r" in data or b"\n" in data:
+        if _CR in data or _LF in data:
             data = _sanitizeLinearWhitespace(data)
         raw[stored] = [data]
 
@@ -753,7 +769,7 @@ class NodeAgent(Agent):
             if len(_VALID_METHODS) < 64:
                 _VALID_METHODS.add(method)
         path = _ensureValidURI(path.rstrip())
-        if not path.startswith(b"/") or b"#" in path:
+        if not path.startswith(b"/") or _HASH in path:
             raise ValueError(f"not an origin-form path: {path!r}")
         base = target.uri
         route, _, query = path.partition(b"?")
@@ -1145,10 +1161,90 @@ class _QuietObserver:
         self._observer(event)
 
 
+#: The key of an event that carries its text already formatted: exactly what
+#: C{formatEvent} makes of it (set by who emits it, with the event's own
+#: C{log_format} and fields for every other observer). An event that has it,
+#: and no C{log_system} or C{log_failure}, is written to twistd's text log
+#: file as that text after the time stamp and system, with no formatting.
+TEXT_KEY = "log_text_formatted"
+
+
+class _QuietTextFileObserver(_QuietObserver):
+    """
+    A L{_QuietObserver} in front of twistd's text log file (a
+    L{FileLogObserver} made by C{textFileLogObserver} with its default
+    time format): an event with L{TEXT_KEY} is written to the file as
+    C{formatEventAsClassicLogText} would write it, with the time stamp of
+    the second it falls in formatted once; any other goes to the observer.
+    """
+
+    __slots__ = ("_write", "_flush", "_encoding", "_second", "_stamp")
+
+    def __init__(self, observer: FileLogObserver) -> None:
+        super().__init__(observer)
+        out = observer._outFile
+        self._write = out.write
+        self._flush = out.flush
+        self._encoding = observer._encoding
+        self._second = -1
+        self._stamp = ""
+
+    def __call__(self, event: LogEvent) -> None:
+        text = event.get(TEXT_KEY)
+        when = event.get("log_time")
+        if (text.__class__ is not str or not text or when.__class__ is not float
+                or "log_system" in event or "log_failure" in event or "log_trace" in event):
+            _QuietObserver.__call__(self, event)
+            return
+        if _is_quiet(event):
+            return
+        # The second datetime.fromtimestamp shows for `when`: its
+        # microseconds are rounded half to even, and may carry.
+        second = int(when)
+        if round((when - second) * 1e6) >= 1000000:
+            second += 1
+        if second != self._second:
+            self._stamp = formatTime(when, timeFormatRFC3339)
+            self._second = second
+        level = event.get("log_level")
+        line = (f"{self._stamp} [{event.get('log_namespace', '-')}#"
+                f"{'-' if level is None else level.name}] {text}\n")
+        if "\n" in text:
+            line = line[:-1].replace("\n", "\n\t") + "\n"
+        if self._encoding is None:
+            self._write(line)
+        else:
+            self._write(line.encode(self._encoding))
+        self._flush()
+
+
+def _is_text_file_observer(observer: ILogObserver) -> bool:
+    """
+    Whether C{observer} is what C{textFileLogObserver} makes with its
+    default time format (twistd's log file).
+    """
+    if type(observer) is not FileLogObserver:
+        return False
+    format_event = observer.formatEvent
+    code = getattr(format_event, "__code__", None)
+    if (getattr(format_event, "__qualname__", None) != "textFileLogObserver.<locals>.formatEvent"
+            or code is None or code.co_freevars != ("timeFormat",)):
+        return False
+    closure = getattr(format_event, "__closure__", None) or ()
+    try:
+        return [cell.cell_contents for cell in closure] == [timeFormatRFC3339]
+    except ValueError:
+        return False
+
+
 def quiet_observer(observer: ILogObserver) -> ILogObserver:
     """
-    C{observer} behind a L{QuietTwistedClient} filter.
+    C{observer} behind a L{QuietTwistedClient} filter. When it is twistd's
+    text log file, an event with L{TEXT_KEY} is written to the file
+    directly, as that observer would write it.
     """
+    if _is_text_file_observer(observer):
+        return _QuietTextFileObserver(observer)  # type: ignore[arg-type]
     return _QuietObserver(observer)
 
 

@@ -102,6 +102,11 @@ __all__ = [
 
 _log = Logger()
 
+#: The key of an event's text, already formatted, which twistd's log file
+#: then writes with no formatting: C{twisted_proxy._twisted.TEXT_KEY}
+#: (which this layer cannot import).
+TEXT_KEY = "log_text_formatted"
+
 #: Where access lines go by default: twistd's log, as C{proxy-server}.
 _accessLog = Logger(namespace="proxy-server")
 
@@ -581,8 +586,9 @@ Emit = Callable[[str], None]
 
 def _emit_to_twisted_log(line: str) -> None:
     # The event _accessLog.info("{access_log_line}", access_log_line=line)
-    # makes, made here: Logger.emit first looks its level up among all
-    # levels, every time.
+    # makes, made here (Logger.emit first looks its level up among all
+    # levels, every time), with its text already formatted (TEXT_KEY): the
+    # line, which twistd's log file then writes with no formatting.
     logger = _accessLog
     logger.observer({
         "access_log_line": line,
@@ -592,6 +598,7 @@ def _emit_to_twisted_log(line: str) -> None:
         "log_source": logger.source,
         "log_format": "{access_log_line}",
         "log_time": time.time(),
+        TEXT_KEY: line,
     })
 
 

@@ -54,6 +54,7 @@ from twisted.python.failure import Failure
 from twisted.python.reflect import safe_str
 from zope.interface import provider
 
+from twisted_proxy._twisted import TEXT_KEY
 from twisted_proxy.config import ConfigError, ProxyConfig, ProxySettings, load_config
 from twisted_proxy.service.backoff import RestartBackoff
 from twisted_proxy.service.build import ProxyProcess, build_proxy_service
@@ -249,6 +250,7 @@ class WorkerLogRelay:
         event["log_format"] = "worker {worker_index}: {worker_text}"
         event["worker_index"] = self.index
         event[_TEXT] = text
+        event[TEXT_KEY] = f"worker {self.index}: {text}"
         self._observer(event)
 
 

@@ -183,7 +183,7 @@ def check_utf8(value: Union[str, bytes], internal: bool = False) -> bool:
         raw.decode("utf-8")
     except UnicodeDecodeError:
         return False
-    return internal or b"\x00" not in raw
+    return internal or 0 not in raw  # an int: `b"\x00" in` first tries it as one
 
 
 def check_path_utf8(request: SwiftRequest) -> Optional[SwiftResponse]:

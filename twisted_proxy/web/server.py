@@ -402,7 +402,8 @@ class ProxyResource(Resource):
         request.setResponseCode(response.status, response.reason.encode("latin-1"))
         connection = request.getHeader(b"connection")
         closing = request.responseHeaders.getRawHeaders(b"Connection") == [b"close"]
-        if connection is not None and b"keep-alive" in connection.lower() and not closing:
+        # find, not `in`: `in` first tries the bytes as an integer and fails.
+        if connection is not None and connection.lower().find(b"keep-alive") >= 0 and not closing:
             # As Swift's server: a client asking for keep-alive is told so.
             request.responseHeaders.setRawHeaders(b"Connection", [b"keep-alive"])
         if response.headers.verbatim:
