@@ -27,7 +27,7 @@ from twisted_proxy.web.server import (
     ProxyChannel,
     ProxyResource,
     ProxySite,
-    http_date,
+    date_header,
 )
 
 
@@ -388,7 +388,7 @@ class _Port:
 
 class HTTPDateTests(SynchronousTestCase):
     """
-    L{http_date}: the C{Date} header, formatted once a second.
+    L{date_header}: the C{Date} header, formatted once a second.
     """
 
     def test_asTwisted(self) -> None:
@@ -400,7 +400,7 @@ class HTTPDateTests(SynchronousTestCase):
 
         for moment in [1700000000.2, 1700000000.9, 1700000001.0, 1700000000.0, 0.5,
                        1700000000.5]:
-            self.assertEqual(http_date(moment), datetimeToString(moment))
+            self.assertEqual(date_header(moment), datetimeToString(moment))
 
     def test_now(self) -> None:
         """
@@ -411,7 +411,7 @@ class HTTPDateTests(SynchronousTestCase):
         from twisted.web.http import datetimeToString
 
         before = datetimeToString(time.time())
-        now = http_date()
+        now = date_header()
         after = datetimeToString(time.time())
         self.assertIn(now, (before, after))
 

@@ -27,7 +27,6 @@ from twisted.protocols.policies import ProtocolWrapper
 from twisted.python.failure import Failure
 from twisted.web import server
 from twisted.web.client import FileBodyProducer
-from twisted.web.http import datetimeToString
 from twisted.web.iweb import IBodyProducer
 from twisted.web.resource import Resource
 from zope.interface import implementer
@@ -50,10 +49,11 @@ from twisted_proxy.swift.constraints import (
 )
 from twisted_proxy.swift.http import HeaderDict, SwiftRequest, SwiftResponse, wire_quote, wsgi_str
 from twisted_proxy.swift.metrics import NULL_METRICS, metric_type
+from twisted_proxy.swift.timestamp import http_date
 from twisted_proxy.swift.transid import TRANS_ID_ENVIRON_KEY, make_trans_id, trans_id_suffix
 from twisted_proxy.web.requestbody import ClientSocket, RequestBody
 
-__all__ = ["ProxyChannel", "ProxyRequest", "ProxyResource", "ProxySite", "http_date",
+__all__ = ["ProxyChannel", "ProxyRequest", "ProxyResource", "ProxySite", "date_header",
            "to_swift_request"]
 
 _log = Logger()
@@ -207,22 +207,22 @@ def _keep_alive(transport: ITCPTransport, idle: int) -> None:
             pass
 
 
-#: The last whole second L{http_date} formatted, and its text.
+#: The last whole second L{date_header} formatted, and its text.
 _last_date: tuple[Optional[int], bytes] = (None, b"")
 
 
-def http_date(now: Optional[float] = None) -> bytes:
+def date_header(now: Optional[float] = None) -> bytes:
     """
     C{now} (by default the time now) as a C{Date} header gives it
-    (L{datetimeToString}), formatted once a second rather than for every
-    response.
+    (L{twisted_proxy.swift.timestamp.http_date}), formatted once a second
+    rather than for every response.
     """
     global _last_date
     second = int(time.time() if now is None else now)
     last = _last_date
     if last[0] == second:
         return last[1]
-    text: bytes = datetimeToString(second)
+    text = http_date(second).encode("ascii")
     _last_date = (second, text)
     return text
 
@@ -246,7 +246,7 @@ class ProxyRequest(StreamingRequest):
         """
         assert self.channel is not None
         self.site = self.channel.site  # type: ignore[attr-defined]
-        self.setHeader(b"Date", http_date())
+        self.setHeader(b"Date", date_header())
         self.prepath = []
         self.postpath = [unquote_to_bytes(segment) for segment in self.path[1:].split(b"/")]
         try:
