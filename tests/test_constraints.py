@@ -25,6 +25,7 @@ from twisted_proxy.swift.constraints import (
     filter_inbound_headers,
     guess_content_type,
     if_none_match_star,
+    is_sys_meta,
     name_length_limit,
     native_name,
     prepare_object_post,
@@ -32,6 +33,7 @@ from twisted_proxy.swift.constraints import (
     remove_backend_and_sysmeta_headers,
     remove_owner_headers,
     request_timestamp,
+    strip_sys_meta,
     transform_remove_headers,
     unquote_name_header,
     update_content_type,
@@ -156,6 +158,31 @@ class UTF8Tests(ErrorAssertions):
             [("X-Backend-Allow-Reserved-Names", "true")], path=b"/v1/a/%00c"
         )
         self.assertIsNone(check_path_utf8(req))
+
+
+class StripSysMetaTests(SynchronousTestCase):
+    """
+    Tests for L{strip_sys_meta}.
+    """
+
+    def test_asIsSysMeta(self) -> None:
+        """
+        L{strip_sys_meta} takes out exactly the headers L{is_sys_meta} calls
+        system metadata of the server type.
+        """
+        names = ["X-Object-Sysmeta-A", "x-object-sysmeta-b", "X-OBJECT-SYSMETA-\n",
+                 "X-Object-Sysmeta-", "X-Object-Sysmeta", "X-Object-Meta-A",
+                 "X-Container-Sysmeta-A", " X-Object-Sysmeta-A", "X-Object-Sysmeta-\xe9",
+                 "x-account-sysmeta-c", "X-Container-Sysmeta-", "X-Account-SysMeta-\u0130"]
+        names += [chr(code) + "-Object-Sysmeta-A" for code in range(256)]
+        names += [chr(code) + "-Container-Sysmeta-A" for code in range(256)]
+        names = list(dict.fromkeys(names))
+        for server_type in ("object", "container", "account", "Object"):
+            headers = {name: "v" for name in names}
+            strip_sys_meta(server_type, headers)
+            self.assertEqual(
+                sorted(headers),
+                sorted(name for name in names if not is_sys_meta(server_type, name)))
 
 
 class MetadataTests(ErrorAssertions):

@@ -17,14 +17,12 @@ from zope.interface.verify import verifyObject
 from tests.doubles import partial_context
 from twisted_proxy.config import ConfigError
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
-from twisted_proxy.plugins._support.sysmeta import strip_object_sysmeta
 from twisted_proxy.plugins.symlink import (
     SYMLINK_OVERRIDE_ENVIRON_KEY,
     Symlinks,
     rewrite_listing_item,
     symlinkPlugin,
 )
-from twisted_proxy.swift.constraints import is_sys_meta
 from twisted_proxy.swift.http import HeaderDict, SwiftRequest, SwiftResponse
 from twisted_proxy.swift.listing import LISTING_REWRITES_ENVIRON_KEY, apply_listing_rewrites
 
@@ -525,20 +523,6 @@ class SymlinkTests(SynchronousTestCase):
             assert isinstance(response.body, bytes)
             self.assertEqual(json.loads(response.body),
                              plain + [{"name": "c", "hash": _EMPTY}])
-
-    def test_stripObjectSysmeta(self) -> None:
-        """
-        L{strip_object_sysmeta} takes out exactly the headers
-        L{is_sys_meta} calls object sysmeta.
-        """
-        names = ["X-Object-Sysmeta-A", "x-object-sysmeta-b", "X-OBJECT-SYSMETA-\n",
-                 "X-Object-Sysmeta-", "X-Object-Sysmeta", "X-Object-Meta-A",
-                 "X-Container-Sysmeta-A", " X-Object-Sysmeta-A", "X-Object-Sysmeta-\xe9"]
-        names += [chr(code) + "-Object-Sysmeta-A" for code in range(256)]
-        headers = {name: "v" for name in names}
-        strip_object_sysmeta(headers)
-        self.assertEqual(sorted(headers),
-                         sorted(name for name in names if not is_sys_meta("object", name)))
 
     def test_listingItem(self) -> None:
         item = rewrite_listing_item({

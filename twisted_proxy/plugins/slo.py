@@ -46,6 +46,7 @@ import hashlib
 import json
 import mimetypes
 from email.utils import parsedate_to_datetime
+from functools import partial
 from typing import Any, AsyncIterator, Optional, Union
 from urllib.parse import quote
 
@@ -76,9 +77,8 @@ from twisted_proxy.plugins._support.subrequest import (
     read_body,
     sub_environ,
 )
-from twisted_proxy.plugins._support.sysmeta import strip_object_sysmeta
 from twisted_proxy.plugins.bulk import result_body
-from twisted_proxy.swift.constraints import check_path_utf8, ensure_x_timestamp
+from twisted_proxy.swift.constraints import check_path_utf8, ensure_x_timestamp, strip_sys_meta
 from twisted_proxy.swift.etags import normalize_etag
 from twisted_proxy.swift.expirer import ExpirerQueue, async_delete_rows
 from twisted_proxy.swift.http import (
@@ -454,7 +454,7 @@ class StaticLargeObject:
                   app: IProxyApplication, manifest_get: bool, sysmeta_ok: bool) -> Any:
         if not is_true(response.headers.get(_SLO)):
             if not sysmeta_ok:
-                strip_object_sysmeta(response.headers)
+                strip_sys_meta("object", response.headers)
             return response
         if manifest_get:
             return Deferred.fromCoroutine(self._manifest(request, response, sysmeta_ok))
@@ -479,7 +479,7 @@ class StaticLargeObject:
         """
         headers = response.headers
         if not sysmeta_ok:
-            strip_object_sysmeta(headers)
+            strip_sys_meta("object", headers)
         if "Content-Type" in headers:
             headers["Content-Type"] = _clean_content_type(headers["Content-Type"])
         if request.params.get("format") != "raw" or not response.is_success:
@@ -526,7 +526,7 @@ class StaticLargeObject:
         status = response.status
         # A plugin that asked for sysmeta (s3api's multipart etag) sees the
         # manifest's.
-        strip = (lambda _headers: None) if sysmeta_ok else strip_object_sysmeta
+        strip = (lambda _headers: None) if sysmeta_ok else partial(strip_sys_meta, "object")
         if status >= 300 and status not in (304, 412, 416):
             strip(response.headers)
             return response

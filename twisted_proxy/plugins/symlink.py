@@ -54,10 +54,10 @@ from twisted_proxy.plugins._support.subrequest import (
     read_body,
     sub_environ,
 )
-from twisted_proxy.plugins._support.sysmeta import strip_object_sysmeta
 from twisted_proxy.swift.constraints import (
     check_account_format,
     is_sys_meta,
+    strip_sys_meta,
     unquote_name_header,
 )
 from twisted_proxy.swift.etags import normalize_etag
@@ -336,7 +336,7 @@ class Symlinks:
             if not sysmeta_ok:
                 environ.pop("swift.sysmeta_ok", None)
         if not sysmeta_ok:
-            strip_object_sysmeta(response.headers)
+            strip_sys_meta("object", response.headers)
         return response
 
     def _get_or_head(self, request: SwiftRequest, app: IProxyApplication
@@ -369,7 +369,7 @@ class Symlinks:
         if not sysmeta_ok:
             request.environ.pop("swift.sysmeta_ok", None)
             if not isinstance(result, Failure):
-                strip_object_sysmeta(result.headers)
+                strip_sys_meta("object", result.headers)
         return result
 
     # -- containers -------------------------------------------------------

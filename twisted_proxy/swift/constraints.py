@@ -16,7 +16,7 @@ from __future__ import annotations
 import mimetypes
 import re
 from dataclasses import dataclass, fields
-from typing import Any, Iterable, MutableMapping, Optional, Union
+from typing import Any, Callable, Iterable, MutableMapping, Optional, Union
 from urllib.parse import unquote
 
 from twisted_proxy.swift.http import (
@@ -57,6 +57,7 @@ __all__ = [
     "valid_api_version",
     "is_user_meta",
     "is_sys_meta",
+    "strip_sys_meta",
     "remove_backend_and_sysmeta_headers",
     "filter_inbound_headers",
     "remove_owner_headers",
@@ -727,6 +728,27 @@ def is_sys_meta(server_type: str, name: str) -> bool:
     """
     prefix = f"x-{server_type.lower()}-sysmeta-"
     return len(name) > len(prefix) and name.lower().startswith(prefix)
+
+
+#: For L{strip_sys_meta}, by server type: what L{is_sys_meta} says of a
+#: name, in one match (the prefix in any ASCII case, then at least one
+#: character), rather than a lowered copy of every name.
+_SYS_META_NAME: dict[str, Callable[[str], Optional["re.Match[str]"]]] = {}
+
+
+def strip_sys_meta(server_type: str, headers: MutableMapping[str, str]) -> None:
+    """
+    Remove from C{headers} every header that L{is_sys_meta} calls
+    C{server_type} system metadata (a server type is a word of ASCII
+    letters: C{account}, C{container}, C{object}).
+    """
+    match = _SYS_META_NAME.get(server_type)
+    if match is None:
+        prefix = re.escape(f"x-{server_type.lower()}-sysmeta-")
+        match = _SYS_META_NAME[server_type] = re.compile(
+            prefix + ".", re.IGNORECASE | re.ASCII | re.DOTALL).match
+    for name in [name for name in headers if match(name)]:
+        del headers[name]
 
 
 # Headers no client may send and no client may see: system metadata,
