@@ -552,13 +552,8 @@ class StreamingChannel(http.HTTPChannel):
         if not isinstance(headers, Headers):
             super().writeHeaders(version, code, reason, headers)
             return
-        lines = [b"%s %s %s\r\n" % (version, code, reason)]
-        for name, values in headers.getAllRawHeaders():
-            for value in values:
-                lines.append(b"%s: %s\r\n" % (name, value))
-        lines.append(b"\r\n")
         assert self.transport is not None
-        self.transport.write(b"".join(lines))
+        self.transport.write(_head([b"%s %s %s\r\n" % (version, code, reason)], headers))
 
     def _send100Continue(self) -> None:
         request = self.requests[-1] if self.requests else None
@@ -809,11 +804,21 @@ class _NodeRequest(Request):
             lines.append(b"Connection: close\r\n")
         if TEorCL is not None:
             lines.append(TEorCL)
-        for name, values in headers.getAllRawHeaders():
-            for value in values:
-                lines.append(b"%s: %s\r\n" % (name, value))
-        lines.append(b"\r\n")
-        transport.write(b"".join(lines))
+        transport.write(_head(lines, headers))
+
+
+def _head(lines: list[bytes], headers: Headers) -> bytes:
+    """
+    A message's head in one piece: C{lines} (its first line, and any
+    header lines already made), then a line for each value of C{headers}
+    (whose values L{Headers} has already cleaned of line breaks), then the
+    empty line.
+    """
+    for name, values in headers.getAllRawHeaders():
+        for value in values:
+            lines.append(b"%s: %s\r\n" % (name, value))
+    lines.append(b"\r\n")
+    return b"".join(lines)
 
 
 def is_disconnected(request: http.Request) -> bool:
