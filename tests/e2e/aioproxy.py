@@ -60,6 +60,7 @@ __all__ = [
     "aio_config",
     "auth",
     "connection_bytes",
+    "described_descriptors",
     "exchange",
     "free_port",
     "get_streamed",
@@ -222,6 +223,27 @@ def open_descriptors(pid: int) -> int:
     How many file descriptors C{pid} has open.
     """
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def described_descriptors(pid: int) -> dict[int, str]:
+    """
+    What each of C{pid}'s open descriptors is: C{readlink}'s answer
+    (C{"pipe:[...]"}, a path), or for a TCP socket its state and its two
+    ends as C{ss -tanp} shows them; for a failing test to say what it found.
+    """
+    sockets: dict[int, str] = {}
+    for line in subprocess.check_output(["ss", "-tanp"], text=True).splitlines():
+        for fd in re.findall(rf"pid={pid},fd=(\d+)", line):
+            state, _, _, local, peer = line.split()[:5]
+            sockets[int(fd)] = f"tcp {state} {local} -> {peer}"
+    found: dict[int, str] = {}
+    for name in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{name}")
+        except OSError:
+            continue
+        found[int(name)] = sockets.get(int(name), target)
+    return found
 
 
 def reset_peak_rss(pid: int) -> None:
