@@ -450,35 +450,6 @@ class DefaultAgentTests(SynchronousTestCase):
                 b"X-Timestamp: 1.0\r\nX-Bad: a X-Evil: 1\r\nHost: 10.1.2.3:6200\r\n\r\n"))
         self.assertEqual(len(client._targets), 1)
 
-    def test_continueSkippedQuietly(self) -> None:
-        """
-        A node's C{100 Continue} before its answer is skipped, as Twisted
-        skips it, without a log event; the answer is the request's response.
-        """
-        from twisted.internet.testing import StringTransport
-        from twisted.logger import ILogObserver, globalLogPublisher
-
-        reactor = MemoryReactorClock()
-        client = NodeClient(reactor, 10, 0.25)
-        d = client.request(NODE, "PUT", "/sdb1/1/a/c/o",
-                           HeaderDict({"Expect": "100-continue", "Content-Length": "0"}))
-        (_, _, factory, _, _) = reactor.tcpClients[-1]
-        protocol = factory.buildProtocol(None)
-        protocol.makeConnection(StringTransport())  # type: ignore[union-attr]
-        events: list[dict[str, Any]] = []
-        observer = cast(ILogObserver, events.append)
-        globalLogPublisher.addObserver(observer)
-        try:
-            protocol.dataReceived(  # type: ignore[union-attr]
-                b"HTTP/1.1 100 Continue\r\n\r\n"
-                b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\nEtag: abc\r\n\r\n")
-        finally:
-            globalLogPublisher.removeObserver(observer)
-        response = self.successResultOf(d)
-        self.assertEqual((response.code, response.headers.getRawHeaders(b"etag")),
-                         (201, [b"abc"]))
-        self.assertEqual(events, [])
-
     def test_connectFailed(self) -> None:
         """
         A refused connection is a L{NodeError}.

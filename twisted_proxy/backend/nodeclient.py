@@ -20,8 +20,7 @@ from twisted.internet.endpoints import HostnameEndpoint
 from twisted.internet.error import ConnectingCancelledError
 from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
 from twisted.python.failure import Failure
-from twisted.web._newclient import HTTP11ClientProtocol
-from twisted.web.client import URI, HTTPConnectionPool, _HTTP11ClientFactory
+from twisted.web.client import URI, HTTPConnectionPool
 from twisted.web.error import SchemeNotSupported
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IAgentEndpointFactory, IBodyProducer, IResponse
@@ -79,60 +78,15 @@ def response_headers(response: IResponse) -> HeaderDict:
         (name, values[-1]) for name, values in response.headers.getAllRawHeaders())
 
 
-class _Skipped1xxLog:
-    """
-    Where a node connection's response parser tells of each C{1xx} answer
-    it skips (every C{100 Continue} of a PUT): nowhere. Twisted logs each
-    as an info event, which the process's log observer drops anyway
-    (L{twisted_proxy._twisted.quiet_observer}); made and dropped, such an
-    event costs a few percent of a small PUT.
-    """
-
-    @staticmethod
-    def info(*args: object, **kwargs: object) -> None:
-        pass
-
-
-_SKIPPED_1XX_LOG = _Skipped1xxLog()
-
-
-class _NodeConnection(HTTP11ClientProtocol):
-    """
-    A pooled connection to a storage node: Twisted's, whose response parser
-    logs no skipped C{1xx} answer.
-    """
-
-    def request(self, request: Any) -> "Deferred[IResponse]":
-        d = super().request(request)
-        parser = self._parser
-        if parser is not None:
-            # The only thing that parser logs is a skipped 1xx answer.
-            parser._log = _SKIPPED_1XX_LOG  # type: ignore[assignment]
-        return d  # type: ignore[no-any-return]
-
-
-class _NodeConnectionFactory(_HTTP11ClientFactory):  # type: ignore[misc]
-    """
-    Makes L{_NodeConnection}s; logs nothing as each starts and stops (the
-    info lines Twisted's factory logs, which the process's log observer
-    drops).
-    """
-
-    noisy = False
-
-    def buildProtocol(self, addr: Any) -> _NodeConnection:
-        return _NodeConnection(self._quiescentCallback)
-
-
 def make_pool(reactor: Any, per_host: int = 20) -> HTTPConnectionPool:
     """
     A persistent connection pool for storage nodes.
 
-    Its connections log nothing as they start and stop, nor as they skip
-    each C{100 Continue} (L{_NodeConnection}).
+    Its connections log at info level as they start and stop, and skip each
+    C{100 Continue} with another info line; the process's log observer
+    drops those (L{twisted_proxy._twisted.quiet_observer}).
     """
     pool = HTTPConnectionPool(reactor, persistent=True)
-    pool._factory = _NodeConnectionFactory
     pool.maxPersistentPerHost = per_host
     pool.cachedConnectionTimeout = 120
     pool.retryAutomatically = False
