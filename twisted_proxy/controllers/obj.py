@@ -51,6 +51,9 @@ __all__ = ["ObjectController"]
 _DEVICES: dict[str, str] = {}
 _MAX_DEVICES = 4096
 
+#: The last second L{ObjectController._last_modified} formatted, and its text.
+_LAST_MODIFIED: list[object] = [None, ""]
+
 
 class ObjectController(ObjectExpiry):
     """
@@ -305,8 +308,14 @@ class ObjectController(ObjectExpiry):
         if answers is None:
             return error_response(503, method="PUT")
         etags = {normalize_etag(a[3].get("Etag", "")) for a in answers if a[0] == 201}
-        response = self.best(answers, replicas)
-        if response.status == 201:
+        if len(answers) >= replicas and all(answer[0] == 201 for answer in answers):
+            # Every replica was written: the merged answer could only be a
+            # 201, whose headers are made here.
+            status = 201
+        else:
+            response = self.best(answers, replicas)
+            status = response.status
+        if status == 201:
             if len(etags) > 1:
                 return error_response(500, "Object servers returned "
                                       f"{len(etags)} mismatched etags", method="PUT")
@@ -339,4 +348,12 @@ class ObjectController(ObjectExpiry):
         return path
 
     def _last_modified(self, timestamp: str) -> str:
-        return http_date(Timestamp(timestamp))
+        """
+        The C{Last-Modified} of an object written at C{timestamp}: the
+        instant rounded up to a whole second (formatted once a second).
+        """
+        seconds = Timestamp(timestamp).ceil()
+        last = _LAST_MODIFIED
+        if last[0] != seconds:
+            last[:] = [seconds, http_date(seconds)]
+        return last[1]  # type: ignore[return-value]
