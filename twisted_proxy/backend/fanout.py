@@ -252,21 +252,22 @@ class _Upload:
 
     # -- the phases ----------------------------------------------------
 
-    def _guarded(self, step: Callable[..., None], *args: object) -> None:
+    def _bug_met(self) -> None:
         """
-        Take C{step}; a proxy bug met there fails the upload (every
-        request still out is ended) rather than leaving it waiting.
+        A proxy bug was met in one of the upload's steps (the exception
+        being handled): it fails the upload, every request still out
+        ended, rather than leaving it waiting; once the upload is over it
+        goes on up.
         """
-        try:
-            step(*args)
-        except BaseException:
-            if self._phase != _DONE:
-                self._abandon(Failure())
-            else:
-                raise
+        if self._phase == _DONE:
+            raise
+        self._abandon(Failure())
 
     def _ready(self) -> None:
-        self._guarded(self._send_body)
+        try:
+            self._send_body()
+        except BaseException:
+            self._bug_met()
 
     def _send_body(self) -> None:
         """
@@ -301,10 +302,16 @@ class _Upload:
             watch.start()
 
     def _on_pumped(self, _: object) -> None:
-        self._guarded(self._pumped)
+        try:
+            self._pumped()
+        except BaseException:
+            self._bug_met()
 
     def _on_pump_failed(self, failure: Failure) -> None:
-        self._guarded(self._pump_failed, failure)
+        try:
+            self._pump_failed(failure)
+        except BaseException:
+            self._bug_met()
 
     def _pumped(self) -> None:
         if self._phase != _SENDING:
