@@ -52,7 +52,7 @@ _DEVICES: dict[str, str] = {}
 _MAX_DEVICES = 4096
 
 #: The last second L{ObjectController._last_modified} formatted, and its text.
-_LAST_MODIFIED: list[object] = [None, ""]
+_last_formatted: tuple[Optional[int], str] = (None, "")
 
 
 class ObjectController(ObjectExpiry):
@@ -352,8 +352,8 @@ class ObjectController(ObjectExpiry):
         The C{Last-Modified} of an object written at C{timestamp}: the
         instant rounded up to a whole second (formatted once a second).
         """
+        global _last_formatted
         seconds = Timestamp(timestamp).ceil()
-        last = _LAST_MODIFIED
-        if last[0] != seconds:
-            last[:] = [seconds, http_date(seconds)]
-        return last[1]  # type: ignore[return-value]
+        if _last_formatted[0] != seconds:
+            _last_formatted = (seconds, http_date(seconds))
+        return _last_formatted[1]
