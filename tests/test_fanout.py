@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from twisted.internet.defer import CancelledError, Deferred, ensureDeferred, fail
+from twisted.internet.defer import CancelledError, Deferred, ensureDeferred, fail, succeed
+from twisted.internet.interfaces import IConsumer
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
@@ -61,6 +62,29 @@ class _Put:
         response.headers = Headers({b"Etag": [etag.encode("ascii")]})
         self.answer.callback(response)
         response._bodyDataFinished()
+
+
+class _WholeBody:
+    """
+    A body that writes all of itself as it is asked for.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.length = len(data)
+
+    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
+        consumer.write(self.data)
+        return succeed(None)
+
+    def pauseProducing(self) -> None:
+        pass
+
+    def resumeProducing(self) -> None:
+        pass
+
+    def stopProducing(self) -> None:
+        pass
 
 
 class _Nodes:
@@ -257,6 +281,57 @@ class PutFanoutTests(_FanoutCase):
         answers = self.successResultOf(d)
         assert answers is not None
         self.assertEqual([answer[0] for answer in answers], [503] * 3)
+        self.assertEqual(self.errors(), [0, 0, 0])
+
+    def test_answerWithBody(self) -> None:
+        """
+        An answer with a body (an error's text) is read whole before it
+        counts.
+        """
+        d = self.start()
+        self.source.send(b"abcdef")
+        self.source.end()
+        self.nodes.put(0).respond(201)
+        self.nodes.put(1).respond(201)
+        response, _ = make_response(4)
+        response.code = 503
+        self.nodes.put(2).answer.callback(response)
+        self.assertNoResult(d)
+        response._bodyDataReceived(b"busy")
+        response._bodyDataFinished()
+        answers = self.successResultOf(d)
+        assert answers is not None
+        self.assertEqual([(a[0], a[2]) for a in answers],
+                         [(201, b""), (201, b""), (503, b"busy")])
+
+    def test_bodyAtOnce(self) -> None:
+        """
+        A body that arrives whole as it is asked for needs no stall check:
+        the only timer is each node's time to answer, gone with the answers.
+        """
+        self.source = _WholeBody(b"abcdef")  # type: ignore[assignment]
+        d = self.start()
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        for index in range(3):
+            self.assertEqual(self.nodes.put(index).received.value(), b"abcdef")
+            self.nodes.put(index).respond(201)
+        answers = self.successResultOf(d)
+        assert answers is not None
+        self.assertEqual([a[0] for a in answers], [201, 201, 201])
+
+    def test_clientGoneWhileAnswering(self) -> None:
+        """
+        Cancelled once the body is out, every request still waiting for
+        its answer is cancelled, and the PUT fails with L{CancelledError}.
+        """
+        d = self.start()
+        self.source.send(b"abcdef")
+        self.source.end()
+        self.nodes.put(0).respond(201)
+        d.cancel()
+        self.failureResultOf(d, CancelledError)
+        self.assertEqual([self.nodes.put(i).cancelled for i in range(3)],
+                         [False, True, True])
         self.assertEqual(self.errors(), [0, 0, 0])
 
     def test_bug(self) -> None:

@@ -315,7 +315,8 @@ class WatchTests(SynchronousTestCase):
             start(slot)
         pending: list[Deferred[Any]] = [Deferred() for _ in slots]
         failed: list[tuple[int, BaseException]] = []
-        watch = _UploadWatch(clock, 5.0, 2, fanout, slots, pending,
+        watch = _UploadWatch(clock, 5.0, 2, fanout, slots,
+                             lambda index: pending[index].cancel(),
                              lambda index, why: failed.append((index, why)))
         producing: Deferred[None] = Deferred()
         watch.producing = producing

@@ -17,21 +17,22 @@ from its socket (L{UploadFanout.relay_from}); the same limits apply.
 from __future__ import annotations
 
 from itertools import islice
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
-from twisted.internet.defer import CancelledError, Deferred, DeferredList, ensureDeferred
+from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
-from twisted.web.iweb import IBodyProducer
+from twisted.web.iweb import IBodyProducer, IResponse
 
 from twisted_proxy.backend.content import BackendAnswer, read_answer
+from twisted_proxy.backend.nodeclient import response_headers
 from twisted_proxy.backend.nodes import NODE_FAILURES, NodeReporter
 from twisted_proxy.backend.upload import UploadFanout, UploadSlot
 from twisted_proxy.backend.zerocopy import SocketRelay
 from twisted_proxy.interfaces import INodeClient
 from twisted_proxy.swift.bestresponse import quorum_size
-from twisted_proxy.swift.http import HeaderDict
+from twisted_proxy.swift.http import HeaderDict, wsgi_str
 from twisted_proxy.swift.ring import Node
 
 __all__ = ["PutFanout", "QuorumLost"]
@@ -68,7 +69,7 @@ class PutFanout:
         self._report = report
         self._relay = relay
 
-    async def put(
+    def put(
         self,
         nodes: Iterable[Node],
         replicas: int,
@@ -76,7 +77,7 @@ class PutFanout:
         headers_for: Callable[[int], HeaderDict],
         length: Optional[int],
         source: Optional[IBodyProducer],
-    ) -> Optional[list[BackendAnswer]]:
+    ) -> "Deferred[Optional[list[BackendAnswer]]]":
         """
         Stream C{source} to C{nodes}.
 
@@ -91,171 +92,373 @@ class PutFanout:
             whichever node takes it.
         @param length: the body length, or C{None} when chunked.
         @param source: the body, or C{None} for an empty one.
-        @return: one answer per replica (those that gave none count as
-            503), or C{None} when fewer than a quorum of nodes took the
-            body.
-        @raise CancelledError: when cancelled (the client went away).
-        @raise Exception: a proxy bug met while writing to some node; the
-            other requests are ended first.
+        @return: a L{Deferred} firing with one answer per replica (those
+            that gave none count as 503), or with C{None} when fewer than a
+            quorum of nodes took the body. It fails with L{CancelledError}
+            when cancelled (the client went away: every request is ended),
+            and with a proxy bug met while writing to some node (the other
+            requests are ended first).
         """
         quorum = quorum_size(replicas)
         spare = iter(nodes)
         current = list(islice(spare, replicas))
         if len(current) < quorum:
-            return None
-        fanout = UploadFanout(length, self._clock, self._relay, self._node_timeout)
-        slots = [fanout.slot() for _ in current]
-        bugs: list[Failure] = []
+            return succeed(None)
+        return _Upload(self, spare, current, replicas, quorum, path, headers_for, length,
+                       source).start()
 
-        async def one(index: int) -> BackendAnswer:
-            slot = slots[index]
-            while True:
-                node = current[index]
-                try:
-                    # No overall limit: the watch below bounds each write
-                    # and the final answer by node_timeout, as Swift does.
-                    response = await self._client.request(
-                        node, "PUT", path(node), headers_for(index), slot, timeout=0)
-                    answer = await read_answer(response)
-                except NODE_FAILURES as error:
-                    if fanout.source_failed:
-                        # The body's source failed (a client gone, a body
-                        # that failed its checks): the request was aborted
-                        # on purpose, which is no error of the node's.
-                        fanout.drop_slot(slot)
-                        return _unavailable()
-                    self._report.error(node, error)
-                    if slot.live and slot.consumer is None:
-                        # Never connected: none of the body went to it, so
-                        # the next node (a handoff) takes this replica.
-                        following = next(spare, None)
-                        if following is not None:
-                            current[index] = following
-                            continue
-                    fanout.drop_slot(slot)
-                    return _unavailable()
-                except CancelledError:
-                    fanout.drop_slot(slot)
-                    raise
-                except Exception:
-                    # Not the node's fault: no error counted against it.
-                    fanout.drop_slot(slot)
-                    if fanout.source_failed:
-                        return _unavailable()
-                    bugs.append(Failure())
-                    raise
-                break
-            self._report.status(node, answer[0])
-            if slot.live and answer[0] >= 300:
-                fanout.drop_slot(slot)
-            return answer
 
-        pending = [ensureDeferred(one(index)) for index in range(len(current))]
-        watch: Optional[_UploadWatch] = None
+#: The phases of an L{_Upload}.
+_CONNECTING, _SENDING, _ANSWERING, _DONE = range(4)
 
-        def abandon() -> None:
-            # Nobody will wait for these answers: end them quietly.
-            for d in pending:
-                d.addErrback(lambda _: None)
-                d.cancel()
-            if watch is not None:
-                watch.stop()
 
-        def raise_bug() -> None:
-            if bugs:
-                abandon()
-                bugs[0].raiseException()
+class _Upload:
+    """
+    One L{PutFanout.put}, driven by callbacks: Swift's putters, one slot
+    per replica, as a state machine rather than a coroutine per node (a
+    small PUT spends much of its time in coroutine and L{Deferred}
+    machinery otherwise).
 
+    Its phases: C{_CONNECTING} until every slot has started (its request
+    is connected and asks for its body) or gone; C{_SENDING} while the
+    source's body goes out; C{_ANSWERING} until every slot has its outcome
+    (an answer, or none); C{_DONE} once the result has fired.
+    """
+
+    def __init__(self, owner: PutFanout, spare: Iterator[Node], current: list[Node],
+                 replicas: int, quorum: int, path: Callable[[Node], str],
+                 headers_for: Callable[[int], HeaderDict], length: Optional[int],
+                 source: Optional[IBodyProducer]) -> None:
+        self._client = owner._client
+        self._clock = owner._clock
+        self._timeout = owner._node_timeout
+        self._report = owner._report
+        self._spare = spare
+        self._current = current
+        self._replicas = replicas
+        self._quorum = quorum
+        self._path = path
+        self._headers_for = headers_for
+        self._source = source
+        self._fanout = fanout = UploadFanout(length, owner._clock, owner._relay,
+                                             owner._node_timeout)
+        count = len(current)
+        self._slots = [fanout.slot() for _ in range(count)]
+        #: Each slot's request (with its answer read), while it is out.
+        self._requests: list[Optional[Deferred[None]]] = [None] * count
+        #: Each slot's answer; C{None} for one that gave none (cancelled,
+        #: or a bug), which counts as 503.
+        self._answers: list[Optional[BackendAnswer]] = [None] * count
+        self._open = count
+        self._bug: Optional[Failure] = None
+        self._phase = _CONNECTING
+        self._watch: Optional[_UploadWatch] = None
+        self._producing: Optional[Deferred[None]] = None
+        self._answerTimer: Optional[IDelayedCall] = None
+        self._result: Deferred[Optional[list[BackendAnswer]]] = Deferred(self._cancel)
+
+    def start(self) -> "Deferred[Optional[list[BackendAnswer]]]":
+        """
+        Send every slot's request; the body follows once every slot has
+        started or gone.
+        """
+        for index in range(len(self._slots)):
+            self._send(index)
+        if self._phase == _CONNECTING:
+            self._fanout.on_ready(self._ready)
+        return self._result
+
+    # -- the requests --------------------------------------------------
+
+    def _send(self, index: int) -> None:
+        """
+        Send the request of slot C{index} to its current node.
+        """
+        node = self._current[index]
         try:
-            await fanout.when_ready()
-            raise_bug()
-            if len(fanout.live_slots) < quorum:
-                abandon()
-                return None
-            watch = _UploadWatch(self._clock, self._node_timeout, quorum, fanout, slots,
-                                 pending,
-                                 lambda index, why: self._report.error(current[index], why))
-            try:
-                await _pump(source, fanout, watch)
-            finally:
-                watch.body_done()
-            raise_bug()
-            if watch.quorum_lost:
-                abandon()
-                return None
-            results = await DeferredList(pending, consumeErrors=True)
-            watch.stop()
-        except CancelledError:
-            # The client went away.
-            abandon()
-            raise
-        raise_bug()
-        answers: list[BackendAnswer] = [value for ok, value in results if ok]
-        while len(answers) < replicas:
-            answers.append(_unavailable())
-        return answers
-
-
-async def _pump(source: Optional[IBodyProducer], fanout: UploadFanout,
-                watch: "_UploadWatch") -> None:
-    """
-    Feed C{source} into C{fanout} until it ends, or until too few nodes
-    remain to make a quorum.
-    """
-    if source is None:
-        fanout.finish()
-        return
-    producing = source.startProducing(fanout)  # type: ignore[arg-type]
-    fanout.register_source(source)  # type: ignore[arg-type]
-    watch.producing = producing
-    try:
-        await producing
-    except CancelledError:
-        if watch.quorum_lost:
-            fanout.fail(Failure(QuorumLost("too few nodes left")))
+            # No overall limit: the watch bounds each write and the final
+            # answer by node_timeout, as Swift does.
+            d = self._client.request(node, "PUT", self._path(node),
+                                     self._headers_for(index), self._slots[index],
+                                     timeout=0)
+        except BaseException:
+            self._failed(Failure(), index, node)
             return
-        raise
-    except Exception as error:
-        # Whatever the source failed with, the nodes must not commit a
-        # partial object.
-        fanout.fail(Failure(error))
-        return
-    fanout.finish()
+        d = d.addCallback(_read_answer)
+        self._requests[index] = d
+        d.addCallbacks(self._answered, self._failed, (index, node), None, (index, node))
+
+    def _answered(self, answer: BackendAnswer, index: int, node: Node) -> None:
+        self._requests[index] = None
+        try:
+            self._report.status(node, answer[0])
+        except Exception:
+            self._failed(Failure(), index, node)
+            return
+        slot = self._slots[index]
+        if slot.live and answer[0] >= 300:
+            self._fanout.drop_slot(slot)
+        self._answers[index] = answer
+        self._slot_done()
+
+    def _failed(self, failure: Failure, index: int, node: Node) -> None:
+        self._requests[index] = None
+        fanout = self._fanout
+        slot = self._slots[index]
+        error = failure.value
+        if isinstance(error, NODE_FAILURES):
+            if fanout.source_failed:
+                # The body's source failed (a client gone, a body that
+                # failed its checks): the request was aborted on purpose,
+                # which is no error of the node's.
+                fanout.drop_slot(slot)
+                self._answers[index] = _unavailable()
+            else:
+                self._report.error(node, error)
+                if slot.live and slot.consumer is None and self._phase != _DONE:
+                    # Never connected: none of the body went to it, so the
+                    # next node (a handoff) takes this replica.
+                    following = next(self._spare, None)
+                    if following is not None:
+                        self._current[index] = following
+                        self._send(index)
+                        return
+                fanout.drop_slot(slot)
+                self._answers[index] = _unavailable()
+        elif isinstance(error, CancelledError):
+            # Ended by the watch, or abandoned: no answer.
+            fanout.drop_slot(slot)
+        else:
+            # Not the node's fault: no error counted against it.
+            fanout.drop_slot(slot)
+            if fanout.source_failed:
+                self._answers[index] = _unavailable()
+            elif self._bug is None:
+                self._bug = failure
+        self._slot_done()
+
+    def _slot_done(self) -> None:
+        """
+        One more slot has its outcome.
+        """
+        self._open -= 1
+        if self._open == 0 and self._phase == _ANSWERING:
+            self._finish()
+
+    def _cancel_request(self, index: int) -> None:
+        d = self._requests[index]
+        if d is not None:
+            d.cancel()
+
+    # -- the phases ----------------------------------------------------
+
+    def _bug_met(self) -> None:
+        """
+        A proxy bug was met in one of the upload's steps (the exception
+        being handled): it fails the upload, every request still out
+        ended, rather than leaving it waiting; once the upload is over it
+        goes on up.
+        """
+        if self._phase == _DONE:
+            raise
+        self._abandon(Failure())
+
+    def _ready(self) -> None:
+        try:
+            self._send_body()
+        except BaseException:
+            self._bug_met()
+
+    def _send_body(self) -> None:
+        """
+        Every slot has started or gone: send the body, if a quorum of
+        nodes took their requests.
+        """
+        if self._phase != _CONNECTING:
+            return
+        if self._bug is not None:
+            self._abandon(self._bug)
+            return
+        fanout = self._fanout
+        if len(fanout.live_slots) < self._quorum:
+            self._abandon(None)
+            return
+        self._phase = _SENDING
+        watch = self._watch = _UploadWatch(
+            self._clock, self._timeout, self._quorum, fanout, self._slots,
+            self._cancel_request,
+            lambda index, why: self._report.error(self._current[index], why))
+        source = self._source
+        if source is None:
+            fanout.finish()
+            self._body_done()
+            return
+        producing = source.startProducing(fanout)  # type: ignore[arg-type]
+        fanout.register_source(source)  # type: ignore[arg-type]
+        self._producing = watch.producing = producing
+        producing.addCallbacks(self._on_pumped, self._on_pump_failed)
+        if self._phase == _SENDING:
+            # The body is still coming: watch for stalled nodes meanwhile.
+            watch.start()
+
+    def _on_pumped(self, _: object) -> None:
+        try:
+            self._pumped()
+        except BaseException:
+            self._bug_met()
+
+    def _on_pump_failed(self, failure: Failure) -> None:
+        try:
+            self._pump_failed(failure)
+        except BaseException:
+            self._bug_met()
+
+    def _pumped(self) -> None:
+        if self._phase != _SENDING:
+            return
+        self._fanout.finish()
+        self._body_done()
+
+    def _pump_failed(self, failure: Failure) -> None:
+        if self._phase != _SENDING:
+            return
+        watch = self._watch
+        assert watch is not None
+        if failure.check(CancelledError):
+            if not watch.quorum_lost:
+                self._abandon(failure)
+                return
+            self._fanout.fail(Failure(QuorumLost("too few nodes left")))
+        else:
+            # Whatever the source failed with, the nodes must not commit a
+            # partial object.
+            self._fanout.fail(failure)
+        self._body_done()
+
+    def _body_done(self) -> None:
+        """
+        The whole body went out (or the source failed, or the quorum was
+        lost): wait for the answers.
+        """
+        watch = self._watch
+        assert watch is not None
+        watch.stop()
+        if self._bug is not None:
+            self._abandon(self._bug)
+            return
+        if watch.quorum_lost:
+            self._abandon(None)
+            return
+        self._phase = _ANSWERING
+        if self._open == 0:
+            self._finish()
+            return
+        # Each node has node_timeout from now to answer; one that does not
+        # is cancelled, and counts as 503.
+        self._answerTimer = self._clock.callLater(self._timeout, self._answers_late)
+
+    def _answers_late(self) -> None:
+        self._answerTimer = None
+        for index in range(len(self._requests)):
+            self._cancel_request(index)
+
+    def _finish(self) -> None:
+        self._stop_timers()
+        if self._bug is not None:
+            self._result.errback(self._bug)
+            return
+        answers = [answer for answer in self._answers if answer is not None]
+        while len(answers) < self._replicas:
+            answers.append(_unavailable())
+        self._result.callback(answers)
+
+    def _abandon(self, outcome: Optional[Failure]) -> None:
+        """
+        End every request still out (nobody will wait for their answers),
+        then fire the result with C{outcome}: a failure, or C{None} (no
+        quorum).
+        """
+        self._end_requests()
+        if outcome is None:
+            self._result.callback(None)
+        else:
+            self._result.errback(outcome)
+
+    def _end_requests(self) -> None:
+        self._stop_timers()
+        for index in range(len(self._requests)):
+            self._cancel_request(index)
+
+    def _stop_timers(self) -> None:
+        self._phase = _DONE
+        if self._watch is not None:
+            self._watch.stop()
+        timer, self._answerTimer = self._answerTimer, None
+        if timer is not None and timer.active():
+            timer.cancel()
+
+    def _cancel(self, _: object) -> None:
+        """
+        The client went away: stop reading its body, and end every
+        request. The result then fails with L{CancelledError}.
+        """
+        producing = self._producing
+        if self._phase == _SENDING and producing is not None and not producing.called:
+            # As the source's Deferred is cancelled, the upload is
+            # abandoned (L{_pump_failed}).
+            producing.cancel()
+        if self._phase != _DONE:
+            self._end_requests()
+
+
+def _read_answer(response: IResponse) -> "BackendAnswer | Deferred[BackendAnswer]":
+    """
+    L{read_answer}, with an empty body (as a PUT's answer mostly has) taken
+    at once rather than through two more L{Deferred}s.
+    """
+    if response.length == 0:
+        return (response.code, wsgi_str(response.phrase), b"", response_headers(response))
+    return read_answer(response)
 
 
 class _UploadWatch:
     """
-    Swift's time limits on an upload: a node that takes no data for
-    C{node_timeout} is dropped (its request cancelled; a zero-copy relay
-    finds such nodes itself and tells L{UploadFanout.onSlotFailed}), and
-    once the body has gone out each node has C{node_timeout} to answer.
-    When fewer than a quorum of nodes remain, the upload stops
-    (C{quorum_lost}).
+    Swift's time limit on the body of an upload: a node that takes no data
+    for C{node_timeout} is dropped (its request cancelled; a zero-copy relay
+    finds such nodes itself and tells L{UploadFanout.onSlotFailed}). When
+    fewer than a quorum of nodes remain, the upload stops (C{quorum_lost}).
+
+    The check runs every second or so from L{start} until L{stop}.
     """
 
     def __init__(self, clock: IReactorTime, node_timeout: float, quorum: int,
                  fanout: UploadFanout, slots: list[UploadSlot],
-                 pending: list["Deferred[BackendAnswer]"],
+                 cancel: Callable[[int], None],
                  failed: Callable[[int, BaseException], None]) -> None:
         self._clock = clock
         self._timeout = node_timeout
         self._quorum = quorum
         self._fanout = fanout
         self._slots = slots
-        self._pending = pending
+        self._cancel = cancel
         self._failed = failed
         self.quorum_lost = False
         self.producing: Optional[Deferred[None]] = None
-        self._answers: list[IDelayedCall] = []
-        self._loop = LoopingCall(self._check)
-        self._loop.clock = clock
-        self._loop.start(min(1.0, node_timeout / 4), now=False)
+        self._loop: Optional[LoopingCall] = None
         fanout.onSlotFailed = self._relay_dropped
+
+    def start(self) -> None:
+        """
+        Check for stalled nodes until L{stop}.
+        """
+        loop = self._loop = LoopingCall(self._check)
+        loop.clock = self._clock
+        loop.start(min(1.0, self._timeout / 4), now=False)
 
     def _relay_dropped(self, slot: UploadSlot, why: Exception) -> None:
         index = self._slots.index(slot)
         self._failed(index, why)
-        self._pending[index].cancel()
+        self._cancel(index)
         self._check()
 
     def _check(self) -> None:
@@ -265,34 +468,16 @@ class _UploadWatch:
             if slot.live and since is not None and now - since > self._timeout:
                 self._failed(index, TimeoutError(
                     f"took no upload data for {self._timeout}s"))
-                self._pending[index].cancel()
+                self._cancel(index)
         if len(self._fanout.live_slots) < self._quorum and not self.quorum_lost:
             self.quorum_lost = True
             if self.producing is not None and not self.producing.called:
                 self.producing.cancel()
 
-    def body_done(self) -> None:
-        """
-        The whole body went out: the stall check ends, and each node gets
-        C{node_timeout} to answer.
-        """
-        if self._loop.running:
-            self._loop.stop()
-        for d in self._pending:
-            if not d.called:
-                call = self._clock.callLater(self._timeout, d.cancel)
-                d.addBoth(_cancel_call, call)
-                self._answers.append(call)
-
     def stop(self) -> None:
-        if self._loop.running:
-            self._loop.stop()
-        for call in self._answers:
-            if call.active():
-                call.cancel()
-
-
-def _cancel_call(result: object, call: IDelayedCall) -> object:
-    if call.active():
-        call.cancel()
-    return result
+        """
+        The stall check ends: the body went out, or the upload ended.
+        """
+        loop = self._loop
+        if loop is not None and loop.running:
+            loop.stop()

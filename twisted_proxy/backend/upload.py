@@ -156,8 +156,8 @@ class UploadFanout:
         self._delivering = False
         self._finished = False
         self._failure: Optional[Failure] = None
-        self._ready: Deferred[None] = Deferred()
         self._readyFired = False
+        self._onReady: list[Callable[[], None]] = []
         self.onAllGone: Optional[Callable[[], None]] = None
 
     def now(self) -> float:
@@ -184,13 +184,19 @@ class UploadFanout:
         would have had its C{100 Continue} answers.
         """
         d: Deferred[None] = Deferred()
-
-        def relay(result: object) -> object:
-            d.callback(None)
-            return result
-
-        self._ready.addBoth(relay)
+        self.on_ready(lambda: d.callback(None))
         return d
+
+    def on_ready(self, ready: Callable[[], None]) -> None:
+        """
+        Call C{ready} (with no arguments) when every slot has started or
+        gone, as L{when_ready} fires: at once if that is so already. Such
+        calls are made in the order they were asked for.
+        """
+        if self._readyFired:
+            ready()
+        else:
+            self._onReady.append(ready)
 
     def register_source(self, source: IPushProducer) -> None:
         """
@@ -305,7 +311,9 @@ class UploadFanout:
         if all(slot.consumer is not None or not slot.live for slot in self._slots):
             self._readyFired = True
             self._deliver()
-            self._ready.callback(None)
+            waiting, self._onReady = self._onReady, []
+            for ready in waiting:
+                ready()
             self._update_flow()
 
     def _update_flow(self) -> None:

@@ -8,7 +8,7 @@ client to every primary replica at once through a L{PutFanout}.
 
 from __future__ import annotations
 
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
@@ -33,13 +33,26 @@ from twisted_proxy.swift.constraints import (
     prepare_object_put,
 )
 from twisted_proxy.swift.etags import normalize_etag
-from twisted_proxy.swift.http import HeaderDict, SwiftResponse, error_response, wsgi_str
+from twisted_proxy.swift.http import (
+    HeaderDict,
+    SwiftResponse,
+    error_response,
+    wire_quote,
+    wsgi_str,
+)
 from twisted_proxy.swift.ranges import parse_range_header
 from twisted_proxy.swift.ring import Node
 from twisted_proxy.swift.timestamp import Timestamp, http_date
 from twisted_proxy.swift.truthy import is_true
 
 __all__ = ["ObjectController"]
+
+#: Device names percent-quoted for backend paths, as a ring has few.
+_DEVICES: dict[str, str] = {}
+_MAX_DEVICES = 4096
+
+#: The last second L{ObjectController._last_modified} formatted, and its text.
+_last_formatted: tuple[Optional[int], str] = (None, "")
 
 
 class ObjectController(ObjectExpiry):
@@ -230,6 +243,7 @@ class ObjectController(ObjectExpiry):
             return bad
         ring, policy_index = self._object_ring(info)
         part = partition(ring, self.account, self.container, self.obj)
+        replicas = len(ring.get_part_nodes(part))
         length = request.content_length
         extra = {
             "X-Backend-Storage-Policy-Index": str(policy_index),
@@ -237,10 +251,9 @@ class ObjectController(ObjectExpiry):
         }
         base = backend_request_headers(request, extra)
         updates = await self._container_update_headers(info)
-        updates = self._with_expirer_queue(
-            updates, len(ring.get_part_nodes(part)), base, queue=True)
+        updates = self._with_expirer_queue(updates, replicas, base, queue=True)
         return await self.stream_put(ring, part, base, updates, length, request.body,
-                                     policy_index)
+                                     policy_index, replicas=replicas)
 
     # -- the expirer queue (see twisted_proxy.swift.expirer) ------------
 
@@ -267,14 +280,19 @@ class ObjectController(ObjectExpiry):
         length: Optional[int],
         source: Optional[IBodyProducer],
         policy_index: Optional[int] = None,
+        replicas: Optional[int] = None,
     ) -> SwiftResponse:
         """
         Stream C{source} to the nodes of C{part} and merge their answers by
         quorum: the primaries, or with C{write_affinity} (of storage policy
         C{policy_index}) the first local nodes; handoffs stand in for
         error-limited nodes and for those that cannot be reached.
+
+        @param replicas: how many primaries C{part} has, if the caller
+            counted them already.
         """
-        replicas = len(ring.get_part_nodes(part))
+        if replicas is None:
+            replicas = len(ring.get_part_nodes(part))
         options = self.policy_options(policy_index)
         order = None
         if options.is_local is not None:
@@ -285,13 +303,19 @@ class ObjectController(ObjectExpiry):
                            relay=self.context.socket_relay)
         answers = await fanout.put(
             self.nodes(ring, part, policy_index, order=order), replicas,
-            lambda node: self.backend_path(node, part),
+            self._object_paths(part),
             lambda index: self._slot_headers(base, updates, index), length, source)
         if answers is None:
             return error_response(503, method="PUT")
         etags = {normalize_etag(a[3].get("Etag", "")) for a in answers if a[0] == 201}
-        response = self.best(answers, replicas)
-        if response.status == 201:
+        if len(answers) >= replicas and all(answer[0] == 201 for answer in answers):
+            # Every replica was written: the merged answer could only be a
+            # 201, whose headers are made here.
+            status = 201
+        else:
+            response = self.best(answers, replicas)
+            status = response.status
+        if status == 201:
             if len(etags) > 1:
                 return error_response(500, "Object servers returned "
                                       f"{len(etags)} mismatched etags", method="PUT")
@@ -303,5 +327,33 @@ class ObjectController(ObjectExpiry):
             response = SwiftResponse(201, headers, b"")
         return response
 
+    def _object_paths(self, part: int) -> Callable[[Node], str]:
+        """
+        The object's path on a node, as L{backend_path} makes it (the
+        device, the partition, the name, percent-quoted), with the name
+        quoted once for every node of the write rather than once each.
+        """
+        quoted = wire_quote("/".join(
+            name for name in (self.account, self.container, self.obj) if name is not None))
+
+        def path(node: Node) -> str:
+            device = node["device"]
+            quoted_device = _DEVICES.get(device)
+            if quoted_device is None:
+                quoted_device = wire_quote(device)
+                if len(_DEVICES) < _MAX_DEVICES:
+                    _DEVICES[device] = quoted_device
+            return f"/{quoted_device}/{part}/{quoted}"
+
+        return path
+
     def _last_modified(self, timestamp: str) -> str:
-        return http_date(Timestamp(timestamp))
+        """
+        The C{Last-Modified} of an object written at C{timestamp}: the
+        instant rounded up to a whole second (formatted once a second).
+        """
+        global _last_formatted
+        seconds = Timestamp(timestamp).ceil()
+        if _last_formatted[0] != seconds:
+            _last_formatted = (seconds, http_date(seconds))
+        return _last_formatted[1]
