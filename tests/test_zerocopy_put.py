@@ -192,6 +192,33 @@ class TeeRelayTests(SynchronousTestCase):
         self.assertEqual(os.read(ends.source, 10), b"next")
         self.assertEqual(self.dropped, [])
 
+    def test_moreUntilTheLastSplice(self) -> None:
+        """
+        Every splice into a sink while more of the body is to come says so
+        (C{SPLICE_F_MORE}), so that its socket holds a partial segment for
+        the next; each sink's last splice does not, and sends what is left.
+        """
+        ends = _Ends(self, 3)
+        flags: dict[int, list[int]] = {}
+        real = os.splice
+
+        def splice(src: int, dst: int, count: int, *args: Any, **kwargs: Any) -> int:
+            moved = real(src, dst, count, *args, **kwargs)
+            if dst in self.sinks:
+                flags.setdefault(dst, []).append(kwargs["flags"] & os.SPLICE_F_MORE)
+            return moved
+
+        self.patch(os, "splice", splice)
+        body = os.urandom(5 * MIB + 17)
+        moved, failed = self.run_relay(ends, self.pump(ends, body), len(body))
+        self.assertEqual((moved, failed), (len(body), None))
+        self.assertEqual(self.received, [body] * 3)
+        self.assertEqual(sorted(flags), sorted(self.sinks))
+        for each in flags.values():
+            self.assertGreater(len(each), 1)
+            self.assertEqual(each[-1], 0)
+            self.assertIn(os.SPLICE_F_MORE, each)
+
     def test_slowestSetsThePace(self) -> None:
         """
         While one sink takes nothing, the source is read no further than

@@ -32,6 +32,7 @@ from twisted_proxy.backend.zerocopy import (
     _F_SETPIPE_SZ,
     _GONE,
     CANCELLED,
+    MORE_FLAGS,
     SINK,
     SOURCE,
     SPLICE_AVAILABLE,
@@ -272,8 +273,11 @@ def tee_relay(source: int, sinks: list[int], count: int, heads: Sequence[bytes],
                         sent = os.write(out.fd, out.head)
                         out.head = out.head[sent:]
                     else:
+                        # More of the body to come: the sink's last,
+                        # partial segment waits to be filled.
+                        more = taken < count or inlet_held
                         sent = os.splice(out.pipe.read, out.fd, out.held,
-                                         flags=SPLICE_FLAGS)
+                                         flags=MORE_FLAGS if more else SPLICE_FLAGS)
                         out.sent(sent)
                 except BlockingIOError:
                     out.ready = False
