@@ -23,6 +23,7 @@ from twisted_proxy.backend.nodes import (
     local_first,
     local_handoffs_first,
     node_path,
+    node_paths,
 )
 from twisted_proxy.swift.affinity import parse_read_affinity, parse_write_affinity
 from twisted_proxy.swift.ring import Node
@@ -409,6 +410,15 @@ class NodePathTests(SynchronousTestCase):
                          "/sd%20b/7/a/c/o%20n%C3%A9")
         self.assertEqual(node_path(node(1), 7, "a/c", "format=json"),
                          "/d1/7/a/c?format=json")
+
+    def test_paths(self) -> None:
+        """
+        L{node_paths} gives each node the path L{node_path} would.
+        """
+        devices: list[Node] = [{**node(1), "device": "sd b"}, node(2), node(1)]
+        path = node_paths(7, "a/c/o n\xc3\xa9")
+        self.assertEqual([path(each) for each in devices],
+                         [node_path(each, 7, "a/c/o n\xc3\xa9") for each in devices])
 
 
 class _RegionRing:

@@ -145,6 +145,17 @@ class HTTPDateTests(SynchronousTestCase):
         self.assertEqual(http_date(1402464677.9), "Wed, 11 Jun 2014 05:31:17 GMT")
         self.assertEqual(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT")
 
+    def test_secondAfterSecond(self) -> None:
+        """
+        The same second again gives the same text; another second, its
+        own (the last one formatted is remembered, and only it).
+        """
+        self.assertEqual(http_date(1402464677.1), "Wed, 11 Jun 2014 05:31:17 GMT")
+        self.assertEqual(http_date(1402464677.8), "Wed, 11 Jun 2014 05:31:17 GMT")
+        self.assertEqual(http_date(Timestamp(1402464677.5)), "Wed, 11 Jun 2014 05:31:18 GMT")
+        self.assertEqual(http_date(1402464677), "Wed, 11 Jun 2014 05:31:17 GMT")
+        self.assertEqual(http_date(-0.5), "Wed, 31 Dec 1969 23:59:59 GMT")
+
     def test_parse(self) -> None:
         for text in (
             "Sun, 06 Nov 1994 08:49:37 GMT",

@@ -7,6 +7,7 @@ node a request goes; and what a node's failure counts for.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 from itertools import chain, islice
@@ -35,6 +36,7 @@ __all__ = [
     "local_first",
     "local_handoffs_first",
     "node_path",
+    "node_paths",
     "RingLike",
 ]
 
@@ -387,5 +389,24 @@ def node_path(node: Node, part: int, name: str, query: str = "") -> str:
     [/object]]}, a WSGI string) in partition C{part} on C{node}: the device,
     the partition and the name, percent-quoted, then C{?query} if any.
     """
-    path = f"/{wire_quote(node['device'])}/{part}/{wire_quote(name)}"
+    path = f"/{_quoted_device(node['device'])}/{part}/{wire_quote(name)}"
     return f"{path}?{query}" if query else path
+
+
+def node_paths(part: int, name: str) -> Callable[[Node], str]:
+    """
+    L{node_path} of C{name} in partition C{part}, for one node after
+    another (the replicas of a write), the name quoted once for all.
+    """
+    quoted = f"/{part}/{wire_quote(name)}"
+
+    def path(node: Node) -> str:
+        return f"/{_quoted_device(node['device'])}{quoted}"
+
+    return path
+
+
+@functools.lru_cache(maxsize=4096)
+def _quoted_device(device: str) -> str:
+    # A ring names few devices, and every request names one of them.
+    return wire_quote(device)

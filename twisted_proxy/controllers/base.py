@@ -22,6 +22,7 @@ from twisted_proxy.backend.nodes import (
     NodeReporter,
     iter_nodes,
     node_path,
+    node_paths,
 )
 from twisted_proxy.backend.sources import Found, SourceFinder, good_status
 from twisted_proxy.config import PolicyOptions
@@ -242,10 +243,19 @@ class Controller:
         """
         The path of this request's account, container or object on C{node}.
         """
-        name = "/".join(
+        return node_path(node, part, self._backend_name(), query)
+
+    def backend_paths(self, part: int) -> Callable[[Node], str]:
+        """
+        L{backend_path} (without a query) for one node after another, the
+        replicas of a write: the name is quoted once for all of them.
+        """
+        return node_paths(part, self._backend_name())
+
+    def _backend_name(self) -> str:
+        return "/".join(
             part_name for part_name in (self.account, self.container, self.obj)
             if part_name is not None)
-        return node_path(node, part, name, query)
 
     def nodes(self, ring: "RingLike", part: int, policy_index: Optional[int] = None,
               order: Optional[Iterable[Node]] = None,

@@ -8,7 +8,7 @@ client to every primary replica at once through a L{PutFanout}.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, Optional
+from typing import Iterator, Optional
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
@@ -37,7 +37,6 @@ from twisted_proxy.swift.http import (
     HeaderDict,
     SwiftResponse,
     error_response,
-    wire_quote,
     wsgi_str,
 )
 from twisted_proxy.swift.ranges import parse_range_header
@@ -46,13 +45,6 @@ from twisted_proxy.swift.timestamp import Timestamp, http_date
 from twisted_proxy.swift.truthy import is_true
 
 __all__ = ["ObjectController"]
-
-#: Device names percent-quoted for backend paths, as a ring has few.
-_DEVICES: dict[str, str] = {}
-_MAX_DEVICES = 4096
-
-#: The last second L{ObjectController._last_modified} formatted, and its text.
-_last_formatted: tuple[Optional[int], str] = (None, "")
 
 
 class ObjectController(ObjectExpiry):
@@ -303,7 +295,7 @@ class ObjectController(ObjectExpiry):
                            relay=self.context.socket_relay)
         answers = await fanout.put(
             self.nodes(ring, part, policy_index, order=order), replicas,
-            self._object_paths(part),
+            self.backend_paths(part),
             lambda index: self._slot_headers(base, updates, index), length, source)
         if answers is None:
             return error_response(503, method="PUT")
@@ -327,33 +319,5 @@ class ObjectController(ObjectExpiry):
             response = SwiftResponse(201, headers, b"")
         return response
 
-    def _object_paths(self, part: int) -> Callable[[Node], str]:
-        """
-        The object's path on a node, as L{backend_path} makes it (the
-        device, the partition, the name, percent-quoted), with the name
-        quoted once for every node of the write rather than once each.
-        """
-        quoted = wire_quote("/".join(
-            name for name in (self.account, self.container, self.obj) if name is not None))
-
-        def path(node: Node) -> str:
-            device = node["device"]
-            quoted_device = _DEVICES.get(device)
-            if quoted_device is None:
-                quoted_device = wire_quote(device)
-                if len(_DEVICES) < _MAX_DEVICES:
-                    _DEVICES[device] = quoted_device
-            return f"/{quoted_device}/{part}/{quoted}"
-
-        return path
-
     def _last_modified(self, timestamp: str) -> str:
-        """
-        The C{Last-Modified} of an object written at C{timestamp}: the
-        instant rounded up to a whole second (formatted once a second).
-        """
-        global _last_formatted
-        seconds = Timestamp(timestamp).ceil()
-        if _last_formatted[0] != seconds:
-            _last_formatted = (seconds, http_date(seconds))
-        return _last_formatted[1]
+        return http_date(Timestamp(timestamp))

@@ -295,17 +295,27 @@ def header_timestamp(value: Optional[str]) -> Optional[Timestamp]:
         return None
 
 
+#: The last whole second L{http_date} formatted, and its text.
+_last_http_date: tuple[Optional[int], str] = (None, "")
+
+
 def http_date(value: Union[Timestamp, float, int]) -> str:
     """
     Format an instant as an IMF-fixdate (C{Sun, 06 Nov 1994 08:49:37 GMT}).
 
     A L{Timestamp} is first rounded I{up} to a whole second (see
     L{Timestamp.ceil}); a number is truncated, as C{time.gmtime} does.
-    Day and month names are English whatever the process locale.
+    Day and month names are English whatever the process locale. The last
+    second formatted is remembered: the responses of one second (their
+    C{Date}, a PUT's C{Last-Modified}) share one text.
     """
-    seconds = value.ceil() if isinstance(value, Timestamp) else value
+    global _last_http_date
+    seconds = value.ceil() if isinstance(value, Timestamp) else math.floor(value)
+    last = _last_http_date
+    if last[0] == seconds:
+        return last[1]
     t = time.gmtime(seconds)
-    return "%s, %02d %s %04d %02d:%02d:%02d GMT" % (
+    text = "%s, %02d %s %04d %02d:%02d:%02d GMT" % (
         _WEEKDAYS[t.tm_wday],
         t.tm_mday,
         _MONTHS[t.tm_mon - 1],
@@ -314,6 +324,8 @@ def http_date(value: Union[Timestamp, float, int]) -> str:
         t.tm_min,
         t.tm_sec,
     )
+    _last_http_date = (seconds, text)
+    return text
 
 
 def parse_http_date(text: Optional[str]) -> Optional[float]:
