@@ -17,11 +17,13 @@ from zope.interface.verify import verifyObject
 from twisted_proxy.interfaces import IProxyPluginFactory
 from twisted_proxy.plugins import (
     cname_lookup,
+    crossdomain,
     domain_remap,
     etag_quoter,
     formpost,
     list_endpoints,
     metrics,
+    name_check,
     read_only,
     staticweb,
 )
@@ -31,11 +33,13 @@ from twisted_proxy.web.pipeline import available_plugins
 #: Each lazily imported plugin: its module and its factory's name there.
 _LAZY_PLUGINS = [
     (cname_lookup, "cnameLookupPlugin"),
+    (crossdomain, "crossdomainPlugin"),
     (domain_remap, "domainRemapPlugin"),
     (etag_quoter, "etagQuoterPlugin"),
     (formpost, "formpostPlugin"),
     (list_endpoints, "listEndpointsPlugin"),
     (metrics, "metricsPlugin"),
+    (name_check, "nameCheckPlugin"),
     (read_only, "readOnlyPlugin"),
     (staticweb, "staticwebPlugin"),
 ]
