@@ -61,9 +61,8 @@ from __future__ import annotations
 import bz2
 import io
 import json
-import tarfile
 import zlib
-from typing import Any, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 from urllib.parse import unquote_to_bytes
 from xml.sax.saxutils import escape
 
@@ -97,6 +96,11 @@ from twisted_proxy.swift.http import (
 from twisted_proxy.swift.listing import best_accept_match
 from twisted_proxy.swift.paths import split_path
 from twisted_proxy.swift.transid import TRANS_ID_ENVIRON_KEY
+
+if TYPE_CHECKING:
+    # Imported where an archive is read: only extract-archive requests need
+    # it, and bulk is in Swift's stock pipeline (see _header_errors).
+    import tarfile
 
 __all__ = ["Bulk", "bulkPlugin", "result_body", "MAX_MEMBER_HEADER"]
 
@@ -342,18 +346,25 @@ class _HeaderSource:
         self.offset = 0
 
 
-# tarfile's header errors, which TarFile.next tells apart to decide between
-# "not an archive" and "end of archive"; they are missing from typeshed.
-_EOF_HEADER: type[Exception] = getattr(tarfile, "EOFHeaderError")
-_EMPTY_HEADER: type[Exception] = getattr(tarfile, "EmptyHeaderError")
-_BAD_HEADER: tuple[type[Exception], ...] = (
-    getattr(tarfile, "InvalidHeaderError"), getattr(tarfile, "TruncatedHeaderError"))
+def _header_errors() -> tuple[type[Exception], type[Exception], tuple[type[Exception], ...]]:
+    """
+    tarfile's header errors, which C{TarFile.next} tells apart to decide
+    between "not an archive" and "end of archive" (they are missing from
+    typeshed): the end of the archive, an empty file, a bad header.
 
-_EXTENSION_TYPES = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK,
-                    tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)
+    L{tarfile} is imported here, when an archive is read, not with this
+    module: every proxy with Swift's stock pipeline has bulk, and few of
+    them ever extract an archive.
+    """
+    import tarfile
+
+    return (getattr(tarfile, "EOFHeaderError"), getattr(tarfile, "EmptyHeaderError"),
+            (getattr(tarfile, "InvalidHeaderError"), getattr(tarfile, "TruncatedHeaderError")))
 
 
 def _blocks(size: int) -> int:
+    import tarfile
+
     return -(-size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
 
 
@@ -422,6 +433,10 @@ class _TarReader:
         The blocks of the next member's headers: its long-name and pax
         extension headers with their data, and its own header.
         """
+        import tarfile
+
+        extension_types = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK,
+                           tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)
         gathered = b""
         while True:
             block = await self._read(tarfile.BLOCKSIZE)
@@ -433,7 +448,7 @@ class _TarReader:
                     block, _HeaderSource.encoding, _HeaderSource.errors)
             except tarfile.HeaderError:
                 return gathered
-            if info.type in _EXTENSION_TYPES:
+            if info.type in extension_types:
                 size = _blocks(info.size)
                 if len(gathered) + size > MAX_MEMBER_HEADER:
                     raise _TarError("member header too large")
@@ -458,6 +473,9 @@ class _TarReader:
         @raise _TarError: when the archive is not a tar archive, or ends
             within a member.
         """
+        import tarfile
+
+        eof_header, empty_header, bad_header = _header_errors()
         await self._skip(self._member_left)
         self._member_left = 0
         start = self._offset
@@ -465,13 +483,13 @@ class _TarReader:
         source = _HeaderSource(blocks, self._pax_headers)
         try:
             info = tarfile.TarInfo.fromtarfile(source)  # type: ignore[arg-type]
-        except _EOF_HEADER:
+        except eof_header:
             return None
-        except _BAD_HEADER as error:
+        except bad_header as error:
             if start == 0:
                 raise _TarError(str(error)) from None
             return None
-        except _EMPTY_HEADER:
+        except empty_header:
             if start == 0:
                 raise _TarError("empty file") from None
             return None

@@ -24,7 +24,6 @@ from zope.interface import implementer
 from twisted_proxy.config import ConfigError
 from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.interfaces import IProxyPluginFactory
-from twisted_proxy.plugins.s3api.options import read_options
 
 if TYPE_CHECKING:
     from twisted_proxy.plugins.s3api.filter import S3Api
@@ -37,9 +36,9 @@ class S3ApiPluginFactory:
     """
     Makes L{S3Api} filters for C{[filter:s3api]}.
 
-    The filter's module (and with it the S3 API's: signatures, XML, ...) is
-    imported only when one is made: plugin discovery imports every plugin
-    module in every proxy process.
+    The filter's module and its options' (and with them the S3 API's:
+    signatures, XML, ...) are imported only when one is made: plugin
+    discovery imports every plugin module in every proxy process.
     """
 
     name = "s3api"
@@ -51,6 +50,8 @@ class S3ApiPluginFactory:
 
         @raise ConfigError: for a bad option.
         """
+        from twisted_proxy.plugins.s3api.options import read_options
+
         try:
             options = read_options(conf)
         except ValueError as error:
