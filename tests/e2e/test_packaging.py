@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import glob
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -201,3 +202,20 @@ class BootstrapTests(SynchronousTestCase):
         self.assertEqual(lines[3], "bootstrap: installed")
         again = subprocess.run(run, env=env, capture_output=True, timeout=60, check=True)
         self.assertEqual(again.stderr, b"")
+
+    def test_compilesTheCode(self) -> None:
+        """
+        Every module of the checkout has its bytecode beside it once
+        C{scripts/bootstrap} has run (as C{scripts/test} runs it first),
+        even where C{PYTHONDONTWRITEBYTECODE} keeps Python from writing it:
+        a proxy does not compile its code at every start.
+        """
+        missing = []
+        for package in ("twisted_proxy", "twisted_proxy_aio"):
+            for folder, _, names in os.walk(os.path.join(REPO, package)):
+                for name in names:
+                    if name.endswith(".py"):
+                        source = os.path.join(folder, name)
+                        if not os.path.exists(importlib.util.cache_from_source(source)):
+                            missing.append(os.path.relpath(source, REPO))
+        self.assertEqual(missing, [], "no bytecode: run scripts/bootstrap")
