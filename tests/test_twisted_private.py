@@ -1502,6 +1502,35 @@ class NodeAgentTests(SynchronousTestCase):
                 agent.request_to(target, b"GET", path, Headers())
 
 
+    def test_skipped1xxUnlogged(self) -> None:
+        """
+        A C{100 Continue} before the answer is skipped without a log event
+        (Twisted's parser logs one at info level, which nobody hears); the
+        answer arrives as ever.
+        """
+        from twisted.logger import globalLogPublisher
+        from twisted.web.http_headers import Headers
+
+        events: list[dict[str, Any]] = []
+        observer = cast(ILogObserver, events.append)
+        globalLogPublisher.addObserver(observer)
+        self.addCleanup(globalLogPublisher.removeObserver, observer)
+        reactor = MemoryReactorClock()
+        agent = NodeAgent(reactor)
+        answered = agent.request_to(agent.target(b"10.0.0.1", 6200), b"PUT", b"/p",
+                                    Headers({b"Expect": [b"100-continue"]}))
+        [(_, _, factory, _, _)] = reactor.tcpClients
+        protocol = factory.buildProtocol(None)
+        protocol.makeConnection(StringTransport())  # type: ignore[union-attr]
+        protocol.dataReceived(  # type: ignore[union-attr]
+            b"HTTP/1.1 100 Continue\r\n\r\n"
+            b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
+        self.assertEqual(self.successResultOf(answered).code, 201)
+        self.assertEqual([event for event in events if "1" in str(event.get("code", ""))], [])
+        self.assertFalse(any("Ignoring unexpected" in event.get("log_format", "")
+                             for event in events))
+
+
 class WriteHeadersTests(_ChannelTestCase):
     """
     L{StreamingChannel.writeHeaders}: a response's head in one write.
