@@ -72,6 +72,7 @@ from twisted_proxy._twisted import (
     quiet_observer,
     replace_observers,
 )
+from twisted_proxy.service.heap import freeze_heap
 from twisted_proxy.service.workers import (
     STATUS_FD,
     WORKER_FD,
@@ -188,9 +189,7 @@ def prepare_to_fork() -> None:
                 stream.flush()
         except Exception:
             pass
-    if hasattr(gc, "freeze"):
-        gc.collect()
-        gc.freeze()
+    freeze_heap()
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
 

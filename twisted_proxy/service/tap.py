@@ -30,6 +30,7 @@ from twisted_proxy.config import (
 from twisted_proxy.interfaces import IProxyEnvironment
 from twisted_proxy.service.build import build_proxy_service
 from twisted_proxy.service.forking import launcher_for
+from twisted_proxy.service.heap import freeze_heap
 from twisted_proxy.service.listening import serving_factory
 from twisted_proxy.service.reload import (
     CheckedConfig,
@@ -206,6 +207,8 @@ class ListenWhenReady(service.Service):
 
         def listening(port: IListeningPort) -> None:
             self._port = port
+            # What the proxy built to start lives as long as it does.
+            freeze_heap()
             listening = getattr(self._factory, "listening", None)
             if listening is not None:
                 listening(port)

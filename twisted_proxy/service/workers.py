@@ -58,6 +58,7 @@ from twisted_proxy._twisted import TEXT_KEY
 from twisted_proxy.config import ConfigError, ProxyConfig, ProxySettings, load_config
 from twisted_proxy.service.backoff import RestartBackoff
 from twisted_proxy.service.build import ProxyProcess, build_proxy_service
+from twisted_proxy.service.heap import freeze_heap
 from twisted_proxy.service.launcher import launcher_arguments
 from twisted_proxy.service.listening import serving_factory
 from twisted_proxy.web.server import ProxySite
@@ -915,6 +916,8 @@ def serve_worker(reactor: Any, spec: WorkerSpec, fd: int = WORKER_FD,
     # Started before the reactor runs: a worker that cannot serve exits,
     # and its parent restarts it.
     process.startService()
+    # What the worker built lives as long as it does.
+    freeze_heap()
     status("ready")
     reactor.addSystemEventTrigger("before", "shutdown", process.stopService)
     reactor.run()
