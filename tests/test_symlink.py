@@ -614,6 +614,16 @@ class ListingUnchangedTests(SynchronousTestCase):
                        None):
             self.assertUnchanged([_PLAIN, dict(_PLAIN, hash=stored)], False)
 
+    def test_notAscii(self) -> None:
+        """
+        A listing that is not all ASCII is not as a container server
+        writes it: whitespace may be there unescaped.
+        """
+        for stored in (_EMPTY, f"\xa0{_EMPTY}"):
+            body = json.dumps([dict(_PLAIN, name="caf\xe9", hash=stored)],
+                              ensure_ascii=False).encode()
+            self.assertFalse(listing_unchanged(body))
+
     @given(st.lists(st.fixed_dictionaries({
         "hash": _TRICKY, "name": _TRICKY, "content_type": _TRICKY})))
     def test_sound(self, items: list[dict[str, Any]]) -> None:

@@ -246,11 +246,13 @@ class ContainerController(Controller):
     def _raw_listing_ok(self, body: bytes, allow_reserved: bool) -> bool:
         """
         Whether a container server's JSON listing C{body} is the JSON
-        listing the client gets: a non-empty list of objects that no
+        listing the client gets: a non-empty list of objects, all ASCII as
+        C{json.dumps} writes it, that no
         listing rewrite changes (see L{RAW_UNCHANGED_ATTRIBUTE}) and, unless
         C{allow_reserved}, with no reserved name to filter out.
         """
-        if not (body.startswith(b'[{"') and body.endswith(b"}]")):
+        if not (body.startswith(b'[{"') and body.endswith(b"}]") and body.isascii()):
+            # Empty, or not as json.dumps writes a listing.
             return False
         if not allow_reserved and _JSON_NUL in body:
             return False
