@@ -68,7 +68,8 @@ __all__ = ["ContainerController", "RAW_UNCHANGED_ATTRIBUTE"]
 RAW_UNCHANGED_ATTRIBUTE = "leaves_raw_unchanged"
 
 # A NUL in a name, as a JSON listing spells it: where one may be, the
-# listing is parsed to filter reserved names out.
+# listing is parsed to filter reserved names out. (Searching for a
+# backslash first is much faster, and most listings have none.)
 _JSON_NUL = b"\\u0000"
 
 _ACL_HEADERS = ("X-Container-Read", "X-Container-Write")
@@ -254,7 +255,7 @@ class ContainerController(Controller):
         if not (body.startswith(b'[{"') and body.endswith(b"}]") and body.isascii()):
             # Empty, or not as json.dumps writes a listing.
             return False
-        if not allow_reserved and _JSON_NUL in body:
+        if not allow_reserved and b"\\" in body and _JSON_NUL in body:
             return False
         for rewrite in self.request.environ.get(LISTING_REWRITES_ENVIRON_KEY, ()):
             unchanged = getattr(rewrite, RAW_UNCHANGED_ATTRIBUTE, None)

@@ -102,15 +102,15 @@ _OVERRIDE_ETAG = "X-Object-Sysmeta-Container-Update-Override-Etag"
 _IGNORE_RANGE = "X-Backend-Ignore-Range-If-Metadata-Present"
 _MD5_OF_EMPTY = "d41d8cd98f00b204e9800998ecf8427e"
 
-# A listing entry's hash as a container server's JSON spells it (Python's
-# default json.dumps: ", " and ": " separators, all but printable ASCII
-# escaped with a backslash); quotes inside strings are escaped, so these
-# are keys, never parts of a name.
-_HASH_KEY = b'"hash": '
-_STRING_HASH = b'"hash": "'
-# A string hash with no parameters, no escape and no space: one the
-# listing rewrite leaves as it is.
-_PLAIN_HASH = re.compile(rb'"hash": "[^"\\; ]*"')
+# A listing entry's hash the symlink listing rewrite may change, in a
+# container server's JSON (Python's default json.dumps: ", " and ": "
+# separators, all but printable ASCII escaped with a backslash): no string,
+# or one with an escape (whitespace may hide there) or a parameter, or with
+# a space at either end. Inside strings quotes are escaped: what matches
+# is a key (C{hash}, or another ending so, which is only unsure).
+_CHANGED_HASH = re.compile(rb'hash": (?:[^"]|"[^"\\;]*[\\;]|" |"[^"\\;]* ")')
+# A hash that is not an MD5 as hex (most are): one to look at closer.
+_NOT_MD5_HASH = re.compile(rb'hash": (?!"[0-9a-f]{32}")')
 
 #: Set by a plugin that PUTs a symlink whose target it already knows
 #: (C{X-Symlink-Target-Etag} and C{X-Symlink-Target-Bytes} are then
@@ -203,25 +203,17 @@ def rewrite_listing_item(item: dict[str, Any], version: str, account: str
 def listing_unchanged(body: bytes) -> bool:
     """
     Whether the symlink listing rewrite leaves every entry of a container
-    server's JSON listing C{body} unchanged: true when no entry's C{hash}
-    has parameters or whitespace to strip (it has none when it is a string
-    without C{;}, backslash escapes or spaces); false when unsure.
+    server's JSON listing C{body} unchanged: true when every entry's
+    C{hash} is a string with no parameters and no whitespace to strip;
+    false when unsure (an escape in a hash, a body not all ASCII).
 
-    The quick answer, for most listings, comes from a few searches of the
-    whole body; a body with C{;}, escapes or a value ending in a space
-    anywhere (a content type's parameters, a name that is not ASCII) has
-    its hashes looked at one by one.
+    A search of the body's bytes, faster than parsing it: first for a hash
+    that is no MD5 (most listings have none), then for one that may
+    change.
     """
     if not body.isascii():
-        # Not as json.dumps writes it: whitespace may be there unescaped.
         return False
-    keys = body.count(_HASH_KEY)
-    if keys != body.count(_STRING_HASH):
-        return False
-    if (b";" not in body and b"\\" not in body and b'": " ' not in body
-            and b' ", ' not in body and b' "}' not in body):
-        return True
-    return len(_PLAIN_HASH.findall(body)) == keys
+    return _NOT_MD5_HASH.search(body) is None or _CHANGED_HASH.search(body) is None
 
 
 class _Traversal:
