@@ -248,9 +248,9 @@ class ContainerController(Controller):
         """
         Whether a container server's JSON listing C{body} is the JSON
         listing the client gets: a non-empty list of objects, all ASCII as
-        C{json.dumps} writes it, that no
-        listing rewrite changes (see L{RAW_UNCHANGED_ATTRIBUTE}) and, unless
-        C{allow_reserved}, with no reserved name to filter out.
+        C{json.dumps} writes it, that no listing rewrite changes (see
+        L{RAW_UNCHANGED_ATTRIBUTE}) and, unless C{allow_reserved}, with no
+        reserved name to filter out.
         """
         if not (body.startswith(b'[{"') and body.endswith(b"}]") and body.isascii()):
             # Empty, or not as json.dumps writes a listing.
