@@ -20,6 +20,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakenodes import FakeCluster, InRingOrder, NodeRequest, Proxy, Reply, make_proxy
 from twisted_proxy.backend import nodes
+from twisted_proxy.controllers import container as container_controller
+from twisted_proxy.controllers.container import RAW_UNCHANGED_ATTRIBUTE
 from twisted_proxy.info.cache import (
     InfoCache,
     container_info_headers,
@@ -29,6 +31,7 @@ from twisted_proxy.info.cache import (
 )
 from twisted_proxy.info.memorystore import MemoryInfoStore
 from twisted_proxy.swift.http import HeaderDict, SwiftResponse
+from twisted_proxy.swift.listing import LISTING_REWRITES_ENVIRON_KEY, render_container_listing
 from twisted_proxy.swift.shardrange import Namespace
 
 # -- a container server's object listing ---------------------------------------
@@ -578,6 +581,116 @@ class ListingTests(_ShardedCase):
         _run(self.clock, proxy.request("POST", "/v1/a/c", {"X-Container-Sharding": "off"}))
         post = [r for r in self.server.requests if r.method == "POST"][-1]
         self.assertEqual(post.headers["X-Container-Sysmeta-Sharding"], "False")
+
+
+class RawListingTests(_ShardedCase):
+    """
+    A JSON listing no rewrite changes is sent as the container server
+    wrote it; any other is parsed, rewritten and rendered again.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.server.add("b", "c", NAMES)
+        self.rewrites: tuple[Any, ...] = ()
+        original = self.proxy.app.handle
+
+        async def with_rewrites(request: Any) -> SwiftResponse:
+            request.environ[LISTING_REWRITES_ENVIRON_KEY] = self.rewrites
+            return await original(request)
+
+        self.proxy.app.handle = with_rewrites  # type: ignore[method-assign]
+
+    def served(self) -> bytes:
+        """
+        The body of the container server's last answer.
+        """
+        body = json.dumps([_entry(name) for name in sorted(NAMES)]).encode("ascii")
+        [request] = self.server.gets("b", "c")[-1:]
+        self.assertEqual(_query(request)["format"], "json")
+        return body
+
+    def test_passedThrough(self) -> None:
+        """
+        With no rewrite, a JSON listing is the container server's body,
+        unparsed, with the headers a rendered one has.
+        """
+        self.patch(container_controller, "apply_listing_rewrites", None)
+        response = self.get("/v1/b/c?format=json")
+        self.assertEqual((response.status, response.body), (200, self.served()))
+        rendered = render_container_listing(json.loads(self.served()), "application/json",
+                                            "c", {})
+        self.assertEqual(response.headers["Content-Type"], rendered.headers["Content-Type"])
+        self.assertEqual(response.headers["Content-Length"],
+                         rendered.headers["Content-Length"])
+        self.assertEqual(response.headers["Accept-Ranges"], "bytes")
+        self.assertEqual(response.headers["X-Container-Object-Count"], str(len(NAMES)))
+        self.assertNotIn("X-Put-Timestamp", response.headers)
+
+    def test_rewrites(self) -> None:
+        """
+        A rewrite that does not say it leaves the listing unchanged, or says
+        it changes it, has it parsed and rewritten; one that leaves it
+        unchanged, with the others, is not called.
+        """
+        def mark(items: list[Any]) -> list[Any]:
+            return [dict(item, marked=True) for item in items]
+
+        def unchanged(items: list[Any]) -> list[Any]:
+            raise AssertionError("called")
+
+        setattr(unchanged, RAW_UNCHANGED_ATTRIBUTE, lambda body: True)
+        self.rewrites = (unchanged,)
+        self.assertEqual(self.get("/v1/b/c?format=json").body, self.served())
+        for changing in (mark, _said(mark, False)):
+            self.rewrites = (changing,)
+            response = self.get("/v1/b/c?format=json")
+            assert isinstance(response.body, bytes)
+            self.assertEqual(json.loads(response.body), mark(json.loads(self.served())))
+        self.rewrites = (_said(mark, True),)
+        self.assertEqual(self.get("/v1/b/c?format=json").body, self.served())
+
+    def test_otherFormats(self) -> None:
+        """
+        Plain and XML listings are rendered from the parsed listing.
+        """
+        for query, media_type in (("format=plain", "text/plain"), ("format=xml",
+                                                                   "application/xml")):
+            response = self.get(f"/v1/b/c?{query}")
+            expected = render_container_listing(json.loads(self.served()), media_type, "c", {})
+            self.assertEqual(response.body, expected.body)
+
+    def test_reserved(self) -> None:
+        """
+        A listing with a reserved name is parsed to filter it out, unless
+        reserved names are allowed.
+        """
+        self.server.containers[("b", "c")].objects.insert(0, "\x00hidden")
+        response = self.get("/v1/b/c?format=json")
+        self.assertEqual(self.names(response), sorted(NAMES))
+        response = self.get("/v1/b/c?format=json",
+                            {"X-Backend-Allow-Reserved-Names": "true"})
+        self.assertEqual(self.names(response), sorted(NAMES + ["\x00hidden"]))
+
+    def test_empty(self) -> None:
+        """
+        An empty container's JSON listing is an empty list.
+        """
+        self.server.add("b", "empty", [])
+        response = self.get("/v1/b/empty?format=json")
+        self.assertEqual((response.status, response.body), (200, b"[]"))
+
+
+def _said(rewrite: Any, unchanged: bool) -> Any:
+    """
+    C{rewrite}, as another function, saying of every raw listing that it
+    leaves it C{unchanged} or not.
+    """
+    def said(items: list[Any]) -> Any:
+        return rewrite(items)
+
+    setattr(said, RAW_UNCHANGED_ATTRIBUTE, lambda body: unchanged)
+    return said
 
 
 # Names of one to three short segments, so that pseudo-directories span

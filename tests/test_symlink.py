@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any, Optional
 
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 from twisted.plugin import IPlugin
@@ -16,10 +18,12 @@ from zope.interface.verify import verifyObject
 
 from tests.doubles import partial_context
 from twisted_proxy.config import ConfigError
+from twisted_proxy.controllers.container import RAW_UNCHANGED_ATTRIBUTE
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins.symlink import (
     SYMLINK_OVERRIDE_ENVIRON_KEY,
     Symlinks,
+    listing_unchanged,
     rewrite_listing_item,
     symlinkPlugin,
 )
@@ -542,6 +546,15 @@ class SymlinkTests(SynchronousTestCase):
                          {"name": "o", "hash": _EMPTY})
         self.assertEqual(rewrite_listing_item({"subdir": "p/"}, "v1", "a"), {"subdir": "p/"})
 
+    def test_listingRewriteTellsUnchanged(self) -> None:
+        """
+        The listing rewrite of a container GET says, by
+        L{RAW_UNCHANGED_ATTRIBUTE}, which raw listings it leaves unchanged.
+        """
+        self.call(_request("GET", "/v1/a/c"))
+        [rewrite] = self.store.calls[-1][3][LISTING_REWRITES_ENVIRON_KEY]
+        self.assertIs(getattr(rewrite, RAW_UNCHANGED_ATTRIBUTE), listing_unchanged)
+
     def test_otherRequests(self) -> None:
         """
         DELETE, OPTIONS, account requests and plain PUTs pass untouched.
@@ -551,3 +564,75 @@ class SymlinkTests(SynchronousTestCase):
             self.call(_request(method, path))
             _, _, headers, environ = self.store.calls[-1]
             self.assertNotIn("swift.sysmeta_ok", environ)
+
+
+def _symlink_rewrite(items: list[Any]) -> list[Any]:
+    return [rewrite_listing_item(item, "v1", "a") for item in items]
+
+
+_PLAIN = {"bytes": 5, "hash": _TARGET_ETAG, "name": "o", "content_type": "text/plain",
+          "last_modified": "2023-11-14T22:13:20.000000"}
+
+# Hashes, names and content types made of what matters to a rewrite:
+# parameters, whitespace of every kind, escapes, quotes.
+_TRICKY = st.text(alphabet=st.sampled_from(
+    list("0af;= \t\n\"\\") + ["\xa0", "\u2003", "\xe9", "\x00", "\U0001f600"]),
+    max_size=8)
+
+
+class ListingUnchangedTests(SynchronousTestCase):
+    """
+    L{listing_unchanged} tells which container server JSON listings the
+    symlink listing rewrite leaves as they are.
+    """
+
+    def assertUnchanged(self, items: list[Any], expected: bool) -> None:
+        body = json.dumps(items).encode("ascii")
+        self.assertEqual(listing_unchanged(body), expected, items)
+        if expected:
+            rewritten = _symlink_rewrite(json.loads(body))
+            self.assertEqual(json.dumps(rewritten).encode("ascii"), body)
+
+    def test_plain(self) -> None:
+        """
+        Plain hashes, whatever the names and content types (parameters,
+        spaces, text that is not ASCII), and subdirs: unchanged.
+        """
+        self.assertUnchanged([_PLAIN, {"subdir": "p/"}], True)
+        self.assertUnchanged([dict(_PLAIN, name="caf\xe9 ", content_type="text/plain; a=b"),
+                              dict(_PLAIN, name=" \t\"hash\": \" x;")], True)
+        self.assertUnchanged([dict(_PLAIN, hash="")], True)
+        self.assertUnchanged([], True)
+
+    def test_changed(self) -> None:
+        """
+        A hash with parameters, whitespace to strip or that is no string is
+        rewritten.
+        """
+        for stored in (f"{_EMPTY}; symlink_target=c/o", f"{_EMPTY}; slo_etag=x", f" {_EMPTY}",
+                       f"{_EMPTY} ", f"{_EMPTY}\t", f"\xa0{_EMPTY}", f"{_EMPTY}\u2003", 5,
+                       None):
+            self.assertUnchanged([_PLAIN, dict(_PLAIN, hash=stored)], False)
+
+    def test_notAscii(self) -> None:
+        """
+        A listing that is not all ASCII is not as a container server
+        writes it: whitespace may be there unescaped.
+        """
+        for stored in (_EMPTY, f"\xa0{_EMPTY}"):
+            body = json.dumps([dict(_PLAIN, name="caf\xe9", hash=stored)],
+                              ensure_ascii=False).encode()
+            self.assertFalse(listing_unchanged(body))
+
+    @given(st.lists(st.fixed_dictionaries({
+        "hash": st.one_of(_TRICKY, st.just(_EMPTY), _TRICKY.map(lambda text: _EMPTY + text),
+                          _TRICKY.map(lambda text: text + _EMPTY)),
+        "name": _TRICKY, "content_type": _TRICKY})))
+    def test_sound(self, items: list[dict[str, Any]]) -> None:
+        """
+        A listing said to be unchanged is the one the rewrite renders.
+        """
+        body = json.dumps(items).encode("ascii")
+        if listing_unchanged(body):
+            self.assertEqual(json.dumps(_symlink_rewrite(json.loads(body))).encode("ascii"),
+                             body)

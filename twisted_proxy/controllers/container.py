@@ -45,6 +45,7 @@ from twisted_proxy.swift.http import (
     error_response,
 )
 from twisted_proxy.swift.listing import (
+    LISTING_REWRITES_ENVIRON_KEY,
     apply_listing_rewrites,
     listing_format,
     render_container_listing,
@@ -52,7 +53,24 @@ from twisted_proxy.swift.listing import (
 )
 from twisted_proxy.swift.truthy import is_true
 
-__all__ = ["ContainerController"]
+__all__ = ["ContainerController", "RAW_UNCHANGED_ATTRIBUTE"]
+
+#: The attribute by which a listing rewrite (a callable of
+#: L{LISTING_REWRITES_ENVIRON_KEY}) may offer a test of a container
+#: server's raw JSON listing: a callable taking the body's bytes and
+#: returning true only when the rewrite would leave every parsed item as it
+#: is (false when unsure). When every rewrite says so, a JSON listing is
+#: sent as the container server wrote it, unparsed: what parsing and
+#: rendering it again would give, byte for byte (the container servers
+#: write their listings with Python's default C{json.dumps}, as the proxy
+#: renders them). A rewrite without the attribute always has the listing
+#: parsed.
+RAW_UNCHANGED_ATTRIBUTE = "leaves_raw_unchanged"
+
+# A NUL in a name, as a JSON listing spells it: where one may be, the
+# listing is parsed to filter reserved names out. (Searching for a
+# backslash first is much faster, and most listings have none.)
+_JSON_NUL = b"\\u0000"
 
 _ACL_HEADERS = ("X-Container-Read", "X-Container-Write")
 
@@ -213,12 +231,37 @@ class ContainerController(Controller):
         self._sharding_for_reseller(headers, response.headers)
         if request.method == "HEAD":
             return finish_listing(render_listing_head(fmt, response.status, headers))
-        items = json.loads(response.body or b"[]") if isinstance(response.body, bytes) else []
+        allow_reserved = is_true(request.headers.get("X-Backend-Allow-Reserved-Names"))
+        body = response.body
+        if (fmt == "application/json" and isinstance(body, bytes)
+                and self._raw_listing_ok(body, allow_reserved)):
+            headers["Content-Type"] = "application/json; charset=utf-8"
+            headers["Content-Length"] = str(len(body))
+            return finish_listing(SwiftResponse(response.status, headers, body))
+        items = json.loads(body or b"[]") if isinstance(body, bytes) else []
         items = apply_listing_rewrites(request.environ, items)
         return finish_listing(
             render_container_listing(items, fmt, self.container, headers, response.status,
-                                     allow_reserved=is_true(
-                                         request.headers.get("X-Backend-Allow-Reserved-Names"))))
+                                     allow_reserved=allow_reserved))
+
+    def _raw_listing_ok(self, body: bytes, allow_reserved: bool) -> bool:
+        """
+        Whether a container server's JSON listing C{body} is the JSON
+        listing the client gets: a non-empty list of objects, all ASCII as
+        C{json.dumps} writes it, that no listing rewrite changes (see
+        L{RAW_UNCHANGED_ATTRIBUTE}) and, unless C{allow_reserved}, with no
+        reserved name to filter out.
+        """
+        if not (body.startswith(b'[{"') and body.endswith(b"}]") and body.isascii()):
+            # Empty, or not as json.dumps writes a listing.
+            return False
+        if not allow_reserved and b"\\" in body and _JSON_NUL in body:
+            return False
+        for rewrite in self.request.environ.get(LISTING_REWRITES_ENVIRON_KEY, ()):
+            unchanged = getattr(rewrite, RAW_UNCHANGED_ATTRIBUTE, None)
+            if unchanged is None or not unchanged(body):
+                return False
+        return True
 
     def _clean_acls(self) -> Optional[SwiftResponse]:
         clean = self.request.environ.get("swift.clean_acl")

@@ -210,10 +210,12 @@ class ContainerListing:
 
         if ttl > 0 and not _config_true(headers.get("X-Newest")):
             info = await cache.peek(environ, container_key(account, container))
-            cached_headers = container_info_headers(info) if info else None
-            if (cached_headers is not None and info is not None
-                    and 200 <= info["status"] < 300
-                    and info.get("sharding_state") == "sharded"):
+            # The headers are rebuilt only for a container that may be
+            # answered from cache: most are not sharded.
+            cached_headers = (container_info_headers(info)
+                              if info and info.get("sharding_state") == "sharded"
+                              and 200 <= info["status"] < 300 else None)
+            if cached_headers is not None:
                 # Sharded when last seen: its namespaces may be cached, or
                 # be fetched once for every request wanting them now.
                 bounds = await cache.get_namespaces(environ, key, from_root, ttl)

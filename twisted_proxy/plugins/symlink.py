@@ -38,6 +38,7 @@ asked for it (as the SLO plugin does).
 from __future__ import annotations
 
 import posixpath
+import re
 from typing import Any, Callable, Optional
 
 from twisted.internet.defer import Deferred, fail
@@ -46,6 +47,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from twisted_proxy.config import ConfigError
+from twisted_proxy.controllers.container import RAW_UNCHANGED_ATTRIBUTE
 from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins._support.subrequest import (
@@ -99,6 +101,16 @@ _ALLOW_RESERVED = "X-Object-Sysmeta-Allow-Reserved-Names"
 _OVERRIDE_ETAG = "X-Object-Sysmeta-Container-Update-Override-Etag"
 _IGNORE_RANGE = "X-Backend-Ignore-Range-If-Metadata-Present"
 _MD5_OF_EMPTY = "d41d8cd98f00b204e9800998ecf8427e"
+
+# A listing entry's hash the symlink listing rewrite may change, in a
+# container server's JSON (Python's default json.dumps: ", " and ": "
+# separators, all but printable ASCII escaped with a backslash): no string,
+# or one with an escape (whitespace may hide there) or a parameter, or with
+# a space at either end. Inside strings quotes are escaped: what matches
+# is a key (C{hash}, or another ending so, which is only unsure).
+_CHANGED_HASH = re.compile(rb'hash": (?:[^"]|"[^"\\;]*[\\;]|" |"[^"\\;]* ")')
+# A hash that is not an MD5 as hex (most are): one to look at closer.
+_NOT_MD5_HASH = re.compile(rb'hash": (?!"[0-9a-f]{32}")')
 
 #: Set by a plugin that PUTs a symlink whose target it already knows
 #: (C{X-Symlink-Target-Etag} and C{X-Symlink-Target-Bytes} are then
@@ -186,6 +198,22 @@ def rewrite_listing_item(item: dict[str, Any], version: str, account: str
     if target:
         item["symlink_path"] = posixpath.join("/", version, account, target)
     return item
+
+
+def listing_unchanged(body: bytes) -> bool:
+    """
+    Whether the symlink listing rewrite leaves every entry of a container
+    server's JSON listing C{body} unchanged: true when every entry's
+    C{hash} is a string with no parameters and no whitespace to strip;
+    false when unsure (an escape in a hash, a body not all ASCII).
+
+    A search of the body's bytes, faster than parsing it: first for a hash
+    that is no MD5 (most listings have none), then for one that may
+    change.
+    """
+    if not body.isascii():
+        return False
+    return _NOT_MD5_HASH.search(body) is None or _CHANGED_HASH.search(body) is None
 
 
 class _Traversal:
@@ -388,6 +416,7 @@ class Symlinks:
                         rewrite_listing_item(item, version, account)
             return list(items)
 
+        setattr(rewrite, RAW_UNCHANGED_ATTRIBUTE, listing_unchanged)
         environ = request.environ
         before = environ.get(LISTING_REWRITES_ENVIRON_KEY, ())
         environ[LISTING_REWRITES_ENVIRON_KEY] = tuple(before) + (rewrite,)
