@@ -21,7 +21,6 @@ from twisted.trial.unittest import SynchronousTestCase
 from tests.fakenodes import FakeCluster, InRingOrder, NodeRequest, Proxy, Reply, make_proxy
 from twisted_proxy.backend import nodes
 from twisted_proxy.controllers import container as container_controller
-from twisted_proxy.controllers.container import RAW_UNCHANGED_ATTRIBUTE
 from twisted_proxy.info.cache import (
     InfoCache,
     container_info_headers,
@@ -31,7 +30,11 @@ from twisted_proxy.info.cache import (
 )
 from twisted_proxy.info.memorystore import MemoryInfoStore
 from twisted_proxy.swift.http import HeaderDict, SwiftResponse
-from twisted_proxy.swift.listing import LISTING_REWRITES_ENVIRON_KEY, render_container_listing
+from twisted_proxy.swift.listing import (
+    LISTING_REWRITES_ENVIRON_KEY,
+    RAW_UNCHANGED_ATTRIBUTE,
+    render_container_listing,
+)
 from twisted_proxy.swift.shardrange import Namespace
 
 # -- a container server's object listing ---------------------------------------

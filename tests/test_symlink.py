@@ -18,7 +18,6 @@ from zope.interface.verify import verifyObject
 
 from tests.doubles import partial_context
 from twisted_proxy.config import ConfigError
-from twisted_proxy.controllers.container import RAW_UNCHANGED_ATTRIBUTE
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins.symlink import (
     SYMLINK_OVERRIDE_ENVIRON_KEY,
@@ -28,7 +27,11 @@ from twisted_proxy.plugins.symlink import (
     symlinkPlugin,
 )
 from twisted_proxy.swift.http import HeaderDict, SwiftRequest, SwiftResponse
-from twisted_proxy.swift.listing import LISTING_REWRITES_ENVIRON_KEY, apply_listing_rewrites
+from twisted_proxy.swift.listing import (
+    LISTING_REWRITES_ENVIRON_KEY,
+    RAW_UNCHANGED_ATTRIBUTE,
+    apply_listing_rewrites,
+)
 
 _EMPTY = "d41d8cd98f00b204e9800998ecf8427e"
 _TARGET_ETAG = "5d41402abc4b2a76b9719d911017c592"

@@ -46,6 +46,7 @@ from twisted_proxy.swift.http import (
 )
 from twisted_proxy.swift.listing import (
     LISTING_REWRITES_ENVIRON_KEY,
+    RAW_UNCHANGED_ATTRIBUTE,
     apply_listing_rewrites,
     listing_format,
     render_container_listing,
@@ -53,19 +54,7 @@ from twisted_proxy.swift.listing import (
 )
 from twisted_proxy.swift.truthy import is_true
 
-__all__ = ["ContainerController", "RAW_UNCHANGED_ATTRIBUTE"]
-
-#: The attribute by which a listing rewrite (a callable of
-#: L{LISTING_REWRITES_ENVIRON_KEY}) may offer a test of a container
-#: server's raw JSON listing: a callable taking the body's bytes and
-#: returning true only when the rewrite would leave every parsed item as it
-#: is (false when unsure). When every rewrite says so, a JSON listing is
-#: sent as the container server wrote it, unparsed: what parsing and
-#: rendering it again would give, byte for byte (the container servers
-#: write their listings with Python's default C{json.dumps}, as the proxy
-#: renders them). A rewrite without the attribute always has the listing
-#: parsed.
-RAW_UNCHANGED_ATTRIBUTE = "leaves_raw_unchanged"
+__all__ = ["ContainerController"]
 
 # A NUL in a name, as a JSON listing spells it: where one may be, the
 # listing is parsed to filter reserved names out. (Searching for a

@@ -47,7 +47,6 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from twisted_proxy.config import ConfigError
-from twisted_proxy.controllers.container import RAW_UNCHANGED_ATTRIBUTE
 from twisted_proxy.controllers.context import ProxyContext
 from twisted_proxy.interfaces import IProxyApplication, IProxyFilter, IProxyPluginFactory
 from twisted_proxy.plugins._support.subrequest import (
@@ -70,7 +69,7 @@ from twisted_proxy.swift.http import (
     error_response,
     wire_quote,
 )
-from twisted_proxy.swift.listing import LISTING_REWRITES_ENVIRON_KEY
+from twisted_proxy.swift.listing import LISTING_REWRITES_ENVIRON_KEY, RAW_UNCHANGED_ATTRIBUTE
 from twisted_proxy.swift.paths import split_path
 from twisted_proxy.swift.truthy import is_true
 

@@ -26,6 +26,18 @@ from twisted_proxy.swift.timestamp import Timestamp
 #: turn from the application outwards, the last added runs first.
 LISTING_REWRITES_ENVIRON_KEY = "twisted_proxy.listing_rewrites"
 
+#: The attribute by which a listing rewrite (a callable of
+#: L{LISTING_REWRITES_ENVIRON_KEY}) may offer a test of a container
+#: server's raw JSON listing: a callable taking the body's bytes and
+#: returning true only when the rewrite would leave every parsed item as it
+#: is (false when unsure). When every rewrite says so, a JSON listing is
+#: sent as the container server wrote it, unparsed: what parsing and
+#: rendering it again would give, byte for byte (the container servers
+#: write their listings with Python's default C{json.dumps}, as the proxy
+#: renders them). A rewrite without the attribute always has the listing
+#: parsed.
+RAW_UNCHANGED_ATTRIBUTE = "leaves_raw_unchanged"
+
 
 def apply_listing_rewrites(environ: Mapping[str, Any], items: list[Any]) -> list[Any]:
     """
@@ -53,6 +65,7 @@ __all__ = [
     "render_container_listing",
     "render_listing_head",
     "LISTING_REWRITES_ENVIRON_KEY",
+    "RAW_UNCHANGED_ATTRIBUTE",
     "apply_listing_rewrites",
     "fake_account_listing_headers",
 ]
