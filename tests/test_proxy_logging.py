@@ -458,6 +458,43 @@ class LineTests(_LoggingTestCase):
                      "{headers[0]}"):
             self.assertRaises(ValueError, LogTemplate, text)
 
+    def test_defaultLineAsTemplate(self) -> None:
+        """
+        The default template's lines, made at once, are those the general
+        renderer makes of the same template: every field, quoted or C{-}
+        alike, whatever the request holds.
+        """
+        template = LogTemplate(DEFAULT_LOG_MSG_TEMPLATE + "|")
+        cases: list[tuple[SwiftRequest, SwiftResponse, dict[str, Any]]] = [
+            (_request(), SwiftResponse(200, {}, b"hello"), {}),
+            (_request("PUT", headers={"X-Forwarded-For": "10.1.2.3, 10.0.0.1",
+                                      "Referer": "http://x/a b", "Etag": "\"e t\"",
+                                      "User-Agent": "caf\u00e9 \u2603"}),
+             SwiftResponse(201, {"X-Backend-Storage-Policy-Index": "1"}, b""),
+             {"swift.source": "SLO", "swift.log_info": ["a b", "c"],
+              "swift.access_logging": {"user_id": "us er"},
+              "swift.proxy_logging_status": 206, "SERVER_PROTOCOL": "HTTP/1.1"}),
+            (_request("HEAD", uri=b"/v1/AUTH_test/c/o%20x?temp_url_sig=0123456789abcdef0123"
+                      b"&temp_url_expires=1&x=%25",
+                      headers={"X-Cluster-Client-Ip": "::1", "X-Auth-Token": None,
+                               "X-Storage-Token": "short"}, trans_id=None),
+             error_response(404), {"swift.orig_req_method": "GET",
+                                   "swift.proxy_logging_status": "499 x"}),
+        ]
+        for log_headers in (False, True):
+            for request, response, environ in cases:
+                request.environ.update(environ)
+                fast: list[str] = []
+                ProxyLogging(self.clock, emit=fast.append, log_headers=log_headers)(
+                    request, lambda r: succeed(response))  # type: ignore[arg-type]
+                del request.environ[LOGGED_ENVIRON_KEY]
+                general: list[str] = []
+                ProxyLogging(self.clock, template, general.append, log_headers=log_headers)(
+                    request, lambda r: succeed(response))  # type: ignore[arg-type]
+                del request.environ[LOGGED_ENVIRON_KEY]
+                self.assertEqual(len(fast), 1)
+                self.assertEqual(fast, [general[0][:-1]])
+
 
 class LogTimeTests(SynchronousTestCase):
     """

@@ -163,6 +163,26 @@ _STRFTIME_LETTERS = frozenset("aAbBcdHIjmMpSUwWxXyYZ")
 _last_datetime: tuple[Optional[int], str] = (None, "")
 
 
+def _datetime_text(seconds: float) -> str:
+    """
+    C{seconds} as C{DD/Mon/YYYY/HH/MM/SS} in UTC, the month in English
+    whatever the locale: characters that need no quoting in a log line.
+    """
+    global _last_datetime
+    second = int(seconds) if seconds >= 0 else None
+    last = _last_datetime
+    if second is not None and last[0] == second:
+        # Every line of the same second: formatted once.
+        return last[1]
+    tm = time.gmtime(seconds)
+    text = "%02d/%s/%d/%02d/%02d/%02d" % (
+        tm.tm_mday, _MONTHS[tm.tm_mon - 1], tm.tm_year,
+        tm.tm_hour, tm.tm_min, tm.tm_sec)
+    if second is not None:
+        _last_datetime = (second, text)
+    return text
+
+
 class _LogTime:
     """
     A moment as a template sees it: C{str()} gives seconds with nine
@@ -188,19 +208,7 @@ class _LogTime:
         """
         C{DD/Mon/YYYY/HH/MM/SS}, the month in English whatever the locale.
         """
-        global _last_datetime
-        second = int(self._seconds) if self._seconds >= 0 else None
-        last = _last_datetime
-        if second is not None and last[0] == second:
-            # Every line of the same second: formatted once.
-            return last[1]
-        tm = self._tm()
-        text = "%02d/%s/%d/%02d/%02d/%02d" % (
-            tm.tm_mday, _MONTHS[tm.tm_mon - 1], tm.tm_year,
-            tm.tm_hour, tm.tm_min, tm.tm_sec)
-        if second is not None:
-            _last_datetime = (second, text)
-        return text
+        return _datetime_text(self._seconds)
 
     @property
     def iso8601(self) -> str:
@@ -253,6 +261,24 @@ def _quote(text: str) -> str:
         raw = text.encode("utf-16", "surrogatepass").decode(
             "utf-16", "replace").encode("utf-8")
     return quote_from_bytes(raw, ":/{}")
+
+
+_unquoted = _UNQUOTED.fullmatch
+
+
+def _plain(value: Any) -> str:
+    """
+    A field written as it is: C{-} when empty, missing or zero, else its
+    text percent-quoted (L{_quote}).
+    """
+    if not value:
+        return "-"
+    if type(value) is str:
+        return value if _unquoted(value) is not None else _quote(value)
+    if type(value) is int:
+        # Digits and a sign: nothing to quote.
+        return str(value)
+    return _quote(format(value, ""))
 
 
 class _Anonymizer:
@@ -343,7 +369,15 @@ class LogTemplate:
                 raise ValueError(f"unknown field {name!r}")
             names.add(name)
             parts.append(_Field(name, tuple(attrs), conversion, spec or ""))
-        self._parts = tuple(parts)
+        self.text = template
+        self._fields = tuple(part for part in parts if isinstance(part, _Field))
+        # The literals, with a %s for each field: one %-format makes the line.
+        self._format = "".join(
+            "%s" if isinstance(part, _Field) else part.replace("%", "%%")
+            for part in parts)
+        self._plain_names = (
+            tuple(field.name for field in self._fields)
+            if all(field.plain for field in self._fields) else None)
         self.names = frozenset(names)
         try:
             self.render(_SAMPLE)
@@ -354,38 +388,33 @@ class LogTemplate:
         """
         The line for C{values} (field name to value; C{None} for missing).
         """
-        out = []
-        for part in self._parts:
-            if isinstance(part, str):
-                out.append(part)
-                continue
-            value = values[part.name]
-            if part.plain:
-                # No attribute, conversion or spec: the common case, as
-                # below with nothing to apply.
-                if not value:
-                    out.append("-")
-                elif type(value) is str:
-                    out.append(value if _UNQUOTED.fullmatch(value) is not None
-                               else _quote(value))
-                else:
-                    out.append(_quote(format(value, "")))
-                continue
-            if part.anonymized:
-                value = self._anonymize(value)
-            for attr in part.attrs:
-                value = getattr(value, attr)
-            if part.conversion == "r":
-                value = repr(value)
-            elif part.conversion == "s":
-                value = str(value)
-            elif part.conversion == "a":
-                value = ascii(value)
-            if not value:
-                out.append("-")
-            else:
-                out.append(_quote(format(value, part.spec)))
-        return "".join(out)
+        names = self._plain_names
+        if names is not None:
+            # No attribute, conversion or spec anywhere: each value written
+            # as it is.
+            return self._format % tuple([_plain(values[name]) for name in names])
+        return self._format % tuple([
+            _plain(values[field.name]) if field.plain else self._complex(field, values)
+            for field in self._fields])
+
+    def _complex(self, field: _Field, values: dict[str, Any]) -> str:
+        """
+        The text of a field with an attribute, conversion or spec.
+        """
+        value = values[field.name]
+        if field.anonymized:
+            value = self._anonymize(value)
+        for attr in field.attrs:
+            value = getattr(value, attr)
+        if field.conversion == "r":
+            value = repr(value)
+        elif field.conversion == "s":
+            value = str(value)
+        elif field.conversion == "a":
+            value = ascii(value)
+        if not value:
+            return "-"
+        return _quote(format(value, field.spec))
 
 
 def _cap(value: Optional[str], limit: int) -> Optional[str]:
@@ -635,6 +664,8 @@ class ProxyLogging:
         self.template = template or LogTemplate(DEFAULT_LOG_MSG_TEMPLATE)
         self._emit = emit
         self._names = self.template.names
+        #: Whether lines are Swift's default ones, made by L{_default_line}.
+        self._default = self.template.text == DEFAULT_LOG_MSG_TEMPLATE
         self._log_headers = log_headers
         self._headers_only = frozenset(name.lower() for name in log_headers_only)
         self._reveal = reveal_sensitive_prefix
@@ -670,20 +701,111 @@ class ProxyLogging:
             return
         exchange.logged = True
         try:
-            values = self._values(exchange, wire_status, bytes_sent, forced_status)
-            self._emit(self.template.render(values))
+            if self._default:
+                line, method, status, policy_index = self._default_line(
+                    exchange, wire_status, bytes_sent, forced_status)
+            else:
+                values = self._values(exchange, wire_status, bytes_sent, forced_status)
+                line = self.template.render(values)
+                method = values["method"]
+                status = values["status_int"]
+                policy_index = values["policy_index"]
+            self._emit(line)
         except Exception:
             _log.failure("Cannot write the access log line")
             return
         if records(self.metrics):
-            self._report(exchange, values)
+            self._report(exchange, method, status, policy_index, bytes_sent)
+
+    def _status(self, exchange: _Exchange, wire_status: int,
+                forced_status: Optional[int]) -> Any:
+        """
+        The status a line gives: C{499} for a client gone, else the one
+        forced, else Swift's C{swift.proxy_logging_status}, else the wire's.
+        """
+        if exchange.client_gone:
+            return 499
+        if forced_status is not None:
+            return forced_status
+        return exchange.request.environ.get("swift.proxy_logging_status") or wire_status
+
+    def _default_line(self, exchange: _Exchange, wire_status: int, bytes_sent: int,
+                      forced_status: Optional[int]) -> tuple[str, Any, Any, Optional[str]]:
+        """
+        The line of L{DEFAULT_LOG_MSG_TEMPLATE}, made at once: the same
+        text as C{self.template.render(self._values(...))}, without the
+        values' dictionary and with the fields known to need no quoting
+        (times, counts) written as they are.
+
+        @return: the line, the method, the status and the policy index
+            (for the metrics).
+        """
+        request = exchange.request
+        environ = request.environ
+        headers = request.headers
+        end = self.clock.seconds()
+        start = exchange.start
+        status = self._status(exchange, wire_status, forced_status)
+        remote_addr = environ.get("REMOTE_ADDR", request.client_ip)
+        client_ip = headers.get("X-Cluster-Client-Ip")
+        if not client_ip and "X-Forwarded-For" in headers:
+            client_ip = headers["X-Forwarded-For"].split(",")[0].strip()
+        token = headers.get("X-Auth-Token")
+        if token is None:
+            token = headers.get("X-Storage-Token")
+        upload = exchange.upload
+        access = environ.get("swift.access_logging")
+        method = environ.get("swift.orig_req_method", request.method)
+        policy_index = self._policy_index(exchange)
+        client_ip = client_ip or remote_addr
+        path = self._path(request)
+        protocol = environ.get("SERVER_PROTOCOL", _PROTOCOL)
+        referer = headers.get("Referer")
+        agent = headers.get("User-Agent")
+        token = _cap(token, self._reveal)
+        recvd = upload.bytes if upload is not None else 0
+        etag = headers.get("Etag")
+        trans_id = environ.get("swift.trans_id")
+        logged_headers = self._headers(request) if self._log_headers else None
+        source = environ.get("swift.source")
+        log_info = ",".join(environ.get("swift.log_info", ()))
+        user_id = access.get("user_id") if access else None
+        # _plain(value) is "-" for an empty value: tested here first, an
+        # absent field costs no call.
+        line = "%s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s" % (
+            _plain(client_ip) if client_ip else "-",
+            _plain(remote_addr) if remote_addr else "-",
+            _datetime_text(end),
+            _plain(method) if method else "-",
+            _plain(path) if path else "-",
+            _plain(protocol) if protocol else "-",
+            _plain(status) if status else "-",
+            _plain(referer) if referer else "-",
+            _plain(agent) if agent else "-",
+            _plain(token) if token else "-",
+            _plain(recvd) if recvd else "-",
+            _plain(bytes_sent) if bytes_sent else "-",
+            _plain(etag) if etag else "-",
+            _plain(trans_id) if trans_id else "-",
+            _plain(logged_headers) if logged_headers else "-",
+            # Digits, a point and perhaps a sign: nothing to quote.
+            "%.4f" % (end - start),
+            _plain(source) if source else "-",
+            _plain(log_info) if log_info else "-",
+            "%.9f" % start,
+            "%.9f" % end,
+            _plain(policy_index) if policy_index else "-",
+            _plain(user_id) if user_id else "-",
+        )
+        return line, method, status, policy_index
 
     def _metric_type(self, request: SwiftRequest) -> str:
         environ = request.environ
         path = environ.get("swift.backend_path") or wire_quote(request.path)
         return metric_type(path, environ.get("swift.source"), self._versions)
 
-    def _report(self, exchange: _Exchange, values: dict[str, Any]) -> None:
+    def _report(self, exchange: _Exchange, method: str, status: Any,
+                policy_index: Optional[str], bytes_sent: int) -> None:
         """
         Report a logged request to C{metrics}: a PUT's client that went
         away as a client disconnect of its type.
@@ -693,8 +815,8 @@ class ProxyLogging:
         upload = exchange.upload
         bytes_in = upload.bytes if upload is not None else 0
         self.metrics.request_finished(
-            kind, values["method"], int(values["status_int"]), values["policy_index"],
-            max(0.0, self.clock.seconds() - exchange.start), bytes_in, values["bytes_sent"])
+            kind, method, int(status), policy_index,
+            max(0.0, self.clock.seconds() - exchange.start), bytes_in, bytes_sent)
         if exchange.client_gone and upload is not None and kind in (
                 "account", "container", "object"):
             self.metrics.client_disconnect(kind)
@@ -718,12 +840,7 @@ class ProxyLogging:
         headers = request.headers
         names = self._names
         end = self.clock.seconds()
-        if exchange.client_gone:
-            status = 499
-        elif forced_status is not None:
-            status = forced_status
-        else:
-            status = environ.get("swift.proxy_logging_status") or wire_status
+        status = self._status(exchange, wire_status, forced_status)
         remote_addr = environ.get("REMOTE_ADDR", request.client_ip)
         client_ip = headers.get("X-Cluster-Client-Ip")
         if not client_ip and "X-Forwarded-For" in headers:
