@@ -198,9 +198,7 @@ class ResumingBody:
             self._source_broke(Failure(ValueError("resumed body ended early")), body)
             return
         self._current = None
-        done, self._done = self._done, None
-        if done is not None:
-            done.callback(None)
+        self._end(None)
 
     def _source_broke(self, failure: Failure, body: BackendBody) -> None:
         if body is not self._current or self._stopped:
@@ -209,9 +207,7 @@ class ResumingBody:
         relay = failure.value
         if isinstance(relay, RelayFailed) and relay.side != SOURCE:
             # The client stopped taking a relayed body: it is gone.
-            done, self._done = self._done, None
-            if done is not None:
-                done.errback(failure)
+            self._end(failure)
             return
         self._source_failed(self._node, failure.value or Exception("source failed"))
         if self.length is not UNKNOWN_LENGTH and self.sent >= self.length:
@@ -225,9 +221,7 @@ class ResumingBody:
             selected = None if self.length is UNKNOWN_LENGTH else self.length
             header = fast_forward(self._ranges, self.sent, selected)
         except RangeExhausted:
-            done, self._done = self._done, None
-            if done is not None:
-                done.callback(None)
+            self._end(None)
             return
         except ValueError as error:
             self._fail(f"cannot resume: {error}")
@@ -266,9 +260,7 @@ class ResumingBody:
             # Only closing framing was owed: write it, and the body is whole.
             assert self._pieces is not None
             Reframer(self._pieces, self._relay)
-            done, self._done = self._done, None
-            if done is not None:
-                done.callback(None)
+            self._end(None)
             return
         _log.info(
             "Resuming a multi-range GET after {sent} bytes with Range {range}: {why}",
@@ -366,9 +358,22 @@ class ResumingBody:
         self._fail(failure.getErrorMessage())
 
     def _fail(self, why: str) -> None:
+        self._end(Failure(NoMoreSources(f"after {self.sent} bytes: {why}")))
+
+    def _end(self, failure: Optional[Failure]) -> None:
+        """
+        The body is over: fire L{startProducing}'s Deferred (with C{None},
+        or C{failure}) if nobody did, and let go of the consumer, which
+        refers back to this body (through a meter, say): done, neither
+        keeps the other alive.
+        """
         done, self._done = self._done, None
         if done is not None:
-            done.errback(Failure(NoMoreSources(f"after {self.sent} bytes: {why}")))
+            if failure is None:
+                done.callback(None)
+            else:
+                done.errback(failure)
+        self._consumer = None
 
     # -- IPushProducer ----------------------------------------------------
 
@@ -388,6 +393,7 @@ class ResumingBody:
         """
         self._stopped = True
         self._done = None
+        self._consumer = None
         if self._current is not None:
             current, self._current = self._current, None
             current.stopProducing()

@@ -85,9 +85,23 @@ class StallTimer:
             self._call.cancel()
         self._call = None
 
+    def close(self) -> None:
+        """
+        Stop the timeout for good and let go of C{stalled}: its owner,
+        done, is not kept alive by a reference cycle through this timer
+        (freed as soon as nothing else holds it, rather than by the cyclic
+        collector).
+        """
+        self.disarm()
+        self._stalled = _never_called
+
     def _fire(self) -> None:
         self._call = None
         self._stalled()
+
+
+def _never_called() -> None:
+    pass
 
 
 @implementer(IBodyProducer, IPushProducer)
@@ -255,13 +269,14 @@ class BackendBody(Protocol):
     def _finish(self) -> None:
         done, self._done = self._done, None
         self._stopped = True
+        self._timer.close()
         if done is not None:
             done.callback(None)
 
     def _fail(self, failure: Failure) -> None:
         done, self._done = self._done, None
         self._stopped = True
-        self._timer.disarm()
+        self._timer.close()
         if done is not None:
             done.errback(failure)
 
@@ -290,7 +305,7 @@ class BackendBody(Protocol):
         """
         self._stopped = True
         self._done = None
-        self._timer.disarm()
+        self._timer.close()
         if self._relaying is not None:
             self._relaying.cancel()
         self._abort_backend()
