@@ -5,6 +5,7 @@ that take the body into L{StringTransport}s and answer when told to.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Optional
 
 from twisted.internet.defer import CancelledError, Deferred, ensureDeferred, fail, succeed
@@ -18,6 +19,7 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IBodyProducer, IResponse
 
 from tests.doubles import PushedBody, make_node
+from tests.test_cycles import proxy_garbage
 from tests.test_streaming import make_response
 from twisted_proxy.backend.content import BackendAnswer
 from twisted_proxy.backend.fanout import PutFanout
@@ -165,6 +167,25 @@ class PutFanoutTests(_FanoutCase):
         assert answers is not None
         self.assertEqual([a[0] for a in answers], [201, 201, 201])
         self.assertEqual(answers[0][3]["Etag"], '"abc"')
+
+    def test_freedWhenOver(self) -> None:
+        """
+        Once its result has fired, nothing of the upload (its slots, its
+        watch, the fan-out) is left in a reference cycle for the collector
+        to find: it is freed as soon as its last holder lets go.
+        """
+        def upload() -> None:
+            d = self.start()
+            self.source.send(b"abcdef")
+            self.source.end()
+            for index in range(3):
+                self.nodes.put(index).respond(201)
+            self.successResultOf(d)
+            # The test's own references to the upload go.
+            self.nodes.puts.clear()
+            self.source = PushedBody(6)
+
+        self.assertEqual(proxy_garbage(upload), Counter())
 
     def test_unreachable(self) -> None:
         """

@@ -4,6 +4,8 @@ Tests for L{twisted_proxy.web.requestbody}.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.testing import StringTransport
@@ -13,6 +15,7 @@ from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface.verify import verifyObject
 
 from tests.doubles import Collector
+from tests.test_cycles import proxy_garbage
 from twisted_proxy._twisted import IStreamingBody, ReadGate
 from twisted_proxy.swift.http import ClientGone
 from twisted_proxy.web.requestbody import HOLD_LIMIT, RequestBody
@@ -33,6 +36,26 @@ class RequestBodyTests(SynchronousTestCase):
 
     def reading(self) -> str:
         return str(self.transport.producerState)
+
+    def test_freedWhenOver(self) -> None:
+        """
+        A body lets go of its consumer once written whole: a consumer that
+        refers back to it (a meter counting its bytes) leaves no reference
+        cycle for the collector.
+        """
+        class Meter(Collector):
+            body: object = None
+
+        def exchange() -> None:
+            body = self.body(3)
+            meter = Meter()
+            meter.body = body
+            done = body.startProducing(meter)
+            body.dataReceived(b"abc")
+            body.body_complete()
+            self.successResultOf(done)
+
+        self.assertEqual(proxy_garbage(exchange), Counter())
 
     def test_interfaces(self) -> None:
         body = self.body()

@@ -215,7 +215,7 @@ class _Upload:
                 self._answers[index] = _unavailable()
             else:
                 self._report.error(node, error)
-                if slot.live and slot.consumer is None and self._phase != _DONE:
+                if slot.live and not slot.started and self._phase != _DONE:
                     # Never connected: none of the body went to it, so the
                     # next node (a handoff) takes this replica.
                     following = next(self._spare, None)
@@ -366,11 +366,13 @@ class _Upload:
         self._stop_timers()
         if self._bug is not None:
             self._result.errback(self._bug)
+            self._release()
             return
         answers = [answer for answer in self._answers if answer is not None]
         while len(answers) < self._replicas:
             answers.append(_unavailable())
         self._result.callback(answers)
+        self._release()
 
     def _abandon(self, outcome: Optional[Failure]) -> None:
         """
@@ -383,6 +385,18 @@ class _Upload:
             self._result.callback(None)
         else:
             self._result.errback(outcome)
+        self._release()
+
+    def _release(self) -> None:
+        """
+        The result has fired: let go of what refers back to this upload
+        (the watch holds its methods, the fan-out its slots and source),
+        so that it is freed at once rather than by the cyclic collector.
+        """
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.close()
+        self._fanout.close()
 
     def _end_requests(self) -> None:
         self._stop_timers()
@@ -419,6 +433,10 @@ def _read_answer(response: IResponse) -> "BackendAnswer | Deferred[BackendAnswer
     if response.length == 0:
         return (response.code, wsgi_str(response.phrase), b"", response_headers(response))
     return read_answer(response)
+
+
+def _ignore(*args: object) -> None:
+    pass
 
 
 class _UploadWatch:
@@ -481,3 +499,14 @@ class _UploadWatch:
         loop = self._loop
         if loop is not None and loop.running:
             loop.stop()
+
+    def close(self) -> None:
+        """
+        The upload is over: stop, and let go of the loop and of the
+        upload's callbacks (each refers back to this watch or the upload).
+        """
+        self.stop()
+        self._loop = None
+        self._cancel = _ignore
+        self._failed = _ignore
+        self.producing = None

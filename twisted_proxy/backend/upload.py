@@ -58,6 +58,9 @@ class UploadSlot:
         self._fanout = fanout
         self.length = length
         self.consumer: Optional[IConsumer] = None
+        #: Whether its request asked for the body (connected): the body,
+        #: or a part of it, may have gone to its node.
+        self.started = False
         self.paused = False
         #: When the backend stopped taking data (C{None}: it is taking it).
         self.paused_since: Optional[float] = None
@@ -72,6 +75,7 @@ class UploadSlot:
             self.live = False
             return fail(failure)
         self.consumer = consumer
+        self.started = True
         done = self._done = Deferred(lambda _: self.stopProducing())
         self._fanout._slot_started(self)
         return done
@@ -91,6 +95,7 @@ class UploadSlot:
         if self.live:
             self.live = False
             self._done = None
+            self.consumer = None
             self._fanout._slot_gone(self)
 
     def _write(self, data: bytes) -> None:
@@ -99,12 +104,15 @@ class UploadSlot:
 
     def _finish(self) -> None:
         done, self._done = self._done, None
+        # Its request's consumer refers back to it: the body is over.
+        self.consumer = None
         if done is not None:
             done.callback(None)
 
     def _fail(self, failure: Failure) -> None:
         done, self._done = self._done, None
         self.live = False
+        self.consumer = None
         if done is not None:
             done.errback(failure)
 
@@ -159,6 +167,19 @@ class UploadFanout:
         self._readyFired = False
         self._onReady: list[Callable[[], None]] = []
         self.onAllGone: Optional[Callable[[], None]] = None
+
+    def close(self) -> None:
+        """
+        The upload is over: let go of the slots, the source and every
+        callback, which refer back to this fan-out (each slot to it, the
+        source through its consumer), so that all of it is freed as soon
+        as nothing else holds it rather than by the cyclic collector.
+        """
+        self._slots = []
+        self._source = None
+        self._onReady = []
+        self.onAllGone = None
+        self.onSlotFailed = None
 
     def now(self) -> float:
         """
@@ -308,7 +329,7 @@ class UploadFanout:
     def _check_ready(self) -> None:
         if self._readyFired:
             return
-        if all(slot.consumer is not None or not slot.live for slot in self._slots):
+        if all(slot.started or not slot.live for slot in self._slots):
             self._readyFired = True
             self._deliver()
             waiting, self._onReady = self._onReady, []

@@ -177,6 +177,9 @@ class RequestBody:
         The client sent the whole body.
         """
         self.complete = True
+        # No relay can start now: let go of the client's socket, which
+        # refers back to the request, and so to this body.
+        self._client = None
         # Nothing more to read: a pause for a slow consumer must not outlive
         # the body, or the connection's next request would never be read.
         self._update_reading()
@@ -240,6 +243,7 @@ class RequestBody:
         """
         self._stopped = True
         self._done = None
+        self._consumer = None
         self._held = []
         self._heldBytes = 0
         self._consumerPaused = False
@@ -303,6 +307,8 @@ class RequestBody:
         done, self._done = self._done, None
         if done is not None:
             done.callback(None)
+        # The consumer (a meter, say) refers back to this body: over.
+        self._consumer = None
 
     def _update_reading(self) -> None:
         if self._relaying is not None:
