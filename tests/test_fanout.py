@@ -8,8 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Optional
 
-from twisted.internet.defer import CancelledError, Deferred, ensureDeferred, fail, succeed
-from twisted.internet.interfaces import IConsumer
+from twisted.internet.defer import CancelledError, Deferred, ensureDeferred, fail
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
@@ -25,7 +24,7 @@ from twisted_proxy.backend.content import BackendAnswer
 from twisted_proxy.backend.fanout import PutFanout
 from twisted_proxy.backend.nodeclient import NodeError, node_key
 from twisted_proxy.backend.nodes import ErrorLimiter, NodeReporter
-from twisted_proxy.swift.http import HeaderDict
+from twisted_proxy.swift.http import BytesBody, HeaderDict
 from twisted_proxy.swift.ring import Node
 
 NODE_TIMEOUT = 10.0
@@ -64,29 +63,6 @@ class _Put:
         response.headers = Headers({b"Etag": [etag.encode("ascii")]})
         self.answer.callback(response)
         response._bodyDataFinished()
-
-
-class _WholeBody:
-    """
-    A body that writes all of itself as it is asked for.
-    """
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.length = len(data)
-
-    def startProducing(self, consumer: IConsumer) -> "Deferred[None]":
-        consumer.write(self.data)
-        return succeed(None)
-
-    def pauseProducing(self) -> None:
-        pass
-
-    def resumeProducing(self) -> None:
-        pass
-
-    def stopProducing(self) -> None:
-        pass
 
 
 class _Nodes:
@@ -330,7 +306,7 @@ class PutFanoutTests(_FanoutCase):
         A body that arrives whole as it is asked for needs no stall check:
         the only timer is each node's time to answer, gone with the answers.
         """
-        self.source = _WholeBody(b"abcdef")  # type: ignore[assignment]
+        self.source = BytesBody(b"abcdef")  # type: ignore[assignment]
         d = self.start()
         self.assertEqual(len(self.clock.getDelayedCalls()), 1)
         for index in range(3):
