@@ -53,6 +53,17 @@ class ReadBodyTests(SynchronousTestCase):
         self.assertEqual((headers["x-thing"], headers["etag"]), ("b", '"abc"'))
 
 
+    def test_emptyAnswerAtOnce(self) -> None:
+        """
+        An answer with no body (C{Content-Length: 0}, as most answers to
+        writes) is there at once, before its body is even read.
+        """
+        response, _ = make_response(0)
+        response.headers = Headers({b"Etag": [b'"abc"']})
+        status, reason, body, headers = self.successResultOf(read_answer(response))
+        self.assertEqual((status, body, headers["etag"]), (200, b"", '"abc"'))
+
+
 class DiscardBodyTests(SynchronousTestCase):
     """
     Tests for L{discard_body} and L{drop_body}.

@@ -11,7 +11,7 @@ merges.
 from __future__ import annotations
 
 import treq
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 from twisted.web.client import ResponseDone
@@ -38,7 +38,8 @@ def read_body(response: IResponse) -> "Deferred[bytes]":
 
 def read_answer(response: IResponse) -> "Deferred[BackendAnswer]":
     """
-    C{response} with its body read whole, as a L{BackendAnswer}.
+    C{response} with its body read whole, as a L{BackendAnswer}: at once
+    when it has none (as most answers to writes), without reading it.
 
     @return: a L{Deferred} failing as L{read_body} does.
     """
@@ -47,6 +48,8 @@ def read_answer(response: IResponse) -> "Deferred[BackendAnswer]":
         return (response.code, wsgi_str(response.phrase), body,
                 response_headers(response))
 
+    if response.length == 0:
+        return succeed(answer(b""))
     return read_body(response).addCallback(answer)
 
 

@@ -23,16 +23,15 @@ from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
-from twisted.web.iweb import IBodyProducer, IResponse
+from twisted.web.iweb import IBodyProducer
 
 from twisted_proxy.backend.content import BackendAnswer, read_answer
-from twisted_proxy.backend.nodeclient import response_headers
 from twisted_proxy.backend.nodes import NODE_FAILURES, NodeReporter
 from twisted_proxy.backend.upload import UploadFanout, UploadSlot
 from twisted_proxy.backend.zerocopy import SocketRelay
 from twisted_proxy.interfaces import INodeClient
 from twisted_proxy.swift.bestresponse import quorum_size
-from twisted_proxy.swift.http import HeaderDict, wsgi_str
+from twisted_proxy.swift.http import HeaderDict
 from twisted_proxy.swift.ring import Node
 
 __all__ = ["PutFanout", "QuorumLost"]
@@ -184,7 +183,7 @@ class _Upload:
         except BaseException:
             self._failed(Failure(), index, node)
             return
-        d = d.addCallback(_read_answer)
+        d = d.addCallback(read_answer)
         self._requests[index] = d
         d.addCallbacks(self._answered, self._failed, (index, node), None, (index, node))
 
@@ -423,16 +422,6 @@ class _Upload:
             producing.cancel()
         if self._phase != _DONE:
             self._end_requests()
-
-
-def _read_answer(response: IResponse) -> "BackendAnswer | Deferred[BackendAnswer]":
-    """
-    L{read_answer}, with an empty body (as a PUT's answer mostly has) taken
-    at once rather than through two more L{Deferred}s.
-    """
-    if response.length == 0:
-        return (response.code, wsgi_str(response.phrase), b"", response_headers(response))
-    return read_answer(response)
 
 
 def _ignore(*args: object) -> None:
