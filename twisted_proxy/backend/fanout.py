@@ -424,10 +424,6 @@ class _Upload:
             self._end_requests()
 
 
-def _ignore(*args: object) -> None:
-    pass
-
-
 class _UploadWatch:
     """
     Swift's time limit on the body of an upload: a node that takes no data
@@ -491,11 +487,8 @@ class _UploadWatch:
 
     def close(self) -> None:
         """
-        The upload is over: stop, and let go of the loop and of the
-        upload's callbacks (each refers back to this watch or the upload).
+        The upload is over: stop, and let go of the loop (whose function is
+        this watch's method).
         """
         self.stop()
         self._loop = None
-        self._cancel = _ignore
-        self._failed = _ignore
-        self.producing = None
