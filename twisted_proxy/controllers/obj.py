@@ -33,12 +33,7 @@ from twisted_proxy.swift.constraints import (
     prepare_object_put,
 )
 from twisted_proxy.swift.etags import normalize_etag
-from twisted_proxy.swift.http import (
-    HeaderDict,
-    SwiftResponse,
-    error_response,
-    wsgi_str,
-)
+from twisted_proxy.swift.http import HeaderDict, SwiftResponse, error_response, wsgi_str
 from twisted_proxy.swift.ranges import parse_range_header
 from twisted_proxy.swift.ring import Node
 from twisted_proxy.swift.timestamp import Timestamp, http_date
@@ -235,7 +230,6 @@ class ObjectController(ObjectExpiry):
             return bad
         ring, policy_index = self._object_ring(info)
         part = partition(ring, self.account, self.container, self.obj)
-        replicas = len(ring.get_part_nodes(part))
         length = request.content_length
         extra = {
             "X-Backend-Storage-Policy-Index": str(policy_index),
@@ -243,9 +237,10 @@ class ObjectController(ObjectExpiry):
         }
         base = backend_request_headers(request, extra)
         updates = await self._container_update_headers(info)
-        updates = self._with_expirer_queue(updates, replicas, base, queue=True)
+        updates = self._with_expirer_queue(
+            updates, len(ring.get_part_nodes(part)), base, queue=True)
         return await self.stream_put(ring, part, base, updates, length, request.body,
-                                     policy_index, replicas=replicas)
+                                     policy_index)
 
     # -- the expirer queue (see twisted_proxy.swift.expirer) ------------
 
@@ -272,19 +267,14 @@ class ObjectController(ObjectExpiry):
         length: Optional[int],
         source: Optional[IBodyProducer],
         policy_index: Optional[int] = None,
-        replicas: Optional[int] = None,
     ) -> SwiftResponse:
         """
         Stream C{source} to the nodes of C{part} and merge their answers by
         quorum: the primaries, or with C{write_affinity} (of storage policy
         C{policy_index}) the first local nodes; handoffs stand in for
         error-limited nodes and for those that cannot be reached.
-
-        @param replicas: how many primaries C{part} has, if the caller
-            counted them already.
         """
-        if replicas is None:
-            replicas = len(ring.get_part_nodes(part))
+        replicas = len(ring.get_part_nodes(part))
         options = self.policy_options(policy_index)
         order = None
         if options.is_local is not None:
