@@ -207,24 +207,13 @@ def _keep_alive(transport: ITCPTransport, idle: int) -> None:
             pass
 
 
-#: The last whole second L{date_header} formatted, and its text.
-_last_date: tuple[Optional[int], bytes] = (None, b"")
-
-
 def date_header(now: Optional[float] = None) -> bytes:
     """
     C{now} (by default the time now) as a C{Date} header gives it
-    (L{twisted_proxy.swift.timestamp.http_date}), formatted once a second
-    rather than for every response.
+    (L{twisted_proxy.swift.timestamp.http_date}, which formats each second
+    once rather than for every response).
     """
-    global _last_date
-    second = int(time.time() if now is None else now)
-    last = _last_date
-    if last[0] == second:
-        return last[1]
-    text = http_date(second).encode("ascii")
-    _last_date = (second, text)
-    return text
+    return http_date(time.time() if now is None else now).encode("ascii")
 
 
 class ProxyRequest(StreamingRequest):
