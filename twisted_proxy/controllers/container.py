@@ -49,6 +49,7 @@ from twisted_proxy.swift.listing import (
     RAW_UNCHANGED_ATTRIBUTE,
     apply_listing_rewrites,
     listing_format,
+    listing_response,
     render_container_listing,
     render_listing_head,
 )
@@ -224,9 +225,8 @@ class ContainerController(Controller):
         body = response.body
         if (fmt == "application/json" and isinstance(body, bytes)
                 and self._raw_listing_ok(body, allow_reserved)):
-            headers["Content-Type"] = "application/json; charset=utf-8"
-            headers["Content-Length"] = str(len(body))
-            return finish_listing(SwiftResponse(response.status, headers, body))
+            return finish_listing(
+                listing_response(body, fmt, headers, response.status))
         items = json.loads(body or b"[]") if isinstance(body, bytes) else []
         items = apply_listing_rewrites(request.environ, items)
         return finish_listing(

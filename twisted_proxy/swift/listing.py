@@ -64,6 +64,7 @@ __all__ = [
     "render_account_listing",
     "render_container_listing",
     "render_listing_head",
+    "listing_response",
     "LISTING_REWRITES_ENVIRON_KEY",
     "RAW_UNCHANGED_ATTRIBUTE",
     "apply_listing_rewrites",
@@ -383,6 +384,16 @@ def _render(
         # as it came.
         media_type = "application/json"
         body = listing_json(items)
+    return listing_response(body, media_type, headers, status)
+
+
+def listing_response(body: bytes, media_type: str, headers: HeaderDict,
+                     status: int = 200) -> SwiftResponse:
+    """
+    The response sending the listing C{body} in C{media_type}: C{headers}
+    (which it takes and changes) with that Content-Type and the body's
+    Content-Length; 204 instead of C{status} when the body is empty.
+    """
     if not body:
         status = 204
     headers["Content-Type"] = media_type + "; charset=utf-8"
