@@ -82,7 +82,7 @@ from twisted_proxy.plugins._support.statsd import (
     AccessStatsd,
     statsd_for,
 )
-from twisted_proxy.swift.http import SwiftRequest, SwiftResponse, wire_quote
+from twisted_proxy.swift.http import HeaderDict, SwiftRequest, SwiftResponse, wire_quote
 from twisted_proxy.swift.metrics import NULL_METRICS, MetricsFanout, metric_type, records
 from twisted_proxy.swift.paths import split_path
 from twisted_proxy.swift.statsd import StatsdConf
@@ -417,6 +417,29 @@ class LogTemplate:
         return _quote(format(value, field.spec))
 
 
+def _client_ip(headers: HeaderDict) -> Optional[str]:
+    """
+    The client's address as a front end told it: C{X-Cluster-Client-Ip},
+    else the first of C{X-Forwarded-For}; C{None} when neither says.
+    """
+    client_ip = headers.get("X-Cluster-Client-Ip")
+    if not client_ip and "X-Forwarded-For" in headers:
+        client_ip = headers["X-Forwarded-For"].split(",")[0].strip()
+    return client_ip
+
+
+def _auth_token(headers: HeaderDict) -> Optional[str]:
+    """
+    The token a line shows: the C{X-Auth-Token}, else the
+    C{X-Storage-Token} (which the proxy application answers with when the
+    client sent no C{X-Auth-Token}, as Swift's does).
+    """
+    token = headers.get("X-Auth-Token")
+    if token is None:
+        token = headers.get("X-Storage-Token")
+    return token
+
+
 def _cap(value: Optional[str], limit: int) -> Optional[str]:
     if value and len(value) > limit:
         return value[:limit] + "..."
@@ -747,22 +770,16 @@ class ProxyLogging:
         start = exchange.start
         status = self._status(exchange, wire_status, forced_status)
         remote_addr = environ.get("REMOTE_ADDR", request.client_ip)
-        client_ip = headers.get("X-Cluster-Client-Ip")
-        if not client_ip and "X-Forwarded-For" in headers:
-            client_ip = headers["X-Forwarded-For"].split(",")[0].strip()
-        token = headers.get("X-Auth-Token")
-        if token is None:
-            token = headers.get("X-Storage-Token")
+        client_ip = _client_ip(headers) or remote_addr
+        token = _cap(_auth_token(headers), self._reveal)
         upload = exchange.upload
         access = environ.get("swift.access_logging")
         method = environ.get("swift.orig_req_method", request.method)
         policy_index = self._policy_index(exchange)
-        client_ip = client_ip or remote_addr
         path = self._path(request)
         protocol = environ.get("SERVER_PROTOCOL", _PROTOCOL)
         referer = headers.get("Referer")
         agent = headers.get("User-Agent")
-        token = _cap(token, self._reveal)
         recvd = upload.bytes if upload is not None else 0
         etag = headers.get("Etag")
         trans_id = environ.get("swift.trans_id")
@@ -842,16 +859,10 @@ class ProxyLogging:
         end = self.clock.seconds()
         status = self._status(exchange, wire_status, forced_status)
         remote_addr = environ.get("REMOTE_ADDR", request.client_ip)
-        client_ip = headers.get("X-Cluster-Client-Ip")
-        if not client_ip and "X-Forwarded-For" in headers:
-            client_ip = headers["X-Forwarded-For"].split(",")[0].strip()
-        # The proxy application answers with the X-Storage-Token when the
-        # client sent no X-Auth-Token, as Swift's does.
-        token = headers.get("X-Auth-Token", headers.get("X-Storage-Token"))
         upload = exchange.upload
         access = environ.get("swift.access_logging")
         values: dict[str, Any] = {
-            "client_ip": client_ip or remote_addr,
+            "client_ip": _client_ip(headers) or remote_addr,
             "remote_addr": remote_addr,
             "end_time": _LogTime(end),
             "start_time": _LogTime(exchange.start),
@@ -861,7 +872,7 @@ class ProxyLogging:
             "status_int": status,
             "referer": headers.get("Referer"),
             "user_agent": headers.get("User-Agent"),
-            "auth_token": _cap(token, self._reveal),
+            "auth_token": _cap(_auth_token(headers), self._reveal),
             "bytes_recvd": upload.bytes if upload is not None else 0,
             "bytes_sent": bytes_sent,
             "client_etag": headers.get("Etag"),
