@@ -202,6 +202,30 @@ def versions(pypy_python: Optional[str] = None) -> dict[str, str]:
     return found
 
 
+def tcp_setup() -> dict[str, str]:
+    """
+    The machine's TCP congestion control and the loopback device's queueing
+    discipline: together they decide whether the kernel paces every TCP
+    flow itself (C{bbr} without C{fq}), which makes large transfers cost
+    both proxies much more CPU in the kernel (see bench/README.rst).
+    """
+    found = {"congestion_control": "unknown", "loopback_qdisc": "unknown"}
+    try:
+        with open("/proc/sys/net/ipv4/tcp_congestion_control") as f:
+            found["congestion_control"] = f.read().strip()
+    except OSError:
+        pass
+    try:
+        shown = subprocess.run(["tc", "qdisc", "show", "dev", "lo"], capture_output=True,
+                               text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        shown = ""
+    words = shown.split()
+    if len(words) >= 2 and words[0] == "qdisc":
+        found["loopback_qdisc"] = words[1]
+    return found
+
+
 class Bench:
     """
     One benchmark run: the services, the test data and the measurements.
@@ -716,6 +740,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                 "kernel": platform.release(),
                 "loadavg_before": load_before,
                 "loadavg_after": os.getloadavg(),
+                "tcp": tcp_setup(),
             },
             "versions": versions(options.pypy_python if options.pypy else None),
             "proxies": bench.proxy_summary(),
@@ -767,6 +792,9 @@ def main(argv: Optional[list[str]] = None) -> int:
               f"{settings['large_mib']} MiB x {settings['large_runs']}; "
               f"{results['machine']['cpus']} CPUs, load before "
               f"{load_before[0]:.2f}, after {results['machine']['loadavg_after'][0]:.2f}")
+        tcp = results["machine"]["tcp"]
+        print(f"TCP congestion control {tcp['congestion_control']}, loopback qdisc "
+              f"{tcp['loopback_qdisc']}")
         if options.pypy:
             print("third proxy: twisted-proxy under "
                   f"{results['versions'].get('pypy', 'PyPy')} (column pypy)")
