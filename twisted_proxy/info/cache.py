@@ -44,6 +44,7 @@ __all__ = [
     "headers_to_object_info",
     "InfoCache",
     "INFO_ENVIRON_KEY",
+    "same_info",
 ]
 
 _log = Logger()
@@ -290,6 +291,21 @@ def headers_to_object_info(headers: HeaderDict, status: int) -> ObjectInfo:
     }
 
 
+def same_info(kept: Any, info: Any) -> bool:
+    """
+    Whether the stored info C{kept} says what C{info} says: equal, or equal
+    but for C{created_at}. Each replica of a container database has its
+    own creation time (its C{X-Timestamp}), so which one the store holds
+    depends anyway on which replica answered last; replacing one with
+    another tells nobody anything new.
+    """
+    if kept == info:
+        return True
+    if not (isinstance(kept, dict) and isinstance(info, dict) and "created_at" in info):
+        return False
+    return {**kept, "created_at": None} == {**info, "created_at": None}
+
+
 #: Reads an account's or a container's info from its storage nodes.
 Fetch = Callable[[], Awaitable[_InfoT]]
 
@@ -346,6 +362,11 @@ class InfoCache:
         # spares a cached lookup its Deferred.
         self._store_now: Optional[Callable[[str], Optional[Any]]] = getattr(
             store, "get_now", None)
+        # A store that keeps short copies of the shared store's entries
+        # (LayeredInfoStore) can tell that storing info would not change
+        # it (see store()).
+        self._holds_recent: Optional[Callable[..., bool]] = getattr(
+            store, "holds_recent", None)
         self.metrics = metrics
         self.account_ttl = account_ttl
         self.container_ttl = container_ttl
@@ -467,11 +488,24 @@ class InfoCache:
         Remember C{info}, just read from the storage nodes, for this request
         and (when it is worth keeping) for others. A fetch already in flight
         for it is not stored over it.
+
+        As Swift's C{set_info_cache}, every account or container GET and
+        HEAD stores what it read, which also starts its time to live again.
+        When the store's recent copy already is C{info} (see
+        L{twisted_proxy.info.memorystore.LayeredInfoStore.holds_recent};
+        compared by L{same_info}), the write would change nothing but that
+        time, so it is left out: the shared store was given or gave the
+        info at most C{local_ttl} (1 s by default) ago, and the first store
+        after the copy expires writes it again. A busy container's
+        listings thus cost no Redis write and no change announcement each,
+        and its entry's time to live lags Swift's by at most C{local_ttl}.
         """
         environ.setdefault(INFO_ENVIRON_KEY, {})[key] = info
         self._inflight.pop(key, None)
         ttl = self._ttl_for(key, info)
         if ttl > 0:
+            if self._holds_recent is not None and self._holds_recent(key, info, same_info):
+                return
             await self._store.set(key, info, ttl)
 
     def remember(self, environ: dict[str, Any], key: str, info: Info) -> None:

@@ -7,7 +7,8 @@ runs without Redis.
 from __future__ import annotations
 
 import copy
-from typing import Any, Optional
+import operator
+from typing import Any, Callable, Optional
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
@@ -79,6 +80,19 @@ class MemoryInfoStore:
             del self._entries[key]
             return None
         return copy_value(value)
+
+    def holds(self, key: str, value: Any,
+              same: Callable[[Any, Any], bool] = operator.eq) -> bool:
+        """
+        Whether C{key} holds C{value} (not expired), without the copy
+        L{get_now} makes.
+
+        @param same: tells whether the value held (which it must not
+            change) and C{value} are the same; by default, whether they
+            are equal.
+        """
+        entry = self._entries.get(key)
+        return entry is not None and entry[0] > self._clock.seconds() and same(entry[1], value)
 
     def set(self, key: str, value: Any, ttl: float) -> "Deferred[None]":
         if ttl <= 0:
@@ -176,6 +190,23 @@ class LayeredInfoStore:
         if self._local_ttl <= 0 or not self.keeping:
             return None
         return self._local.get_now(key)
+
+    def holds_recent(self, key: str, value: Any,
+                     same: Callable[[Any, Any], bool] = operator.eq) -> bool:
+        """
+        Whether this process's copy of C{key} is C{value}, as C{same}
+        tells (see L{MemoryInfoStore.holds}). A copy is made when this
+        process wrote the value to the shared store or read it from there,
+        at most C{local_ttl} seconds ago, and is dropped as soon as another
+        process announces a change of C{key}: so when this is true, the
+        shared store has held C{value} within the last C{local_ttl}
+        seconds and nobody has announced changing it since.
+
+        @return: C{False} whenever no copies are kept.
+        """
+        if self._local_ttl <= 0 or not self.keeping:
+            return False
+        return self._local.holds(key, value, same)
 
     def get(self, key: str) -> "Deferred[Optional[Any]]":
         value = self.get_now(key)
