@@ -181,11 +181,9 @@ def listing_format(request: SwiftRequest) -> tuple[str, Optional[SwiftResponse]]
             return "", error_response(
                 400, '"format" parameter not valid UTF-8', method=request.method
             )
-        accept: Optional[str] = FORMAT_CONTENT_TYPES.get(
-            decoded.lower(), FORMAT_CONTENT_TYPES["plain"]
-        )
-    else:
-        accept = request.headers.get("Accept")
+        # One of the offers, which is what matching it would choose.
+        return FORMAT_CONTENT_TYPES.get(decoded.lower(), FORMAT_CONTENT_TYPES["plain"]), None
+    accept = request.headers.get("Accept")
     try:
         chosen = best_accept_match(accept, _OFFERS)
     except ValueError:
