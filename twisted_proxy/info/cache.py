@@ -166,6 +166,26 @@ def _prefixed(headers: HeaderDict, prefix: str) -> dict[str, str]:
     }
 
 
+def _metadata(headers: HeaderDict, server_type: str) -> tuple[dict[str, str], dict[str, str]]:
+    """
+    C{(meta, sysmeta)}: L{_prefixed} of C{X-<server_type>-Meta-} and of
+    C{X-<server_type>-Sysmeta-}, read in one pass over the headers.
+    """
+    common = f"x-{server_type}-"
+    meta_prefix, sysmeta_prefix = common + "meta-", common + "sysmeta-"
+    meta: dict[str, str] = {}
+    sysmeta: dict[str, str] = {}
+    for name, value in headers.items():
+        lowered = name.lower()
+        if not lowered.startswith(common):
+            continue
+        if lowered.startswith(meta_prefix):
+            meta[lowered[len(meta_prefix):]] = value
+        elif lowered.startswith(sysmeta_prefix):
+            sysmeta[lowered[len(sysmeta_prefix):]] = value
+    return meta, sysmeta
+
+
 _POLICY_STATS = (("-bytes-used", "bytes"), ("-object-count", "object_count"),
                  ("-container-count", "container_count"))
 
@@ -192,14 +212,15 @@ def headers_to_account_info(headers: HeaderDict, status: int) -> AccountInfo:
     """
     Account info from a backend account response.
     """
+    meta, sysmeta = _metadata(headers, "account")
     return {
         "status": status,
         "container_count": _int_or_none(headers.get("X-Account-Container-Count")),
         "total_object_count": _int_or_none(headers.get("X-Account-Object-Count")),
         "bytes": _int_or_none(headers.get("X-Account-Bytes-Used")),
         "storage_policies": _policy_stats(headers),
-        "meta": _prefixed(headers, "X-Account-Meta-"),
-        "sysmeta": _prefixed(headers, "X-Account-Sysmeta-"),
+        "meta": meta,
+        "sysmeta": sysmeta,
     }
 
 
@@ -207,7 +228,7 @@ def headers_to_container_info(headers: HeaderDict, status: int) -> ContainerInfo
     """
     Container info from a backend container response.
     """
-    meta = _prefixed(headers, "X-Container-Meta-")
+    meta, sysmeta = _metadata(headers, "container")
     return {
         "status": status,
         "read_acl": headers.get("X-Container-Read"),
@@ -226,7 +247,7 @@ def headers_to_container_info(headers: HeaderDict, status: int) -> ContainerInfo
         "created_at": headers.get("X-Timestamp"),
         "put_timestamp": headers.get("X-Put-Timestamp"),
         "meta": meta,
-        "sysmeta": _prefixed(headers, "X-Container-Sysmeta-"),
+        "sysmeta": sysmeta,
         "sharding_state": headers.get("X-Backend-Sharding-State", "unsharded"),
     }
 
@@ -281,13 +302,14 @@ def headers_to_object_info(headers: HeaderDict, status: int) -> ObjectInfo:
     """
     Object info from a backend object response.
     """
+    meta, sysmeta = _metadata(headers, "object")
     return {
         "status": status,
         "length": _int_or_none(headers.get("Content-Length")),
         "type": headers.get("Content-Type"),
         "etag": headers.get("Etag"),
-        "meta": _prefixed(headers, "X-Object-Meta-"),
-        "sysmeta": _prefixed(headers, "X-Object-Sysmeta-"),
+        "meta": meta,
+        "sysmeta": sysmeta,
     }
 
 
