@@ -26,7 +26,12 @@ from twisted_proxy.info.cache import (
     headers_to_object_info,
     same_info,
 )
-from twisted_proxy.info.memorystore import LayeredInfoStore, MemoryInfoStore, copy_value
+from twisted_proxy.info.memorystore import (
+    LayeredInfoStore,
+    MemoryInfoStore,
+    copier,
+    copy_value,
+)
 from twisted_proxy.interfaces import IInfoStore
 from twisted_proxy.swift.cors import CORSInfo
 from twisted_proxy.swift.http import HeaderDict
@@ -152,6 +157,31 @@ class MemoryInfoStoreTests(SynchronousTestCase):
         self.assertIsNot(copy_value(odd)[(1, (2,))], odd[(1, (2,))])
         self.assertEqual(copy_value([inner, "s"]), [inner, "s"])
         self.assertIsNot(copy_value([inner])[0], inner)
+
+    def test_copier(self) -> None:
+        """
+        L{copier} makes a function that copies its value as L{copy_value}
+        does: equal, sharing no container at any depth.
+        """
+        inner = {"b": [1, {"c": "d"}], "e": ["f"]}
+        values: list[Any] = [
+            {"a": inner, "flat": {"x": 1}, "n": None, "s": {1, 2}, "tl": ([1],)},
+            {"status": 200, "meta": {}, "cors": {"allow_origin": None}},
+            {(1, (2,)): [3]}, [inner, "s"], ["s", 1], "text", 3, None,
+        ]
+        for value in values:
+            copied = copier(value)(value)
+            self.assertEqual(copied, value)
+            self.assertEqual(type(copied), type(value))
+            if isinstance(value, (dict, list)):
+                self.assertIsNot(copied, value)
+        copied = copier(values[0])(values[0])
+        for key in ("a", "flat", "s", "tl"):
+            self.assertIsNot(copied[key], values[0][key])
+        self.assertIsNot(copied["a"]["b"], inner["b"])
+        self.assertIsNot(copied["a"]["b"][1], inner["b"][1])
+        self.assertIsNot(copied["a"]["e"], inner["e"])
+        self.assertIsNot(copied["tl"][0], values[0]["tl"][0])
 
     def test_sweep(self) -> None:
         """

@@ -16,7 +16,7 @@ from zope.interface import implementer
 
 from twisted_proxy.interfaces import IInfoStore
 
-__all__ = ["MemoryInfoStore", "LayeredInfoStore", "copy_value"]
+__all__ = ["MemoryInfoStore", "LayeredInfoStore", "copier", "copy_value"]
 
 #: Values shared rather than copied: nothing can change them.
 _IMMUTABLE = frozenset({str, int, float, bool, bytes, type(None)})
@@ -44,6 +44,40 @@ def copy_value(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
+def copier(value: Any) -> Callable[[Any], Any]:
+    """
+    A function that copies C{value} as L{copy_value} does, quicker: the
+    walk over C{value} that finds what needs copying is made once, here,
+    and the function repeats only its result (dictionaries copied whole,
+    then those of their values that are containers copied in turn). Keep
+    it for C{value} alone, or for what is sure to have its shape: the
+    same keys holding containers of the same kinds.
+    """
+    kind = type(value)
+    if kind in _IMMUTABLE:
+        return _same
+    if kind is dict and all(type(key) in _IMMUTABLE for key in value):
+        nested = tuple((key, copier(item)) for key, item in value.items()
+                       if type(item) not in _IMMUTABLE)
+        if not nested:
+            return dict.copy
+
+        def copy_dict(original: dict[Any, Any]) -> dict[Any, Any]:
+            copied = original.copy()
+            for key, copy_item in nested:
+                copied[key] = copy_item(original[key])
+            return copied
+
+        return copy_dict
+    if kind is list and all(type(item) in _IMMUTABLE for item in value):
+        return list.copy
+    return copy_value
+
+
 @implementer(IInfoStore)
 class MemoryInfoStore:
     """
@@ -59,7 +93,9 @@ class MemoryInfoStore:
 
     def __init__(self, clock: IReactorTime, max_entries: int = 100_000) -> None:
         self._clock = clock
-        self._entries: dict[str, tuple[float, Any]] = {}
+        # Each value with its copier (see copier()): stored values are
+        # this store's own copies, which nothing changes.
+        self._entries: dict[str, tuple[float, Any, Callable[[Any], Any]]] = {}
         self._max_entries = max_entries
 
     def get(self, key: str) -> "Deferred[Optional[Any]]":
@@ -75,11 +111,11 @@ class MemoryInfoStore:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        expires, value = entry
+        expires, value, copy_of = entry
         if expires <= self._clock.seconds():
             del self._entries[key]
             return None
-        return copy_value(value)
+        return copy_of(value)
 
     def holds(self, key: str, value: Any,
               same: Callable[[Any, Any], bool] = operator.eq) -> bool:
@@ -100,7 +136,8 @@ class MemoryInfoStore:
             return succeed(None)
         if len(self._entries) >= self._max_entries:
             self._sweep()
-        self._entries[key] = (self._clock.seconds() + ttl, copy_value(value))
+        value = copy_value(value)
+        self._entries[key] = (self._clock.seconds() + ttl, value, copier(value))
         return succeed(None)
 
     def delete(self, key: str) -> "Deferred[None]":
@@ -120,16 +157,16 @@ class MemoryInfoStore:
             value = reset_to
         if len(self._entries) >= self._max_entries:
             self._sweep()
-        self._entries[key] = (self._clock.seconds() + ttl, value)
+        self._entries[key] = (self._clock.seconds() + ttl, value, _same)
         return succeed(value)
 
     def _sweep(self) -> None:
         now = self._clock.seconds()
-        for key in [k for k, (expires, _) in self._entries.items() if expires <= now]:
+        for key in [k for k, entry in self._entries.items() if entry[0] <= now]:
             del self._entries[key]
 
 
-def _stored_int(entry: Optional[tuple[float, Any]], now: float) -> int:
+def _stored_int(entry: Optional[tuple[float, Any, Any]], now: float) -> int:
     """
     The integer an entry holds for L{MemoryInfoStore.incr}: 0 when it is
     missing, expired or no integer.
