@@ -163,7 +163,7 @@ class MemoryInfoStoreTests(SynchronousTestCase):
         L{copier} makes a function that copies its value as L{copy_value}
         does: equal, sharing no container at any depth.
         """
-        inner = {"b": [1, {"c": "d"}], "e": ["f"]}
+        inner: dict[str, Any] = {"b": [1, {"c": "d"}], "e": ["f"]}
         values: list[Any] = [
             {"a": inner, "flat": {"x": 1}, "n": None, "s": {1, 2}, "tl": ([1],)},
             {"status": 200, "meta": {}, "cors": {"allow_origin": None}},
