@@ -5,6 +5,7 @@ the fake cluster: what a proxy bug becomes, and which headers a client sees.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -13,8 +14,10 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakenodes import FakeCluster, InRingOrder, StoredObject, make_proxy
 from twisted_proxy.backend import nodes
+from twisted_proxy.controllers import account as account_controller
 from twisted_proxy.controllers.base import Controller
 from twisted_proxy.swift.http import SwiftRequest, SwiftResponse
+from twisted_proxy.swift.listing import render_account_listing
 
 OBJ = StoredObject(b"x" * 20, timestamp="1700000100.00000")
 
@@ -168,3 +171,63 @@ class PolicyOptionsTests(SynchronousTestCase):
         other = Controller(proxy.context, request, "a", "c", "o")
         other.policy_options(0)
         self.assertEqual(made, [0, None, 0])
+
+
+class AccountListingTests(SynchronousTestCase):
+    """
+    An account GET's JSON listing is the account server's body when
+    rendering it would give the same bytes; otherwise it is rendered.
+    """
+
+    ITEMS: list[dict[str, Any]] = [{"name": "c1", "count": 2, "bytes": 10, "last_modified": "2024-01-01T00:00:00"},
+             {"subdir": "p/"}]
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.cluster = FakeCluster(self.clock)
+        self.proxy = make_proxy(self.clock, self.cluster)
+
+    def get(self, items: list[Any], query: str = "format=json",
+            headers: dict[str, str] | None = None) -> SwiftResponse:
+        self.body = json.dumps(items).encode("ascii")
+        for node in self.cluster.accounts:
+            node.answer(200, {"Content-Type": "application/json; charset=utf-8",
+                              "X-Account-Container-Count": "1",
+                              "X-Put-Timestamp": "1600000000.00000"}, self.body)
+        request = SwiftRequest("GET", b"/v1/a?" + query.encode("ascii"))
+        request.headers.update(headers or {})
+        d = self.proxy.app(request)
+        self.clock.advance(0)
+        return self.successResultOf(d)
+
+    def test_passedThrough(self) -> None:
+        """
+        A JSON listing as the account server wrote it is sent unparsed,
+        with the headers a rendered one has.
+        """
+        self.patch(account_controller, "render_account_listing", None)
+        response = self.get(self.ITEMS)
+        self.assertEqual((response.status, response.body), (200, self.body))
+        rendered = render_account_listing(self.ITEMS, "application/json", "a", {})
+        for name in ("Content-Type", "Content-Length"):
+            self.assertEqual(response.headers[name], rendered.headers[name])
+        self.assertEqual(response.headers["Accept-Ranges"], "bytes")
+        self.assertNotIn("X-Put-Timestamp", response.headers)
+
+    def test_rendered(self) -> None:
+        """
+        Other formats, a listing with a reserved name (unless reserved
+        names are allowed) and an empty one are rendered.
+        """
+        for query in ("format=xml", "format=plain"):
+            response = self.get(self.ITEMS, query)
+            media_type = {"format=xml": "application/xml"}.get(query, "text/plain")
+            self.assertEqual(response.body, render_account_listing(
+                self.ITEMS, media_type, "a", {}).body)
+        hidden = self.ITEMS + [{"name": "\x00v", "count": 0, "bytes": 0,
+                                "last_modified": "2024-01-01T00:00:00"}]
+        self.assertEqual(json.loads(self.get(hidden).body), self.ITEMS)  # type: ignore[arg-type]
+        allowed = self.get(hidden, headers={"X-Backend-Allow-Reserved-Names": "true"})
+        self.assertEqual(allowed.body, self.body)
+        empty = self.get([])
+        self.assertEqual((empty.status, empty.body), (200, b"[]"))

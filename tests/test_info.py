@@ -24,8 +24,14 @@ from twisted_proxy.info.cache import (
     headers_to_account_info,
     headers_to_container_info,
     headers_to_object_info,
+    same_info,
 )
-from twisted_proxy.info.memorystore import LayeredInfoStore, MemoryInfoStore, copy_value
+from twisted_proxy.info.memorystore import (
+    LayeredInfoStore,
+    MemoryInfoStore,
+    copier,
+    copy_value,
+)
 from twisted_proxy.interfaces import IInfoStore
 from twisted_proxy.swift.cors import CORSInfo
 from twisted_proxy.swift.http import HeaderDict
@@ -78,6 +84,19 @@ class MemoryInfoStoreTests(SynchronousTestCase):
         self.assertEqual(self.store.get_now("k"), {"a": [1]})
         self.clock.advance(10)
         self.assertIsNone(self.store.get_now("k"))
+
+    def test_holds(self) -> None:
+        """
+        C{holds} tells whether a key holds a value equal to the one given,
+        until it expires.
+        """
+        self.assertFalse(self.store.holds("k", {"a": [1]}))
+        self.store.set("k", {"a": [1]}, 10)
+        self.assertTrue(self.store.holds("k", {"a": [1]}))
+        self.assertFalse(self.store.holds("k", {"a": [2]}))
+        self.assertTrue(self.store.holds("k", {"a": [2]}, lambda kept, value: True))
+        self.clock.advance(10)
+        self.assertFalse(self.store.holds("k", {"a": [1]}))
 
     def test_setAgain(self) -> None:
         """
@@ -138,6 +157,31 @@ class MemoryInfoStoreTests(SynchronousTestCase):
         self.assertIsNot(copy_value(odd)[(1, (2,))], odd[(1, (2,))])
         self.assertEqual(copy_value([inner, "s"]), [inner, "s"])
         self.assertIsNot(copy_value([inner])[0], inner)
+
+    def test_copier(self) -> None:
+        """
+        L{copier} makes a function that copies its value as L{copy_value}
+        does: equal, sharing no container at any depth.
+        """
+        inner: dict[str, Any] = {"b": [1, {"c": "d"}], "e": ["f"]}
+        values: list[Any] = [
+            {"a": inner, "flat": {"x": 1}, "n": None, "s": {1, 2}, "tl": ([1],)},
+            {"status": 200, "meta": {}, "cors": {"allow_origin": None}},
+            {(1, (2,)): [3]}, [inner, "s"], ["s", 1], "text", 3, None,
+        ]
+        for value in values:
+            copied = copier(value)(value)
+            self.assertEqual(copied, value)
+            self.assertEqual(type(copied), type(value))
+            if isinstance(value, (dict, list)):
+                self.assertIsNot(copied, value)
+        copied = copier(values[0])(values[0])
+        for key in ("a", "flat", "s", "tl"):
+            self.assertIsNot(copied[key], values[0][key])
+        self.assertIsNot(copied["a"]["b"], inner["b"])
+        self.assertIsNot(copied["a"]["b"][1], inner["b"][1])
+        self.assertIsNot(copied["a"]["e"], inner["e"])
+        self.assertIsNot(copied["tl"][0], values[0]["tl"][0])
 
     def test_sweep(self) -> None:
         """
@@ -572,6 +616,79 @@ class InfoCacheTests(SynchronousTestCase):
         self.assertEqual(environ[INFO_ENVIRON_KEY]["account/b"]["status"], 503)
         self.assertIsNone(self.stored("account/b"))
 
+    def test_storeUnchangedSkipsSharedStore(self) -> None:
+        """
+        Over a L{LayeredInfoStore}, L{InfoCache.store} of info equal to the
+        copy this process keeps writes nothing: not until that copy
+        expires (C{local_ttl}), is dropped on another process's word, or
+        differs.
+        """
+        shared = _RecordingStore(self.clock)
+        cache = InfoCache(LayeredInfoStore(shared, self.clock, local_ttl=1.0),
+                          account_ttl=60, container_ttl=30)
+
+        def store(info: Info) -> None:
+            environ: dict[str, Any] = {}
+            self.successResultOf(Deferred.fromCoroutine(
+                cache.store(environ, "container/a/c", info)))
+            self.assertIs(environ[INFO_ENVIRON_KEY]["container/a/c"], info)
+
+        store(answer(200))
+        store(answer(200))
+        self.assertEqual(shared.sets, [("container/a/c", answer(200), 30)])
+        store(answer(204))
+        self.assertEqual(len(shared.sets), 2)
+        self.clock.advance(1.0)
+        store(answer(204))
+        self.assertEqual(shared.sets[2:], [("container/a/c", answer(204), 30)])
+        cache._store.forget("container/a/c")  # type: ignore[attr-defined]
+        store(answer(204))
+        self.assertEqual(len(shared.sets), 4)
+
+    def test_storeSameButCreatedAt(self) -> None:
+        """
+        Container info that differs from the copy kept only in its
+        C{created_at} (another replica answered) is not written again;
+        info that differs in anything else is.
+        """
+        shared = _RecordingStore(self.clock)
+        cache = InfoCache(LayeredInfoStore(shared, self.clock, local_ttl=1.0),
+                          account_ttl=60, container_ttl=30)
+        one = ContainerInfo(status=200, created_at="1.00000", object_count=1)
+        other = ContainerInfo(status=200, created_at="1.00010", object_count=1)
+        more = ContainerInfo(status=200, created_at="1.00010", object_count=2)
+        for info in (one, other, more):
+            self.successResultOf(Deferred.fromCoroutine(
+                cache.store({}, "container/a/c", info)))
+        self.assertEqual([value for _key, value, _ttl in shared.sets], [one, more])
+
+    def test_sameInfo(self) -> None:
+        """
+        L{same_info}: equal, or equal but for C{created_at}.
+        """
+        self.assertTrue(same_info({"status": 200}, {"status": 200}))
+        self.assertTrue(same_info({"status": 200, "created_at": "1"},
+                                  {"status": 200, "created_at": "2"}))
+        self.assertFalse(same_info({"status": 200, "created_at": "1"},
+                                   {"status": 404, "created_at": "2"}))
+        self.assertFalse(same_info({"status": 200}, {"status": 204}))
+        self.assertFalse(same_info([["a", "b"]], [["a", "c"]]))
+
+    def test_storeUnchangedNotKeeping(self) -> None:
+        """
+        A L{LayeredInfoStore} that keeps no copies (no word of changes, or
+        C{local_ttl} 0), and a plain L{MemoryInfoStore}, get every store.
+        """
+        shared = _RecordingStore(self.clock)
+        layered = LayeredInfoStore(shared, self.clock, local_ttl=1.0)
+        layered.keeping = False
+        for store in (layered, LayeredInfoStore(shared, self.clock, local_ttl=0), shared):
+            cache = InfoCache(store, account_ttl=60, container_ttl=30)
+            for _ in range(2):
+                self.successResultOf(Deferred.fromCoroutine(
+                    cache.store({}, "account/a", answer(200))))
+        self.assertEqual(len(shared.sets), 6)
+
     def test_remember(self) -> None:
         """
         L{InfoCache.remember} is for this request only.
@@ -593,6 +710,20 @@ class _CountingStore(MemoryInfoStore):
     def get(self, key: str):  # type: ignore[no-untyped-def]
         self.gets += 1
         return super().get(key)
+
+
+class _RecordingStore(MemoryInfoStore):
+    """
+    A memory store that records every C{set}.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(clock)
+        self.sets: list[tuple[str, Any, float]] = []
+
+    def set(self, key: str, value: Any, ttl: float) -> "Deferred[None]":
+        self.sets.append((key, copy_value(value), ttl))
+        return super().set(key, value, ttl)
 
 
 class _WaitingStore:
@@ -729,6 +860,32 @@ class LayeredInfoStoreTests(SynchronousTestCase):
         self.successResultOf(store.get("k"))
         self.assertEqual(self.successResultOf(shared.get("k")), "written")
         self.assertEqual(shared.gets, 3)
+
+    def test_holdsRecent(self) -> None:
+        """
+        C{holds_recent} is true only while this process keeps a copy of the
+        key equal to the value: one it wrote or read within C{local_ttl},
+        not forgotten since; never while it keeps no copies.
+        """
+        clock = Clock()
+        shared = _CountingStore(clock)
+        store = LayeredInfoStore(shared, clock, local_ttl=1.0)
+        self.assertFalse(store.holds_recent("k", {"v": 1}))
+        self.successResultOf(store.set("k", {"v": 1}, 60))
+        self.assertTrue(store.holds_recent("k", {"v": 1}))
+        self.assertFalse(store.holds_recent("k", {"v": 2}))
+        clock.advance(1.0)
+        self.assertFalse(store.holds_recent("k", {"v": 1}))
+        self.successResultOf(store.get("k"))
+        self.assertTrue(store.holds_recent("k", {"v": 1}))
+        store.forget("k")
+        self.assertFalse(store.holds_recent("k", {"v": 1}))
+        self.successResultOf(store.get("k"))
+        store.keeping = False
+        self.assertFalse(store.holds_recent("k", {"v": 1}))
+        none = LayeredInfoStore(shared, clock, local_ttl=0)
+        self.successResultOf(none.set("k", {"v": 1}, 60))
+        self.assertFalse(none.holds_recent("k", {"v": 1}))
 
     def test_noLocalTier(self) -> None:
         clock = Clock()

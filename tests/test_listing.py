@@ -5,6 +5,7 @@ Expected bodies were produced by Swift 2.38.3's listing filter for the same
 items.
 """
 
+import json
 from typing import Any, Optional
 
 from twisted.trial.unittest import SynchronousTestCase
@@ -17,6 +18,7 @@ from twisted_proxy.swift.listing import (
     listing_format,
     listing_varies,
     parse_listing,
+    raw_json_listing_ok,
     render_account_listing,
     render_container_listing,
     render_listing_head,
@@ -277,3 +279,34 @@ class HeadTests(SynchronousTestCase):
         self.assertEqual(response.headers["Content-Type"], "application/xml; charset=utf-8")
         self.assertEqual(response.headers["Content-Length"], "0")
         self.assertEqual(response.headers["X-Container-Object-Count"], "3")
+
+
+class RawListingTests(SynchronousTestCase):
+    """
+    L{raw_json_listing_ok}: a backend's JSON listing is sent as it came
+    only when rendering it would give the same bytes.
+    """
+
+    def test_asRendered(self) -> None:
+        """
+        A non-empty listing as C{json.dumps} writes it is; rendering gives
+        it back byte for byte.
+        """
+        for items in (CONTAINERS, OBJECTS, [{"name": "caf\u00e9 \\ \"q\""}]):
+            body = json.dumps(items).encode("ascii")
+            self.assertTrue(raw_json_listing_ok(body, False), body)
+            rendered = render_account_listing(json.loads(body), "application/json", "a", {})
+            self.assertEqual(rendered.body, body)
+
+    def test_notAsRendered(self) -> None:
+        """
+        An empty listing, one not written by C{json.dumps} (other
+        separators, text that is not ASCII, no list of objects) and one
+        with a reserved name, unless those are allowed, are not.
+        """
+        for body in (b"[]", b'[{"name":"c"}]'[:-1], json.dumps(["c"]).encode("ascii"),
+                     json.dumps([{"name": "caf\u00e9"}], ensure_ascii=False).encode()):
+            self.assertFalse(raw_json_listing_ok(body, False), body)
+        reserved = json.dumps([{"name": "\x00v"}, {"name": "c"}]).encode("ascii")
+        self.assertFalse(raw_json_listing_ok(reserved, False))
+        self.assertTrue(raw_json_listing_ok(reserved, True))

@@ -25,6 +25,7 @@ from twisted_proxy.plugins._support.subrequest import read_body
 from twisted_proxy.plugins.object_versioning import (
     DELETE_MARKER_CONTENT_TYPE,
     ObjectVersioning,
+    listing_unchanged,
     parse_version_object_name,
     reserved_name,
     rewrite_listing_item,
@@ -39,6 +40,7 @@ from twisted_proxy.plugins.versioned_writes import (
 )
 from twisted_proxy.swift.constraints import Constraints
 from twisted_proxy.swift.http import HeaderDict, SwiftRequest, SwiftResponse
+from twisted_proxy.swift.listing import LISTING_REWRITES_ENVIRON_KEY, RAW_UNCHANGED_ATTRIBUTE
 from twisted_proxy.swift.timestamp import Timestamp
 
 VERSIONS = "\x00versions\x00c"
@@ -192,6 +194,37 @@ class ListingItemTests(SynchronousTestCase):
         self.assertEqual(rewrite_listing_item(dict(item), VERSIONS, "c", False), item)
         plain = {"name": "o", "bytes": 1, "hash": "x"}
         self.assertEqual(rewrite_listing_item(dict(plain), VERSIONS, "c", False), plain)
+
+
+class ListingUnchangedTests(SynchronousTestCase):
+    """
+    L{listing_unchanged} tells which container server JSON listings the
+    listing rewrite leaves as they are.
+    """
+
+    def rewritten(self, body: bytes) -> bytes:
+        items = [rewrite_listing_item(item, VERSIONS, "c", False)
+                 for item in json.loads(body)]
+        return json.dumps(items).encode("ascii")
+
+    def test_unchanged(self) -> None:
+        """
+        A listing in which no entry can have a C{symlink_path} is
+        unchanged; one with a latest pointer, or the word, or an escape
+        that might spell it, is not said to be.
+        """
+        plain = {"name": "o", "bytes": 0, "hash": "d41d8cd98f00b204e9800998ecf8427e"}
+        body = json.dumps([plain, {"subdir": "p/"}]).encode("ascii")
+        self.assertTrue(listing_unchanged(body))
+        self.assertEqual(self.rewritten(body), body)
+        pointer = ListingItemTests().item()
+        for items in ([plain, pointer], [dict(plain, name="symlink_path")],
+                      [dict(plain, name="caf\xe9")]):
+            body = json.dumps(items).encode("ascii")
+            self.assertFalse(listing_unchanged(body), body)
+        escaped = json.dumps([pointer]).replace("symlink_path", "symlink\\u005fpath")
+        self.assertFalse(listing_unchanged(escaped.encode("ascii")))
+        self.assertNotEqual(self.rewritten(escaped.encode("ascii")), escaped.encode("ascii"))
 
 
 class FactoryTests(SynchronousTestCase):
@@ -615,6 +648,23 @@ class ObjectTests(_Base):
         response = self.call(_request("DELETE", "/v1/a/c/o?version-id=1.00000"))
         self.assertEqual(response.headers["X-Object-Current-Version-Id"], "0000000002.00000")
         self.assertEqual(self.app.find("DELETE", "/v1/a/c/o"), [])
+
+    def test_listingRewriteTellsUnchanged(self) -> None:
+        """
+        The listing rewrite of a versioned container's GET says, by
+        L{RAW_UNCHANGED_ATTRIBUTE}, which raw listings it leaves unchanged.
+        """
+        seen = []
+
+        def listing(request: SwiftRequest) -> SwiftResponse:
+            seen.extend(request.environ[LISTING_REWRITES_ENVIRON_KEY])
+            return SwiftResponse(200, {}, b"[]")
+
+        self.versioned()
+        self.app.handlers[("GET", "/v1/a/c")] = listing
+        self.call(_request("GET", "/v1/a/c"))
+        [rewrite] = seen
+        self.assertIs(getattr(rewrite, RAW_UNCHANGED_ATTRIBUTE), listing_unchanged)
 
     def test_unversionedContainerPassesThrough(self) -> None:
         self.app.containers["c"] = (204, {})

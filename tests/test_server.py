@@ -15,6 +15,8 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.resource import Resource
+from twisted.web.server import Request
 from zope.interface import implementer
 
 from tests.doubles import Collector, PushedBody, StoredBody, TCPTransport
@@ -296,6 +298,33 @@ class FrontEndTests(SynchronousTestCase):
         self.assertTrue(response.startswith(b"HTTP/1.1 404 "))
         self.assertNotIn(b"twisted", response.lower())
         self.assertIn(b"\r\nDate: ", response)
+
+    def test_resourceTree(self) -> None:
+        """
+        The proxy's leaf root answers every path, the request keeping
+        twisted.web's path segments (asked for, they are made); a root
+        with children is walked as twisted.web walks it.
+        """
+        transport = self.connect(self.site())
+        self.channel.dataReceived(b"GET /v1/a%20b/c HTTP/1.1\r\nHost: p\r\n\r\n")
+        [(request, answer)] = self.app.calls
+        [twisted_request] = self.channel.requests
+        self.assertEqual((twisted_request.prepath, twisted_request.postpath,
+                          twisted_request.sitepath), ([], [b"v1", b"a b", b"c"], []))
+        answer.callback(SwiftResponse(204))
+        self.assertTrue(transport.value().startswith(b"HTTP/1.1 204 "))
+
+        class Child(Resource):
+            isLeaf = True
+
+            def render(self, request: Request) -> bytes:
+                return b"%r %r" % (request.prepath, request.postpath)
+
+        root = Resource()
+        root.putChild(b"v1", Child())
+        transport = self.connect(ProxySite(root, reactor=self.clock, timeout=None))
+        self.channel.dataReceived(b"GET /v1/a%20b HTTP/1.1\r\nHost: p\r\n\r\n")
+        self.assertTrue(transport.value().endswith(b"[b'v1'] [b'a b']"))
 
     def test_methodAsSent(self) -> None:
         """

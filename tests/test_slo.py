@@ -53,6 +53,7 @@ class _App:
         self.objects: dict[str, tuple[bytes, HeaderDict]] = {}
         self.calls: list[SwiftRequest] = []
         self.listing_hash: Optional[str] = None
+        self.listing_name = "man"
         #: The container infos a container HEAD remembers, by key.
         self.infos: dict[str, dict[str, Any]] = {}
         #: What a private UPDATE got (path, headers, body), and answers.
@@ -74,7 +75,7 @@ class _App:
             request.environ.setdefault(INFO_ENVIRON_KEY, {})[key] = info
             return succeed(SwiftResponse(info["status"], {}, b""))
         if request.path.count("/") == 3:
-            item = {"name": "man", "bytes": 10, "hash": self.listing_hash,
+            item = {"name": self.listing_name, "bytes": 10, "hash": self.listing_hash,
                     "content_type": "text/plain"}
             body = json.dumps([item]).encode("ascii")
             return succeed(SwiftResponse(
@@ -458,6 +459,20 @@ class SloTests(SynchronousTestCase):
         item = json.loads(self.read(response))[0]
         self.assertEqual(item["hash"], "abc")
         self.assertEqual(item["slo_etag"], '"def"')
+
+    def test_listing_without_slo_etag(self) -> None:
+        """
+        A listing in which no hash has an C{slo_etag} parameter is sent as
+        it came, even with the word elsewhere (or a parameter that is no
+        C{slo_etag}).
+        """
+        for name, hash_ in (("slo_etag", "abc"), ("slo_etag", "abc; x=y"), ("o", "abc")):
+            self.app.listing_hash = hash_
+            self.app.listing_name = name
+            response = self.call(self.request("GET", "/v1/a/c", query="format=json"))
+            item = json.loads(self.read(response))[0]
+            self.assertEqual((item["name"], item["hash"]), (name, hash_))
+            self.assertNotIn("slo_etag", item)
 
     def test_put_heartbeat(self) -> None:
         response = self.call(self.request(

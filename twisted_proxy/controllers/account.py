@@ -25,6 +25,8 @@ from twisted_proxy.swift.http import HeaderDict, SwiftResponse, error_response
 from twisted_proxy.swift.listing import (
     fake_account_listing_headers,
     listing_format,
+    listing_response,
+    raw_json_listing_ok,
     render_account_listing,
     render_listing_head,
 )
@@ -96,11 +98,16 @@ class AccountController(Controller):
         headers = self._finish_headers(response.headers)
         if request.method == "HEAD":
             return finish_listing(render_listing_head(fmt, response.status, headers))
-        items = json.loads(response.body or b"[]") if isinstance(response.body, bytes) else []
+        allow_reserved = is_true(request.headers.get("X-Backend-Allow-Reserved-Names"))
+        body = response.body
+        if (fmt == "application/json" and isinstance(body, bytes)
+                and raw_json_listing_ok(body, allow_reserved)):
+            # Sent as the account server wrote it: what rendering it gives.
+            return finish_listing(listing_response(body, fmt, headers, response.status))
+        items = json.loads(body or b"[]") if isinstance(body, bytes) else []
         return finish_listing(
             render_account_listing(items, fmt, self.account, headers, response.status,
-                                   allow_reserved=is_true(
-                                       request.headers.get("X-Backend-Allow-Reserved-Names"))))
+                                   allow_reserved=allow_reserved))
 
     def _fake_listing(self) -> SwiftResponse:
         headers = fake_account_listing_headers(self.context.reactor.seconds())

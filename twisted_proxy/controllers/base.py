@@ -78,17 +78,17 @@ _RESPONSE_DROP = frozenset(
 _SYSMETA = ("x-account-sysmeta-", "x-container-sysmeta-", "x-object-sysmeta-",
             "x-object-transient-sysmeta-")
 
+# The prefixes of the headers a client never sees, with and without
+# system metadata.
+_HIDDEN = ("x-backend-",)
+_HIDDEN_WITH_SYSMETA = _HIDDEN + _SYSMETA
+
 
 def format_timestamp(seconds: float) -> str:
     """
     Swift's normal timestamp form, C{%016.05f}.
     """
     return f"{seconds:016.05f}"
-
-
-def _is_sysmeta(name: str) -> bool:
-    lowered = name.lower()
-    return lowered.startswith(_SYSMETA)
 
 
 def backend_request_headers(
@@ -119,11 +119,10 @@ def client_response_headers(backend: HeaderDict, keep_sysmeta: bool = False) -> 
     The headers of a backend response that the client may see.
     """
     headers = HeaderDict()
+    hidden = _HIDDEN if keep_sysmeta else _HIDDEN_WITH_SYSMETA
     for name, value in backend.items():
         lowered = name.lower()
-        if lowered in _RESPONSE_DROP or lowered.startswith("x-backend-"):
-            continue
-        if not keep_sysmeta and _is_sysmeta(name):
+        if lowered in _RESPONSE_DROP or lowered.startswith(hidden):
             continue
         if lowered == "etag":
             # Object servers quote it; Swift's clients get it bare.

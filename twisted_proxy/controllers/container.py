@@ -50,17 +50,13 @@ from twisted_proxy.swift.listing import (
     apply_listing_rewrites,
     listing_format,
     listing_response,
+    raw_json_listing_ok,
     render_container_listing,
     render_listing_head,
 )
 from twisted_proxy.swift.truthy import is_true
 
 __all__ = ["ContainerController"]
-
-# A NUL in a name, as a JSON listing spells it: where one may be, the
-# listing is parsed to filter reserved names out. (Searching for a
-# backslash first is much faster, and most listings have none.)
-_JSON_NUL = b"\\u0000"
 
 _ACL_HEADERS = ("X-Container-Read", "X-Container-Write")
 
@@ -236,15 +232,11 @@ class ContainerController(Controller):
     def _raw_listing_ok(self, body: bytes, allow_reserved: bool) -> bool:
         """
         Whether a container server's JSON listing C{body} is the JSON
-        listing the client gets: a non-empty list of objects, all ASCII as
-        C{json.dumps} writes it, that no listing rewrite changes (see
-        L{RAW_UNCHANGED_ATTRIBUTE}) and, unless C{allow_reserved}, with no
-        reserved name to filter out.
+        listing the client gets: as the proxy would render it (see
+        L{raw_json_listing_ok}), and changed by no listing rewrite (see
+        L{RAW_UNCHANGED_ATTRIBUTE}).
         """
-        if not (body.startswith(b'[{"') and body.endswith(b"}]") and body.isascii()):
-            # Empty, or not as json.dumps writes a listing.
-            return False
-        if not allow_reserved and b"\\" in body and _JSON_NUL in body:
+        if not raw_json_listing_ok(body, allow_reserved):
             return False
         for rewrite in self.request.environ.get(LISTING_REWRITES_ENVIRON_KEY, ()):
             unchanged = getattr(rewrite, RAW_UNCHANGED_ATTRIBUTE, None)

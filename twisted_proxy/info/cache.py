@@ -44,6 +44,7 @@ __all__ = [
     "headers_to_object_info",
     "InfoCache",
     "INFO_ENVIRON_KEY",
+    "same_info",
 ]
 
 _log = Logger()
@@ -165,6 +166,26 @@ def _prefixed(headers: HeaderDict, prefix: str) -> dict[str, str]:
     }
 
 
+def _metadata(headers: HeaderDict, server_type: str) -> tuple[dict[str, str], dict[str, str]]:
+    """
+    C{(meta, sysmeta)}: L{_prefixed} of C{X-<server_type>-Meta-} and of
+    C{X-<server_type>-Sysmeta-}, read in one pass over the headers.
+    """
+    common = f"x-{server_type}-"
+    meta_prefix, sysmeta_prefix = common + "meta-", common + "sysmeta-"
+    meta: dict[str, str] = {}
+    sysmeta: dict[str, str] = {}
+    for name, value in headers.items():
+        lowered = name.lower()
+        if not lowered.startswith(common):
+            continue
+        if lowered.startswith(meta_prefix):
+            meta[lowered[len(meta_prefix):]] = value
+        elif lowered.startswith(sysmeta_prefix):
+            sysmeta[lowered[len(sysmeta_prefix):]] = value
+    return meta, sysmeta
+
+
 _POLICY_STATS = (("-bytes-used", "bytes"), ("-object-count", "object_count"),
                  ("-container-count", "container_count"))
 
@@ -191,14 +212,15 @@ def headers_to_account_info(headers: HeaderDict, status: int) -> AccountInfo:
     """
     Account info from a backend account response.
     """
+    meta, sysmeta = _metadata(headers, "account")
     return {
         "status": status,
         "container_count": _int_or_none(headers.get("X-Account-Container-Count")),
         "total_object_count": _int_or_none(headers.get("X-Account-Object-Count")),
         "bytes": _int_or_none(headers.get("X-Account-Bytes-Used")),
         "storage_policies": _policy_stats(headers),
-        "meta": _prefixed(headers, "X-Account-Meta-"),
-        "sysmeta": _prefixed(headers, "X-Account-Sysmeta-"),
+        "meta": meta,
+        "sysmeta": sysmeta,
     }
 
 
@@ -206,7 +228,7 @@ def headers_to_container_info(headers: HeaderDict, status: int) -> ContainerInfo
     """
     Container info from a backend container response.
     """
-    meta = _prefixed(headers, "X-Container-Meta-")
+    meta, sysmeta = _metadata(headers, "container")
     return {
         "status": status,
         "read_acl": headers.get("X-Container-Read"),
@@ -225,7 +247,7 @@ def headers_to_container_info(headers: HeaderDict, status: int) -> ContainerInfo
         "created_at": headers.get("X-Timestamp"),
         "put_timestamp": headers.get("X-Put-Timestamp"),
         "meta": meta,
-        "sysmeta": _prefixed(headers, "X-Container-Sysmeta-"),
+        "sysmeta": sysmeta,
         "sharding_state": headers.get("X-Backend-Sharding-State", "unsharded"),
     }
 
@@ -280,14 +302,30 @@ def headers_to_object_info(headers: HeaderDict, status: int) -> ObjectInfo:
     """
     Object info from a backend object response.
     """
+    meta, sysmeta = _metadata(headers, "object")
     return {
         "status": status,
         "length": _int_or_none(headers.get("Content-Length")),
         "type": headers.get("Content-Type"),
         "etag": headers.get("Etag"),
-        "meta": _prefixed(headers, "X-Object-Meta-"),
-        "sysmeta": _prefixed(headers, "X-Object-Sysmeta-"),
+        "meta": meta,
+        "sysmeta": sysmeta,
     }
+
+
+def same_info(kept: Any, info: Any) -> bool:
+    """
+    Whether the stored info C{kept} says what C{info} says: equal, or equal
+    but for C{created_at}. Each replica of a container database has its
+    own creation time (its C{X-Timestamp}), so which one the store holds
+    depends anyway on which replica answered last; replacing one with
+    another tells nobody anything new.
+    """
+    if kept == info:
+        return True
+    if not (isinstance(kept, dict) and isinstance(info, dict) and "created_at" in info):
+        return False
+    return {**kept, "created_at": None} == {**info, "created_at": None}
 
 
 #: Reads an account's or a container's info from its storage nodes.
@@ -346,6 +384,11 @@ class InfoCache:
         # spares a cached lookup its Deferred.
         self._store_now: Optional[Callable[[str], Optional[Any]]] = getattr(
             store, "get_now", None)
+        # A store that keeps short copies of the shared store's entries
+        # (LayeredInfoStore) can tell that storing info would not change
+        # it (see store()).
+        self._holds_recent: Optional[Callable[..., bool]] = getattr(
+            store, "holds_recent", None)
         self.metrics = metrics
         self.account_ttl = account_ttl
         self.container_ttl = container_ttl
@@ -467,11 +510,24 @@ class InfoCache:
         Remember C{info}, just read from the storage nodes, for this request
         and (when it is worth keeping) for others. A fetch already in flight
         for it is not stored over it.
+
+        As Swift's C{set_info_cache}, every account or container GET and
+        HEAD stores what it read, which also starts its time to live again.
+        When the store's recent copy already is C{info} (see
+        L{twisted_proxy.info.memorystore.LayeredInfoStore.holds_recent};
+        compared by L{same_info}), the write would change nothing but that
+        time, so it is left out: the shared store was given or gave the
+        info at most C{local_ttl} (1 s by default) ago, and the first store
+        after the copy expires writes it again. A busy container's
+        listings thus cost no Redis write and no change announcement each,
+        and its entry's time to live lags Swift's by at most C{local_ttl}.
         """
         environ.setdefault(INFO_ENVIRON_KEY, {})[key] = info
         self._inflight.pop(key, None)
         ttl = self._ttl_for(key, info)
         if ttl > 0:
+            if self._holds_recent is not None and self._holds_recent(key, info, same_info):
+                return
             await self._store.set(key, info, ttl)
 
     def remember(self, environ: dict[str, Any], key: str, info: Info) -> None:

@@ -7,7 +7,8 @@ runs without Redis.
 from __future__ import annotations
 
 import copy
-from typing import Any, Optional
+import operator
+from typing import Any, Callable, Optional
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
@@ -15,7 +16,7 @@ from zope.interface import implementer
 
 from twisted_proxy.interfaces import IInfoStore
 
-__all__ = ["MemoryInfoStore", "LayeredInfoStore", "copy_value"]
+__all__ = ["MemoryInfoStore", "LayeredInfoStore", "copier", "copy_value"]
 
 #: Values shared rather than copied: nothing can change them.
 _IMMUTABLE = frozenset({str, int, float, bool, bytes, type(None)})
@@ -43,6 +44,40 @@ def copy_value(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
+def copier(value: Any) -> Callable[[Any], Any]:
+    """
+    A function that copies C{value} as L{copy_value} does, quicker: the
+    walk over C{value} that finds what needs copying is made once, here,
+    and the function repeats only its result (dictionaries copied whole,
+    then those of their values that are containers copied in turn). Keep
+    it for C{value} alone, or for what is sure to have its shape: the
+    same keys holding containers of the same kinds.
+    """
+    kind = type(value)
+    if kind in _IMMUTABLE:
+        return _same
+    if kind is dict and all(type(key) in _IMMUTABLE for key in value):
+        nested = tuple((key, copier(item)) for key, item in value.items()
+                       if type(item) not in _IMMUTABLE)
+        if not nested:
+            return dict.copy
+
+        def copy_dict(original: dict[Any, Any]) -> dict[Any, Any]:
+            copied = original.copy()
+            for key, copy_item in nested:
+                copied[key] = copy_item(original[key])
+            return copied
+
+        return copy_dict
+    if kind is list and all(type(item) in _IMMUTABLE for item in value):
+        return list.copy
+    return copy_value
+
+
 @implementer(IInfoStore)
 class MemoryInfoStore:
     """
@@ -58,7 +93,9 @@ class MemoryInfoStore:
 
     def __init__(self, clock: IReactorTime, max_entries: int = 100_000) -> None:
         self._clock = clock
-        self._entries: dict[str, tuple[float, Any]] = {}
+        # Each value with its copier (see copier()): stored values are
+        # this store's own copies, which nothing changes.
+        self._entries: dict[str, tuple[float, Any, Callable[[Any], Any]]] = {}
         self._max_entries = max_entries
 
     def get(self, key: str) -> "Deferred[Optional[Any]]":
@@ -74,11 +111,24 @@ class MemoryInfoStore:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        expires, value = entry
+        expires, value, copy_of = entry
         if expires <= self._clock.seconds():
             del self._entries[key]
             return None
-        return copy_value(value)
+        return copy_of(value)
+
+    def holds(self, key: str, value: Any,
+              same: Callable[[Any, Any], bool] = operator.eq) -> bool:
+        """
+        Whether C{key} holds C{value} (not expired), without the copy
+        L{get_now} makes.
+
+        @param same: tells whether the value held (which it must not
+            change) and C{value} are the same; by default, whether they
+            are equal.
+        """
+        entry = self._entries.get(key)
+        return entry is not None and entry[0] > self._clock.seconds() and same(entry[1], value)
 
     def set(self, key: str, value: Any, ttl: float) -> "Deferred[None]":
         if ttl <= 0:
@@ -86,7 +136,8 @@ class MemoryInfoStore:
             return succeed(None)
         if len(self._entries) >= self._max_entries:
             self._sweep()
-        self._entries[key] = (self._clock.seconds() + ttl, copy_value(value))
+        value = copy_value(value)
+        self._entries[key] = (self._clock.seconds() + ttl, value, copier(value))
         return succeed(None)
 
     def delete(self, key: str) -> "Deferred[None]":
@@ -106,16 +157,16 @@ class MemoryInfoStore:
             value = reset_to
         if len(self._entries) >= self._max_entries:
             self._sweep()
-        self._entries[key] = (self._clock.seconds() + ttl, value)
+        self._entries[key] = (self._clock.seconds() + ttl, value, _same)
         return succeed(value)
 
     def _sweep(self) -> None:
         now = self._clock.seconds()
-        for key in [k for k, (expires, _) in self._entries.items() if expires <= now]:
+        for key in [k for k, entry in self._entries.items() if entry[0] <= now]:
             del self._entries[key]
 
 
-def _stored_int(entry: Optional[tuple[float, Any]], now: float) -> int:
+def _stored_int(entry: Optional[tuple[float, Any, Any]], now: float) -> int:
     """
     The integer an entry holds for L{MemoryInfoStore.incr}: 0 when it is
     missing, expired or no integer.
@@ -176,6 +227,23 @@ class LayeredInfoStore:
         if self._local_ttl <= 0 or not self.keeping:
             return None
         return self._local.get_now(key)
+
+    def holds_recent(self, key: str, value: Any,
+                     same: Callable[[Any, Any], bool] = operator.eq) -> bool:
+        """
+        Whether this process's copy of C{key} is C{value}, as C{same}
+        tells (see L{MemoryInfoStore.holds}). A copy is made when this
+        process wrote the value to the shared store or read it from there,
+        at most C{local_ttl} seconds ago, and is dropped as soon as another
+        process announces a change of C{key}: so when this is true, the
+        shared store has held C{value} within the last C{local_ttl}
+        seconds and nobody has announced changing it since.
+
+        @return: C{False} whenever no copies are kept.
+        """
+        if self._local_ttl <= 0 or not self.keeping:
+            return False
+        return self._local.holds(key, value, same)
 
     def get(self, key: str) -> "Deferred[Optional[Any]]":
         value = self.get_now(key)

@@ -68,6 +68,7 @@ from twisted_proxy.swift.http import (
 )
 from twisted_proxy.swift.listing import (
     LISTING_REWRITES_ENVIRON_KEY,
+    RAW_UNCHANGED_ATTRIBUTE,
     best_accept_match,
     listing_format,
     render_account_listing,
@@ -87,6 +88,7 @@ __all__ = [
     "version_object_name",
     "parse_version_object_name",
     "rewrite_listing_item",
+    "listing_unchanged",
 ]
 
 DELETE_MARKER_CONTENT_TYPE = "application/x-deleted;swift_versions_deleted=1"
@@ -224,6 +226,16 @@ def rewrite_listing_item(item: dict[str, Any], location: str, container: str,
             wire_quote(f"/v1/{target_account}/{container}/{name}")) + (
             f"?version-id={version_id}")
     return item
+
+
+def listing_unchanged(body: bytes) -> bool:
+    """
+    Whether L{rewrite_listing_item} leaves every entry of a container
+    server's JSON listing C{body} unchanged: true when no entry can have a
+    C{symlink_path} (such a key is spelled out, or written with an escape);
+    false when unsure.
+    """
+    return b"\\" not in body and b"symlink_path" not in body
 
 
 def _internal_environ(environ: dict[str, Any]) -> dict[str, Any]:
@@ -416,6 +428,7 @@ class ObjectVersioning:
                 return [rewrite_listing_item(item, location, container, versions)
                         if isinstance(item, dict) else item for item in items]
 
+            setattr(rewrite, RAW_UNCHANGED_ATTRIBUTE, listing_unchanged)
             environ[LISTING_REWRITES_ENVIRON_KEY] = tuple(before) + (rewrite,)
         try:
             response: SwiftResponse = await app(request)

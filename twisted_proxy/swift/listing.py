@@ -39,6 +39,26 @@ LISTING_REWRITES_ENVIRON_KEY = "twisted_proxy.listing_rewrites"
 RAW_UNCHANGED_ATTRIBUTE = "leaves_raw_unchanged"
 
 
+# A NUL in a name, as a JSON listing spells it. (Searching for a backslash
+# first is much faster, and most listings have none.)
+_JSON_NUL = b"\\u0000"
+
+
+def raw_json_listing_ok(body: bytes, allow_reserved: bool) -> bool:
+    """
+    Whether a backend's JSON listing C{body} is, byte for byte, the JSON
+    listing the proxy would render from it: a non-empty list of objects,
+    all ASCII, as C{json.dumps} writes it (as account and container
+    servers write their listings), and, unless C{allow_reserved}, with no
+    reserved name to filter out. (Rewrites by plugins are not judged
+    here; see L{RAW_UNCHANGED_ATTRIBUTE}.)
+    """
+    if not (body.startswith(b'[{"') and body.endswith(b"}]") and body.isascii()):
+        # Empty, or not as json.dumps writes a listing.
+        return False
+    return allow_reserved or b"\\" not in body or _JSON_NUL not in body
+
+
 def apply_listing_rewrites(environ: Mapping[str, Any], items: list[Any]) -> list[Any]:
     """
     C{items} after the rewrites of L{LISTING_REWRITES_ENVIRON_KEY} in
@@ -68,6 +88,7 @@ __all__ = [
     "LISTING_REWRITES_ENVIRON_KEY",
     "RAW_UNCHANGED_ATTRIBUTE",
     "apply_listing_rewrites",
+    "raw_json_listing_ok",
     "fake_account_listing_headers",
 ]
 
@@ -181,11 +202,9 @@ def listing_format(request: SwiftRequest) -> tuple[str, Optional[SwiftResponse]]
             return "", error_response(
                 400, '"format" parameter not valid UTF-8', method=request.method
             )
-        accept: Optional[str] = FORMAT_CONTENT_TYPES.get(
-            decoded.lower(), FORMAT_CONTENT_TYPES["plain"]
-        )
-    else:
-        accept = request.headers.get("Accept")
+        # One of the offers, which is what matching it would choose.
+        return FORMAT_CONTENT_TYPES.get(decoded.lower(), FORMAT_CONTENT_TYPES["plain"]), None
+    accept = request.headers.get("Accept")
     try:
         chosen = best_accept_match(accept, _OFFERS)
     except ValueError:

@@ -234,14 +234,38 @@ class ProxyRequest(StreamingRequest):
         as any other path.
         """
         assert self.channel is not None
-        self.site = self.channel.site  # type: ignore[attr-defined]
+        site = self.site = self.channel.site  # type: ignore[attr-defined]
         self.setHeader(b"Date", date_header())
         self.prepath = []
-        self.postpath = [unquote_to_bytes(segment) for segment in self.path[1:].split(b"/")]
         try:
-            self.render(self.site.getResourceFor(self))
+            root = site.resource
+            if root.isLeaf:
+                # What getResourceFor finds (the proxy's root serves every
+                # path), without walking the tree.
+                self.sitepath: list[bytes] = []
+                resource = root
+            else:
+                resource = site.getResourceFor(self)
+            self.render(resource)
         except BaseException:
             self.processingFailed(Failure())
+
+    @property
+    def postpath(self) -> list[bytes]:
+        """
+        The path segments a resource tree has yet to consume: all of them,
+        percent-decoded, before any has (as twisted.web sets them), made
+        only when asked, since the proxy's leaf root never asks.
+        """
+        postpath = self.__dict__.get("_postpath")
+        if postpath is None:
+            postpath = self._postpath = [
+                unquote_to_bytes(segment) for segment in self.path[1:].split(b"/")]
+        return postpath
+
+    @postpath.setter
+    def postpath(self, value: list[bytes]) -> None:
+        self._postpath = value
 
     def processingFailed(self, reason: Failure) -> None:
         """
