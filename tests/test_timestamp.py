@@ -129,6 +129,33 @@ class TimestampOrderTests(SynchronousTestCase):
         self.assertEqual(Timestamp(stamp.normal).normal, stamp.normal)
         self.assertEqual(Timestamp(float(stamp)).normal, stamp.normal)
 
+    @given(st.one_of(
+        st.integers(min_value=-999_999_999_999_999, max_value=999_999_999_999_999),
+        st.integers(min_value=999_999_999_000_000, max_value=999_999_999_999_999),
+        st.integers(min_value=10**15, max_value=10**20),
+    ))
+    def test_forms_of_raw_counts(self, raw: int) -> None:
+        """
+        The seconds and the normal form of any raw count are those of
+        Swift's arithmetic: the count times ten microseconds rounded to
+        five decimals, and that printed C{%016.05f}; the bounds check
+        refuses exactly the counts whose seconds are negative or 10^10 or
+        more.
+        """
+        stamp = Timestamp(0, check_bounds=False)
+        stamp.raw = raw
+        seconds = round(float(raw * 1e-5), 5)
+        self.assertEqual(repr(stamp.timestamp), repr(seconds))
+        self.assertEqual(stamp.normal, "%016.05f" % seconds)
+        in_bounds = 0 <= seconds < 10_000_000_000
+        if raw >= 0:
+            try:
+                Timestamp(0, delta=raw)
+            except ValueError:
+                self.assertFalse(in_bounds)
+            else:
+                self.assertTrue(in_bounds)
+
     @given(_seconds)
     def test_isoformat_round_trip(self, seconds: float) -> None:
         stamp = Timestamp(seconds)

@@ -37,6 +37,8 @@ _MAX_OFFSET = 16**_HEX_DIGITS - 1
 _UPPER_BOUND = 10_000_000_000
 # The largest raw instant (9999999999.99999).
 _MAX_RAW = 999_999_999_999_999
+# Raw units in a second.
+_PER_SECOND = 100_000
 _EPOCH = datetime.datetime(1970, 1, 1)
 _ISO_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
 
@@ -129,10 +131,14 @@ class Timestamp:
                 raise ValueError("offset increment must be non-negative")
             self._set_offset(self.offset + offset)
         if check_bounds:
-            seconds = self.timestamp
-            if seconds < 0:
+            # What self.timestamp < 0 and self.timestamp >= _UPPER_BOUND
+            # say, read from the raw count (see timestamp: the seconds of a
+            # raw count up to _MAX_RAW are raw / 100000 exactly rounded,
+            # which only a negative count makes negative, and only one above
+            # _MAX_RAW makes 10^10 or more).
+            if raw < 0:
                 raise ValueError("timestamp cannot be negative")
-            if seconds >= _UPPER_BOUND:
+            if raw > _MAX_RAW:
                 raise ValueError("timestamp too large")
 
     def _set_offset(self, offset: int) -> None:
@@ -178,13 +184,28 @@ class Timestamp:
         """
         Seconds since the epoch, rounded to ten microseconds.
         """
-        return round(float(self.raw * _UNIT), 5)
+        raw = self.raw
+        if -_MAX_RAW <= raw <= _MAX_RAW:
+            # The same float as the general form below, without its
+            # decimal round trip: there raw * _UNIT is within 2.3e-6 of
+            # raw / 10^5 (at most 10^10; a relative error of two half
+            # units in the last place), so rounding it to five decimals
+            # gives that decimal exactly, and then the float nearest to
+            # it: what the exactly rounded division gives.
+            return raw / _PER_SECOND
+        return round(float(raw * _UNIT), 5)
 
     @property
     def normal(self) -> str:
         """
         The 16-character form clients see, e.g. C{1402464677.04188}.
         """
+        raw = self.raw
+        if 0 <= raw <= _MAX_RAW:
+            # The same text as the general form below: the float of such a
+            # count prints to five decimals as the count's own digits (see
+            # timestamp), ten before the point.
+            return "%010d.%05d" % divmod(raw, _PER_SECOND)
         return _NORMAL % self.timestamp
 
     @property
