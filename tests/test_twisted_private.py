@@ -39,6 +39,7 @@ from twisted_proxy._twisted import (
     ReadGate,
     StreamingChannel,
     StreamingRequest,
+    _NodeResponseParser,
     fill_headers,
     is_disconnected,
     quiet_observer,
@@ -1529,6 +1530,144 @@ class NodeAgentTests(SynchronousTestCase):
         self.assertEqual([event for event in events if "1" in str(event.get("code", ""))], [])
         self.assertFalse(any("Ignoring unexpected" in event.get("log_format", "")
                              for event in events))
+
+
+class NodeResponseParserTests(SynchronousTestCase):
+    """
+    L{_NodeResponseParser} reads what Twisted's L{HTTPClientParser} reads,
+    whole heads in one pass, with the same outcome however the bytes are
+    split.
+    """
+
+    HEAD = (b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\nEtag: abc\r\n"
+            b"Last-Modified: Fri, 04 Dec 2026 16:00:00 GMT\r\n"
+            b"X-Backend-Timestamp: 1700000000.00000\r\n\r\n")
+    STREAMS = [
+        CONTINUE + HEAD,
+        HEAD,
+        CONTINUE + CONTINUE + HEAD + b"HTTP/1.1 200 OK\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\n\r\nhelloEXTRA",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nto the end",
+        b"HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\nrest",
+        b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + HEAD,
+        b"HTTP/1.1 100 Continue\r\nX-A: 1\r\n\r\n" + HEAD,
+        b"HTTP/1.1 100 continue\r\n\r\n" + HEAD,
+        b"HTTP/1.1 201\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.0 201 Created\r\ncontent-LENGTH: 0\r\nETAG:x\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\nX-A: 1\r\nx-a: 2\r\nX-Empty:\r\nX-Blank:   \r\n"
+        b"Content-Length: 0\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\nX-A: 1\r\n  folded\r\n\tmore\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\nX-A: 1\r2\r\nX-B: 3\n4\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\nX-A: 1\r\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\r\nContent-Length: 0\r\n\r\r\n",
+        b"HTTP/1.1 201 Created\r\nX-A: 1\r\n\r\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\nContent-Length: 1, 2\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\nX-Long: " + b"v" * 20000 + b"\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\nno colon\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\nX A: 1\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\n: no name\r\n\r\n",
+        b"HTTP/1.1 abc Created\r\n\r\n",
+        b"HTTP/x 201 Created\r\n\r\n",
+        b"HTTP/1.1\r\n\r\n",
+        b"\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n",
+        b"HTTP/1.1 201 Created\nX-A: 1\nContent-Length: 0\n\n",
+        b"HTTP/1.1 201 Created\r\nX-A: 1\n\r\nContent-Length: 0\r\n\r\n",
+        b"\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n",
+    ]
+
+    def outcome(self, parser_class: type, chunks: list[bytes], method: bytes = b"PUT",
+                ) -> tuple[Any, ...]:
+        """
+        What a parser of C{parser_class} makes of C{chunks}: the response
+        (its status, headers, length, body so far), the connection
+        headers, the bytes it handed on, its state, and any error.
+        """
+        from twisted.web._newclient import HTTPClientParser
+
+        class FakeRequest:
+            pass
+
+        request = FakeRequest()
+        request.method = method  # type: ignore[attr-defined]
+        handed: list[bytes] = []
+        parser = HTTPClientParser(request, handed.append)
+        parser.makeConnection(StringTransport())
+        parser.__class__ = parser_class
+        responses: list[Any] = []
+        parser._responseDeferred.addBoth(responses.append)
+        error = None
+        for chunk in chunks:
+            try:
+                parser.dataReceived(chunk)
+            except Exception as e:
+                error = (type(e), str(e))
+                break
+        seen = None
+        if responses:
+            [response] = responses
+            seen = (response.version, response.code, response.phrase,
+                    sorted(response.headers._rawHeaders.items()), response.length,
+                    response._bodyBuffer, response._state)
+        return (seen, sorted(parser.connHeaders._rawHeaders.items()), handed,
+                parser.state, error if error is not None else parser._buffer)
+
+    def assertSameOutcome(self, stream: bytes, method: bytes = b"PUT") -> None:
+        from twisted.web._newclient import HTTPClientParser
+
+        splits = [[stream], [bytes([b]) for b in stream] if len(stream) < 1000 else [stream]]
+        splits += [[stream[:i], stream[i:]] for i in range(1, len(stream), 7)]
+        for chunks in splits:
+            self.assertEqual(self.outcome(_NodeResponseParser, chunks, method),
+                             self.outcome(HTTPClientParser, chunks, method),
+                             (stream, chunks))
+
+    def test_sameOutcome(self) -> None:
+        """
+        Every stream, whole or split anywhere, gives what Twisted's parser
+        gives: status, headers, length, body, what follows, state, errors.
+        """
+        for stream in self.STREAMS:
+            self.assertSameOutcome(stream)
+
+    def test_sameOutcomeOfHead(self) -> None:
+        """
+        The answer to a C{HEAD}: its C{Content-Length} is the entity's.
+        """
+        self.assertSameOutcome(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\n\r\n", b"HEAD")
+
+    def test_wholeHeadAtOnce(self) -> None:
+        """
+        A head that comes whole is not read line by line.
+        """
+        lines: list[bytes] = []
+
+        class Counting(_NodeResponseParser):
+            def lineReceived(self, line: bytes) -> None:
+                lines.append(line)
+                _NodeResponseParser.lineReceived(self, line)
+
+        seen, _, handed, _, _ = self.outcome(Counting, [CONTINUE + self.HEAD])
+        self.assertEqual((seen[1], seen[3][0], handed), (201, (b"ETag", [b"abc"]), [b""]))
+        self.assertEqual(lines, [])
+
+    def test_installed(self) -> None:
+        """
+        L{NodeAgent.request_to} reads its answers with it.
+        """
+        from twisted.web.http_headers import Headers
+
+        reactor = MemoryReactorClock()
+        agent = NodeAgent(reactor)
+        agent.request_to(agent.target(b"10.0.0.1", 6200), b"PUT", b"/p", Headers())
+        [(_, _, factory, _, _)] = reactor.tcpClients
+        protocol = factory.buildProtocol(None)
+        protocol.makeConnection(StringTransport())  # type: ignore[union-attr]
+        parser = protocol._wrappedProtocol._parser  # type: ignore[union-attr]
+        self.assertIs(type(parser), _NodeResponseParser)
 
 
 class WriteHeadersTests(_ChannelTestCase):
