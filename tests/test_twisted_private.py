@@ -1503,6 +1503,34 @@ class NodeAgentTests(SynchronousTestCase):
                 agent.request_to(target, b"GET", path, Headers())
 
 
+    def test_pooledConnection(self) -> None:
+        """
+        A request on a connection from the pool goes out on it at once,
+        and its answer comes as it does on a new one.
+        """
+        from twisted.web.client import HTTPConnectionPool
+        from twisted.web.http_headers import Headers
+
+        reactor = MemoryReactorClock()
+        pool = HTTPConnectionPool(reactor, persistent=True)
+        pool.retryAutomatically = False  # as make_pool makes it
+        agent = NodeAgent(reactor, pool=pool)
+        target = agent.target(b"10.0.0.1", 6200)
+        first = agent.request_to(target, b"GET", b"/a", Headers())
+        [(_, _, factory, _, _)] = reactor.tcpClients
+        protocol = factory.buildProtocol(None)
+        transport = StringTransport()
+        protocol.makeConnection(transport)  # type: ignore[union-attr]
+        protocol.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")  # type: ignore[union-attr]
+        self.assertEqual(self.successResultOf(first).code, 200)
+        transport.clear()
+        second = agent.request_to(target, b"GET", b"/b", Headers())
+        self.assertEqual(len(reactor.tcpClients), 1)
+        self.assertTrue(transport.value().startswith(b"GET /b HTTP/1.1\r\n"))
+        self.assertNoResult(second)
+        protocol.dataReceived(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")  # type: ignore[union-attr]
+        self.assertEqual(self.successResultOf(second).code, 404)
+
     def test_skipped1xxUnlogged(self) -> None:
         """
         A C{100 Continue} before the answer is skipped without a log event

@@ -147,7 +147,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 from twisted.application.service import Service
 from twisted.internet import process, tcp
 from twisted.internet.address import IPv6Address
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail
 from twisted.internet.interfaces import IAddress, IPushProducer
 from twisted.logger import (
     FileLogObserver,
@@ -802,6 +802,14 @@ class NodeAgent(Agent):
                 parser._log = _UNHEARD
             return sent
 
+        if connected.called and not isinstance(connected.result, (Failure, Deferred)):
+            # A pooled connection comes in a Deferred fired already: the
+            # request goes out on it now, and its answer's Deferred is
+            # returned itself rather than chained behind that one.
+            try:
+                return send(connected.result)
+            except BaseException:
+                return fail()
         return connected.addCallback(send)  # type: ignore[no-any-return]
 
 
