@@ -11,7 +11,7 @@ from typing import Any, Optional, cast
 
 from twisted.internet import tcp
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IPushProducer, IStreamClientEndpoint
 from twisted.internet.protocol import Protocol
@@ -34,6 +34,7 @@ from twisted_proxy._twisted import (
     TEXT_KEY,
     IStreamingBody,
     NodeAgent,
+    NodeConnectionPool,
     QuietTwistedClient,
     QuietTwistedLogging,
     ReadGate,
@@ -1696,6 +1697,147 @@ class NodeResponseParserTests(SynchronousTestCase):
         protocol.makeConnection(StringTransport())  # type: ignore[union-attr]
         parser = protocol._wrappedProtocol._parser  # type: ignore[union-attr]
         self.assertIs(type(parser), _NodeResponseParser)
+
+
+class _IdleConnection:
+    """
+    A connection as a pool sees it: its state, a transport to close, and
+    C{abort}.
+    """
+
+    def __init__(self) -> None:
+        self.state = "QUIESCENT"
+        self.closed = False
+        self.transport = self
+
+    def loseConnection(self) -> None:
+        self.closed = True
+
+    def abort(self) -> Deferred[None]:
+        self.closed = True
+        return succeed(None)
+
+
+class NodeConnectionPoolTests(SynchronousTestCase):
+    """
+    L{NodeConnectionPool} keeps and closes idle connections as Twisted's
+    pool does, with one timer.
+    """
+
+    def setUp(self) -> None:
+        from twisted.internet.task import Clock
+
+        self.clock = Clock()
+        self.pool = NodeConnectionPool(self.clock)
+        self.pool.cachedConnectionTimeout = 120
+        self.pool.retryAutomatically = False
+
+    def put(self, key: str = "a") -> _IdleConnection:
+        connection = _IdleConnection()
+        self.pool._putConnection(key, connection)
+        return connection
+
+    def test_closedWhenIdleLongEnough(self) -> None:
+        """
+        Each idle connection is closed C{cachedConnectionTimeout} seconds
+        after it went idle, and no sooner; one timer serves them all.
+        """
+        first = self.put()
+        self.clock.advance(30)
+        second = self.put("b")
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        self.clock.advance(89.5)
+        self.assertEqual((first.closed, second.closed), (False, False))
+        self.clock.advance(0.5)
+        self.assertEqual((first.closed, second.closed), (True, False))
+        self.clock.advance(29.5)
+        self.assertFalse(second.closed)
+        self.clock.advance(0.5)
+        self.assertTrue(second.closed)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(self.pool._connections, {"a": [], "b": []})
+
+    def test_takenAgain(self) -> None:
+        """
+        A connection taken from the pool is not closed; the one idle
+        longest is taken first, and one that went idle again has its full
+        time again.
+        """
+        first = self.put()
+        self.clock.advance(10)
+        second = self.put()
+        taken = self.successResultOf(self.pool.getConnection("a", None))
+        self.assertIs(taken, first)
+        self.clock.advance(100)
+        self.pool._putConnection("a", first)
+        self.clock.advance(10)
+        self.assertEqual((first.closed, second.closed), (False, False))
+        self.clock.advance(10)
+        self.assertEqual((first.closed, second.closed), (False, True))
+        self.clock.advance(99)
+        self.assertFalse(first.closed)
+        self.clock.advance(1)
+        self.assertTrue(first.closed)
+
+    def test_lostWhileIdle(self) -> None:
+        """
+        A connection lost while idle is skipped, and a new one made.
+        """
+        lost = self.put()
+        lost.state = "CONNECTION_LOST"
+        made = Deferred[Any]()
+        self.pool._newConnection = lambda key, endpoint: made  # type: ignore[method-assign]
+        self.assertIs(self.pool.getConnection("a", None), made)
+        self.assertEqual(self.pool._connections["a"], [])
+        self.clock.advance(120)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_mostPerHost(self) -> None:
+        """
+        Beyond C{maxPersistentPerHost} idle connections to one node, the
+        one idle longest is closed.
+        """
+        self.pool.maxPersistentPerHost = 2
+        connections = [self.put() for _ in range(3)]
+        self.assertEqual([c.closed for c in connections], [True, False, False])
+        self.assertEqual(self.pool._connections["a"], connections[1:])
+        self.clock.advance(120)
+        self.assertEqual([c.closed for c in connections], [True, True, True])
+
+    def test_notQuiescent(self) -> None:
+        """
+        A connection that is not idle is not kept (Twisted's pool logs the
+        bug).
+        """
+        busy = _IdleConnection()
+        busy.state = "WAITING"
+        self.pool._putConnection("a", busy)
+        self.flushLoggedErrors(RuntimeError)
+        self.assertEqual(self.pool._connections.get("a", []), [])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_closeCachedConnections(self) -> None:
+        """
+        Closing the pool closes every idle connection and leaves no timer.
+        """
+        connections = [self.put(), self.put("b")]
+        self.successResultOf(self.pool.closeCachedConnections())
+        self.assertEqual([c.closed for c in connections], [True, True])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(self.pool._connections, {})
+
+    def test_retrying(self) -> None:
+        """
+        With C{retryAutomatically}, a pooled connection comes wrapped, as
+        from Twisted's pool.
+        """
+        from twisted.web.client import _RetryingHTTP11ClientProtocol
+
+        self.pool.retryAutomatically = True
+        connection = self.put()
+        taken = self.successResultOf(self.pool.getConnection("a", None))
+        self.assertIsInstance(taken, _RetryingHTTP11ClientProtocol)
+        self.assertIs(taken._clientProtocol, connection)
 
 
 class WriteHeadersTests(_ChannelTestCase):

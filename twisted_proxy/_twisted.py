@@ -99,6 +99,13 @@ Private names used, and why:
     C{dataCallback} and C{dataReceived}: the client's request body parser
     and the bytes it still expects; a zero-copy PUT reads them around it
     and tells it so (L{unread_body}, L{read_around}).
+  - C{twisted.web.client.HTTPConnectionPool._connections},
+    C{._putConnection}, C{._removeConnection}, C{._newConnection},
+    C{._reactor} and C{._timeouts} (left empty), and
+    C{_RetryingHTTP11ClientProtocol}: L{NodeConnectionPool} keeps
+    Twisted's pool of idle connections and closes them when Twisted's
+    would, with one timer for the pool rather than one set and cancelled
+    for every request.
   - C{twisted.web._newclient.HTTPClientParser}: its C{STATUS} and
     C{HEADER} states, C{statusReceived}, C{allHeadersReceived},
     C{CONNECTION_CONTROL_HEADERS}, C{connHeaders}, C{_log}, C{response}
@@ -147,7 +154,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 from twisted.application.service import Service
 from twisted.internet import process, tcp
 from twisted.internet.address import IPv6Address
-from twisted.internet.defer import Deferred, fail
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IAddress, IPushProducer
 from twisted.logger import (
     FileLogObserver,
@@ -175,7 +182,7 @@ from twisted.web._newclient import (
     _ensureValidMethod,
     _ensureValidURI,
 )
-from twisted.web.client import URI, Agent
+from twisted.web.client import URI, Agent, HTTPConnectionPool, _RetryingHTTP11ClientProtocol
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IBodyProducer, IResponse
 
@@ -188,6 +195,7 @@ from zope.interface import Attribute, Interface, implementer
 __all__ = [
     "fill_headers",
     "NodeAgent",
+    "NodeConnectionPool",
     "NodeTarget",
     "set_header_verbatim",
     "IStreamingBody",
@@ -724,6 +732,94 @@ def fill_headers(headers: Headers, pairs: Iterable[tuple[str, str]]) -> None:
         if _CR in data or _LF in data:
             data = _sanitizeLinearWhitespace(data)
         raw[stored] = [data]
+
+
+class NodeConnectionPool(HTTPConnectionPool):
+    """
+    An L{HTTPConnectionPool} that closes each idle connection
+    C{cachedConnectionTimeout} seconds after it went idle, as Twisted's
+    does, with one timer for the whole pool where Twisted's sets a timer as
+    each connection goes idle and cancels it as the connection is taken
+    again: twice for every backend request, each time with the reactor's
+    timer queue to keep in order.
+
+    The timer fires at the earliest time an idle connection is due to be
+    closed (or earlier, for one taken since), closes every connection whose
+    time has come, and is set again for the earliest of the rest.
+
+    @ivar _idle: each idle connection, with its pool key and the time it
+        went idle; in the order they went idle.
+    """
+
+    def __init__(self, reactor: Any, persistent: bool = True) -> None:
+        super().__init__(reactor, persistent)
+        self._idle: dict[Any, tuple[Any, float]] = {}
+        self._expiry: Optional[Any] = None
+
+    def getConnection(self, key: Any, endpoint: Any) -> Deferred[Any]:
+        """
+        L{HTTPConnectionPool.getConnection}: the connection idle longest
+        under C{key}, or a new one.
+        """
+        connections = self._connections.get(key)
+        while connections:
+            connection = connections.pop(0)
+            del self._idle[connection]
+            if connection.state == "QUIESCENT":
+                if self.retryAutomatically:
+                    connection = _RetryingHTTP11ClientProtocol(
+                        connection, lambda: self._newConnection(key, endpoint))
+                return succeed(connection)
+        return self._newConnection(key, endpoint)  # type: ignore[no-any-return]
+
+    def _putConnection(self, key: Any, connection: Any) -> None:
+        if connection.state != "QUIESCENT":
+            # Twisted's logs the bug, and keeps no such connection.
+            HTTPConnectionPool._putConnection(self, key, connection)
+            return
+        connections = self._connections.setdefault(key, [])
+        if len(connections) == self.maxPersistentPerHost:
+            dropped = connections.pop(0)
+            dropped.transport.loseConnection()
+            del self._idle[dropped]
+        connections.append(connection)
+        now = self._reactor.seconds()
+        self._idle[connection] = (key, now)
+        if self._expiry is None:
+            self._expiry = self._reactor.callLater(self.cachedConnectionTimeout, self._expire)
+
+    def _expire(self) -> None:
+        """
+        Close every connection idle for C{cachedConnectionTimeout}, and
+        set the timer for the next one due.
+        """
+        self._expiry = None
+        timeout = self.cachedConnectionTimeout
+        now = self._reactor.seconds()
+        due: Optional[float] = None
+        for connection, (key, since) in list(self._idle.items()):
+            if now - since >= timeout:
+                self._removeConnection(key, connection)
+            elif due is None or since + timeout < due:
+                due = since + timeout
+        if due is not None:
+            self._expiry = self._reactor.callLater(due - now, self._expire)
+
+    def _removeConnection(self, key: Any, connection: Any) -> None:
+        connection.transport.loseConnection()
+        self._connections[key].remove(connection)
+        del self._idle[connection]
+
+    def closeCachedConnections(self) -> Deferred[None]:
+        """
+        L{HTTPConnectionPool.closeCachedConnections}, and the timer
+        cancelled.
+        """
+        expiry, self._expiry = self._expiry, None
+        if expiry is not None and expiry.active():
+            expiry.cancel()
+        self._idle = {}
+        return super().closeCachedConnections()  # type: ignore[no-any-return]
 
 
 class NodeTarget:
