@@ -4,6 +4,8 @@ Tests for L{twisted_proxy.swift.timestamp}.
 Expected strings were produced by Swift 2.38.3 for the same inputs.
 """
 
+import time
+
 from hypothesis import given
 from hypothesis import strategies as st
 from twisted.internet.task import Clock
@@ -175,13 +177,37 @@ class HTTPDateTests(SynchronousTestCase):
     def test_secondAfterSecond(self) -> None:
         """
         The same second again gives the same text; another second, its
-        own (the last one formatted is remembered, and only it).
+        own (the last few formatted are remembered).
         """
         self.assertEqual(http_date(1402464677.1), "Wed, 11 Jun 2014 05:31:17 GMT")
         self.assertEqual(http_date(1402464677.8), "Wed, 11 Jun 2014 05:31:17 GMT")
         self.assertEqual(http_date(Timestamp(1402464677.5)), "Wed, 11 Jun 2014 05:31:18 GMT")
         self.assertEqual(http_date(1402464677), "Wed, 11 Jun 2014 05:31:17 GMT")
         self.assertEqual(http_date(-0.5), "Wed, 31 Dec 1969 23:59:59 GMT")
+        for seconds in range(20):
+            self.assertEqual(http_date(seconds * 86400 + 0.5),
+                             time.strftime("%a, %d %b %Y %H:%M:%S GMT",
+                                           time.gmtime(seconds * 86400)))
+
+    def test_dateAndLastModifiedRemembered(self) -> None:
+        """
+        A PUT's C{Date} (this second) and C{Last-Modified} (its timestamp
+        rounded up: the next second) are both formatted once, however
+        they alternate.
+        """
+        formatted: list[float] = []
+        gmtime = time.gmtime
+
+        def counting(seconds: float) -> time.struct_time:
+            formatted.append(seconds)
+            return gmtime(seconds)
+
+        self.patch(time, "gmtime", counting)
+        for _ in range(3):
+            self.assertEqual(http_date(1700000000.25), "Tue, 14 Nov 2023 22:13:20 GMT")
+            self.assertEqual(http_date(Timestamp(1700000000.25)),
+                             "Tue, 14 Nov 2023 22:13:21 GMT")
+        self.assertEqual(formatted, [1700000000, 1700000001])
 
     def test_parse(self) -> None:
         for text in (

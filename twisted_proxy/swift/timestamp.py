@@ -316,8 +316,13 @@ def header_timestamp(value: Optional[str]) -> Optional[Timestamp]:
         return None
 
 
-#: The last whole second L{http_date} formatted, and its text.
-_last_http_date: tuple[Optional[int], str] = (None, "")
+#: The whole seconds L{http_date} formatted last, and their texts: the
+#: responses of one second share them. They are two seconds at a time:
+#: a response's C{Date} is the second now (truncated), a PUT's
+#: C{Last-Modified} the next one (its timestamp rounded up).
+_http_dates: dict[int, str] = {}
+#: How many seconds L{_http_dates} holds before it starts again.
+_HTTP_DATES_KEPT = 4
 
 
 def http_date(value: Union[Timestamp, float, int]) -> str:
@@ -327,14 +332,12 @@ def http_date(value: Union[Timestamp, float, int]) -> str:
     A L{Timestamp} is first rounded I{up} to a whole second (see
     L{Timestamp.ceil}); a number is truncated, as C{time.gmtime} does.
     Day and month names are English whatever the process locale. The last
-    second formatted is remembered: the responses of one second (their
-    C{Date}, a PUT's C{Last-Modified}) share one text.
+    few seconds formatted are remembered (L{_http_dates}).
     """
-    global _last_http_date
     seconds = value.ceil() if isinstance(value, Timestamp) else math.floor(value)
-    last = _last_http_date
-    if last[0] == seconds:
-        return last[1]
+    text = _http_dates.get(seconds)
+    if text is not None:
+        return text
     t = time.gmtime(seconds)
     text = "%s, %02d %s %04d %02d:%02d:%02d GMT" % (
         _WEEKDAYS[t.tm_wday],
@@ -345,7 +348,9 @@ def http_date(value: Union[Timestamp, float, int]) -> str:
         t.tm_min,
         t.tm_sec,
     )
-    _last_http_date = (seconds, text)
+    if len(_http_dates) >= _HTTP_DATES_KEPT:
+        _http_dates.clear()
+    _http_dates[seconds] = text
     return text
 
 
