@@ -229,6 +229,9 @@ __all__ = [
 #: and formats a C{TypeError} to find out it is not one, every time.
 _CR, _LF, _COMMA, _HASH = b"\r\n,#"
 
+#: The C{Host} header's name as L{Headers} stores it (since Twisted 24.7).
+_HOST = b"Host"
+
 
 # -- reading from the client ------------------------------------------------
 
@@ -878,8 +881,13 @@ class NodeAgent(Agent):
         base = target.uri
         route, _, query = path.partition(b"?")
         uri = URI(base.scheme, base.netloc, base.host, base.port, route, b"", query, b"")
-        if not headers.hasHeader(b"host"):
-            headers.addRawHeader(b"Host", target.host)
+        if _nameEncoder is None:  # pragma: no cover (Twisted before 24.7)
+            if not headers.hasHeader(b"host"):
+                headers.addRawHeader(b"Host", target.host)
+        elif _HOST not in headers._rawHeaders:
+            # What headers.addRawHeader(b"Host", target.host) stores in
+            # Headers without one (a host value needs no cleaning).
+            headers._rawHeaders[_HOST] = [target.host]
         endpoint = self._getEndpoint(uri)
         pool = self._pool
         connected = pool.getConnection(target.key, endpoint)
@@ -1025,7 +1033,9 @@ class _NodeRequest(Request):
 
     def _writeHeaders(self, transport: Any, TEorCL: Optional[bytes]) -> None:
         headers = self.headers
-        if len(headers.getRawHeaders(b"Host", ())) != 1:
+        hosts = (headers.getRawHeaders(_HOST, ()) if _nameEncoder is None
+                 else headers._rawHeaders.get(_HOST, ()))
+        if len(hosts) != 1:
             raise BadHeaders("Exactly one Host header required")
         # The method and target were checked as the request was made
         # (Request.__init__), and nothing changes them since.
@@ -1044,9 +1054,10 @@ def _head(lines: list[bytes], headers: Headers) -> bytes:
     (whose values L{Headers} has already cleaned of line breaks), then the
     empty line.
     """
+    add = lines.extend
     for name, values in headers.getAllRawHeaders():
         for value in values:
-            lines.append(b"%s: %s\r\n" % (name, value))
+            add((name, b": ", value, b"\r\n"))
     lines.append(b"\r\n")
     return b"".join(lines)
 
