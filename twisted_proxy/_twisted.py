@@ -1031,6 +1031,18 @@ class _NodeRequest(Request):
     written as one piece, rather than one piece per header.
     """
 
+    def __init__(self, method: bytes, uri: bytes, headers: Headers,
+                 bodyProducer: Optional[IBodyProducer], persistent: bool = False) -> None:
+        # What Request.__init__ sets, without checking the method and the
+        # target again: request_to has checked both as Request.__init__
+        # does (_ensureValidMethod, _ensureValidURI).
+        self.method = method
+        self.uri = uri
+        self.headers = headers
+        self.bodyProducer = bodyProducer
+        self.persistent = persistent
+        self._parsedURI = None
+
     def _writeHeaders(self, transport: Any, TEorCL: Optional[bytes]) -> None:
         headers = self.headers
         hosts = (headers.getRawHeaders(_HOST, ()) if _nameEncoder is None
