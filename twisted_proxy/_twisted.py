@@ -981,9 +981,10 @@ class _NodeResponseParser(HTTPClientParser):
             self._buffer = data[end + 4:]
             if end == len(_CONTINUE) and data.startswith(_CONTINUE):
                 # What the line-by-line parser makes of it, but for the
-                # Response it makes and drops.
+                # Response it makes and drops, and the fresh (empty)
+                # headers it starts again with: nothing was added to
+                # these (headers are only added after a status line).
                 self._log.info("Ignoring unexpected {code} response", code=100)
-                self.connectionMade()
             else:
                 self._head(data[:end].split(b"\r\n"))
         finally:
