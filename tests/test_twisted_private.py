@@ -1661,6 +1661,19 @@ class NodeResponseParserTests(SynchronousTestCase):
         for stream in self.STREAMS:
             self.assertSameOutcome(stream)
 
+    def test_sameOutcomeNamesNotRemembered(self) -> None:
+        """
+        The same again with no header names remembered, as once the memo
+        of names is full.
+        """
+        from twisted_proxy import _twisted
+
+        self.patch(_twisted, "_WIRE_NAMES", {})
+        self.patch(_twisted, "_MAX_HEADER_NAMES", 0)
+        for stream in self.STREAMS:
+            self.assertSameOutcome(stream)
+        self.assertEqual(_twisted._WIRE_NAMES, {})
+
     def test_sameOutcomeOfHead(self) -> None:
         """
         The answer to a C{HEAD}: its C{Content-Length} is the entity's.

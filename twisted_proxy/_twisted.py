@@ -1009,17 +1009,38 @@ class _NodeResponseParser(HTTPClientParser):
         head_request = self.request.method == b"HEAD"
         raw = self.headers._rawHeaders
         connection = self.connHeaders._rawHeaders
-        encode = _nameEncoder.encode
+        names = _WIRE_NAMES
         for index in range(1, len(lines)):
-            name, value = lines[index].split(b":", 1)
-            name = name.lower()
+            wire_name, value = lines[index].split(b":", 1)
+            name, stored = names.get(wire_name) or _wire_name(wire_name)
             value = value.strip()
             if _CR in value or _LF in value:
                 value = _sanitizeLinearWhitespace(value)
             store = connection if name in control and not (
                 head_request and name == b"content-length") else raw
-            store.setdefault(encode(name), []).append(value)
+            store.setdefault(stored, []).append(value)
         self.allHeadersReceived()
+
+
+#: Header names as nodes send them, each with its lower case (what the
+#: parser's headerReceived looks at) and its spelling in L{Headers}
+#: (C{_nameEncoder}'s, which refuses a name that is no token): nodes send
+#: the same few names in every answer. Bounded as L{_HEADER_NAMES} is.
+_WIRE_NAMES: dict[bytes, tuple[bytes, bytes]] = {}
+
+
+def _wire_name(wire_name: bytes) -> tuple[bytes, bytes]:
+    """
+    The lower case and L{Headers} spelling of a name not in
+    L{_WIRE_NAMES}, remembered there.
+
+    @raise InvalidHeaderName: for a name that is no token.
+    """
+    name = wire_name.lower()
+    known = (name, _nameEncoder.encode(name))
+    if len(_WIRE_NAMES) < _MAX_HEADER_NAMES:
+        _WIRE_NAMES[wire_name] = known
+    return known
 
 
 #: Request methods known to be tokens (L{_ensureValidMethod}).
