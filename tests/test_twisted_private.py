@@ -1686,13 +1686,14 @@ class NodeResponseParserTests(SynchronousTestCase):
         A head that comes whole is not read line by line.
         """
         lines: list[bytes] = []
+        by_line = _NodeResponseParser.lineReceived
 
-        class Counting(_NodeResponseParser):
-            def lineReceived(self, line: bytes) -> None:
-                lines.append(line)
-                _NodeResponseParser.lineReceived(self, line)
+        def counting(parser: _NodeResponseParser, line: bytes) -> None:
+            lines.append(line)
+            by_line(parser, line)
 
-        seen, _, handed, _, _ = self.outcome(Counting, [CONTINUE + self.HEAD])
+        self.patch(_NodeResponseParser, "lineReceived", counting)
+        seen, _, handed, _, _ = self.outcome(_NodeResponseParser, [CONTINUE + self.HEAD])
         self.assertEqual((seen[1], seen[3][0], handed), (201, (b"ETag", [b"abc"]), [b""]))
         self.assertEqual(lines, [])
 
