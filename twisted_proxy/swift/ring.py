@@ -203,6 +203,7 @@ class Ring:
         self._hash_prefix = hash_prefix
         self._hash_suffix = hash_suffix
         self._parts: dict[tuple[Any, Any, Any], int] = {}
+        self._primaries: dict[int, tuple[Node, ...]] = {}
         self.next_part_power = next_part_power
         self.version = version
         self.format_version = format_version
@@ -415,13 +416,24 @@ class Ring:
                 f"partition {part} is not in 0..{self.partition_count - 1}"
             )
 
-    def _primary_devices(self, part: int) -> list[Node]:
-        devices = []
+    def _primary_devices(self, part: int) -> tuple[Node, ...]:
+        # The partitions asked for last are remembered (a ring's table and
+        # devices never change): a request asks for its partition's
+        # primaries several times (its replica count, its nodes, its
+        # container updates).
+        devices = self._primaries.get(part)
+        if devices is not None:
+            return devices
+        found = []
         seen = set()
         for row in self._table:
             if part < len(row) and row[part] not in seen:
                 seen.add(row[part])
-                devices.append(self._device(row[part]))
+                found.append(self._device(row[part]))
+        devices = tuple(found)
+        if len(self._primaries) >= _PARTS_KEPT:
+            self._primaries.clear()
+        self._primaries[part] = devices
         return devices
 
     def _handoffs(self, part: int) -> Iterator[Node]:
