@@ -150,6 +150,19 @@ class HeaderDictTests(SynchronousTestCase):
         self.assertEqual(list(headers.items()),
                          [("X-Object-Meta-A", "caf\u00c3\u00a9"), ("ETAG", "2")])
 
+    def test_fromWireValues(self) -> None:
+        """
+        L{HeaderDict.from_wire_values} is L{HeaderDict.from_wire} of each
+        name with its last value.
+        """
+        pairs = [(b"X-Object-Meta-A", [b"caf\xc3\xa9"]), (b"Etag", [b"0", b"1"]),
+                 (b"ETAG", [b"2"])]
+        headers = HeaderDict.from_wire_values(pairs)
+        expected = HeaderDict.from_wire((name, values[-1]) for name, values in pairs)
+        self.assertEqual(list(headers.items()), list(expected.items()))
+        self.assertEqual(list(headers.items()),
+                         [("X-Object-Meta-A", "caf\u00c3\u00a9"), ("ETAG", "2")])
+
     def test_wireItems(self) -> None:
         """
         L{HeaderDict.wire_items} title-cases names as Swift sends them.

@@ -74,8 +74,7 @@ def response_headers(response: IResponse) -> HeaderDict:
     """
     A backend response's headers as a L{HeaderDict} (last value wins).
     """
-    return HeaderDict.from_wire(
-        (name, values[-1]) for name, values in response.headers.getAllRawHeaders())
+    return HeaderDict.from_wire_values(response.headers.getAllRawHeaders())
 
 
 def make_pool(reactor: Any, per_host: int = 20) -> HTTPConnectionPool:

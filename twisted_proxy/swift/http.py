@@ -23,6 +23,7 @@ from typing import (
     MutableMapping,
     Optional,
     Pattern,
+    Sequence,
     TypeVar,
     Union,
     ValuesView,
@@ -302,6 +303,21 @@ class HeaderDict(MutableMapping[str, str]):
         for raw_name, raw_value in pairs:
             name = raw_name.decode("latin-1")
             store[_KEYS.get(name) or _new_key(name)] = (name, raw_value.decode("latin-1"))
+        return headers
+
+    @classmethod
+    def from_wire_values(cls, pairs: Iterable[tuple[bytes, Sequence[bytes]]]
+                         ) -> "HeaderDict":
+        """
+        The headers of wire C{(name, values)} pairs, as
+        L{twisted.web.http_headers.Headers.getAllRawHeaders} gives them:
+        L{from_wire} of each name with its last value.
+        """
+        headers = cls()
+        store = headers._store
+        for raw_name, raw_values in pairs:
+            name = raw_name.decode("latin-1")
+            store[_KEYS.get(name) or _new_key(name)] = (name, raw_values[-1].decode("latin-1"))
         return headers
 
     # Each name's key is name.lower(), as L{_KEYS} remembers it.
