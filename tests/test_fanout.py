@@ -301,6 +301,28 @@ class PutFanoutTests(_FanoutCase):
         self.assertEqual([(a[0], a[2]) for a in answers],
                          [(201, b""), (201, b""), (503, b"busy")])
 
+    def test_answerBodyTimeout(self) -> None:
+        """
+        A node whose answer's body does not come whole within
+        C{node_timeout} of the end of the upload counts as 503: the reading
+        is cancelled.
+        """
+        d = self.start()
+        self.source.send(b"abcdef")
+        self.source.end()
+        self.nodes.put(0).respond(201)
+        self.nodes.put(1).respond(201)
+        response, _ = make_response(4)
+        response.code = 503
+        self.nodes.put(2).answer.callback(response)
+        response._bodyDataReceived(b"bu")
+        self.clock.advance(NODE_TIMEOUT - 0.1)
+        self.assertNoResult(d)
+        self.clock.advance(0.1)
+        answers = self.successResultOf(d)
+        assert answers is not None
+        self.assertEqual([(a[0], a[2]) for a in answers], [(201, b""), (201, b""), (503, b"")])
+
     def test_bodyAtOnce(self) -> None:
         """
         A body that arrives whole as it is asked for needs no stall check:

@@ -108,6 +108,37 @@ class HeaderDictTests(SynchronousTestCase):
         self.assertEqual(len(items), 3)
         self.assertEqual(dict(headers.items()), {"b-Two": "2", "A": "1", "c": "3"})
 
+    def test_keysRemembered(self) -> None:
+        """
+        Header names in any case find the same header whether or not their
+        lower case is remembered, also once the memo of names is full.
+        """
+        from twisted_proxy.swift import http
+
+        self.patch(http, "_KEYS", {})
+        self.patch(http, "_MAX_KEYS", 3)
+        headers = HeaderDict()
+        for round in range(2):
+            headers["X-Object-Meta-Color"] = "red"
+            headers["content-TYPE"] = "text/plain"
+            headers["Etag"] = "e"
+            headers["X-Extra"] = "x"
+            headers["x-extra"] = "y"
+            for name in ["x-object-meta-color", "X-OBJECT-META-COLOR", "Content-Type",
+                         "ETAG", "X-EXTRA", "x-Extra"]:
+                self.assertIn(name, headers)
+                self.assertEqual(headers.get(name), headers[name])
+            self.assertEqual(
+                list(headers.items()),
+                [("X-Object-Meta-Color", "red"), ("content-TYPE", "text/plain"),
+                 ("Etag", "e"), ("x-extra", "y")])
+            self.assertEqual(headers.pop("X-EXTRA"), "y")
+            del headers["ETAG"]
+            self.assertNotIn("etag", headers)
+            self.assertNotIn(b"etag", headers)  # type: ignore[operator]
+            self.assertLessEqual(len(http._KEYS), 3)
+        self.assertEqual(http._KEYS["X-Object-Meta-Color"], "x-object-meta-color")
+
     def test_fromWire(self) -> None:
         """
         L{HeaderDict.from_wire} decodes names and values as latin-1; a
@@ -116,6 +147,19 @@ class HeaderDictTests(SynchronousTestCase):
         headers = HeaderDict.from_wire([(b"X-Object-Meta-A", b"caf\xc3\xa9"),
                                         (b"Etag", b"1"), (b"ETAG", b"2")])
         self.assertEqual(headers["x-object-meta-a"], "caf\u00c3\u00a9")
+        self.assertEqual(list(headers.items()),
+                         [("X-Object-Meta-A", "caf\u00c3\u00a9"), ("ETAG", "2")])
+
+    def test_fromWireValues(self) -> None:
+        """
+        L{HeaderDict.from_wire_values} is L{HeaderDict.from_wire} of each
+        name with its last value.
+        """
+        pairs = [(b"X-Object-Meta-A", [b"caf\xc3\xa9"]), (b"Etag", [b"0", b"1"]),
+                 (b"ETAG", [b"2"])]
+        headers = HeaderDict.from_wire_values(pairs)
+        expected = HeaderDict.from_wire((name, values[-1]) for name, values in pairs)
+        self.assertEqual(list(headers.items()), list(expected.items()))
         self.assertEqual(list(headers.items()),
                          [("X-Object-Meta-A", "caf\u00c3\u00a9"), ("ETAG", "2")])
 

@@ -381,6 +381,24 @@ class RingTests(SynchronousTestCase):
         next(ring.get_more_nodes(0))["ip"] = "changed"
         self.assertEqual([n["ip"] for n in ring.get_part_nodes(0)], ["a", "a"])
 
+    def test_primaries_remembered(self) -> None:
+        """
+        The primaries of the partitions asked for last are remembered, a
+        bounded number of them; the nodes are the same whether or not they
+        were.
+        """
+        self.patch(ring_module, "_PARTS_KEPT", 2)
+        devs: list[Optional[Node]] = [_dev(i, 1, i, "ip%d" % i) for i in range(4)]
+        ring = self.ring(devs, [[0, 1, 2, 3], [1, 2, 3, 0], [2, 3, 0, 1]], 30)
+        expected = {0: [0, 1, 2], 1: [1, 2, 3], 2: [2, 3, 0], 3: [3, 0, 1]}
+        for part in [0, 1, 0, 2, 3, 3, 1]:
+            nodes = ring.get_part_nodes(part)
+            self.assertEqual([(n["id"], n["index"]) for n in nodes],
+                             [(dev, index) for index, dev in enumerate(expected[part])])
+            self.assertEqual([n["id"] for n in ring.get_more_nodes(part)],
+                             [dev for dev in range(4) if dev not in expected[part]])
+            self.assertLessEqual(len(ring._primaries), 2)
+
     def test_removed_devices(self) -> None:
         """
         Removed devices (C{None}) may be listed; replication addresses

@@ -4,6 +4,8 @@ Tests for L{twisted_proxy.swift.timestamp}.
 Expected strings were produced by Swift 2.38.3 for the same inputs.
 """
 
+import time
+
 from hypothesis import given
 from hypothesis import strategies as st
 from twisted.internet.task import Clock
@@ -129,6 +131,33 @@ class TimestampOrderTests(SynchronousTestCase):
         self.assertEqual(Timestamp(stamp.normal).normal, stamp.normal)
         self.assertEqual(Timestamp(float(stamp)).normal, stamp.normal)
 
+    @given(st.one_of(
+        st.integers(min_value=-999_999_999_999_999, max_value=999_999_999_999_999),
+        st.integers(min_value=999_999_999_000_000, max_value=999_999_999_999_999),
+        st.integers(min_value=10**15, max_value=10**20),
+    ))
+    def test_forms_of_raw_counts(self, raw: int) -> None:
+        """
+        The seconds and the normal form of any raw count are those of
+        Swift's arithmetic: the count times ten microseconds rounded to
+        five decimals, and that printed C{%016.05f}; the bounds check
+        refuses exactly the counts whose seconds are negative or 10^10 or
+        more.
+        """
+        stamp = Timestamp(0, check_bounds=False)
+        stamp.raw = raw
+        seconds = round(float(raw * 1e-5), 5)
+        self.assertEqual(repr(stamp.timestamp), repr(seconds))
+        self.assertEqual(stamp.normal, "%016.05f" % seconds)
+        in_bounds = 0 <= seconds < 10_000_000_000
+        if raw >= 0:
+            try:
+                Timestamp(0, delta=raw)
+            except ValueError:
+                self.assertFalse(in_bounds)
+            else:
+                self.assertTrue(in_bounds)
+
     @given(_seconds)
     def test_isoformat_round_trip(self, seconds: float) -> None:
         stamp = Timestamp(seconds)
@@ -148,13 +177,37 @@ class HTTPDateTests(SynchronousTestCase):
     def test_secondAfterSecond(self) -> None:
         """
         The same second again gives the same text; another second, its
-        own (the last one formatted is remembered, and only it).
+        own (the last few formatted are remembered).
         """
         self.assertEqual(http_date(1402464677.1), "Wed, 11 Jun 2014 05:31:17 GMT")
         self.assertEqual(http_date(1402464677.8), "Wed, 11 Jun 2014 05:31:17 GMT")
         self.assertEqual(http_date(Timestamp(1402464677.5)), "Wed, 11 Jun 2014 05:31:18 GMT")
         self.assertEqual(http_date(1402464677), "Wed, 11 Jun 2014 05:31:17 GMT")
         self.assertEqual(http_date(-0.5), "Wed, 31 Dec 1969 23:59:59 GMT")
+        for seconds in range(20):
+            self.assertEqual(http_date(seconds * 86400 + 0.5),
+                             time.strftime("%a, %d %b %Y %H:%M:%S GMT",
+                                           time.gmtime(seconds * 86400)))
+
+    def test_dateAndLastModifiedRemembered(self) -> None:
+        """
+        A PUT's C{Date} (this second) and C{Last-Modified} (its timestamp
+        rounded up: the next second) are both formatted once, however
+        they alternate.
+        """
+        formatted: list[float] = []
+        gmtime = time.gmtime
+
+        def counting(seconds: float) -> time.struct_time:
+            formatted.append(seconds)
+            return gmtime(seconds)
+
+        self.patch(time, "gmtime", counting)
+        for _ in range(3):
+            self.assertEqual(http_date(1700000000.25), "Tue, 14 Nov 2023 22:13:20 GMT")
+            self.assertEqual(http_date(Timestamp(1700000000.25)),
+                             "Tue, 14 Nov 2023 22:13:21 GMT")
+        self.assertEqual(formatted, [1700000000, 1700000001])
 
     def test_parse(self) -> None:
         for text in (

@@ -11,7 +11,7 @@ from typing import Any, Optional, cast
 
 from twisted.internet import tcp
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IPushProducer, IStreamClientEndpoint
 from twisted.internet.protocol import Protocol
@@ -34,11 +34,13 @@ from twisted_proxy._twisted import (
     TEXT_KEY,
     IStreamingBody,
     NodeAgent,
+    NodeConnectionPool,
     QuietTwistedClient,
     QuietTwistedLogging,
     ReadGate,
     StreamingChannel,
     StreamingRequest,
+    _NodeResponseParser,
     fill_headers,
     is_disconnected,
     quiet_observer,
@@ -1502,6 +1504,34 @@ class NodeAgentTests(SynchronousTestCase):
                 agent.request_to(target, b"GET", path, Headers())
 
 
+    def test_pooledConnection(self) -> None:
+        """
+        A request on a connection from the pool goes out on it at once,
+        and its answer comes as it does on a new one.
+        """
+        from twisted.web.client import HTTPConnectionPool
+        from twisted.web.http_headers import Headers
+
+        reactor = MemoryReactorClock()
+        pool = HTTPConnectionPool(reactor, persistent=True)
+        pool.retryAutomatically = False  # as make_pool makes it
+        agent = NodeAgent(reactor, pool=pool)
+        target = agent.target(b"10.0.0.1", 6200)
+        first = agent.request_to(target, b"GET", b"/a", Headers())
+        [(_, _, factory, _, _)] = reactor.tcpClients
+        protocol = factory.buildProtocol(None)
+        transport = StringTransport()
+        protocol.makeConnection(transport)  # type: ignore[union-attr]
+        protocol.dataReceived(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")  # type: ignore[union-attr]
+        self.assertEqual(self.successResultOf(first).code, 200)
+        transport.clear()
+        second = agent.request_to(target, b"GET", b"/b", Headers())
+        self.assertEqual(len(reactor.tcpClients), 1)
+        self.assertTrue(transport.value().startswith(b"GET /b HTTP/1.1\r\n"))
+        self.assertNoResult(second)
+        protocol.dataReceived(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")  # type: ignore[union-attr]
+        self.assertEqual(self.successResultOf(second).code, 404)
+
     def test_skipped1xxUnlogged(self) -> None:
         """
         A C{100 Continue} before the answer is skipped without a log event
@@ -1529,6 +1559,299 @@ class NodeAgentTests(SynchronousTestCase):
         self.assertEqual([event for event in events if "1" in str(event.get("code", ""))], [])
         self.assertFalse(any("Ignoring unexpected" in event.get("log_format", "")
                              for event in events))
+
+
+class NodeResponseParserTests(SynchronousTestCase):
+    """
+    L{_NodeResponseParser} reads what Twisted's L{HTTPClientParser} reads,
+    whole heads in one pass, with the same outcome however the bytes are
+    split.
+    """
+
+    HEAD = (b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\nEtag: abc\r\n"
+            b"Last-Modified: Fri, 04 Dec 2026 16:00:00 GMT\r\n"
+            b"X-Backend-Timestamp: 1700000000.00000\r\n\r\n")
+    STREAMS = [
+        CONTINUE + HEAD,
+        HEAD,
+        CONTINUE + CONTINUE + HEAD + b"HTTP/1.1 200 OK\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\n\r\nhelloEXTRA",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nto the end",
+        b"HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\nrest",
+        b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + HEAD,
+        b"HTTP/1.1 100 Continue\r\nX-A: 1\r\n\r\n" + HEAD,
+        b"HTTP/1.1 100 continue\r\n\r\n" + HEAD,
+        b"HTTP/1.1 201\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.0 201 Created\r\ncontent-LENGTH: 0\r\nETAG:x\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\nX-A: 1\r\nx-a: 2\r\nX-Empty:\r\nX-Blank:   \r\n"
+        b"Content-Length: 0\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\nX-A: 1\r\n  folded\r\n\tmore\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\nX-A: 1\r2\r\nX-B: 3\n4\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\nX-A: 1\r\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\r\nContent-Length: 0\r\n\r\r\n",
+        b"HTTP/1.1 201 Created\r\nX-A: 1\r\n\r\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\nContent-Length: 1, 2\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\nX-Long: " + b"v" * 20000 + b"\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\nno colon\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\nX A: 1\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\n: no name\r\n\r\n",
+        b"HTTP/1.1 abc Created\r\n\r\n",
+        b"HTTP/x 201 Created\r\n\r\n",
+        b"HTTP/1.1\r\n\r\n",
+        b"\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n",
+        b"HTTP/1.1 201 Created\nX-A: 1\nContent-Length: 0\n\n",
+        b"HTTP/1.1 201 Created\r\nX-A: 1\n\r\nContent-Length: 0\r\n\r\n",
+        b"\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n",
+    ]
+
+    def outcome(self, parser_class: type, chunks: list[bytes], method: bytes = b"PUT",
+                ) -> tuple[Any, ...]:
+        """
+        What a parser of C{parser_class} makes of C{chunks}: the response
+        (its status, headers, length, body so far), the connection
+        headers, the bytes it handed on, its state, and any error.
+        """
+        from twisted.web._newclient import HTTPClientParser
+
+        class FakeRequest:
+            pass
+
+        request = FakeRequest()
+        request.method = method  # type: ignore[attr-defined]
+        handed: list[bytes] = []
+        parser = HTTPClientParser(request, handed.append)
+        parser.makeConnection(StringTransport())
+        parser.__class__ = parser_class
+        responses: list[Any] = []
+        parser._responseDeferred.addBoth(responses.append)
+        error = None
+        for chunk in chunks:
+            try:
+                parser.dataReceived(chunk)
+            except Exception as e:
+                error = (type(e), str(e))
+                break
+        seen = None
+        if responses:
+            [response] = responses
+            seen = (response.version, response.code, response.phrase,
+                    sorted(response.headers._rawHeaders.items()), response.length,
+                    response._bodyBuffer, response._state)
+        return (seen, sorted(parser.connHeaders._rawHeaders.items()), handed,
+                parser.state, error if error is not None else parser._buffer)
+
+    def assertSameOutcome(self, stream: bytes, method: bytes = b"PUT") -> None:
+        from twisted.web._newclient import HTTPClientParser
+
+        splits = [[stream], [bytes([b]) for b in stream] if len(stream) < 1000 else [stream]]
+        splits += [[stream[:i], stream[i:]] for i in range(1, len(stream), 7)]
+        for chunks in splits:
+            self.assertEqual(self.outcome(_NodeResponseParser, chunks, method),
+                             self.outcome(HTTPClientParser, chunks, method),
+                             (stream, chunks))
+
+    def test_sameOutcome(self) -> None:
+        """
+        Every stream, whole or split anywhere, gives what Twisted's parser
+        gives: status, headers, length, body, what follows, state, errors.
+        """
+        for stream in self.STREAMS:
+            self.assertSameOutcome(stream)
+
+    def test_sameOutcomeNamesNotRemembered(self) -> None:
+        """
+        The same again with no header names remembered, as once the memo
+        of names is full.
+        """
+        from twisted_proxy import _twisted
+
+        self.patch(_twisted, "_WIRE_NAMES", {})
+        self.patch(_twisted, "_MAX_HEADER_NAMES", 0)
+        for stream in self.STREAMS:
+            self.assertSameOutcome(stream)
+        self.assertEqual(_twisted._WIRE_NAMES, {})
+
+    def test_sameOutcomeOfHead(self) -> None:
+        """
+        The answer to a C{HEAD}: its C{Content-Length} is the entity's.
+        """
+        self.assertSameOutcome(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\n\r\n", b"HEAD")
+
+    def test_wholeHeadAtOnce(self) -> None:
+        """
+        A head that comes whole is not read line by line.
+        """
+        lines: list[bytes] = []
+        by_line = _NodeResponseParser.lineReceived
+
+        def counting(parser: _NodeResponseParser, line: bytes) -> None:
+            lines.append(line)
+            by_line(parser, line)
+
+        self.patch(_NodeResponseParser, "lineReceived", counting)
+        seen, _, handed, _, _ = self.outcome(_NodeResponseParser, [CONTINUE + self.HEAD])
+        self.assertEqual((seen[1], seen[3][0], handed), (201, (b"ETag", [b"abc"]), [b""]))
+        self.assertEqual(lines, [])
+
+    def test_installed(self) -> None:
+        """
+        L{NodeAgent.request_to} reads its answers with it.
+        """
+        from twisted.web.http_headers import Headers
+
+        reactor = MemoryReactorClock()
+        agent = NodeAgent(reactor)
+        agent.request_to(agent.target(b"10.0.0.1", 6200), b"PUT", b"/p", Headers())
+        [(_, _, factory, _, _)] = reactor.tcpClients
+        protocol = factory.buildProtocol(None)
+        protocol.makeConnection(StringTransport())  # type: ignore[union-attr]
+        parser = protocol._wrappedProtocol._parser  # type: ignore[union-attr]
+        self.assertIs(type(parser), _NodeResponseParser)
+
+
+class _IdleConnection:
+    """
+    A connection as a pool sees it: its state, a transport to close, and
+    C{abort}.
+    """
+
+    def __init__(self) -> None:
+        self.state = "QUIESCENT"
+        self.closed = False
+        self.transport = self
+
+    def loseConnection(self) -> None:
+        self.closed = True
+
+    def abort(self) -> Deferred[None]:
+        self.closed = True
+        return succeed(None)
+
+
+class NodeConnectionPoolTests(SynchronousTestCase):
+    """
+    L{NodeConnectionPool} keeps and closes idle connections as Twisted's
+    pool does, with one timer.
+    """
+
+    def setUp(self) -> None:
+        from twisted.internet.task import Clock
+
+        self.clock = Clock()
+        self.pool = NodeConnectionPool(self.clock)
+        self.pool.cachedConnectionTimeout = 120
+        self.pool.retryAutomatically = False
+
+    def put(self, key: str = "a") -> _IdleConnection:
+        connection = _IdleConnection()
+        self.pool._putConnection(key, connection)
+        return connection
+
+    def test_closedWhenIdleLongEnough(self) -> None:
+        """
+        Each idle connection is closed C{cachedConnectionTimeout} seconds
+        after it went idle, and no sooner; one timer serves them all.
+        """
+        first = self.put()
+        self.clock.advance(30)
+        second = self.put("b")
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        self.clock.advance(89.5)
+        self.assertEqual((first.closed, second.closed), (False, False))
+        self.clock.advance(0.5)
+        self.assertEqual((first.closed, second.closed), (True, False))
+        self.clock.advance(29.5)
+        self.assertFalse(second.closed)
+        self.clock.advance(0.5)
+        self.assertTrue(second.closed)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(self.pool._connections, {"a": [], "b": []})
+
+    def test_takenAgain(self) -> None:
+        """
+        A connection taken from the pool is not closed; the one idle
+        longest is taken first, and one that went idle again has its full
+        time again.
+        """
+        first = self.put()
+        self.clock.advance(10)
+        second = self.put()
+        taken = self.successResultOf(self.pool.getConnection("a", None))
+        self.assertIs(taken, first)
+        self.clock.advance(100)
+        self.pool._putConnection("a", first)
+        self.clock.advance(10)
+        self.assertEqual((first.closed, second.closed), (False, False))
+        self.clock.advance(10)
+        self.assertEqual((first.closed, second.closed), (False, True))
+        self.clock.advance(99)
+        self.assertFalse(first.closed)
+        self.clock.advance(1)
+        self.assertTrue(first.closed)
+
+    def test_lostWhileIdle(self) -> None:
+        """
+        A connection lost while idle is skipped, and a new one made.
+        """
+        lost = self.put()
+        lost.state = "CONNECTION_LOST"
+        made = Deferred[Any]()
+        self.pool._newConnection = lambda key, endpoint: made  # type: ignore[method-assign]
+        self.assertIs(self.pool.getConnection("a", None), made)
+        self.assertEqual(self.pool._connections["a"], [])
+        self.clock.advance(120)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_mostPerHost(self) -> None:
+        """
+        Beyond C{maxPersistentPerHost} idle connections to one node, the
+        one idle longest is closed.
+        """
+        self.pool.maxPersistentPerHost = 2
+        connections = [self.put() for _ in range(3)]
+        self.assertEqual([c.closed for c in connections], [True, False, False])
+        self.assertEqual(self.pool._connections["a"], connections[1:])
+        self.clock.advance(120)
+        self.assertEqual([c.closed for c in connections], [True, True, True])
+
+    def test_notQuiescent(self) -> None:
+        """
+        A connection that is not idle is not kept (Twisted's pool logs the
+        bug).
+        """
+        busy = _IdleConnection()
+        busy.state = "WAITING"
+        self.pool._putConnection("a", busy)
+        self.flushLoggedErrors(RuntimeError)
+        self.assertEqual(self.pool._connections.get("a", []), [])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_closeCachedConnections(self) -> None:
+        """
+        Closing the pool closes every idle connection and leaves no timer.
+        """
+        connections = [self.put(), self.put("b")]
+        self.successResultOf(self.pool.closeCachedConnections())
+        self.assertEqual([c.closed for c in connections], [True, True])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(self.pool._connections, {})
+
+    def test_retrying(self) -> None:
+        """
+        With C{retryAutomatically}, a pooled connection comes wrapped, as
+        from Twisted's pool.
+        """
+        from twisted.web.client import _RetryingHTTP11ClientProtocol
+
+        self.pool.retryAutomatically = True
+        connection = self.put()
+        taken = self.successResultOf(self.pool.getConnection("a", None))
+        self.assertIsInstance(taken, _RetryingHTTP11ClientProtocol)
+        self.assertIs(taken._clientProtocol, connection)
 
 
 class WriteHeadersTests(_ChannelTestCase):

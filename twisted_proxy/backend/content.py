@@ -20,7 +20,8 @@ from twisted.web.iweb import IResponse
 from twisted_proxy.backend.nodeclient import response_headers
 from twisted_proxy.swift.http import HeaderDict, wsgi_str
 
-__all__ = ["BackendAnswer", "read_body", "read_answer", "discard_body", "drop_body"]
+__all__ = ["BackendAnswer", "bodiless_answer", "read_body", "read_answer", "discard_body",
+           "drop_body"]
 
 #: One backend's answer, read whole: C{(status, reason, body, headers)}.
 BackendAnswer = tuple[int, str, bytes, HeaderDict]
@@ -43,14 +44,22 @@ def read_answer(response: IResponse) -> "Deferred[BackendAnswer]":
 
     @return: a L{Deferred} failing as L{read_body} does.
     """
-
-    def answer(body: bytes) -> BackendAnswer:
-        return (response.code, wsgi_str(response.phrase), body,
-                response_headers(response))
-
     if response.length == 0:
-        return succeed(answer(b""))
-    return read_body(response).addCallback(answer)
+        return succeed(bodiless_answer(response))
+    return read_body(response).addCallback(_answer, response)
+
+
+def bodiless_answer(response: IResponse) -> BackendAnswer:
+    """
+    The L{BackendAnswer} of a C{response} that has no body
+    (C{response.length == 0}): what L{read_answer} fires with, without a
+    L{Deferred}, for a caller that has its own.
+    """
+    return _answer(b"", response)
+
+
+def _answer(body: bytes, response: IResponse) -> BackendAnswer:
+    return (response.code, wsgi_str(response.phrase), body, response_headers(response))
 
 
 class _Discard(Protocol):

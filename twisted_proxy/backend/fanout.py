@@ -17,15 +17,15 @@ from its socket (L{UploadFanout.relay_from}); the same limits apply.
 from __future__ import annotations
 
 from itertools import islice
-from typing import Callable, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
-from twisted.web.iweb import IBodyProducer
+from twisted.web.iweb import IBodyProducer, IResponse
 
-from twisted_proxy.backend.content import BackendAnswer, read_answer
+from twisted_proxy.backend.content import BackendAnswer, bodiless_answer, read_answer
 from twisted_proxy.backend.nodes import NODE_FAILURES, NodeReporter
 from twisted_proxy.backend.upload import UploadFanout, UploadSlot
 from twisted_proxy.backend.zerocopy import SocketRelay
@@ -143,8 +143,9 @@ class _Upload:
                                              owner._node_timeout)
         count = len(current)
         self._slots = [fanout.slot() for _ in range(count)]
-        #: Each slot's request (with its answer read), while it is out.
-        self._requests: list[Optional[Deferred[None]]] = [None] * count
+        #: Each slot's request, then the reading of its answer's body,
+        #: while it is out.
+        self._requests: list[Optional[Deferred[Any]]] = [None] * count
         #: Each slot's answer; C{None} for one that gave none (cancelled,
         #: or a bug), which counts as 503.
         self._answers: list[Optional[BackendAnswer]] = [None] * count
@@ -183,9 +184,30 @@ class _Upload:
         except BaseException:
             self._failed(Failure(), index, node)
             return
-        d = d.addCallback(read_answer)
         self._requests[index] = d
-        d.addCallbacks(self._answered, self._failed, (index, node), None, (index, node))
+        d.addCallbacks(self._responded, self._failed, (index, node), None, (index, node))
+
+    def _responded(self, response: IResponse, index: int, node: Node) -> None:
+        """
+        Slot C{index}'s node answered: its answer, read whole (at once
+        when it has no body, as a write's answer has none).
+        """
+        reading: Optional[Deferred[BackendAnswer]] = None
+        try:
+            if response.length == 0:
+                answer = bodiless_answer(response)
+            else:
+                reading = read_answer(response)
+        except BaseException:
+            self._failed(Failure(), index, node)
+            return
+        if reading is None:
+            self._answered(answer, index, node)
+            return
+        # Cancelling the request now stops the reading.
+        self._requests[index] = reading
+        reading.addCallbacks(self._answered, self._failed, callbackArgs=(index, node),
+                             errbackArgs=(index, node))
 
     def _answered(self, answer: BackendAnswer, index: int, node: Node) -> None:
         self._requests[index] = None

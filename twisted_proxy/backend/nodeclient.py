@@ -26,7 +26,7 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IAgentEndpointFactory, IBodyProducer, IResponse
 from zope.interface import implementer
 
-from twisted_proxy._twisted import NodeAgent, NodeTarget, fill_headers
+from twisted_proxy._twisted import NodeAgent, NodeConnectionPool, NodeTarget, fill_headers
 from twisted_proxy.endpoints import client_endpoint
 from twisted_proxy.interfaces import IMetrics, INodeClient
 from twisted_proxy.swift.http import HeaderDict
@@ -74,8 +74,7 @@ def response_headers(response: IResponse) -> HeaderDict:
     """
     A backend response's headers as a L{HeaderDict} (last value wins).
     """
-    return HeaderDict.from_wire(
-        (name, values[-1]) for name, values in response.headers.getAllRawHeaders())
+    return HeaderDict.from_wire_values(response.headers.getAllRawHeaders())
 
 
 def make_pool(reactor: Any, per_host: int = 20) -> HTTPConnectionPool:
@@ -86,7 +85,7 @@ def make_pool(reactor: Any, per_host: int = 20) -> HTTPConnectionPool:
     C{100 Continue} with another info line; the process's log observer
     drops those (L{twisted_proxy._twisted.quiet_observer}).
     """
-    pool = HTTPConnectionPool(reactor, persistent=True)
+    pool = NodeConnectionPool(reactor, persistent=True)
     pool.maxPersistentPerHost = per_host
     pool.cachedConnectionTimeout = 120
     pool.retryAutomatically = False

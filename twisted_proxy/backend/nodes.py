@@ -101,6 +101,9 @@ class ErrorLimiter:
         """
         Whether C{node} is to be skipped now.
         """
+        if not self._errors:
+            # No node has errors (as usual): no key to make.
+            return False
         entry = self._errors.get(node_key(node))
         if entry is None:
             return False

@@ -329,20 +329,26 @@ class UploadFanout:
     def _check_ready(self) -> None:
         if self._readyFired:
             return
-        if all(slot.started or not slot.live for slot in self._slots):
-            self._readyFired = True
-            self._deliver()
-            waiting, self._onReady = self._onReady, []
-            for ready in waiting:
-                ready()
-            self._update_flow()
+        for slot in self._slots:
+            if slot.live and not slot.started:
+                return
+        # Every slot has started or gone.
+        self._readyFired = True
+        self._deliver()
+        waiting, self._onReady = self._onReady, []
+        for ready in waiting:
+            ready()
+        self._update_flow()
 
     def _update_flow(self) -> None:
         if self._source is None:
             return
-        blocked = not self._readyFired or any(
-            slot.paused for slot in self._slots if slot.live
-        )
+        blocked = not self._readyFired
+        if not blocked:
+            for slot in self._slots:
+                if slot.live and slot.paused:
+                    blocked = True
+                    break
         if blocked and not self._sourcePaused:
             self._sourcePaused = True
             self._source.pauseProducing()

@@ -23,6 +23,7 @@ from typing import (
     MutableMapping,
     Optional,
     Pattern,
+    Sequence,
     TypeVar,
     Union,
     ValuesView,
@@ -229,6 +230,25 @@ def _title(name: str) -> str:
     return "-".join(part.capitalize() for part in name.split("-"))
 
 
+#: Header names to their lower case, the key of a L{HeaderDict}'s store.
+#: A name's C{lower()} is a new string each time, hashed again as a key;
+#: a process meets few names (those in its code, those clients and nodes
+#: send), and lowers each once here. Bounded, as a client may make names
+#: up: beyond that, names are lowered each time.
+_KEYS: dict[str, str] = {}
+_MAX_KEYS = 4096
+
+
+def _new_key(name: str) -> str:
+    """
+    The store key of a header name not in L{_KEYS}, remembered there.
+    """
+    key = name.lower()
+    if len(_KEYS) < _MAX_KEYS:
+        _KEYS[name] = key
+    return key
+
+
 class _HeaderItems(ItemsView[str, str]):
     """
     A L{HeaderDict}'s items, iterated straight from its store.
@@ -282,20 +302,37 @@ class HeaderDict(MutableMapping[str, str]):
         store = headers._store
         for raw_name, raw_value in pairs:
             name = raw_name.decode("latin-1")
-            store[name.lower()] = (name, raw_value.decode("latin-1"))
+            store[_KEYS.get(name) or _new_key(name)] = (name, raw_value.decode("latin-1"))
         return headers
 
+    @classmethod
+    def from_wire_values(cls, pairs: Iterable[tuple[bytes, Sequence[bytes]]]
+                         ) -> "HeaderDict":
+        """
+        The headers of wire C{(name, values)} pairs, as
+        L{twisted.web.http_headers.Headers.getAllRawHeaders} gives them:
+        L{from_wire} of each name with its last value.
+        """
+        headers = cls()
+        store = headers._store
+        for raw_name, raw_values in pairs:
+            name = raw_name.decode("latin-1")
+            store[_KEYS.get(name) or _new_key(name)] = (name, raw_values[-1].decode("latin-1"))
+        return headers
+
+    # Each name's key is name.lower(), as L{_KEYS} remembers it.
+
     def __getitem__(self, name: str) -> str:
-        return self._store[name.lower()][1]
+        return self._store[_KEYS.get(name) or _new_key(name)][1]
 
     def __setitem__(self, name: str, value: Any) -> None:
-        self._store[name.lower()] = (name, str(value))
+        self._store[_KEYS.get(name) or _new_key(name)] = (name, str(value))
 
     def __delitem__(self, name: str) -> None:
-        del self._store[name.lower()]
+        del self._store[_KEYS.get(name) or _new_key(name)]
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._store
+        return isinstance(name, str) and (_KEYS.get(name) or _new_key(name)) in self._store
 
     # The mixin methods of MutableMapping, each one lookup in the store
     # rather than several calls and a KeyError for a missing header.
@@ -307,7 +344,7 @@ class HeaderDict(MutableMapping[str, str]):
     def get(self, name: str, default: Union[str, _T]) -> Union[str, _T]: ...
 
     def get(self, name: str, default: Any = None) -> Any:
-        entry = self._store.get(name.lower())
+        entry = self._store.get(_KEYS.get(name) or _new_key(name))
         return default if entry is None else entry[1]
 
     @overload
@@ -317,7 +354,7 @@ class HeaderDict(MutableMapping[str, str]):
     def pop(self, name: str, default: Union[str, _T]) -> Union[str, _T]: ...
 
     def pop(self, name: str, default: Any = _MISSING) -> Any:
-        entry = self._store.pop(name.lower(), None)
+        entry = self._store.pop(_KEYS.get(name) or _new_key(name), None)
         if entry is not None:
             return entry[1]
         if default is _MISSING:

@@ -203,6 +203,7 @@ class Ring:
         self._hash_prefix = hash_prefix
         self._hash_suffix = hash_suffix
         self._parts: dict[tuple[Any, Any, Any], int] = {}
+        self._primaries: dict[int, tuple[Node, ...]] = {}
         self.next_part_power = next_part_power
         self.version = version
         self.format_version = format_version
@@ -374,7 +375,13 @@ class Ring:
         @raise ValueError: if C{part} is not a partition of this ring.
         """
         self._check_part(part)
-        return [_marked(dev, "index", i) for i, dev in enumerate(self._primary_devices(part))]
+        nodes = []
+        for index, dev in enumerate(self._primary_devices(part)):
+            # What _marked(dev, "index", index) makes.
+            node = dev.copy()
+            node["index"] = index
+            nodes.append(node)
+        return nodes
 
     def get_nodes(
         self,
@@ -410,18 +417,29 @@ class Ring:
         return self._handoffs(part)
 
     def _check_part(self, part: int) -> None:
-        if not 0 <= part < self.partition_count:
+        if not 0 <= part < len(self._table[0]):
             raise ValueError(
                 f"partition {part} is not in 0..{self.partition_count - 1}"
             )
 
-    def _primary_devices(self, part: int) -> list[Node]:
-        devices = []
+    def _primary_devices(self, part: int) -> tuple[Node, ...]:
+        # The partitions asked for last are remembered (a ring's table and
+        # devices never change): a request asks for its partition's
+        # primaries several times (its replica count, its nodes, its
+        # container updates).
+        devices = self._primaries.get(part)
+        if devices is not None:
+            return devices
+        found = []
         seen = set()
         for row in self._table:
             if part < len(row) and row[part] not in seen:
                 seen.add(row[part])
-                devices.append(self._device(row[part]))
+                found.append(self._device(row[part]))
+        devices = tuple(found)
+        if len(self._primaries) >= _PARTS_KEPT:
+            self._primaries.clear()
+        self._primaries[part] = devices
         return devices
 
     def _handoffs(self, part: int) -> Iterator[Node]:

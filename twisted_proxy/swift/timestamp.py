@@ -37,6 +37,8 @@ _MAX_OFFSET = 16**_HEX_DIGITS - 1
 _UPPER_BOUND = 10_000_000_000
 # The largest raw instant (9999999999.99999).
 _MAX_RAW = 999_999_999_999_999
+# Raw units in a second.
+_PER_SECOND = 100_000
 _EPOCH = datetime.datetime(1970, 1, 1)
 _ISO_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
 
@@ -129,10 +131,14 @@ class Timestamp:
                 raise ValueError("offset increment must be non-negative")
             self._set_offset(self.offset + offset)
         if check_bounds:
-            seconds = self.timestamp
-            if seconds < 0:
+            # What self.timestamp < 0 and self.timestamp >= _UPPER_BOUND
+            # say, read from the raw count (see timestamp: the seconds of a
+            # raw count up to _MAX_RAW are raw / 100000 exactly rounded,
+            # which only a negative count makes negative, and only one above
+            # _MAX_RAW makes 10^10 or more).
+            if raw < 0:
                 raise ValueError("timestamp cannot be negative")
-            if seconds >= _UPPER_BOUND:
+            if raw > _MAX_RAW:
                 raise ValueError("timestamp too large")
 
     def _set_offset(self, offset: int) -> None:
@@ -178,13 +184,28 @@ class Timestamp:
         """
         Seconds since the epoch, rounded to ten microseconds.
         """
-        return round(float(self.raw * _UNIT), 5)
+        raw = self.raw
+        if -_MAX_RAW <= raw <= _MAX_RAW:
+            # The same float as the general form below, without its
+            # decimal round trip: there raw * _UNIT is within 2.3e-6 of
+            # raw / 10^5 (at most 10^10; a relative error of two half
+            # units in the last place), so rounding it to five decimals
+            # gives that decimal exactly, and then the float nearest to
+            # it: what the exactly rounded division gives.
+            return raw / _PER_SECOND
+        return round(float(raw * _UNIT), 5)
 
     @property
     def normal(self) -> str:
         """
         The 16-character form clients see, e.g. C{1402464677.04188}.
         """
+        raw = self.raw
+        if 0 <= raw <= _MAX_RAW:
+            # The same text as the general form below: the float of such a
+            # count prints to five decimals as the count's own digits (see
+            # timestamp), ten before the point.
+            return "%010d.%05d" % divmod(raw, _PER_SECOND)
         return _NORMAL % self.timestamp
 
     @property
@@ -295,8 +316,13 @@ def header_timestamp(value: Optional[str]) -> Optional[Timestamp]:
         return None
 
 
-#: The last whole second L{http_date} formatted, and its text.
-_last_http_date: tuple[Optional[int], str] = (None, "")
+#: The whole seconds L{http_date} formatted last, and their texts: the
+#: responses of one second share them. They are two seconds at a time:
+#: a response's C{Date} is the second now (truncated), a PUT's
+#: C{Last-Modified} the next one (its timestamp rounded up).
+_http_dates: dict[int, str] = {}
+#: How many seconds L{_http_dates} holds before it starts again.
+_HTTP_DATES_KEPT = 4
 
 
 def http_date(value: Union[Timestamp, float, int]) -> str:
@@ -306,14 +332,12 @@ def http_date(value: Union[Timestamp, float, int]) -> str:
     A L{Timestamp} is first rounded I{up} to a whole second (see
     L{Timestamp.ceil}); a number is truncated, as C{time.gmtime} does.
     Day and month names are English whatever the process locale. The last
-    second formatted is remembered: the responses of one second (their
-    C{Date}, a PUT's C{Last-Modified}) share one text.
+    few seconds formatted are remembered (L{_http_dates}).
     """
-    global _last_http_date
     seconds = value.ceil() if isinstance(value, Timestamp) else math.floor(value)
-    last = _last_http_date
-    if last[0] == seconds:
-        return last[1]
+    text = _http_dates.get(seconds)
+    if text is not None:
+        return text
     t = time.gmtime(seconds)
     text = "%s, %02d %s %04d %02d:%02d:%02d GMT" % (
         _WEEKDAYS[t.tm_wday],
@@ -324,7 +348,9 @@ def http_date(value: Union[Timestamp, float, int]) -> str:
         t.tm_min,
         t.tm_sec,
     )
-    _last_http_date = (seconds, text)
+    if len(_http_dates) >= _HTTP_DATES_KEPT:
+        _http_dates.clear()
+    _http_dates[seconds] = text
     return text
 
 
