@@ -13,7 +13,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
-from twisted.web._newclient import RequestGenerationFailed
+from twisted.web._newclient import RequestGenerationFailed, Response
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IBodyProducer, IResponse
 
@@ -280,10 +280,12 @@ class PutFanoutTests(_FanoutCase):
         self.assertEqual([answer[0] for answer in answers], [503] * 3)
         self.assertEqual(self.errors(), [0, 0, 0])
 
-    def test_answerWithBody(self) -> None:
+    def two_created_one_busy(
+            self) -> tuple["Deferred[Optional[list[BackendAnswer]]]", Response]:
         """
-        An answer with a body (an error's text) is read whole before it
-        counts.
+        Start an upload whose body is all sent, two nodes answering 201 and
+        the third 503 with a 4-byte body yet to come: the upload's result
+        and that answer.
         """
         d = self.start()
         self.source.send(b"abcdef")
@@ -293,6 +295,14 @@ class PutFanoutTests(_FanoutCase):
         response, _ = make_response(4)
         response.code = 503
         self.nodes.put(2).answer.callback(response)
+        return d, response
+
+    def test_answerWithBody(self) -> None:
+        """
+        An answer with a body (an error's text) is read whole before it
+        counts.
+        """
+        d, response = self.two_created_one_busy()
         self.assertNoResult(d)
         response._bodyDataReceived(b"busy")
         response._bodyDataFinished()
@@ -307,14 +317,7 @@ class PutFanoutTests(_FanoutCase):
         C{node_timeout} of the end of the upload counts as 503: the reading
         is cancelled.
         """
-        d = self.start()
-        self.source.send(b"abcdef")
-        self.source.end()
-        self.nodes.put(0).respond(201)
-        self.nodes.put(1).respond(201)
-        response, _ = make_response(4)
-        response.code = 503
-        self.nodes.put(2).answer.callback(response)
+        d, response = self.two_created_one_busy()
         response._bodyDataReceived(b"bu")
         self.clock.advance(NODE_TIMEOUT - 0.1)
         self.assertNoResult(d)
