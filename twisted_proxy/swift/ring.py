@@ -375,13 +375,7 @@ class Ring:
         @raise ValueError: if C{part} is not a partition of this ring.
         """
         self._check_part(part)
-        nodes = []
-        for index, dev in enumerate(self._primary_devices(part)):
-            # What _marked(dev, "index", index) makes.
-            node = dev.copy()
-            node["index"] = index
-            nodes.append(node)
-        return nodes
+        return [_marked(dev, "index", i) for i, dev in enumerate(self._primary_devices(part))]
 
     def get_nodes(
         self,
@@ -417,7 +411,7 @@ class Ring:
         return self._handoffs(part)
 
     def _check_part(self, part: int) -> None:
-        if not 0 <= part < len(self._table[0]):
+        if not 0 <= part < self.partition_count:
             raise ValueError(
                 f"partition {part} is not in 0..{self.partition_count - 1}"
             )
