@@ -971,9 +971,11 @@ class _NodeResponseParser(HTTPClientParser):
         # head after a CR, its lines are what splitting at CR LF gives, and
         # it ends at the first empty one.
         end = data.find(b"\r\n\r\n")
-        if (end < 0 or end > self.MAX_LENGTH
-                or data.count(b"\n", 0, end) != data.count(b"\r\n", 0, end)
-                or b"\n " in data[:end] or b"\n\t" in data[:end]):
+        if end < 0 or end > self.MAX_LENGTH:
+            return HTTPClientParser.dataReceived(self, data)
+        head = data[:end]
+        if (head.count(b"\n") != head.count(b"\r\n")
+                or b"\n " in head or b"\n\t" in head):
             return HTTPClientParser.dataReceived(self, data)
         self._everReceivedData = True
         self._busyReceiving = True
@@ -986,7 +988,7 @@ class _NodeResponseParser(HTTPClientParser):
                 # these (headers are only added after a status line).
                 self._log.info("Ignoring unexpected {code} response", code=100)
             else:
-                self._head(data[:end].split(b"\r\n"))
+                self._head(head.split(b"\r\n"))
         finally:
             self._busyReceiving = False
         if transport and transport.disconnecting:
@@ -1072,7 +1074,7 @@ class _NodeRequest(Request):
         if len(hosts) != 1:
             raise BadHeaders("Exactly one Host header required")
         # The method and target were checked as the request was made
-        # (Request.__init__), and nothing changes them since.
+        # (NodeAgent.request_to), and nothing changes them since.
         lines = [b"%s %s HTTP/1.1\r\n" % (self.method, self.uri)]
         if not self.persistent:
             lines.append(b"Connection: close\r\n")
