@@ -10,8 +10,8 @@ import datetime
 import os
 import platform
 import shutil
-import statistics
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile

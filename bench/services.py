@@ -26,6 +26,8 @@ from typing import Optional, Sequence
 
 import procstats
 
+from twisted_proxy_aio.ports import free_port
+
 __all__ = ["Cluster", "Proxy", "Services", "free_port", "ServiceError"]
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -104,15 +106,6 @@ class ServiceError(Exception):
     """
     A service did not start; the message says which and quotes its log.
     """
-
-
-def free_port() -> int:
-    """
-    A TCP port free on 127.0.0.1 right now.
-    """
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _tail(path: str, lines: int = 15) -> str:

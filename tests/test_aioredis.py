@@ -69,7 +69,7 @@ class RestartTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        self.patch(redisprocess, "_free_port", lambda: 16379)
+        self.patch(redisprocess, "free_port", lambda: 16379)
         self.reactor = _ProcessReactor()
         self.service = RedisProcessService(self.reactor, program="/usr/bin/redis-server")
         self.service.startService()

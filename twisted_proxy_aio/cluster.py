@@ -77,6 +77,7 @@ from twisted.python.failure import Failure
 from twisted_proxy.service.backoff import RestartBackoff
 from twisted_proxy.service.launcher import launcher_arguments
 from twisted_proxy.swift.truthy import is_false, is_true
+from twisted_proxy_aio.ports import free_ports
 
 __all__ = [
     "AIO_OPTIONS",
@@ -726,19 +727,10 @@ def _remove_abandoned_clusters(data_dir: str) -> None:
 
 
 def _pick_ports(bind_ip: str, count: int) -> list[int]:
-    # All sockets stay open until every port is chosen, so ports are distinct.
-    sockets = []
     try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sockets.append(sock)
-            sock.bind((bind_ip, 0))
-        return [s.getsockname()[1] for s in sockets]
+        return free_ports(count, bind_ip)
     except OSError as e:
         raise AioError(f"cannot pick free ports on {bind_ip}: {e}") from None
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def _check_ports_free(bind_ip: str, ports: Sequence[int]) -> None:

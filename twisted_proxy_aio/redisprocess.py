@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 from typing import Any, Callable, Optional
@@ -30,6 +29,7 @@ from twisted.python.failure import Failure
 from twisted_proxy.service.backoff import RestartBackoff
 from twisted_proxy.service.launcher import launcher_arguments
 from twisted_proxy.swift.truthy import is_false, is_true
+from twisted_proxy_aio.ports import free_port
 
 __all__ = ["RedisProcessService", "find_redis_server", "wants_redis"]
 
@@ -62,12 +62,6 @@ def wants_redis(section: dict[str, str]) -> bool:
     raise ValueError(f"redis = {value}: expected true, false or auto")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class _RedisProtocol(ProcessProtocol):
     def __init__(self, on_ended: Callable[["_RedisProtocol", Failure], None]) -> None:
         self.ended: Deferred[None] = Deferred()
@@ -92,7 +86,7 @@ class RedisProcessService(Service):
         self._reactor = reactor
         self._program = program or find_redis_server() or "redis-server"
         self._ready_timeout = ready_timeout
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._directory = tempfile.mkdtemp(prefix="twisted-proxy-redis-")
         self._protocol: Optional[_RedisProtocol] = None

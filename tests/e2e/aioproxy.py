@@ -47,6 +47,7 @@ from tests.e2e.swifttools import swift_conf_command, swift_tool
 from twisted_proxy.swift.ring import RingSet
 from twisted_proxy.swift.swiftconf import load_swift_conf
 from twisted_proxy_aio.cluster import AioError, find_swift_bin_dir
+from twisted_proxy_aio.ports import free_port
 
 __all__ = [
     "PROXY_PYTHON_VARIABLE",
@@ -93,15 +94,6 @@ Reply = tuple[int, dict[str, str], bytes]
 
 
 # -- processes ----------------------------------------------------------------
-
-
-def free_port() -> int:
-    """
-    A TCP port free on 127.0.0.1 right now.
-    """
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:

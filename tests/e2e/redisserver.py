@@ -15,18 +15,14 @@ from typing import Optional
 
 from twisted.trial.unittest import SkipTest
 
+from twisted_proxy_aio.ports import free_port
+
 __all__ = ["RedisServer", "REDIS_SERVER", "start_redis_server"]
 
 #: The redis-server executable, or C{None} when there is none.
 REDIS_SERVER: Optional[str] = shutil.which("redis-server") or (
     "/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None
 )
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class RedisServer:
@@ -44,7 +40,7 @@ class RedisServer:
         if REDIS_SERVER is None:
             raise RuntimeError("redis-server is not installed")
         self.directory = directory
-        self.port = port if port is not None else _free_port()
+        self.port = port if port is not None else free_port()
         self._process: Optional[subprocess.Popen[bytes]] = None
         self._paused = False
 

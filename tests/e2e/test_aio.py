@@ -32,6 +32,7 @@ from twisted_proxy_aio.cluster import (
     StorageServer,
     build_cluster,
 )
+from twisted_proxy_aio.ports import free_port
 
 __all__: list[str] = []
 
@@ -44,13 +45,6 @@ def _exited(pid: int) -> bool:
     except ProcessLookupError:
         return True
     return False
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _free_range(count: int) -> int:
@@ -157,7 +151,7 @@ def _fake_layout(testCase: TestCase, body: str) -> ClusterLayout:
     server = StorageServer(
         kind="object",
         index=1,
-        port=_free_port(),
+        port=free_port(),
         device="sdb1",
         conf_path=os.path.join(root, "1.conf"),
         devices_dir=os.path.join(root, "data"),
