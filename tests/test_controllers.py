@@ -70,6 +70,64 @@ class BugTests(SynchronousTestCase):
         self.assertEqual(self.answer("DELETE", {}).status, 500)
 
 
+class PostQuorumTests(SynchronousTestCase):
+    """
+    A write answers once the answers that decide it are in and
+    C{post_quorum_timeout} has passed, as Swift's does: a node that hangs
+    holds the client up for that long, not for C{node_timeout}, while its
+    own request goes on until C{node_timeout} ends it.
+    """
+
+    def setUp(self) -> None:
+        self.patch(nodes, "_RANDOM", InRingOrder())
+        self.clock = Clock()
+        self.cluster = FakeCluster(self.clock)
+        self.hanging = self.cluster.primaries[2].hang()
+        self.proxy = make_proxy(self.clock, self.cluster, post_quorum_timeout=0.25)
+
+    def tearDown(self) -> None:
+        self.clock.advance(10)
+        self.assertTrue(self.hanging.requests[-1].cancelled)
+        self.assertEqual(self.cluster.open_connections(), [])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def answered(self, method: str) -> tuple[float, SwiftResponse]:
+        """
+        When C{method} of the object was answered, and how.
+        """
+        d = self.proxy.request(method, "/v1/a/c/o", {})
+        while not d.called and self.clock.seconds() < 30:
+            self.clock.advance(0.05)
+        return self.clock.seconds(), self.successResultOf(d)
+
+    def test_delete(self) -> None:
+        for node in self.cluster.primaries[:2]:
+            node.answer(204)
+        when, response = self.answered("DELETE")
+        self.assertEqual(response.status, 204)
+        self.assertGreaterEqual(when, 0.25)
+        self.assertLess(when, 0.5)
+        self.assertFalse(self.hanging.requests[-1].cancelled)
+
+    def test_post(self) -> None:
+        for node in self.cluster.primaries[:2]:
+            node.answer(202)
+        when, response = self.answered("POST")
+        self.assertEqual(response.status, 202)
+        self.assertLess(when, 0.5)
+
+    def test_undecided(self) -> None:
+        """
+        Answers that decide nothing (one 204, one 404) wait for the third,
+        until C{node_timeout}.
+        """
+        self.cluster.primaries[0].answer(204)
+        self.cluster.primaries[1].answer(404)
+        when, response = self.answered("DELETE")
+        self.assertGreaterEqual(when, 10)
+        self.assertTrue(self.hanging.requests[-1].cancelled)
+
+
 class OwnerHeaderTests(SynchronousTestCase):
     """
     Owner-only headers (ACLs, sync settings, temp-URL keys) reach owners

@@ -385,6 +385,122 @@ class PutFanoutTests(_FanoutCase):
         self.assertEqual(self.errors(), [0, 0, 0])
 
 
+class PostQuorumTests(_FanoutCase):
+    """
+    With a C{post_quorum_timeout}, the answers that decide the outcome give
+    the others that long before the result fires, as in Swift; a node still
+    to answer then goes on until C{node_timeout}.
+    """
+
+    POST_QUORUM = 0.5
+
+    def fanout(self) -> PutFanout:
+        return PutFanout(self.nodes, self.clock, NODE_TIMEOUT,  # type: ignore[arg-type]
+                         NodeReporter(self.limiter, "Object", "tx1"),
+                         post_quorum_timeout=self.POST_QUORUM)
+
+    def sent(self) -> "Deferred[Optional[list[BackendAnswer]]]":
+        d = self.start()
+        self.source.send(b"abcdef")
+        self.source.end()
+        return d
+
+    def statuses(self, d: "Deferred[Optional[list[BackendAnswer]]]") -> list[int]:
+        answers = self.successResultOf(d)
+        assert answers is not None
+        return [answer[0] for answer in answers]
+
+    def test_quorumThenWait(self) -> None:
+        """
+        Two 201s of three: the third has C{post_quorum_timeout}, then counts
+        as 503 while its request goes on; its answer, when it comes, ends it.
+        """
+        d = self.sent()
+        self.nodes.put(0).respond(201)
+        self.nodes.put(1).respond(201)
+        self.clock.advance(self.POST_QUORUM - 0.01)
+        self.assertNoResult(d)
+        self.clock.advance(0.01)
+        self.assertEqual(self.statuses(d), [201, 201, 503])
+        late = self.nodes.put(2)
+        self.assertFalse(late.cancelled)
+        self.assertEqual(late.received.value(), b"abcdef")
+        late.respond(201)
+
+    def test_lateEndedByNodeTimeout(self) -> None:
+        """
+        A node that never answers is ended C{node_timeout} after the body
+        went out, as without the wait.
+        """
+        d = self.sent()
+        self.nodes.put(0).respond(201)
+        self.nodes.put(1).respond(201)
+        self.clock.advance(self.POST_QUORUM)
+        self.assertEqual(self.statuses(d), [201, 201, 503])
+        self.clock.advance(NODE_TIMEOUT - self.POST_QUORUM - 0.01)
+        self.assertFalse(self.nodes.put(2).cancelled)
+        self.clock.advance(0.01)
+        self.assertTrue(self.nodes.put(2).cancelled)
+
+    def test_lateBugLogged(self) -> None:
+        """
+        A bug met over a late answer, the result being out, is logged.
+        """
+        d = self.sent()
+        self.nodes.put(0).respond(201)
+        self.nodes.put(1).respond(201)
+        self.clock.advance(self.POST_QUORUM)
+        self.assertEqual(self.statuses(d), [201, 201, 503])
+
+        def buggy(*args: object) -> None:
+            raise ZeroDivisionError()
+
+        self.patch(NodeReporter, "status", buggy)
+        self.nodes.put(2).respond(201)
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+
+    def test_answerWithinWait(self) -> None:
+        """
+        An answer within C{post_quorum_timeout} counts, and the result fires
+        with it.
+        """
+        d = self.sent()
+        self.nodes.put(2).respond(201)
+        self.nodes.put(0).respond(201)
+        self.clock.advance(self.POST_QUORUM / 2)
+        self.nodes.put(1).respond(201)
+        self.assertEqual(self.statuses(d), [201, 201, 201])
+
+    def test_undecided(self) -> None:
+        """
+        A 201 and a 409 decide nothing: the third node is waited for, up to
+        C{node_timeout}.
+        """
+        d = self.sent()
+        self.nodes.put(0).respond(201)
+        self.nodes.put(1).respond(409)
+        self.clock.advance(NODE_TIMEOUT - 0.01)
+        self.assertNoResult(d)
+        self.clock.advance(0.01)
+        self.assertEqual(self.statuses(d), [201, 409, 503])
+
+    def test_decidedWhileSending(self) -> None:
+        """
+        Answers that came while the body went out (early refusals) start
+        the wait as soon as it is out.
+        """
+        d = self.start()
+        self.source.send(b"abc")
+        self.nodes.put(0).respond(412)
+        self.nodes.put(1).respond(412)
+        self.assertNoResult(d)
+        self.source.send(b"def")
+        self.source.end()
+        self.clock.advance(self.POST_QUORUM)
+        self.assertEqual(self.statuses(d), [412, 412, 503])
+        self.nodes.put(2).respond(201)
+
+
 class HandoffTests(_FanoutCase):
     """
     A replica whose node cannot be reached goes to the next node.

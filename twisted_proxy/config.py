@@ -744,9 +744,6 @@ def _warn_unsupported(config: ProxyConfig, section_name: str, section: dict[str,
     what the proxy does anyway (said in the warning).
     """
     differs = {
-        "post_quorum_timeout": (
-            settings.post_quorum_timeout < settings.node_timeout,
-            "every node's answer is waited for, up to node_timeout"),
         "object_chunk_size": (
             settings.object_chunk_size != 65536,
             "object data is relayed as it arrives, read 65536 bytes at a time"),

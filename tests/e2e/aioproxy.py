@@ -881,8 +881,14 @@ class AioCluster:
         The pid of the object server of C{sdbN}, found by the port its
         configuration names.
         """
-        index = device[len("sdb"):]
-        with open(os.path.join(self.swift_dir, "object-server", f"{index}.conf")) as conf:
+        return self.server_pid("object", int(device[len("sdb"):]))
+
+    def server_pid(self, kind: str, index: int) -> int:
+        """
+        The pid of the C{kind} (account, container, object) server number
+        C{index}, found by the port its configuration names.
+        """
+        with open(os.path.join(self.swift_dir, f"{kind}-server", f"{index}.conf")) as conf:
             match = re.search(r"^bind_port\s*=\s*(\d+)", conf.read(), re.M)
         assert match is not None
         return listener_pid(match.group(1))

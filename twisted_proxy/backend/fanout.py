@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import IBodyProducer, IResponse
 
@@ -30,11 +31,13 @@ from twisted_proxy.backend.nodes import NODE_FAILURES, NodeReporter
 from twisted_proxy.backend.upload import UploadFanout, UploadSlot
 from twisted_proxy.backend.zerocopy import SocketRelay
 from twisted_proxy.interfaces import INodeClient
-from twisted_proxy.swift.bestresponse import quorum_size
+from twisted_proxy.swift.bestresponse import have_quorum, quorum_size
 from twisted_proxy.swift.http import HeaderDict
 from twisted_proxy.swift.ring import Node
 
 __all__ = ["PutFanout", "QuorumLost"]
+
+_log = Logger()
 
 
 class QuorumLost(Exception):
@@ -58,15 +61,22 @@ class PutFanout:
         it (Swift's C{node_timeout} for both).
     @param report: told of each node's status and failures.
     @param relay: runs zero-copy relays of bodies, or C{None} for none.
+    @param post_quorum_timeout: seconds the nodes still to answer are
+        waited for once the answers in decide the outcome (Swift's
+        C{post_quorum_timeout}); they go on answering after that until
+        C{node_timeout}, for error limiting only. C{None}: every node is
+        waited for.
     """
 
     def __init__(self, client: INodeClient, clock: IReactorTime, node_timeout: float,
-                 report: NodeReporter, relay: Optional[SocketRelay] = None) -> None:
+                 report: NodeReporter, relay: Optional[SocketRelay] = None,
+                 post_quorum_timeout: Optional[float] = None) -> None:
         self._client = client
         self._clock = clock
         self._node_timeout = node_timeout
         self._report = report
         self._relay = relay
+        self._post_quorum_timeout = post_quorum_timeout
 
     def put(
         self,
@@ -92,8 +102,9 @@ class PutFanout:
         @param length: the body length, or C{None} when chunked.
         @param source: the body, or C{None} for an empty one.
         @return: a L{Deferred} firing with one answer per replica (those
-            that gave none count as 503), or with C{None} when fewer than a
-            quorum of nodes took the body. It fails with L{CancelledError}
+            that gave none, or none by C{post_quorum_timeout} after the
+            answers decided the outcome, count as 503), or with C{None}
+            when fewer than a quorum of nodes took the body. It fails with L{CancelledError}
             when cancelled (the client went away: every request is ended),
             and with a proxy bug met while writing to some node (the other
             requests are ended first).
@@ -108,7 +119,7 @@ class PutFanout:
 
 
 #: The phases of an L{_Upload}.
-_CONNECTING, _SENDING, _ANSWERING, _DONE = range(4)
+_CONNECTING, _SENDING, _ANSWERING, _LINGERING, _DONE = range(5)
 
 
 class _Upload:
@@ -121,7 +132,10 @@ class _Upload:
     Its phases: C{_CONNECTING} until every slot has started (its request
     is connected and asks for its body) or gone; C{_SENDING} while the
     source's body goes out; C{_ANSWERING} until every slot has its outcome
-    (an answer, or none); C{_DONE} once the result has fired.
+    (an answer, or none), or until C{post_quorum_timeout} after the answers
+    decided the outcome; then C{_LINGERING}, the result fired, until the
+    answers still out come or C{node_timeout} ends them; C{_DONE} once
+    nothing is out.
     """
 
     def __init__(self, owner: PutFanout, spare: Iterator[Node], current: list[Node],
@@ -131,6 +145,7 @@ class _Upload:
         self._client = owner._client
         self._clock = owner._clock
         self._timeout = owner._node_timeout
+        self._post_quorum_timeout = owner._post_quorum_timeout
         self._report = owner._report
         self._spare = spare
         self._current = current
@@ -155,6 +170,7 @@ class _Upload:
         self._watch: Optional[_UploadWatch] = None
         self._producing: Optional[Deferred[None]] = None
         self._answerTimer: Optional[IDelayedCall] = None
+        self._quorumTimer: Optional[IDelayedCall] = None
         self._result: Deferred[Optional[list[BackendAnswer]]] = Deferred(self._cancel)
 
     def start(self) -> "Deferred[Optional[list[BackendAnswer]]]":
@@ -221,6 +237,7 @@ class _Upload:
             self._fanout.drop_slot(slot)
         self._answers[index] = answer
         self._slot_done()
+        self._check_quorum()
 
     def _failed(self, failure: Failure, index: int, node: Node) -> None:
         self._requests[index] = None
@@ -254,6 +271,9 @@ class _Upload:
             fanout.drop_slot(slot)
             if fanout.source_failed:
                 self._answers[index] = _unavailable()
+            elif self._phase == _LINGERING:
+                # The result is out: nothing is left to fail.
+                _log.failure("A late answer to an object PUT met a bug", failure)
             elif self._bug is None:
                 self._bug = failure
         self._slot_done()
@@ -263,8 +283,36 @@ class _Upload:
         One more slot has its outcome.
         """
         self._open -= 1
-        if self._open == 0 and self._phase == _ANSWERING:
-            self._finish()
+        if self._open == 0:
+            if self._phase == _ANSWERING:
+                self._finish()
+            elif self._phase == _LINGERING:
+                self._stop_timers()
+
+    def _check_quorum(self) -> None:
+        """
+        While answers are awaited: once those in decide the outcome
+        (L{have_quorum}), give the others C{post_quorum_timeout} more, as
+        Swift's proxy does.
+        """
+        if (self._phase != _ANSWERING or self._open == 0 or self._quorumTimer is not None
+                or self._post_quorum_timeout is None):
+            return
+        statuses = [answer[0] for answer in self._answers if answer is not None]
+        if have_quorum(statuses, self._replicas):
+            self._quorumTimer = self._clock.callLater(self._post_quorum_timeout,
+                                                      self._quorum_waited)
+
+    def _quorum_waited(self) -> None:
+        """
+        The answers still out had their C{post_quorum_timeout}: the result
+        fires with those in. The requests still out go on until they
+        answer or C{node_timeout} ends them (their node may yet store the
+        object); their answers then count only for error limiting.
+        """
+        self._quorumTimer = None
+        self._phase = _LINGERING
+        self._hand_on()
 
     def _cancel_request(self, index: int) -> None:
         d = self._requests[index]
@@ -280,7 +328,7 @@ class _Upload:
         ended, rather than leaving it waiting; once the upload is over it
         goes on up.
         """
-        if self._phase == _DONE:
+        if self._phase in (_LINGERING, _DONE):
             raise
         self._abandon(Failure())
 
@@ -377,6 +425,8 @@ class _Upload:
         # Each node has node_timeout from now to answer; one that does not
         # is cancelled, and counts as 503.
         self._answerTimer = self._clock.callLater(self._timeout, self._answers_late)
+        # Answers that came while the body went out may decide already.
+        self._check_quorum()
 
     def _answers_late(self) -> None:
         self._answerTimer = None
@@ -385,6 +435,13 @@ class _Upload:
 
     def _finish(self) -> None:
         self._stop_timers()
+        self._hand_on()
+
+    def _hand_on(self) -> None:
+        """
+        Fire the result with the answers in (those missing as 503), or
+        with the bug met.
+        """
         if self._bug is not None:
             self._result.errback(self._bug)
             self._release()
@@ -428,9 +485,10 @@ class _Upload:
         self._phase = _DONE
         if self._watch is not None:
             self._watch.stop()
-        timer, self._answerTimer = self._answerTimer, None
-        if timer is not None and timer.active():
-            timer.cancel()
+        for timer in (self._answerTimer, self._quorumTimer):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self._answerTimer = self._quorumTimer = None
 
     def _cancel(self, _: object) -> None:
         """

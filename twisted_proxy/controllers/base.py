@@ -11,8 +11,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Awaitable, Callable, Iterable, Iterator, Literal, Optional
 
-from twisted.internet.defer import DeferredList, ensureDeferred
-from twisted.python.failure import Failure
+from twisted.internet.defer import ensureDeferred
 from twisted.web.iweb import IBodyProducer
 
 from twisted_proxy.backend.content import BackendAnswer, read_answer
@@ -24,6 +23,7 @@ from twisted_proxy.backend.nodes import (
     node_path,
     node_paths,
 )
+from twisted_proxy.backend.quorum import gather_answers
 from twisted_proxy.backend.sources import Found, SourceFinder, good_status
 from twisted_proxy.config import PolicyOptions
 from twisted_proxy.controllers.context import ProxyContext
@@ -382,7 +382,9 @@ class Controller:
         """
         Send C{method} for every replica at once, each replica trying the
         next node when its node cannot be reached or answers 5xx, and merge
-        the answers by quorum.
+        the answers by quorum: all of them, or those that came by
+        C{post_quorum_timeout} after the first ones that decide the outcome
+        (L{gather_answers}).
 
         @param headers_for: the headers for the replica slot C{i}.
         @param node_iter: the nodes to use, instead of L{nodes}.
@@ -390,8 +392,8 @@ class Controller:
             instead of one per replica.
         @raise CancelledError: when cancelled (the client went away).
         @raise Exception: a proxy bug met while writing some replica (only
-            node and connection failures count against a node), once every
-            replica's write has ended.
+            node and connection failures count against a node), once the
+            answers are gathered.
         """
         if node_iter is None:
             node_iter = self.nodes(ring, part)
@@ -416,19 +418,11 @@ class Controller:
                 return answer
             return None
 
-        results = await DeferredList(
-            [ensureDeferred(one(slot)) for slot in range(replicas)],
-            consumeErrors=True,
-        )
-        answers: list[BackendAnswer] = []
-        for ok, value in results:
-            if not ok:
-                # The client went away, or the proxy has a bug: no answer
-                # is made up for it.
-                failure: Failure = value  # type: ignore[assignment]
-                failure.raiseException()
-            if value is not None:
-                answers.append(value)
+        # The client went away, or the proxy has a bug: no answer is made
+        # up for it (gather_answers fails).
+        answers = await gather_answers(
+            [ensureDeferred(one(slot)) for slot in range(replicas)], replicas,
+            self.context.reactor, self.settings.post_quorum_timeout)
         while len(answers) < replicas:
             answers.append((503, "Service Unavailable", b"", HeaderDict()))
         return self.best(answers, replicas, overrides)

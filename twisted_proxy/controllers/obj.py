@@ -282,7 +282,8 @@ class ObjectController(ObjectExpiry):
                                 options.write_node_count(replicas))
         fanout = PutFanout(self.context.node_client, self.context.reactor,
                            self.settings.node_timeout, self.report,
-                           relay=self.context.socket_relay)
+                           relay=self.context.socket_relay,
+                           post_quorum_timeout=self.settings.post_quorum_timeout)
         answers = await fanout.put(
             self.nodes(ring, part, policy_index, order=order), replicas,
             self.backend_paths(part),
