@@ -645,6 +645,25 @@ class ProxySettingsTests(ConfigFileMixin, SynchronousTestCase):
         path = self.write_config(_MINIMAL + "workers = auto\n")
         self.assertEqual(ProxySettings.from_section(load_config(path)).workers, 1)
 
+    def test_skipCachePercent(self) -> None:
+        """
+        C{account_existence_skip_cache_pct} and
+        C{container_existence_skip_cache_pct} are percentages, kept as
+        fractions; anything outside 0-100 stops startup.
+        """
+        path = self.write_config(
+            _MINIMAL + "account_existence_skip_cache_pct = 2.5\n"
+            + "container_existence_skip_cache_pct = 100\n")
+        with capturedLogs() as events:
+            settings = ProxySettings.from_section(load_config(path))
+        self.assertEqual([formatEvent(event) for event in events], [])
+        self.assertEqual((settings.account_existence_skip_cache_pct,
+                          settings.container_existence_skip_cache_pct), (0.025, 1.0))
+        self.assertEqual(ProxySettings().account_existence_skip_cache_pct, 0.0)
+        for bad in ("101", "-1", "nan", "lots"):
+            path = self.write_config(_MINIMAL + f"account_existence_skip_cache_pct = {bad}\n")
+            self.assertRaises(ConfigError, ProxySettings.from_section, load_config(path))
+
     def test_unsupportedAsTheProxyDoes(self) -> None:
         """
         Set to what the proxy does anyway, those options are not warned

@@ -5,7 +5,7 @@ Tests for L{twisted_proxy.info.cache} and L{twisted_proxy.info.memorystore}.
 from __future__ import annotations
 
 import gc
-from typing import Any, Callable, Coroutine
+from typing import Any, Callable, Coroutine, Optional
 
 from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 from twisted.internet.task import Clock
@@ -35,6 +35,7 @@ from twisted_proxy.info.memorystore import (
 from twisted_proxy.interfaces import IInfoStore
 from twisted_proxy.swift.cors import CORSInfo
 from twisted_proxy.swift.http import HeaderDict
+from twisted_proxy.swift.metrics import NullMetrics
 
 
 class MemoryInfoStoreTests(SynchronousTestCase):
@@ -331,6 +332,92 @@ def answer(status: int) -> AccountInfo:
     return AccountInfo(status=status, meta={"k": "v"})
 
 
+class _Recorder(NullMetrics):
+    """
+    Records info lookups, in this proxy's terms and Swift's.
+    """
+
+    def __init__(self) -> None:
+        self.lookups: list[str] = []
+        self.swift: list[tuple[str, str, Optional[int]]] = []
+
+    def info_lookup(self, outcome: str) -> None:
+        self.lookups.append(outcome)
+
+    def info_cache(self, server_type: str, state: str, status: Optional[int]) -> None:
+        self.swift.append((server_type, state, status))
+
+
+class SkipCacheTests(SynchronousTestCase):
+    """
+    With C{account_existence_skip_cache_pct} or
+    C{container_existence_skip_cache_pct}, that share of the lookups the
+    request cannot answer itself skip the store and ask the storage nodes,
+    whose answer refreshes the store; Swift's names for each lookup say
+    which it was.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.store = MemoryInfoStore(self.clock)
+        self.rolls = [0.5]
+        self.recorder = _Recorder()
+        self.cache = InfoCache(self.store, account_ttl=60, container_ttl=30,
+                               metrics=self.recorder, account_skip=0.25,
+                               container_skip=0.0, chance=lambda: self.rolls.pop(0))
+        self.fetch = Fetcher()
+
+    def get(self, environ: dict[str, Any], key: str) -> "Deferred[Any]":
+        fetch: Callable[[], Any] = self.fetch
+        return Deferred.fromCoroutine(self.cache.get(environ, key, fetch))
+
+    def test_skip(self) -> None:
+        """
+        A roll under the chance fetches though the store has the info, and
+        stores what came; a roll over it reads the store.
+        """
+        self.store.set("account/a", answer(204), 60)
+        self.rolls = [0.2, 0.25]
+        skipped = self.get({}, "account/a")
+        self.fetch.calls[0].callback(answer(200))
+        self.assertEqual(self.successResultOf(skipped), answer(200))
+        self.assertEqual(self.successResultOf(self.store.get("account/a")), answer(200))
+        self.assertEqual(self.successResultOf(self.get({}, "account/a")), answer(200))
+        self.assertEqual(len(self.fetch.calls), 1)
+        self.assertEqual(self.recorder.swift,
+                         [("account", "skip", 200), ("account", "hit", None)])
+        self.assertEqual(self.rolls, [])
+
+    def test_requestFirst(self) -> None:
+        """
+        The request's own copy is used without a roll.
+        """
+        self.rolls = []
+        environ = {INFO_ENVIRON_KEY: {"account/a": answer(204)}}
+        self.assertEqual(self.successResultOf(self.get(environ, "account/a")), answer(204))
+        self.assertEqual(self.cache.get_now(environ, "account/a"), answer(204))
+        self.assertEqual(self.recorder.swift, [("account", "infocache_hit", None)] * 2)
+
+    def test_notAtOnce(self) -> None:
+        """
+        Lookups that may skip the store never take it at once (C{get_now}):
+        only C{get} rolls.
+        """
+        self.store.set("container/a/c", answer(204), 60)
+        self.assertIsNone(self.cache.get_now({}, "container/a/c"))
+
+    def test_miss(self) -> None:
+        """
+        Containers, with no chance of their own, never skip; a miss is
+        named with the storage nodes' status.
+        """
+        self.rolls = []
+        d = self.get({}, "container/a/c")
+        self.fetch.calls[0].callback(answer(404))
+        self.successResultOf(d)
+        self.assertEqual(self.recorder.swift, [("container", "miss", 404)])
+
+
 class InfoCacheTests(SynchronousTestCase):
     """
     Tests for L{InfoCache}.
@@ -381,9 +468,9 @@ class InfoCacheTests(SynchronousTestCase):
         context as C{get} does; on a miss it counts nothing and fetches
         nothing.
         """
-        lookups: list[str] = []
-        self.cache.metrics = type(  # type: ignore[assignment]
-            "Metrics", (), {"info_lookup": lambda _, outcome: lookups.append(outcome)})()
+        recorder = _Recorder()
+        lookups = recorder.lookups
+        self.cache.metrics = recorder
         environ: dict[str, Any] = {}
         self.assertIsNone(self.cache.get_now(environ, "account/a"))
         self.assertEqual(lookups, [])
@@ -394,6 +481,8 @@ class InfoCacheTests(SynchronousTestCase):
         self.assertIs(self.cache.get_now(environ, "account/a"), info)
         self.assertIs(self.successResultOf(self.get(environ, "account/a")), info)
         self.assertEqual(lookups, ["hit"] * 3)
+        self.assertEqual(recorder.swift, [("account", "hit", None)]
+                         + [("account", "infocache_hit", None)] * 2)
         self.assertEqual(self.fetch.calls, [])
 
     def test_getNowWaitingStore(self) -> None:

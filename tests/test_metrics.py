@@ -324,6 +324,24 @@ class AppStatsdTests(SynchronousTestCase):
             b"proxy-server.object.handoff_all_count:1|c",
         ])
 
+    def test_infoCache(self) -> None:
+        """
+        Info lookups go by Swift's names: the request's own copy, the
+        store's, or the storage nodes' answer and why they were asked.
+        """
+        self.metrics.info_cache("account", "infocache_hit", None)
+        self.metrics.info_cache("container", "hit", None)
+        self.metrics.info_cache("container", "miss", 404)
+        self.metrics.info_cache("account", "skip", 204)
+        self.metrics.info_cache("account", "miss", None)
+        self.assertEqual(self.sent, [
+            b"proxy-server.account.info.infocache.hit:1|c",
+            b"proxy-server.container.info.cache.hit:1|c",
+            b"proxy-server.container.info.cache.miss.404:1|c",
+            b"proxy-server.account.info.cache.skip.204:1|c",
+            b"proxy-server.account.info.cache.miss:1|c",
+        ])
+
     def test_clients(self) -> None:
         self.metrics.client_timeout("object")
         self.metrics.client_disconnect("object")

@@ -34,6 +34,7 @@ from twisted_proxy.interfaces import (
 from twisted_proxy.plugins.ratelimit import HANDLED_KEY, RateLimit, ratelimitPlugin
 from twisted_proxy.swift.constraints import Constraints
 from twisted_proxy.swift.http import HTML, HeaderDict, SwiftRequest, SwiftResponse
+from twisted_proxy.swift.metrics import NullMetrics
 from twisted_proxy.swift.ratelimit import (
     RateLimitSettings,
     SizeLimits,
@@ -827,9 +828,12 @@ class RateLimitTests(SynchronousTestCase):
         lookups: list[str] = []
         store = MemoryInfoStore(self.clock)
         store.set("account/a", {"status": 204, "meta": {}, "sysmeta": sysmeta or {}}, 60)
-        metrics = type("Metrics", (), {"info_lookup": lambda _, outcome: lookups.append(
-            outcome)})()
-        self.filter._info_cache = InfoCache(store, 60, 60, metrics)  # type: ignore[arg-type]
+
+        class Lookups(NullMetrics):
+            def info_lookup(self, outcome: str) -> None:
+                lookups.append(outcome)
+
+        self.filter._info_cache = InfoCache(store, 60, 60, Lookups())
         return lookups
 
     def test_knownAccountAtOnce(self) -> None:

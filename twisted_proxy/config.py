@@ -256,6 +256,17 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _percent(text: str) -> float:
+    """
+    A percentage, 0 to 100, as the fraction it is (Swift's
+    C{config_percent_value}).
+    """
+    value = float(text)
+    if not 0 <= value <= 100:
+        raise ValueError("must be a percentage from 0 to 100")
+    return value / 100
+
+
 def _non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -437,6 +448,10 @@ class ProxySettings:
     client_chunk_size: int = _opt(65536, _non_negative_int)  # type: ignore[assignment]
     recheck_account_existence: float = _opt(60.0, _positive_float)  # type: ignore[assignment]
     recheck_container_existence: float = _opt(60.0, _positive_float)  # type: ignore[assignment]
+    #: The chance (0 to 1; the option is a percentage) that an account or
+    #: container info lookup skips the info store.
+    account_existence_skip_cache_pct: float = _opt(0.0, _percent)  # type: ignore[assignment]
+    container_existence_skip_cache_pct: float = _opt(0.0, _percent)  # type: ignore[assignment]
     recheck_listing_shard_ranges: int = _opt(600, _non_negative_int)  # type: ignore[assignment]
     recheck_updating_shard_ranges: int = _opt(3600, _non_negative_int)  # type: ignore[assignment]
     account_autocreate: bool = _opt(False, _boolean)  # type: ignore[assignment]

@@ -279,6 +279,17 @@ class IMetrics(Interface):
         C{"merged"} (joined a read already in flight for the same key).
         """
 
+    def info_cache(server_type, state, status):
+        """
+        The same lookup in Swift's terms, for its metric names:
+        C{server_type} C{"account"} or C{"container"}; C{state}
+        C{"infocache_hit"} (the request's own copy), C{"hit"} (the shared
+        store's), or why the storage nodes were asked: C{"miss"}, or
+        C{"skip"} (C{account_existence_skip_cache_pct},
+        C{container_existence_skip_cache_pct}); C{status} the status of
+        their answer then, C{None} for a hit or when none came.
+        """
+
     def redis_available(up):
         """
         The Redis info store's circuit breaker closed (C{up} true) or

@@ -119,6 +119,16 @@ class MetricsTests(TestCase):
             seen[match.group(1)] = match.group(3)
         self.assertEqual({name: seen.get(name) for name in wanted}, wanted)
         self.assertIn("proxy-server.object.GET.200.xfer", seen)
+        # The lookups of the account's and the container's info, under
+        # Swift's names: the request's own copy, the store's, or the
+        # storage nodes' answer.
+        info = re.compile(
+            r"proxy-server\.(account|container)\.info\."
+            r"(infocache\.hit|cache\.hit|cache\.miss\.\d{3})")
+        for kind in ("account", "container"):
+            self.assertTrue(
+                [name for name in seen if info.fullmatch(name) and f".{kind}." in name],
+                sorted(seen))
 
     def test_prometheus(self) -> None:
         """

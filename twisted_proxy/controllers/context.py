@@ -70,6 +70,8 @@ class ProxyContext:
             settings.recheck_account_existence,
             settings.recheck_container_existence,
             self.metrics,
+            account_skip=settings.account_existence_skip_cache_pct,
+            container_skip=settings.container_existence_skip_cache_pct,
         )
         self.limiter = ErrorLimiter(
             reactor, settings.error_suppression_limit, settings.error_suppression_interval,

@@ -16,6 +16,7 @@ list of L{twisted_proxy.swift.shardrange.NamespaceBoundList}.
 
 from __future__ import annotations
 
+import random
 from typing import Any, Awaitable, Callable, Mapping, Optional, TypedDict, TypeVar, Union
 
 from twisted.internet.defer import Deferred
@@ -64,6 +65,13 @@ def container_key(account: str, container: str) -> str:
     The info store key of a container.
     """
     return f"container/{account}/{container}"
+
+
+def _server_type(key: str) -> str:
+    """
+    C{"account"} or C{"container"}: whose info the store key C{key} is.
+    """
+    return "account" if key.startswith("account/") else "container"
 
 
 class _Status(TypedDict):
@@ -372,18 +380,30 @@ class InfoCache:
         (C{recheck_container_existence}).
     @param metrics: told of each lookup's outcome: a hit (the request's
         copy or the store's), a miss (fetched), or merged into a fetch
-        already in flight.
+        already in flight; and of the same in Swift's terms (C{info_cache}).
+    @param account_skip: the chance (0 to 1) that an account lookup the
+        request cannot answer itself skips the store and asks the storage
+        nodes, refreshing the store (Swift's
+        C{account_existence_skip_cache_pct}, over 100).
+    @param container_skip: the same for containers
+        (C{container_existence_skip_cache_pct}).
+    @param chance: a random number in [0, 1) each time one is rolled.
     """
 
     def __init__(
         self, store: IInfoStore, account_ttl: float, container_ttl: float,
-        metrics: IMetrics = NULL_METRICS,
+        metrics: IMetrics = NULL_METRICS, account_skip: float = 0.0,
+        container_skip: float = 0.0, chance: Callable[[], float] = random.random,
     ) -> None:
         self._store = store
+        self._account_skip = account_skip
+        self._container_skip = container_skip
+        self._chance = chance
         # A store that can answer at once (one in this process's memory)
-        # spares a cached lookup its Deferred.
-        self._store_now: Optional[Callable[[str], Optional[Any]]] = getattr(
-            store, "get_now", None)
+        # spares a cached lookup its Deferred; not when lookups may skip
+        # the store, which only get() decides.
+        self._store_now: Optional[Callable[[str], Optional[Any]]] = (
+            getattr(store, "get_now", None) if not (account_skip or container_skip) else None)
         # A store that keeps short copies of the shared store's entries
         # (LayeredInfoStore) can tell that storing info would not change
         # it (see store()).
@@ -425,11 +445,20 @@ class InfoCache:
         if known is not None:
             return known  # type: ignore[return-value]
         context: dict[str, Any] = environ[INFO_ENVIRON_KEY]
-        info = await self._store.get(key)
+        server_type = _server_type(key)
+        skip = self._account_skip if server_type == "account" else self._container_skip
+        info: Any = None
+        if skip and self._chance() < skip:
+            state = "skip"
+        else:
+            state = "miss"
+            info = await self._store.get(key)
         if info is None:
             info = await self._single_flight(key, fetch)
+            self.metrics.info_cache(server_type, state, info.get("status"))
         else:
             self.metrics.info_lookup("hit")
+            self.metrics.info_cache(server_type, "hit", None)
         context[key] = info
         return info  # type: ignore[no-any-return]
 
@@ -452,7 +481,11 @@ class InfoCache:
             if info is None:
                 return None
             context[key] = info
+            state = "hit"
+        else:
+            state = "infocache_hit"
         self.metrics.info_lookup("hit")
+        self.metrics.info_cache(_server_type(key), state, None)
         return info  # type: ignore[no-any-return]
 
     def _single_flight(self, key: str, fetch: Callable[[], Awaitable[_T]],

@@ -60,6 +60,9 @@ class NullMetrics:
     def info_lookup(self, outcome: str) -> None:
         pass
 
+    def info_cache(self, server_type: str, state: str, status: Optional[int]) -> None:
+        pass
+
     def redis_available(self, up: bool) -> None:
         pass
 

@@ -107,7 +107,11 @@ class StatsdMetrics(NullMetrics):
         (507); C{error_limiter.is_limited}: a limited node was skipped;
       - C{<type>.handoff_count}, C{<type>.handoff_all_count}
         (C{log_handoffs});
-      - C{<type>.client_timeouts}, C{<type>.client_disconnects}.
+      - C{<type>.client_timeouts}, C{<type>.client_disconnects};
+      - C{<type>.info.infocache.hit} (account or container info the
+        request had already), C{<type>.info.cache.hit} (from the info
+        store), C{<type>.info.cache.<state>.<status>} (asked of the storage
+        nodes, which answered C{<status>}; C{<state>} is C{miss} or C{skip}).
     """
 
     def __init__(self, client: StatsdClient) -> None:
@@ -130,6 +134,14 @@ class StatsdMetrics(NullMetrics):
 
     def client_disconnect(self, server_type: str) -> None:
         self.client.increment(f"{server_type}.client_disconnects")
+
+    def info_cache(self, server_type: str, state: str, status: Optional[int]) -> None:
+        if state == "infocache_hit":
+            self.client.increment(f"{server_type}.info.infocache.hit")
+        elif status is None:
+            self.client.increment(f"{server_type}.info.cache.{state}")
+        else:
+            self.client.increment(f"{server_type}.info.cache.{state}.{status}")
 
 
 class AccessStatsd(NullMetrics):
