@@ -8,6 +8,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_proxy.swift.bestresponse import (
     BackendResponse,
+    QuorumTally,
     best_response,
     have_quorum,
     is_good_source,
@@ -173,3 +174,21 @@ class GoodSourceTests(SynchronousTestCase):
         """
         self.assertEqual([s for s in (199, 200, 206, 304, 399, 400, 404, 416, 500)
                           if is_good_source(s)], [200, 206, 304, 399, 416])
+
+
+class QuorumTallyTests(SynchronousTestCase):
+    """
+    L{QuorumTally} says what L{have_quorum} says, after every status.
+    """
+
+    @given(st.lists(st.integers(0, 999) | _statuses, max_size=9), st.integers(0, 9),
+           st.one_of(st.none(), st.integers(0, 5)))
+    def test_asHaveQuorum(self, statuses: list[int], node_count: int,
+                          quorum: "int | None") -> None:
+        tally = QuorumTally(node_count, quorum)
+        self.assertEqual(tally.decided, have_quorum([], node_count, quorum))
+        for seen in range(1, len(statuses) + 1):
+            decided = tally.add(statuses[seen - 1])
+            self.assertEqual(decided, have_quorum(statuses[:seen], node_count, quorum),
+                             statuses[:seen])
+            self.assertEqual(tally.decided, decided)

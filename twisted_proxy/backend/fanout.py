@@ -31,7 +31,7 @@ from twisted_proxy.backend.nodes import NODE_FAILURES, NodeReporter
 from twisted_proxy.backend.upload import UploadFanout, UploadSlot
 from twisted_proxy.backend.zerocopy import SocketRelay
 from twisted_proxy.interfaces import INodeClient
-from twisted_proxy.swift.bestresponse import have_quorum, quorum_size
+from twisted_proxy.swift.bestresponse import QuorumTally, quorum_size
 from twisted_proxy.swift.http import HeaderDict
 from twisted_proxy.swift.ring import Node
 
@@ -170,7 +170,10 @@ class _Upload:
         self._watch: Optional[_UploadWatch] = None
         self._producing: Optional[Deferred[None]] = None
         self._answerTimer: Optional[IDelayedCall] = None
-        self._quorumTimer: Optional[IDelayedCall] = None
+        #: When C{node_timeout} ends the wait for answers (once the body is
+        #: out).
+        self._answersDue = 0.0
+        self._tally = QuorumTally(replicas)
         self._result: Deferred[Optional[list[BackendAnswer]]] = Deferred(self._cancel)
 
     def start(self) -> "Deferred[Optional[list[BackendAnswer]]]":
@@ -236,6 +239,7 @@ class _Upload:
         if slot.live and answer[0] >= 300:
             self._fanout.drop_slot(slot)
         self._answers[index] = answer
+        self._tally.add(answer[0])
         self._slot_done()
         self._check_quorum()
 
@@ -293,26 +297,34 @@ class _Upload:
         """
         While answers are awaited: once those in decide the outcome
         (L{have_quorum}), give the others C{post_quorum_timeout} more, as
-        Swift's proxy does.
+        Swift's proxy does, by bringing the answer timer forward.
         """
-        if (self._phase != _ANSWERING or self._open == 0 or self._quorumTimer is not None
-                or self._post_quorum_timeout is None):
+        timer = self._answerTimer
+        wait = self._post_quorum_timeout
+        if (timer is None or wait is None or self._phase != _ANSWERING
+                or not self._tally.decided):
             return
-        statuses = [answer[0] for answer in self._answers if answer is not None]
-        if have_quorum(statuses, self._replicas):
-            self._quorumTimer = self._clock.callLater(self._post_quorum_timeout,
-                                                      self._quorum_waited)
+        if self._clock.seconds() + wait < timer.getTime():
+            timer.reset(wait)
 
-    def _quorum_waited(self) -> None:
+    def _answers_late(self) -> None:
         """
-        The answers still out had their C{post_quorum_timeout}: the result
-        fires with those in. The requests still out go on until they
-        answer or C{node_timeout} ends them (their node may yet store the
-        object); their answers then count only for error limiting.
+        The answer timer fired: at C{node_timeout}, every request still
+        out is ended (counting as 503); before it, at C{post_quorum_timeout}
+        after the answers decided, the result fires with those in while the
+        requests still out go on until C{node_timeout} (their node may yet
+        store the object), their answers counting only for error limiting.
         """
-        self._quorumTimer = None
-        self._phase = _LINGERING
-        self._hand_on()
+        self._answerTimer = None
+        now = self._clock.seconds()
+        if self._phase == _ANSWERING and now < self._answersDue:
+            self._phase = _LINGERING
+            self._answerTimer = self._clock.callLater(self._answersDue - now,
+                                                      self._answers_late)
+            self._hand_on()
+            return
+        for index in range(len(self._requests)):
+            self._cancel_request(index)
 
     def _cancel_request(self, index: int) -> None:
         d = self._requests[index]
@@ -424,14 +436,10 @@ class _Upload:
             return
         # Each node has node_timeout from now to answer; one that does not
         # is cancelled, and counts as 503.
+        self._answersDue = self._clock.seconds() + self._timeout
         self._answerTimer = self._clock.callLater(self._timeout, self._answers_late)
         # Answers that came while the body went out may decide already.
         self._check_quorum()
-
-    def _answers_late(self) -> None:
-        self._answerTimer = None
-        for index in range(len(self._requests)):
-            self._cancel_request(index)
 
     def _finish(self) -> None:
         self._stop_timers()
@@ -485,10 +493,9 @@ class _Upload:
         self._phase = _DONE
         if self._watch is not None:
             self._watch.stop()
-        for timer in (self._answerTimer, self._quorumTimer):
-            if timer is not None and timer.active():
-                timer.cancel()
-        self._answerTimer = self._quorumTimer = None
+        timer, self._answerTimer = self._answerTimer, None
+        if timer is not None and timer.active():
+            timer.cancel()
 
     def _cancel(self, _: object) -> None:
         """

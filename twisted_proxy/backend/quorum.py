@@ -21,7 +21,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from twisted_proxy.backend.content import BackendAnswer
-from twisted_proxy.swift.bestresponse import have_quorum
+from twisted_proxy.swift.bestresponse import QuorumTally
 
 __all__ = ["gather_answers"]
 
@@ -62,11 +62,10 @@ class _Gathering:
     def __init__(self, attempts: Sequence["Deferred[Optional[BackendAnswer]]"],
                  node_count: int, clock: IReactorTime, post_quorum_timeout: float) -> None:
         self._attempts = list(attempts)
-        self._node_count = node_count
         self._clock = clock
         self._post_quorum_timeout = post_quorum_timeout
         self._answers: list[Optional[BackendAnswer]] = [None] * len(self._attempts)
-        self._statuses: list[int] = []
+        self._tally = QuorumTally(node_count)
         self._failure: Optional[Failure] = None
         self._open = len(self._attempts)
         self._timer: Optional[IDelayedCall] = None
@@ -84,7 +83,7 @@ class _Gathering:
             return
         if answer is not None:
             self._answers[index] = answer
-            self._statuses.append(answer[0])
+            self._tally.add(answer[0])
         self._landed()
 
     def _failed(self, failure: Failure) -> None:
@@ -100,7 +99,7 @@ class _Gathering:
     def _landed(self) -> None:
         if self._open == 0:
             self._fire()
-        elif self._timer is None and have_quorum(self._statuses, self._node_count):
+        elif self._timer is None and self._tally.decided:
             self._timer = self._clock.callLater(self._post_quorum_timeout, self._fire)
 
     def _fire(self) -> None:

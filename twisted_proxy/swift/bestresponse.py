@@ -21,6 +21,7 @@ __all__ = [
     "is_good_source",
     "quorum_size",
     "have_quorum",
+    "QuorumTally",
     "best_response",
 ]
 
@@ -79,6 +80,34 @@ def have_quorum(
         sum(1 for status in statuses if _in_class(status, hundred)) >= quorum
         for hundred in _SETTLING_CLASSES
     )
+
+
+class QuorumTally:
+    """
+    L{have_quorum} kept up as answers come, one status at a time, for a
+    caller that asks after each: a count per class rather than a pass
+    over every status so far.
+
+    @ivar decided: what L{have_quorum} would say of the statuses added.
+    """
+
+    __slots__ = ("_quorum", "_counts", "decided")
+
+    def __init__(self, node_count: int, quorum: Optional[int] = None) -> None:
+        self._quorum = quorum_size(node_count) if quorum is None else quorum
+        self._counts = [0] * len(_SETTLING_CLASSES)
+        self.decided = self._quorum <= 0
+
+    def add(self, status: int) -> bool:
+        """
+        Count one more status; whether the statuses now decide.
+        """
+        index = status // 100 - 1
+        if 0 <= index < len(self._counts):
+            count = self._counts[index] = self._counts[index] + 1
+            if count >= self._quorum:
+                self.decided = True
+        return self.decided
 
 
 def _header_pairs(headers: Headers) -> Iterable[tuple[str, str]]:
