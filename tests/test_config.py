@@ -664,6 +664,20 @@ class ProxySettingsTests(ConfigFileMixin, SynchronousTestCase):
             path = self.write_config(_MINIMAL + f"account_existence_skip_cache_pct = {bad}\n")
             self.assertRaises(ConfigError, ProxySettings.from_section, load_config(path))
 
+    def test_writeLegacyECCRC(self) -> None:
+        """
+        C{write_legacy_ec_crc} is true, false, or unset when absent or
+        blank (Swift then leaves liberasurecode's variable alone).
+        """
+        for line, value in (("", None), ("write_legacy_ec_crc =\n", None),
+                            ("write_legacy_ec_crc = yes\n", True),
+                            ("write_legacy_ec_crc = false\n", False)):
+            path = self.write_config(_MINIMAL + line)
+            settings = ProxySettings.from_section(load_config(path))
+            self.assertEqual(settings.write_legacy_ec_crc, value, line)
+        path = self.write_config(_MINIMAL + "write_legacy_ec_crc = maybe\n")
+        self.assertRaises(ConfigError, ProxySettings.from_section, load_config(path))
+
     def test_unsupportedAsTheProxyDoes(self) -> None:
         """
         Set to what the proxy does anyway, those options are not warned

@@ -18,6 +18,7 @@ from twisted_proxy.swift.ec.scheme import (
     Segmenter,
     check_ec_policies,
     fragment_footers,
+    write_legacy_crc,
 )
 from twisted_proxy.swift.swiftconf import (
     ERASURE_CODING,
@@ -35,6 +36,30 @@ def _policy(**options: str) -> StoragePolicy:
     }
     values.update(options)
     return StoragePolicy(1, "ec", ("ec",), False, False, ERASURE_CODING, "object-1", values)
+
+
+class LegacyCRCTests(SynchronousTestCase):
+    """
+    L{write_legacy_crc} sets liberasurecode's variable as Swift's proxy
+    does, or leaves it.
+    """
+
+    def test_values(self) -> None:
+        for legacy, value in ((True, "1"), (False, "0")):
+            environ = {"LIBERASURECODE_WRITE_LEGACY_CRC": "x", "OTHER": "y"}
+            write_legacy_crc(legacy, environ)
+            self.assertEqual(environ, {"LIBERASURECODE_WRITE_LEGACY_CRC": value,
+                                       "OTHER": "y"})
+
+    def test_unset(self) -> None:
+        """
+        Unset (C{None}), the environment is left as it is, variable or
+        none.
+        """
+        for environ in ({}, {"LIBERASURECODE_WRITE_LEGACY_CRC": "1"}):
+            before = dict(environ)
+            write_legacy_crc(None, environ)
+            self.assertEqual(environ, before)
 
 
 class SchemeTests(SynchronousTestCase):

@@ -29,7 +29,7 @@ from twisted_proxy.info.memorystore import LayeredInfoStore
 from twisted_proxy.info.redisstore import RedisInfoStore, make_info_store
 from twisted_proxy.interfaces import IInfoStore
 from twisted_proxy.plugins._support.statsd import StatsdMetrics, statsd_for
-from twisted_proxy.swift.ec.scheme import ECSchemeError, check_ec_policies
+from twisted_proxy.swift.ec.scheme import ECSchemeError, check_ec_policies, write_legacy_crc
 from twisted_proxy.swift.metrics import MetricsFanout
 from twisted_proxy.swift.ring import RingError, RingSet
 from twisted_proxy.swift.statsd import StatsdConf
@@ -229,6 +229,8 @@ def build_proxy_service(
     """
     swift_dir = swift_dir or settings.swift_dir
     conf_path = os.path.join(swift_dir, "swift.conf")
+    # Before check_ec_policies makes the PyECLib drivers.
+    write_legacy_crc(settings.write_legacy_ec_crc)
     try:
         swift_conf = load_swift_conf(conf_path)
         check_ec_policies(swift_conf, conf_path)

@@ -13,12 +13,15 @@ duplicated). Any C{k} distinct fragments of a segment decode it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, MutableMapping, Optional
 
 from twisted_proxy.swift.swiftconf import ERASURE_CODING, StoragePolicy, SwiftConf
 
 __all__ = [
+    "LEGACY_CRC_VARIABLE",
+    "write_legacy_crc",
     "ECScheme",
     "ECSchemeError",
     "DEFAULT_SEGMENT_SIZE",
@@ -57,6 +60,26 @@ def check_ec_policies(swift_conf: SwiftConf, path: str) -> None:
             raise ECSchemeError(
                 f"{path}: [storage-policy:{policy.index}] ({policy.name}): {error}"
             ) from None
+
+
+#: The environment variable by which liberasurecode (1.6.2 and later) is
+#: told to write the legacy CRC into fragment headers, which nodes with
+#: liberasurecode 1.5.0 or older can check.
+LEGACY_CRC_VARIABLE = "LIBERASURECODE_WRITE_LEGACY_CRC"
+
+
+def write_legacy_crc(legacy: Optional[bool],
+                     environ: MutableMapping[str, str] = os.environ) -> None:
+    """
+    Apply Swift's C{write_legacy_ec_crc}: set L{LEGACY_CRC_VARIABLE} to
+    C{"1"} (true) or C{"0"} (false) as Swift's proxy does, or, with
+    C{None} (the option absent or blank), leave the environment as it is.
+
+    Call it before any PyECLib driver is made: a library may read the
+    variable once.
+    """
+    if legacy is not None:
+        environ[LEGACY_CRC_VARIABLE] = "1" if legacy else "0"
 
 
 @dataclass(frozen=True)
