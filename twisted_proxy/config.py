@@ -452,6 +452,7 @@ class ProxySettings:
     post_quorum_timeout: float = _opt(0.5, _positive_float)  # type: ignore[assignment]
     object_chunk_size: int = _opt(65536, _non_negative_int)  # type: ignore[assignment]
     client_chunk_size: int = _opt(65536, _non_negative_int)  # type: ignore[assignment]
+    rebalance_missing_suppression_count: int = _opt(1, _non_negative_int)  # type: ignore[assignment]
     recheck_account_existence: float = _opt(60.0, _positive_float)  # type: ignore[assignment]
     recheck_container_existence: float = _opt(60.0, _positive_float)  # type: ignore[assignment]
     #: The chance (0 to 1; the option is a percentage) that an account or
@@ -771,6 +772,9 @@ def _warn_unsupported(config: ProxyConfig, section_name: str, section: dict[str,
         "object_chunk_size": (
             settings.object_chunk_size != 65536,
             "object data is relayed as it arrives, read 65536 bytes at a time"),
+        "rebalance_missing_suppression_count": (
+            settings.rebalance_missing_suppression_count != 1,
+            "GETs and HEADs are decided as Swift decides them with 1, its default"),
         "client_chunk_size": (
             settings.client_chunk_size != 65536,
             "client data is relayed as it arrives, read 65536 bytes at a time"),
