@@ -561,17 +561,16 @@ class ProxySettingsTests(ConfigFileMixin, SynchronousTestCase):
         path = self.write_config(
             _MINIMAL
             + "post_quorum_timeout = 0.25\nobject_chunk_size = 8192\n"
-            + "client_chunk_size = 4096\nrebalance_missing_suppression_count = 2\n"
+            + "client_chunk_size = 4096\n"
         )
         with capturedLogs() as events:
             settings = ProxySettings.from_section(load_config(path))
         messages = [formatEvent(event) for event in events]
-        self.assertEqual(len(messages), 3, messages)
+        self.assertEqual(len(messages), 2, messages)
         # post_quorum_timeout is supported.
         self.assertEqual(settings.post_quorum_timeout, 0.25)
         for option, value in [
             ("object_chunk_size", "8192"), ("client_chunk_size", "4096"),
-            ("rebalance_missing_suppression_count", "2"),
         ]:
             self.assertIn(
                 f"{path}: [app:proxy-server] {option} = {value}: accepted but not "
@@ -687,7 +686,7 @@ class ProxySettingsTests(ConfigFileMixin, SynchronousTestCase):
         path = self.write_config(
             _MINIMAL
             + "node_timeout = 3\nobject_chunk_size = 65536\n"
-            + "rebalance_missing_suppression_count = 1\n"
+            + "rebalance_missing_suppression_count = 2\n"
             + "client_chunk_size = 65536\nread_affinity = r1=100\nwrite_affinity = r1\n"
             + "write_affinity_node_count = 3\nsorting_method = affinity\n"
         )

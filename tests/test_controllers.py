@@ -6,7 +6,7 @@ the fake cluster: what a proxy bug becomes, and which headers a client sees.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Optional
 
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
@@ -68,6 +68,58 @@ class BugTests(SynchronousTestCase):
 
     def test_delete(self) -> None:
         self.assertEqual(self.answer("DELETE", {}).status, 500)
+
+
+class ReadDecisionTests(SynchronousTestCase):
+    """
+    A read that finds no source is decided as Swift decides it: handoffs
+    that have nothing or fail are not counted, nor are the first primaries'
+    404s without a timestamp (C{rebalance_missing_suppression_count}, at
+    most one fewer than the primaries), and a quorum of the answers
+    counted decides.
+    """
+
+    def status(self, replicas: int, answers: list[Optional[int]], **settings: Any) -> int:
+        """
+        The status of a GET of an object whose primaries answer
+        C{answers} in ring order (C{None}: refused), its handoffs 404.
+        """
+        self.patch(nodes, "_RANDOM", InRingOrder())
+        clock = Clock()
+        cluster = FakeCluster(clock, replicas=replicas)
+        for node, status in zip(cluster.primaries, answers):
+            if status is None:
+                node.refuse()
+            elif status != 404:
+                node.answer(status)
+        proxy = make_proxy(clock, cluster, **settings)
+        d = proxy.request("GET", "/v1/a/c/o", {})
+        for _ in range(100):
+            clock.advance(0)
+        return self.successResultOf(d).status
+
+    def test_newPrimaryAndFailingOne(self) -> None:
+        """
+        Two replicas, one 404 (a primary a rebalance just gave the
+        partition) and one failing: the object is not reported missing.
+        """
+        self.assertEqual(self.status(2, [404, 503]), 503)
+        self.assertEqual(self.status(2, [503, 404]), 503)
+
+    def test_missing(self) -> None:
+        self.assertEqual(self.status(2, [404, 404]), 404)
+        self.assertEqual(self.status(3, [404, 404, None]), 404)
+        self.assertEqual(self.status(3, [404, None, None]), 503)
+
+    def test_noSuppression(self) -> None:
+        """
+        With the option 0, a lone 404 among refusals decides; with 2, two
+        are not counted.
+        """
+        self.assertEqual(
+            self.status(3, [404, None, None], rebalance_missing_suppression_count=0), 404)
+        self.assertEqual(
+            self.status(3, [404, 404, None], rebalance_missing_suppression_count=2), 503)
 
 
 class PostQuorumTests(SynchronousTestCase):

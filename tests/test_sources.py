@@ -104,6 +104,32 @@ class SourceFinderTests(SynchronousTestCase):
         self.assertEqual(len(self.asked()), 6)
         self.assertEqual(self.limiter.errors(self.nodes[0]), 1)
 
+    def test_handoffErrors(self) -> None:
+        """
+        A handoff's 5xx without a timestamp is not counted either (it
+        still counts an error against its node).
+        """
+        for node in self.cluster.objects:
+            node.answer(503)
+        found, answers = self.successResultOf(self.find())
+        self.assertIsNone(found)
+        self.assertEqual([a[0] for a in answers], [503, 503, 503])
+        self.assertEqual(self.limiter.errors(self.nodes[3]), 1)
+
+    def test_missingSuppressed(self) -> None:
+        """
+        With C{suppress_missing}, that many of the first primaries' 404s
+        without a timestamp are not counted; a tombstone always is, and
+        uses none of them up.
+        """
+        found, answers = self.successResultOf(self.find(suppress_missing=1))
+        self.assertIsNone(found)
+        self.assertEqual([a[0] for a in answers], [404, 404])
+        self.cluster.primaries[0].tombstone("1700000150.00000")
+        found, answers = self.successResultOf(self.find(suppress_missing=2))
+        self.assertEqual([a[3].get("X-Backend-Timestamp") for a in answers],
+                         ["1700000150.00000"])
+
     def test_tombstone(self) -> None:
         """
         A source older than a tombstone already seen is closed and counted

@@ -653,6 +653,9 @@ class PolicyOptions:
     @ivar write_affinity_handoff_delete_count: how many local handoffs a
         DELETE also goes to; C{None} (C{auto}) for as many as there are
         non-local primaries.
+    @ivar rebalance_missing_suppression_count: how many 404s without a
+        timestamp from primaries a read does not count (at most one fewer
+        than the primaries).
     """
 
     sorting_method: str = "shuffle"
@@ -662,6 +665,7 @@ class PolicyOptions:
     write_affinity_handoff_delete_count: Optional[int] = None
     concurrent_gets: bool = False
     concurrency_timeout: Optional[float] = None
+    rebalance_missing_suppression_count: int = 1
 
     @property
     def read_key(self) -> Optional[AffinityKey]:
@@ -703,6 +707,7 @@ _POLICY_OPTIONS: dict[str, _Parser] = {
     "write_affinity_handoff_delete_count": _auto_int,
     "concurrent_gets": _boolean,
     "concurrency_timeout": _positive_float,
+    "rebalance_missing_suppression_count": _non_negative_int,
 }
 
 
@@ -772,9 +777,6 @@ def _warn_unsupported(config: ProxyConfig, section_name: str, section: dict[str,
         "object_chunk_size": (
             settings.object_chunk_size != 65536,
             "object data is relayed as it arrives, read 65536 bytes at a time"),
-        "rebalance_missing_suppression_count": (
-            settings.rebalance_missing_suppression_count != 1,
-            "GETs and HEADs are decided as Swift decides them with 1, its default"),
         "client_chunk_size": (
             settings.client_chunk_size != 65536,
             "client data is relayed as it arrives, read 65536 bytes at a time"),

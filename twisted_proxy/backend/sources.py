@@ -76,6 +76,11 @@ class SourceFinder:
         C{newest}, as in Swift.
     @param concurrency_timeout: seconds to wait for an answer before asking
         the next node too, with C{concurrent_gets}.
+    @param suppress_missing: how many 404s without C{X-Backend-Timestamp}
+        from primaries are not counted, the first ones to come (Swift's
+        C{rebalance_missing_suppression_count}, which the caller caps at
+        one fewer than the primaries): a primary newly given a partition
+        by a rebalance has nothing yet, and says nothing about the object.
     """
 
     def __init__(
@@ -91,6 +96,7 @@ class SourceFinder:
         good: Callable[[int], bool] = good_status,
         concurrent_gets: bool = False,
         concurrency_timeout: float = 0.5,
+        suppress_missing: int = 0,
     ) -> None:
         self._client = client
         self._clock = clock
@@ -103,6 +109,7 @@ class SourceFinder:
         self._good = good
         self._concurrent = concurrent_gets and not newest
         self._wait = concurrency_timeout
+        self._suppress_missing = suppress_missing
 
     async def find(self, node_iter: Iterator[Node], keep_body: bool = True) -> Found:
         """
@@ -112,8 +119,9 @@ class SourceFinder:
             one answers with a C{good} status;
           - a 404 carrying C{X-Backend-Timestamp} is a tombstone: a source
             older than the newest tombstone seen is not served;
-          - a 404 from a handoff without C{X-Backend-Timestamp} says nothing
-            (a handoff usually has no copy) and is not counted;
+          - a 404 or 5xx from a handoff without C{X-Backend-Timestamp} says
+            nothing (a handoff usually has no copy) and is not counted, nor
+            are the first C{suppress_missing} such 404s from primaries;
           - with C{newest}, every primary is asked and the source with the
             newest timestamp is served, the others closed.
 
@@ -130,6 +138,7 @@ class SourceFinder:
         tombstone = Timestamp(0)
         candidates: list[tuple[Timestamp, IResponse, Node]] = []
         newest = self._newest
+        suppress = self._suppress_missing
 
         def enough(node: Node) -> bool:
             # X-Newest asks every primary, and a handoff only when none
@@ -140,7 +149,7 @@ class SourceFinder:
                            ) -> Optional[Found]:
             # One node's answer: the search's result when it ends the
             # search, else None.
-            nonlocal tombstone
+            nonlocal tombstone, suppress
             if isinstance(outcome, NodeError):
                 self._report.error(node, outcome)
                 return None
@@ -164,9 +173,16 @@ class SourceFinder:
                 self._report.error(node, error)
                 return None
             backend = answer[3]
+            if (status >= 500 and "handoff_index" in node
+                    and not header_timestamp(backend.get("X-Backend-Timestamp"))):
+                # A handoff that fails says nothing of the object either.
+                return None
             if status == 404:
                 deleted = header_timestamp(backend.get("X-Backend-Timestamp"))
                 if not deleted and "handoff_index" in node:
+                    return None
+                if not deleted and suppress > 0:
+                    suppress -= 1
                     return None
                 if deleted is not None and deleted > tombstone:
                     tombstone = deleted

@@ -298,6 +298,7 @@ class Controller:
 
     def source_finder(
         self,
+        ring: "RingLike",
         part: int,
         method: str,
         headers: HeaderDict,
@@ -307,12 +308,14 @@ class Controller:
     ) -> SourceFinder:
         """
         The search for a source of this request's read in partition
-        C{part}, asking every primary when the client sent a true
-        C{X-Newest}, with the C{concurrent_gets} of storage policy
+        C{part} of C{ring}, asking every primary when the client sent a
+        true C{X-Newest}, with the C{concurrent_gets} and
+        C{rebalance_missing_suppression_count} of storage policy
         C{policy_index} (C{None}: the application section's).
         """
         settings = self.policy_options(policy_index)
         wait = settings.concurrency_timeout
+        primaries = len(ring.get_part_nodes(part))
         return SourceFinder(
             self.context.node_client,
             self.context.reactor,
@@ -325,6 +328,7 @@ class Controller:
             good=good,
             concurrent_gets=settings.concurrent_gets,
             concurrency_timeout=self.settings.conn_timeout if wait is None else wait,
+            suppress_missing=min(settings.rebalance_missing_suppression_count, primaries - 1),
         )
 
     async def read_from_nodes(
@@ -334,7 +338,7 @@ class Controller:
         Find a source for a read among the partition's nodes, its body read
         into the last answer (see L{SourceFinder.find}).
         """
-        finder = self.source_finder(part, method, headers, query)
+        finder = self.source_finder(ring, part, method, headers, query)
         return await finder.find(self.nodes(ring, part))
 
     async def get_or_head(
@@ -351,7 +355,15 @@ class Controller:
         if found is not None:
             status, reason, body, backend = answers[-1]
             return SwiftResponse(status, backend, body, reason)
-        return self.best(answers, len(ring.get_part_nodes(part)))
+        return self.best_read(answers)
+
+    def best_read(self, answers: list[BackendAnswer]) -> SwiftResponse:
+        """
+        The answer to a read that found no source: the best of the answers
+        counted (L{SourceFinder.find}), a quorum of I{them} deciding, as
+        Swift decides a GET or HEAD; none is a 503.
+        """
+        return self.best(answers, len(answers))
 
     def best(self, answers: list[BackendAnswer], node_count: int,
              overrides: Optional[dict[int, int]] = None) -> SwiftResponse:
@@ -448,7 +460,7 @@ class Controller:
             if found is not None:
                 status, _, _, backend = answers[-1]
                 return headers_to_account_info(backend, status)
-            response = probe.best(answers, len(ring.get_part_nodes(part)))
+            response = probe.best_read(answers)
             return headers_to_account_info(response.headers, response.status)
 
         return await self.context.info_cache.get(self.request.environ, key, fetch)
@@ -477,7 +489,7 @@ class Controller:
             if found is not None:
                 status, _, _, backend = answers[-1]
                 return headers_to_container_info(backend, status)
-            response = probe.best(answers, len(ring.get_part_nodes(part)))
+            response = probe.best_read(answers)
             return headers_to_container_info(response.headers, response.status)
 
         return await self.context.info_cache.get(self.request.environ, key, fetch)

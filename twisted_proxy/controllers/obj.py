@@ -80,13 +80,13 @@ class ObjectController(ObjectExpiry):
         )
         # Shared with the resumes, which carry on where the search stopped.
         node_iter = self.nodes(ring, part, policy_index)
-        finder = self.source_finder(part, request.method, headers, good=is_good_source,
+        finder = self.source_finder(ring, part, request.method, headers, good=is_good_source,
                                     policy_index=policy_index)
         found, answers = await finder.find(node_iter, keep_body=False)
         if found is None:
             # A merged answer (404, 412, 304...) carries a backend's
             # headers: only what a client may see goes out.
-            merged = self.best(answers, len(ring.get_part_nodes(part)))
+            merged = self.best_read(answers)
             merged.headers = client_response_headers(
                 merged.headers, keep_sysmeta=bool(request.environ.get("swift.sysmeta_ok")))
             return merged

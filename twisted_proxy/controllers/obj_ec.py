@@ -248,12 +248,12 @@ class ECObjectController(ObjectExpiry):
         headers = self._base_headers()
         self._etag_is_at(headers)
         # Every archive holds the object's metadata: one answer will do.
-        finder = self.source_finder(part, "HEAD", headers, good=is_good_source,
+        finder = self.source_finder(ring, part, "HEAD", headers, good=is_good_source,
                                     policy_index=self.policy.index)
         found, answers = await finder.find(self.nodes(ring, part, self.policy.index),
                                            keep_body=False)
         if found is None:
-            merged = self.best(answers, len(ring.get_part_nodes(part)))
+            merged = self.best_read(answers)
             merged.headers = self._client_headers(merged.headers, merged.status)
             return merged
         response, _ = found
