@@ -458,10 +458,10 @@ class ProxySettings:
     #: The chance (0 to 1; the option is a percentage) that an account or
     #: container info lookup skips the info store.
     account_existence_skip_cache_pct: float = _opt(0.0, _percent)  # type: ignore[assignment]
+    container_existence_skip_cache_pct: float = _opt(0.0, _percent)  # type: ignore[assignment]
     #: liberasurecode's legacy CRC in the fragments this proxy writes:
     #: C{None} (unset) leaves its environment variable alone.
     write_legacy_ec_crc: Optional[bool] = _opt(None, _boolean_or_unset)  # type: ignore[assignment]
-    container_existence_skip_cache_pct: float = _opt(0.0, _percent)  # type: ignore[assignment]
     recheck_listing_shard_ranges: int = _opt(600, _non_negative_int)  # type: ignore[assignment]
     recheck_updating_shard_ranges: int = _opt(3600, _non_negative_int)  # type: ignore[assignment]
     account_autocreate: bool = _opt(False, _boolean)  # type: ignore[assignment]

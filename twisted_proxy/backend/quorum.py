@@ -102,10 +102,13 @@ class _Gathering:
         elif self._timer is None and self._tally.decided:
             self._timer = self._clock.callLater(self._post_quorum_timeout, self._fire)
 
-    def _fire(self) -> None:
+    def _stop_timer(self) -> None:
         timer, self._timer = self._timer, None
         if timer is not None and timer.active():
             timer.cancel()
+
+    def _fire(self) -> None:
+        self._stop_timer()
         # Those still out are no longer this gathering's to cancel.
         self._attempts = []
         if self._failure is not None:
@@ -116,9 +119,7 @@ class _Gathering:
         self.result.callback([answer for answer in answers if answer is not None])
 
     def _cancel(self, _: object) -> None:
-        timer, self._timer = self._timer, None
-        if timer is not None and timer.active():
-            timer.cancel()
+        self._stop_timer()
         for attempt in self._attempts:
             if not attempt.called:
                 attempt.cancel()

@@ -172,19 +172,17 @@ class SourceFinder:
             except NODE_FAILURES as error:
                 self._report.error(node, error)
                 return None
-            backend = answer[3]
-            if (status >= 500 and "handoff_index" in node
-                    and not header_timestamp(backend.get("X-Backend-Timestamp"))):
-                # A handoff that fails says nothing of the object either.
-                return None
-            if status == 404:
-                deleted = header_timestamp(backend.get("X-Backend-Timestamp"))
-                if not deleted and "handoff_index" in node:
-                    return None
-                if not deleted and suppress > 0:
-                    suppress -= 1
-                    return None
-                if deleted is not None and deleted > tombstone:
+            if status == 404 or status >= 500:
+                deleted = header_timestamp(answer[3].get("X-Backend-Timestamp"))
+                if not deleted:
+                    # A handoff without the object, or failing, says
+                    # nothing of it; nor do the first primaries without it.
+                    if "handoff_index" in node:
+                        return None
+                    if status == 404 and suppress > 0:
+                        suppress -= 1
+                        return None
+                elif status == 404 and deleted > tombstone:
                     tombstone = deleted
             answers.append(answer)
             return None
