@@ -61,10 +61,13 @@ def free_ports(count: int, host: str = "127.0.0.1",
         attempts = 0
         while len(held) < count and low - 1 > _LOWEST and attempts < _ATTEMPTS * count:
             attempts += 1
-            held.extend(_bound(host, choose(_LOWEST, low - 1)))
+            try:
+                held.append(_bound(host, choose(_LOWEST, low - 1)))
+            except OSError:
+                pass  # taken: another pick
         while len(held) < count:
             # No room below the range (or none free): the kernel's pick.
-            held.extend(_bound(host, 0, must=True))
+            held.append(_bound(host, 0))
         return [probe.getsockname()[1] for probe in held]
     finally:
         for probe in held:
@@ -78,17 +81,17 @@ def free_port(host: str = "127.0.0.1") -> int:
     return free_ports(1, host)[0]
 
 
-def _bound(host: str, port: int, must: bool = False) -> list[socket.socket]:
+def _bound(host: str, port: int) -> socket.socket:
     """
     A socket bound to C{host}:C{port}, kept open so the port is not picked
-    twice; none when the port is taken (unless C{must}, which raises).
+    twice.
+
+    @raise OSError: when the port is taken.
     """
     probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     try:
         probe.bind((host, port))
     except OSError:
         probe.close()
-        if must:
-            raise
-        return []
-    return [probe]
+        raise
+    return probe
